@@ -1,0 +1,164 @@
+//! The token request (RFC 6749 §4.4): its settings, and the one function that sends it.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use ureq::Agent;
+use ureq::http::Uri;
+use ureq::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+
+use crate::{BasicEncoding, Credentials, Error, Result, Token, form};
+
+/// The most of a token response that is read; a longer body is an error, not an allocation.
+pub const MAX_BODY: u64 = 64 * 1024;
+
+/// The longest `Retry-After` that is honoured: one hour.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// How the client authenticates to the token endpoint (RFC 6749 §2.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientAuth {
+    /// `Authorization: Basic …` with the given encoding (myConnectedFleet: `Raw`).
+    Basic(BasicEncoding),
+    /// `client_id` and `client_secret` in the form body (Motorweb).
+    RequestBody,
+}
+
+/// Everything needed to ask for a token, checked before anything is sent.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenRequest {
+    pub url: String,
+    pub credentials: Credentials,
+    pub client_auth: ClientAuth,
+    pub scopes: Vec<String>,
+    pub params: Vec<(String, String)>,
+    pub timeout: Duration,
+    pub allow_http: bool,
+}
+
+/// The form parameters the library sets itself; an extra parameter may not repeat them.
+const RESERVED: [&str; 4] = ["grant_type", "scope", "client_id", "client_secret"];
+
+impl TokenRequest {
+    pub fn new(url: String, credentials: Credentials, client_auth: ClientAuth) -> Self {
+        TokenRequest {
+            url,
+            credentials,
+            client_auth,
+            scopes: Vec::new(),
+            params: Vec::new(),
+            timeout: Duration::from_secs(10),
+            allow_http: false,
+        }
+    }
+
+    /// Refuses a configuration that cannot work, before any credential is sent.
+    pub fn check(&self) -> Result<()> {
+        let uri: Uri = self
+            .url
+            .parse()
+            .map_err(|_| Error::Config(format!("token url {:?} is not a valid URL", self.url)))?;
+        let host = uri.host().unwrap_or_default();
+        let loopback = host == "localhost"
+            || host
+                .trim_matches(['[', ']'])
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        match uri.scheme_str() {
+            Some("https") => {}
+            Some("http") if loopback || self.allow_http => {}
+            _ => {
+                return Err(Error::Config(format!(
+                    "token url {:?} must be https (plain http only to loopback, or with with_insecure_http)",
+                    self.url
+                )));
+            }
+        }
+        if let Some((k, _)) = self
+            .params
+            .iter()
+            .find(|(k, _)| RESERVED.contains(&k.as_str()))
+        {
+            return Err(Error::Config(format!(
+                "form parameter {k:?} is set by the library and cannot be overridden"
+            )));
+        }
+        if let ClientAuth::Basic(encoding) = self.client_auth {
+            self.credentials.basic_header(encoding)?;
+        }
+        Ok(())
+    }
+
+    /// The `application/x-www-form-urlencoded` body.
+    fn form(&self) -> String {
+        let scope = self.scopes.join(" ");
+        let mut pairs = vec![("grant_type", "client_credentials")];
+        if !scope.is_empty() {
+            pairs.push(("scope", &scope));
+        }
+        if self.client_auth == ClientAuth::RequestBody {
+            pairs.push(("client_id", self.credentials.id()));
+            pairs.push(("client_secret", self.credentials.secret().secret()));
+        }
+        pairs.extend(self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        form::encode_pairs(pairs)
+    }
+
+    /// Sends the request through `agent` with no redirects and this request's timeout, and
+    /// parses the answer. The lifetime counts from just before the request was sent.
+    pub fn fetch(&self, agent: &Agent) -> Result<Token> {
+        self.check()?;
+        let mut request = agent
+            .post(&self.url)
+            .config()
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .timeout_global(Some(self.timeout))
+            .build()
+            .header(ACCEPT, "application/json")
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let ClientAuth::Basic(encoding) = self.client_auth {
+            request = request.header(AUTHORIZATION, self.credentials.basic_header(encoding)?);
+        }
+        let sent_at = Instant::now();
+        let mut response = request.send(self.form())?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+            .map(|secs| Duration::from_secs(secs).min(MAX_RETRY_AFTER));
+        let body = match response
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY)
+            .read_to_vec()
+        {
+            Ok(body) => body,
+            Err(ureq::Error::BodyExceedsLimit(_)) if response.status().is_success() => {
+                return Err(Error::InvalidResponse("answer is larger than 64 KiB"));
+            }
+            Err(ureq::Error::BodyExceedsLimit(_)) => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        Token::from_response(status, &body, sent_at, SystemTime::now()).map_err(|mut e| {
+            if let Error::EndpointRefused(details) | Error::CredentialsRejected(details) = &mut e {
+                details.retry_after = retry_after;
+            }
+            e
+        })
+    }
+}
+
+/// The agent used for token requests unless the caller brings one: ureq's defaults with
+/// the TLS provider this build was compiled for.
+pub(crate) fn default_agent() -> Agent {
+    let config = Agent::config_builder();
+    #[cfg(feature = "native-tls")]
+    let config = config.tls_config(
+        ureq::tls::TlsConfig::builder()
+            .provider(ureq::tls::TlsProvider::NativeTls)
+            .build(),
+    );
+    Agent::new_with_config(config.build())
+}

@@ -1,0 +1,101 @@
+//! `application/x-www-form-urlencoded` encoding and decoding (WHATWG URL §5), std only.
+
+/// Appends `value` form-urlencoded to `out`: `*-._` and alphanumerics stay, a space becomes
+/// `+`, every other byte of the UTF-8 encoding becomes `%XX`.
+pub(crate) fn encode_into(out: &mut String, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in value.as_bytes() {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => {
+                out.push('%');
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 15)] as char);
+            }
+        }
+    }
+}
+
+/// Encodes pairs as `k=v&k=v`.
+pub(crate) fn encode_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut out = String::new();
+    for (k, v) in pairs {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        encode_into(&mut out, k);
+        out.push('=');
+        encode_into(&mut out, v);
+    }
+    out
+}
+
+/// Decodes one form-urlencoded component; `None` when the bytes are not UTF-8 after decoding.
+/// A `%` not followed by two hex digits is kept as it is, as browsers do.
+pub(crate) fn decode(input: &[u8]) -> Option<String> {
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        let b = input[i];
+        let escaped = (b == b'%')
+            .then(|| Some((hex(*input.get(i + 1)?)?, hex(*input.get(i + 2)?)?)))
+            .flatten();
+        match (b, escaped) {
+            (_, Some((hi, lo))) => {
+                out.push(hi << 4 | lo);
+                i += 3;
+                continue;
+            }
+            (b'+', None) => out.push(b' '),
+            (b, None) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Decodes `k=v&k=v` into pairs; `None` when any component is not UTF-8.
+pub(crate) fn decode_pairs(input: &[u8]) -> Option<Vec<(String, String)>> {
+    input
+        .split(|&b| b == b'&')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut kv = part.splitn(2, |&b| b == b'=');
+            let k = decode(kv.next().unwrap_or_default())?;
+            let v = decode(kv.next().unwrap_or_default())?;
+            Some((k, v))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_reserved_and_non_ascii() {
+        let mut s = String::new();
+        encode_into(&mut s, "a:b+c%d e&f/g?h=i~é*-._");
+        assert_eq!(s, "a%3Ab%2Bc%25d+e%26f%2Fg%3Fh%3Di%7E%C3%A9*-._");
+    }
+
+    #[test]
+    fn decode_round_trips_and_tolerates_bad_escapes() {
+        let mut s = String::new();
+        encode_into(&mut s, "a:b+c%d e&é");
+        assert_eq!(decode(s.as_bytes()).as_deref(), Some("a:b+c%d e&é"));
+        assert_eq!(decode(b"100%").as_deref(), Some("100%"));
+        assert_eq!(decode(b"%zz%4").as_deref(), Some("%zz%4"));
+        assert_eq!(decode(b"%ff"), None);
+        assert_eq!(
+            decode_pairs(b"a=1&&b=x+y&c").unwrap(),
+            [("a", "1"), ("b", "x y"), ("c", "")].map(|(k, v)| (k.to_owned(), v.to_owned()))
+        );
+    }
+}

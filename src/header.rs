@@ -1,0 +1,70 @@
+//! Header names, schemes and the checks every value passes before it can become a header.
+
+use ureq::http::{HeaderName, HeaderValue, header::AUTHORIZATION};
+
+use crate::{Error, Result};
+
+/// How an access token is presented to an API.
+///
+/// # Examples
+///
+/// ```
+/// use apiauth::TokenScheme;
+///
+/// assert_eq!(TokenScheme::Bearer.header_name(), "authorization");
+/// assert_eq!(TokenScheme::ConnectToken.header_name(), "x-connect-token");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenScheme {
+    /// `Authorization: Bearer <token>` (RFC 6750 §2.1): Motorweb, and myConnectedFleet's
+    /// Smart Tire, Tacho and Vehicle Check APIs.
+    Bearer,
+    /// `x-connect-token: TOKEN <token>`: myConnectedFleet's Job Management API. No
+    /// `Authorization` header goes with it.
+    ConnectToken,
+}
+
+impl TokenScheme {
+    /// The header this scheme is sent in.
+    pub fn header_name(self) -> HeaderName {
+        match self {
+            TokenScheme::Bearer => AUTHORIZATION,
+            TokenScheme::ConnectToken => HeaderName::from_static("x-connect-token"),
+        }
+    }
+
+    pub(crate) fn prefix(self) -> &'static str {
+        match self {
+            TokenScheme::Bearer => "Bearer ",
+            TokenScheme::ConnectToken => "TOKEN ",
+        }
+    }
+}
+
+/// Rejects control bytes (C0, DEL): what CR/LF header injection and NUL truncation need.
+pub(crate) fn reject_control(value: &str, what: &'static str) -> Result<()> {
+    if value.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return Err(Error::InvalidHeaderValue(what));
+    }
+    Ok(())
+}
+
+/// `prefix + value` as a header value marked sensitive, so that its `Debug` prints
+/// `Sensitive` and HTTP/2 stacks never index it.
+pub(crate) fn sensitive(prefix: &str, value: &str, what: &'static str) -> Result<HeaderValue> {
+    reject_control(value, what)?;
+    let mut header = HeaderValue::try_from(format!("{prefix}{value}"))
+        .map_err(|_| Error::InvalidHeaderValue(what))?;
+    header.set_sensitive(true);
+    Ok(header)
+}
+
+/// Which header an API wants: Basic from the [`Credentials`](crate::Credentials), or a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthScheme {
+    /// `Authorization: Basic …` on every call, from the client id and secret.
+    Basic(crate::BasicEncoding),
+    /// An access token from a [`TokenSource`](crate::TokenSource), in the given scheme.
+    Token(TokenScheme),
+}

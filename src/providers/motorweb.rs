@@ -1,0 +1,55 @@
+//! Motorweb API Gateway: RFC 6749 §4.4 with the credentials in the form body, one base URL
+//! and one credential pair per environment.
+//!
+//! The answer's `access_token` is a JWT; its `exp` claim (read, not verified) bounds the
+//! token's life together with `expires_in` (3599 s). API calls carry
+//! `Authorization: Bearer <jwt>`.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use apiauth::{Credentials, TokenScheme, providers::motorweb::{self, Environment}};
+//!
+//! let source = motorweb::token_source(Environment::Test, Credentials::new("id", "secret")?);
+//! let token = source.token()?;
+//! println!("expires {:?}", token.jwt_expiry());
+//! let value = token.header(TokenScheme::Bearer); // "Bearer eyJ…"
+//! # Ok::<(), apiauth::Error>(())
+//! ```
+
+use crate::{ClientAuth, Credentials, TokenSource};
+
+/// The token endpoint's path below an environment's base URL.
+pub const TOKEN_PATH: &str = "/auth/v1/token";
+
+/// A Motorweb environment. Credentials of one do not work in another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Environment {
+    /// `https://api.tst.motorweb.app`, as documented.
+    Test,
+    /// `https://api.motorweb.app`. Not in Motorweb's document (which lists only the test
+    /// URL): a guess from its naming; use [`token_source_at`] if yours differs.
+    Production,
+}
+
+impl Environment {
+    /// The environment's base URL, for the token endpoint and the APIs alike.
+    pub fn base_url(self) -> &'static str {
+        match self {
+            Environment::Test => "https://api.tst.motorweb.app",
+            Environment::Production => "https://api.motorweb.app",
+        }
+    }
+}
+
+/// A token source for `environment`.
+pub fn token_source(environment: Environment, credentials: Credentials) -> TokenSource {
+    token_source_at(environment.base_url(), credentials)
+}
+
+/// A token source for the gateway at `base_url` (a test server, another environment).
+pub fn token_source_at(base_url: &str, credentials: Credentials) -> TokenSource {
+    let url = format!("{}{TOKEN_PATH}", base_url.trim_end_matches('/'));
+    TokenSource::new(url, credentials).with_client_auth(ClientAuth::RequestBody)
+}

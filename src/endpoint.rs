@@ -1,12 +1,13 @@
 //! The token request (RFC 6749 §4.4): its settings, and the one function that sends it.
 
 use std::net::IpAddr;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use ureq::Agent;
 use ureq::http::Uri;
 use ureq::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 
+use crate::clock::Clock;
 use crate::{BasicEncoding, Credentials, Error, Result, Token, form};
 
 /// The most of a token response that is read; a longer body is an error, not an allocation.
@@ -106,7 +107,7 @@ impl TokenRequest {
 
     /// Sends the request through `agent` with no redirects and this request's timeout, and
     /// parses the answer. The lifetime counts from just before the request was sent.
-    pub fn fetch(&self, agent: &Agent) -> Result<Token> {
+    pub fn fetch(&self, agent: &Agent, clock: &Clock) -> Result<Token> {
         self.check()?;
         let mut request = agent
             .post(&self.url)
@@ -120,7 +121,7 @@ impl TokenRequest {
         if let ClientAuth::Basic(encoding) = self.client_auth {
             request = request.header(AUTHORIZATION, self.credentials.basic_header(encoding)?);
         }
-        let sent_at = Instant::now();
+        let sent_at = clock.now();
         let mut response = request.send(self.form())?;
         let status = response.status().as_u16();
         let retry_after = response
@@ -141,7 +142,7 @@ impl TokenRequest {
             Err(ureq::Error::BodyExceedsLimit(_)) => Vec::new(),
             Err(e) => return Err(e.into()),
         };
-        Token::from_response(status, &body, sent_at, SystemTime::now()).map_err(|mut e| {
+        Token::from_response(status, &body, sent_at, clock.wall()).map_err(|mut e| {
             if let Error::EndpointRefused(details) | Error::CredentialsRejected(details) = &mut e {
                 details.retry_after = retry_after;
             }

@@ -51,6 +51,7 @@
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
 
+mod clock;
 mod credentials;
 mod endpoint;
 mod error;

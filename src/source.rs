@@ -6,10 +6,11 @@ use std::hash::BuildHasher;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use ureq::Agent;
 
+use crate::clock::Clock;
 use crate::endpoint::{TokenRequest, default_agent};
 use crate::{BasicEncoding, ClientAuth, Credentials, Error, Freshness, Result, Token};
 
@@ -76,7 +77,7 @@ struct Inner {
     fetch_done: Condvar,
     fetches: AtomicU64,
     failures: AtomicU64,
-    clock_offset_nanos: AtomicU64,
+    clock: Clock,
 }
 
 #[derive(Default)]
@@ -142,7 +143,7 @@ impl TokenSource {
                 fetch_done: Condvar::new(),
                 fetches: AtomicU64::new(0),
                 failures: AtomicU64::new(0),
-                clock_offset_nanos: AtomicU64::new(0),
+                clock: Clock::default(),
             }),
         }
     }
@@ -264,8 +265,7 @@ impl TokenSource {
     /// Moves this source's clocks (monotonic and wall) forward, for tests of expiry.
     #[doc(hidden)]
     pub fn advance_clock_for_tests(&self, by: Duration) {
-        let nanos = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
-        self.inner.clock_offset_nanos.fetch_add(nanos, Relaxed);
+        self.inner.clock.advance(by);
     }
 
     fn token_slow(&self) -> Result<Arc<Token>> {
@@ -331,10 +331,13 @@ impl TokenSource {
         let settings = &inner.settings;
         let started = Instant::now();
         inner.fetches.fetch_add(1, Relaxed);
-        let result = settings.request.fetch(&settings.agent).map(|mut token| {
-            token.set_refresh_margin(settings.refresh_margin + jitter(settings.refresh_jitter));
-            Arc::new(token)
-        });
+        let result = settings
+            .request
+            .fetch(&settings.agent, &inner.clock)
+            .map(|mut token| {
+                token.set_refresh_margin(settings.refresh_margin + jitter(settings.refresh_jitter));
+                Arc::new(token)
+            });
         {
             let mut state = inner.lock();
             match &result {
@@ -372,18 +375,12 @@ impl Inner {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn offset(&self) -> Duration {
-        Duration::from_nanos(self.clock_offset_nanos.load(Relaxed))
-    }
-
     fn now(&self) -> Instant {
-        let now = Instant::now();
-        now.checked_add(self.offset()).unwrap_or(now)
+        self.clock.now()
     }
 
-    fn wall(&self) -> SystemTime {
-        let now = SystemTime::now();
-        now.checked_add(self.offset()).unwrap_or(now)
+    fn wall(&self) -> std::time::SystemTime {
+        self.clock.wall()
     }
 }
 
@@ -439,6 +436,28 @@ mod tests {
             retry_after: Some(Duration::from_secs(120)),
         }));
         assert_eq!(backoff(1, &asked), Duration::from_secs(120));
+    }
+
+    #[test]
+    fn a_poisoned_lock_is_taken_over() {
+        let server = httpmock::MockServer::start();
+        let mock = server.mock(|_, then| {
+            then.status(200)
+                .body(r#"{"access_token":"A","expires_in":3600}"#);
+        });
+        let creds = Credentials::new("id", "secret").unwrap();
+        let source = TokenSource::new(server.url("/token"), creds);
+        let holder = source.clone();
+        let panicked = std::thread::spawn(move || {
+            let _guard = holder.inner.state.lock();
+            panic!("a thread dies holding the lock");
+        })
+        .join();
+        assert!(panicked.is_err() && source.inner.state.is_poisoned());
+        assert_eq!(source.token().unwrap().access_token().secret(), "A");
+        source.invalidate();
+        assert_eq!(source.token().unwrap().access_token().secret(), "A");
+        mock.assert_calls(2);
     }
 
     #[test]

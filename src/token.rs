@@ -266,6 +266,7 @@ fn carries_error(fields: &Map<String, Value>) -> bool {
         || ["error", "ErrorCode", "errorCode", "fault"]
             .iter()
             .any(|k| present(k))
+        || (fields.get("status").and_then(Value::as_u64)).is_some_and(|s| s >= 400)
 }
 
 fn is_false(value: Option<&Value>) -> bool {

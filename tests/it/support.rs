@@ -1,0 +1,33 @@
+//! Helpers shared by the test modules.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+/// A standard RFC 6749 answer.
+pub fn rfc_token(token: &str, expires_in: u64) -> Value {
+    json!({"access_token": token, "token_type": "Bearer", "expires_in": expires_in})
+}
+
+/// An unsigned JWT whose `exp` is `from_now` ahead of the wall clock.
+pub fn jwt_expiring_in(from_now: Duration) -> (String, u64) {
+    let exp = (SystemTime::now() + from_now)
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = URL_SAFE_NO_PAD.encode(format!(r#"{{"sub":"client","exp":{exp}}}"#));
+    (format!("eyJhbGciOiJSUzI1NiJ9.{claims}.c2lnbmF0dXJl"), exp)
+}
+
+/// Polls `done` every few milliseconds for up to 10 s, for work on a background thread.
+pub fn eventually(mut done: impl FnMut() -> bool) {
+    for _ in 0..2000 {
+        if done() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("condition not reached within 10 s");
+}

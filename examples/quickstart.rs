@@ -1,22 +1,29 @@
-//! `cargo run --example quickstart`: both providers' headers against local stand-ins.
+//! `cargo run --example quickstart`: both providers' headers, and authorized API calls,
+//! against local stand-ins.
 //!
-//! The stand-ins are httpmock servers on loopback that answer exactly as the providers'
-//! documents show and only when asked exactly as the documents say; nothing leaves the
-//! machine.
+//! The stand-ins are httpmock servers on loopback that answer as the providers' documents
+//! show, and only when asked exactly as the documents say; nothing leaves the machine.
 
 use std::error::Error;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use apiauth::providers::motorweb;
 use apiauth::providers::my_connected_fleet::{self, Api};
-use apiauth::{AuthScheme, Credentials, TokenScheme, TokenSource};
+use apiauth::{Auth, AuthScheme, Credentials, TokenScheme, TokenSource};
 use base64::Engine as _;
-use httpmock::Method::POST;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use httpmock::Method::{GET, POST};
 use httpmock::MockServer;
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn main() -> Result<(), Box<dyn Error>> {
-    // myConnectedFleet: the documented token request, and its non-standard answer.
+    my_connected_fleet_headers()?;
+    motorweb_token_and_api_call()?;
+    refresh_ahead_of_expiry()
+}
+
+/// Basic for the Core API; one token as Bearer and as `x-connect-token`; a cache hit.
+fn my_connected_fleet_headers() -> Result<(), Box<dyn Error>> {
     let fleet = MockServer::start();
     fleet.mock(|when, then| {
         when.method(POST)
@@ -31,7 +38,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("myConnectedFleet (token endpoint at {})", fleet.base_url());
     if let AuthScheme::Basic(encoding) = Api::Core.scheme() {
         println!(
-            "  Core API         Authorization: {}",
+            "  {:<14} authorization: {}",
+            "Core",
             creds.basic_header(encoding)?.to_str()?
         );
     }
@@ -45,58 +53,88 @@ fn main() -> Result<(), Box<dyn Error>> {
     ] {
         let scheme = api.token_scheme();
         let (name, value) = (scheme.header_name(), token.header(scheme).to_str()?);
-        println!("  {:<16} {name}: {value}", format!("{api:?}"));
+        println!("  {:<14} {name}: {value}", format!("{api:?}"));
     }
     source.token()?;
     println!(
-        "  a second call is served from the cache: {} token request(s)",
+        "  second call served from the cache: {} token request",
         source.stats().fetches
     );
+    Ok(())
+}
 
-    // Motorweb: credentials in the form body; a JWT whose `exp` bounds its life.
+/// A JWT with its expiry, then a plate lookup whose first token the gateway rejects.
+fn motorweb_token_and_api_call() -> Result<(), Box<dyn Error>> {
     let gateway = MockServer::start();
-    let exp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() + 3599;
-    let claims =
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(r#"{{"exp":{exp}}}"#));
-    let jwt = format!("eyJhbGciOiJSUzI1NiJ9.{claims}.c2lnbmF0dXJl");
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let (first, second) = (jwt(now + 3599), jwt(now + 3600));
+    let token_request =
+        "grant_type=client_credentials&client_id=CLIENT_ID&client_secret=CLIENT_SECRET";
+    for (token, times) in [(&first, Some(1)), (&second, None)] {
+        gateway.mock(|when, then| {
+            when.method(POST)
+                .path(motorweb::TOKEN_PATH)
+                .body(token_request);
+            let then = then.status(200).json_body(json!({"token_type": "Bearer",
+                "issued_at": "1712272706170", "client_id": "CLIENT_ID", "access_token": token,
+                "application_name": "quickstart", "scope": "", "expires_in": 3599}));
+            if let Some(n) = times {
+                then.up_to_n_times(n);
+            }
+        });
+    }
+    let plate = "/market-data/v1/vehicles/plate/ABC123";
     gateway.mock(|when, then| {
-        when.method(POST)
-            .path(motorweb::TOKEN_PATH)
-            .body("grant_type=client_credentials&client_id=CLIENT_ID&client_secret=CLIENT_SECRET");
-        then.status(200)
-            .json_body(json!({"token_type": "Bearer", "issued_at": "1712272706170",
-            "client_id": "CLIENT_ID", "access_token": jwt, "application_name": "quickstart",
-            "scope": "", "expires_in": 3599}));
+        when.method(GET)
+            .path(plate)
+            .header("authorization", format!("Bearer {first}"));
+        then.status(401)
+            .json_body(json!({"fault": {"faultstring": "Access Token expired",
+            "detail": {"errorcode": "keymanagement.service.access_token_expired"}}}));
     });
-    let source = motorweb::token_source_at(
-        &gateway.base_url(),
-        Credentials::new("CLIENT_ID", "CLIENT_SECRET")?,
-    );
-    let token = source.token()?;
-    println!("Motorweb (gateway at {})", gateway.base_url());
-    println!(
-        "  Authorization: {}",
-        token.header(TokenScheme::Bearer).to_str()?
-    );
-    let exp = token
-        .jwt_expiry()
-        .map(|t| t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()));
-    println!(
-        "  JWT exp: {:?} (unix seconds); valid for {} s",
-        exp.transpose()?,
-        token.lifetime().as_secs()
-    );
+    gateway.mock(|when, then| {
+        when.method(GET)
+            .path(plate)
+            .header("authorization", format!("Bearer {second}"));
+        then.status(200)
+            .json_body(json!({"plate": "ABC123", "make": "TOYOTA"}));
+    });
 
-    // Any RFC 6749 server: a 2 s token is refreshed ahead of expiry, in the background.
-    let generic = MockServer::start();
-    generic.mock(|_, then| {
+    let creds = Credentials::new("CLIENT_ID", "CLIENT_SECRET")?;
+    let client = motorweb::Client::at(&gateway.base_url(), creds);
+    println!("Motorweb (gateway at {})", gateway.base_url());
+    if let Auth::Token(source, scheme) = client.api().auth() {
+        let token = source.token()?;
+        println!("  authorization: {}", token.header(*scheme).to_str()?);
+        let exp = token
+            .jwt_expiry()
+            .map(|t| t.duration_since(UNIX_EPOCH))
+            .transpose()?;
+        println!(
+            "  JWT exp: {} (unix seconds); used for {} s",
+            exp.map_or(0, |d| d.as_secs()),
+            token.lifetime().as_secs()
+        );
+        let vehicle: Value = client.vehicle_by_plate("ABC123")?;
+        println!(
+            "  GET {plate}: 401 (token expired) -> new token -> {vehicle} ({} token requests)",
+            source.stats().fetches
+        );
+    }
+    Ok(())
+}
+
+/// Any RFC 6749 server: a 2 s token is refreshed in the background before it expires.
+fn refresh_ahead_of_expiry() -> Result<(), Box<dyn Error>> {
+    let server = MockServer::start();
+    server.mock(|_, then| {
         then.status(200)
             .json_body(json!({"access_token": "short-lived", "expires_in": 2}));
     });
-    let source = TokenSource::new(generic.url("/token"), Credentials::new("id", "secret")?);
+    let source = TokenSource::new(server.url("/token"), Credentials::new("id", "secret")?);
     source.token()?;
-    std::thread::sleep(Duration::from_millis(1200)); // past half of its life: stale
-    source.token()?; // still served at once; a refresh starts in the background
+    std::thread::sleep(Duration::from_millis(1200)); // past half its life: stale, still valid
+    let token = source.token()?; // served at once; one refresh starts in the background
     for _ in 0..500 {
         if source.stats().fetches == 2 {
             break;
@@ -104,8 +142,15 @@ fn main() -> Result<(), Box<dyn Error>> {
         std::thread::sleep(Duration::from_millis(10));
     }
     println!(
-        "Generic server: a 2 s token was refreshed ahead of expiry ({} token requests)",
+        "Generic server: {} served while a 2 s token was refreshed ahead of expiry ({} token requests)",
+        token.header(TokenScheme::Bearer).to_str()?,
         source.stats().fetches
     );
     Ok(())
+}
+
+/// An unsigned JWT with the given `exp`, as the gateway's would look.
+fn jwt(exp: u64) -> String {
+    let claims = URL_SAFE_NO_PAD.encode(format!(r#"{{"sub":"CLIENT_ID","exp":{exp}}}"#));
+    format!("eyJhbGciOiJSUzI1NiJ9.{claims}.c2lnbmF0dXJl")
 }

@@ -41,6 +41,10 @@ pub enum Error {
     /// A value that would become a header (the named part) holds CR, LF, NUL or another
     /// byte that is not allowed there. Nothing was sent.
     InvalidHeaderValue(&'static str),
+    /// An API answered a call with this non-2xx status (after the one retry a 401 gets).
+    ApiStatus(u16),
+    /// An API's 2xx answer was not the JSON the caller asked for.
+    ApiBody(Arc<serde_json::Error>),
     /// The configuration cannot work (a non-https token URL, a form parameter that collides
     /// with one the library sets, …). Nothing was sent.
     Config(String),
@@ -91,6 +95,8 @@ impl fmt::Display for Error {
             Error::InvalidHeaderValue(what) => {
                 write!(f, "{what} holds a byte not allowed in a header value")
             }
+            Error::ApiStatus(status) => write!(f, "api returned {status}"),
+            Error::ApiBody(_) => f.write_str("api answer is not the expected json"),
             Error::Config(why) => write!(f, "invalid configuration: {why}"),
         }
     }
@@ -100,6 +106,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Transport(e) => Some(&**e),
+            Error::ApiBody(e) => Some(&**e),
             _ => None,
         }
     }

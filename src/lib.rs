@@ -51,6 +51,7 @@
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
 
+mod api;
 mod clock;
 mod credentials;
 mod endpoint;
@@ -62,6 +63,7 @@ mod secret;
 mod source;
 mod token;
 
+pub use api::{ApiClient, Auth};
 pub use credentials::{BasicEncoding, Credentials};
 pub use endpoint::{ClientAuth, MAX_BODY};
 pub use error::{EndpointError, Error, Result};

@@ -254,6 +254,11 @@ impl TokenSource {
         current
     }
 
+    /// The token endpoint's URL.
+    pub fn token_url(&self) -> &str {
+        &self.inner.settings.request.url
+    }
+
     /// Counts of token requests so far.
     pub fn stats(&self) -> Stats {
         Stats {

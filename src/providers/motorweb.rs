@@ -17,7 +17,10 @@
 //! # Ok::<(), apiauth::Error>(())
 //! ```
 
-use crate::{ClientAuth, Credentials, TokenSource};
+use serde::de::DeserializeOwned;
+
+use crate::api::path_segment;
+use crate::{ApiClient, Auth, ClientAuth, Credentials, Result, TokenScheme, TokenSource};
 
 /// The token endpoint's path below an environment's base URL.
 pub const TOKEN_PATH: &str = "/auth/v1/token";
@@ -52,4 +55,64 @@ pub fn token_source(environment: Environment, credentials: Credentials) -> Token
 pub fn token_source_at(base_url: &str, credentials: Credentials) -> TokenSource {
     let url = format!("{}{TOKEN_PATH}", base_url.trim_end_matches('/'));
     TokenSource::new(url, credentials).with_client_auth(ClientAuth::RequestBody)
+}
+
+/// Calls Motorweb APIs with a cached JWT, retrying once with a new token after a 401 (the
+/// gateway's `keymanagement.service.invalid_access_token` and `access_token_expired` faults
+/// come as 401s).
+///
+/// # Examples
+///
+/// ```no_run
+/// use apiauth::{Credentials, providers::motorweb::{Client, Environment}};
+///
+/// let client = Client::new(Environment::Test, Credentials::new("id", "secret")?);
+/// let vehicle: serde_json::Value = client.vehicle_by_plate("ABC123")?;
+/// # Ok::<(), apiauth::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Client {
+    api: ApiClient,
+    base_url: String,
+}
+
+impl Client {
+    /// A client for `environment`; the token endpoint and the APIs share its base URL.
+    pub fn new(environment: Environment, credentials: Credentials) -> Self {
+        Self::at(environment.base_url(), credentials)
+    }
+
+    /// A client for the gateway at `base_url` (a test server, another environment).
+    pub fn at(base_url: &str, credentials: Credentials) -> Self {
+        let source = token_source_at(base_url, credentials);
+        Client {
+            api: ApiClient::new(Auth::Token(source, TokenScheme::Bearer)),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// The agent API calls go through. Defaults to ureq's defaults.
+    pub fn with_agent(mut self, agent: ureq::Agent) -> Self {
+        self.api = self.api.with_agent(agent);
+        self
+    }
+
+    /// The API client, for calls this type has no method for.
+    pub fn api(&self) -> &ApiClient {
+        &self.api
+    }
+
+    /// `GET /market-data/v1/vehicles/plate/{plate}`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`](crate::Error::Config) when `plate` is not a plain path segment,
+    /// and those of [`ApiClient::get_json`].
+    pub fn vehicle_by_plate<T: DeserializeOwned>(&self, plate: &str) -> Result<T> {
+        let plate = path_segment(plate, "plate")?;
+        self.api.get_json(&format!(
+            "{}/market-data/v1/vehicles/plate/{plate}",
+            self.base_url
+        ))
+    }
 }

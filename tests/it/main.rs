@@ -3,6 +3,7 @@
 
 mod cache;
 mod foundation;
+mod requests;
 mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};

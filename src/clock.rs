@@ -10,11 +10,13 @@ pub(crate) struct Clock {
 }
 
 impl Clock {
+    #[inline]
     fn offset(&self) -> Duration {
         Duration::from_nanos(self.offset_nanos.load(Relaxed))
     }
 
     /// Now on the monotonic clock.
+    #[inline]
     pub fn now(&self) -> Instant {
         let now = Instant::now();
         now.checked_add(self.offset()).unwrap_or(now)

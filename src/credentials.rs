@@ -93,6 +93,7 @@ impl Credentials {
     ///
     /// [`Error::Config`] for [`BasicEncoding::Raw`] when the id contains `:`, which RFC 7617
     /// forbids (the server would split it at the wrong place).
+    #[inline]
     pub fn basic_header(&self, encoding: BasicEncoding) -> Result<&HeaderValue> {
         match encoding {
             BasicEncoding::FormUrlEncoded => Ok(&self.form_urlencoded),

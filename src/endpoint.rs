@@ -53,6 +53,15 @@ impl TokenRequest {
         }
     }
 
+    /// Whether the URL's host is an IP address, which needs no resolving.
+    fn host_is_ip(&self) -> bool {
+        self.url
+            .parse::<Uri>()
+            .ok()
+            .and_then(|uri| uri.host()?.trim_matches(['[', ']']).parse::<IpAddr>().ok())
+            .is_some()
+    }
+
     /// Refuses a configuration that cannot work, before any credential is sent.
     pub fn check(&self) -> Result<()> {
         let uri: Uri = self
@@ -107,15 +116,15 @@ impl TokenRequest {
 
     /// Sends the request through `agent` with no redirects and this request's timeout, and
     /// parses the answer. The lifetime counts from just before the request was sent.
-    pub fn fetch(&self, agent: &Agent, clock: &Clock) -> Result<Token> {
+    pub fn fetch(&self, agent: &TokenAgent, clock: &Clock) -> Result<Token> {
         self.check()?;
-        let mut request = agent
-            .post(&self.url)
-            .config()
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .timeout_global(Some(self.timeout))
-            .build()
+        let request = match agent {
+            TokenAgent::Own(agent) => agent.post(&self.url),
+            TokenAgent::Caller(agent) => {
+                token_config!(agent.post(&self.url).config(), self).build()
+            }
+        };
+        let mut request = request
             .header(ACCEPT, "application/json")
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
         if let ClientAuth::Basic(encoding) = self.client_auth {
@@ -151,9 +160,52 @@ impl TokenRequest {
     }
 }
 
-/// The agent used for token requests unless the caller brings one: ureq's defaults with
-/// the TLS provider this build was compiled for.
-pub(crate) fn default_agent() -> Agent {
+/// The settings every token request has, whoever's agent sends it: no redirects, every
+/// status as an answer, and a time limit for each phase. (Phase limits rather than ureq's
+/// global one: that costs about 70 µs a request on a kept-alive connection, measured with
+/// benches/bench.rs; the phase limits cost nothing measurable.)
+///
+/// Name resolution gets its limit only when the host is a name: ureq enforces that limit by
+/// resolving on a new thread, about 50 µs a request even for an IP address.
+macro_rules! token_config {
+    ($builder:expr, $request:expr) => {{
+        let limit = Some($request.timeout);
+        let resolve = (!$request.host_is_ip()).then_some($request.timeout);
+        $builder
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .timeout_resolve(resolve)
+            .timeout_connect(limit)
+            .timeout_send_request(limit)
+            .timeout_send_body(limit)
+            .timeout_recv_response(limit)
+            .timeout_recv_body(limit)
+    }};
+}
+use token_config;
+
+/// The agent token requests go through.
+#[derive(Debug, Clone)]
+pub(crate) enum TokenAgent {
+    /// apiauth's own, with the token settings built in (ureq's per-request settings clone the
+    /// agent's whole configuration on every request).
+    Own(Agent),
+    /// The caller's, with the token settings applied to each request.
+    Caller(Agent),
+}
+
+impl TokenAgent {
+    /// apiauth's own agent: ureq's defaults, the TLS provider this build was compiled for,
+    /// and the token settings.
+    pub fn own(request: &TokenRequest) -> TokenAgent {
+        TokenAgent::Own(Agent::new_with_config(
+            token_config!(default_config(), request).build(),
+        ))
+    }
+}
+
+/// ureq's default agent configuration, with the TLS provider selected by the features.
+pub(crate) fn default_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
     let config = Agent::config_builder();
     #[cfg(feature = "native-tls")]
     let config = config.tls_config(
@@ -161,5 +213,10 @@ pub(crate) fn default_agent() -> Agent {
             .provider(ureq::tls::TlsProvider::NativeTls)
             .build(),
     );
-    Agent::new_with_config(config.build())
+    config
+}
+
+/// The agent API calls go through unless the caller brings one.
+pub(crate) fn default_agent() -> Agent {
+    Agent::new_with_config(default_config().build())
 }

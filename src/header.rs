@@ -54,8 +54,11 @@ pub(crate) fn reject_control(value: &str, what: &'static str) -> Result<()> {
 /// `Sensitive` and HTTP/2 stacks never index it.
 pub(crate) fn sensitive(prefix: &str, value: &str, what: &'static str) -> Result<HeaderValue> {
     reject_control(value, what)?;
-    let mut header = HeaderValue::try_from(format!("{prefix}{value}"))
-        .map_err(|_| Error::InvalidHeaderValue(what))?;
+    // Exactly sized, so that turning it into the header's bytes does not reallocate.
+    let mut text = String::with_capacity(prefix.len() + value.len());
+    text.push_str(prefix);
+    text.push_str(value);
+    let mut header = HeaderValue::try_from(text).map_err(|_| Error::InvalidHeaderValue(what))?;
     header.set_sensitive(true);
     Ok(header)
 }

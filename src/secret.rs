@@ -1,7 +1,6 @@
 //! Newtypes for secrets that never print.
 
 use std::fmt;
-use std::sync::Arc;
 
 /// A client secret. Its `Debug` prints `ClientSecret([redacted])`; it has no `Display`.
 ///
@@ -38,13 +37,12 @@ impl fmt::Debug for ClientSecret {
 }
 
 /// An OAuth2 access token. Its `Debug` prints `AccessToken([redacted])`; it has no `Display`.
-/// Cloning is a reference-count increment.
 #[derive(Clone, PartialEq, Eq)]
-pub struct AccessToken(Arc<str>);
+pub struct AccessToken(String);
 
 impl AccessToken {
     /// Wraps a token.
-    pub fn new(token: impl Into<Arc<str>>) -> Self {
+    pub fn new(token: impl Into<String>) -> Self {
         Self(token.into())
     }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use ureq::Agent;
 
 use crate::clock::Clock;
-use crate::endpoint::{TokenRequest, default_agent};
+use crate::endpoint::{TokenAgent, TokenRequest};
 use crate::{BasicEncoding, ClientAuth, Credentials, Error, Freshness, Result, Token};
 
 /// The first wait after a failed fetch; it doubles with each failure in a row.
@@ -65,7 +65,8 @@ type RefreshHook = Arc<dyn Fn(&RefreshEvent<'_>) + Send + Sync>;
 #[derive(Clone)]
 struct Settings {
     request: TokenRequest,
-    agent: Agent,
+    /// The caller's agent, if it brought one.
+    agent: Option<Agent>,
     refresh_margin: Duration,
     refresh_jitter: Duration,
     on_refresh: Option<RefreshHook>,
@@ -73,6 +74,7 @@ struct Settings {
 
 struct Inner {
     settings: Settings,
+    agent: TokenAgent,
     state: Mutex<State>,
     fetch_done: Condvar,
     fetches: AtomicU64,
@@ -128,7 +130,7 @@ impl TokenSource {
         let client_auth = ClientAuth::Basic(BasicEncoding::FormUrlEncoded);
         Self::from_settings(Settings {
             request: TokenRequest::new(token_url.into(), credentials, client_auth),
-            agent: default_agent(),
+            agent: None,
             refresh_margin: Duration::from_secs(60),
             refresh_jitter: Duration::ZERO,
             on_refresh: None,
@@ -138,6 +140,10 @@ impl TokenSource {
     fn from_settings(settings: Settings) -> Self {
         TokenSource {
             inner: Arc::new(Inner {
+                agent: match &settings.agent {
+                    Some(agent) => TokenAgent::Caller(agent.clone()),
+                    None => TokenAgent::own(&settings.request),
+                },
                 settings,
                 state: Mutex::default(),
                 fetch_done: Condvar::new(),
@@ -173,7 +179,8 @@ impl TokenSource {
         self.with(|s| s.request.client_auth = client_auth)
     }
 
-    /// The time limit for one token request, connect to last byte. Defaults to 10 s.
+    /// The time limit for each phase of a token request: resolving, connecting, sending,
+    /// waiting for the answer, reading its body. Defaults to 10 s.
     pub fn with_timeout(self, timeout: Duration) -> Self {
         self.with(|s| s.request.timeout = timeout)
     }
@@ -194,7 +201,7 @@ impl TokenSource {
     /// to, token requests follow no redirects, treat no status as a transport error, and use
     /// [`with_timeout`](Self::with_timeout). Defaults to ureq's defaults.
     pub fn with_agent(self, agent: Agent) -> Self {
-        self.with(|s| s.agent = agent)
+        self.with(|s| s.agent = Some(agent))
     }
 
     /// Allows a plain-http token URL to a host that is not loopback. Defaults to false.
@@ -218,6 +225,7 @@ impl TokenSource {
     ///
     /// Any [`Error`] from the fetch, shared by every caller that waited for it and by every
     /// caller during the backoff that follows.
+    #[inline]
     pub fn token(&self) -> Result<Arc<Token>> {
         let inner = &*self.inner;
         let now = inner.now();
@@ -338,7 +346,7 @@ impl TokenSource {
         inner.fetches.fetch_add(1, Relaxed);
         let result = settings
             .request
-            .fetch(&settings.agent, &inner.clock)
+            .fetch(&inner.agent, &inner.clock)
             .map(|mut token| {
                 token.set_refresh_margin(settings.refresh_margin + jitter(settings.refresh_jitter));
                 Arc::new(token)
@@ -376,10 +384,12 @@ impl TokenSource {
 }
 
 impl Inner {
+    #[inline]
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    #[inline]
     fn now(&self) -> Instant {
         self.clock.now()
     }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 use ureq::http::HeaderValue;
 
@@ -40,13 +41,14 @@ pub enum Freshness {
 #[derive(Clone)]
 pub struct Token {
     access_token: AccessToken,
-    token_type: String,
     scope: Option<String>,
     extras: Map<String, Value>,
     issued_at: Instant,
     lifetime: Duration,
     jwt_expiry: Option<SystemTime>,
     refresh_early: Duration,
+    /// `issued_at + lifetime - refresh_early`: before it, a hit is one comparison.
+    fresh_until: Instant,
     bearer: HeaderValue,
     connect_token: HeaderValue,
 }
@@ -93,34 +95,25 @@ impl Token {
                 false => refused(status, &Map::new()),
             });
         };
-        if !success || carries_error(&fields) {
-            return Err(refused(status, &fields));
+        if !success || carries_error(&fields.rest) {
+            return Err(refused(status, &fields.rest));
         }
         Token::from_fields(fields, sent_at, now)
     }
 
-    fn from_fields(
-        mut fields: Map<String, Value>,
-        sent_at: Instant,
-        now: SystemTime,
-    ) -> Result<Token> {
-        let access_token = take_str(&mut fields, &["access_token", "accessToken"])
+    fn from_fields(fields: Fields, sent_at: Instant, now: SystemTime) -> Result<Token> {
+        let access_token = fields
+            .access_token
             .ok_or(Error::InvalidResponse("no access token in the answer"))?;
         if access_token.is_empty() || !access_token.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(Error::InvalidResponse(
                 "access token is empty or holds bytes not allowed in a header",
             ));
         }
-        let token_type = match take_str(&mut fields, &["token_type", "tokenType"]) {
-            None => "Bearer".to_owned(),
-            Some(t) if t.eq_ignore_ascii_case("bearer") => "Bearer".to_owned(),
-            Some(_) => return Err(Error::InvalidResponse("token type is not bearer")),
-        };
-        let expires_in = ["expires_in", "expiresIn"]
-            .iter()
-            .find_map(|k| fields.remove(*k))
-            .and_then(|v| seconds(&v))
-            .unwrap_or(DEFAULT_LIFETIME);
+        if !fields.bearer_type {
+            return Err(Error::InvalidResponse("token type is not bearer"));
+        }
+        let expires_in = fields.expires_in.unwrap_or(DEFAULT_LIFETIME);
         let jwt_expiry = jwt_expiry(&access_token);
         let lifetime = match jwt_expiry {
             None => expires_in,
@@ -133,18 +126,17 @@ impl Token {
                 }
             },
         };
-        let scope = take_str(&mut fields, &["scope"]);
         Ok(Token {
             bearer: header_for(TokenScheme::Bearer, &access_token)?,
             connect_token: header_for(TokenScheme::ConnectToken, &access_token)?,
             access_token: AccessToken::new(access_token),
-            token_type,
-            scope,
-            extras: fields,
+            scope: fields.scope,
+            extras: fields.rest,
             issued_at: sent_at,
             lifetime,
             jwt_expiry,
             refresh_early: lifetime / 2,
+            fresh_until: sent_at + lifetime / 2,
         })
     }
 
@@ -156,7 +148,7 @@ impl Token {
     /// The token type, normalised: always `Bearer` (a missing type is taken as `Bearer`;
     /// any other type is refused when parsing, as RFC 6749 §7.1 asks).
     pub fn token_type(&self) -> &str {
-        &self.token_type
+        "Bearer"
     }
 
     /// The granted scope, when the server said.
@@ -197,6 +189,7 @@ impl Token {
 
     /// The header value for `scheme`, built when the token was parsed and marked sensitive:
     /// `Bearer <token>` or `TOKEN <token>`.
+    #[inline]
     pub fn header(&self, scheme: TokenScheme) -> &HeaderValue {
         match scheme {
             TokenScheme::Bearer => &self.bearer,
@@ -208,19 +201,24 @@ impl Token {
     /// never more than half the lifetime, so a short-lived token is still reused.
     pub(crate) fn set_refresh_margin(&mut self, margin: Duration) {
         self.refresh_early = margin.min(self.lifetime / 2);
+        self.fresh_until = self.expires_at() - self.refresh_early;
     }
 
     /// Where the token stands at `now`. `wall` is read only when the token has a JWT `exp`.
+    #[inline]
     pub fn freshness(&self, now: Instant, wall: impl FnOnce() -> SystemTime) -> Freshness {
-        let age = now.saturating_duration_since(self.issued_at);
-        let mut left = self.lifetime.saturating_sub(age);
-        if let Some(exp) = self.jwt_expiry {
-            left = left.min(exp.duration_since(wall()).unwrap_or_default());
-        }
-        match left {
-            left if left.is_zero() => Freshness::Expired,
-            left if left <= self.refresh_early => Freshness::Stale,
-            _ => Freshness::Fresh,
+        let on_monotonic = match now {
+            now if now < self.fresh_until => Freshness::Fresh,
+            now if now < self.expires_at() => Freshness::Stale,
+            _ => return Freshness::Expired,
+        };
+        let Some(exp) = self.jwt_expiry else {
+            return on_monotonic;
+        };
+        match exp.duration_since(wall()) {
+            Ok(left) if left > self.refresh_early => on_monotonic,
+            Ok(left) if !left.is_zero() => Freshness::Stale,
+            _ => Freshness::Expired,
         }
     }
 }
@@ -229,7 +227,6 @@ impl fmt::Debug for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Token")
             .field("access_token", &self.access_token)
-            .field("token_type", &self.token_type)
             .field("scope", &self.scope)
             .field("extras", &self.extras.keys().collect::<Vec<_>>())
             .field("lifetime", &self.lifetime)
@@ -242,19 +239,121 @@ fn header_for(scheme: TokenScheme, token: &str) -> Result<HeaderValue> {
     sensitive(scheme.prefix(), token, "access token")
 }
 
+/// The fields of an answer the library reads, and the others as they came. Read in one
+/// pass: the known keys (in either dialect's spelling) are matched without allocating.
+struct Fields {
+    access_token: Option<String>,
+    /// False when a `token_type` other than bearer (in any case) was given.
+    bearer_type: bool,
+    expires_in: Option<Duration>,
+    scope: Option<String>,
+    rest: Map<String, Value>,
+}
+
+/// The keys [`Fields`] knows.
+enum Key {
+    AccessToken,
+    TokenType,
+    ExpiresIn,
+    Scope,
+    Other(String),
+}
+
+impl Key {
+    fn new(key: &str) -> Key {
+        match key {
+            "access_token" | "accessToken" => Key::AccessToken,
+            "token_type" | "tokenType" => Key::TokenType,
+            "expires_in" | "expiresIn" => Key::ExpiresIn,
+            "scope" => Key::Scope,
+            other => Key::Other(other.to_owned()),
+        }
+    }
+}
+
+impl Fields {
+    fn new() -> Fields {
+        Fields {
+            access_token: None,
+            bearer_type: true,
+            expires_in: None,
+            scope: None,
+            rest: Map::new(),
+        }
+    }
+
+    fn set(&mut self, key: Key, value: Value) {
+        let text = |value: Value| match value {
+            Value::String(s) => Some(s),
+            _ => None,
+        };
+        match key {
+            Key::AccessToken => self.access_token = text(value),
+            Key::TokenType => {
+                self.bearer_type = value
+                    .as_str()
+                    .is_none_or(|t| t.eq_ignore_ascii_case("bearer"))
+            }
+            Key::ExpiresIn => self.expires_in = seconds(&value),
+            Key::Scope => self.scope = text(value),
+            Key::Other(key) => drop(self.rest.insert(key, value)),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Key, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> std::result::Result<Key, E> {
+                Ok(Key::new(key))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for Fields {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Fields, D::Error> {
+        struct FieldsVisitor;
+        impl<'de> Visitor<'de> for FieldsVisitor {
+            type Value = Fields;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Fields, A::Error> {
+                let mut fields = Fields::new();
+                while let Some(key) = map.next_key::<Key>()? {
+                    fields.set(key, map.next_value()?);
+                }
+                Ok(fields)
+            }
+        }
+        deserializer.deserialize_map(FieldsVisitor)
+    }
+}
+
 /// A JSON object, or a form (`a=1&b=2`), whatever the Content-Type claims.
-fn parse_body(body: &[u8]) -> Option<Map<String, Value>> {
+fn parse_body(body: &[u8]) -> Option<Fields> {
     let body = body.trim_ascii();
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     match body.first()? {
         b'{' => serde_json::from_slice(body).ok(),
         b'<' => None,
-        _ if body.contains(&b'=') => Some(
-            form::decode_pairs(body)?
-                .into_iter()
-                .map(|(k, v)| (k, Value::String(v)))
-                .collect(),
-        ),
+        _ if body.contains(&b'=') => {
+            let mut fields = Fields::new();
+            for (k, v) in form::decode_pairs(body)? {
+                fields.set(Key::new(&k), Value::String(v));
+            }
+            Some(fields)
+        }
         _ => None,
     }
 }
@@ -314,13 +413,6 @@ fn clean(value: &Value) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-fn take_str(fields: &mut Map<String, Value>, keys: &[&str]) -> Option<String> {
-    keys.iter().find_map(|k| match fields.remove(*k)? {
-        Value::String(s) => Some(s),
-        _ => None,
-    })
-}
-
 /// `expires_in` as a number or a numeric string; `None` when missing, zero, negative or not
 /// a number. Clamped to [`MAX_LIFETIME`].
 fn seconds(value: &Value) -> Option<Duration> {
@@ -340,11 +432,12 @@ pub(crate) fn jwt_expiry(token: &str) -> Option<SystemTime> {
     if parts.next().is_some() {
         return None;
     }
+    #[derive(serde::Deserialize)]
+    struct Claims {
+        exp: Option<f64>,
+    }
     let claims = URL_SAFE_NO_PAD.decode(claims.trim_end_matches('=')).ok()?;
-    let exp = serde_json::from_slice::<Map<String, Value>>(&claims)
-        .ok()?
-        .get("exp")?
-        .as_f64()?;
+    let exp = serde_json::from_slice::<Claims>(&claims).ok()?.exp?;
     let exp = Duration::try_from_secs_f64(exp).ok()?;
     UNIX_EPOCH.checked_add(exp)
 }

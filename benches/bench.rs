@@ -1,0 +1,475 @@
+//! apiauth's benchmarks: each figure next to the floor it is compared with, measured in the
+//! same run. std only; servers are on loopback.
+//!
+//! `cargo bench` runs every case, `cargo bench -- NAME` the cases whose name contains NAME,
+//! `cargo bench -- --quick` (or `APIAUTH_BENCH_QUICK=1`) a fast smoke run.
+
+use std::hint::black_box;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use apiauth::{BasicEncoding, Credentials, Token, TokenScheme, TokenSource};
+use base64::Engine as _;
+use serde::Deserialize;
+
+const RFC_BODY: &str = r#"{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","expires_in":3600,"scope":"read write"}"#;
+const FLEET_BODY: &str = r#"{"success":true,"accessToken":"B983854936PF1A7B61B141AB69494046","token_type":"bearer","expires_in":2591999}"#;
+const MOTORWEB_BODY: &str = r#"{"token_type":"Bearer","issued_at":"1712272706170","client_id":"wmUB6jn1LV2eGmy6VQY655L2J2pqiezKwJIAjwCz5NGRIARJ","access_token":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ3bVVCNiIsImV4cCI6NDEwMjQ0NDgwMH0.c2lnbmF0dXJl","application_name":"8134c8d0-fa55-4bf0-b817-d795c5f41123","scope":"","expires_in":3599}"#;
+
+struct Bench {
+    quick: bool,
+    filter: Option<String>,
+}
+
+/// Median, min and max ns/op over the runs.
+struct Stats {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Bench {
+    fn runs(&self) -> usize {
+        if self.quick { 3 } else { 7 }
+    }
+
+    fn wants(&self, name: &str) -> bool {
+        self.filter.as_deref().is_none_or(|f| name.contains(f))
+    }
+
+    /// Warm-up, then `runs()` timed runs of `iters` calls of `op`.
+    fn measure(&self, iters: u64, mut op: impl FnMut()) -> Stats {
+        let iters = if self.quick {
+            (iters / 50).max(1)
+        } else {
+            iters
+        };
+        for _ in 0..iters / 10 + 1 {
+            op();
+        }
+        summarize((0..self.runs()).map(|_| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                op();
+            }
+            start.elapsed().as_nanos() as f64 / iters as f64
+        }))
+    }
+
+    /// Like `measure`, with `op` run by `threads` threads at once; ns per op per thread.
+    fn measure_threads(&self, threads: usize, iters: u64, op: impl Fn() + Sync) -> Stats {
+        let iters = if self.quick {
+            (iters / 50).max(1)
+        } else {
+            iters
+        };
+        summarize((0..self.runs()).map(|_| {
+            let start = Barrier::new(threads + 1);
+            thread::scope(|s| {
+                for _ in 0..threads {
+                    s.spawn(|| {
+                        start.wait();
+                        for _ in 0..iters {
+                            op();
+                        }
+                    });
+                }
+                start.wait();
+                Instant::now()
+            })
+            // The scope returns once every thread has finished.
+            .elapsed()
+            .as_nanos() as f64
+                / iters as f64
+        }))
+    }
+}
+
+fn summarize(samples: impl Iterator<Item = f64>) -> Stats {
+    let mut v: Vec<f64> = samples.collect();
+    v.sort_by(f64::total_cmp);
+    Stats {
+        median: v[v.len() / 2],
+        min: v[0],
+        max: v[v.len() - 1],
+    }
+}
+
+fn row(case: &str, ours: &Stats, floor: &Stats, floor_name: &str, target: &str) {
+    println!(
+        "{case:<26} {:>10.1} {:>19} {:>10.1}  {:<28} {:>6.2}x  {target}",
+        ours.median,
+        format!("{:.1}-{:.1}", ours.min, ours.max),
+        floor.median,
+        floor_name,
+        ours.median / floor.median
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let bench = Bench {
+        quick: args.iter().any(|a| a == "--quick")
+            || std::env::var_os("APIAUTH_BENCH_QUICK").is_some(),
+        filter: args.iter().find(|a| !a.starts_with("--")).cloned(),
+    };
+    println!(
+        "{:<26} {:>10} {:>19} {:>10}  {:<28} {:>7}  target",
+        "case", "ns/op", "min-max", "floor", "floor is", "ratio"
+    );
+    if bench.wants("basic_header") {
+        basic_header(&bench);
+    }
+    if bench.wants("cache_hit") {
+        cache_hit(&bench);
+    }
+    if bench.wants("parse") {
+        parse(&bench);
+    }
+    if bench.wants("cold_fetch") {
+        cold_fetch(&bench);
+    }
+    if bench.wants("herd") {
+        herd(&bench);
+    }
+    if bench.wants("refresh_latency") {
+        refresh_latency(&bench);
+    }
+}
+
+fn basic_header(bench: &Bench) {
+    let creds = Credentials::new("clientId", "clientSecret").unwrap();
+    let ours = bench.measure(10_000_000, || {
+        black_box(black_box(&creds).basic_header(BasicEncoding::Raw).unwrap());
+    });
+    let precomputed = String::from("Basic Y2xpZW50SWQ6Y2xpZW50U2VjcmV0");
+    let floor = bench.measure(10_000_000, || {
+        black_box(black_box(&precomputed).as_str());
+    });
+    let (id, secret) = ("clientId", "clientSecret");
+    let per_call = bench.measure(1_000_000, || {
+        let raw = format!("{}:{}", black_box(id), black_box(secret));
+        black_box(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        ));
+    });
+    row(
+        "basic_header",
+        &ours,
+        &floor,
+        "return a &str",
+        "<= 2x floor",
+    );
+    row(
+        "basic_header per call",
+        &per_call,
+        &ours,
+        "apiauth (precomputed)",
+        ">= 50x apiauth",
+    );
+}
+
+/// The floor of a cache hit: a Mutex held across the clock read, and an Arc clone.
+struct FloorCache(Mutex<Option<(Arc<str>, Instant)>>);
+
+impl FloorCache {
+    fn hit(&self) -> Arc<str> {
+        let guard = self.0.lock().unwrap();
+        let (token, expires) = guard.as_ref().unwrap();
+        assert!(Instant::now() < *expires);
+        token.clone()
+    }
+}
+
+fn cache_hit(bench: &Bench) {
+    let server = Server::start(RFC_BODY, Duration::ZERO);
+    let source = TokenSource::new(server.url(), Credentials::new("id", "secret").unwrap());
+    source.token().unwrap();
+    let floor = FloorCache(Mutex::new(Some((
+        Arc::from("2YotnFZFEjr1zCsicMWpAA"),
+        Instant::now() + Duration::from_secs(3600),
+    ))));
+    let hit = || {
+        let token = source.token().unwrap();
+        black_box(token.header(TokenScheme::Bearer));
+    };
+    let floor_hit = || {
+        black_box(floor.hit());
+    };
+    let ours = bench.measure(5_000_000, hit);
+    let base = bench.measure(5_000_000, floor_hit);
+    row(
+        "cache_hit 1 thread",
+        &ours,
+        &base,
+        "Mutex+now()+Arc clone",
+        "<= 1.2x floor",
+    );
+    for (threads, target) in [(2, "<= 0.6x floor"), (8, "no worse than floor")] {
+        let ours = bench.measure_threads(threads, 1_000_000, hit);
+        let base = bench.measure_threads(threads, 1_000_000, floor_hit);
+        row(
+            &format!("cache_hit {threads} threads"),
+            &ours,
+            &base,
+            "the same floor, same threads",
+            target,
+        );
+    }
+    assert_eq!(server.hits(), 1);
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)] // fields exist to be parsed, as the library parses them
+struct PlainRfc {
+    access_token: String,
+    token_type: String,
+    expires_in: u64,
+    scope: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)] // fields exist to be parsed, as the library parses them
+struct PlainFleet {
+    success: bool,
+    #[serde(rename = "accessToken")]
+    access_token: String,
+    token_type: String,
+    expires_in: u64,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)] // fields exist to be parsed, as the library parses them
+struct PlainMotorweb {
+    token_type: String,
+    issued_at: String,
+    client_id: String,
+    access_token: String,
+    application_name: String,
+    scope: String,
+    expires_in: u64,
+}
+
+fn parse(bench: &Bench) {
+    fn case<T: for<'de> Deserialize<'de>>(bench: &Bench, name: &str, body: &str) {
+        let ours = bench.measure(200_000, || {
+            let token = Token::from_response(
+                200,
+                black_box(body.as_bytes()),
+                Instant::now(),
+                SystemTime::now(),
+            );
+            black_box(token.unwrap());
+        });
+        let floor = bench.measure(200_000, || {
+            black_box(serde_json::from_slice::<T>(black_box(body.as_bytes())).unwrap());
+        });
+        row(
+            name,
+            &ours,
+            &floor,
+            "serde_json into a struct",
+            "<= 1.5x floor",
+        );
+    }
+    case::<PlainRfc>(bench, "parse rfc6749", RFC_BODY);
+    case::<PlainFleet>(bench, "parse myconnectedfleet", FLEET_BODY);
+    case::<PlainMotorweb>(bench, "parse motorweb (jwt exp)", MOTORWEB_BODY);
+}
+
+fn cold_fetch(bench: &Bench) {
+    let server = Server::start(RFC_BODY, Duration::ZERO);
+    // Each side keeps its own connection alive across iterations: the source its own agent
+    // (as a program using apiauth does), the floor a plain ureq agent.
+    let agent = ureq::Agent::new_with_defaults();
+    let source = TokenSource::new(server.url(), Credentials::new("id", "secret").unwrap());
+    let ours = bench.measure(2_000, || {
+        source.invalidate();
+        black_box(source.token().unwrap());
+    });
+    let floor = bench.measure(2_000, || {
+        let mut response = agent
+            .post(server.url())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("authorization", "Basic aWQ6c2VjcmV0")
+            .send("grant_type=client_credentials")
+            .unwrap();
+        let body = response.body_mut().read_to_vec().unwrap();
+        black_box(serde_json::from_slice::<PlainRfc>(&body).unwrap());
+    });
+    row(
+        "cold_fetch (keep-alive)",
+        &ours,
+        &floor,
+        "bare ureq POST + parse",
+        "<= 1.1x floor",
+    );
+}
+
+fn herd(bench: &Bench) {
+    let delay = Duration::from_millis(if bench.quick { 20 } else { 100 });
+    let server = Server::start(RFC_BODY, delay);
+    let creds = Credentials::new("id", "secret").unwrap();
+    let one = TokenSource::new(server.url(), creds.clone());
+    let started = Instant::now();
+    one.token().unwrap();
+    let single = started.elapsed();
+    let before = server.hits();
+    let source = TokenSource::new(server.url(), creds);
+    let start = Barrier::new(65);
+    let served = thread::scope(|s| {
+        let threads: Vec<_> = (0..64)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    source.token().unwrap();
+                    Instant::now()
+                })
+            })
+            .collect();
+        start.wait();
+        let released = Instant::now();
+        threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .max()
+            .unwrap()
+            - released
+    });
+    let requests = server.hits() - before;
+    let ratio = served.as_secs_f64() / single.as_secs_f64();
+    println!(
+        "{:<26} {:>10.1} {:>19} {:>10.1}  {:<28} {:>6.2}x  1 request, <= 1.2x one fetch (requests: {requests})",
+        "herd 64 threads cold",
+        served.as_nanos() as f64,
+        "-",
+        single.as_nanos() as f64,
+        "one fetch, one thread",
+        ratio
+    );
+    assert_eq!(requests, 1, "a cold herd must make exactly one request");
+}
+
+fn refresh_latency(bench: &Bench) {
+    let server = Server::start(
+        r#"{"access_token":"t","expires_in":10}"#,
+        Duration::from_millis(200),
+    );
+    let source = TokenSource::new(server.url(), Credentials::new("id", "secret").unwrap());
+    source.token().unwrap();
+    // 10 s token, margin capped at 5 s: six seconds on, it is stale and the next call
+    // starts a 200 ms refresh in the background.
+    source.advance_clock_for_tests(Duration::from_secs(6));
+    let window = Duration::from_millis(if bench.quick { 100 } else { 250 });
+    let mut latencies: Vec<u128> = thread::scope(|s| {
+        // One reader: with two spinning readers on a two-core machine, the refresh thread
+        // preempts one of them and the figure measures the scheduler.
+        let readers: Vec<_> = (0..1)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut samples = Vec::with_capacity(4_000_000);
+                    let end = Instant::now() + window;
+                    while Instant::now() < end {
+                        let t = Instant::now();
+                        black_box(source.token().unwrap());
+                        samples.push(t.elapsed().as_nanos());
+                    }
+                    samples
+                })
+            })
+            .collect();
+        readers
+            .into_iter()
+            .flat_map(|r| r.join().unwrap())
+            .collect()
+    });
+    latencies.sort_unstable();
+    let p99 = latencies[latencies.len() * 99 / 100];
+    let max = latencies[latencies.len() - 1];
+    println!(
+        "{:<26} {:>10} {:>19} {:>10}  {:<28} {:>7}  p99 <= 50000 ns, max <= 1000000 ns ({} reads; p99 {p99} ns, max {max} ns)",
+        "refresh_latency (200 ms)",
+        p99,
+        format!("max {max}"),
+        "-",
+        "-",
+        "-",
+        latencies.len()
+    );
+    assert_eq!(server.hits(), 2, "one initial fetch and one refresh");
+    while source.stats().fetches < 2 || source.token().unwrap().access_token().secret() != "t" {
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A keep-alive HTTP/1.1 server on loopback that answers every request with `body` after
+/// `delay`, and counts requests.
+struct Server {
+    url: String,
+    hits: Arc<AtomicUsize>,
+}
+
+impl Server {
+    fn start(body: &'static str, delay: Duration) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/token", listener.local_addr().unwrap());
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let counter = counter.clone();
+                thread::spawn(move || serve(stream, body, delay, &counter));
+            }
+        });
+        Server { url, hits }
+    }
+
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+fn serve(stream: TcpStream, body: &str, delay: Duration, hits: &AtomicUsize) {
+    let _ = stream.set_nodelay(true);
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    let response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    loop {
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if line == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut request_body = vec![0; length];
+        if reader.read_exact(&mut request_body).is_err() {
+            return;
+        }
+        hits.fetch_add(1, Ordering::SeqCst);
+        thread::sleep(delay);
+        if writer.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
+}

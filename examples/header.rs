@@ -10,6 +10,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let creds = Credentials::new(var("APIAUTH_CLIENT_ID")?, var("APIAUTH_CLIENT_SECRET")?)?;
     let token = TokenSource::new(var("APIAUTH_TOKEN_URL")?, creds).token()?;
     let scheme = TokenScheme::Bearer;
-    println!("{}: {}", scheme.header_name(), token.header(scheme).to_str()?);
+    println!(
+        "{}: {}",
+        scheme.header_name(),
+        token.header(scheme).to_str()?
+    );
     Ok(())
 }

@@ -5,9 +5,6 @@
 //! `cargo bench -- --quick` (or `APIAUTH_BENCH_QUICK=1`) a fast smoke run.
 
 use std::hint::black_box;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
@@ -15,6 +12,11 @@ use std::time::{Duration, Instant, SystemTime};
 use apiauth::{BasicEncoding, Credentials, Token, TokenScheme, TokenSource};
 use base64::Engine as _;
 use serde::Deserialize;
+
+#[path = "../tests/it/server.rs"]
+mod server;
+
+use server::Server;
 
 const RFC_BODY: &str = r#"{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","expires_in":3600,"scope":"read write"}"#;
 const FLEET_BODY: &str = r#"{"success":true,"accessToken":"B983854936PF1A7B61B141AB69494046","token_type":"bearer","expires_in":2591999}"#;
@@ -187,7 +189,7 @@ impl FloorCache {
 }
 
 fn cache_hit(bench: &Bench) {
-    let server = Server::start(RFC_BODY, Duration::ZERO);
+    let server = Server::constant(RFC_BODY, Duration::ZERO);
     let source = TokenSource::new(server.url(), Credentials::new("id", "secret").unwrap());
     source.token().unwrap();
     let floor = FloorCache(Mutex::new(Some((
@@ -283,7 +285,7 @@ fn parse(bench: &Bench) {
 }
 
 fn cold_fetch(bench: &Bench) {
-    let server = Server::start(RFC_BODY, Duration::ZERO);
+    let server = Server::constant(RFC_BODY, Duration::ZERO);
     // Each side keeps its own connection alive across iterations: the source its own agent
     // (as a program using apiauth does), the floor a plain ureq agent.
     let agent = ureq::Agent::new_with_defaults();
@@ -313,7 +315,7 @@ fn cold_fetch(bench: &Bench) {
 
 fn herd(bench: &Bench) {
     let delay = Duration::from_millis(if bench.quick { 20 } else { 100 });
-    let server = Server::start(RFC_BODY, delay);
+    let server = Server::constant(RFC_BODY, delay);
     let creds = Credentials::new("id", "secret").unwrap();
     let one = TokenSource::new(server.url(), creds.clone());
     let started = Instant::now();
@@ -356,7 +358,7 @@ fn herd(bench: &Bench) {
 }
 
 fn refresh_latency(bench: &Bench) {
-    let server = Server::start(
+    let server = Server::constant(
         r#"{"access_token":"t","expires_in":10}"#,
         Duration::from_millis(200),
     );
@@ -404,72 +406,5 @@ fn refresh_latency(bench: &Bench) {
     assert_eq!(server.hits(), 2, "one initial fetch and one refresh");
     while source.stats().fetches < 2 || source.token().unwrap().access_token().secret() != "t" {
         thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// A keep-alive HTTP/1.1 server on loopback that answers every request with `body` after
-/// `delay`, and counts requests.
-struct Server {
-    url: String,
-    hits: Arc<AtomicUsize>,
-}
-
-impl Server {
-    fn start(body: &'static str, delay: Duration) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/token", listener.local_addr().unwrap());
-        let hits = Arc::new(AtomicUsize::new(0));
-        let counter = hits.clone();
-        thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let counter = counter.clone();
-                thread::spawn(move || serve(stream, body, delay, &counter));
-            }
-        });
-        Server { url, hits }
-    }
-
-    fn url(&self) -> &str {
-        &self.url
-    }
-
-    fn hits(&self) -> usize {
-        self.hits.load(Ordering::SeqCst)
-    }
-}
-
-fn serve(stream: TcpStream, body: &str, delay: Duration, hits: &AtomicUsize) {
-    let _ = stream.set_nodelay(true);
-    let mut writer = stream.try_clone().unwrap();
-    let mut reader = BufReader::new(stream);
-    let response = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    loop {
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            if line == "\r\n" {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-        let mut request_body = vec![0; length];
-        if reader.read_exact(&mut request_body).is_err() {
-            return;
-        }
-        hits.fetch_add(1, Ordering::SeqCst);
-        thread::sleep(delay);
-        if writer.write_all(response.as_bytes()).is_err() {
-            return;
-        }
     }
 }

@@ -3,7 +3,9 @@
 
 mod cache;
 mod foundation;
+mod hardening;
 mod requests;
+mod server;
 mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -1,0 +1,384 @@
+//! Hostile input, faults and secrets: nothing leaks, hangs or panics.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use apiauth::{
+    ApiClient, Auth, BasicEncoding, Credentials, Error, Freshness, MAX_LIFETIME, Token,
+    TokenScheme, TokenSource,
+};
+use base64::Engine as _;
+use httpmock::MockServer;
+use serde_json::json;
+
+use crate::server::{Reply, Server};
+use crate::support::jwt_expiring_in;
+
+/// A server that accepts one connection, reads the request head, and hands the socket to
+/// `respond`. Returns the token URL.
+fn raw_server(respond: impl FnOnce(TcpStream) + Send + 'static) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/token", listener.local_addr().unwrap());
+    thread::spawn(move || {
+        let (mut socket, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0];
+        while !head.ends_with(b"\r\n\r\n") && socket.read(&mut byte).is_ok_and(|n| n == 1) {
+            head.push(byte[0]);
+        }
+        respond(socket);
+    });
+    url
+}
+
+fn source(url: &str) -> TokenSource {
+    TokenSource::new(url, Credentials::new("id", "secret").unwrap())
+        .with_timeout(Duration::from_millis(500))
+}
+
+fn transport_error(result: apiauth::Result<Arc<Token>>) -> Arc<ureq::Error> {
+    match result {
+        Err(Error::Transport(e)) => e,
+        other => panic!("expected a transport error, got {other:?}"),
+    }
+}
+
+#[test]
+fn connection_refused() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let error = transport_error(source(&format!("http://127.0.0.1:{port}/token")).token());
+    assert!(
+        matches!(*error, ureq::Error::ConnectionFailed | ureq::Error::Io(_)),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn a_trickling_body_hits_the_time_limit() {
+    let url = raw_server(|mut socket| {
+        let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{");
+        for _ in 0..20 {
+            thread::sleep(Duration::from_millis(100));
+            if socket.write_all(b" ").is_err() {
+                return;
+            }
+        }
+    });
+    let started = Instant::now();
+    let error = transport_error(source(&url).token());
+    assert!(matches!(*error, ureq::Error::Timeout(_)), "{error:?}");
+    eprintln!(
+        "trickling body: timed out after {:?} (limit 500 ms)",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_10_mb_body_is_refused_after_64_kib() {
+    let url = raw_server(|mut socket| {
+        let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10485760\r\n\r\n");
+        let chunk = vec![b' '; 64 * 1024];
+        for _ in 0..160 {
+            if socket.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+    });
+    assert!(matches!(
+        source(&url).token(),
+        Err(Error::InvalidResponse("answer is larger than 64 KiB"))
+    ));
+}
+
+#[test]
+fn a_truncated_body_and_a_connection_closed_mid_chunk() {
+    let truncated = raw_server(|mut socket| {
+        let _ = socket
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"access_token\":\"abc");
+    });
+    transport_error(source(&truncated).token());
+    let mid_chunk = raw_server(|mut socket| {
+        let _ = socket
+            .write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n40\r\n{\"access");
+    });
+    transport_error(source(&mid_chunk).token());
+}
+
+#[test]
+fn a_64_kib_token_is_over_the_body_cap() {
+    let server = MockServer::start();
+    let token = "a".repeat(64 * 1024);
+    server.mock(|_, then| {
+        then.status(200).json_body(json!({"access_token": token}));
+    });
+    let source = TokenSource::new(server.url("/token"), Credentials::new("id", "s").unwrap());
+    assert!(matches!(source.token(), Err(Error::InvalidResponse(_))));
+}
+
+#[test]
+fn hostile_values_are_refused_before_anything_is_sent() {
+    let server = MockServer::start();
+    let any = server.mock(|_, then| {
+        then.status(200).json_body(json!({"access_token": "t"}));
+    });
+    for bad in ["a\rb", "a\nb", "a\0b", "a\x1bb", "a\x7fb"] {
+        assert!(matches!(
+            Credentials::new(bad, "s"),
+            Err(Error::InvalidHeaderValue("client id"))
+        ));
+        assert!(matches!(
+            Credentials::new("i", bad),
+            Err(Error::InvalidHeaderValue("client secret"))
+        ));
+    }
+    any.assert_calls(0);
+}
+
+#[test]
+fn huge_and_negative_lifetimes_from_a_server() {
+    for (expires_in, lifetime) in [
+        (json!(1e300), MAX_LIFETIME),
+        (json!(-3600), apiauth::DEFAULT_LIFETIME),
+    ] {
+        let server = MockServer::start();
+        server.mock(|_, then| {
+            then.status(200)
+                .json_body(json!({"access_token": "t", "expires_in": expires_in}));
+        });
+        let source = TokenSource::new(server.url("/token"), Credentials::new("id", "s").unwrap());
+        assert_eq!(source.token().unwrap().lifetime(), lifetime);
+    }
+}
+
+const SECRET: &str = "CLIENTSECRET-9f8e";
+const TOKEN: &str = "TOKENSECRET-7d6c";
+
+/// Whether `text` shows any secret, or the Basic encoding of the credentials.
+fn leaks(text: &str) -> bool {
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("id:{SECRET}"));
+    text.contains("SECRET") || text.contains(&basic)
+}
+
+#[test]
+fn no_secret_reaches_debug_or_an_error() {
+    let server = MockServer::start();
+    server.mock(|_, then| {
+        then.status(200).json_body(
+            json!({"access_token": TOKEN, "refresh_token": "REFRESHSECRET", "expires_in": 60}),
+        );
+    });
+    let creds = Credentials::new("id", SECRET).unwrap();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let log = events.clone();
+    let source = TokenSource::new(server.url("/token"), creds.clone())
+        .on_refresh(move |event| log.lock().unwrap().push(format!("{event:?}")));
+    let token = source.token().unwrap();
+    let printed = [
+        format!("{creds:?}"),
+        format!("{:?}", creds.secret()),
+        format!("{:?}", creds.basic_header(BasicEncoding::Raw).unwrap()),
+        format!("{token:?}"),
+        format!("{:?}", token.access_token()),
+        format!("{:?}", token.header(TokenScheme::Bearer)),
+        format!("{:?}", token.header(TokenScheme::ConnectToken)),
+        format!("{source:?}"),
+        format!(
+            "{:?}",
+            ApiClient::new(Auth::Token(source.clone(), TokenScheme::Bearer))
+        ),
+        format!("{:?}", Auth::Basic(creds.clone(), BasicEncoding::Raw)),
+        format!("{:?}", source.stats()),
+    ];
+    for text in printed.iter().chain(events.lock().unwrap().iter()) {
+        assert!(!leaks(text), "{text}");
+    }
+    // Errors made from 2xx bodies that held the token, and from refusals.
+    let bodies = [
+        (
+            200,
+            format!(r#"{{"access_token":"{TOKEN}","token_type":"mac"}}"#),
+        ),
+        (200, format!(r#"{{"access_token":"{TOKEN} x"}}"#)),
+        (200, format!(r#"{{"access_token":"{TOKEN}""#)),
+        (
+            200,
+            format!(r#"{{"accessToken":"{TOKEN}","success":false}}"#),
+        ),
+        (200, format!("access_token={TOKEN}&token_type=mac")),
+        (200, TOKEN.to_owned()),
+        (401, format!("<html>{SECRET}</html>")),
+    ];
+    for (status, body) in bodies {
+        let error =
+            Token::from_response(status, body.as_bytes(), Instant::now(), SystemTime::now())
+                .unwrap_err();
+        for text in [error.to_string(), format!("{error:?}")] {
+            assert!(!leaks(&text), "{body}: {text}");
+        }
+    }
+}
+
+/// xorshift64*: a tiny seeded generator, so that every run tries the same inputs.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Inputs the randomized pass tries per run: the corpus times this.
+pub const MUTATIONS_PER_SEED: usize = 4000;
+
+#[test]
+fn seeded_randomized_parse_never_panics_and_only_yields_usable_tokens() {
+    let (jwt, _) = jwt_expiring_in(Duration::from_secs(3600));
+    let corpus = [
+        r#"{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","expires_in":3600,"scope":"a b"}"#.to_owned(),
+        r#"{"success":true,"accessToken":"B983854936PF1A7B61B141AB69494046","token_type":"bearer","expires_in":2591999}"#.to_owned(),
+        format!(r#"{{"token_type":"Bearer","issued_at":"1712272706170","client_id":"c","access_token":"{jwt}","scope":"","expires_in":"3599"}}"#),
+        "access_token=abc&token_type=bearer&expires_in=60".to_owned(),
+        r#"{"error":"invalid_client","error_description":"bad","error_uri":"https://e"}"#.to_owned(),
+        r#"{"fault":{"faultstring":"x","detail":{"errorcode":"keymanagement.service.invalid_access_token"}}}"#.to_owned(),
+        r#"{"success":false,"errorCode":"E1","errorMsg":"m","status":401,"message":"no"}"#.to_owned(),
+    ];
+    let alphabet: &[u8] = b"{}[]\":,=&%+.-0123456789eE \r\n\x00\xff\\ua_tokenxpirs";
+    let mut rng = Rng(0x5EED_CAFE_F00D_D00D);
+    let (mut tried, mut tokens) = (0, 0);
+    for seed in &corpus {
+        for _ in 0..MUTATIONS_PER_SEED {
+            let mut input = seed.as_bytes().to_vec();
+            for _ in 0..1 + rng.below(4) {
+                let at = rng.below(input.len() + 1);
+                match rng.below(6) {
+                    0 if at < input.len() => input[at] = alphabet[rng.below(alphabet.len())],
+                    1 => input.insert(at, alphabet[rng.below(alphabet.len())]),
+                    2 if at < input.len() => {
+                        drop(input.drain(at..(at + rng.below(8)).min(input.len())))
+                    }
+                    3 => input.truncate(at),
+                    4 => {
+                        let other = corpus[rng.below(corpus.len())].as_bytes();
+                        let from = rng.below(other.len());
+                        input.splice(
+                            at..at,
+                            other[from..(from + rng.below(16)).min(other.len())]
+                                .iter()
+                                .copied(),
+                        );
+                    }
+                    _ if at < input.len() => input[at] ^= 1 << rng.below(8),
+                    _ => {}
+                }
+            }
+            let status = [200, 200, 201, 400, 401, 429, 503][rng.below(7)];
+            tried += 1;
+            if let Ok(token) =
+                Token::from_response(status, &input, Instant::now(), SystemTime::now())
+            {
+                tokens += 1;
+                assert!(
+                    token
+                        .access_token()
+                        .secret()
+                        .bytes()
+                        .all(|b| b.is_ascii_graphic())
+                );
+                assert!(!token.lifetime().is_zero() && token.lifetime() <= MAX_LIFETIME);
+                assert!(token.header(TokenScheme::Bearer).to_str().is_ok());
+                assert_ne!(
+                    token.freshness(Instant::now(), SystemTime::now),
+                    Freshness::Expired
+                );
+            }
+        }
+    }
+    eprintln!("randomized parse: {tried} inputs, {tokens} usable tokens");
+    assert_eq!(tried, corpus.len() * MUTATIONS_PER_SEED);
+    assert!(tokens > 0);
+}
+
+/// N threads call `token()` for `secs` against an endpoint that fails, stalls and hands
+/// out short-lived tokens at random.
+fn soak(threads: usize, secs: u64) {
+    let rng = Mutex::new(Rng(0xD15E_A5E5_0F_50A4));
+    let server = Server::start(move |n| {
+        let roll = rng.lock().unwrap().below(10);
+        let (status, delay) = match roll {
+            0 => (500, Duration::ZERO),
+            1 => (200, Duration::from_millis(150)),
+            _ => (200, Duration::ZERO),
+        };
+        let expires_in = 2 + (roll % 2);
+        Reply {
+            status,
+            body: format!(r#"{{"access_token":"t{n}","expires_in":{expires_in}}}"#),
+            delay,
+        }
+    });
+    let source = TokenSource::new(server.url(), Credentials::new("id", "secret").unwrap());
+    let end = Instant::now() + Duration::from_secs(secs);
+    let (calls, errors) = thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let (mut calls, mut errors) = (0u64, 0u64);
+                    while Instant::now() < end {
+                        let asked = Instant::now();
+                        match source.token() {
+                            Ok(token) => assert!(token.expires_at() > asked),
+                            Err(Error::EndpointRefused(d)) => {
+                                assert_eq!(d.status, 500);
+                                errors += 1;
+                            }
+                            Err(other) => panic!("unexpected {other:?}"),
+                        }
+                        calls += 1;
+                    }
+                    (calls, errors)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap())
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    });
+    let requests = server.hits();
+    eprintln!(
+        "soak: {threads} threads, {secs} s, {calls} calls, {requests} token requests, {errors} errors"
+    );
+    // Every token lives at least 2 s and is refreshed no earlier than half-way; every
+    // failure waits at least 1 s: at most one request per second, plus the first.
+    assert!(
+        requests as u64 <= secs + 2,
+        "{requests} requests in {secs} s"
+    );
+    assert!(requests as u64 >= secs / 3, "tokens were refreshed: {requests} requests");
+}
+
+#[test]
+fn concurrency_soak_short() {
+    soak(8, 6);
+}
+
+/// `cargo test --test it concurrency_soak_long -- --ignored`
+#[test]
+#[ignore = "a minute long; run it with --ignored"]
+fn concurrency_soak_long() {
+    soak(32, 60);
+}

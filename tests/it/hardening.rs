@@ -315,7 +315,7 @@ fn seeded_randomized_parse_never_panics_and_only_yields_usable_tokens() {
 /// N threads call `token()` for `secs` against an endpoint that fails, stalls and hands
 /// out short-lived tokens at random.
 fn soak(threads: usize, secs: u64) {
-    let rng = Mutex::new(Rng(0xD15E_A5E5_0F_50A4));
+    let rng = Mutex::new(Rng(0x00D1_5EA5_E50F_50A4));
     let server = Server::start(move |n| {
         let roll = rng.lock().unwrap().below(10);
         let (status, delay) = match roll {

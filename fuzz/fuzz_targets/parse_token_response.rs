@@ -4,8 +4,11 @@
 
 use std::time::{Instant, SystemTime};
 
-use apiauth::{Freshness, MAX_LIFETIME, Token, TokenScheme};
+use apiauth::Token;
 use libfuzzer_sys::fuzz_target;
+
+#[path = "../../tests/it/usable.rs"]
+mod usable;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, body)) = data.split_first() else {
@@ -14,17 +17,6 @@ fuzz_target!(|data: &[u8]| {
     let status = [200, 201, 204, 400, 401, 403, 429, 500, 503][usize::from(selector) % 9];
     let (sent, now) = (Instant::now(), SystemTime::now());
     if let Ok(token) = Token::from_response(status, body, sent, now) {
-        assert!(
-            token
-                .access_token()
-                .secret()
-                .bytes()
-                .all(|b| b.is_ascii_graphic())
-        );
-        assert!(!token.lifetime().is_zero() && token.lifetime() <= MAX_LIFETIME);
-        for scheme in [TokenScheme::Bearer, TokenScheme::ConnectToken] {
-            assert!(token.header(scheme).to_str().is_ok());
-        }
-        assert_ne!(token.freshness(sent, || now), Freshness::Expired);
+        usable::assert_usable(&token, sent, now);
     }
 });

@@ -17,6 +17,26 @@ fn source(server: &MockServer) -> TokenSource {
     )
 }
 
+/// A source that has fetched and cached `token` (living `expires_in` s), on a server that
+/// no longer serves it: the test mocks what comes next.
+fn cached_source(server: &MockServer, token: &str, expires_in: u64) -> TokenSource {
+    let mut first = server.mock(|_, then| {
+        then.status(200).json_body(rfc_token(token, expires_in));
+    });
+    let source = source(server);
+    assert_eq!(source.token().unwrap().access_token().secret(), token);
+    first.delete();
+    source
+}
+
+/// The token each of 64 threads, released together, gets from `source`.
+fn herd_sees(source: &TokenSource) -> Vec<String> {
+    let reader = source.clone();
+    on_threads(64, move || {
+        reader.token().unwrap().access_token().secret().to_owned()
+    })
+}
+
 /// Runs `f` on `n` threads released together; returns their results.
 fn on_threads<T: Send + 'static>(n: usize, f: impl Fn() -> T + Send + Sync + 'static) -> Vec<T> {
     let (f, start) = (Arc::new(f), Arc::new(Barrier::new(n)));
@@ -80,12 +100,7 @@ fn a_cold_herd_makes_one_request() {
 #[test]
 fn a_stale_token_is_refreshed_once_in_the_background_while_readers_keep_it() {
     let server = MockServer::start();
-    let mut first = server.mock(|_, then| {
-        then.status(200).json_body(rfc_token("A", 10));
-    });
-    let source = source(&server);
-    assert_eq!(source.token().unwrap().access_token().secret(), "A");
-    first.delete();
+    let source = cached_source(&server, "A", 10);
     let slow = server.mock(|_, then| {
         then.status(200)
             .delay(Duration::from_millis(500))
@@ -93,10 +108,7 @@ fn a_stale_token_is_refreshed_once_in_the_background_while_readers_keep_it() {
     });
     // 10 s token: the 60 s margin is capped at 5 s, so at 6 s it is stale but valid.
     source.advance_clock_for_tests(Duration::from_secs(6));
-    let reader = source.clone();
-    let seen = on_threads(64, move || {
-        reader.token().unwrap().access_token().secret().to_owned()
-    });
+    let seen = herd_sees(&source);
     // Every reader got the old token at once: none waited for the 500 ms refresh.
     assert!(seen.iter().all(|t| t == "A"), "{seen:?}");
     eventually(|| source.token().unwrap().access_token().secret() == "B");
@@ -107,22 +119,14 @@ fn a_stale_token_is_refreshed_once_in_the_background_while_readers_keep_it() {
 #[test]
 fn an_expired_token_makes_callers_wait_for_one_fetch() {
     let server = MockServer::start();
-    let mut first = server.mock(|_, then| {
-        then.status(200).json_body(rfc_token("A", 10));
-    });
-    let source = source(&server);
-    source.token().unwrap();
-    first.delete();
+    let source = cached_source(&server, "A", 10);
     let next = server.mock(|_, then| {
         then.status(200)
             .delay(Duration::from_millis(200))
             .json_body(rfc_token("B", 10));
     });
     source.advance_clock_for_tests(Duration::from_secs(11));
-    let reader = source.clone();
-    let seen = on_threads(64, move || {
-        reader.token().unwrap().access_token().secret().to_owned()
-    });
+    let seen = herd_sees(&source);
     assert!(seen.iter().all(|t| t == "B"), "{seen:?}");
     next.assert_calls(1);
 }
@@ -162,12 +166,7 @@ fn a_failing_endpoint_sees_one_request_per_backoff_window() {
 #[test]
 fn a_failed_refresh_keeps_the_old_token() {
     let server = MockServer::start();
-    let mut first = server.mock(|_, then| {
-        then.status(200).json_body(rfc_token("A", 10));
-    });
-    let source = source(&server);
-    source.token().unwrap();
-    first.delete();
+    let source = cached_source(&server, "A", 10);
     let failing = server.mock(|_, then| {
         then.status(500);
     });
@@ -183,12 +182,8 @@ fn a_failed_refresh_keeps_the_old_token() {
 #[test]
 fn invalidate_if_current_spares_a_newer_token() {
     let server = MockServer::start();
-    let mut first = server.mock(|_, then| {
-        then.status(200).json_body(rfc_token("A", 3600));
-    });
-    let source = source(&server);
+    let source = cached_source(&server, "A", 3600);
     let old = source.token().unwrap();
-    first.delete();
     let second = server.mock(|_, then| {
         then.status(200).json_body(rfc_token("B", 3600));
     });

@@ -7,8 +7,8 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use apiauth::{
-    ApiClient, Auth, BasicEncoding, Credentials, Error, Freshness, MAX_LIFETIME, Token,
-    TokenScheme, TokenSource,
+    ApiClient, Auth, BasicEncoding, Credentials, Error, MAX_LIFETIME, Token, TokenScheme,
+    TokenSource,
 };
 use base64::Engine as _;
 use httpmock::MockServer;
@@ -16,6 +16,7 @@ use serde_json::json;
 
 use crate::server::{Reply, Server};
 use crate::support::jwt_expiring_in;
+use crate::usable::assert_usable;
 
 /// A server that accepts one connection, reads the request head, and hands the socket to
 /// `respond`. Returns the token URL.
@@ -287,23 +288,10 @@ fn seeded_randomized_parse_never_panics_and_only_yields_usable_tokens() {
             }
             let status = [200, 200, 201, 400, 401, 429, 503][rng.below(7)];
             tried += 1;
-            if let Ok(token) =
-                Token::from_response(status, &input, Instant::now(), SystemTime::now())
-            {
+            let (sent, now) = (Instant::now(), SystemTime::now());
+            if let Ok(token) = Token::from_response(status, &input, sent, now) {
                 tokens += 1;
-                assert!(
-                    token
-                        .access_token()
-                        .secret()
-                        .bytes()
-                        .all(|b| b.is_ascii_graphic())
-                );
-                assert!(!token.lifetime().is_zero() && token.lifetime() <= MAX_LIFETIME);
-                assert!(token.header(TokenScheme::Bearer).to_str().is_ok());
-                assert_ne!(
-                    token.freshness(Instant::now(), SystemTime::now),
-                    Freshness::Expired
-                );
+                assert_usable(&token, sent, now);
             }
         }
     }
@@ -368,7 +356,10 @@ fn soak(threads: usize, secs: u64) {
         requests as u64 <= secs + 2,
         "{requests} requests in {secs} s"
     );
-    assert!(requests as u64 >= secs / 3, "tokens were refreshed: {requests} requests");
+    assert!(
+        requests as u64 >= secs / 3,
+        "tokens were refreshed: {requests} requests"
+    );
 }
 
 #[test]

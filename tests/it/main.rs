@@ -7,6 +7,7 @@ mod hardening;
 mod requests;
 mod server;
 mod support;
+mod usable;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

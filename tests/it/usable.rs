@@ -1,0 +1,22 @@
+//! What every token that comes out of parsing must be. Shared by the randomized test and,
+//! through `#[path]`, by the fuzz target.
+
+use std::time::{Instant, SystemTime};
+
+use apiauth::{Freshness, MAX_LIFETIME, Token, TokenScheme};
+
+/// Panics unless `token`, parsed at `sent`/`now`, can be used as it is.
+pub fn assert_usable(token: &Token, sent: Instant, now: SystemTime) {
+    assert!(
+        token
+            .access_token()
+            .secret()
+            .bytes()
+            .all(|b| b.is_ascii_graphic())
+    );
+    assert!(!token.lifetime().is_zero() && token.lifetime() <= MAX_LIFETIME);
+    for scheme in [TokenScheme::Bearer, TokenScheme::ConnectToken] {
+        assert!(token.header(scheme).to_str().is_ok());
+    }
+    assert_ne!(token.freshness(sent, || now), Freshness::Expired);
+}

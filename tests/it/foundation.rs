@@ -468,7 +468,12 @@ fn a_silent_endpoint_times_out() {
     });
     let source = TokenSource::new(url, Credentials::new("id", "s").unwrap())
         .with_timeout(Duration::from_millis(200));
+    let started = std::time::Instant::now();
     let error = source.token().unwrap_err();
+    eprintln!(
+        "silent endpoint: timed out after {:?} (limit 200 ms)",
+        started.elapsed()
+    );
     assert!(
         matches!(&error, Error::Transport(e) if matches!(**e, ureq::Error::Timeout(_))),
         "{error:?}"

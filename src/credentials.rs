@@ -162,7 +162,15 @@ mod tests {
 
     #[test]
     fn control_bytes_are_rejected_and_debug_redacts() {
-        for bad in ["a\r\nX-Evil: 1", "a\0", "a\x7f", "tab\t"] {
+        for bad in [
+            "a\r\nX-Evil: 1",
+            "a\rb",
+            "a\nb",
+            "a\0",
+            "a\x1bb",
+            "a\x7f",
+            "tab\t",
+        ] {
             assert!(matches!(
                 Credentials::new(bad, "s"),
                 Err(Error::InvalidHeaderValue("client id"))

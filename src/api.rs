@@ -10,7 +10,7 @@ use ureq::http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCo
 use ureq::middleware::{Middleware, MiddlewareNext};
 use ureq::{Agent, AsSendBody, Body, SendBody};
 
-use crate::endpoint::default_agent;
+use crate::endpoint::{default_agent, shown};
 use crate::{BasicEncoding, Credentials, Error, Result, Token, TokenScheme, TokenSource};
 
 /// The most of an API answer [`ApiClient::get_json`] reads: 10 MiB, as ureq's `read_json`.
@@ -181,7 +181,7 @@ impl ApiClient {
         let request = Request::get(url)
             .header("accept", "application/json")
             .body(Vec::new())
-            .map_err(|_| Error::Config(format!("{url:?} is not a valid URL")))?;
+            .map_err(|_| Error::Config(format!("{:?} is not a valid URL", shown(url))))?;
         let mut response = self.send(request)?;
         if !response.status().is_success() {
             return Err(Error::ApiStatus(response.status().as_u16()));

@@ -64,10 +64,17 @@ impl TokenRequest {
 
     /// Refuses a configuration that cannot work, before any credential is sent.
     pub fn check(&self) -> Result<()> {
-        let uri: Uri = self
-            .url
-            .parse()
-            .map_err(|_| Error::Config(format!("token url {:?} is not a valid URL", self.url)))?;
+        let uri: Uri = self.url.parse().map_err(|_| {
+            Error::Config(format!(
+                "token url {:?} is not a valid URL",
+                shown(&self.url)
+            ))
+        })?;
+        if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+            return Err(Error::Config(
+                "the token url holds a user and password; pass them as Credentials".into(),
+            ));
+        }
         let host = uri.host().unwrap_or_default();
         let loopback = host == "localhost"
             || host
@@ -80,7 +87,7 @@ impl TokenRequest {
             _ => {
                 return Err(Error::Config(format!(
                     "token url {:?} must be https (plain http only to loopback, or with with_insecure_http)",
-                    self.url
+                    shown(&self.url)
                 )));
             }
         }
@@ -160,6 +167,22 @@ impl TokenRequest {
     }
 }
 
+/// `url` fit to show in a message or a `Debug` print: any `user:password@` replaced.
+pub(crate) fn shown(url: &str) -> String {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let authority_end = url[after_scheme..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| after_scheme + i);
+    match url[after_scheme..authority_end].rfind('@') {
+        Some(at) => format!(
+            "{}[redacted]{}",
+            &url[..after_scheme],
+            &url[after_scheme + at..]
+        ),
+        None => url.to_owned(),
+    }
+}
+
 /// The settings every token request has, whoever's agent sends it: no redirects, every
 /// status as an answer, and a time limit for each phase. (Phase limits rather than ureq's
 /// global one: that costs about 70 µs a request on a kept-alive connection, measured with
@@ -219,4 +242,27 @@ pub(crate) fn default_config() -> ureq::config::ConfigBuilder<ureq::typestate::A
 /// The agent API calls go through unless the caller brings one.
 pub(crate) fn default_agent() -> Agent {
     Agent::new_with_config(default_config().build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_shown_without_user_and_password() {
+        assert_eq!(
+            shown("https://u:p@h.example/t?x=@"),
+            "https://[redacted]@h.example/t?x=@"
+        );
+        assert_eq!(shown("u:p@h/t"), "[redacted]@h/t");
+        assert_eq!(shown("https://h.example/a@b"), "https://h.example/a@b");
+        let creds = Credentials::new("id", "s").unwrap();
+        let request = TokenRequest::new(
+            "https://id:s3cr3t@h.example/t".into(),
+            creds,
+            ClientAuth::RequestBody,
+        );
+        let error = request.check().unwrap_err();
+        assert!(matches!(error, Error::Config(_)) && !error.to_string().contains("s3cr3t"));
+    }
 }

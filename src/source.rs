@@ -5,13 +5,13 @@ use std::fmt;
 use std::hash::BuildHasher;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use ureq::Agent;
 
 use crate::clock::Clock;
-use crate::endpoint::{TokenAgent, TokenRequest};
+use crate::endpoint::{TokenAgent, TokenRequest, shown};
 use crate::{BasicEncoding, ClientAuth, Credentials, Error, Freshness, Result, Token};
 
 /// The first wait after a failed fetch; it doubles with each failure in a row.
@@ -74,7 +74,8 @@ struct Settings {
 
 struct Inner {
     settings: Settings,
-    agent: TokenAgent,
+    /// Built at the first fetch, so that building a source with setters builds no agents.
+    agent: OnceLock<TokenAgent>,
     state: Mutex<State>,
     fetch_done: Condvar,
     fetches: AtomicU64,
@@ -140,10 +141,7 @@ impl TokenSource {
     fn from_settings(settings: Settings) -> Self {
         TokenSource {
             inner: Arc::new(Inner {
-                agent: match &settings.agent {
-                    Some(agent) => TokenAgent::Caller(agent.clone()),
-                    None => TokenAgent::own(&settings.request),
-                },
+                agent: OnceLock::new(),
                 settings,
                 state: Mutex::default(),
                 fetch_done: Condvar::new(),
@@ -332,45 +330,52 @@ impl TokenSource {
     /// Sends one token request and publishes its result. Called only by the thread that
     /// set `fetching`; the guard clears it even if something panics.
     fn fetch(&self, background: bool) -> Result<Arc<Token>> {
-        struct Publish<'a>(&'a Inner);
-        impl Drop for Publish<'_> {
+        /// Clears `fetching` and wakes the waiters if the fetch ends by a panic; otherwise
+        /// the result is published in the same critical section.
+        struct PanicGuard<'a>(&'a Inner);
+        impl Drop for PanicGuard<'_> {
             fn drop(&mut self) {
                 self.0.lock().fetching = false;
                 self.0.fetch_done.notify_all();
             }
         }
         let inner = &*self.inner;
-        let publish = Publish(inner);
+        let guard = PanicGuard(inner);
         let settings = &inner.settings;
+        let agent = inner.agent.get_or_init(|| match &settings.agent {
+            Some(agent) => TokenAgent::Caller(agent.clone()),
+            None => TokenAgent::own(&settings.request),
+        });
         let started = Instant::now();
         inner.fetches.fetch_add(1, Relaxed);
         let result = settings
             .request
-            .fetch(&inner.agent, &inner.clock)
+            .fetch(agent, &inner.clock)
             .map(|mut token| {
                 token.set_refresh_margin(settings.refresh_margin + jitter(settings.refresh_jitter));
                 Arc::new(token)
             });
-        {
-            let mut state = inner.lock();
-            match &result {
-                Ok(token) => {
-                    state.token = Some(token.clone());
-                    state.failure = None;
-                }
-                Err(error) => {
-                    inner.failures.fetch_add(1, Relaxed);
-                    let in_a_row = state.failure.as_ref().map_or(1, |f| f.in_a_row + 1);
-                    let retry_at = inner.now() + backoff(in_a_row, error);
-                    state.failure = Some(Failure {
-                        error: error.clone(),
-                        retry_at,
-                        in_a_row,
-                    });
-                }
+        let mut state = inner.lock();
+        match &result {
+            Ok(token) => {
+                state.token = Some(token.clone());
+                state.failure = None;
+            }
+            Err(error) => {
+                inner.failures.fetch_add(1, Relaxed);
+                let in_a_row = state.failure.as_ref().map_or(1, |f| f.in_a_row + 1);
+                let retry_at = inner.now() + backoff(in_a_row, error);
+                state.failure = Some(Failure {
+                    error: error.clone(),
+                    retry_at,
+                    in_a_row,
+                });
             }
         }
-        drop(publish);
+        state.fetching = false;
+        drop(state);
+        std::mem::forget(guard);
+        inner.fetch_done.notify_all();
         if let Some(hook) = &settings.on_refresh {
             let event = RefreshEvent {
                 result: result.as_deref(),
@@ -425,7 +430,7 @@ impl fmt::Debug for TokenSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let settings = &self.inner.settings;
         f.debug_struct("TokenSource")
-            .field("token_url", &settings.request.url)
+            .field("token_url", &shown(&settings.request.url))
             .field("client_id", &settings.request.credentials.id())
             .field("client_auth", &settings.request.client_auth)
             .field("refresh_margin", &settings.refresh_margin)

@@ -46,7 +46,7 @@
 //! [`TokenSource`] → the cache, the only code that calls a token endpoint ·
 //! [`providers`] → URLs and schemes per provider · [`Error`] → what went wrong.
 //!
-//! MSRV: Rust 1.85.
+//! MSRV: Rust 1.89 (`File::lock`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
@@ -54,6 +54,8 @@
 mod api;
 mod clock;
 mod credentials;
+#[cfg(unix)]
+mod disk_cache;
 mod endpoint;
 mod error;
 mod form;
@@ -65,6 +67,8 @@ mod token;
 
 pub use api::{ApiClient, Auth};
 pub use credentials::{BasicEncoding, Credentials};
+#[cfg(unix)]
+pub use disk_cache::DiskCache;
 pub use endpoint::{ClientAuth, MAX_BODY};
 pub use error::{EndpointError, Error, Result};
 pub use header::{AuthScheme, TokenScheme};

@@ -70,6 +70,8 @@ struct Settings {
     refresh_margin: Duration,
     refresh_jitter: Duration,
     on_refresh: Option<RefreshHook>,
+    #[cfg(unix)]
+    disk_cache: Option<crate::DiskCache>,
 }
 
 struct Inner {
@@ -135,6 +137,8 @@ impl TokenSource {
             refresh_margin: Duration::from_secs(60),
             refresh_jitter: Duration::ZERO,
             on_refresh: None,
+            #[cfg(unix)]
+            disk_cache: None,
         })
     }
 
@@ -217,6 +221,15 @@ impl TokenSource {
         self.with(|s| s.on_refresh = Some(Arc::new(hook)))
     }
 
+    /// Shares tokens with other processes through `cache`: a fresh token on disk is used
+    /// instead of a request, and processes that need a new one at the same time send one
+    /// request between them. See [`DiskCache`](crate::DiskCache). Defaults to none (the cache
+    /// is in memory only).
+    #[cfg(unix)]
+    pub fn with_disk_cache(self, cache: crate::DiskCache) -> Self {
+        self.with(|s| s.disk_cache = Some(cache))
+    }
+
     /// The current token, fetched or refreshed as described on [`TokenSource`].
     ///
     /// # Errors
@@ -240,9 +253,11 @@ impl TokenSource {
         self.token().map(drop)
     }
 
-    /// Drops the cached token, so that the next call fetches a new one.
+    /// Drops the cached token (from the disk cache too), so that the next call fetches a
+    /// new one.
     pub fn invalidate(&self) {
         self.inner.lock().token = None;
+        self.forget_on_disk(None);
     }
 
     /// Drops the cached token only if it is still `rejected` (compared by identity), so that
@@ -256,8 +271,19 @@ impl TokenSource {
             .is_some_and(|t| Arc::ptr_eq(t, rejected));
         if current {
             state.token = None;
+            drop(state);
+            self.forget_on_disk(Some(rejected));
         }
         current
+    }
+
+    #[cfg_attr(not(unix), allow(unused_variables))]
+    fn forget_on_disk(&self, only: Option<&Token>) {
+        #[cfg(unix)]
+        if let Some(cache) = &self.inner.settings.disk_cache {
+            let only = only.map(|t| t.access_token().secret());
+            cache.forget(&self.inner.settings.request, only);
+        }
     }
 
     /// The token endpoint's URL.
@@ -299,10 +325,10 @@ impl TokenSource {
                     Freshness::Expired => state.token = None,
                 }
             }
-            if let Some(failure) = &state.failure {
-                if now < failure.retry_at {
-                    return Err(failure.error.clone());
-                }
+            if let Some(failure) = &state.failure
+                && now < failure.retry_at
+            {
+                return Err(failure.error.clone());
             }
             if !state.fetching {
                 state.fetching = true;
@@ -347,14 +373,30 @@ impl TokenSource {
             None => TokenAgent::own(&settings.request),
         });
         let started = Instant::now();
-        inner.fetches.fetch_add(1, Relaxed);
-        let result = settings
-            .request
-            .fetch(agent, &inner.clock)
-            .map(|mut token| {
-                token.set_refresh_margin(settings.refresh_margin + jitter(settings.refresh_jitter));
-                Arc::new(token)
-            });
+        let margin = settings.refresh_margin + jitter(settings.refresh_jitter);
+        let mut sent = false;
+        let mut request = || {
+            sent = true;
+            inner.fetches.fetch_add(1, Relaxed);
+            settings.request.fetch(agent, &inner.clock)
+        };
+        #[cfg(unix)]
+        let result = match &settings.disk_cache {
+            Some(cache) => cache.token(
+                &settings.request,
+                margin,
+                &inner.clock,
+                !background,
+                request,
+            ),
+            None => request(),
+        };
+        #[cfg(not(unix))]
+        let result = request();
+        let result = result.map(|mut token| {
+            token.set_refresh_margin(margin);
+            Arc::new(token)
+        });
         let mut state = inner.lock();
         match &result {
             Ok(token) => {
@@ -376,7 +418,7 @@ impl TokenSource {
         drop(state);
         std::mem::forget(guard);
         inner.fetch_done.notify_all();
-        if let Some(hook) = &settings.on_refresh {
+        if let Some(hook) = settings.on_refresh.as_ref().filter(|_| sent) {
             let event = RefreshEvent {
                 result: result.as_deref(),
                 took: started.elapsed(),

@@ -126,17 +126,44 @@ impl Token {
                 }
             },
         };
+        let times = (sent_at, lifetime, jwt_expiry);
+        Token::build(access_token, fields.scope, fields.rest, times)
+    }
+
+    /// A token read back from a store: issued at `issued` on the wall clock, valid for
+    /// `lifetime` from then. `now` and `wall` are the two clocks' present readings. `None`
+    /// when the stored values cannot be a token.
+    pub(crate) fn restore(
+        access_token: String,
+        scope: Option<String>,
+        (issued, lifetime): (SystemTime, Duration),
+        (now, wall): (Instant, SystemTime),
+    ) -> Option<Token> {
+        if lifetime > MAX_LIFETIME || !access_token.bytes().all(|b| b.is_ascii_graphic()) {
+            return None;
+        }
+        let age = wall.duration_since(issued).unwrap_or_default();
+        let times = (now.checked_sub(age)?, lifetime, jwt_expiry(&access_token));
+        Token::build(access_token, scope, Map::new(), times).ok()
+    }
+
+    fn build(
+        access_token: String,
+        scope: Option<String>,
+        extras: Map<String, Value>,
+        (issued_at, lifetime, jwt_expiry): (Instant, Duration, Option<SystemTime>),
+    ) -> Result<Token> {
         Ok(Token {
             bearer: header_for(TokenScheme::Bearer, &access_token)?,
             connect_token: header_for(TokenScheme::ConnectToken, &access_token)?,
             access_token: AccessToken::new(access_token),
-            scope: fields.scope,
-            extras: fields.rest,
-            issued_at: sent_at,
+            scope,
+            extras,
+            issued_at,
             lifetime,
             jwt_expiry,
             refresh_early: lifetime / 2,
-            fresh_until: sent_at + lifetime / 2,
+            fresh_until: issued_at + lifetime / 2,
         })
     }
 

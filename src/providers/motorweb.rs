@@ -25,6 +25,10 @@ use crate::{ApiClient, Auth, ClientAuth, Credentials, Result, TokenScheme, Token
 /// The token endpoint's path below an environment's base URL.
 pub const TOKEN_PATH: &str = "/auth/v1/token";
 
+/// How the client authenticates to the token endpoint: `client_id` and `client_secret` in
+/// the form body.
+pub const CLIENT_AUTH: ClientAuth = ClientAuth::RequestBody;
+
 /// A Motorweb environment. Credentials of one do not work in another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -54,7 +58,7 @@ pub fn token_source(environment: Environment, credentials: Credentials) -> Token
 /// A token source for the gateway at `base_url` (a test server, another environment).
 pub fn token_source_at(base_url: &str, credentials: Credentials) -> TokenSource {
     let url = format!("{}{TOKEN_PATH}", base_url.trim_end_matches('/'));
-    TokenSource::new(url, credentials).with_client_auth(ClientAuth::RequestBody)
+    TokenSource::new(url, credentials).with_client_auth(CLIENT_AUTH)
 }
 
 /// Calls Motorweb APIs with a cached JWT, retrying once with a new token after a 401 (the

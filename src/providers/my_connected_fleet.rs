@@ -34,6 +34,9 @@ pub const AUTH_BASE_URL: &str = "https://auth.masternautconnect.com";
 /// The token endpoint's path below [`AUTH_BASE_URL`].
 pub const TOKEN_PATH: &str = "/masternauth-oauth/oauth/accessToken";
 
+/// How the client authenticates to the token endpoint: raw RFC 7617 Basic.
+pub const CLIENT_AUTH: ClientAuth = ClientAuth::Basic(BasicEncoding::Raw);
+
 /// Where the APIs live.
 pub const API_BASE_URL: &str = "https://api.masternautconnect.com";
 
@@ -82,7 +85,7 @@ pub fn token_source(credentials: Credentials) -> TokenSource {
 /// A token source for the token endpoint below `auth_base_url` (a test server, a proxy).
 pub fn token_source_at(auth_base_url: &str, credentials: Credentials) -> TokenSource {
     let url = format!("{}{TOKEN_PATH}", auth_base_url.trim_end_matches('/'));
-    TokenSource::new(url, credentials).with_client_auth(ClientAuth::Basic(BasicEncoding::Raw))
+    TokenSource::new(url, credentials).with_client_auth(CLIENT_AUTH)
 }
 
 /// Calls myConnectedFleet APIs for one customer, each with the header it wants: Basic for

@@ -2,6 +2,7 @@
 //! listener on loopback.
 
 mod cache;
+mod cli;
 mod foundation;
 mod hardening;
 mod requests;

@@ -72,10 +72,10 @@ fn serve(stream: TcpStream, reply: &dyn Fn(usize) -> Reply, hits: &AtomicUsize) 
             if line == "\r\n" {
                 break;
             }
-            if let Some((name, value)) = line.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap_or(0);
-                }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
             }
         }
         let mut request_body = vec![0; length];

@@ -31,3 +31,11 @@ pub fn eventually(mut done: impl FnMut() -> bool) {
     }
     panic!("condition not reached within 10 s");
 }
+
+/// A new, empty directory under the system's temporary directory, private to this test.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("apiauth-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -1,0 +1,694 @@
+//! The `apiauth` command, run as a process against loopback servers.
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use httpmock::Method::POST;
+use httpmock::{Mock, MockServer};
+use serde_json::{Value, json};
+
+use crate::server::{Reply, Server};
+use crate::support::{jwt_expiring_in, rfc_token, temp_dir};
+
+const MCF_TOKEN: &str = "B983854936PF1A7B61B141AB69494046";
+/// `clientId:clientSecret`, raw RFC 7617 Basic.
+const MCF_BASIC: &str = "Basic Y2xpZW50SWQ6Y2xpZW50U2VjcmV0";
+
+/// One user's environment: a private cache (`XDG_CACHE_HOME`) and credentials.
+struct User {
+    home: PathBuf,
+    env: Vec<(&'static str, String)>,
+}
+
+impl User {
+    fn new(test: &str, id: &str, secret: &str) -> User {
+        let home = temp_dir(&format!("cli-{test}"));
+        let env = vec![
+            ("HOME", home.display().to_string()),
+            ("XDG_CACHE_HOME", home.join("cache").display().to_string()),
+            ("APIAUTH_CLIENT_ID", id.to_owned()),
+            ("APIAUTH_CLIENT_SECRET", secret.to_owned()),
+        ];
+        User { home, env }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_apiauth"));
+        command
+            .args(args)
+            .env_clear()
+            .envs(self.env.iter().cloned());
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(stderr(&out), "");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn cache_dir(&self) -> PathBuf {
+        self.home.join("cache/apiauth")
+    }
+
+    /// The cache's entry files.
+    fn entries(&self) -> Vec<PathBuf> {
+        let dir = fs::read_dir(self.cache_dir()).unwrap();
+        let paths = dir.map(|e| e.unwrap().path());
+        paths
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect()
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn mcf_mock(server: &MockServer) -> Mock<'_> {
+    server.mock(|when, then| {
+        when.method(POST)
+            .path("/masternauth-oauth/oauth/accessToken")
+            .header("authorization", MCF_BASIC)
+            .body("grant_type=client_credentials");
+        then.status(200).json_body(json!({
+            "success": true, "accessToken": MCF_TOKEN, "token_type": "bearer", "expires_in": 2591999
+        }));
+    })
+}
+
+/// A generic server that answers `token` for an hour to anyone.
+fn any_token<'a>(server: &'a MockServer, token: &str) -> Mock<'a> {
+    server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(200).json_body(rfc_token(token, 3600));
+    })
+}
+
+#[test]
+fn my_connected_fleet_header_for_every_api() {
+    let server = MockServer::start();
+    let mock = mcf_mock(&server);
+    let user = User::new("mcf", "clientId", "clientSecret");
+    let base = server.base_url();
+    let header = |api: &str| {
+        let args = ["header", "--provider", "my-connected-fleet", "--api", api];
+        user.ok(&[&args[..], &["--base-url", &base]].concat())
+    };
+    assert_eq!(header("core"), format!("Authorization: {MCF_BASIC}\n"));
+    mock.assert_calls(0);
+    for api in ["smart-tire", "tacho", "vehicle-check"] {
+        assert_eq!(header(api), format!("Authorization: Bearer {MCF_TOKEN}\n"));
+    }
+    assert_eq!(
+        header("job-management"),
+        format!("x-connect-token: TOKEN {MCF_TOKEN}\n")
+    );
+    let token = [
+        "token",
+        "--provider",
+        "my-connected-fleet",
+        "--base-url",
+        &base,
+    ];
+    assert_eq!(user.ok(&token), format!("{MCF_TOKEN}\n"));
+    // One token, fetched once, for four APIs and six processes.
+    mock.assert_calls(1);
+}
+
+#[test]
+fn every_format() {
+    let server = MockServer::start();
+    let mock = mcf_mock(&server);
+    let user = User::new("formats", "clientId", "clientSecret");
+    let base = server.base_url();
+    let header = |api: &str, format: &str| {
+        let args = ["header", "--provider", "my-connected-fleet", "--api", api];
+        let more = ["--base-url", &base, "--format", format];
+        user.ok(&[&args[..], &more].concat())
+    };
+    let bearer = format!("Bearer {MCF_TOKEN}");
+    assert_eq!(
+        header("tacho", "line"),
+        format!("Authorization: {bearer}\n")
+    );
+    assert_eq!(header("tacho", "value"), format!("{bearer}\n"));
+    assert_eq!(
+        header("tacho", "curl"),
+        format!("-H 'Authorization: {bearer}'\n")
+    );
+    assert_eq!(
+        header("job-management", "curl"),
+        format!("-H 'x-connect-token: TOKEN {MCF_TOKEN}'\n")
+    );
+    assert_eq!(header("core", "value"), format!("{MCF_BASIC}\n"));
+    let json: Value = serde_json::from_str(&header("job-management", "json")).unwrap();
+    let expires_in = json["expires_in"].as_u64().unwrap();
+    assert!(
+        (2591999 - 60..=2591999).contains(&expires_in),
+        "{expires_in}"
+    );
+    assert_eq!(
+        json,
+        json!({"name": "x-connect-token", "value": format!("TOKEN {MCF_TOKEN}"), "expires_in": expires_in})
+    );
+    let core: Value = serde_json::from_str(&header("core", "json")).unwrap();
+    assert_eq!(
+        core,
+        json!({"name": "Authorization", "value": MCF_BASIC, "expires_in": null})
+    );
+    mock.assert_calls(1);
+}
+
+#[test]
+fn motorweb_header_sends_the_credentials_in_the_body() {
+    let server = MockServer::start();
+    let (jwt, _) = jwt_expiring_in(Duration::from_secs(1800));
+    let mock = server.mock(|when, then| {
+        when.method(POST)
+            .path("/auth/v1/token")
+            .header_missing("authorization")
+            .body("grant_type=client_credentials&client_id=wmUB6jn1&client_secret=s%26cr%3Dt");
+        then.status(200).json_body(json!({
+            "token_type": "Bearer", "access_token": jwt, "expires_in": "3599"
+        }));
+    });
+    let user = User::new("motorweb", "wmUB6jn1", "s&cr=t");
+    let args = [
+        "header",
+        "--provider",
+        "motorweb",
+        "--base-url",
+        &server.base_url(),
+    ];
+    assert_eq!(user.ok(&args), format!("Authorization: Bearer {jwt}\n"));
+    // The JWT's exp (30 min), not expires_in (1 h), is the expiry.
+    let json = user.ok(&[&args[..], &["--format", "json"]].concat());
+    let expires_in = serde_json::from_str::<Value>(&json).unwrap()["expires_in"].clone();
+    assert!(
+        (1700..=1800).contains(&expires_in.as_u64().unwrap()),
+        "{json}"
+    );
+    mock.assert_calls(1);
+}
+
+#[test]
+fn generic_client_auth_scopes_and_params() {
+    let server = MockServer::start();
+    let url = server.url("/token");
+    let cases = [
+        // RFC 6749 §2.3.1: id and secret form-encoded before Basic.
+        (
+            "basic",
+            Some("Basic aWQlM0ExOnMrMQ=="),
+            "grant_type=client_credentials&scope=read+write&audience=api",
+        ),
+        (
+            "basic-raw",
+            Some("Basic aWQ6MTpzIDE="),
+            "grant_type=client_credentials&scope=read+write&audience=api",
+        ),
+        (
+            "body",
+            None,
+            "grant_type=client_credentials&scope=read+write&client_id=id%3A1&client_secret=s+1&audience=api",
+        ),
+    ];
+    for (client_auth, authorization, body) in cases {
+        let mut mock = server.mock(|when, then| {
+            let when = when.method(POST).path("/token").body(body);
+            match authorization {
+                Some(value) => when.header("authorization", value),
+                None => when.header_missing("authorization"),
+            };
+            then.status(200).json_body(rfc_token("G1", 3600));
+        });
+        // basic-raw cannot carry a ':' in the id, so that case uses another id.
+        let id = if client_auth == "basic-raw" {
+            "id"
+        } else {
+            "id:1"
+        };
+        let secret = if client_auth == "basic-raw" {
+            "1:s 1"
+        } else {
+            "s 1"
+        };
+        let user = User::new(&format!("generic-{client_auth}"), id, secret);
+        let args = [
+            "header",
+            "--provider",
+            "generic",
+            "--token-url",
+            &url,
+            "--client-auth",
+            client_auth,
+            "--scope",
+            "read",
+            "--scope",
+            "write",
+            "--param",
+            "audience=api",
+        ];
+        assert_eq!(
+            user.ok(&args),
+            "Authorization: Bearer G1\n",
+            "{client_auth}"
+        );
+        mock.assert_calls(1);
+        mock.delete();
+    }
+}
+
+#[test]
+fn exit_codes() {
+    let server = MockServer::start();
+    let user = User::new("exit-codes", "id", "s3cr3t-value");
+    let generic = |path: &str| {
+        let url = server.url(path);
+        user.run(&[
+            "token",
+            "--provider",
+            "generic",
+            "--no-cache",
+            "--token-url",
+            &url,
+            "--timeout",
+            "0.3",
+        ])
+    };
+    let mock = |path: &str, status: u16, body: &str| {
+        server.mock(|when, then| {
+            when.path(path);
+            then.status(status).body(body);
+        })
+    };
+    mock("/rejected", 401, r#"{"error":"invalid_client"}"#);
+    mock("/unusable", 200, r#"{"nothing":"here"}"#);
+    mock("/refused", 503, "<html>down</html>");
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/token", listener.local_addr().unwrap())
+    };
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}/token", silent.local_addr().unwrap());
+    let unreachable = |url: &str| {
+        user.run(&[
+            "token",
+            "--provider",
+            "generic",
+            "--no-cache",
+            "--token-url",
+            url,
+            "--timeout",
+            "0.3",
+        ])
+    };
+    let cases = [
+        (
+            user.run(&["header", "--provider", "nowhere"]),
+            2,
+            "unknown --provider \"nowhere\"",
+        ),
+        (
+            generic("/rejected"),
+            3,
+            "credentials rejected: token endpoint returned 401: invalid_client",
+        ),
+        (unreachable(&closed), 4, "could not reach the endpoint"),
+        (unreachable(&silent_url), 4, "could not reach the endpoint"),
+        (
+            generic("/unusable"),
+            5,
+            "unusable token response: no access token in the answer",
+        ),
+        (generic("/refused"), 6, "token endpoint returned 503"),
+    ];
+    for (out, code, message) in cases {
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(code), "{err}");
+        assert!(err.starts_with(&format!("apiauth: {message}")), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(!err.contains("s3cr3t"), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+    drop(silent);
+}
+
+#[test]
+fn usage_errors_and_help() {
+    let user = User::new("usage", "id", "secret");
+    let help = user.ok(&["--help"]);
+    assert!(help.contains("apiauth header --provider motorweb --env test | curl -H @-"));
+    assert_eq!(
+        user.ok(&["--version"]),
+        format!("apiauth {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let generic = ["header", "--provider", "generic"];
+    for (args, message) in [
+        (&[][..], "say `apiauth header` or `apiauth token`"),
+        (&["header"][..], "--provider is required"),
+        (&generic[..], "--provider generic needs --token-url"),
+        (
+            &["header", "--provider", "my-connected-fleet"][..],
+            "--api is required",
+        ),
+        (
+            &["token", "--provider", "my-connected-fleet", "--api", "core"][..],
+            "the core api takes Basic",
+        ),
+        (
+            &["header", "--provider", "motorweb", "--env", "staging"][..],
+            "unknown --env \"staging\"",
+        ),
+        (
+            &[
+                "header",
+                "--provider",
+                "motorweb",
+                "--env",
+                "test",
+                "--api",
+                "tacho",
+            ][..],
+            "--api applies only to",
+        ),
+        (
+            &[
+                "token",
+                "--provider",
+                "motorweb",
+                "--env",
+                "test",
+                "--format",
+                "json",
+            ][..],
+            "--format applies to",
+        ),
+        (&["header", "--bogus"][..], "unknown option --bogus"),
+    ] {
+        let out = user.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&out).starts_with(&format!("apiauth: {message}")),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn a_secret_on_the_command_line_is_refused_before_anything_is_sent() {
+    let server = MockServer::start();
+    let mock = any_token(&server, "A");
+    let user = User::new("argv-secret", "id", "secret");
+    let url = server.url("/token");
+    for secret_arg in [
+        &["--client-secret", "hunter2"][..],
+        &["--client-secret=hunter2"],
+        &["--param", "client_secret=hunter2"],
+    ] {
+        let args = [
+            &["token", "--provider", "generic", "--token-url", &url][..],
+            secret_arg,
+        ]
+        .concat();
+        let out = user.run(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            err.contains("refusing a secret on the command line") && err.contains("`ps`"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+    mock.assert_calls(0);
+}
+
+#[test]
+fn credentials_come_from_a_private_file_or_the_environment() {
+    let server = MockServer::start();
+    let mock = server.mock(|when, then| {
+        when.method(POST)
+            .path("/token")
+            .header("authorization", "Basic ZmlsZS1pZDpmaWxlLXNlY3JldA==");
+        then.status(200).json_body(rfc_token("F", 3600));
+    });
+    let mut user = User::new("credentials-file", "env-id", "env-secret");
+    let file = user.home.join("credentials");
+    fs::write(
+        &file,
+        "# apiauth\nexport APIAUTH_CLIENT_ID=file-id\nAPIAUTH_CLIENT_SECRET=\"file-secret\"\n",
+    )
+    .unwrap();
+    let url = server.url("/token");
+    let path = file.display().to_string();
+    let args = [
+        "token",
+        "--provider",
+        "generic",
+        "--client-auth",
+        "basic-raw",
+        "--token-url",
+        &url,
+        "--credentials-file",
+        &path,
+    ];
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+    let out = user.run(&args);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("is readable by other users (mode 644); chmod 600 it"),
+        "{}",
+        stderr(&out)
+    );
+    mock.assert_calls(0);
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(user.ok(&args), "F\n");
+    mock.assert_calls(1);
+    user.env.retain(|(k, _)| !k.starts_with("APIAUTH_"));
+    let out = user.run(&args[..args.len() - 2]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with(
+            "apiauth: no credentials: set APIAUTH_CLIENT_ID and APIAUTH_CLIENT_SECRET"
+        )
+    );
+}
+
+#[test]
+fn sixteen_processes_on_a_cold_cache_make_one_request() {
+    let server = MockServer::start();
+    let mock = server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(200)
+            .json_body(rfc_token("SHARED", 3600))
+            .delay(Duration::from_millis(300));
+    });
+    let user = User::new("sixteen", "id", "secret");
+    let url = server.url("/token");
+    let args = ["header", "--provider", "generic", "--token-url", &url];
+    let children: Vec<_> = (0..16)
+        .map(|_| user.command(&args).stdout(Stdio::piped()).spawn().unwrap())
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            "Authorization: Bearer SHARED\n"
+        );
+    }
+    mock.assert_calls(1);
+}
+
+#[test]
+fn the_cache_is_private_and_never_holds_the_secret() {
+    let server = MockServer::start();
+    any_token(&server, "PRIVATE");
+    let user = User::new("private", "the-id", "the-secret-42");
+    let url = server.url("/token");
+    user.ok(&["token", "--provider", "generic", "--token-url", &url]);
+    let mode = |path: &Path| fs::metadata(path).unwrap().mode() & 0o777;
+    assert_eq!(mode(&user.cache_dir()), 0o700);
+    let files: Vec<_> = fs::read_dir(user.cache_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 2, "{files:?}"); // the entry and its lock
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{file:?}");
+        assert!(!fs::read_to_string(file).unwrap().contains("the-secret-42"));
+    }
+    let entry: Value = serde_json::from_slice(&fs::read(&user.entries()[0]).unwrap()).unwrap();
+    assert_eq!(entry["access_token"], "PRIVATE");
+    assert_eq!(entry["client_id"], "the-id");
+    assert_eq!(entry["token_url"], url);
+}
+
+#[test]
+fn untrusted_or_corrupt_entries_are_ignored_and_replaced() {
+    let server = MockServer::start();
+    let mock = any_token(&server, "GOOD");
+    let user = User::new("corrupt", "id", "secret");
+    let url = server.url("/token");
+    let args = ["token", "--provider", "generic", "--token-url", &url];
+    assert_eq!(user.ok(&args), "GOOD\n");
+    let entry = user.entries().remove(0);
+    let valid = fs::read(&entry).unwrap();
+    let mut expected_calls = 1;
+    let damages: [(&str, &dyn Fn()); 5] = [
+        ("truncated", &|| {
+            fs::write(&entry, &valid[..valid.len() / 2]).unwrap()
+        }),
+        ("garbage", &|| {
+            fs::write(&entry, b"\x00\xffnot json").unwrap()
+        }),
+        ("another token url", &|| {
+            let text = String::from_utf8(valid.clone()).unwrap();
+            fs::write(&entry, text.replace("/token", "/other")).unwrap();
+        }),
+        ("readable by others", &|| {
+            fs::write(&entry, &valid).unwrap();
+            fs::set_permissions(&entry, fs::Permissions::from_mode(0o644)).unwrap();
+        }),
+        ("planted token", &|| {
+            let text = String::from_utf8(valid.clone()).unwrap();
+            fs::write(&entry, text.replace("GOOD", "EVIL")).unwrap();
+            fs::set_permissions(&entry, fs::Permissions::from_mode(0o666)).unwrap();
+        }),
+    ];
+    for (damage, apply) in damages {
+        apply();
+        assert_eq!(user.ok(&args), "GOOD\n", "{damage}");
+        expected_calls += 1;
+        mock.assert_calls(expected_calls);
+        let replaced: Value = serde_json::from_slice(&fs::read(&entry).unwrap()).unwrap();
+        assert_eq!(replaced["access_token"], "GOOD", "{damage}");
+        assert_eq!(
+            fs::metadata(&entry).unwrap().mode() & 0o777,
+            0o600,
+            "{damage}"
+        );
+        // Replaced: the next process uses it without a request.
+        assert_eq!(user.ok(&args), "GOOD\n", "{damage}");
+        mock.assert_calls(expected_calls);
+    }
+}
+
+#[test]
+fn an_entry_owned_by_another_user_is_ignored() {
+    // Only root can give a file away; elsewhere this is covered by the same check's mode half.
+    let user = User::new("owner", "id", "secret");
+    let probe = user.home.join("probe");
+    fs::write(&probe, "").unwrap();
+    if std::os::unix::fs::chown(&probe, Some(65534), None).is_err() {
+        eprintln!("skipped: cannot chown (not root)");
+        return;
+    }
+    let server = MockServer::start();
+    let mock = any_token(&server, "MINE");
+    let url = server.url("/token");
+    let args = ["token", "--provider", "generic", "--token-url", &url];
+    user.ok(&args);
+    let entry = user.entries().remove(0);
+    std::os::unix::fs::chown(&entry, Some(65534), None).unwrap();
+    assert_eq!(user.ok(&args), "MINE\n");
+    mock.assert_calls(2);
+    assert_eq!(
+        fs::metadata(&entry).unwrap().uid(),
+        fs::metadata(&user.home).unwrap().uid()
+    );
+}
+
+#[test]
+fn a_stale_entry_is_refreshed_and_an_expired_one_replaced() {
+    let server = MockServer::start();
+    let mock = any_token(&server, "T");
+    let user = User::new("stale", "id", "secret");
+    let url = server.url("/token");
+    let args = ["token", "--provider", "generic", "--token-url", &url];
+    user.ok(&args);
+    let entry = user.entries().remove(0);
+    // Move the entry's issue time back: 30 s left is inside the 60 s margin; then expired.
+    for (left, calls) in [(3000, 1), (30, 2), (-5, 3)] {
+        let mut json: Value = serde_json::from_slice(&fs::read(&entry).unwrap()).unwrap();
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        json["issued_at_ms"] = json!(now_ms - (3600 - left) * 1000);
+        fs::write(&entry, json.to_string()).unwrap();
+        assert_eq!(user.ok(&args), "T\n");
+        mock.assert_calls(calls);
+    }
+}
+
+#[test]
+fn no_cache_fetches_every_time_and_writes_nothing() {
+    let server = MockServer::start();
+    let mock = any_token(&server, "N");
+    let user = User::new("no-cache", "id", "secret");
+    let url = server.url("/token");
+    for _ in 0..3 {
+        user.ok(&[
+            "token",
+            "--provider",
+            "generic",
+            "--token-url",
+            &url,
+            "--no-cache",
+        ]);
+    }
+    mock.assert_calls(3);
+    assert!(!user.cache_dir().exists());
+}
+
+#[test]
+fn a_process_killed_holding_the_lock_does_not_block_the_next() {
+    // The first request hangs; every later one is answered at once.
+    let server = Server::start(|n| Reply {
+        status: 200,
+        body: rfc_token("AFTER", 3600).to_string(),
+        delay: Duration::from_secs(if n == 0 { 60 } else { 0 }),
+    });
+    let user = User::new("killed", "id", "secret");
+    let args = [
+        "token",
+        "--provider",
+        "generic",
+        "--token-url",
+        server.url(),
+        "--timeout",
+        "30",
+    ];
+    let mut holder = user.command(&args).stdout(Stdio::null()).spawn().unwrap();
+    crate::support::eventually(|| server.hits() == 1); // it holds the lock, waiting
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    // Were the lock not released, this would wait out 5 × 30 s before fetching.
+    let mut next = user.command(&args).stdout(Stdio::piped()).spawn().unwrap();
+    let finished = (0..2000).any(|_| {
+        std::thread::sleep(Duration::from_millis(10));
+        next.try_wait().unwrap().is_some()
+    });
+    if !finished {
+        next.kill().unwrap();
+    }
+    assert!(
+        finished,
+        "the next process still waits for a dead one's lock"
+    );
+    let out = next.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "AFTER\n");
+    assert_eq!(server.hits(), 2);
+}

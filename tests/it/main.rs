@@ -2,7 +2,10 @@
 //! listener on loopback.
 
 mod cache;
+#[cfg(unix)]
 mod cli;
+#[cfg(unix)]
+mod disk_cache;
 mod foundation;
 mod hardening;
 mod requests;

@@ -1,0 +1,144 @@
+//! `TokenSource::with_disk_cache`: tokens shared by sources that share nothing but a
+//! directory, as separate processes do.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use apiauth::{ApiClient, Auth, Credentials, DiskCache, Error, TokenScheme, TokenSource};
+use httpmock::Method::{GET, POST};
+use httpmock::MockServer;
+use serde_json::{Value, json};
+
+use crate::support::{eventually, rfc_token, temp_dir};
+
+fn source(server: &MockServer, dir: &Path) -> TokenSource {
+    let creds = Credentials::new("id", "secret").unwrap();
+    let cache = DiskCache::open(dir.join("apiauth")).unwrap();
+    TokenSource::new(server.url("/token"), creds).with_disk_cache(cache)
+}
+
+/// The token a new source (a new process) gets, and how many requests it sent for it.
+fn new_process_gets(server: &MockServer, dir: &Path) -> (String, u64) {
+    let source = source(server, dir);
+    let token = source.token().unwrap().access_token().secret().to_owned();
+    (token, source.stats().fetches)
+}
+
+#[test]
+fn a_second_source_uses_the_first_ones_token_without_a_request() {
+    let server = MockServer::start();
+    let mock = server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(200).json_body(rfc_token("DISK", 3600));
+    });
+    let dir = temp_dir("disk-shared");
+    assert_eq!(new_process_gets(&server, &dir), ("DISK".into(), 1));
+    assert_eq!(new_process_gets(&server, &dir), ("DISK".into(), 0));
+    // Other scopes are another entry.
+    let scoped = source(&server, &dir).with_scope("admin");
+    scoped.token().unwrap();
+    assert_eq!(scoped.stats().fetches, 1);
+    mock.assert_calls(2);
+}
+
+#[test]
+fn a_rejected_token_is_dropped_from_disk_too() {
+    let server = MockServer::start();
+    let first = server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(200)
+            .json_body(rfc_token("OLD", 3600))
+            .up_to_n_times(1);
+    });
+    let second = server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(200).json_body(rfc_token("NEW", 3600));
+    });
+    let api = |token: &str, status: u16| {
+        server.mock(|when, then| {
+            let header = format!("Bearer {token}");
+            when.method(GET)
+                .path("/v1/x")
+                .header("authorization", header);
+            then.status(status).json_body(json!({"token": token}));
+        })
+    };
+    let (old, new) = (api("OLD", 401), api("NEW", 200));
+    let dir = temp_dir("disk-rejected");
+    assert_eq!(new_process_gets(&server, &dir), ("OLD".into(), 1));
+    let client = ApiClient::new(Auth::Token(source(&server, &dir), TokenScheme::Bearer));
+    let body: Value = client.get_json(&server.url("/v1/x")).unwrap();
+    assert_eq!(body, json!({"token": "NEW"}));
+    let calls = [old.calls(), new.calls(), first.calls(), second.calls()];
+    assert_eq!(calls, [1, 1, 1, 1]);
+    assert_eq!(new_process_gets(&server, &dir), ("NEW".into(), 0));
+    // invalidate() empties the entry whatever it holds.
+    source(&server, &dir).invalidate();
+    assert_eq!(new_process_gets(&server, &dir), ("NEW".into(), 1));
+    second.assert_calls(2);
+}
+
+#[test]
+fn a_fresh_process_keeps_a_stale_token_when_the_refresh_fails() {
+    let server = MockServer::start();
+    let mut ok = server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(200).json_body(rfc_token("STALE", 100));
+    });
+    let dir = temp_dir("disk-stale");
+    new_process_gets(&server, &dir);
+    ok.delete();
+    let down = server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(503);
+    });
+    // 100 s tokens are stale after 50 s (the margin is at most half the life).
+    let later = source(&server, &dir);
+    later.advance_clock_for_tests(std::time::Duration::from_secs(60));
+    assert_eq!(later.token().unwrap().access_token().secret(), "STALE");
+    down.assert_calls(1);
+    // Expired: the failure is the answer.
+    let expired = source(&server, &dir);
+    expired.advance_clock_for_tests(std::time::Duration::from_secs(101));
+    assert!(matches!(expired.token(), Err(Error::EndpointRefused(e)) if e.status == 503));
+    down.assert_calls(2);
+}
+
+#[test]
+fn a_background_refresh_writes_the_new_token_for_others() {
+    let server = MockServer::start();
+    let mut first = server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(200).json_body(rfc_token("ONE", 100));
+    });
+    let dir = temp_dir("disk-background");
+    let source = source(&server, &dir);
+    source.token().unwrap();
+    first.delete();
+    server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(200).json_body(rfc_token("TWO", 3600));
+    });
+    source.advance_clock_for_tests(std::time::Duration::from_secs(60));
+    assert_eq!(source.token().unwrap().access_token().secret(), "ONE");
+    eventually(|| source.stats().fetches == 2);
+    eventually(|| new_process_gets(&server, &dir) == ("TWO".into(), 0));
+}
+
+#[test]
+fn a_directory_open_to_others_is_refused() {
+    let dir = temp_dir("disk-open");
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    let error = DiskCache::open(&dir).unwrap_err();
+    let expected = format!(
+        "invalid configuration: cache directory {}: is open to other users (mode 755; chmod 700 it)",
+        dir.display()
+    );
+    assert_eq!(error.to_string(), expected);
+    let created = dir.join("new/apiauth");
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+    assert_eq!(DiskCache::open(&created).unwrap().dir(), created);
+    let mode = fs::metadata(&created).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+}

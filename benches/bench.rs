@@ -141,6 +141,9 @@ fn main() {
     if bench.wants("refresh_latency") {
         refresh_latency(&bench);
     }
+    if bench.wants("disk") {
+        disk(&bench);
+    }
 }
 
 fn basic_header(bench: &Bench) {
@@ -407,4 +410,78 @@ fn refresh_latency(bench: &Bench) {
     while source.stats().fetches < 2 || source.token().unwrap().access_token().secret() != "t" {
         thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// The disk cache: a new process's first call served from disk, and the command itself.
+fn disk(bench: &Bench) {
+    let server = Server::constant(RFC_BODY, Duration::ZERO);
+    let home = std::env::temp_dir().join(format!("apiauth-bench-{}", std::process::id()));
+    let cache = apiauth::DiskCache::open(home.join("apiauth")).unwrap();
+    let creds = Credentials::new("id", "secret").unwrap();
+    let source = || TokenSource::new(server.url(), creds.clone()).with_disk_cache(cache.clone());
+    source().token().unwrap();
+    let entry = std::fs::read_dir(cache.dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    let ours = bench.measure(20_000, || {
+        black_box(source().token().unwrap());
+    });
+    let floor = bench.measure(20_000, || {
+        let bytes = std::fs::read(&entry).unwrap();
+        black_box(serde_json::from_slice::<serde_json::Value>(&bytes).unwrap());
+    });
+    row(
+        "disk_hit (new source)",
+        &ours,
+        &floor,
+        "read + parse the entry",
+        "<= 2x floor",
+    );
+
+    // The command, as a script runs it: a cache hit, and --no-cache (one loopback request).
+    let run = |extra: &[&str]| {
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_apiauth"))
+            .args([
+                "token",
+                "--provider",
+                "generic",
+                "--token-url",
+                server.url(),
+            ])
+            .args(extra)
+            .env("XDG_CACHE_HOME", &home)
+            .env("APIAUTH_CLIENT_ID", "id")
+            .env("APIAUTH_CLIENT_SECRET", "secret")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let cached = bench.measure(500, || run(&[]));
+    let uncached = bench.measure(500, || run(&["--no-cache"]));
+    let spawn = bench.measure(500, || {
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_apiauth"))
+            .arg("--version")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    });
+    row(
+        "apiauth token (cached)",
+        &cached,
+        &spawn,
+        "apiauth --version",
+        "<= 1.5x floor",
+    );
+    row(
+        "apiauth token --no-cache",
+        &uncached,
+        &spawn,
+        "apiauth --version",
+        "(a loopback request)",
+    );
+    let _ = std::fs::remove_dir_all(&home);
 }

@@ -32,6 +32,10 @@
 //!
 //! **Any RFC 6749 server** — [`TokenSource::new`] with a token URL, then `with_*` options.
 //!
+//! **Shell scripts** — the `apiauth` command prints a header (`apiauth header --provider
+//! motorweb --env test`) and caches tokens on disk for every process of the user; see the
+//! README's "Command line".
+//!
 //! # Security
 //!
 //! Secrets and tokens live in types whose `Debug` prints `[redacted]`; header values are
@@ -44,6 +48,7 @@
 //!
 //! [`Credentials`] → Basic header values · [`Token`] → a parsed token and its expiry ·
 //! [`TokenSource`] → the cache, the only code that calls a token endpoint ·
+//! [`DiskCache`] → tokens shared across processes (Unix) ·
 //! [`providers`] → URLs and schemes per provider · [`Error`] → what went wrong.
 //!
 //! MSRV: Rust 1.89 (`File::lock`).

@@ -143,7 +143,7 @@ impl DiskCache {
         if let Some((token, Freshness::Fresh)) = load() {
             return Ok(token);
         }
-        let _lock = slot.lock(request.timeout * LOCK_WAIT_PHASES);
+        let _lock = slot.lock(request.timeout.saturating_mul(LOCK_WAIT_PHASES));
         let cached = load();
         match cached {
             Some((token, Freshness::Fresh)) => Ok(token),
@@ -226,12 +226,12 @@ impl<'a> Slot<'a> {
             .mode(0o600)
             .open(self.path.with_extension("lock"))
             .ok()?;
-        let deadline = Instant::now() + wait;
+        let started = Instant::now();
         let mut pause = Duration::from_millis(1);
         loop {
             match file.try_lock() {
                 Ok(()) => return Some(file),
-                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                Err(TryLockError::WouldBlock) if started.elapsed() < wait => {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(20));
                 }

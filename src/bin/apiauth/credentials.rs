@@ -19,7 +19,8 @@ pub fn load(file: Option<&Path>) -> Result<Credentials, Failure> {
         Some(path) => format!("in {}", path.display()),
         None => "in the environment".to_owned(),
     };
-    match (id, secret) {
+    let given = |v: Option<String>| v.filter(|v| !v.is_empty());
+    match (given(id), given(secret)) {
         (Some(id), Some(secret)) => Ok(Credentials::new(id, secret)?),
         (None, None) if file.is_none() => Err(Failure::usage(format!(
             "no credentials: set {ID} and {SECRET}, or pass --credentials-file PATH"

@@ -132,7 +132,8 @@ impl Token {
 
     /// A token read back from a store: issued at `issued` on the wall clock, valid for
     /// `lifetime` from then. `now` and `wall` are the two clocks' present readings. `None`
-    /// when the stored values cannot be a token.
+    /// when the stored values cannot be a token, or were stored more than a minute "in the
+    /// future".
     pub(crate) fn restore(
         access_token: String,
         scope: Option<String>,
@@ -142,7 +143,13 @@ impl Token {
         if lifetime > MAX_LIFETIME || !access_token.bytes().all(|b| b.is_ascii_graphic()) {
             return None;
         }
-        let age = wall.duration_since(issued).unwrap_or_default();
+        // Issued in the future: the clock was set back since. A little is NTP at work; more
+        // and the token's age is unknown, so it is not trusted.
+        let age = match wall.duration_since(issued) {
+            Ok(age) => age,
+            Err(ahead) if ahead.duration() <= Duration::from_secs(60) => Duration::ZERO,
+            Err(_) => return None,
+        };
         let times = (now.checked_sub(age)?, lifetime, jwt_expiry(&access_token));
         Token::build(access_token, scope, Map::new(), times).ok()
     }
@@ -578,6 +585,38 @@ mod tests {
             t.freshness(sent + Duration::from_secs(1), || now),
             Freshness::Fresh
         );
+    }
+
+    #[test]
+    fn a_restored_token_keeps_its_age_and_margin() {
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let hour = Duration::from_secs(3600);
+        let restore = |token: &str, issued_ago: i64, lifetime| {
+            let issued = match issued_ago {
+                ago @ 0.. => wall - Duration::from_secs(ago as u64),
+                ahead => wall + Duration::from_secs(ahead.unsigned_abs()),
+            };
+            Token::restore(token.into(), None, (issued, lifetime), (now, wall))
+        };
+        let mut t = restore("T", 3000, hour).unwrap();
+        t.set_refresh_margin(Duration::from_secs(60));
+        assert_eq!(t.expires_at(), now + Duration::from_secs(600));
+        assert_eq!(t.freshness(now, || wall), Freshness::Fresh);
+        let stale = now + Duration::from_secs(545);
+        assert_eq!(t.freshness(stale, || wall), Freshness::Stale);
+        // A short-lived token's margin is half its *original* life, not of what is left.
+        let mut short = restore("S", 5, Duration::from_secs(20)).unwrap();
+        short.set_refresh_margin(Duration::from_secs(60));
+        assert_eq!(short.freshness(now, || wall), Freshness::Fresh);
+        assert_eq!(
+            short.freshness(now + Duration::from_secs(6), || wall),
+            Freshness::Stale
+        );
+        // Clock set back: a little is tolerated, more is not trusted.
+        assert!(restore("T", -30, hour).is_some_and(|t| t.issued_at() == now));
+        assert!(restore("T", -120, hour).is_none());
+        assert!(restore("bad token", 0, hour).is_none());
+        assert!(restore("T", 0, MAX_LIFETIME + Duration::from_secs(1)).is_none());
     }
 
     #[test]

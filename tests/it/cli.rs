@@ -634,6 +634,22 @@ fn a_stale_entry_is_refreshed_and_an_expired_one_replaced() {
 }
 
 #[test]
+fn refresh_replaces_the_cached_token() {
+    let server = MockServer::start();
+    let mut first = any_token(&server, "REVOKED");
+    let user = User::new("refresh", "id", "secret");
+    let url = server.url("/token");
+    let args = ["token", "--provider", "generic", "--token-url", &url];
+    assert_eq!(user.ok(&args), "REVOKED\n");
+    first.delete();
+    let second = any_token(&server, "NEW");
+    assert_eq!(user.ok(&args), "REVOKED\n");
+    assert_eq!(user.ok(&[&args[..], &["--refresh"]].concat()), "NEW\n");
+    assert_eq!(user.ok(&args), "NEW\n");
+    second.assert_calls(1);
+}
+
+#[test]
 fn no_cache_fetches_every_time_and_writes_nothing() {
     let server = MockServer::start();
     let mock = any_token(&server, "N");

@@ -32,6 +32,7 @@ Options:
   --credentials-file PATH  APIAUTH_CLIENT_ID=… and APIAUTH_CLIENT_SECRET=… lines; the file
                            must not be readable by group or others (chmod 600)
   --no-cache               neither read nor write the disk cache
+  --refresh                replace the cached token with a new one (after a server rejected it)
   --timeout SECONDS        the limit for each phase of the token request (default 10)
 
 Credentials come from APIAUTH_CLIENT_ID and APIAUTH_CLIENT_SECRET, or --credentials-file;
@@ -66,6 +67,8 @@ pub struct Request {
     pub format: Format,
     pub credentials_file: Option<PathBuf>,
     pub cache: bool,
+    /// Drop the cached token first.
+    pub refresh: bool,
 }
 
 /// Where the header comes from.
@@ -112,7 +115,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Invocation, Strin
     let (mut provider, mut api, mut env, mut client_auth, mut format) =
         (None, None, None, None, None);
     let (mut token_url, mut base_url, mut credentials_file, mut timeout) = (None, None, None, None);
-    let (mut scopes, mut params, mut cache) = (Vec::new(), Vec::new(), true);
+    let (mut scopes, mut params, mut cache, mut refresh) = (Vec::new(), Vec::new(), true, false);
     let mut position = 0;
     while let Some(arg) = args.next() {
         position += 1;
@@ -150,6 +153,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Invocation, Strin
                 params.push((k.to_owned(), v.to_owned()));
             }
             "--no-cache" if inline.is_none() => cache = false,
+            "--refresh" if inline.is_none() => refresh = true,
             n if n.starts_with('-') && secret_like(n) => return Err(SECRET_ON_ARGV.into()),
             n if n.starts_with('-') => return Err(format!("unknown option {n}")),
             _ => return Err(format!("unexpected argument at position {position}")),
@@ -191,6 +195,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Invocation, Strin
                     format: parse_format(format.as_deref(), command)?,
                     credentials_file,
                     cache,
+                    refresh,
                 };
                 return Ok(Invocation::Run(run));
             }
@@ -259,6 +264,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Invocation, Strin
         format: parse_format(format.as_deref(), command)?,
         credentials_file,
         cache,
+        refresh,
     }))
 }
 

@@ -96,7 +96,11 @@ fn run(request: &Request) -> Result<String, Failure> {
         }
         Auth::Token(endpoint, scheme) => (endpoint, *scheme),
     };
-    let token = token_source(endpoint, creds, request.cache).token()?;
+    let source = token_source(endpoint, creds, request.cache);
+    if request.refresh {
+        source.invalidate();
+    }
+    let token = source.token()?;
     if request.command == Command::Token {
         return Ok(format!("{}\n", token.access_token().secret()));
     }

@@ -141,6 +141,7 @@ fn main() {
     if bench.wants("refresh_latency") {
         refresh_latency(&bench);
     }
+    #[cfg(unix)]
     if bench.wants("disk") {
         disk(&bench);
     }
@@ -413,6 +414,7 @@ fn refresh_latency(bench: &Bench) {
 }
 
 /// The disk cache: a new process's first call served from disk, and the command itself.
+#[cfg(unix)]
 fn disk(bench: &Bench) {
     let server = Server::constant(RFC_BODY, Duration::ZERO);
     let home = std::env::temp_dir().join(format!("apiauth-bench-{}", std::process::id()));

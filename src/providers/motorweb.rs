@@ -57,8 +57,12 @@ pub fn token_source(environment: Environment, credentials: Credentials) -> Token
 
 /// A token source for the gateway at `base_url` (a test server, another environment).
 pub fn token_source_at(base_url: &str, credentials: Credentials) -> TokenSource {
-    let url = format!("{}{TOKEN_PATH}", base_url.trim_end_matches('/'));
-    TokenSource::new(url, credentials).with_client_auth(CLIENT_AUTH)
+    TokenSource::new(token_url(base_url), credentials).with_client_auth(CLIENT_AUTH)
+}
+
+/// The token endpoint's URL below `base_url`: [`TOKEN_PATH`] appended.
+pub fn token_url(base_url: &str) -> String {
+    format!("{}{TOKEN_PATH}", base_url.trim_end_matches('/'))
 }
 
 /// Calls Motorweb APIs with a cached JWT, retrying once with a new token after a 401 (the

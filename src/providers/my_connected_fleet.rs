@@ -84,8 +84,12 @@ pub fn token_source(credentials: Credentials) -> TokenSource {
 
 /// A token source for the token endpoint below `auth_base_url` (a test server, a proxy).
 pub fn token_source_at(auth_base_url: &str, credentials: Credentials) -> TokenSource {
-    let url = format!("{}{TOKEN_PATH}", auth_base_url.trim_end_matches('/'));
-    TokenSource::new(url, credentials).with_client_auth(CLIENT_AUTH)
+    TokenSource::new(token_url(auth_base_url), credentials).with_client_auth(CLIENT_AUTH)
+}
+
+/// The token endpoint's URL below `auth_base_url`: [`TOKEN_PATH`] appended.
+pub fn token_url(auth_base_url: &str) -> String {
+    format!("{}{TOKEN_PATH}", auth_base_url.trim_end_matches('/'))
 }
 
 /// Calls myConnectedFleet APIs for one customer, each with the header it wants: Basic for

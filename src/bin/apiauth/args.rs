@@ -202,7 +202,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Invocation, Strin
             let base = base_url
                 .as_deref()
                 .unwrap_or(my_connected_fleet::AUTH_BASE_URL);
-            let url = join(base, my_connected_fleet::TOKEN_PATH);
+            let url = my_connected_fleet::token_url(base);
             let scheme = api.map_or(TokenScheme::Bearer, Api::token_scheme);
             (Some(url), my_connected_fleet::CLIENT_AUTH, scheme)
         }
@@ -219,7 +219,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Invocation, Strin
                 (None, None) if token_url.is_some() => String::new(),
                 (None, None) => return Err("--env is required (test or production)".into()),
             };
-            let url = join(&base, motorweb::TOKEN_PATH);
+            let url = motorweb::token_url(&base);
             (Some(url), motorweb::CLIENT_AUTH, TokenScheme::Bearer)
         }
         "generic" => {
@@ -303,10 +303,6 @@ fn secret_like(name: &str) -> bool {
     ["secret", "password", "passwd"]
         .iter()
         .any(|word| name.contains(word))
-}
-
-fn join(base: &str, path: &str) -> String {
-    format!("{}{path}", base.trim_end_matches('/'))
 }
 
 #[cfg(test)]

@@ -215,7 +215,8 @@ impl TokenSource {
         self.with(|s| s.request.allow_http = allow)
     }
 
-    /// Calls `hook` after every fetch, successful or not, on the thread that fetched. A
+    /// Calls `hook` after every token request, successful or not (not for a token read from a
+    /// [`DiskCache`](crate::DiskCache)), on the thread that sent it. A
     /// panic in the hook is caught and ignored. Defaults to none.
     pub fn on_refresh(self, hook: impl Fn(&RefreshEvent<'_>) + Send + Sync + 'static) -> Self {
         self.with(|s| s.on_refresh = Some(Arc::new(hook)))

@@ -1,5 +1,6 @@
 //! The `apiauth` command, run as a process against loopback servers.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -35,7 +36,7 @@ impl User {
         User { home, env }
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    fn command(&self, args: &[impl AsRef<OsStr>]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_apiauth"));
         command
             .args(args)
@@ -44,12 +45,12 @@ impl User {
         command
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    fn run(&self, args: &[impl AsRef<OsStr>]) -> Output {
         self.command(args).output().unwrap()
     }
 
     /// Runs a command that must succeed; returns its stdout.
-    fn ok(&self, args: &[&str]) -> String {
+    fn ok(&self, args: &[impl AsRef<OsStr>]) -> String {
         let out = self.run(args);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         assert_eq!(stderr(&out), "");
@@ -58,6 +59,17 @@ impl User {
 
     fn cache_dir(&self) -> PathBuf {
         self.home.join("cache/apiauth")
+    }
+
+    /// Runs `apiauth token` against `server`'s generic `/token`, which must hand out
+    /// `token`; returns the arguments and the entry that run wrote.
+    fn first_token(&self, server: &MockServer, token: &str) -> (Vec<String>, PathBuf) {
+        let url = server.url("/token");
+        let args = ["token", "--provider", "generic", "--token-url", &url].map(String::from);
+        assert_eq!(self.ok(&args), format!("{token}\n"));
+        let entries = self.entries();
+        assert_eq!(entries.len(), 1);
+        (args.to_vec(), entries[0].clone())
     }
 
     /// The cache's entry files.
@@ -540,10 +552,7 @@ fn untrusted_or_corrupt_entries_are_ignored_and_replaced() {
     let server = MockServer::start();
     let mock = any_token(&server, "GOOD");
     let user = User::new("corrupt", "id", "secret");
-    let url = server.url("/token");
-    let args = ["token", "--provider", "generic", "--token-url", &url];
-    assert_eq!(user.ok(&args), "GOOD\n");
-    let entry = user.entries().remove(0);
+    let (args, entry) = user.first_token(&server, "GOOD");
     let valid = fs::read(&entry).unwrap();
     let mut expected_calls = 1;
     let damages: [(&str, &dyn Fn()); 5] = [
@@ -597,10 +606,7 @@ fn an_entry_owned_by_another_user_is_ignored() {
     }
     let server = MockServer::start();
     let mock = any_token(&server, "MINE");
-    let url = server.url("/token");
-    let args = ["token", "--provider", "generic", "--token-url", &url];
-    user.ok(&args);
-    let entry = user.entries().remove(0);
+    let (args, entry) = user.first_token(&server, "MINE");
     std::os::unix::fs::chown(&entry, Some(65534), None).unwrap();
     assert_eq!(user.ok(&args), "MINE\n");
     mock.assert_calls(2);
@@ -615,10 +621,7 @@ fn a_stale_entry_is_refreshed_and_an_expired_one_replaced() {
     let server = MockServer::start();
     let mock = any_token(&server, "T");
     let user = User::new("stale", "id", "secret");
-    let url = server.url("/token");
-    let args = ["token", "--provider", "generic", "--token-url", &url];
-    user.ok(&args);
-    let entry = user.entries().remove(0);
+    let (args, entry) = user.first_token(&server, "T");
     // Move the entry's issue time back: 30 s left is inside the 60 s margin; then expired.
     for (left, calls) in [(3000, 1), (30, 2), (-5, 3)] {
         let mut json: Value = serde_json::from_slice(&fs::read(&entry).unwrap()).unwrap();

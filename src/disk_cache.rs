@@ -163,8 +163,11 @@ impl DiskCache {
     /// Removes the entry for `request`; with `only`, only if it holds that access token.
     pub(crate) fn forget(&self, request: &TokenRequest, only: Option<&str>) {
         let slot = Slot::new(self, request);
-        let holds = |entry: Entry| only.is_none_or(|t| entry.access_token == t);
-        if only.is_none() || slot.read().is_some_and(holds) {
+        let remove = match only {
+            None => true,
+            Some(token) => slot.read().is_some_and(|entry| entry.access_token == token),
+        };
+        if remove {
             let _ = fs::remove_file(&slot.path);
         }
     }

@@ -133,7 +133,7 @@ fn my_connected_fleet_header_for_every_api() {
         &base,
     ];
     assert_eq!(user.ok(&token), format!("{MCF_TOKEN}\n"));
-    // One token, fetched once, for four APIs and six processes.
+    // One token, fetched once, for four token APIs and five processes.
     mock.assert_calls(1);
 }
 

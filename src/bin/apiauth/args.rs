@@ -209,18 +209,18 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Invocation, Strin
         "motorweb" => {
             only_for("--api", api.is_some(), "my-connected-fleet")?;
             only_for("--client-auth", client_auth.is_some(), "generic")?;
-            let base = match (env.as_deref(), &base_url) {
-                (_, Some(base)) => base.clone(),
-                (Some("test"), None) => Environment::Test.base_url().to_owned(),
-                (Some("production"), None) => Environment::Production.base_url().to_owned(),
+            let base = match (env.as_deref(), base_url.as_deref()) {
+                (_, Some(base)) => Some(base),
+                (Some("test"), None) => Some(Environment::Test.base_url()),
+                (Some("production"), None) => Some(Environment::Production.base_url()),
                 (Some(other), None) => {
                     return Err(format!("unknown --env {other:?} (test, production)"));
                 }
-                (None, None) if token_url.is_some() => String::new(),
+                (None, None) if token_url.is_some() => None,
                 (None, None) => return Err("--env is required (test or production)".into()),
             };
-            let url = motorweb::token_url(&base);
-            (Some(url), motorweb::CLIENT_AUTH, TokenScheme::Bearer)
+            let url = base.map(motorweb::token_url);
+            (url, motorweb::CLIENT_AUTH, TokenScheme::Bearer)
         }
         "generic" => {
             only_for("--api", api.is_some(), "my-connected-fleet")?;

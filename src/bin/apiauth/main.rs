@@ -90,8 +90,11 @@ fn run(request: &Request) -> Result<String, Failure> {
     let creds = credentials::load(request.credentials_file.as_deref())?;
     let (endpoint, scheme) = match &request.auth {
         Auth::CoreBasic => {
-            let value = creds.basic_header(BasicEncoding::Raw)?.to_str();
-            let value = value.map_err(|_| Failure::usage("unprintable header"))?;
+            // Basic values are base64: always printable.
+            let value = creds
+                .basic_header(BasicEncoding::Raw)?
+                .to_str()
+                .unwrap_or_default();
             return Ok(header_output(request.format, "Authorization", value, None));
         }
         Auth::Token(endpoint, scheme) => (endpoint, *scheme),

@@ -9,7 +9,7 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use apiauth::{BasicEncoding, Credentials, Token, TokenScheme, TokenSource};
+use apiauth::{BasicEncoding, Credentials, Token, TokenConfig};
 use base64::Engine as _;
 use serde::Deserialize;
 
@@ -194,7 +194,9 @@ impl FloorCache {
 
 fn cache_hit(bench: &Bench) {
     let server = Server::constant(RFC_BODY, Duration::ZERO);
-    let source = TokenSource::new(server.url(), Credentials::new("id", "secret").unwrap());
+    let source = TokenConfig::new(server.url(), Credentials::new("id", "secret").unwrap())
+        .build()
+        .unwrap();
     source.token().unwrap();
     let floor = FloorCache(Mutex::new(Some((
         Arc::from("2YotnFZFEjr1zCsicMWpAA"),
@@ -202,7 +204,7 @@ fn cache_hit(bench: &Bench) {
     ))));
     let hit = || {
         let token = source.token().unwrap();
-        black_box(token.header(TokenScheme::Bearer));
+        black_box(&token);
     };
     let floor_hit = || {
         black_box(floor.hit());
@@ -293,7 +295,9 @@ fn cold_fetch(bench: &Bench) {
     // Each side keeps its own connection alive across iterations: the source its own agent
     // (as a program using apiauth does), the floor a plain ureq agent.
     let agent = ureq::Agent::new_with_defaults();
-    let source = TokenSource::new(server.url(), Credentials::new("id", "secret").unwrap());
+    let source = TokenConfig::new(server.url(), Credentials::new("id", "secret").unwrap())
+        .build()
+        .unwrap();
     let ours = bench.measure(2_000, || {
         source.invalidate();
         black_box(source.token().unwrap());
@@ -321,12 +325,14 @@ fn herd(bench: &Bench) {
     let delay = Duration::from_millis(if bench.quick { 20 } else { 100 });
     let server = Server::constant(RFC_BODY, delay);
     let creds = Credentials::new("id", "secret").unwrap();
-    let one = TokenSource::new(server.url(), creds.clone());
+    let one = TokenConfig::new(server.url(), creds.clone())
+        .build()
+        .unwrap();
     let started = Instant::now();
     one.token().unwrap();
     let single = started.elapsed();
     let before = server.hits();
-    let source = TokenSource::new(server.url(), creds);
+    let source = TokenConfig::new(server.url(), creds).build().unwrap();
     let start = Barrier::new(65);
     let served = thread::scope(|s| {
         let threads: Vec<_> = (0..64)
@@ -366,11 +372,15 @@ fn refresh_latency(bench: &Bench) {
         r#"{"access_token":"t","expires_in":10}"#,
         Duration::from_millis(200),
     );
-    let source = TokenSource::new(server.url(), Credentials::new("id", "secret").unwrap());
+    let clock = apiauth::TestClock::new();
+    let source = TokenConfig::new(server.url(), Credentials::new("id", "secret").unwrap())
+        .with_test_clock(clock.clone())
+        .build()
+        .unwrap();
     source.token().unwrap();
     // 10 s token, margin capped at 5 s: six seconds on, it is stale and the next call
     // starts a 200 ms refresh in the background.
-    source.advance_clock_for_tests(Duration::from_secs(6));
+    clock.advance(Duration::from_secs(6));
     let window = Duration::from_millis(if bench.quick { 100 } else { 250 });
     let mut latencies: Vec<u128> = thread::scope(|s| {
         // One reader: with two spinning readers on a two-core machine, the refresh thread
@@ -420,7 +430,12 @@ fn disk(bench: &Bench) {
     let home = std::env::temp_dir().join(format!("apiauth-bench-{}", std::process::id()));
     let cache = apiauth::DiskCache::open(home.join("apiauth")).unwrap();
     let creds = Credentials::new("id", "secret").unwrap();
-    let source = || TokenSource::new(server.url(), creds.clone()).with_disk_cache(cache.clone());
+    let source = || {
+        TokenConfig::new(server.url(), creds.clone())
+            .with_disk_cache(cache.clone())
+            .build()
+            .unwrap()
+    };
     source().token().unwrap();
     let entry = std::fs::read_dir(cache.dir())
         .unwrap()

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use apiauth::providers::motorweb;
 use apiauth::providers::my_connected_fleet::{self, Api};
-use apiauth::{Auth, AuthScheme, Credentials, TokenScheme, TokenSource};
+use apiauth::{Auth, BasicEncoding, Credentials, TokenConfig, TokenScheme};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use httpmock::Method::{GET, POST};
@@ -27,7 +27,7 @@ fn my_connected_fleet_headers() -> Result<(), Box<dyn Error>> {
     let fleet = MockServer::start();
     fleet.mock(|when, then| {
         when.method(POST)
-            .path(my_connected_fleet::TOKEN_PATH)
+            .path("/masternauth-oauth/oauth/accessToken")
             .header("authorization", "Basic Y2xpZW50SWQ6Y2xpZW50U2VjcmV0")
             .body("grant_type=client_credentials");
         then.status(200).json_body(json!({"success": true,
@@ -36,14 +36,12 @@ fn my_connected_fleet_headers() -> Result<(), Box<dyn Error>> {
     });
     let creds = Credentials::new("clientId", "clientSecret")?;
     println!("myConnectedFleet (token endpoint at {})", fleet.base_url());
-    if let AuthScheme::Basic(encoding) = Api::Core.scheme() {
-        println!(
-            "  {:<14} authorization: {}",
-            "Core",
-            creds.basic_header(encoding)?.to_str()?
-        );
-    }
-    let source = my_connected_fleet::token_source_at(&fleet.base_url(), creds);
+    println!(
+        "  {:<14} authorization: {}",
+        "Core",
+        creds.basic_header(BasicEncoding::Raw)?.to_str()?
+    );
+    let source = my_connected_fleet::token_config_at(&fleet.base_url(), creds).build()?;
     let token = source.token()?;
     for api in [
         Api::SmartTire,
@@ -52,8 +50,8 @@ fn my_connected_fleet_headers() -> Result<(), Box<dyn Error>> {
         Api::JobManagement,
     ] {
         let scheme = api.token_scheme();
-        let (name, value) = (scheme.header_name(), token.header(scheme).to_str()?);
-        println!("  {:<14} {name}: {value}", format!("{api:?}"));
+        let (name, value) = token.header(scheme);
+        println!("  {:<14} {name}: {}", format!("{api:?}"), value.to_str()?);
     }
     source.token()?;
     println!(
@@ -72,9 +70,7 @@ fn motorweb_token_and_api_call() -> Result<(), Box<dyn Error>> {
         "grant_type=client_credentials&client_id=CLIENT_ID&client_secret=CLIENT_SECRET";
     for (token, times) in [(&first, Some(1)), (&second, None)] {
         gateway.mock(|when, then| {
-            when.method(POST)
-                .path(motorweb::TOKEN_PATH)
-                .body(token_request);
+            when.method(POST).path("/auth/v1/token").body(token_request);
             let then = then.status(200).json_body(json!({"token_type": "Bearer",
                 "issued_at": "1712272706170", "client_id": "CLIENT_ID", "access_token": token,
                 "application_name": "quickstart", "scope": "", "expires_in": 3599}));
@@ -101,11 +97,12 @@ fn motorweb_token_and_api_call() -> Result<(), Box<dyn Error>> {
     });
 
     let creds = Credentials::new("CLIENT_ID", "CLIENT_SECRET")?;
-    let client = motorweb::Client::at(&gateway.base_url(), creds);
+    let client = motorweb::Client::at(&gateway.base_url(), creds)?;
     println!("Motorweb (gateway at {})", gateway.base_url());
     if let Auth::Token(source, scheme) = client.api().auth() {
         let token = source.token()?;
-        println!("  authorization: {}", token.header(*scheme).to_str()?);
+        let (name, value) = token.header(*scheme);
+        println!("  {name}: {}", value.to_str()?);
         let exp = token
             .jwt_expiry()
             .map(|t| t.duration_since(UNIX_EPOCH))
@@ -131,7 +128,8 @@ fn refresh_ahead_of_expiry() -> Result<(), Box<dyn Error>> {
         then.status(200)
             .json_body(json!({"access_token": "short-lived", "expires_in": 2}));
     });
-    let source = TokenSource::new(server.url("/token"), Credentials::new("id", "secret")?);
+    let source =
+        TokenConfig::new(server.url("/token"), Credentials::new("id", "secret")?).build()?;
     source.token()?;
     std::thread::sleep(Duration::from_millis(1200)); // past half its life: stale, still valid
     let token = source.token()?; // served at once; one refresh starts in the background
@@ -143,7 +141,7 @@ fn refresh_ahead_of_expiry() -> Result<(), Box<dyn Error>> {
     }
     println!(
         "Generic server: {} served while a 2 s token was refreshed ahead of expiry ({} token requests)",
-        token.header(TokenScheme::Bearer).to_str()?,
+        token.header(TokenScheme::Bearer).1.to_str()?,
         source.stats().fetches
     );
     Ok(())

@@ -5,29 +5,35 @@ use std::fmt;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
-use ureq::http::header::AUTHORIZATION;
-use ureq::http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use ureq::http::header::{ACCEPT, AUTHORIZATION};
+use ureq::http::{HeaderMap, Request, Response, StatusCode};
 use ureq::middleware::{Middleware, MiddlewareNext};
 use ureq::{Agent, AsSendBody, Body, SendBody};
 
-use crate::endpoint::{default_agent, shown};
+use crate::endpoint::default_agent;
+use crate::secret::shown;
 use crate::{BasicEncoding, Credentials, Error, Result, Token, TokenScheme, TokenSource};
+
+/// An API's answer, or the status the agent turned into an error.
+type Answer = Result<Response<Body>>;
 
 /// The most of an API answer [`ApiClient::get_json`] reads: 10 MiB, as ureq's `read_json`.
 const MAX_API_BODY: u64 = 10 * 1024 * 1024;
 
-/// Where an API call's auth header comes from.
+/// Which header an API wants, and where its value comes from.
 ///
 /// `Auth` is also a ureq [`Middleware`]: an agent built with it puts the header on every
 /// request it sends (except to the token endpoint itself), without 401 recovery; for that,
-/// use an [`ApiClient`].
+/// use an [`ApiClient`]. The middleware's own errors (a failed token fetch) reach the caller
+/// as `ureq::Error::Other` holding an [`Error`].
 ///
 /// # Examples
 ///
 /// ```no_run
-/// use apiauth::{Auth, Credentials, TokenScheme, TokenSource};
+/// use apiauth::{Auth, Credentials, TokenConfig, TokenScheme};
 ///
-/// let source = TokenSource::new("https://auth.example.com/token", Credentials::new("id", "s")?);
+/// let source = TokenConfig::new("https://auth.example.com/token", Credentials::new("id", "s")?)
+///     .build()?;
 /// let agent: ureq::Agent = ureq::Agent::config_builder()
 ///     .middleware(Auth::Token(source, TokenScheme::Bearer))
 ///     .build()
@@ -47,24 +53,20 @@ impl Auth {
     /// Puts this auth's header on `headers`, and returns the token it used, if any. For
     /// `x-connect-token`, any `Authorization` header is removed: that API must not get one.
     fn apply(&self, headers: &mut HeaderMap) -> Result<Option<Arc<Token>>> {
-        let (name, value, used): (HeaderName, HeaderValue, _) = match self {
+        match self {
             Auth::Basic(creds, encoding) => {
-                (AUTHORIZATION, creds.basic_header(*encoding)?.clone(), None)
+                headers.insert(AUTHORIZATION, creds.basic_header(*encoding)?.clone());
+                Ok(None)
             }
             Auth::Token(source, scheme) => {
                 let token = source.token()?;
-                (
-                    scheme.header_name(),
-                    token.header(*scheme).clone(),
-                    Some(token),
-                )
+                if *scheme != TokenScheme::Bearer {
+                    headers.remove(AUTHORIZATION);
+                }
+                headers.insert(scheme.header_name(), token.header_value(*scheme).clone());
+                Ok(Some(token))
             }
-        };
-        if name != AUTHORIZATION {
-            headers.remove(AUTHORIZATION);
         }
-        headers.insert(name, value);
-        Ok(used)
     }
 }
 
@@ -86,20 +88,21 @@ impl Middleware for Auth {
     }
 }
 
-/// Sends API requests with the header from an [`Auth`] and, for a token, recovers once from
-/// a 401: the rejected token is dropped (unless another thread already replaced it), a new
-/// one is fetched, and a replayable request is sent once more. Never more than once, never
-/// for a 403, never for Basic.
+/// Sends API requests through a ureq [`Agent`] with the header from an [`Auth`] and, for a
+/// token, recovers once from a 401: the rejected token is dropped (unless another thread
+/// already replaced it), a new one is fetched, and the request is sent once more. Only
+/// [`run`](Self::run) retries; never for a 403, never for Basic.
 ///
-/// Answers of any status are returned as `Ok`: the caller's agent keeps its proxy, TLS and
-/// timeout settings, but status codes are not turned into errors here.
+/// The agent is the caller's (its proxy, TLS, timeouts and `http_status_as_error` apply) or
+/// ureq's default. ureq's per-request settings (`Agent::configure_request`) are kept.
 ///
 /// # Examples
 ///
 /// ```no_run
-/// use apiauth::{ApiClient, Auth, Credentials, TokenScheme, TokenSource};
+/// use apiauth::{ApiClient, Auth, Credentials, TokenConfig, TokenScheme};
 ///
-/// let source = TokenSource::new("https://auth.example.com/token", Credentials::new("id", "s")?);
+/// let source = TokenConfig::new("https://auth.example.com/token", Credentials::new("id", "s")?)
+///     .build()?;
 /// let client = ApiClient::new(Auth::Token(source, TokenScheme::Bearer));
 /// let things: serde_json::Value = client.get_json("https://api.example.com/v1/things")?;
 /// # Ok::<(), apiauth::Error>(())
@@ -111,24 +114,14 @@ pub struct ApiClient {
 }
 
 impl ApiClient {
-    /// A client with ureq's default agent.
+    /// A client on ureq's default agent (with the TLS provider this build selects).
     pub fn new(auth: Auth) -> Self {
-        ApiClient {
-            agent: default_agent(),
-            auth,
-        }
+        Self::new_with_agent(default_agent(), auth)
     }
 
-    /// The agent API calls go through. Defaults to ureq's defaults.
-    pub fn with_agent(mut self, agent: Agent) -> Self {
-        self.agent = agent;
-        self
-    }
-
-    /// A client with this one's agent and `auth`.
-    pub fn with_auth(mut self, auth: Auth) -> Self {
-        self.auth = auth;
-        self
+    /// A client on the caller's `agent`.
+    pub fn new_with_agent(agent: Agent, auth: Auth) -> Self {
+        ApiClient { agent, auth }
     }
 
     /// The auth this client uses.
@@ -136,25 +129,27 @@ impl ApiClient {
         &self.auth
     }
 
-    /// Sends a request whose body can be sent again, retrying once after a 401.
+    /// The agent requests go through.
+    pub fn agent(&self) -> &Agent {
+        &self.agent
+    }
+
+    /// Sends a request whose body can be sent again (`Vec<u8>`, `&str`, `()`, …); after a
+    /// 401 on a token, sends it once more with a new token. The request's headers,
+    /// extensions and per-request ureq settings are sent as they are on both tries.
     ///
     /// # Errors
     ///
-    /// [`Error::Transport`] when the API cannot be reached; any error of the token fetch.
-    pub fn send<B: AsRef<[u8]>>(&self, request: Request<B>) -> Result<Response<Body>> {
+    /// [`Error::Transport`] when the API cannot be reached; [`Error::ApiStatus`] for a
+    /// 4xx/5xx when the agent treats statuses as errors (ureq's default); any error of the
+    /// token fetch.
+    pub fn run<B: AsRef<[u8]>>(&self, request: Request<B>) -> Result<Response<Body>> {
         let (parts, body) = request.into_parts();
-        let copy = || {
-            let mut request = Request::new(body.as_ref());
-            *request.method_mut() = parts.method.clone();
-            *request.uri_mut() = parts.uri.clone();
-            *request.version_mut() = parts.version;
-            *request.headers_mut() = parts.headers.clone();
-            request
-        };
-        let (response, used) = self.run(copy())?;
+        let copy = || Request::from_parts(parts.clone(), body.as_ref());
+        let (response, used) = self.send(copy())?;
         match self.rejected(&response, used) {
-            true => Ok(self.run(copy())?.0),
-            false => Ok(response),
+            true => self.send(copy())?.0,
+            false => response,
         }
     }
 
@@ -163,11 +158,11 @@ impl ApiClient {
     ///
     /// # Errors
     ///
-    /// As [`send`](Self::send).
-    pub fn send_once(&self, request: Request<impl AsSendBody>) -> Result<Response<Body>> {
-        let (response, used) = self.run(request)?;
+    /// As [`run`](Self::run).
+    pub fn run_once(&self, request: Request<impl AsSendBody>) -> Result<Response<Body>> {
+        let (response, used) = self.send(request)?;
         self.rejected(&response, used);
-        Ok(response)
+        response
     }
 
     /// `GET url`, and the JSON answer decoded as `T` (`serde_json::Value` for anything).
@@ -176,13 +171,13 @@ impl ApiClient {
     ///
     /// [`Error::ApiStatus`] for a non-2xx answer (after the one 401 retry),
     /// [`Error::ApiBody`] for an answer that is not the expected JSON, and those of
-    /// [`send`](Self::send).
+    /// [`run`](Self::run).
     pub fn get_json<T: DeserializeOwned>(&self, url: &str) -> Result<T> {
         let request = Request::get(url)
-            .header("accept", "application/json")
-            .body(Vec::new())
+            .header(ACCEPT, "application/json")
+            .body([])
             .map_err(|_| Error::Config(format!("{:?} is not a valid URL", shown(url))))?;
-        let mut response = self.send(request)?;
+        let mut response = self.run(request)?;
         if !response.status().is_success() {
             return Err(Error::ApiStatus(response.status().as_u16()));
         }
@@ -194,26 +189,27 @@ impl ApiClient {
         serde_json::from_slice(&body).map_err(|e| Error::ApiBody(Arc::new(e)))
     }
 
-    fn run(
-        &self,
-        mut request: Request<impl AsSendBody>,
-    ) -> Result<(Response<Body>, Option<Arc<Token>>)> {
+    /// Sends `request` with the auth header, and returns the answer (or the status the agent
+    /// turned into an error) with the token it carried.
+    fn send(&self, mut request: Request<impl AsSendBody>) -> Result<(Answer, Option<Arc<Token>>)> {
         let used = self.auth.apply(request.headers_mut())?;
-        let request = self
-            .agent
-            .configure_request(request)
-            .http_status_as_error(false)
-            .build();
-        Ok((self.agent.run(request)?, used))
+        let answer = self.agent.run(request).map_err(|e| match e {
+            ureq::Error::StatusCode(status) => Error::ApiStatus(status),
+            e => e.into(),
+        });
+        Ok((answer, used))
     }
 
-    /// Whether `response` rejected the token it was sent with; if so, that token is
-    /// dropped from the cache unless it has been replaced already.
-    fn rejected(&self, response: &Response<Body>, used: Option<Arc<Token>>) -> bool {
+    /// Whether `answer` rejected the token it was sent with; if so, that token is dropped
+    /// from the cache unless it has been replaced already.
+    fn rejected(&self, answer: &Answer, used: Option<Arc<Token>>) -> bool {
+        let status = match answer {
+            Ok(response) => response.status().as_u16(),
+            Err(Error::ApiStatus(status)) => *status,
+            Err(_) => return false,
+        };
         match (&self.auth, used) {
-            (Auth::Token(source, _), Some(token))
-                if response.status() == StatusCode::UNAUTHORIZED =>
-            {
+            (Auth::Token(source, _), Some(token)) if status == StatusCode::UNAUTHORIZED => {
                 source.invalidate_if_current(&token);
                 true
             }
@@ -227,19 +223,5 @@ impl fmt::Debug for ApiClient {
         f.debug_struct("ApiClient")
             .field("auth", &self.auth)
             .finish_non_exhaustive()
-    }
-}
-
-/// `value` as one URL path segment: letters, digits, `-`, `_` and `.` only, so that an id
-/// can never change the path it is put in.
-pub(crate) fn path_segment<'a>(value: &'a str, what: &str) -> Result<&'a str> {
-    let plain = value
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-    match plain && !value.is_empty() && value != "." && value != ".." {
-        true => Ok(value),
-        false => Err(Error::Config(format!(
-            "{what} {value:?} is not a plain path segment"
-        ))),
     }
 }

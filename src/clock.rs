@@ -1,36 +1,111 @@
-//! The two clocks a cache reads, with an offset that tests can move forward.
+//! The two clocks a cache reads. Without the `test-util` feature they are the system's and
+//! cost nothing more; with it, a [`TestClock`] can move them.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
-/// The monotonic and wall clocks, both shifted by the same offset (zero outside tests).
-#[derive(Debug, Default)]
+/// The monotonic and wall clocks a cache reads.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Clock {
-    offset_nanos: AtomicU64,
+    #[cfg(feature = "test-util")]
+    test: Option<TestClock>,
 }
 
 impl Clock {
-    #[inline]
-    fn offset(&self) -> Duration {
-        Duration::from_nanos(self.offset_nanos.load(Relaxed))
+    /// Clocks moved by `test`.
+    #[cfg(feature = "test-util")]
+    pub fn moved_by(test: TestClock) -> Clock {
+        Clock { test: Some(test) }
     }
 
     /// Now on the monotonic clock.
     #[inline]
     pub fn now(&self) -> Instant {
         let now = Instant::now();
-        now.checked_add(self.offset()).unwrap_or(now)
+        #[cfg(feature = "test-util")]
+        if let Some(test) = &self.test {
+            return now.checked_add(test.monotonic()).unwrap_or(now);
+        }
+        now
     }
 
     /// Now on the wall clock.
     pub fn wall(&self) -> SystemTime {
         let now = SystemTime::now();
-        now.checked_add(self.offset()).unwrap_or(now)
+        #[cfg(feature = "test-util")]
+        if let Some(test) = &self.test {
+            return now.checked_add(test.wall()).unwrap_or(now);
+        }
+        now
+    }
+}
+
+#[cfg(feature = "test-util")]
+pub use test_clock::TestClock;
+
+#[cfg(feature = "test-util")]
+mod test_clock {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    use std::time::Duration;
+
+    /// Clocks a test moves by hand, for tests of expiry and refresh without sleeping (like
+    /// tokio's `time::pause`). Only with the `test-util` cargo feature, which is off by
+    /// default; give it to [`TokenConfig::with_test_clock`](crate::TokenConfig::with_test_clock).
+    ///
+    /// Clones move together, so one clock can drive several sources (two "processes"
+    /// sharing a [`DiskCache`](crate::DiskCache), say).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "test-util")] {
+    /// use std::time::Duration;
+    /// use apiauth::TestClock;
+    ///
+    /// let clock = TestClock::new();
+    /// clock.advance(Duration::from_secs(3600)); // both clocks: an hour passes
+    /// clock.advance_wall(Duration::from_secs(7200)); // the host slept two hours
+    /// # }
+    /// ```
+    #[derive(Debug, Clone, Default)]
+    pub struct TestClock {
+        offsets: Arc<Offsets>,
     }
 
-    /// Moves both clocks forward by `by`.
-    pub fn advance(&self, by: Duration) {
-        let nanos = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
-        self.offset_nanos.fetch_add(nanos, Relaxed);
+    #[derive(Debug, Default)]
+    struct Offsets {
+        monotonic: AtomicU64,
+        wall: AtomicU64,
+    }
+
+    fn nanos(by: Duration) -> u64 {
+        u64::try_from(by.as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    impl TestClock {
+        /// Clocks that read the system's until moved.
+        pub fn new() -> TestClock {
+            TestClock::default()
+        }
+
+        /// Moves the monotonic and the wall clock forward by `by`: time passes.
+        pub fn advance(&self, by: Duration) {
+            self.offsets.monotonic.fetch_add(nanos(by), Relaxed);
+            self.offsets.wall.fetch_add(nanos(by), Relaxed);
+        }
+
+        /// Moves only the wall clock forward by `by`: the host was suspended (its monotonic
+        /// clock stood still) or its clock was set.
+        pub fn advance_wall(&self, by: Duration) {
+            self.offsets.wall.fetch_add(nanos(by), Relaxed);
+        }
+
+        pub(crate) fn monotonic(&self) -> Duration {
+            Duration::from_nanos(self.offsets.monotonic.load(Relaxed))
+        }
+
+        pub(crate) fn wall(&self) -> Duration {
+            Duration::from_nanos(self.offsets.wall.load(Relaxed))
+        }
     }
 }

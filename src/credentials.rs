@@ -22,6 +22,15 @@ pub enum BasicEncoding {
     FormUrlEncoded,
 }
 
+/// How the client authenticates to the token endpoint (RFC 6749 §2.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientAuth {
+    /// `Authorization: Basic …` with the given encoding (myConnectedFleet: `Raw`).
+    Basic(BasicEncoding),
+    /// `client_id` and `client_secret` in the form body (Motorweb).
+    RequestBody,
+}
+
 /// A client id and secret, with both Basic header values built once, up front.
 ///
 /// # Errors

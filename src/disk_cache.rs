@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
 use crate::endpoint::TokenRequest;
-use crate::{Error, Freshness, Result, Token};
+use crate::refresh::{Freshness, Schedule};
+use crate::{Error, Result, Token};
 
 /// The largest entry that is read; a longer file is corrupt.
 const MAX_ENTRY: u64 = 64 * 1024;
@@ -20,7 +21,7 @@ const MAX_ENTRY: u64 = 64 * 1024;
 /// A directory of cached tokens shared by every process of the same user: one file per
 /// (token URL, client id, scopes, parameters). Unix only.
 ///
-/// Give it to [`TokenSource::with_disk_cache`](crate::TokenSource::with_disk_cache). Before
+/// Give it to [`TokenConfig::with_disk_cache`](crate::TokenConfig::with_disk_cache). Before
 /// a token request, the source looks here: a fresh entry (by the same expiry and refresh
 /// margin rules as in memory) is used and nothing is sent. Otherwise the source takes an
 /// advisory lock on the entry, looks again, and only then asks the endpoint and writes the
@@ -37,11 +38,12 @@ const MAX_ENTRY: u64 = 64 * 1024;
 /// # Examples
 ///
 /// ```no_run
-/// use apiauth::{Credentials, DiskCache, TokenSource};
+/// use apiauth::{Credentials, DiskCache, TokenConfig};
 ///
 /// let dir = DiskCache::default_dir().expect("HOME or XDG_CACHE_HOME is set");
-/// let source = TokenSource::new("https://auth.example.com/token", Credentials::new("id", "secret")?)
-///     .with_disk_cache(DiskCache::open(dir)?);
+/// let source = TokenConfig::new("https://auth.example.com/token", Credentials::new("id", "secret")?)
+///     .with_disk_cache(DiskCache::open(dir)?)
+///     .build()?;
 /// let token = source.token()?; // from disk if another process fetched it recently
 /// # Ok::<(), apiauth::Error>(())
 /// ```
@@ -135,9 +137,9 @@ impl DiskCache {
     ) -> Result<Token> {
         let slot = Slot::new(self, request);
         let load = || {
-            let mut token = slot.load(clock)?;
-            token.set_refresh_margin(margin);
-            let freshness = token.freshness(clock.now(), || clock.wall());
+            let token = slot.load(clock)?;
+            let schedule = Schedule::new(token.validity(), margin);
+            let freshness = schedule.freshness(token.validity(), clock.now(), || clock.wall());
             (freshness != Freshness::Expired).then_some((token, freshness))
         };
         if let Some((token, Freshness::Fresh)) = load() {
@@ -216,8 +218,8 @@ impl<'a> Slot<'a> {
         let entry = self.read()?;
         let issued = UNIX_EPOCH.checked_add(Duration::from_millis(entry.issued_at_ms))?;
         let lifetime = Duration::from_millis(entry.lifetime_ms);
-        let now = (clock.now(), clock.wall());
-        Token::restore(entry.access_token, entry.scope, (issued, lifetime), now)
+        let (now, wall) = (clock.now(), clock.wall());
+        Token::restore(entry.access_token, entry.scope, issued, lifetime, now, wall)
     }
 
     /// Takes the entry's lock, waiting at most `wait`; `None` if it could not.

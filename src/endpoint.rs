@@ -8,22 +8,14 @@ use ureq::http::Uri;
 use ureq::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 
 use crate::clock::Clock;
-use crate::{BasicEncoding, Credentials, Error, Result, Token, form};
+use crate::secret::shown;
+use crate::{ClientAuth, Credentials, Error, Result, Token, form};
 
 /// The most of a token response that is read; a longer body is an error, not an allocation.
-pub const MAX_BODY: u64 = 64 * 1024;
+pub(crate) const MAX_BODY: u64 = 64 * 1024;
 
 /// The longest `Retry-After` that is honoured: one hour.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
-
-/// How the client authenticates to the token endpoint (RFC 6749 §2.3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ClientAuth {
-    /// `Authorization: Basic …` with the given encoding (myConnectedFleet: `Raw`).
-    Basic(BasicEncoding),
-    /// `client_id` and `client_secret` in the form body (Motorweb).
-    RequestBody,
-}
 
 /// Everything needed to ask for a token, checked before anything is sent.
 #[derive(Debug, Clone)]
@@ -124,7 +116,6 @@ impl TokenRequest {
     /// Sends the request through `agent` with no redirects and this request's timeout, and
     /// parses the answer. The lifetime counts from just before the request was sent.
     pub fn fetch(&self, agent: &TokenAgent, clock: &Clock) -> Result<Token> {
-        self.check()?;
         let request = match agent {
             TokenAgent::Own(agent) => agent.post(&self.url),
             TokenAgent::Caller(agent) => {
@@ -164,22 +155,6 @@ impl TokenRequest {
             }
             e
         })
-    }
-}
-
-/// `url` fit to show in a message or a `Debug` print: any `user:password@` replaced.
-pub(crate) fn shown(url: &str) -> String {
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    let authority_end = url[after_scheme..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| after_scheme + i);
-    match url[after_scheme..authority_end].rfind('@') {
-        Some(at) => format!(
-            "{}[redacted]{}",
-            &url[..after_scheme],
-            &url[after_scheme + at..]
-        ),
-        None => url.to_owned(),
     }
 }
 

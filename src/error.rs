@@ -118,6 +118,27 @@ impl From<ureq::Error> for Error {
     }
 }
 
+/// For `?` in functions that return `std::io::Result`: the error becomes the source of an
+/// `io::Error` whose kind says what it was (`TimedOut`, `PermissionDenied`,
+/// `InvalidInput`, `InvalidData`, or `Other`).
+impl From<Error> for std::io::Error {
+    fn from(error: Error) -> Self {
+        use std::io::ErrorKind;
+        let kind = match &error {
+            Error::Transport(e) if matches!(**e, ureq::Error::Timeout(_)) => ErrorKind::TimedOut,
+            Error::Transport(e) => match &**e {
+                ureq::Error::Io(io) => io.kind(),
+                _ => ErrorKind::Other,
+            },
+            Error::CredentialsRejected(_) => ErrorKind::PermissionDenied,
+            Error::Config(_) | Error::InvalidHeaderValue(_) => ErrorKind::InvalidInput,
+            Error::InvalidResponse(_) | Error::ApiBody(_) => ErrorKind::InvalidData,
+            _ => ErrorKind::Other,
+        };
+        std::io::Error::new(kind, error)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,6 +148,18 @@ mod tests {
         fn assert_traits<T: Send + Sync + Clone + 'static>() {}
         assert_traits::<Error>();
         assert!(std::mem::size_of::<Error>() <= 32);
+    }
+
+    #[test]
+    fn converts_to_io_error_keeping_the_kind_and_the_source() {
+        fn read() -> std::io::Result<()> {
+            Err(Error::Config("bad".into()))?
+        }
+        let e = read().unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+        assert_eq!(e.to_string(), "invalid configuration: bad");
+        let inner = e.into_inner().unwrap().downcast::<Error>().unwrap();
+        assert!(matches!(*inner, Error::Config(_)));
     }
 
     #[test]

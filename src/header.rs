@@ -62,12 +62,3 @@ pub(crate) fn sensitive(prefix: &str, value: &str, what: &'static str) -> Result
     header.set_sensitive(true);
     Ok(header)
 }
-
-/// Which header an API wants: Basic from the [`Credentials`](crate::Credentials), or a token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AuthScheme {
-    /// `Authorization: Basic …` on every call, from the client id and secret.
-    Basic(crate::BasicEncoding),
-    /// An access token from a [`TokenSource`](crate::TokenSource), in the given scheme.
-    Token(TokenScheme),
-}

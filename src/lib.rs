@@ -4,6 +4,10 @@
 //!
 //! # Quick start
 //!
+//! Two ideas: how the client authenticates to the token endpoint ([`ClientAuth`], set by the
+//! provider presets), and which header an API wants ([`Auth`]: Basic, or a token in a
+//! [`TokenScheme`]).
+//!
 //! **myConnectedFleet** — Basic for the Core API, a token for the others:
 //!
 //! ```no_run
@@ -12,10 +16,10 @@
 //!
 //! let creds = Credentials::new("clientId", "clientSecret")?;
 //! let core = creds.basic_header(BasicEncoding::Raw)?; // "Basic Y2xpZW50SWQ6…"
-//! let source = my_connected_fleet::token_source(creds);
+//! let source = my_connected_fleet::token_config(creds).build()?;
 //! let token = source.token()?; // fetched once, then cached
-//! let tacho = token.header(TokenScheme::Bearer); // "Bearer …"
-//! let jobs = token.header(TokenScheme::ConnectToken); // for `x-connect-token`: "TOKEN …"
+//! let tacho = token.header(TokenScheme::Bearer); // (authorization, "Bearer …")
+//! let jobs = token.header(TokenScheme::ConnectToken); // (x-connect-token, "TOKEN …")
 //! # Ok::<(), apiauth::Error>(())
 //! ```
 //!
@@ -25,12 +29,20 @@
 //! use apiauth::{Credentials, TokenScheme};
 //! use apiauth::providers::motorweb::{self, Environment};
 //!
-//! let source = motorweb::token_source(Environment::Test, Credentials::new("id", "secret")?);
-//! let bearer = source.token()?.header(TokenScheme::Bearer).clone();
+//! let source = motorweb::token_config(Environment::Test, Credentials::new("id", "secret")?)
+//!     .build()?;
+//! let (name, value) = source.token()?.header(TokenScheme::Bearer);
+//! let answer = ureq::get("https://api.tst.motorweb.app/market-data/v1/vehicles/plate/ABC123")
+//!     .header(name, value)
+//!     .call();
 //! # Ok::<(), apiauth::Error>(())
 //! ```
 //!
-//! **Any RFC 6749 server** — [`TokenSource::new`] with a token URL, then `with_*` options.
+//! **Any RFC 6749 server** — [`TokenConfig::new`] with a token URL, `with_*` options, then
+//! [`build`](TokenConfig::build).
+//!
+//! **Calls with 401 recovery** — [`ApiClient`] on your ureq agent, or the provider clients
+//! (`providers::motorweb::Client`, `providers::my_connected_fleet::Client`).
 //!
 //! **Shell scripts** — the `apiauth` command prints a header (`apiauth header --provider
 //! motorweb --env test`) and caches tokens on disk for every process of the user; see the
@@ -44,12 +56,18 @@
 //! a timeout, read at most 64 KiB, and go only to https URLs (or loopback). TLS is rustls
 //! with the webpki roots by default; the `native-tls` feature selects the platform's TLS.
 //!
+//! # Testing your code
+//!
+//! The `test-util` feature (off by default) adds `TestClock`: clocks a test moves by hand,
+//! given to `TokenConfig::with_test_clock`, to test expiry and refresh without sleeping.
+//!
 //! # Codemap
 //!
-//! [`Credentials`] → Basic header values · [`Token`] → a parsed token and its expiry ·
-//! [`TokenSource`] → the cache, the only code that calls a token endpoint ·
-//! [`DiskCache`] → tokens shared across processes (Unix) ·
-//! [`providers`] → URLs and schemes per provider · [`Error`] → what went wrong.
+//! [`Credentials`] → Basic header values · [`TokenConfig`] → settings, built into a
+//! [`TokenSource`] → the cache, the only code that calls a token endpoint · [`Token`] → a
+//! parsed token and its expiry · [`DiskCache`] → tokens shared across processes (Unix) ·
+//! [`ApiClient`] / [`Auth`] → authorized calls · [`providers`] → presets ·
+//! [`Error`] → what went wrong.
 //!
 //! MSRV: Rust 1.89 (`File::lock`).
 #![forbid(unsafe_code)]
@@ -58,6 +76,7 @@
 
 mod api;
 mod clock;
+mod config;
 mod credentials;
 #[cfg(unix)]
 mod disk_cache;
@@ -66,20 +85,23 @@ mod error;
 mod form;
 mod header;
 pub mod providers;
+mod refresh;
 mod secret;
 mod source;
 mod token;
 
 pub use api::{ApiClient, Auth};
-pub use credentials::{BasicEncoding, Credentials};
+#[cfg(feature = "test-util")]
+pub use clock::TestClock;
+pub use config::TokenConfig;
+pub use credentials::{BasicEncoding, ClientAuth, Credentials};
 #[cfg(unix)]
 pub use disk_cache::DiskCache;
-pub use endpoint::{ClientAuth, MAX_BODY};
 pub use error::{EndpointError, Error, Result};
-pub use header::{AuthScheme, TokenScheme};
+pub use header::TokenScheme;
 pub use secret::{AccessToken, ClientSecret};
 pub use source::{RefreshEvent, Stats, TokenSource};
-pub use token::{DEFAULT_LIFETIME, Freshness, MAX_LIFETIME, Token};
+pub use token::{DEFAULT_LIFETIME, MAX_LIFETIME, Token};
 
 /// The HTTP types in this crate's signatures (`HeaderValue`, `HeaderName`), as re-exported
 /// by ureq.

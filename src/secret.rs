@@ -61,3 +61,19 @@ impl fmt::Debug for AccessToken {
         f.write_str("AccessToken([redacted])")
     }
 }
+
+/// `url` fit to show in a message or a `Debug` print: any `user:password@` replaced.
+pub(crate) fn shown(url: &str) -> String {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let authority_end = url[after_scheme..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| after_scheme + i);
+    match url[after_scheme..authority_end].rfind('@') {
+        Some(at) => format!(
+            "{}[redacted]{}",
+            &url[..after_scheme],
+            &url[after_scheme + at..]
+        ),
+        None => url.to_owned(),
+    }
+}

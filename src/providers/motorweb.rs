@@ -10,24 +10,21 @@
 //! ```no_run
 //! use apiauth::{Credentials, TokenScheme, providers::motorweb::{self, Environment}};
 //!
-//! let source = motorweb::token_source(Environment::Test, Credentials::new("id", "secret")?);
+//! let source = motorweb::token_config(Environment::Test, Credentials::new("id", "secret")?)
+//!     .build()?;
 //! let token = source.token()?;
 //! println!("expires {:?}", token.jwt_expiry());
-//! let value = token.header(TokenScheme::Bearer); // "Bearer eyJ…"
+//! let (name, value) = token.header(TokenScheme::Bearer); // authorization: Bearer eyJ…
 //! # Ok::<(), apiauth::Error>(())
 //! ```
 
 use serde::de::DeserializeOwned;
 
-use crate::api::path_segment;
-use crate::{ApiClient, Auth, ClientAuth, Credentials, Result, TokenScheme, TokenSource};
+use super::{join, path_segment};
+use crate::{ApiClient, Auth, ClientAuth, Credentials, Result, TokenConfig, TokenScheme};
 
 /// The token endpoint's path below an environment's base URL.
-pub const TOKEN_PATH: &str = "/auth/v1/token";
-
-/// How the client authenticates to the token endpoint: `client_id` and `client_secret` in
-/// the form body.
-pub const CLIENT_AUTH: ClientAuth = ClientAuth::RequestBody;
+const TOKEN_PATH: &str = "/auth/v1/token";
 
 /// A Motorweb environment. Credentials of one do not work in another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,7 +33,7 @@ pub enum Environment {
     /// `https://api.tst.motorweb.app`, as documented.
     Test,
     /// `https://api.motorweb.app`. Not in Motorweb's document (which lists only the test
-    /// URL): a guess from its naming; use [`token_source_at`] if yours differs.
+    /// URL): a guess from its naming; use [`token_config_at`] if yours differs.
     Production,
 }
 
@@ -50,19 +47,17 @@ impl Environment {
     }
 }
 
-/// A token source for `environment`.
-pub fn token_source(environment: Environment, credentials: Credentials) -> TokenSource {
-    token_source_at(environment.base_url(), credentials)
+/// The token settings for `environment`: its token endpoint, with `client_id` and
+/// `client_secret` in the form body. Add options, then [`build`](TokenConfig::build).
+pub fn token_config(environment: Environment, credentials: Credentials) -> TokenConfig {
+    token_config_at(environment.base_url(), credentials)
 }
 
-/// A token source for the gateway at `base_url` (a test server, another environment).
-pub fn token_source_at(base_url: &str, credentials: Credentials) -> TokenSource {
-    TokenSource::new(token_url(base_url), credentials).with_client_auth(CLIENT_AUTH)
-}
-
-/// The token endpoint's URL below `base_url`: [`TOKEN_PATH`] appended.
-pub fn token_url(base_url: &str) -> String {
-    format!("{}{TOKEN_PATH}", base_url.trim_end_matches('/'))
+/// The token settings for the gateway at `base_url` (a test server, another environment):
+/// the token endpoint is `{base_url}/auth/v1/token`.
+pub fn token_config_at(base_url: &str, credentials: Credentials) -> TokenConfig {
+    TokenConfig::new(join(base_url, TOKEN_PATH), credentials)
+        .with_client_auth(ClientAuth::RequestBody)
 }
 
 /// Calls Motorweb APIs with a cached JWT, retrying once with a new token after a 401 (the
@@ -74,7 +69,7 @@ pub fn token_url(base_url: &str) -> String {
 /// ```no_run
 /// use apiauth::{Credentials, providers::motorweb::{Client, Environment}};
 ///
-/// let client = Client::new(Environment::Test, Credentials::new("id", "secret")?);
+/// let client = Client::new(Environment::Test, Credentials::new("id", "secret")?)?;
 /// let vehicle: serde_json::Value = client.vehicle_by_plate("ABC123")?;
 /// # Ok::<(), apiauth::Error>(())
 /// ```
@@ -86,22 +81,30 @@ pub struct Client {
 
 impl Client {
     /// A client for `environment`; the token endpoint and the APIs share its base URL.
-    pub fn new(environment: Environment, credentials: Credentials) -> Self {
+    ///
+    /// # Errors
+    ///
+    /// Those of [`TokenConfig::build`].
+    pub fn new(environment: Environment, credentials: Credentials) -> Result<Self> {
         Self::at(environment.base_url(), credentials)
     }
 
     /// A client for the gateway at `base_url` (a test server, another environment).
-    pub fn at(base_url: &str, credentials: Credentials) -> Self {
-        let source = token_source_at(base_url, credentials);
-        Client {
+    ///
+    /// # Errors
+    ///
+    /// Those of [`TokenConfig::build`].
+    pub fn at(base_url: &str, credentials: Credentials) -> Result<Self> {
+        let source = token_config_at(base_url, credentials).build()?;
+        Ok(Client {
             api: ApiClient::new(Auth::Token(source, TokenScheme::Bearer)),
             base_url: base_url.trim_end_matches('/').to_owned(),
-        }
+        })
     }
 
     /// The agent API calls go through. Defaults to ureq's defaults.
     pub fn with_agent(mut self, agent: ureq::Agent) -> Self {
-        self.api = self.api.with_agent(agent);
+        self.api = ApiClient::new_with_agent(agent, self.api.auth().clone());
         self
     }
 
@@ -118,9 +121,7 @@ impl Client {
     /// and those of [`ApiClient::get_json`].
     pub fn vehicle_by_plate<T: DeserializeOwned>(&self, plate: &str) -> Result<T> {
         let plate = path_segment(plate, "plate")?;
-        self.api.get_json(&format!(
-            "{}/market-data/v1/vehicles/plate/{plate}",
-            self.base_url
-        ))
+        let path = format!("/market-data/v1/vehicles/plate/{plate}");
+        self.api.get_json(&join(&self.base_url, &path))
     }
 }

@@ -12,19 +12,18 @@
 //! use apiauth::{Credentials, providers::my_connected_fleet::{self, Api}};
 //!
 //! let creds = Credentials::new("clientId", "clientSecret")?;
-//! let source = my_connected_fleet::token_source(creds);
+//! let source = my_connected_fleet::token_config(creds).build()?;
 //! let token = source.token()?;
-//! let (name, value) = (Api::JobManagement.token_scheme().header_name(),
-//!                      token.header(Api::JobManagement.token_scheme()));
+//! let (name, value) = token.header(Api::JobManagement.token_scheme());
 //! assert_eq!(name, "x-connect-token"); // value: "TOKEN …"
 //! # Ok::<(), apiauth::Error>(())
 //! ```
 
 use serde::de::DeserializeOwned;
 
-use crate::api::path_segment;
+use super::{join, path_segment};
 use crate::{
-    ApiClient, Auth, AuthScheme, BasicEncoding, ClientAuth, Credentials, Result, TokenScheme,
+    ApiClient, Auth, BasicEncoding, ClientAuth, Credentials, Result, TokenConfig, TokenScheme,
     TokenSource,
 };
 
@@ -32,10 +31,7 @@ use crate::{
 pub const AUTH_BASE_URL: &str = "https://auth.masternautconnect.com";
 
 /// The token endpoint's path below [`AUTH_BASE_URL`].
-pub const TOKEN_PATH: &str = "/masternauth-oauth/oauth/accessToken";
-
-/// How the client authenticates to the token endpoint: raw RFC 7617 Basic.
-pub const CLIENT_AUTH: ClientAuth = ClientAuth::Basic(BasicEncoding::Raw);
+const TOKEN_PATH: &str = "/masternauth-oauth/oauth/accessToken";
 
 /// Where the APIs live.
 pub const API_BASE_URL: &str = "https://api.masternautconnect.com";
@@ -57,18 +53,9 @@ pub enum Api {
 }
 
 impl Api {
-    /// The scheme this API's documentation gives. For [`Api::Core`] that is raw Basic;
-    /// newer Masternaut documentation also shows Bearer for Core, which a caller can use by
-    /// asking for [`Api::token_scheme`] instead.
-    pub fn scheme(self) -> AuthScheme {
-        match self {
-            Api::Core => AuthScheme::Basic(BasicEncoding::Raw),
-            _ => AuthScheme::Token(self.token_scheme()),
-        }
-    }
-
     /// The scheme for this API's token: `x-connect-token` for Job Management, Bearer for
-    /// every other API (Core included).
+    /// every other API. The Core API's document gives raw Basic (what [`Client`] sends);
+    /// newer Masternaut documentation also shows Bearer for Core, which this gives.
     pub fn token_scheme(self) -> TokenScheme {
         match self {
             Api::JobManagement => TokenScheme::ConnectToken,
@@ -77,19 +64,17 @@ impl Api {
     }
 }
 
-/// A token source for the production token endpoint.
-pub fn token_source(credentials: Credentials) -> TokenSource {
-    token_source_at(AUTH_BASE_URL, credentials)
+/// The token settings for the production token endpoint: raw RFC 7617 Basic and
+/// `grant_type=client_credentials`. Add options, then [`build`](TokenConfig::build).
+pub fn token_config(credentials: Credentials) -> TokenConfig {
+    token_config_at(AUTH_BASE_URL, credentials)
 }
 
-/// A token source for the token endpoint below `auth_base_url` (a test server, a proxy).
-pub fn token_source_at(auth_base_url: &str, credentials: Credentials) -> TokenSource {
-    TokenSource::new(token_url(auth_base_url), credentials).with_client_auth(CLIENT_AUTH)
-}
-
-/// The token endpoint's URL below `auth_base_url`: [`TOKEN_PATH`] appended.
-pub fn token_url(auth_base_url: &str) -> String {
-    format!("{}{TOKEN_PATH}", auth_base_url.trim_end_matches('/'))
+/// The token settings for the token endpoint below `auth_base_url` (a test server, a
+/// proxy): `{auth_base_url}/masternauth-oauth/oauth/accessToken`.
+pub fn token_config_at(auth_base_url: &str, credentials: Credentials) -> TokenConfig {
+    TokenConfig::new(join(auth_base_url, TOKEN_PATH), credentials)
+        .with_client_auth(ClientAuth::Basic(BasicEncoding::Raw))
 }
 
 /// Calls myConnectedFleet APIs for one customer, each with the header it wants: Basic for
@@ -124,19 +109,17 @@ impl Client {
     /// segment (letters, digits, `-`, `_`, `.`), or the client id cannot be sent as raw
     /// Basic.
     pub fn new(credentials: Credentials, customer_id: &str) -> Result<Self> {
-        credentials.basic_header(BasicEncoding::Raw)?;
-        let source = token_source(credentials.clone());
+        let source = token_config(credentials.clone()).build()?;
+        let customer_id = path_segment(customer_id, "customer id")?.to_owned();
         let core = ApiClient::new(Auth::Basic(credentials, BasicEncoding::Raw));
+        let agent = core.agent().clone();
+        let on = |auth| ApiClient::new_with_agent(agent.clone(), auth);
         Ok(Client {
-            bearer: core
-                .clone()
-                .with_auth(Auth::Token(source.clone(), TokenScheme::Bearer)),
-            connect_token: core
-                .clone()
-                .with_auth(Auth::Token(source, TokenScheme::ConnectToken)),
+            bearer: on(Auth::Token(source.clone(), TokenScheme::Bearer)),
+            connect_token: on(Auth::Token(source, TokenScheme::ConnectToken)),
             core,
             api_base_url: API_BASE_URL.to_owned(),
-            customer_id: path_segment(customer_id, "customer id")?.to_owned(),
+            customer_id,
         })
     }
 
@@ -146,39 +129,48 @@ impl Client {
         self
     }
 
-    /// Uses `source` for the token APIs (for instance [`token_source_at`] a test server).
-    /// Defaults to [`token_source`] with the client's credentials.
+    /// Uses `source` for the token APIs (for instance one built from [`token_config_at`] a
+    /// test server). Defaults to [`token_config`] with the client's credentials.
     pub fn with_token_source(mut self, source: TokenSource) -> Self {
-        self.bearer = self
-            .bearer
-            .with_auth(Auth::Token(source.clone(), TokenScheme::Bearer));
-        self.connect_token = self
-            .connect_token
-            .with_auth(Auth::Token(source, TokenScheme::ConnectToken));
+        let agent = self.core.agent().clone();
+        self.bearer = ApiClient::new_with_agent(
+            agent.clone(),
+            Auth::Token(source.clone(), TokenScheme::Bearer),
+        );
+        self.connect_token =
+            ApiClient::new_with_agent(agent, Auth::Token(source, TokenScheme::ConnectToken));
         self
     }
 
     /// The agent API calls go through. Defaults to ureq's defaults.
     pub fn with_agent(mut self, agent: ureq::Agent) -> Self {
         for client in [&mut self.core, &mut self.bearer, &mut self.connect_token] {
-            *client = client.clone().with_agent(agent.clone());
+            *client = ApiClient::new_with_agent(agent.clone(), client.auth().clone());
         }
         self
     }
 
-    /// The API client for `api`, with that API's header.
+    /// The API client for `api`, with that API's header: Basic for Core, the token in
+    /// [`Api::token_scheme`] for the others.
     pub fn api(&self, api: Api) -> &ApiClient {
-        match api.scheme() {
-            AuthScheme::Basic(_) => &self.core,
-            AuthScheme::Token(TokenScheme::ConnectToken) => &self.connect_token,
-            AuthScheme::Token(_) => &self.bearer,
+        match (api, api.token_scheme()) {
+            (Api::Core, _) => &self.core,
+            (_, TokenScheme::ConnectToken) => &self.connect_token,
+            (_, _) => &self.bearer,
         }
     }
 
+    /// `GET` of `path` (with `{customerId}` in it) below the API base URL. The customer id
+    /// is put into the path only, never into the base URL.
     fn get<T: DeserializeOwned>(&self, api: Api, path: &str) -> Result<T> {
-        let (base, customer) = (&self.api_base_url, &self.customer_id);
-        self.api(api)
-            .get_json(&format!("{base}{path}").replace("{customerId}", customer))
+        self.api(api).get_json(&self.url(path))
+    }
+
+    fn url(&self, path: &str) -> String {
+        join(
+            &self.api_base_url,
+            &path.replace("{customerId}", &self.customer_id),
+        )
     }
 
     /// Core API: `GET …/customer/{customerId}/tracking/live`, with Basic.
@@ -204,5 +196,22 @@ impl Client {
             Api::JobManagement,
             "/job-management/v1/customer/{customerId}/jobs",
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_customer_id_goes_into_the_path_only() {
+        let creds = Credentials::new("id", "secret").unwrap();
+        let client = Client::new(creds, "42")
+            .unwrap()
+            .with_api_base_url("https://proxy.example/{customerId}/");
+        assert_eq!(
+            client.url("/v1/customer/{customerId}/jobs"),
+            "https://proxy.example/{customerId}/v1/customer/42/jobs"
+        );
     }
 }

@@ -5,17 +5,25 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use apiauth::{ApiClient, Auth, Credentials, DiskCache, Error, TokenScheme, TokenSource};
+use apiauth::{
+    ApiClient, Auth, Credentials, DiskCache, Error, TokenConfig, TokenScheme, TokenSource,
+};
 use httpmock::Method::{GET, POST};
 use httpmock::MockServer;
 use serde_json::{Value, json};
 
-use crate::support::{eventually, rfc_token, temp_dir};
+use crate::support::{clock, eventually, rfc_token, temp_dir};
 
-fn source(server: &MockServer, dir: &Path) -> TokenSource {
+fn config(server: &MockServer, dir: &Path) -> TokenConfig {
     let creds = Credentials::new("id", "secret").unwrap();
     let cache = DiskCache::open(dir.join("apiauth")).unwrap();
-    TokenSource::new(server.url("/token"), creds).with_disk_cache(cache)
+    TokenConfig::new(server.url("/token"), creds)
+        .with_disk_cache(cache)
+        .with_test_clock(clock())
+}
+
+fn source(server: &MockServer, dir: &Path) -> TokenSource {
+    config(server, dir).build().unwrap()
 }
 
 /// The token a new source (a new process) gets, and how many requests it sent for it.
@@ -36,7 +44,7 @@ fn a_second_source_uses_the_first_ones_token_without_a_request() {
     assert_eq!(new_process_gets(&server, &dir), ("DISK".into(), 1));
     assert_eq!(new_process_gets(&server, &dir), ("DISK".into(), 0));
     // Other scopes are another entry.
-    let scoped = source(&server, &dir).with_scope("admin");
+    let scoped = config(&server, &dir).with_scope("admin").build().unwrap();
     scoped.token().unwrap();
     assert_eq!(scoped.stats().fetches, 1);
     mock.assert_calls(2);
@@ -95,12 +103,12 @@ fn a_fresh_process_keeps_a_stale_token_when_the_refresh_fails() {
     });
     // 100 s tokens are stale after 50 s (the margin is at most half the life).
     let later = source(&server, &dir);
-    later.advance_clock_for_tests(std::time::Duration::from_secs(60));
+    clock().advance(std::time::Duration::from_secs(60));
     assert_eq!(later.token().unwrap().access_token().secret(), "STALE");
     down.assert_calls(1);
     // Expired: the failure is the answer.
     let expired = source(&server, &dir);
-    expired.advance_clock_for_tests(std::time::Duration::from_secs(101));
+    clock().advance(std::time::Duration::from_secs(101));
     assert!(matches!(expired.token(), Err(Error::EndpointRefused(e)) if e.status == 503));
     down.assert_calls(2);
 }
@@ -120,7 +128,7 @@ fn a_background_refresh_writes_the_new_token_for_others() {
         when.method(POST).path("/token");
         then.status(200).json_body(rfc_token("TWO", 3600));
     });
-    source.advance_clock_for_tests(std::time::Duration::from_secs(60));
+    clock().advance(std::time::Duration::from_secs(60));
     assert_eq!(source.token().unwrap().access_token().secret(), "ONE");
     eventually(|| source.stats().fetches == 2);
     eventually(|| new_process_gets(&server, &dir) == ("TWO".into(), 0));

@@ -1,16 +1,16 @@
 //! The one integration-test binary. Every server here is an httpmock server or a raw
 //! listener on loopback.
 
+mod api_calls;
 mod cache;
 #[cfg(unix)]
 mod cli;
 #[cfg(unix)]
 mod disk_cache;
-mod foundation;
-mod hardening;
-mod requests;
+mod robustness;
 mod server;
 mod support;
+mod token_endpoint;
 mod usable;
 
 use std::alloc::{GlobalAlloc, Layout, System};

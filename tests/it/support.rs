@@ -39,3 +39,13 @@ pub fn temp_dir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+thread_local! {
+    static CLOCK: apiauth::TestClock = apiauth::TestClock::new();
+}
+
+/// This test's clock (one per test thread): sources built with `with_test_clock(clock())`
+/// read it, and `clock().advance(…)` moves it.
+pub fn clock() -> apiauth::TestClock {
+    CLOCK.with(Clone::clone)
+}

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use apiauth::providers::motorweb::{self, Environment};
+use apiauth::providers::motorweb::Environment;
 use apiauth::providers::my_connected_fleet::{self, Api};
 use apiauth::{BasicEncoding, ClientAuth, TokenScheme};
 
@@ -56,14 +56,14 @@ Examples:
 pub enum Invocation {
     Help,
     Version,
-    Run(Request),
+    Run(Job),
 }
 
 /// A `header` or `token` run.
 #[derive(Debug)]
-pub struct Request {
+pub struct Job {
     pub command: Command,
-    pub auth: Auth,
+    pub header: HeaderSource,
     pub format: Format,
     pub credentials_file: Option<PathBuf>,
     pub cache: bool,
@@ -73,18 +73,34 @@ pub struct Request {
 
 /// Where the header comes from.
 #[derive(Debug)]
-pub enum Auth {
+pub enum HeaderSource {
     /// myConnectedFleet's Core API: raw Basic from the credentials, nothing to fetch.
     CoreBasic,
-    /// A token from `Endpoint`, presented in `TokenScheme`.
-    Token(Endpoint, TokenScheme),
+    /// A token asked for as `TokenSettings` say, presented in `TokenScheme`.
+    Token(TokenSettings, TokenScheme),
+}
+
+/// Which provider's token endpoint, with the base URL it was given.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Preset {
+    MyConnectedFleet {
+        auth_base_url: String,
+    },
+    Motorweb {
+        base_url: String,
+    },
+    Generic {
+        token_url: String,
+        client_auth: ClientAuth,
+    },
 }
 
 /// Where and how to ask for a token.
 #[derive(Debug)]
-pub struct Endpoint {
-    pub token_url: String,
-    pub client_auth: ClientAuth,
+pub struct TokenSettings {
+    pub preset: Preset,
+    /// `--token-url`, over the preset's.
+    pub token_url: Option<String>,
     pub scopes: Vec<String>,
     pub params: Vec<(String, String)>,
     pub timeout: Duration,
@@ -174,7 +190,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Invocation, Strin
         true => Err(format!("{option} applies only to --provider {provider}")),
         false => Ok(()),
     };
-    let (default_url, auth, scheme) = match provider.as_str() {
+    let (preset, scheme) = match provider.as_str() {
         "my-connected-fleet" => {
             only_for("--env", env.is_some(), "motorweb")?;
             only_for("--client-auth", client_auth.is_some(), "generic")?;
@@ -189,9 +205,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Invocation, Strin
                         "the core api takes Basic, not a token: use `apiauth header`".into(),
                     );
                 }
-                let run = Request {
+                let run = Job {
                     command,
-                    auth: Auth::CoreBasic,
+                    header: HeaderSource::CoreBasic,
                     format: parse_format(format.as_deref(), command)?,
                     credentials_file,
                     cache,
@@ -199,28 +215,25 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Invocation, Strin
                 };
                 return Ok(Invocation::Run(run));
             }
-            let base = base_url
-                .as_deref()
-                .unwrap_or(my_connected_fleet::AUTH_BASE_URL);
-            let url = my_connected_fleet::token_url(base);
+            let auth_base_url = base_url.unwrap_or(my_connected_fleet::AUTH_BASE_URL.into());
             let scheme = api.map_or(TokenScheme::Bearer, Api::token_scheme);
-            (Some(url), my_connected_fleet::CLIENT_AUTH, scheme)
+            (Preset::MyConnectedFleet { auth_base_url }, scheme)
         }
         "motorweb" => {
             only_for("--api", api.is_some(), "my-connected-fleet")?;
             only_for("--client-auth", client_auth.is_some(), "generic")?;
-            let base = match (env.as_deref(), base_url.as_deref()) {
-                (_, Some(base)) => Some(base),
-                (Some("test"), None) => Some(Environment::Test.base_url()),
-                (Some("production"), None) => Some(Environment::Production.base_url()),
+            let base_url = match (env.as_deref(), base_url) {
+                (_, Some(base)) => base,
+                (Some("test"), None) => Environment::Test.base_url().into(),
+                (Some("production"), None) => Environment::Production.base_url().into(),
                 (Some(other), None) => {
                     return Err(format!("unknown --env {other:?} (test, production)"));
                 }
-                (None, None) if token_url.is_some() => None,
+                // The URL is --token-url's; the preset only says how to authenticate.
+                (None, None) if token_url.is_some() => Environment::Test.base_url().into(),
                 (None, None) => return Err("--env is required (test or production)".into()),
             };
-            let url = base.map(motorweb::token_url);
-            (url, motorweb::CLIENT_AUTH, TokenScheme::Bearer)
+            (Preset::Motorweb { base_url }, TokenScheme::Bearer)
         }
         "generic" => {
             only_for("--api", api.is_some(), "my-connected-fleet")?;
@@ -238,7 +251,14 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Invocation, Strin
                     ));
                 }
             };
-            (None, auth, TokenScheme::Bearer)
+            let token_url = token_url
+                .take()
+                .ok_or("--provider generic needs --token-url")?;
+            let preset = Preset::Generic {
+                token_url,
+                client_auth: auth,
+            };
+            (preset, TokenScheme::Bearer)
         }
         other => {
             return Err(format!(
@@ -246,15 +266,12 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Invocation, Strin
             ));
         }
     };
-    let token_url = token_url
-        .or(default_url)
-        .ok_or("--provider generic needs --token-url")?;
-    Ok(Invocation::Run(Request {
+    Ok(Invocation::Run(Job {
         command,
-        auth: Auth::Token(
-            Endpoint {
+        header: HeaderSource::Token(
+            TokenSettings {
+                preset,
                 token_url,
-                client_auth: auth,
                 scopes,
                 params,
                 timeout,
@@ -329,31 +346,41 @@ mod tests {
     }
 
     #[test]
-    fn urls_per_provider() {
-        let url = |line: &str| match parse_str(line).unwrap() {
-            Invocation::Run(Request {
-                auth: Auth::Token(e, _),
+    fn presets_per_provider() {
+        let preset = |line: &str| match parse_str(line).unwrap() {
+            Invocation::Run(Job {
+                header: HeaderSource::Token(settings, _),
                 ..
-            }) => (e.token_url, e.client_auth),
+            }) => (settings.preset, settings.token_url),
             other => panic!("{other:?}"),
         };
         assert_eq!(
-            url("token --provider motorweb --env test"),
+            preset("token --provider motorweb --env test"),
             (
-                "https://api.tst.motorweb.app/auth/v1/token".into(),
-                ClientAuth::RequestBody
+                Preset::Motorweb {
+                    base_url: "https://api.tst.motorweb.app".into()
+                },
+                None
             )
         );
         assert_eq!(
-            url("token --provider my-connected-fleet --base-url http://127.0.0.1:1/"),
+            preset("token --provider my-connected-fleet --base-url http://127.0.0.1:1/"),
             (
-                "http://127.0.0.1:1/masternauth-oauth/oauth/accessToken".into(),
-                ClientAuth::Basic(BasicEncoding::Raw)
+                Preset::MyConnectedFleet {
+                    auth_base_url: "http://127.0.0.1:1/".into()
+                },
+                None
             )
         );
         assert_eq!(
-            url("header --provider generic --token-url https://a.example/t --client-auth body").0,
-            "https://a.example/t"
+            preset("header --provider generic --token-url https://a.example/t --client-auth body"),
+            (
+                Preset::Generic {
+                    token_url: "https://a.example/t".into(),
+                    client_auth: ClientAuth::RequestBody
+                },
+                None
+            )
         );
     }
 }

@@ -9,11 +9,13 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use apiauth::{BasicEncoding, Credentials, Error, TokenScheme, TokenSource};
-use args::{Auth, Command, Endpoint, Format, Invocation, Request};
+use apiauth::http::header::AUTHORIZATION;
+use apiauth::providers::{motorweb, my_connected_fleet};
+use apiauth::{BasicEncoding, Credentials, Error, TokenConfig, TokenSource};
+use args::{Command, Format, HeaderSource, Invocation, Job, Preset, TokenSettings};
 
 /// Why the command failed: an exit code and a one-line message without secrets.
-struct Failure {
+struct Exit {
     code: u8,
     message: String,
 }
@@ -25,17 +27,17 @@ const UNREACHABLE: u8 = 4;
 const UNUSABLE: u8 = 5;
 const REFUSED: u8 = 6;
 
-impl Failure {
-    fn usage(message: impl Into<String>) -> Failure {
-        Failure {
+impl Exit {
+    fn usage(message: impl Into<String>) -> Exit {
+        Exit {
             code: USAGE,
             message: message.into(),
         }
     }
 }
 
-impl From<Error> for Failure {
-    fn from(error: Error) -> Failure {
+impl From<Error> for Exit {
+    fn from(error: Error) -> Exit {
         let code = match &error {
             Error::CredentialsRejected(_) => REJECTED,
             Error::Transport(_) => UNREACHABLE,
@@ -49,7 +51,7 @@ impl From<Error> for Failure {
             message = format!("{message}: {cause}");
             source = cause.source();
         }
-        Failure { code, message }
+        Exit { code, message }
     }
 }
 
@@ -59,12 +61,12 @@ fn main() -> ExitCode {
         .map(|a| a.into_string())
         .collect();
     let outcome = args
-        .map_err(|_| Failure::usage("arguments must be UTF-8"))
-        .and_then(|args| args::parse(args).map_err(Failure::usage))
+        .map_err(|_| Exit::usage("arguments must be UTF-8"))
+        .and_then(|args| args::parse(args).map_err(Exit::usage))
         .and_then(|invocation| match invocation {
             Invocation::Help => Ok(args::HELP.to_owned()),
             Invocation::Version => Ok(format!("apiauth {}\n", env!("CARGO_PKG_VERSION"))),
-            Invocation::Run(request) => run(&request),
+            Invocation::Run(job) => run(&job),
         });
     match outcome {
         // A closed stdout (`| head -c0`) is not worth a panic: the exit code says it.
@@ -86,76 +88,92 @@ fn main() -> ExitCode {
 }
 
 /// Runs `header` or `token`, and returns what to print.
-fn run(request: &Request) -> Result<String, Failure> {
-    let creds = credentials::load(request.credentials_file.as_deref())?;
-    let (endpoint, scheme) = match &request.auth {
-        Auth::CoreBasic => {
+fn run(job: &Job) -> Result<String, Exit> {
+    let creds = credentials::load(job.credentials_file.as_deref())?;
+    let (settings, scheme) = match &job.header {
+        HeaderSource::CoreBasic => {
             // Basic values are base64: always printable.
             let value = creds
                 .basic_header(BasicEncoding::Raw)?
                 .to_str()
                 .unwrap_or_default();
-            return Ok(header_output(request.format, "Authorization", value, None));
+            return Ok(header_output(job.format, "Authorization", value, None));
         }
-        Auth::Token(endpoint, scheme) => (endpoint, *scheme),
+        HeaderSource::Token(settings, scheme) => (settings, *scheme),
     };
-    let source = token_source(endpoint, creds, request.cache);
-    if request.refresh {
+    let source = token_source(settings, creds, job.cache)?;
+    if job.refresh {
         source.invalidate();
     }
     let token = source.token()?;
-    if request.command == Command::Token {
+    if job.command == Command::Token {
         return Ok(format!("{}\n", token.access_token().secret()));
     }
-    let name = match scheme {
-        TokenScheme::ConnectToken => "x-connect-token",
-        _ => "Authorization",
+    let (name, value) = token.header(scheme);
+    let name = match name {
+        AUTHORIZATION => "Authorization",
+        _ => name.as_str(),
     };
     // Token header values are visible ASCII: the parser refuses anything else.
-    let value = token.header(scheme).to_str().unwrap_or_default();
+    let value = value.to_str().unwrap_or_default();
     let expires_in = token.expires_at().saturating_duration_since(Instant::now());
     Ok(header_output(
-        request.format,
+        job.format,
         name,
         value,
         Some(expires_in.as_secs()),
     ))
 }
 
-fn token_source(endpoint: &Endpoint, creds: Credentials, cache: bool) -> TokenSource {
-    let mut source = TokenSource::new(endpoint.token_url.clone(), creds)
-        .with_client_auth(endpoint.client_auth)
-        .with_timeout(endpoint.timeout);
-    for scope in &endpoint.scopes {
-        source = source.with_scope(scope);
+fn token_source(
+    settings: &TokenSettings,
+    creds: Credentials,
+    cache: bool,
+) -> Result<TokenSource, Exit> {
+    let mut config = match &settings.preset {
+        Preset::MyConnectedFleet { auth_base_url } => {
+            my_connected_fleet::token_config_at(auth_base_url, creds)
+        }
+        Preset::Motorweb { base_url } => motorweb::token_config_at(base_url, creds),
+        Preset::Generic {
+            token_url,
+            client_auth,
+        } => TokenConfig::new(token_url, creds).with_client_auth(*client_auth),
+    };
+    if let Some(url) = &settings.token_url {
+        config = config.with_token_url(url);
     }
-    for (name, value) in &endpoint.params {
-        source = source.with_param(name, value);
+    config = config.with_timeout(settings.timeout);
+    for scope in &settings.scopes {
+        config = config.with_scope(scope);
+    }
+    for (name, value) in &settings.params {
+        config = config.with_param(name, value);
     }
     if cache {
-        source = with_disk_cache(source);
+        config = with_disk_cache(config);
     }
-    source
+    Ok(config.build()?)
 }
 
 /// The source with the user's disk cache, or as it was (with a warning) if there is none.
 #[cfg(unix)]
-fn with_disk_cache(source: TokenSource) -> TokenSource {
+fn with_disk_cache(config: TokenConfig) -> TokenConfig {
     let Some(dir) = apiauth::DiskCache::default_dir() else {
         eprintln!("apiauth: warning: neither XDG_CACHE_HOME nor HOME is set; not caching");
-        return source;
+        return config;
     };
     match apiauth::DiskCache::open(dir) {
-        Ok(cache) => source.with_disk_cache(cache),
+        Ok(cache) => config.with_disk_cache(cache),
         Err(error) => {
             eprintln!("apiauth: warning: {error}; not caching");
-            source
+            config
         }
     }
 }
 
 #[cfg(not(unix))]
-fn with_disk_cache(source: TokenSource) -> TokenSource {
+fn with_disk_cache(config: TokenConfig) -> TokenConfig {
     source
 }
 

@@ -4,7 +4,9 @@ use std::io::Cursor;
 
 use apiauth::http::Request;
 use apiauth::providers::{motorweb, my_connected_fleet};
-use apiauth::{ApiClient, Auth, BasicEncoding, Credentials, Error, TokenScheme, TokenSource};
+use apiauth::{
+    ApiClient, Auth, BasicEncoding, Credentials, Error, TokenConfig, TokenScheme, TokenSource,
+};
 use httpmock::Method::{GET, POST};
 use httpmock::{Mock, MockServer};
 use serde_json::{Value, json};
@@ -40,7 +42,9 @@ fn api<'a>(server: &'a MockServer, path: &str, header: (&str, &str), status: u16
 
 fn client(server: &MockServer, scheme: TokenScheme) -> (ApiClient, TokenSource) {
     let creds = Credentials::new("id", "secret").unwrap();
-    let source = TokenSource::new(server.url("/token"), creds);
+    let source = TokenConfig::new(server.url("/token"), creds)
+        .build()
+        .unwrap();
     (ApiClient::new(Auth::Token(source.clone(), scheme)), source)
 }
 
@@ -96,7 +100,11 @@ fn a_one_shot_body_is_not_retried_but_its_token_is_dropped() {
     let (client, source) = client(&server, TokenScheme::Bearer);
     let body = ureq::SendBody::from_owned_reader(Cursor::new(b"payload".to_vec()));
     let request = Request::post(server.url("/v1/upload")).body(body).unwrap();
-    assert_eq!(client.send_once(request).unwrap().status(), 401);
+    // ureq's default agent turns statuses into errors, and so does the client.
+    assert!(matches!(
+        client.run_once(request),
+        Err(Error::ApiStatus(401))
+    ));
     upload.assert_calls(1);
     assert_eq!(token_calls(&tokens), 1);
     assert_eq!(source.token().unwrap().access_token().secret(), "B");
@@ -123,7 +131,7 @@ fn a_replayable_post_is_sent_again_with_its_body() {
         .header("content-type", "application/json")
         .body(r#"{"n":1}"#)
         .unwrap();
-    assert_eq!(client.send(request).unwrap().status(), 201);
+    assert_eq!(client.run(request).unwrap().status(), 201);
     old.assert_calls(1);
     new.assert_calls(1);
     assert_eq!(token_calls(&tokens), 2);
@@ -162,7 +170,7 @@ fn connect_token_is_never_sent_as_authorization() {
         .header("authorization", "Bearer stray")
         .body(Vec::new())
         .unwrap();
-    assert_eq!(client.send(request).unwrap().status(), 200);
+    assert_eq!(client.run(request).unwrap().status(), 200);
     jobs.assert_calls(1);
     assert_eq!(token_calls(&tokens), 1);
 }
@@ -210,7 +218,8 @@ fn middleware_injects_and_the_token_request_never_carries_the_api_header() {
         then.status(200).body("[]");
     });
     let creds = Credentials::new("id", "secret").unwrap();
-    let source = TokenSource::new(server.url("/token"), creds);
+    let config = TokenConfig::new(server.url("/token"), creds);
+    let source = config.clone().build().unwrap();
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .middleware(Auth::Token(source.clone(), TokenScheme::ConnectToken))
         .build()
@@ -221,7 +230,7 @@ fn middleware_injects_and_the_token_request_never_carries_the_api_header() {
     token.assert_calls(1);
     // A source whose token requests go through that same agent: the middleware leaves
     // them alone (no API header, no recursion into the token endpoint).
-    let through_agent = source.with_agent(agent);
+    let through_agent = config.with_agent(agent).build().unwrap();
     assert_eq!(through_agent.token().unwrap().access_token().secret(), "A");
     token.assert_calls(2);
 }
@@ -230,7 +239,7 @@ fn middleware_injects_and_the_token_request_never_carries_the_api_header() {
 fn my_connected_fleet_client_uses_each_apis_header() {
     let auth = MockServer::start();
     let token = auth.mock(|when, then| {
-        when.method(POST).path(my_connected_fleet::TOKEN_PATH);
+        when.method(POST).path("/masternauth-oauth/oauth/accessToken");
         then.status(200)
             .json_body(json!({"success": true, "accessToken": "T1", "token_type": "bearer", "expires_in": 2591999}));
     });
@@ -259,7 +268,11 @@ fn my_connected_fleet_client_uses_each_apis_header() {
     let client = my_connected_fleet::Client::new(creds.clone(), "42")
         .unwrap()
         .with_api_base_url(&apis.base_url())
-        .with_token_source(my_connected_fleet::token_source_at(&auth.base_url(), creds));
+        .with_token_source(
+            my_connected_fleet::token_config_at(&auth.base_url(), creds)
+                .build()
+                .unwrap(),
+        );
     let live_body: Value = client.tracking_live().unwrap();
     assert_eq!(
         live_body,
@@ -278,7 +291,7 @@ fn my_connected_fleet_client_uses_each_apis_header() {
 #[test]
 fn motorweb_client_recovers_from_an_expired_token_fault() {
     let server = MockServer::start();
-    let tokens = tokens_at(&server, motorweb::TOKEN_PATH);
+    let tokens = tokens_at(&server, "/auth/v1/token");
     let fault = server.mock(|when, then| {
         when.method(GET)
             .path("/market-data/v1/vehicles/plate/ABC123")
@@ -297,7 +310,8 @@ fn motorweb_client_recovers_from_an_expired_token_fault() {
     let client = motorweb::Client::at(
         &server.base_url(),
         Credentials::new("id", "secret").unwrap(),
-    );
+    )
+    .unwrap();
     let body: Value = client.vehicle_by_plate("ABC123").unwrap();
     assert_eq!(body["make"], "TOYOTA");
     fault.assert_calls(1);
@@ -331,9 +345,54 @@ fn ids_cannot_change_the_path() {
             "{bad}"
         );
     }
-    let client = motorweb::Client::at("http://127.0.0.1:9", creds);
+    let client = motorweb::Client::at("http://127.0.0.1:9", creds).unwrap();
     assert!(matches!(
         client.vehicle_by_plate::<Value>("../x"),
         Err(Error::Config(_))
     ));
+}
+
+#[test]
+fn per_request_settings_and_extensions_survive_the_retry() {
+    let server = MockServer::start();
+    let tokens = tokens_a_then_b(&server);
+    let probe = |token: &'static str, status| {
+        server.mock(move |when, then| {
+            when.method(GET)
+                .path("/v1/x")
+                .header("user-agent", "probe/1")
+                .header("authorization", format!("Bearer {token}"));
+            then.status(status);
+        })
+    };
+    let (old, new) = (probe("A", 401), probe("B", 204));
+    let (client, _) = client(&server, TokenScheme::Bearer);
+    let request = Request::get(server.url("/v1/x")).body(()).unwrap();
+    let request = client
+        .agent()
+        .configure_request(request)
+        .user_agent("probe/1")
+        .build();
+    let request = Request::from_parts(request.into_parts().0, Vec::<u8>::new());
+    assert_eq!(client.run(request).unwrap().status(), 204);
+    old.assert_calls(1);
+    new.assert_calls(1);
+    assert_eq!(token_calls(&tokens), 2);
+}
+
+#[test]
+fn the_agents_status_setting_is_respected() {
+    let server = MockServer::start();
+    tokens_a_then_b(&server);
+    let missing = api(&server, "/v1/x", ("authorization", "Bearer A"), 404);
+    let (client, _) = client(&server, TokenScheme::Bearer);
+    let get = || Request::get(server.url("/v1/x")).body(()).unwrap();
+    assert!(matches!(client.run_once(get()), Err(Error::ApiStatus(404))));
+    let lenient: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let client = ApiClient::new_with_agent(lenient, client.auth().clone());
+    assert_eq!(client.run_once(get()).unwrap().status(), 404);
+    missing.assert_calls(2);
 }

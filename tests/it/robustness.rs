@@ -7,8 +7,8 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use apiauth::{
-    ApiClient, Auth, BasicEncoding, Credentials, Error, MAX_LIFETIME, Token, TokenScheme,
-    TokenSource,
+    ApiClient, Auth, BasicEncoding, Credentials, Error, MAX_LIFETIME, Token, TokenConfig,
+    TokenScheme, TokenSource,
 };
 use base64::Engine as _;
 use httpmock::MockServer;
@@ -36,8 +36,10 @@ fn raw_server(respond: impl FnOnce(TcpStream) + Send + 'static) -> String {
 }
 
 fn source(url: &str) -> TokenSource {
-    TokenSource::new(url, Credentials::new("id", "secret").unwrap())
+    TokenConfig::new(url, Credentials::new("id", "secret").unwrap())
         .with_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap()
 }
 
 fn transport_error(result: apiauth::Result<Arc<Token>>) -> Arc<ureq::Error> {
@@ -119,7 +121,9 @@ fn a_64_kib_token_is_over_the_body_cap() {
     server.mock(|_, then| {
         then.status(200).json_body(json!({"access_token": token}));
     });
-    let source = TokenSource::new(server.url("/token"), Credentials::new("id", "s").unwrap());
+    let source = TokenConfig::new(server.url("/token"), Credentials::new("id", "s").unwrap())
+        .build()
+        .unwrap();
     assert!(matches!(source.token(), Err(Error::InvalidResponse(_))));
 }
 
@@ -134,7 +138,9 @@ fn huge_and_negative_lifetimes_from_a_server() {
             then.status(200)
                 .json_body(json!({"access_token": "t", "expires_in": expires_in}));
         });
-        let source = TokenSource::new(server.url("/token"), Credentials::new("id", "s").unwrap());
+        let source = TokenConfig::new(server.url("/token"), Credentials::new("id", "s").unwrap())
+            .build()
+            .unwrap();
         assert_eq!(source.token().unwrap().lifetime(), lifetime);
     }
 }
@@ -159,8 +165,10 @@ fn no_secret_reaches_debug_or_an_error() {
     let creds = Credentials::new("id", SECRET).unwrap();
     let events = Arc::new(Mutex::new(Vec::new()));
     let log = events.clone();
-    let source = TokenSource::new(server.url("/token"), creds.clone())
-        .on_refresh(move |event| log.lock().unwrap().push(format!("{event:?}")));
+    let source = TokenConfig::new(server.url("/token"), creds.clone())
+        .on_refresh(move |event| log.lock().unwrap().push(format!("{event:?}")))
+        .build()
+        .unwrap();
     let token = source.token().unwrap();
     let printed = [
         format!("{creds:?}"),
@@ -299,7 +307,9 @@ fn soak(threads: usize, secs: u64) {
             delay,
         }
     });
-    let source = TokenSource::new(server.url(), Credentials::new("id", "secret").unwrap());
+    let source = TokenConfig::new(server.url(), Credentials::new("id", "secret").unwrap())
+        .build()
+        .unwrap();
     let end = Instant::now() + Duration::from_secs(secs);
     let (calls, errors) = thread::scope(|s| {
         let workers: Vec<_> = (0..threads)

@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use apiauth::providers::{motorweb, my_connected_fleet};
-use apiauth::{BasicEncoding, ClientAuth, Credentials, Error, TokenScheme, TokenSource};
+use apiauth::{BasicEncoding, ClientAuth, Credentials, Error, TokenConfig, TokenScheme};
 use httpmock::Method::POST;
 use httpmock::MockServer;
 use serde_json::json;
@@ -32,24 +32,23 @@ fn my_connected_fleet_request_and_answer_are_as_documented() {
         }));
     });
     let creds = Credentials::new("clientId", "clientSecret").unwrap();
-    let source = my_connected_fleet::token_source_at(&server.base_url(), creds);
+    let source = my_connected_fleet::token_config_at(&server.base_url(), creds)
+        .build()
+        .unwrap();
     let token = source.token().unwrap();
     mock.assert_calls(1);
     assert_eq!(
         token.access_token().secret(),
         "B983854936PF1A7B61B141AB69494046"
     );
-    assert_eq!(token.token_type(), "Bearer");
     assert_eq!(token.lifetime(), Duration::from_secs(2591999));
     assert_eq!(token.extras().get("success"), Some(&json!(true)));
-    assert_eq!(
-        token.header(TokenScheme::Bearer),
-        "Bearer B983854936PF1A7B61B141AB69494046"
-    );
-    assert_eq!(
-        token.header(TokenScheme::ConnectToken),
-        "TOKEN B983854936PF1A7B61B141AB69494046"
-    );
+    let (name, value) = token.header(TokenScheme::Bearer);
+    assert_eq!(name, "authorization");
+    assert_eq!(value, "Bearer B983854936PF1A7B61B141AB69494046");
+    let (name, value) = token.header(TokenScheme::ConnectToken);
+    assert_eq!(name, "x-connect-token");
+    assert_eq!(value, "TOKEN B983854936PF1A7B61B141AB69494046");
     assert_eq!(TokenScheme::ConnectToken.header_name(), "x-connect-token");
 }
 
@@ -74,7 +73,9 @@ fn motorweb_sends_credentials_in_the_body_and_reads_the_jwt_exp() {
         }));
     });
     let creds = Credentials::new("wmUB6jn1", "a:b+c% &/?=é").unwrap();
-    let token = motorweb::token_source_at(&server.base_url(), creds)
+    let token = motorweb::token_config_at(&server.base_url(), creds)
+        .build()
+        .unwrap()
         .token()
         .unwrap();
     mock.assert_calls(1);
@@ -90,7 +91,7 @@ fn motorweb_sends_credentials_in_the_body_and_reads_the_jwt_exp() {
         json!("8134c8d0-fa55-4bf0-b817-d795c5f41123")
     );
     assert_eq!(
-        token.header(TokenScheme::Bearer),
+        token.header(TokenScheme::Bearer).1,
         format!("Bearer {jwt}").as_str()
     );
 }
@@ -114,14 +115,16 @@ fn generic_server_gets_scopes_params_and_either_basic_encoding() {
                 .body("grant_type=client_credentials&scope=read+write%3Aall&audience=https%3A%2F%2Fapi.example");
             then.status(200).json_body(rfc_token("tok", 3600));
         });
-        let source = TokenSource::new(
+        let source = TokenConfig::new(
             server.url("/oauth2/token"),
             Credentials::new(id, secret).unwrap(),
         )
         .with_client_auth(ClientAuth::Basic(encoding))
         .with_scope("read")
         .with_scope("write:all")
-        .with_param("audience", "https://api.example");
+        .with_param("audience", "https://api.example")
+        .build()
+        .unwrap();
         assert_eq!(source.token().unwrap().access_token().secret(), "tok");
         mock.assert_calls(1);
     }
@@ -136,12 +139,14 @@ fn generic_server_with_credentials_in_the_body() {
         );
         then.status(200).json_body(rfc_token("tok", 3600));
     });
-    let source = TokenSource::new(
+    let source = TokenConfig::new(
         server.url("/token"),
         Credentials::new("my id", "s&cret").unwrap(),
     )
     .with_client_auth(ClientAuth::RequestBody)
-    .with_param("resource", "urn:x");
+    .with_param("resource", "urn:x")
+    .build()
+    .unwrap();
     source.token().unwrap();
     mock.assert_calls(1);
 }
@@ -153,33 +158,40 @@ fn bad_configuration_is_refused_before_anything_is_sent() {
         then.status(200).json_body(rfc_token("tok", 3600));
     });
     let creds = || Credentials::new("id", "secret").unwrap();
+    // Refused when the source is built, so no source exists to count a fetch or back off.
     for name in ["grant_type", "scope", "client_id", "client_secret"] {
-        let source = TokenSource::new(server.url("/token"), creds()).with_param(name, "x");
+        let built = TokenConfig::new(server.url("/token"), creds())
+            .with_param(name, "x")
+            .build();
         assert!(
-            matches!(source.token(), Err(Error::Config(m)) if m.contains(name)),
+            matches!(built, Err(Error::Config(m)) if m.contains(name)),
             "{name}"
         );
     }
     let colon = Credentials::new("a:b", "secret").unwrap();
-    let raw = TokenSource::new(server.url("/token"), colon)
-        .with_client_auth(ClientAuth::Basic(BasicEncoding::Raw));
-    assert!(matches!(raw.token(), Err(Error::Config(_))));
+    let raw = TokenConfig::new(server.url("/token"), colon)
+        .with_client_auth(ClientAuth::Basic(BasicEncoding::Raw))
+        .build();
+    assert!(matches!(raw, Err(Error::Config(_))));
     mock.assert_calls(0);
     // Plain http to a host that is not loopback; `.invalid` never resolves, so even a bug
     // here could not send anything anywhere.
     for url in [
         "http://auth.invalid/token",
         "ftp://auth.invalid/token",
+        "https://user:pass@auth.invalid/token",
         "not a url",
     ] {
-        let source = TokenSource::new(url, creds());
-        assert!(matches!(source.token(), Err(Error::Config(_))), "{url}");
+        let built = TokenConfig::new(url, creds()).build();
+        assert!(matches!(built, Err(Error::Config(_))), "{url}");
     }
     // Loopback over http is allowed, by name and by address.
     for host in ["localhost", "127.0.0.1"] {
         let url = format!("http://{host}:{}/token", server.address().port());
         assert_eq!(
-            TokenSource::new(url, creds())
+            TokenConfig::new(url, creds())
+                .build()
+                .unwrap()
                 .token()
                 .unwrap()
                 .access_token()
@@ -300,10 +312,12 @@ fn every_error_shape_becomes_a_typed_error() {
                 .header("content-type", "application/json")
                 .body(case.body);
         });
-        let source = TokenSource::new(
+        let source = TokenConfig::new(
             server.url("/token"),
             Credentials::new("id", "secret").unwrap(),
-        );
+        )
+        .build()
+        .unwrap();
         let (rejected, details) = match source.token() {
             Err(Error::CredentialsRejected(d)) => (true, d),
             Err(Error::EndpointRefused(d)) => (false, d),
@@ -330,7 +344,9 @@ fn retry_after_is_kept_on_429_and_503() {
                 .header("retry-after", "7")
                 .body("slow down");
         });
-        let source = TokenSource::new(server.url("/token"), Credentials::new("id", "s").unwrap());
+        let source = TokenConfig::new(server.url("/token"), Credentials::new("id", "s").unwrap())
+            .build()
+            .unwrap();
         match source.token() {
             Err(Error::EndpointRefused(d)) => {
                 assert_eq!(
@@ -377,7 +393,9 @@ fn unusable_2xx_answers_never_carry_the_body() {
         server.mock(|_, then| {
             then.status(200).body(body);
         });
-        let source = TokenSource::new(server.url("/token"), Credentials::new("id", "s").unwrap());
+        let source = TokenConfig::new(server.url("/token"), Credentials::new("id", "s").unwrap())
+            .build()
+            .unwrap();
         let error = source.token().unwrap_err();
         assert!(
             matches!(error, Error::InvalidResponse(w) if w == why),
@@ -414,7 +432,9 @@ fn form_and_text_answers_whatever_the_content_type() {
                 then.header("content-type", ct);
             }
         });
-        let source = TokenSource::new(server.url("/token"), Credentials::new("id", "s").unwrap());
+        let source = TokenConfig::new(server.url("/token"), Credentials::new("id", "s").unwrap())
+            .build()
+            .unwrap();
         let token = source.token().unwrap();
         assert_eq!(token.access_token().secret(), "abc", "{body}");
         assert_eq!(token.lifetime(), Duration::from_secs(120), "{body}");
@@ -431,10 +451,12 @@ fn redirects_are_not_followed() {
     server.mock(|_, then| {
         then.status(302).header("location", elsewhere.url("/token"));
     });
-    let source = TokenSource::new(
+    let source = TokenConfig::new(
         server.url("/token"),
         Credentials::new("id", "secret").unwrap(),
-    );
+    )
+    .build()
+    .unwrap();
     assert!(matches!(source.token(), Err(Error::EndpointRefused(d)) if d.status == 302));
     stolen.assert_calls(0);
 }
@@ -449,7 +471,9 @@ fn oversized_answer_is_an_error_not_an_allocation() {
     server.mock(|_, then| {
         then.status(200).body(huge.as_str());
     });
-    let source = TokenSource::new(server.url("/token"), Credentials::new("id", "s").unwrap());
+    let source = TokenConfig::new(server.url("/token"), Credentials::new("id", "s").unwrap())
+        .build()
+        .unwrap();
     assert!(matches!(
         source.token(),
         Err(Error::InvalidResponse("answer is larger than 64 KiB"))
@@ -466,8 +490,10 @@ fn a_silent_endpoint_times_out() {
         let mut buf = [0; 4096];
         while socket.read(&mut buf).is_ok_and(|n| n > 0) {}
     });
-    let source = TokenSource::new(url, Credentials::new("id", "s").unwrap())
-        .with_timeout(Duration::from_millis(200));
+    let source = TokenConfig::new(url, Credentials::new("id", "s").unwrap())
+        .with_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
     let started = std::time::Instant::now();
     let error = source.token().unwrap_err();
     eprintln!(

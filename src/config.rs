@@ -1,0 +1,184 @@
+//! [`TokenConfig`]: how a [`TokenSource`] asks for tokens and when it refreshes them, as a
+//! plain value. Building it checks it once and makes the shared cache.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ureq::Agent;
+
+use crate::endpoint::TokenRequest;
+use crate::secret::shown;
+use crate::source::RefreshHook;
+use crate::{
+    BasicEncoding, ClientAuth, Credentials, RefreshEvent, Result, TokenSource, clock::Clock,
+};
+
+/// The settings of a [`TokenSource`]: a plain value with builder-lite setters, each
+/// documented with its default. [`build`](Self::build) checks it once and makes the source;
+/// a built source cannot be reconfigured, and its clones share one cache.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use apiauth::{Credentials, TokenConfig, TokenScheme};
+///
+/// let creds = Credentials::new("my-client", "my-secret")?;
+/// let source = TokenConfig::new("https://auth.example.com/oauth2/token", creds)
+///     .with_scope("read")
+///     .with_refresh_margin(Duration::from_secs(120))
+///     .build()?; // checks the URL and the parameters; sends nothing
+/// let token = source.token()?; // fetched once, then served from the cache
+/// # Ok::<(), apiauth::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct TokenConfig {
+    pub(crate) request: TokenRequest,
+    pub(crate) agent: Option<Agent>,
+    pub(crate) refresh_margin: Duration,
+    pub(crate) refresh_jitter: Duration,
+    pub(crate) on_refresh: Option<RefreshHook>,
+    #[cfg(unix)]
+    pub(crate) disk_cache: Option<crate::DiskCache>,
+    pub(crate) clock: Clock,
+}
+
+impl TokenConfig {
+    /// The settings for a generic RFC 6749 token endpoint at `token_url`. The client
+    /// authenticates with `Authorization: Basic` in the RFC 6749 §2.3.1 encoding; see
+    /// [`with_client_auth`](Self::with_client_auth).
+    pub fn new(token_url: impl Into<String>, credentials: Credentials) -> Self {
+        let client_auth = ClientAuth::Basic(BasicEncoding::FormUrlEncoded);
+        TokenConfig {
+            request: TokenRequest::new(token_url.into(), credentials, client_auth),
+            agent: None,
+            refresh_margin: Duration::from_secs(60),
+            refresh_jitter: Duration::ZERO,
+            on_refresh: None,
+            #[cfg(unix)]
+            disk_cache: None,
+            clock: Clock::default(),
+        }
+    }
+
+    /// Checks the settings and makes the source. Nothing is sent until its first
+    /// [`token`](TokenSource::token) call.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`](crate::Error::Config) for a token URL that is not https (plain http
+    /// only to loopback, or with [`with_insecure_http`](Self::with_insecure_http)) or holds a
+    /// user and password, a parameter the library sets itself, or a client id that raw Basic
+    /// cannot carry.
+    pub fn build(self) -> Result<TokenSource> {
+        self.request.check()?;
+        Ok(TokenSource::from_config(self))
+    }
+
+    /// Points the settings at another token URL (a proxy, a test server), keeping the rest.
+    /// Defaults to the URL given to [`new`](Self::new) or to a provider's preset.
+    pub fn with_token_url(mut self, token_url: impl Into<String>) -> Self {
+        self.request.url = token_url.into();
+        self
+    }
+
+    /// Adds a scope; scopes are sent space-separated in `scope`. Defaults to none.
+    pub fn with_scope(mut self, scope: impl Into<String>) -> Self {
+        self.request.scopes.push(scope.into());
+        self
+    }
+
+    /// Adds a form parameter such as `audience` or `resource`. One that the library sets
+    /// itself (`grant_type`, `scope`, `client_id`, `client_secret`) is refused by
+    /// [`build`](Self::build). Defaults to none.
+    pub fn with_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.request.params.push((name.into(), value.into()));
+        self
+    }
+
+    /// How the client authenticates to the token endpoint. Defaults to
+    /// `ClientAuth::Basic(BasicEncoding::FormUrlEncoded)`.
+    pub fn with_client_auth(mut self, client_auth: ClientAuth) -> Self {
+        self.request.client_auth = client_auth;
+        self
+    }
+
+    /// The time limit for each phase of a token request: resolving, connecting, sending,
+    /// waiting for the answer, reading its body. Defaults to 10 s.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.request.timeout = timeout;
+        self
+    }
+
+    /// How long before expiry a token is refreshed; capped at half the token's lifetime.
+    /// Defaults to 60 s.
+    pub fn with_refresh_margin(mut self, margin: Duration) -> Self {
+        self.refresh_margin = margin;
+        self
+    }
+
+    /// Adds a random extra of up to `jitter` to the margin of each token, so that many
+    /// processes do not refresh at the same instant. Defaults to none.
+    pub fn with_refresh_jitter(mut self, jitter: Duration) -> Self {
+        self.refresh_jitter = jitter;
+        self
+    }
+
+    /// The agent token requests go through (for a proxy, TLS roots, …). Whatever it is set
+    /// to, token requests follow no redirects, treat no status as a transport error, and use
+    /// [`with_timeout`](Self::with_timeout). Defaults to ureq's defaults.
+    pub fn with_agent(mut self, agent: Agent) -> Self {
+        self.agent = Some(agent);
+        self
+    }
+
+    /// Allows a plain-http token URL to a host that is not loopback. Defaults to false.
+    ///
+    /// # Security
+    ///
+    /// The client secret then crosses the network in clear.
+    pub fn with_insecure_http(mut self, allow: bool) -> Self {
+        self.request.allow_http = allow;
+        self
+    }
+
+    /// Calls `hook` after every token request, successful or not (not for a token read from a
+    /// [`DiskCache`](crate::DiskCache)), on the thread that sent it. A panic in the hook is
+    /// caught and ignored. Defaults to none.
+    pub fn on_refresh(mut self, hook: impl Fn(&RefreshEvent<'_>) + Send + Sync + 'static) -> Self {
+        self.on_refresh = Some(Arc::new(hook));
+        self
+    }
+
+    /// Shares tokens with other processes through `cache`: a fresh token on disk is used
+    /// instead of a request, and processes that need a new one at the same time send one
+    /// request between them. See [`DiskCache`](crate::DiskCache). Defaults to none (the cache
+    /// is in memory only).
+    #[cfg(unix)]
+    pub fn with_disk_cache(mut self, cache: crate::DiskCache) -> Self {
+        self.disk_cache = Some(cache);
+        self
+    }
+
+    /// Reads the time from `clock`, which a test moves by hand, instead of the system's
+    /// clocks. Only with the `test-util` feature. Defaults to the system's clocks.
+    #[cfg(feature = "test-util")]
+    pub fn with_test_clock(mut self, clock: crate::TestClock) -> Self {
+        self.clock = Clock::moved_by(clock);
+        self
+    }
+}
+
+impl fmt::Debug for TokenConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenConfig")
+            .field("token_url", &shown(&self.request.url))
+            .field("client_id", &self.request.credentials.id())
+            .field("client_auth", &self.request.client_auth)
+            .field("scopes", &self.request.scopes)
+            .field("timeout", &self.request.timeout)
+            .field("refresh_margin", &self.refresh_margin)
+            .finish_non_exhaustive()
+    }
+}

@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use ureq::http::header::{ACCEPT, AUTHORIZATION};
+use ureq::http::request::Parts;
 use ureq::http::{HeaderMap, Request, Response, StatusCode};
 use ureq::middleware::{Middleware, MiddlewareNext};
-use ureq::{Agent, AsSendBody, Body, SendBody};
+use ureq::{Agent, AsSendBody, Body, RequestExt, SendBody};
 
 use crate::endpoint::default_agent;
+use crate::redirect::{self, Hop};
 use crate::secret::shown;
 use crate::{BasicEncoding, Credentials, Error, Result, Token, TokenScheme, TokenSource};
 
@@ -71,27 +73,47 @@ impl Auth {
 }
 
 impl Middleware for Auth {
+    /// Puts the header on the request and sends it on without following redirects: a
+    /// middleware sees only the first hop, and ureq carries headers other than
+    /// `Authorization` to any host a redirect names. A 3xx comes back to the caller as it is
+    /// ([`ApiClient`] follows same-origin ones). A 401 on a token drops it, as
+    /// [`TokenSource::reject`] says, without a retry.
     fn handle(
         &self,
         mut request: Request<SendBody>,
         next: MiddlewareNext,
     ) -> std::result::Result<Response<Body>, ureq::Error> {
-        let to_token_endpoint = match self {
-            Auth::Token(source, _) => request.uri() == source.token_url(),
-            Auth::Basic(..) => false,
-        };
-        if !to_token_endpoint {
-            self.apply(request.headers_mut())
-                .map_err(|e| ureq::Error::Other(Box::new(e)))?;
+        if let Auth::Token(source, _) = self
+            && request.uri() == source.token_url()
+        {
+            return next.handle(request);
         }
-        next.handle(request)
+        let used =
+            (self.apply(request.headers_mut())).map_err(|e| ureq::Error::Other(Box::new(e)))?;
+        let request = (request.middleware_config())
+            .ok_or_else(|| ureq::Error::Other("apiauth::Auth runs only as a middleware".into()))?
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .build();
+        let answer = next.handle(request);
+        let status = match &answer {
+            Ok(response) => response.status().as_u16(),
+            Err(ureq::Error::StatusCode(status)) => *status,
+            Err(_) => 0,
+        };
+        if let (Auth::Token(source, _), Some(token), 401) = (self, used, status) {
+            source.reject(&token);
+        }
+        answer
     }
 }
 
 /// Sends API requests through a ureq [`Agent`] with the header from an [`Auth`] and, for a
-/// token, recovers once from a 401: the rejected token is dropped (unless another thread
-/// already replaced it), a new one is fetched, and the request is sent once more. Only
-/// [`run`](Self::run) retries; never for a 403, never for Basic.
+/// token, recovers once from a 401: the rejected token is dropped (see
+/// [`TokenSource::reject`]: an API that keeps refusing fresh tokens gets a backoff, not a
+/// token request per call), a new one is fetched, and the request is sent once more. Only
+/// [`run`](Self::run) retries; never for a 403, never for Basic. The header never leaves
+/// the request's origin: see [`run`](Self::run) on redirects.
 ///
 /// The agent is the caller's (its proxy, TLS, timeouts and `http_status_as_error` apply) or
 /// ureq's default. ureq's per-request settings (`Agent::configure_request`) are kept.
@@ -134,9 +156,16 @@ impl ApiClient {
         &self.agent
     }
 
-    /// Sends a request whose body can be sent again (`Vec<u8>`, `&str`, `()`, …); after a
+    /// Sends a request whose body can be sent again (`Vec<u8>`, `&str`, `&[u8]`, …); after a
     /// 401 on a token, sends it once more with a new token. The request's headers,
     /// extensions and per-request ureq settings are sent as they are on both tries.
+    ///
+    /// **Redirects** are followed only to the request's own origin (scheme, host and port),
+    /// with the auth header, for at most the agent's `max_redirects` hops (ureq's default:
+    /// 10): a 307/308 resends the body, a 303 (and a 301/302 after a POST) becomes a GET
+    /// without one. A redirect to any other origin is returned to the caller unfollowed:
+    /// following it would hand the token, or the caller's own headers, to a host the caller
+    /// never named. A redirect is never taken for a rejection.
     ///
     /// # Errors
     ///
@@ -145,24 +174,27 @@ impl ApiClient {
     /// token fetch.
     pub fn run<B: AsRef<[u8]>>(&self, request: Request<B>) -> Result<Response<Body>> {
         let (parts, body) = request.into_parts();
-        let copy = || Request::from_parts(parts.clone(), body.as_ref());
-        let (response, used) = self.send(copy())?;
-        match self.rejected(&response, used) {
-            true => self.send(copy())?.0,
-            false => response,
+        let body = body.as_ref();
+        let (answer, used) = self.exchange(parts.clone(), body, Some(body))?;
+        match self.rejected(&answer, used) {
+            true => self.exchange(parts, body, Some(body))?.0,
+            false => answer,
         }
     }
 
     /// Sends a request whose body can be read only once (a file, a stream). It is never
     /// retried; after a 401 the token is still dropped, so the next call gets a new one.
+    /// Redirects as for [`run`](Self::run), except that a 307/308, which would need the body
+    /// again, is returned to the caller.
     ///
     /// # Errors
     ///
     /// As [`run`](Self::run).
     pub fn run_once(&self, request: Request<impl AsSendBody>) -> Result<Response<Body>> {
-        let (response, used) = self.send(request)?;
-        self.rejected(&response, used);
-        response
+        let (parts, body) = request.into_parts();
+        let (answer, used) = self.exchange(parts, body, None)?;
+        self.rejected(&answer, used);
+        answer
     }
 
     /// `GET url`, and the JSON answer decoded as `T` (`serde_json::Value` for anything).
@@ -189,10 +221,42 @@ impl ApiClient {
         serde_json::from_slice(&body).map_err(|e| Error::ApiBody(Arc::new(e)))
     }
 
-    /// Sends `request` with the auth header, and returns the answer (or the status the agent
-    /// turned into an error) with the token it carried.
+    /// Sends `body` to `parts`, then follows same-origin redirects (see [`run`](Self::run));
+    /// `replay` is the body a 307/308 sends again (none: such a redirect is returned).
+    /// Returns the last answer and the token it was sent with.
+    fn exchange(
+        &self,
+        mut parts: Parts,
+        body: impl AsSendBody,
+        replay: Option<&[u8]>,
+    ) -> Result<(Answer, Option<Arc<Token>>)> {
+        let mut hops = self.agent.config().max_redirects();
+        let (mut answer, mut used) = self.send(Request::from_parts(parts.clone(), body))?;
+        while let Ok(response) = &answer
+            && hops > 0
+        {
+            let body = match redirect::next(&mut parts, response.status(), response.headers()) {
+                Hop::Stop => break,
+                Hop::Follow { keep_body: false } => &[][..],
+                Hop::Follow { keep_body: true } => match replay {
+                    Some(body) => body,
+                    None => break,
+                },
+            };
+            hops -= 1;
+            (answer, used) = self.send(Request::from_parts(parts.clone(), body))?;
+        }
+        Ok((answer, used))
+    }
+
+    /// Sends one request with the auth header and redirects off, and returns the answer
+    /// (or the status the agent turned into an error) with the token it carried.
     fn send(&self, mut request: Request<impl AsSendBody>) -> Result<(Answer, Option<Arc<Token>>)> {
         let used = self.auth.apply(request.headers_mut())?;
+        let request = (self.agent.configure_request(request))
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .build();
         let answer = self.agent.run(request).map_err(|e| match e {
             ureq::Error::StatusCode(status) => Error::ApiStatus(status),
             e => e.into(),
@@ -210,8 +274,7 @@ impl ApiClient {
         };
         match (&self.auth, used) {
             (Auth::Token(source, _), Some(token)) if status == StatusCode::UNAUTHORIZED => {
-                source.invalidate_if_current(&token);
-                true
+                source.reject(&token)
             }
             _ => false,
         }

@@ -126,18 +126,23 @@ impl DiskCache {
 
     /// The token for `request`: from disk if fresh, else from `fetch` under the entry's
     /// lock, written back. A stale entry is refreshed; if that fails and `keep_stale`, the
-    /// still-valid stale token is returned instead of the error.
+    /// still-valid stale token is returned instead of the error. An entry holding the
+    /// `rejected` token is treated as absent.
     pub(crate) fn token(
         &self,
         request: &TokenRequest,
         margin: Duration,
         clock: &Clock,
         keep_stale: bool,
+        rejected: Option<&str>,
         fetch: impl FnOnce() -> Result<Token>,
     ) -> Result<Token> {
         let slot = Slot::new(self, request);
         let load = || {
             let token = slot.load(clock)?;
+            if rejected.is_some_and(|t| token.access_token().secret() == t) {
+                return None;
+            }
             let schedule = Schedule::new(token.validity(), margin);
             let freshness = schedule.freshness(token.validity(), clock.now(), || clock.wall());
             (freshness != Freshness::Expired).then_some((token, freshness))
@@ -163,8 +168,10 @@ impl DiskCache {
     }
 
     /// Removes the entry for `request`; with `only`, only if it holds that access token.
+    /// Under the entry's lock, so that no process reads it back while it goes.
     pub(crate) fn forget(&self, request: &TokenRequest, only: Option<&str>) {
         let slot = Slot::new(self, request);
+        let _lock = slot.lock(request.timeout.saturating_mul(LOCK_WAIT_PHASES));
         let remove = match only {
             None => true,
             Some(token) => slot.read().is_some_and(|entry| entry.access_token == token),

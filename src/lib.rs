@@ -85,6 +85,7 @@ mod error;
 mod form;
 mod header;
 pub mod providers;
+mod redirect;
 mod refresh;
 mod secret;
 mod source;

@@ -68,14 +68,18 @@ impl Schedule {
 }
 
 /// 1 s, 2 s, 4 s, … up to [`MAX_BACKOFF`] for the `in_a_row`-th failure; longer if the
-/// server asked for it.
-pub(crate) fn backoff(in_a_row: u32, error: &Error) -> Duration {
+/// server `asked` for it.
+pub(crate) fn backoff(in_a_row: u32, asked: Option<Duration>) -> Duration {
     let doubled = FIRST_BACKOFF.saturating_mul(1 << in_a_row.clamp(1, 16).saturating_sub(1));
-    let asked = match error {
+    doubled.min(MAX_BACKOFF).max(asked.unwrap_or_default())
+}
+
+/// How long the server asked the client to wait (`Retry-After`), if it did.
+pub(crate) fn retry_after(error: &Error) -> Option<Duration> {
+    match error {
         Error::EndpointRefused(e) | Error::CredentialsRejected(e) => e.retry_after,
         _ => None,
-    };
-    doubled.min(MAX_BACKOFF).max(asked.unwrap_or_default())
+    }
 }
 
 /// A random duration below `max` (zero for zero), from std's randomly keyed hasher.
@@ -91,7 +95,7 @@ mod tests {
     #[test]
     fn backoff_doubles_to_a_cap_and_honours_retry_after() {
         let plain = Error::InvalidResponse("x");
-        let secs = |n| backoff(n, &plain).as_secs();
+        let secs = |n| backoff(n, retry_after(&plain)).as_secs();
         assert_eq!([1, 2, 3, 7, 100].map(secs), [1, 2, 4, 60, 60]);
         let asked = Error::EndpointRefused(Box::new(crate::EndpointError {
             status: 429,
@@ -100,7 +104,7 @@ mod tests {
             uri: None,
             retry_after: Some(Duration::from_secs(120)),
         }));
-        assert_eq!(backoff(1, &asked), Duration::from_secs(120));
+        assert_eq!(backoff(1, retry_after(&asked)), Duration::from_secs(120));
     }
 
     #[test]

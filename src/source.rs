@@ -7,7 +7,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::endpoint::TokenAgent;
-use crate::refresh::{Freshness, Schedule, backoff, jitter};
+use crate::refresh::{Freshness, Schedule, backoff, jitter, retry_after};
 use crate::secret::shown;
 use crate::{Error, Result, Token, TokenConfig};
 
@@ -59,6 +59,7 @@ struct Inner {
     fetch_done: Condvar,
     fetches: AtomicU64,
     failures: AtomicU64,
+    rejections: AtomicU64,
 }
 
 /// A token and when it turns stale.
@@ -81,6 +82,16 @@ struct State {
     cached: Option<Cached>,
     fetching: bool,
     failure: Option<Failure>,
+    /// The last token an API rejected, and the backoff that rejections follow.
+    rejection: Option<Rejection>,
+}
+
+/// Rejections by an API of tokens this source handed out.
+struct Rejection {
+    token: Arc<Token>,
+    in_a_row: u32,
+    /// Until then, a rejected token is kept: the API refuses fresh tokens too.
+    retry_at: Instant,
 }
 
 struct Failure {
@@ -110,6 +121,8 @@ pub struct Stats {
     pub fetches: u64,
     /// Requests that did not produce a token.
     pub failures: u64,
+    /// Tokens an API rejected that were dropped (see [`TokenSource::reject`]).
+    pub rejections: u64,
 }
 
 impl TokenSource {
@@ -126,6 +139,7 @@ impl TokenSource {
                 fetch_done: Condvar::new(),
                 fetches: AtomicU64::new(0),
                 failures: AtomicU64::new(0),
+                rejections: AtomicU64::new(0),
             }),
         }
     }
@@ -165,21 +179,44 @@ impl TokenSource {
         self.forget_on_disk(None);
     }
 
-    /// Drops the cached token only if it is still `rejected` (compared by identity), so that
-    /// a 401 on an old token does not throw away one another thread has just fetched.
-    /// Returns whether it dropped it.
-    pub fn invalidate_if_current(&self, rejected: &Arc<Token>) -> bool {
-        let mut state = self.inner.lock();
-        let current = state
-            .cached
-            .as_ref()
-            .is_some_and(|c| Arc::ptr_eq(&c.token, rejected));
-        if current {
-            state.cached = None;
-            drop(state);
-            self.forget_on_disk(Some(rejected));
+    /// Tells the source that an API answered 401 to `token`, and returns whether a request
+    /// sent again would carry another token.
+    ///
+    /// A token that served a while is taken as revoked: it is dropped (from the disk cache
+    /// too), so the next call fetches a new one. But an API that rejects a token fetched
+    /// moments ago, right after rejecting its predecessor, is refusing for another reason (an
+    /// endpoint not enabled for the account, say): then the token is kept and rejections back
+    /// off like failed fetches (1 s, doubling to 60 s), so a 401 that lasts costs a token
+    /// request per backoff window, not one per call. A `token` another thread has already
+    /// replaced is left alone (`true`: the next call gets the new one).
+    pub fn reject(&self, token: &Arc<Token>) -> bool {
+        let inner = &*self.inner;
+        let mut state = inner.lock();
+        let current = (state.cached.as_ref()).is_some_and(|c| Arc::ptr_eq(&c.token, token));
+        if !current {
+            return true;
         }
-        current
+        let now = inner.config.clock.now();
+        let previous = state.rejection.as_ref().map(|r| (r.in_a_row, r.retry_at));
+        if previous.is_some_and(|(_, retry_at)| now < retry_at) {
+            return false;
+        }
+        // Rejected within the window its predecessor's rejection opened: one more in a row.
+        let age = now.saturating_duration_since(token.issued_at());
+        let in_a_row = match previous {
+            Some((n, _)) if age < backoff(n + 1, None) => n + 1,
+            _ => 1,
+        };
+        state.rejection = Some(Rejection {
+            token: token.clone(),
+            in_a_row,
+            retry_at: now + backoff(in_a_row, None),
+        });
+        state.cached = None;
+        drop(state);
+        inner.rejections.fetch_add(1, Relaxed);
+        self.forget_on_disk(Some(token));
+        true
     }
 
     #[cfg_attr(not(unix), allow(unused_variables))]
@@ -201,6 +238,7 @@ impl TokenSource {
         Stats {
             fetches: self.inner.fetches.load(Relaxed),
             failures: self.inner.failures.load(Relaxed),
+            rejections: self.inner.rejections.load(Relaxed),
         }
     }
 
@@ -241,6 +279,34 @@ impl TokenSource {
         }
     }
 
+    /// A token from the disk cache or, failing that, from the endpoint (`sent` is set when a
+    /// request was sent). A disk entry holding the last rejected token is not used.
+    fn obtain(&self, margin: Duration, background: bool, sent: &mut bool) -> Result<Arc<Token>> {
+        let inner = &*self.inner;
+        let settings = &inner.config;
+        let mut request = || {
+            *sent = true;
+            inner.fetches.fetch_add(1, Relaxed);
+            settings.request.fetch(&inner.agent, &settings.clock)
+        };
+        #[cfg(unix)]
+        if let Some(cache) = &settings.disk_cache {
+            let rejected = inner.lock().rejection.as_ref().map(|r| r.token.clone());
+            let rejected = rejected.as_ref().map(|t| t.access_token().secret());
+            let keep_stale = !background;
+            return (cache.token(
+                &settings.request,
+                margin,
+                &settings.clock,
+                keep_stale,
+                rejected,
+                request,
+            ))
+            .map(Arc::new);
+        }
+        request().map(Arc::new)
+    }
+
     /// Refreshes a stale token on a new thread; inline if no thread can be started.
     fn refresh_in_background(&self) {
         let source = self.clone();
@@ -270,26 +336,17 @@ impl TokenSource {
         let started = Instant::now();
         let margin = settings.refresh_margin + jitter(settings.refresh_jitter);
         let mut sent = false;
-        let mut request = || {
-            sent = true;
-            inner.fetches.fetch_add(1, Relaxed);
-            settings.request.fetch(&inner.agent, &settings.clock)
-        };
-        #[cfg(unix)]
-        let result = match &settings.disk_cache {
-            Some(cache) => cache.token(
-                &settings.request,
-                margin,
-                &settings.clock,
-                !background,
-                request,
-            ),
-            None => request(),
-        };
-        #[cfg(not(unix))]
-        let result = request();
-        let result = result.map(Arc::new);
+        let mut result = self.obtain(margin, background, &mut sent);
         let mut state = inner.lock();
+        // Read from disk before a rejection removed it there: ask again, past that entry.
+        if let (Ok(token), Some(rejected)) = (&result, &state.rejection)
+            && !sent
+            && token.access_token() == rejected.token.access_token()
+        {
+            drop(state);
+            result = self.obtain(margin, background, &mut sent);
+            state = inner.lock();
+        }
         match &result {
             Ok(token) => {
                 let schedule = Schedule::new(token.validity(), margin);
@@ -302,7 +359,7 @@ impl TokenSource {
             Err(error) => {
                 inner.failures.fetch_add(1, Relaxed);
                 let in_a_row = state.failure.as_ref().map_or(1, |f| f.in_a_row + 1);
-                let retry_at = settings.clock.now() + backoff(in_a_row, error);
+                let retry_at = settings.clock.now() + backoff(in_a_row, retry_after(error));
                 state.failure = Some(Failure {
                     error: error.clone(),
                     retry_at,

@@ -11,7 +11,7 @@ use httpmock::Method::{GET, POST};
 use httpmock::{Mock, MockServer};
 use serde_json::{Value, json};
 
-use crate::support::{eventually, rfc_token};
+use crate::support::{clock, eventually, rfc_token};
 
 /// A token endpoint at `/token` that hands out `A` once, then `B` every time.
 fn tokens_a_then_b(server: &MockServer) -> [Mock<'_>; 2] {
@@ -395,4 +395,40 @@ fn the_agents_status_setting_is_respected() {
     let client = ApiClient::new_with_agent(lenient, client.auth().clone());
     assert_eq!(client.run_once(get()).unwrap().status(), 404);
     missing.assert_calls(2);
+}
+
+#[test]
+fn an_api_that_always_answers_401_costs_a_token_request_per_backoff_not_per_call() {
+    let server = MockServer::start();
+    let tokens = server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(200).json_body(rfc_token("T", 3600));
+    });
+    let refused = server.mock(|when, then| {
+        when.method(GET).path("/v1/x");
+        then.status(401)
+            .json_body(json!({"status": "401", "message": "Bad Credentials"}));
+    });
+    let creds = Credentials::new("id", "secret").unwrap();
+    let source = TokenConfig::new(server.url("/token"), creds)
+        .with_test_clock(clock())
+        .build()
+        .unwrap();
+    let client = ApiClient::new(Auth::Token(source.clone(), TokenScheme::Bearer));
+    for _ in 0..50 {
+        let answer = client.get_json::<Value>(&server.url("/v1/x"));
+        assert!(matches!(answer, Err(Error::ApiStatus(401))));
+    }
+    // The first call: its token, then one new token for the retry, refused at once. The
+    // other 49: the kept token, once each, no retry.
+    tokens.assert_calls(2);
+    refused.assert_calls(51);
+    assert_eq!(source.stats().rejections, 1);
+    // After the backoff, one more try with one more token, and a longer backoff.
+    clock().advance(std::time::Duration::from_millis(1500));
+    for _ in 0..10 {
+        assert!(client.get_json::<Value>(&server.url("/v1/x")).is_err());
+    }
+    tokens.assert_calls(3);
+    refused.assert_calls(62);
 }

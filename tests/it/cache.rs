@@ -182,18 +182,19 @@ fn a_failed_refresh_keeps_the_old_token() {
 }
 
 #[test]
-fn invalidate_if_current_spares_a_newer_token() {
+fn a_rejection_spares_a_newer_token() {
     let server = MockServer::start();
     let source = cached_source(&server, "A", 3600);
     let old = source.token().unwrap();
     let second = server.mock(|_, then| {
         then.status(200).json_body(rfc_token("B", 3600));
     });
-    assert!(source.invalidate_if_current(&old));
+    assert!(source.reject(&old));
     let new = source.token().unwrap();
     assert_eq!(new.access_token().secret(), "B");
-    // A second 401 on the old token must not throw away B.
-    assert!(!source.invalidate_if_current(&old));
+    // A second 401 on the old token must not throw away B; a retry would carry B.
+    assert!(source.reject(&old));
+    assert_eq!(source.stats().rejections, 1);
     assert!(Arc::ptr_eq(&source.token().unwrap(), &new));
     second.assert_calls(1);
     source.invalidate();

@@ -150,3 +150,43 @@ fn a_directory_open_to_others_is_refused() {
     let mode = fs::metadata(&created).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o700);
 }
+
+#[test]
+fn a_rejected_token_never_comes_back_from_disk() {
+    // Every request gets a new token; a second thread keeps asking for tokens, so that a
+    // fetch may read the entry while a rejection removes it.
+    let server = crate::server::Server::start(|n| crate::server::Reply {
+        status: 200,
+        body: format!(r#"{{"access_token":"T{n}","expires_in":100000000}}"#),
+        delay: std::time::Duration::ZERO,
+    });
+    let dir = temp_dir("disk-reject-race");
+    let creds = Credentials::new("id", "secret").unwrap();
+    let source = TokenConfig::new(server.url(), creds)
+        .with_disk_cache(DiskCache::open(dir.join("apiauth")).unwrap())
+        .with_test_clock(clock())
+        .build()
+        .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (source, stop) = (source.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                drop(source.token());
+            }
+        })
+    };
+    let mut came_back = 0;
+    for _ in 0..300 {
+        let token = source.token().unwrap();
+        // Past any rejection backoff: this rejection drops the token.
+        clock().advance(std::time::Duration::from_secs(120));
+        assert!(source.reject(&token));
+        if source.token().unwrap().access_token() == token.access_token() {
+            came_back += 1;
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    reader.join().unwrap();
+    assert_eq!(came_back, 0);
+}

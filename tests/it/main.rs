@@ -7,6 +7,7 @@ mod cache;
 mod cli;
 #[cfg(unix)]
 mod disk_cache;
+mod redirects;
 mod robustness;
 mod server;
 mod support;

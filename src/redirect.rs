@@ -1,0 +1,145 @@
+//! Which redirects an authorized request may follow: only to its own origin (scheme, host,
+//! port), as curl and Go keep credentials only there. A pure function of the request and
+//! the answer; the sending is [`ApiClient`](crate::ApiClient)'s.
+
+use ureq::http::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION, TRANSFER_ENCODING};
+use ureq::http::request::Parts;
+use ureq::http::{HeaderMap, Method, StatusCode, Uri};
+
+/// The next hop after a redirect answer, for a request that went to `parts`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Hop {
+    /// Not a redirect, or one that is not followed: the answer is the caller's.
+    Stop,
+    /// Follow to the same origin: `parts` now describe the next request; `keep_body` says
+    /// whether it carries the same body (307/308) or none (303, and 301/302 after a POST).
+    Follow { keep_body: bool },
+}
+
+/// Updates `parts` for the redirect `status` + `headers` answered, if it is followed.
+pub(crate) fn next(parts: &mut Parts, status: StatusCode, headers: &HeaderMap) -> Hop {
+    if !status.is_redirection() {
+        return Hop::Stop;
+    }
+    let Some(target) = (headers.get(LOCATION))
+        .and_then(|l| l.to_str().ok())
+        .and_then(|l| resolve(&parts.uri, l))
+    else {
+        return Hop::Stop;
+    };
+    if !same_origin(&parts.uri, &target) {
+        return Hop::Stop;
+    }
+    let keep_body = match status {
+        StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT => true,
+        // 301, 302, 303: a GET (or HEAD) goes on as it is; anything else becomes a GET
+        // without a body, as browsers and curl do.
+        _ if parts.method == Method::HEAD => false,
+        _ => {
+            parts.method = Method::GET;
+            false
+        }
+    };
+    if !keep_body {
+        for name in [CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING] {
+            parts.headers.remove(name);
+        }
+    }
+    parts.uri = target;
+    Hop::Follow { keep_body }
+}
+
+/// Whether `a` and `b` share scheme, host and port (default ports made explicit).
+pub(crate) fn same_origin(a: &Uri, b: &Uri) -> bool {
+    let origin = |u: &Uri| {
+        let scheme = u.scheme_str()?.to_ascii_lowercase();
+        let port = u.port_u16().or(match scheme.as_str() {
+            "https" => Some(443),
+            "http" => Some(80),
+            _ => None,
+        })?;
+        Some((scheme, u.host()?.to_ascii_lowercase(), port))
+    };
+    origin(a).is_some_and(|o| Some(o) == origin(b))
+}
+
+/// `location` (absolute, scheme-relative, absolute-path or relative-path) against `base`.
+fn resolve(base: &Uri, location: &str) -> Option<Uri> {
+    let scheme = base.scheme_str()?;
+    let authority = base.authority()?.as_str();
+    let absolute = if location.contains("://") {
+        location.to_owned()
+    } else if let Some(rest) = location.strip_prefix("//") {
+        format!("{scheme}://{rest}")
+    } else if location.starts_with('/') {
+        format!("{scheme}://{authority}{location}")
+    } else {
+        let dir = base.path().rsplit_once('/').map_or("", |(dir, _)| dir);
+        format!("{scheme}://{authority}{dir}/{location}")
+    };
+    absolute.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ureq::http::Request;
+
+    fn hop(method: Method, uri: &str, status: u16, location: &str) -> (Hop, Parts) {
+        let (mut parts, ()) = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(CONTENT_TYPE, "application/json")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let mut headers = HeaderMap::new();
+        headers.insert(LOCATION, location.parse().unwrap());
+        let status = StatusCode::from_u16(status).unwrap();
+        (next(&mut parts, status, &headers), parts)
+    }
+
+    #[test]
+    fn only_the_same_origin_is_followed() {
+        let follow = |uri, location| hop(Method::GET, uri, 302, location).0;
+        let go = Hop::Follow { keep_body: false };
+        assert_eq!(follow("https://a.example/x", "/y"), go);
+        assert_eq!(follow("https://a.example/x/", "y"), go);
+        assert_eq!(follow("https://a.example/x", "https://A.EXAMPLE:443/y"), go);
+        assert_eq!(follow("http://127.0.0.1:8/x", "//127.0.0.1:8/y"), go);
+        for elsewhere in [
+            "https://b.example/y",
+            "http://a.example/y",
+            "https://a.example:8443/y",
+            "//b.example/y",
+            "ftp://a.example/y",
+        ] {
+            assert_eq!(
+                follow("https://a.example/x", elsewhere),
+                Hop::Stop,
+                "{elsewhere}"
+            );
+        }
+        assert_eq!(
+            hop(Method::GET, "https://a.example/x", 200, "/y").0,
+            Hop::Stop
+        );
+    }
+
+    #[test]
+    fn methods_and_bodies_follow_the_status() {
+        let (h, parts) = hop(Method::POST, "https://a.example/x", 303, "/done");
+        assert_eq!(
+            (h, parts.method),
+            (Hop::Follow { keep_body: false }, Method::GET)
+        );
+        assert_eq!(parts.uri, "https://a.example/done");
+        assert!(parts.headers.get(CONTENT_TYPE).is_none());
+        let (h, parts) = hop(Method::PUT, "https://a.example/x", 308, "/moved");
+        assert_eq!(
+            (h, parts.method),
+            (Hop::Follow { keep_body: true }, Method::PUT)
+        );
+        assert!(parts.headers.get(CONTENT_TYPE).is_some());
+    }
+}

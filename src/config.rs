@@ -8,6 +8,7 @@ use std::time::Duration;
 use ureq::Agent;
 
 use crate::endpoint::TokenRequest;
+use crate::refresh::RefreshPolicy;
 use crate::secret::shown;
 use crate::source::RefreshHook;
 use crate::{
@@ -27,7 +28,7 @@ use crate::{
 /// let creds = Credentials::new("my-client", "my-secret")?;
 /// let source = TokenConfig::new("https://auth.example.com/oauth2/token", creds)
 ///     .with_scope("read")
-///     .with_refresh_margin(Duration::from_secs(120))
+///     .with_timeout(Duration::from_secs(5))
 ///     .build()?; // checks the URL and the parameters; sends nothing
 /// let token = source.token()?; // fetched once, then served from the cache
 /// # Ok::<(), apiauth::Error>(())
@@ -36,8 +37,7 @@ use crate::{
 pub struct TokenConfig {
     pub(crate) request: TokenRequest,
     pub(crate) agent: Option<Agent>,
-    pub(crate) refresh_margin: Duration,
-    pub(crate) refresh_jitter: Duration,
+    pub(crate) refresh: RefreshPolicy,
     pub(crate) on_refresh: Option<RefreshHook>,
     #[cfg(unix)]
     pub(crate) disk_cache: Option<crate::DiskCache>,
@@ -53,8 +53,7 @@ impl TokenConfig {
         TokenConfig {
             request: TokenRequest::new(token_url.into(), credentials, client_auth),
             agent: None,
-            refresh_margin: Duration::from_secs(60),
-            refresh_jitter: Duration::ZERO,
+            refresh: RefreshPolicy::default(),
             on_refresh: None,
             #[cfg(unix)]
             disk_cache: None,
@@ -111,17 +110,22 @@ impl TokenConfig {
         self
     }
 
-    /// How long before expiry a token is refreshed; capped at half the token's lifetime.
-    /// Defaults to 60 s.
+    /// Refreshes every token `margin` before its expiry (but never before half-way through
+    /// its life), instead of the default schedule. Defaults to a schedule that scales with
+    /// the token: half-way through the life of a token that lives 2 h or more (a 30-day token
+    /// after 15 days), 5 minutes before expiry for a shorter one (an hour's token at 55 min),
+    /// never before half-way (a 10 s token is reused for 5 s). The README tabulates it.
     pub fn with_refresh_margin(mut self, margin: Duration) -> Self {
-        self.refresh_margin = margin;
+        self.refresh.margin = Some(margin);
         self
     }
 
-    /// Adds a random extra of up to `jitter` to the margin of each token, so that many
-    /// processes do not refresh at the same instant. Defaults to none.
+    /// Refreshes each token up to `jitter` earlier, at random (never before half-way through
+    /// its life), so that many hosts with one client do not refresh in the same second.
+    /// Defaults to a twentieth of how early the token is refreshed (15 s for an hour's
+    /// token).
     pub fn with_refresh_jitter(mut self, jitter: Duration) -> Self {
-        self.refresh_jitter = jitter;
+        self.refresh.jitter = Some(jitter);
         self
     }
 
@@ -178,7 +182,7 @@ impl fmt::Debug for TokenConfig {
             .field("client_auth", &self.request.client_auth)
             .field("scopes", &self.request.scopes)
             .field("timeout", &self.request.timeout)
-            .field("refresh_margin", &self.refresh_margin)
+            .field("refresh", &self.refresh)
             .finish_non_exhaustive()
     }
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
 use crate::endpoint::TokenRequest;
-use crate::refresh::{Freshness, Schedule};
+use crate::refresh::{Freshness, RefreshPolicy};
 use crate::{Error, Result, Token};
 
 /// The largest entry that is read; a longer file is corrupt.
@@ -126,41 +126,41 @@ impl DiskCache {
 
     /// The token for `request`: from disk if fresh, else from `fetch` under the entry's
     /// lock, written back. A stale entry is refreshed; if that fails and `keep_stale`, the
-    /// still-valid stale token is returned instead of the error. An entry holding the
-    /// `rejected` token is treated as absent.
+    /// still-valid stale token is returned with the error. An entry holding the `rejected`
+    /// token is treated as absent.
     pub(crate) fn token(
         &self,
         request: &TokenRequest,
-        margin: Duration,
+        policy: &RefreshPolicy,
         clock: &Clock,
         keep_stale: bool,
         rejected: Option<&str>,
         fetch: impl FnOnce() -> Result<Token>,
-    ) -> Result<Token> {
+    ) -> Result<(Token, Option<Error>)> {
         let slot = Slot::new(self, request);
         let load = || {
             let token = slot.load(clock)?;
             if rejected.is_some_and(|t| token.access_token().secret() == t) {
                 return None;
             }
-            let schedule = Schedule::new(token.validity(), margin);
+            let schedule = policy.schedule(token.validity());
             let freshness = schedule.freshness(token.validity(), clock.now(), || clock.wall());
             (freshness != Freshness::Expired).then_some((token, freshness))
         };
         if let Some((token, Freshness::Fresh)) = load() {
-            return Ok(token);
+            return Ok((token, None));
         }
         let _lock = slot.lock(request.timeout.saturating_mul(LOCK_WAIT_PHASES));
         let cached = load();
         match cached {
-            Some((token, Freshness::Fresh)) => Ok(token),
+            Some((token, Freshness::Fresh)) => Ok((token, None)),
             _ => match fetch() {
                 Ok(token) => {
                     slot.save(&token, clock);
-                    Ok(token)
+                    Ok((token, None))
                 }
                 Err(error) => match cached {
-                    Some((stale, _)) if keep_stale => Ok(stale),
+                    Some((stale, _)) if keep_stale => Ok((stale, Some(error))),
                     _ => Err(error),
                 },
             },

@@ -1,7 +1,7 @@
 //! The token request (RFC 6749 §4.4): its settings, and the one function that sends it.
 
 use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ureq::Agent;
 use ureq::http::Uri;
@@ -131,11 +131,9 @@ impl TokenRequest {
         let sent_at = clock.now();
         let mut response = request.send(self.form())?;
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
-            .map(|secs| Duration::from_secs(secs).min(MAX_RETRY_AFTER));
+        let retry_after = (response.headers().get(RETRY_AFTER))
+            .and_then(|v| retry_after(v.to_str().ok()?, clock.wall()))
+            .map(|wait| wait.min(MAX_RETRY_AFTER));
         let body = match response
             .body_mut()
             .with_config()
@@ -156,6 +154,58 @@ impl TokenRequest {
             e
         })
     }
+}
+
+/// A `Retry-After` value (RFC 9110 §10.2.3): delta-seconds, or an HTTP-date (IMF-fixdate,
+/// and the obsolete RFC 850 and asctime forms) read against `now`; a date in the past is no
+/// wait at all.
+fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let date = http_date(value)?;
+    Some(date.duration_since(now).unwrap_or_default())
+}
+
+/// An HTTP-date in any of its three forms, as a wall-clock time (GMT).
+fn http_date(value: &str) -> Option<SystemTime> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let words: Vec<&str> = value
+        .split([' ', ',', '-', ':'])
+        .filter(|w| !w.is_empty())
+        .collect();
+    let month_at = words.iter().position(|w| MONTHS.contains(w))?;
+    let month = MONTHS.iter().position(|m| *m == words[month_at])? as u64 + 1;
+    let numbers: Vec<u64> = (words.iter().filter_map(|w| w.parse().ok())).collect();
+    // IMF-fixdate and RFC 850 give the day before the month; asctime after it, year last.
+    let [day, year, hour, minute, second] = match (month_at, &numbers[..]) {
+        (1, &[d, h, m, s, y]) => [d, y, h, m, s],
+        (2, &[d, y, h, m, s]) => [d, y, h, m, s],
+        _ => return None,
+    };
+    let year = match year {
+        0..=69 => year + 2000,
+        70..=99 => year + 1900,
+        _ => year,
+    };
+    if !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 || year < 1970 {
+        return None;
+    }
+    // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let (era, of_era) = (y / 400, y % 400);
+    let of_year = (153 * m + 2) / 5 + day - 1;
+    let of_era = of_era * 365 + of_era / 4 - of_era / 100 + of_year;
+    let days = (era * 146_097 + of_era).checked_sub(719_468)?;
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second;
+    UNIX_EPOCH.checked_add(Duration::from_secs(secs))
 }
 
 /// The settings every token request has, whoever's agent sends it: no redirects, every
@@ -222,6 +272,30 @@ pub(crate) fn default_agent() -> Agent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_in_seconds_and_as_each_http_date_form() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37
+        let wait = |v| retry_after(v, now).map(|d| d.as_secs());
+        assert_eq!(wait("120"), Some(120));
+        assert_eq!(wait("Sun, 06 Nov 1994 08:51:37 GMT"), Some(120));
+        assert_eq!(wait("Sunday, 06-Nov-94 08:50:37 GMT"), Some(60));
+        assert_eq!(wait("Sun Nov  6 08:49:47 1994"), Some(10));
+        assert_eq!(wait("Sat, 05 Nov 1994 08:49:37 GMT"), Some(0));
+        assert_eq!(
+            wait("Thu, 01 Jan 2026 00:00:00 GMT"),
+            Some(1_767_225_600 - 784_111_777)
+        );
+        for bad in [
+            "soon",
+            "-5",
+            "Sun, 32 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "",
+        ] {
+            assert_eq!(wait(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn urls_are_shown_without_user_and_password() {

@@ -24,27 +24,65 @@ pub(crate) enum Freshness {
     Expired,
 }
 
-/// A token's refresh time: `margin` before its expiry, but never earlier than half-way
-/// through its life, so that a short-lived token is still reused.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Schedule {
-    /// How long before expiry the token turns stale.
-    early: Duration,
-    /// `expires_at - early`, on the monotonic clock: before it, a hit is one comparison.
-    pub stale_at: Instant,
+/// Tokens living at least this long are refreshed half-way through their life.
+const LONG_LIVED: Duration = Duration::from_secs(2 * 3600);
+/// How long before expiry a shorter-lived token is refreshed (capped at half its life).
+const DEFAULT_EARLY: Duration = Duration::from_secs(300);
+/// The default jitter is at most this share of how early a token is refreshed.
+const JITTER_SHARE: u32 = 20;
+/// How often a JWT's `exp` is checked on the wall clock while the token is fresh: a
+/// suspended host's monotonic clock stands still, so after a resume the wall clock is the
+/// only one that knows; it is read at most once per this much monotonic time.
+pub(crate) const WALL_CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// When tokens are refreshed: the settings behind every token's [`Schedule`].
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RefreshPolicy {
+    /// The caller's margin, which replaces the default schedule.
+    pub margin: Option<Duration>,
+    /// The caller's jitter, which replaces the default (a twentieth of the margin).
+    pub jitter: Option<Duration>,
 }
 
-impl Schedule {
-    pub fn new(validity: &Validity, margin: Duration) -> Schedule {
-        let early = margin.min(validity.lifetime / 2);
+impl RefreshPolicy {
+    /// How early before expiry a token of `lifetime` is refreshed, before jitter: half-way
+    /// through its life when it lives 2 h or more (myConnectedFleet's 30 days: after 15),
+    /// else 5 minutes before (Motorweb's hour: at 55 min); never earlier than half-way, so
+    /// that a 10 s token is still reused for 5 s. An explicit margin replaces this (still
+    /// capped at half the life).
+    pub fn early(&self, lifetime: Duration) -> Duration {
+        let half = lifetime / 2;
+        match self.margin {
+            Some(margin) => margin.min(half),
+            None if lifetime >= LONG_LIVED => half,
+            None => DEFAULT_EARLY.min(half),
+        }
+    }
+
+    /// The schedule of a token of `validity`, with a fresh draw of jitter: a little earlier,
+    /// so that many hosts do not refresh in the same second, but never before half-way.
+    pub fn schedule(&self, validity: &Validity) -> Schedule {
+        let early = self.early(validity.lifetime);
+        let most = self.jitter.unwrap_or(early / JITTER_SHARE);
+        let early = (early + jitter(most)).min(validity.lifetime / 2).max(early);
         Schedule {
             early,
             stale_at: validity.expires_at() - early,
         }
     }
+}
 
+/// A token's refresh time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Schedule {
+    /// How long before expiry the token turns stale.
+    early: Duration,
+    /// `expires_at - early`, on the monotonic clock.
+    pub stale_at: Instant,
+}
+
+impl Schedule {
     /// Where a token of `validity` stands at `now`; `wall` is read only for a JWT.
-    #[inline]
     pub fn freshness(
         &self,
         validity: &Validity,
@@ -63,6 +101,15 @@ impl Schedule {
             Ok(left) if left > self.early => on_monotonic,
             Ok(left) if !left.is_zero() => Freshness::Stale,
             _ => Freshness::Expired,
+        }
+    }
+
+    /// Until when a fresh token may be handed out without looking at a clock again: its
+    /// refresh time, or for a JWT the next wall-clock check, whichever comes first.
+    pub fn hit_until(&self, validity: &Validity, now: Instant) -> Instant {
+        match validity.jwt_expiry {
+            Some(_) => self.stale_at.min(now + WALL_CHECK_EVERY),
+            None => self.stale_at,
         }
     }
 }
@@ -115,21 +162,49 @@ mod tests {
         }
     }
 
+    fn validity(lifetime: u64) -> Validity {
+        Validity {
+            issued_at: Instant::now(),
+            lifetime: Duration::from_secs(lifetime),
+            jwt_expiry: None,
+        }
+    }
+
     #[test]
     fn margin_is_capped_at_half_life() {
-        let sent = Instant::now();
-        let validity = Validity {
-            issued_at: sent,
-            lifetime: Duration::from_secs(10),
-            jwt_expiry: None,
+        let policy = RefreshPolicy {
+            margin: Some(Duration::from_secs(60)),
+            jitter: None,
         };
-        let schedule = Schedule::new(&validity, Duration::from_secs(60));
+        let validity = validity(10);
+        let schedule = policy.schedule(&validity);
         let at = |s: f64| {
-            let now = sent + Duration::from_secs_f64(s);
+            let now = validity.issued_at + Duration::from_secs_f64(s);
             schedule.freshness(&validity, now, || unreachable!())
         };
         assert_eq!(at(4.9), Freshness::Fresh);
         assert_eq!(at(5.1), Freshness::Stale);
         assert_eq!(at(10.0), Freshness::Expired);
+    }
+
+    #[test]
+    fn the_default_schedule_scales_with_the_lifetime() {
+        let secs = |lifetime| RefreshPolicy::default().early(Duration::from_secs(lifetime));
+        // Motorweb's hour: 5 minutes before; myConnectedFleet's 30 days: half-way.
+        assert_eq!(secs(3599), Duration::from_secs(300));
+        assert_eq!(secs(30 * 86400), Duration::from_secs(15 * 86400));
+        assert_eq!(secs(2 * 3600), Duration::from_secs(3600));
+        assert_eq!(secs(10), Duration::from_secs(5));
+        // Jitter refreshes a little earlier, never before half-way nor later than the base.
+        for lifetime in [10, 3599, 7199, 30 * 86400] {
+            let validity = validity(lifetime);
+            let early = RefreshPolicy::default().early(validity.lifetime);
+            for _ in 0..50 {
+                let schedule = RefreshPolicy::default().schedule(&validity);
+                let drawn = validity.expires_at() - schedule.stale_at;
+                assert!(drawn >= early && drawn <= early + early / 20, "{lifetime}");
+                assert!(drawn <= validity.lifetime / 2, "{lifetime}");
+            }
+        }
     }
 }

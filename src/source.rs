@@ -1,13 +1,14 @@
 //! [`TokenSource`]: the shared token cache, and the only place that calls a token endpoint.
 
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+mod fetch;
+
 use crate::endpoint::TokenAgent;
-use crate::refresh::{Freshness, Schedule, backoff, jitter, retry_after};
+use crate::refresh::{Freshness, RefreshPolicy, Schedule, backoff};
 use crate::secret::shown;
 use crate::{Error, Result, Token, TokenConfig};
 
@@ -62,18 +63,34 @@ struct Inner {
     rejections: AtomicU64,
 }
 
-/// A token and when it turns stale.
+/// A token, when it turns stale, and until when a hit needs no other check.
 struct Cached {
     token: Arc<Token>,
     schedule: Schedule,
+    /// Before it, the token is fresh: the hit path's one comparison.
+    hit_until: Instant,
 }
 
 impl Cached {
-    #[inline]
-    fn freshness(&self, inner: &Inner, now: Instant) -> Freshness {
+    fn new(token: Arc<Token>, policy: &RefreshPolicy, now: Instant) -> Cached {
+        let schedule = policy.schedule(token.validity());
+        let hit_until = schedule.hit_until(token.validity(), now);
+        Cached {
+            token,
+            schedule,
+            hit_until,
+        }
+    }
+
+    /// Where the token stands, on both clocks; a fresh one may be hit until the next check.
+    fn freshness(&mut self, inner: &Inner, now: Instant) -> Freshness {
         let validity = self.token.validity();
-        self.schedule
-            .freshness(validity, now, || inner.config.clock.wall())
+        let wall = || inner.config.clock.wall();
+        let freshness = self.schedule.freshness(validity, now, wall);
+        if freshness == Freshness::Fresh {
+            self.hit_until = self.schedule.hit_until(validity, now);
+        }
+        freshness
     }
 }
 
@@ -123,6 +140,8 @@ pub struct Stats {
     pub failures: u64,
     /// Tokens an API rejected that were dropped (see [`TokenSource::reject`]).
     pub rejections: u64,
+    /// Whether a token is being fetched right now (by a caller or a refresh-ahead).
+    pub fetching: bool,
 }
 
 impl TokenSource {
@@ -156,9 +175,7 @@ impl TokenSource {
         let now = inner.config.clock.now();
         let state = inner.lock();
         match &state.cached {
-            Some(cached) if cached.freshness(inner, now) == Freshness::Fresh => {
-                Ok(cached.token.clone())
-            }
+            Some(cached) if now < cached.hit_until => Ok(cached.token.clone()),
             _ => {
                 drop(state);
                 self.token_slow()
@@ -239,6 +256,7 @@ impl TokenSource {
             fetches: self.inner.fetches.load(Relaxed),
             failures: self.inner.failures.load(Relaxed),
             rejections: self.inner.rejections.load(Relaxed),
+            fetching: self.inner.lock().fetching,
         }
     }
 
@@ -247,7 +265,7 @@ impl TokenSource {
         let mut state = inner.lock();
         loop {
             let now = inner.config.clock.now();
-            if let Some(cached) = &state.cached {
+            if let Some(cached) = &mut state.cached {
                 match cached.freshness(inner, now) {
                     Freshness::Fresh => return Ok(cached.token.clone()),
                     Freshness::Stale => {
@@ -278,109 +296,6 @@ impl TokenSource {
                 .unwrap_or_else(PoisonError::into_inner);
         }
     }
-
-    /// A token from the disk cache or, failing that, from the endpoint (`sent` is set when a
-    /// request was sent). A disk entry holding the last rejected token is not used.
-    fn obtain(&self, margin: Duration, background: bool, sent: &mut bool) -> Result<Arc<Token>> {
-        let inner = &*self.inner;
-        let settings = &inner.config;
-        let mut request = || {
-            *sent = true;
-            inner.fetches.fetch_add(1, Relaxed);
-            settings.request.fetch(&inner.agent, &settings.clock)
-        };
-        #[cfg(unix)]
-        if let Some(cache) = &settings.disk_cache {
-            let rejected = inner.lock().rejection.as_ref().map(|r| r.token.clone());
-            let rejected = rejected.as_ref().map(|t| t.access_token().secret());
-            let keep_stale = !background;
-            return (cache.token(
-                &settings.request,
-                margin,
-                &settings.clock,
-                keep_stale,
-                rejected,
-                request,
-            ))
-            .map(Arc::new);
-        }
-        request().map(Arc::new)
-    }
-
-    /// Refreshes a stale token on a new thread; inline if no thread can be started.
-    fn refresh_in_background(&self) {
-        let source = self.clone();
-        let spawned = std::thread::Builder::new()
-            .name("apiauth-refresh".into())
-            .spawn(move || drop(source.fetch(true)));
-        if spawned.is_err() {
-            drop(self.fetch(false));
-        }
-    }
-
-    /// Sends one token request and publishes its result. Called only by the thread that
-    /// set `fetching`; the guard clears it even if something panics.
-    fn fetch(&self, background: bool) -> Result<Arc<Token>> {
-        /// Clears `fetching` and wakes the waiters if the fetch ends by a panic; otherwise
-        /// the result is published in the same critical section.
-        struct PanicGuard<'a>(&'a Inner);
-        impl Drop for PanicGuard<'_> {
-            fn drop(&mut self) {
-                self.0.lock().fetching = false;
-                self.0.fetch_done.notify_all();
-            }
-        }
-        let inner = &*self.inner;
-        let guard = PanicGuard(inner);
-        let settings = &inner.config;
-        let started = Instant::now();
-        let margin = settings.refresh_margin + jitter(settings.refresh_jitter);
-        let mut sent = false;
-        let mut result = self.obtain(margin, background, &mut sent);
-        let mut state = inner.lock();
-        // Read from disk before a rejection removed it there: ask again, past that entry.
-        if let (Ok(token), Some(rejected)) = (&result, &state.rejection)
-            && !sent
-            && token.access_token() == rejected.token.access_token()
-        {
-            drop(state);
-            result = self.obtain(margin, background, &mut sent);
-            state = inner.lock();
-        }
-        match &result {
-            Ok(token) => {
-                let schedule = Schedule::new(token.validity(), margin);
-                state.cached = Some(Cached {
-                    token: token.clone(),
-                    schedule,
-                });
-                state.failure = None;
-            }
-            Err(error) => {
-                inner.failures.fetch_add(1, Relaxed);
-                let in_a_row = state.failure.as_ref().map_or(1, |f| f.in_a_row + 1);
-                let retry_at = settings.clock.now() + backoff(in_a_row, retry_after(error));
-                state.failure = Some(Failure {
-                    error: error.clone(),
-                    retry_at,
-                    in_a_row,
-                });
-            }
-        }
-        state.fetching = false;
-        drop(state);
-        std::mem::forget(guard);
-        inner.fetch_done.notify_all();
-        if let Some(hook) = settings.on_refresh.as_ref().filter(|_| sent) {
-            let event = RefreshEvent {
-                result: result.as_deref(),
-                took: started.elapsed(),
-                background,
-            };
-            let _ = catch_unwind(AssertUnwindSafe(|| hook(&event)));
-        }
-        result
-    }
 }
 
 impl Inner {
@@ -403,7 +318,7 @@ impl fmt::Debug for TokenSource {
             .field("token_url", &shown(&settings.request.url))
             .field("client_id", &settings.request.credentials.id())
             .field("client_auth", &settings.request.client_auth)
-            .field("refresh_margin", &settings.refresh_margin)
+            .field("refresh", &settings.refresh)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }

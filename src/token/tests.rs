@@ -4,7 +4,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::*;
-use crate::refresh::{Freshness, Schedule};
+use crate::refresh::{Freshness, RefreshPolicy};
 
 fn jwt(claims: &str) -> String {
     format!(
@@ -107,7 +107,12 @@ fn a_restored_token_keeps_its_age_and_margin() {
         Token::restore(token.into(), None, issued, lifetime, now, wall)
     };
     let at = |t: &Token, now| {
-        Schedule::new(t.validity(), Duration::from_secs(60)).freshness(t.validity(), now, || wall)
+        RefreshPolicy {
+            margin: Some(Duration::from_secs(60)),
+            jitter: Some(Duration::ZERO),
+        }
+        .schedule(t.validity())
+        .freshness(t.validity(), now, || wall)
     };
     let t = restore("T", 3000, hour).unwrap();
     assert_eq!(t.expires_at(), now + Duration::from_secs(600));

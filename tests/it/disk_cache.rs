@@ -102,9 +102,20 @@ fn a_fresh_process_keeps_a_stale_token_when_the_refresh_fails() {
         then.status(503);
     });
     // 100 s tokens are stale after 50 s (the margin is at most half the life).
-    let later = source(&server, &dir);
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let later = config(&server, &dir)
+        .on_refresh(move |event| seen.lock().unwrap().push(event.result.is_ok()))
+        .build()
+        .unwrap();
     clock().advance(std::time::Duration::from_secs(60));
     assert_eq!(later.token().unwrap().access_token().secret(), "STALE");
+    down.assert_calls(1);
+    // The stale token stands in, but the failure counts: stats, hook and backoff.
+    assert_eq!((later.stats().fetches, later.stats().failures), (1, 1));
+    assert_eq!(*events.lock().unwrap(), [false]);
+    assert_eq!(later.token().unwrap().access_token().secret(), "STALE");
+    assert!(!later.stats().fetching);
     down.assert_calls(1);
     // Expired: the failure is the answer.
     let expired = source(&server, &dir);

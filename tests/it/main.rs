@@ -8,6 +8,7 @@ mod cli;
 #[cfg(unix)]
 mod disk_cache;
 mod redirects;
+mod refresh_policy;
 mod robustness;
 mod server;
 mod support;

@@ -39,7 +39,7 @@ Credentials come from APIAUTH_CLIENT_ID and APIAUTH_CLIENT_SECRET, or --credenti
 never from the command line, which every user of the host can read with `ps`.
 
 Tokens are cached in $XDG_CACHE_HOME/apiauth (or ~/.cache/apiauth), one file per token URL,
-client id, scopes and parameters, until they come within 60 s of expiry.
+client id, scopes and parameters, refreshed on the schedule the README tabulates.
 
 Exit codes:
   0 ok   2 usage or configuration   3 credentials rejected by the server

@@ -1,0 +1,120 @@
+//! The fetch path of a [`TokenSource`]: one token request (or a disk read), its result
+//! published for every waiter, failures backed off, the refresh hook told.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+
+use super::{Cached, Failure, Inner, RefreshEvent, TokenSource};
+use crate::refresh::{backoff, retry_after};
+use crate::{Error, Result, Token};
+
+impl TokenSource {
+    /// A token from the disk cache or, failing that, from the endpoint (`sent` is set when a
+    /// request was sent), and the error of a refresh that failed when the disk still held a
+    /// valid stale token (which is then the token). A disk entry holding the last rejected
+    /// token is not used.
+    fn obtain(&self, background: bool, sent: &mut bool) -> Result<(Arc<Token>, Option<Error>)> {
+        let inner = &*self.inner;
+        let settings = &inner.config;
+        let mut request = || {
+            *sent = true;
+            inner.fetches.fetch_add(1, Relaxed);
+            settings.request.fetch(&inner.agent, &settings.clock)
+        };
+        #[cfg(unix)]
+        if let Some(cache) = &settings.disk_cache {
+            let rejected = inner.lock().rejection.as_ref().map(|r| r.token.clone());
+            let rejected = rejected.as_ref().map(|t| t.access_token().secret());
+            let (policy, clock) = (&settings.refresh, &settings.clock);
+            let keep_stale = !background;
+            let (token, failed) = cache.token(
+                &settings.request,
+                policy,
+                clock,
+                keep_stale,
+                rejected,
+                request,
+            )?;
+            return Ok((Arc::new(token), failed));
+        }
+        request().map(|token| (Arc::new(token), None))
+    }
+
+    /// Refreshes a stale token on a new thread; inline if no thread can be started.
+    pub(super) fn refresh_in_background(&self) {
+        let source = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("apiauth-refresh".into())
+            .spawn(move || drop(source.fetch(true)));
+        if spawned.is_err() {
+            drop(self.fetch(false));
+        }
+    }
+
+    /// Sends one token request and publishes its result. Called only by the thread that
+    /// set `fetching`; the guard clears it even if something panics.
+    pub(super) fn fetch(&self, background: bool) -> Result<Arc<Token>> {
+        /// Clears `fetching` and wakes the waiters if the fetch ends by a panic; otherwise
+        /// the result is published in the same critical section.
+        struct PanicGuard<'a>(&'a Inner);
+        impl Drop for PanicGuard<'_> {
+            fn drop(&mut self) {
+                self.0.lock().fetching = false;
+                self.0.fetch_done.notify_all();
+            }
+        }
+        let inner = &*self.inner;
+        let guard = PanicGuard(inner);
+        let settings = &inner.config;
+        let started = Instant::now();
+        let mut sent = false;
+        let mut obtained = self.obtain(background, &mut sent);
+        let mut state = inner.lock();
+        // Read from disk before a rejection removed it there: ask again, past that entry.
+        if let (Ok((token, _)), Some(rejected)) = (&obtained, &state.rejection)
+            && !sent
+            && token.access_token() == rejected.token.access_token()
+        {
+            drop(state);
+            obtained = self.obtain(background, &mut sent);
+            state = inner.lock();
+        }
+        // A failed refresh counts as a failure even when a stale token stands in for it.
+        let (result, failed) = match obtained {
+            Ok((token, failed)) => (Ok(token), failed),
+            Err(error) => (Err(error.clone()), Some(error)),
+        };
+        if let Ok(token) = &result {
+            let now = settings.clock.now();
+            state.cached = Some(Cached::new(token.clone(), &settings.refresh, now));
+        }
+        match &failed {
+            None => state.failure = None,
+            Some(error) => {
+                inner.failures.fetch_add(1, Relaxed);
+                let in_a_row = state.failure.as_ref().map_or(1, |f| f.in_a_row + 1);
+                let retry_at = settings.clock.now() + backoff(in_a_row, retry_after(error));
+                state.failure = Some(Failure {
+                    error: error.clone(),
+                    retry_at,
+                    in_a_row,
+                });
+            }
+        }
+        state.fetching = false;
+        drop(state);
+        std::mem::forget(guard);
+        inner.fetch_done.notify_all();
+        if let Some(hook) = settings.on_refresh.as_ref().filter(|_| sent) {
+            let event = RefreshEvent {
+                result: failed.as_ref().map_or(result.as_deref(), Err),
+                took: started.elapsed(),
+                background,
+            };
+            let _ = catch_unwind(AssertUnwindSafe(|| hook(&event)));
+        }
+        result
+    }
+}

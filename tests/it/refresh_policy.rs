@@ -1,0 +1,146 @@
+//! When tokens are refreshed, and how long a token endpoint may be down before any caller
+//! notices: measured on the controllable clock of the `test-util` feature, never by sleeping.
+
+use std::time::Duration;
+
+use apiauth::{Credentials, TestClock, TokenConfig, TokenSource};
+use httpmock::Method::POST;
+use httpmock::{Mock, MockServer};
+use serde_json::json;
+
+use crate::server::{Reply, Server};
+use crate::support::{eventually, jwt_expiring_in, rfc_token};
+
+fn source_at(url: &str, clock: &TestClock) -> TokenSource {
+    TokenConfig::new(url, Credentials::new("id", "secret").unwrap())
+        .with_test_clock(clock.clone())
+        .build()
+        .unwrap()
+}
+
+/// A server that hands out one token living `lifetime` s, then answers 503 for ever.
+fn then_down(server: &MockServer, lifetime: u64) -> Mock<'_> {
+    server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(200)
+            .json_body(rfc_token("ONLY", lifetime))
+            .up_to_n_times(1);
+    });
+    server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(503);
+    })
+}
+
+/// Walks the clock forward by `step` until a call fails; returns how long after the first
+/// (failed) refresh attempt that was, and the time of the failure since the token was issued.
+fn outage_tolerance(lifetime: u64, step: Duration) -> (Duration, Duration) {
+    let server = MockServer::start();
+    let down = then_down(&server, lifetime);
+    let clock = TestClock::new();
+    let source = source_at(&server.url("/token"), &clock);
+    source.token().unwrap();
+    let (mut elapsed, mut first_attempt) = (Duration::ZERO, None);
+    loop {
+        clock.advance(step);
+        elapsed += step;
+        let answer = source.token();
+        // Wait for the background refresh, if one started, to fail.
+        eventually(|| !source.stats().fetching);
+        if down.calls() > 0 {
+            first_attempt.get_or_insert(elapsed);
+        }
+        if answer.is_err() {
+            return (elapsed - first_attempt.unwrap(), elapsed);
+        }
+        assert_eq!(answer.unwrap().access_token().secret(), "ONLY");
+    }
+}
+
+#[test]
+fn an_hours_token_survives_five_minutes_of_outage() {
+    let (tolerated, failed_at) = outage_tolerance(3599, Duration::from_secs(5));
+    assert!(tolerated >= Duration::from_secs(300), "{tolerated:?}");
+    // The first caller-visible error comes only at expiry.
+    assert!(failed_at >= Duration::from_secs(3599), "{failed_at:?}");
+}
+
+#[test]
+fn a_thirty_day_token_survives_fifteen_days_of_outage() {
+    let (tolerated, failed_at) = outage_tolerance(30 * 86400, Duration::from_secs(3600));
+    assert!(
+        tolerated >= Duration::from_secs(15 * 86400),
+        "{tolerated:?}"
+    );
+    assert!(
+        failed_at >= Duration::from_secs(30 * 86400),
+        "{failed_at:?}"
+    );
+}
+
+#[test]
+fn an_hours_token_costs_at_most_1_1_requests_an_hour() {
+    let server = Server::start(|n| Reply {
+        status: 200,
+        body: format!(r#"{{"access_token":"T{n}","expires_in":3599}}"#),
+        delay: Duration::ZERO,
+    });
+    let clock = TestClock::new();
+    let source = source_at(server.url(), &clock);
+    let hours = 100;
+    for _ in 0..hours * 360 {
+        clock.advance(Duration::from_secs(10));
+        source.token().unwrap();
+        eventually(|| !source.stats().fetching);
+    }
+    let requests = source.stats().fetches;
+    // The first token, then one every 3599 - 300 s (minus up to 15 s of jitter).
+    assert!(requests <= 1 + hours * 11 / 10, "{requests}");
+    assert!(requests >= hours, "{requests}");
+}
+
+#[test]
+fn a_jwt_past_its_exp_after_a_suspend_is_replaced_within_a_second() {
+    let server = MockServer::start();
+    let (first, _) = jwt_expiring_in(Duration::from_secs(3600));
+    let (second, _) = jwt_expiring_in(Duration::from_secs(4 * 3600));
+    server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(200)
+            .json_body(json!({"access_token": first, "expires_in": 3599}))
+            .up_to_n_times(1);
+    });
+    let later = server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(200)
+            .json_body(json!({"access_token": second, "expires_in": 3599}));
+    });
+    let clock = TestClock::new();
+    let source = source_at(&server.url("/token"), &clock);
+    assert_eq!(source.token().unwrap().access_token().secret(), first);
+    // The host sleeps two hours: its monotonic clock stood still, the wall clock did not.
+    clock.advance_wall(Duration::from_secs(2 * 3600));
+    // Within the first second after resume the old token may still be handed out (the
+    // wall clock is read at most once a second); after it, never.
+    clock.advance(Duration::from_millis(1001));
+    assert_eq!(source.token().unwrap().access_token().secret(), second);
+    later.assert_calls(1);
+}
+
+#[test]
+fn a_ten_second_token_is_reused_for_five_seconds() {
+    let server = MockServer::start();
+    let mock = server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(200).json_body(rfc_token("SHORT", 10));
+    });
+    let clock = TestClock::new();
+    let source = source_at(&server.url("/token"), &clock);
+    source.token().unwrap();
+    clock.advance(Duration::from_millis(4900));
+    source.token().unwrap();
+    mock.assert_calls(1);
+    clock.advance(Duration::from_millis(200));
+    source.token().unwrap();
+    eventually(|| mock.calls() == 2);
+}

@@ -13,13 +13,15 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Clock;
 use crate::endpoint::TokenRequest;
 use crate::refresh::{Freshness, RefreshPolicy};
-use crate::{Error, Result, Token};
+use crate::{BasicEncoding, ClientAuth, Error, Result, Token};
+
+mod files;
 
 /// The largest entry that is read; a longer file is corrupt.
 const MAX_ENTRY: u64 = 64 * 1024;
 
 /// A directory of cached tokens shared by every process of the same user: one file per
-/// (token URL, client id, scopes, parameters). Unix only.
+/// (token URL, client id, client authentication, scopes, parameters). Unix only.
 ///
 /// Give it to [`TokenConfig::with_disk_cache`](crate::TokenConfig::with_disk_cache). Before
 /// a token request, the source looks here: a fresh entry (by the same expiry and refresh
@@ -29,11 +31,34 @@ const MAX_ENTRY: u64 = 64 * 1024;
 /// releases the lock of a process that dies; a holder that hangs is waited for no longer
 /// than a token request can take, then ignored.
 ///
-/// **What is trusted.** The directory must belong to the current user and be closed to
-/// everyone else (it is created mode 0700). Entries are written mode 0600, atomically
-/// (temporary file, fsync, rename); an entry that is readable by others, owned by someone
-/// else, corrupt, truncated or written for other settings is ignored and replaced. The client
-/// secret is never written; the access token is (it is what the cache is for).
+/// **What is written.** An entry is a JSON file, mode 0600, written atomically (temporary
+/// file, fsync, rename), holding: the format version; the token URL, client id, client
+/// authentication method, scopes and parameters it was fetched with; the access token (it is
+/// what the cache is for), its scope, when it was issued and its lifetime; and `check`, the
+/// top 16 bits of a 64-bit FNV-1a hash of the client secret, token URL and client id.
+/// The secret itself is never written. The check binds an entry to the secret that fetched
+/// it: a process with another secret (mistyped, rotated, revoked) does not use the entry
+/// but asks the endpoint, and the answer replaces the entry only if the endpoint accepted
+/// that secret. One other secret in 65,536 has the same check and is taken for the right
+/// one (then, as before checks, the entry serves it until the token expires). Someone who
+/// reads the file learns those 16 bits and no more: they rule out all but one in 65,536 of
+/// the secrets they might guess, and the rest must still be tried against the endpoint;
+/// every entry of the same client carries the same 16 bits, so entries do not add up.
+///
+/// **What is trusted, and against whom.** The directory must belong to the current user and
+/// be closed to everyone else (it is created mode 0700), and nobody but that user or root
+/// may be able to replace it: [`open`](Self::open) resolves its path and refuses it if a
+/// directory or symlink on the way belongs to another user, or a directory is writable by
+/// every user without being sticky (`/tmp` is fine; a `/tmp/.cache` made by someone else is
+/// not). The directory found is remembered (device and inode) and checked again, without
+/// following symlinks, before each use; if it was replaced, the cache is bypassed. Entries
+/// and lock files are opened without following symlinks and without waiting (a FIFO opens at
+/// once), and are used only if they are regular files of this user; an entry that is not,
+/// or that is readable by others, corrupt, truncated, written for other settings or bound
+/// to another secret, is ignored and replaced by the next token fetched. Not defended: root
+/// and the same user, who can read the access tokens anyway; members of a group that may
+/// write to a directory on the path (group-writable directories are accepted, as a umask of
+/// 002 makes them).
 ///
 /// # Examples
 ///
@@ -50,6 +75,10 @@ const MAX_ENTRY: u64 = 64 * 1024;
 #[derive(Debug, Clone)]
 pub struct DiskCache {
     dir: PathBuf,
+    /// `dir` with symlinks resolved, as checked by `open`.
+    real: PathBuf,
+    /// The directory's (device, inode) when `open` checked it.
+    id: (u64, u64),
     uid: u32,
 }
 
@@ -58,6 +87,7 @@ pub struct DiskCache {
 struct Key {
     token_url: String,
     client_id: String,
+    client_auth: String,
     scopes: Vec<String>,
     params: Vec<(String, String)>,
 }
@@ -68,6 +98,8 @@ struct Entry {
     version: u32,
     #[serde(flatten)]
     key: Key,
+    /// [`secret_check`] of the secret that fetched the token.
+    check: u16,
     access_token: String,
     scope: Option<String>,
     /// When the token request was sent, in milliseconds since the Unix epoch.
@@ -76,15 +108,17 @@ struct Entry {
 }
 
 /// The entry format's version; an entry of another version is ignored.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 impl DiskCache {
     /// Opens (creating it mode 0700 if needed) the cache directory `dir`.
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when the directory cannot be created, belongs to another user, or
-    /// is open to other users (fix: `chmod 700 DIR`).
+    /// [`Error::Config`] when the directory cannot be created, belongs to another user, is
+    /// open to other users (fix: `chmod 700 DIR`), or could be replaced by another user (a
+    /// directory on its path belongs to someone other than the user or root, or is writable
+    /// by every user and not sticky).
     pub fn open(dir: impl Into<PathBuf>) -> Result<DiskCache> {
         let dir = dir.into();
         let failed = |why: &str| Error::Config(format!("cache directory {}: {why}", dir.display()));
@@ -93,18 +127,20 @@ impl DiskCache {
             .mode(0o700)
             .create(&dir)
             .map_err(|e| failed(&e.to_string()))?;
-        let uid = current_uid(&dir).map_err(|e| failed(&e.to_string()))?;
-        let meta = fs::metadata(&dir).map_err(|e| failed(&e.to_string()))?;
+        let uid = files::current_uid(&dir).map_err(|e| failed(&e.to_string()))?;
+        let real = files::trusted_path(&dir, uid).map_err(|e| failed(&e))?;
+        let meta = fs::symlink_metadata(&real).map_err(|e| failed(&e.to_string()))?;
         if meta.uid() != uid {
             return Err(failed("belongs to another user"));
         }
-        if meta.mode() & 0o077 != 0 {
+        if !files::private_to(&meta, uid) {
             return Err(failed(&format!(
                 "is open to other users (mode {:o}; chmod 700 it)",
                 meta.mode() & 0o777
             )));
         }
-        Ok(DiskCache { dir, uid })
+        let id = (meta.dev(), meta.ino());
+        Ok(DiskCache { dir, real, id, uid })
     }
 
     /// The per-user default: `$XDG_CACHE_HOME/apiauth`, or `$HOME/.cache/apiauth`. `None`
@@ -137,6 +173,9 @@ impl DiskCache {
         rejected: Option<&str>,
         fetch: impl FnOnce() -> Result<Token>,
     ) -> Result<(Token, Option<Error>)> {
+        if !files::same_dir(&self.real, self.id, self.uid) {
+            return fetch().map(|token| (token, None));
+        }
         let slot = Slot::new(self, request);
         let load = || {
             let token = slot.load(clock)?;
@@ -167,15 +206,18 @@ impl DiskCache {
         }
     }
 
-    /// Removes the entry for `request`; with `only`, only if it holds that access token.
-    /// Under the entry's lock, so that no process reads it back while it goes.
+    /// Removes the entry for `request`; with `only`, only if it holds that access token. An
+    /// entry bound to another secret is not this request's to remove. Under the entry's
+    /// lock, so that no process reads it back while it goes.
     pub(crate) fn forget(&self, request: &TokenRequest, only: Option<&str>) {
+        if !files::same_dir(&self.real, self.id, self.uid) {
+            return;
+        }
         let slot = Slot::new(self, request);
         let _lock = slot.lock(request.timeout.saturating_mul(LOCK_WAIT_PHASES));
-        let remove = match only {
-            None => true,
-            Some(token) => slot.read().is_some_and(|entry| entry.access_token == token),
-        };
+        let remove = slot
+            .read()
+            .is_some_and(|entry| only.is_none_or(|token| entry.access_token == token));
         if remove {
             let _ = fs::remove_file(&slot.path);
         }
@@ -190,7 +232,9 @@ const LOCK_WAIT_PHASES: u32 = 5;
 struct Slot<'a> {
     cache: &'a DiskCache,
     key: Key,
-    /// `<dir>/<hash>.json`
+    /// The secret's [`secret_check`].
+    check: u16,
+    /// `<real dir>/<hash>.json`
     path: PathBuf,
 }
 
@@ -199,26 +243,40 @@ impl<'a> Slot<'a> {
         let key = Key {
             token_url: request.url.clone(),
             client_id: request.credentials.id().to_owned(),
+            client_auth: match request.client_auth {
+                // As the command's --client-auth names them.
+                ClientAuth::Basic(BasicEncoding::FormUrlEncoded) => "basic",
+                ClientAuth::Basic(BasicEncoding::Raw) => "basic-raw",
+                ClientAuth::RequestBody => "body",
+            }
+            .to_owned(),
             scopes: request.scopes.clone(),
             params: request.params.clone(),
         };
         let serialized = serde_json::to_vec(&key).unwrap_or_default();
-        let path = cache.dir.join(format!("{:016x}.json", fnv1a(&serialized)));
-        Slot { cache, key, path }
+        let path = cache.real.join(format!("{:016x}.json", fnv1a(&serialized)));
+        let secret = request.credentials.secret().secret();
+        let check = secret_check(secret, &key.token_url, &key.client_id);
+        Slot {
+            cache,
+            key,
+            check,
+            path,
+        }
     }
 
-    /// The entry, if the file is ours, private, well formed and for this key.
+    /// The entry, if the file is ours, private, well formed, for this key and this secret.
     fn read(&self) -> Option<Entry> {
-        let file = File::open(&self.path).ok()?;
-        let meta = file.metadata().ok()?;
-        let trusted = meta.is_file() && meta.uid() == self.cache.uid && meta.mode() & 0o077 == 0;
-        if !trusted || meta.len() > MAX_ENTRY {
+        let mut options = OpenOptions::new();
+        let (file, meta) = files::open_regular(options.read(true), &self.path, self.cache.uid)?;
+        if !files::private_to(&meta, self.cache.uid) || meta.len() > MAX_ENTRY {
             return None;
         }
         let mut text = String::new();
         file.take(MAX_ENTRY).read_to_string(&mut text).ok()?;
         let entry: Entry = serde_json::from_str(&text).ok()?;
-        (entry.version == VERSION && entry.key == self.key).then_some(entry)
+        let ours = entry.version == VERSION && entry.key == self.key && entry.check == self.check;
+        ours.then_some(entry)
     }
 
     fn load(&self, clock: &Clock) -> Option<Token> {
@@ -231,13 +289,15 @@ impl<'a> Slot<'a> {
 
     /// Takes the entry's lock, waiting at most `wait`; `None` if it could not.
     fn lock(&self, wait: Duration) -> Option<File> {
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(self.path.with_extension("lock"))
-            .ok()?;
+        let path = self.path.with_extension("lock");
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(false).mode(0o600);
+        let uid = self.cache.uid;
+        let (file, _) = files::open_regular(&mut options, &path, uid).or_else(|| {
+            // A symlink, FIFO or someone else's file: replaced, never followed or waited on.
+            fs::remove_file(&path).ok()?;
+            files::open_regular(options.create_new(true), &path, uid)
+        })?;
         let started = Instant::now();
         let mut pause = Duration::from_millis(1);
         loop {
@@ -260,6 +320,7 @@ impl<'a> Slot<'a> {
         let entry = Entry {
             version: VERSION,
             key: self.key.clone(),
+            check: self.check,
             access_token: token.access_token().secret().to_owned(),
             scope: token.scope().map(str::to_owned),
             issued_at_ms: millis(issued.duration_since(UNIX_EPOCH).unwrap_or_default()),
@@ -274,10 +335,13 @@ impl<'a> Slot<'a> {
             std::process::id(),
             WRITES.fetch_add(1, Relaxed)
         ));
+        // `create_new` refuses any existing path, symlinks included; the rename replaces
+        // whatever is at the entry's path (a symlink itself, not its target).
         let written = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&tmp)
             .and_then(|mut file| {
                 file.write_all(&json)?;
@@ -286,24 +350,16 @@ impl<'a> Slot<'a> {
             .and_then(|()| fs::rename(&tmp, &self.path));
         match written {
             // The rename is durable once the directory is synced.
-            Ok(()) => drop(File::open(&self.cache.dir).and_then(|dir| dir.sync_all())),
+            Ok(()) => drop(
+                OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_DIRECTORY)
+                    .open(&self.cache.real)
+                    .and_then(|dir| dir.sync_all()),
+            ),
             Err(_) => drop(fs::remove_file(&tmp)),
         }
     }
-}
-
-/// The effective user id: `/proc/self`'s owner on Linux, else the owner of a file created
-/// (and removed) in `dir`. std has no `geteuid`, and this crate has no `unsafe`.
-fn current_uid(dir: &Path) -> std::io::Result<u32> {
-    if let Ok(meta) = fs::metadata("/proc/self") {
-        return Ok(meta.uid());
-    }
-    let probe = dir.join(format!(".uid-probe-{}", std::process::id()));
-    let uid = File::create(&probe)
-        .and_then(|f| f.metadata())
-        .map(|m| m.uid());
-    let _ = fs::remove_file(&probe);
-    uid
 }
 
 /// FNV-1a, 64 bits: a file name that is stable across builds and Rust versions (std's
@@ -314,9 +370,35 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+/// What an entry keeps of the client secret: 16 bits, enough to tell another secret apart
+/// (all but one in 65,536) and too few to tell anything about it but that it is one of the
+/// 1 in 65,536 candidates that give them. Any well-mixed hash truncated to 16 bits leaks
+/// exactly that much, so the FNV-1a the file names use serves (no hash in std, and no
+/// cryptographic one in the tree of both TLS features); a slow hash would make a cached run
+/// dearer than a token request, to guard only secrets weak enough to guess online.
+fn secret_check(secret: &str, token_url: &str, client_id: &str) -> u16 {
+    let parts = [secret, "\0", token_url, "\0", client_id];
+    let hash = fnv1a(parts.concat().as_bytes());
+    // The top bits: the last multiplications mix every byte into them.
+    (hash >> 48) as u16
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_secret_check_tells_secrets_apart() {
+        let check = |secret: &str| secret_check(secret, "https://a.example/t", "id");
+        assert_eq!(check("s3cr3t"), check("s3cr3t"));
+        let distinct: std::collections::HashSet<u16> =
+            (0..1000).map(|n| check(&format!("secret-{n}"))).collect();
+        assert!(distinct.len() > 980, "{}", distinct.len());
+        assert_ne!(
+            check("s3cr3t"),
+            secret_check("s3cr3t", "https://a.example/t", "id2")
+        );
+    }
 
     #[test]
     fn file_names_are_stable() {

@@ -72,6 +72,32 @@ impl User {
         (args.to_vec(), entries[0].clone())
     }
 
+    /// The same user and cache with `name` set to `value`.
+    fn with_env(&self, name: &'static str, value: &str) -> User {
+        let mut env = self.env.clone();
+        env.retain(|(n, _)| *n != name);
+        env.push((name, value.to_owned()));
+        User {
+            home: self.home.clone(),
+            env,
+        }
+    }
+
+    /// Runs a command, killing it and failing if it has not finished within 20 s.
+    fn run_within_20s(&self, args: &[impl AsRef<OsStr>]) -> Output {
+        let mut child = self.command(args).stdout(Stdio::piped()).spawn().unwrap();
+        let finished = (0..2000).any(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            child.try_wait().unwrap().is_some()
+        });
+        if !finished {
+            child.kill().unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(finished, "still running after 20 s: {}", stderr(&out));
+        out
+    }
+
     /// The cache's entry files.
     fn entries(&self) -> Vec<PathBuf> {
         let dir = fs::read_dir(self.cache_dir()).unwrap();
@@ -710,4 +736,127 @@ fn a_process_killed_holding_the_lock_does_not_block_the_next() {
     let out = next.wait_with_output().unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "AFTER\n");
     assert_eq!(server.hits(), 2);
+}
+
+/// `Authorization` for client `id` with `secret` (letters, digits and `-`: both encodings).
+fn basic(secret: &str) -> String {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("id:{secret}"));
+    format!("Basic {encoded}")
+}
+
+/// Whether any file in `dir` holds `needle`.
+fn any_file_holds(dir: &Path, needle: &str) -> bool {
+    fs::read_dir(dir).unwrap().any(|e| {
+        let bytes = fs::read(e.unwrap().path()).unwrap_or_default();
+        bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+    })
+}
+
+#[test]
+fn a_cached_token_serves_only_the_secret_that_fetched_it() {
+    let server = MockServer::start();
+    let answer = |secret: &str, status: u16, body: Value| {
+        server.mock(|when, then| {
+            when.method(POST)
+                .path("/token")
+                .header("authorization", basic(secret));
+            then.status(status).json_body(body);
+        })
+    };
+    let good = answer("S3cr3t-S", 200, rfc_token("GOOD", 3600));
+    let wrong = answer("WRONG-s3cr3t", 401, json!({"error": "invalid_client"}));
+    let rotated = answer("ROTATED-s3cr3t", 200, rfc_token("NEW", 3600));
+    let user = User::new("secret-bound", "id", "S3cr3t-S");
+    let (args, entry) = user.first_token(&server, "GOOD");
+    let written = fs::read(&entry).unwrap();
+
+    // A wrong secret is sent, and refused; the entry of the right one is left as it was.
+    let out = user
+        .with_env("APIAUTH_CLIENT_SECRET", "WRONG-s3cr3t")
+        .run(&args);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        stderr(&out),
+        "apiauth: credentials rejected: token endpoint returned 401: invalid_client\n"
+    );
+    assert_eq!((good.calls(), wrong.calls()), (1, 1));
+    assert_eq!(fs::read(&entry).unwrap(), written);
+    assert_eq!(user.ok(&args), "GOOD\n");
+    good.assert_calls(1);
+
+    // The same secret sent another way is another entry.
+    let raw = [&args[..], &["--client-auth".into(), "basic-raw".into()]].concat();
+    assert_eq!(user.ok(&raw), "GOOD\n");
+    good.assert_calls(2);
+    assert_eq!(user.entries().len(), 2);
+
+    // A secret the endpoint accepts (rotated) replaces the entry; the old one no longer
+    // matches it.
+    let new_secret = user.with_env("APIAUTH_CLIENT_SECRET", "ROTATED-s3cr3t");
+    assert_eq!(new_secret.ok(&args), "NEW\n");
+    assert_eq!(new_secret.ok(&args), "NEW\n");
+    rotated.assert_calls(1);
+    assert_eq!(user.ok(&args), "GOOD\n");
+    good.assert_calls(3);
+    assert_eq!(user.entries().len(), 2);
+    for secret in ["S3cr3t-S", "WRONG-s3cr3t", "ROTATED-s3cr3t"] {
+        assert!(!any_file_holds(&user.cache_dir(), secret), "{secret}");
+    }
+}
+
+#[test]
+fn a_fifo_in_the_cache_is_replaced_not_waited_on() {
+    let server = MockServer::start();
+    let mock = any_token(&server, "T");
+    let user = User::new("fifo", "id", "secret");
+    let (args, entry) = user.first_token(&server, "T");
+    let lock = entry.with_extension("lock");
+    // Opening a FIFO waits for the other end: for ever, for a reader (the entry) or a
+    // writer (the lock) that never comes.
+    for (fifo, calls) in [(&entry, 2), (&lock, 3)] {
+        fs::remove_file(&entry).unwrap();
+        let _ = fs::remove_file(&lock);
+        let made = Command::new("mkfifo").arg(fifo).status().unwrap();
+        assert!(made.success());
+        let out = user.run_within_20s(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), "T\n");
+        mock.assert_calls(calls);
+        assert!(fs::symlink_metadata(fifo).unwrap().is_file(), "{fifo:?}");
+    }
+    assert_eq!(user.ok(&args), "T\n");
+    mock.assert_calls(3);
+}
+
+#[test]
+fn symlinks_in_the_cache_are_not_followed() {
+    let server = MockServer::start();
+    let mock = any_token(&server, "T");
+    let user = User::new("symlinks", "id", "secret");
+    let (args, entry) = user.first_token(&server, "T");
+    let lock = entry.with_extension("lock");
+    let is_file = |path: &Path| fs::symlink_metadata(path).unwrap().is_file();
+
+    // An entry that would be valid, reached through a symlink: not read, and the rename
+    // replaces the link, not its target.
+    let elsewhere = user.home.join("elsewhere.json");
+    fs::rename(&entry, &elsewhere).unwrap();
+    let valid = fs::read(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &entry).unwrap();
+    assert_eq!(user.ok(&args), "T\n");
+    mock.assert_calls(2);
+    assert!(is_file(&entry));
+    assert_eq!(fs::read(&elsewhere).unwrap(), valid);
+
+    // A lock file pointing elsewhere: its target is not created.
+    let victim = user.home.join("victim");
+    fs::remove_file(&entry).unwrap();
+    fs::remove_file(&lock).unwrap();
+    std::os::unix::fs::symlink(&victim, &lock).unwrap();
+    assert_eq!(user.ok(&args), "T\n");
+    mock.assert_calls(3);
+    assert!(!victim.exists());
+    assert!(is_file(&lock));
 }

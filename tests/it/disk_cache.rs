@@ -201,3 +201,105 @@ fn a_rejected_token_never_comes_back_from_disk() {
     reader.join().unwrap();
     assert_eq!(came_back, 0);
 }
+
+/// The names and contents of the files in `dir`.
+fn files_in(dir: &Path) -> Vec<(std::ffi::OsString, Vec<u8>)> {
+    let mut files: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.file_name(), fs::read(e.path()).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_directory_replaced_after_open_is_not_used() {
+    let server = MockServer::start();
+    let mock = server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(200).json_body(rfc_token("T", 3600));
+    });
+    let base = temp_dir("disk-swapped");
+    let dir = base.join("apiauth");
+    let cache = DiskCache::open(&dir).unwrap();
+    let creds = Credentials::new("id", "secret").unwrap();
+    let fetches = || {
+        let source = TokenConfig::new(server.url("/token"), creds.clone())
+            .with_disk_cache(cache.clone())
+            .build()
+            .unwrap();
+        assert_eq!(source.token().unwrap().access_token().secret(), "T");
+        source.stats().fetches
+    };
+    assert_eq!(fetches(), 1);
+    assert_eq!(fetches(), 0);
+    // A symlink to the same files, then another directory holding a copy of them: each
+    // holds a valid entry, and neither is read or written.
+    let moved = base.join("moved");
+    fs::rename(&dir, &moved).unwrap();
+    let before = files_in(&moved);
+    std::os::unix::fs::symlink(&moved, &dir).unwrap();
+    assert_eq!(fetches(), 1);
+    fs::remove_file(&dir).unwrap();
+    fs::create_dir(&dir).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+    for (name, bytes) in &before {
+        fs::write(dir.join(name), bytes).unwrap();
+        fs::set_permissions(dir.join(name), fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    assert_eq!(fetches(), 1);
+    assert_eq!(files_in(&moved), before);
+    assert_eq!(files_in(&dir), before);
+    mock.assert_calls(3);
+    // Opened again, the new directory is the trusted one.
+    let cache = DiskCache::open(&dir).unwrap();
+    let source = TokenConfig::new(server.url("/token"), creds)
+        .with_disk_cache(cache)
+        .build()
+        .unwrap();
+    source.token().unwrap();
+    assert_eq!(source.stats().fetches, 0);
+}
+
+#[test]
+fn a_directory_others_could_replace_is_refused() {
+    let base = temp_dir("disk-ancestors");
+    let shared = base.join("shared");
+    fs::create_dir(&shared).unwrap();
+    let dir = shared.join("apiauth");
+    let refused = |why: &str| {
+        let error = DiskCache::open(&dir).unwrap_err();
+        let expected = format!(
+            "invalid configuration: cache directory {}: {} {why}",
+            dir.display(),
+            shared.display()
+        );
+        assert_eq!(error.to_string(), expected);
+    };
+    // Writable by all: anyone could rename our directory and put theirs in its place.
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap();
+    refused("is writable by every user");
+    // Sticky, as /tmp is: others cannot rename what is not theirs.
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o1777)).unwrap();
+    DiskCache::open(&dir).unwrap();
+    // Another user's (the tests run as root, who may give it away).
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(&shared, Some(65534), None).unwrap();
+    refused("belongs to another user");
+    // Reached through another user's symlink.
+    let me = std::os::unix::fs::MetadataExt::uid(&fs::metadata(&base).unwrap());
+    std::os::unix::fs::chown(&shared, Some(me), None).unwrap();
+    let link = base.join("link");
+    std::os::unix::fs::symlink(&shared, &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(65534), None).unwrap();
+    let error = DiskCache::open(link.join("apiauth")).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .ends_with(&format!("{} belongs to another user", link.display())),
+        "{error}"
+    );
+}

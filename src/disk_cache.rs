@@ -307,6 +307,10 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+// `cache list` and `cache clear`: in a child module, which sees this one's private items.
+mod listing;
+pub use listing::CacheEntry;
+
 #[cfg(test)]
 mod tests {
     use super::*;

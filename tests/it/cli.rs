@@ -5,7 +5,7 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use httpmock::Method::POST;
 use httpmock::{Mock, MockServer};
@@ -80,6 +80,31 @@ impl User {
             .filter(|p| p.extension().is_some_and(|e| e == "json"))
             .collect()
     }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` as seconds since the Unix epoch; `None` for any other shape.
+pub fn unix_seconds(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    let shape = b.len() == 20
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        });
+    if !shape {
+        return None;
+    }
+    let n = |from: usize, to: usize| text[from..to].parse::<u64>().ok();
+    let (y, m, d) = (n(0, 4)?, n(5, 7)?, n(8, 10)?);
+    // Days from civil (Howard Hinnant), for years after 1970.
+    let y = if m <= 2 { y - 1 } else { y };
+    let (era, yoe) = (y / 400, y % 400);
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + n(11, 13)? * 3600 + n(14, 16)? * 60 + n(17, 19)?)
 }
 
 fn stderr(out: &Output) -> String {
@@ -169,14 +194,27 @@ fn every_format() {
         (2591999 - 60..=2591999).contains(&expires_in),
         "{expires_in}"
     );
+    let expires_at = json["expires_at"].as_str().unwrap().to_owned();
     assert_eq!(
         json,
-        json!({"name": "x-connect-token", "value": format!("TOKEN {MCF_TOKEN}"), "expires_in": expires_in})
+        json!({
+            "name": "x-connect-token",
+            "value": format!("TOKEN {MCF_TOKEN}"),
+            "expires_in": expires_in,
+            "expires_at": expires_at,
+        })
     );
+    // RFC 3339 in UTC, to the second, and now + expires_in within a few seconds.
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let at = unix_seconds(&expires_at).unwrap_or_else(|| panic!("{expires_at}"));
+    assert!(at.abs_diff(now + expires_in) <= 3, "{expires_at}");
     let core: Value = serde_json::from_str(&header("core", "json")).unwrap();
     assert_eq!(
         core,
-        json!({"name": "Authorization", "value": MCF_BASIC, "expires_in": null})
+        json!({"name": "Authorization", "value": MCF_BASIC, "expires_in": null, "expires_at": null})
     );
     mock.assert_calls(1);
 }
@@ -367,7 +405,10 @@ fn usage_errors_and_help() {
     );
     let generic = ["header", "--provider", "generic"];
     for (args, message) in [
-        (&[][..], "say `apiauth header` or `apiauth token`"),
+        (
+            &[][..],
+            "say `apiauth request`, `apiauth header` or `apiauth token`",
+        ),
         (&["header"][..], "--provider is required"),
         (&generic[..], "--provider generic needs --token-url"),
         (

@@ -14,18 +14,18 @@ use serde_json::{Value, json};
 use crate::server::{Reply, Server};
 use crate::support::{jwt_expiring_in, rfc_token, temp_dir};
 
-const MCF_TOKEN: &str = "B983854936PF1A7B61B141AB69494046";
+pub const MCF_TOKEN: &str = "B983854936PF1A7B61B141AB69494046";
 /// `clientId:clientSecret`, raw RFC 7617 Basic.
-const MCF_BASIC: &str = "Basic Y2xpZW50SWQ6Y2xpZW50U2VjcmV0";
+pub const MCF_BASIC: &str = "Basic Y2xpZW50SWQ6Y2xpZW50U2VjcmV0";
 
 /// One user's environment: a private cache (`XDG_CACHE_HOME`) and credentials.
-struct User {
-    home: PathBuf,
-    env: Vec<(&'static str, String)>,
+pub struct User {
+    pub home: PathBuf,
+    pub env: Vec<(&'static str, String)>,
 }
 
 impl User {
-    fn new(test: &str, id: &str, secret: &str) -> User {
+    pub fn new(test: &str, id: &str, secret: &str) -> User {
         let home = temp_dir(&format!("cli-{test}"));
         let env = vec![
             ("HOME", home.display().to_string()),
@@ -36,7 +36,7 @@ impl User {
         User { home, env }
     }
 
-    fn command(&self, args: &[impl AsRef<OsStr>]) -> Command {
+    pub fn command(&self, args: &[impl AsRef<OsStr>]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_apiauth"));
         command
             .args(args)
@@ -45,19 +45,19 @@ impl User {
         command
     }
 
-    fn run(&self, args: &[impl AsRef<OsStr>]) -> Output {
+    pub fn run(&self, args: &[impl AsRef<OsStr>]) -> Output {
         self.command(args).output().unwrap()
     }
 
     /// Runs a command that must succeed; returns its stdout.
-    fn ok(&self, args: &[impl AsRef<OsStr>]) -> String {
+    pub fn ok(&self, args: &[impl AsRef<OsStr>]) -> String {
         let out = self.run(args);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         assert_eq!(stderr(&out), "");
         String::from_utf8(out.stdout).unwrap()
     }
 
-    fn cache_dir(&self) -> PathBuf {
+    pub fn cache_dir(&self) -> PathBuf {
         self.home.join("cache/apiauth")
     }
 
@@ -73,7 +73,7 @@ impl User {
     }
 
     /// The cache's entry files.
-    fn entries(&self) -> Vec<PathBuf> {
+    pub fn entries(&self) -> Vec<PathBuf> {
         let dir = fs::read_dir(self.cache_dir()).unwrap();
         let paths = dir.map(|e| e.unwrap().path());
         paths
@@ -107,11 +107,11 @@ pub fn unix_seconds(text: &str) -> Option<u64> {
     Some(days * 86_400 + n(11, 13)? * 3600 + n(14, 16)? * 60 + n(17, 19)?)
 }
 
-fn stderr(out: &Output) -> String {
+pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn mcf_mock(server: &MockServer) -> Mock<'_> {
+pub fn mcf_mock(server: &MockServer) -> Mock<'_> {
     server.mock(|when, then| {
         when.method(POST)
             .path("/masternauth-oauth/oauth/accessToken")
@@ -124,7 +124,7 @@ fn mcf_mock(server: &MockServer) -> Mock<'_> {
 }
 
 /// A generic server that answers `token` for an hour to anyone.
-fn any_token<'a>(server: &'a MockServer, token: &str) -> Mock<'a> {
+pub fn any_token<'a>(server: &'a MockServer, token: &str) -> Mock<'a> {
     server.mock(|when, then| {
         when.method(POST).path("/token");
         then.status(200).json_body(rfc_token(token, 3600));

@@ -383,6 +383,10 @@ fn secret_check(secret: &str, token_url: &str, client_id: &str) -> u16 {
     (hash >> 48) as u16
 }
 
+// `cache list` and `cache clear`: in a child module, which sees this one's private items.
+mod listing;
+pub use listing::CacheEntry;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -97,7 +97,7 @@ pub use clock::TestClock;
 pub use config::TokenConfig;
 pub use credentials::{BasicEncoding, ClientAuth, Credentials};
 #[cfg(unix)]
-pub use disk_cache::DiskCache;
+pub use disk_cache::{CacheEntry, DiskCache};
 pub use error::{EndpointError, Error, Result};
 pub use header::TokenScheme;
 pub use secret::{AccessToken, ClientSecret};

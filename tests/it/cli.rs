@@ -5,7 +5,7 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use httpmock::Method::POST;
 use httpmock::{Mock, MockServer};
@@ -14,18 +14,18 @@ use serde_json::{Value, json};
 use crate::server::{Reply, Server};
 use crate::support::{jwt_expiring_in, rfc_token, temp_dir};
 
-const MCF_TOKEN: &str = "B983854936PF1A7B61B141AB69494046";
+pub const MCF_TOKEN: &str = "B983854936PF1A7B61B141AB69494046";
 /// `clientId:clientSecret`, raw RFC 7617 Basic.
-const MCF_BASIC: &str = "Basic Y2xpZW50SWQ6Y2xpZW50U2VjcmV0";
+pub const MCF_BASIC: &str = "Basic Y2xpZW50SWQ6Y2xpZW50U2VjcmV0";
 
 /// One user's environment: a private cache (`XDG_CACHE_HOME`) and credentials.
-struct User {
-    home: PathBuf,
-    env: Vec<(&'static str, String)>,
+pub struct User {
+    pub home: PathBuf,
+    pub env: Vec<(&'static str, String)>,
 }
 
 impl User {
-    fn new(test: &str, id: &str, secret: &str) -> User {
+    pub fn new(test: &str, id: &str, secret: &str) -> User {
         let home = temp_dir(&format!("cli-{test}"));
         let env = vec![
             ("HOME", home.display().to_string()),
@@ -36,7 +36,7 @@ impl User {
         User { home, env }
     }
 
-    fn command(&self, args: &[impl AsRef<OsStr>]) -> Command {
+    pub fn command(&self, args: &[impl AsRef<OsStr>]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_apiauth"));
         command
             .args(args)
@@ -45,19 +45,19 @@ impl User {
         command
     }
 
-    fn run(&self, args: &[impl AsRef<OsStr>]) -> Output {
+    pub fn run(&self, args: &[impl AsRef<OsStr>]) -> Output {
         self.command(args).output().unwrap()
     }
 
     /// Runs a command that must succeed; returns its stdout.
-    fn ok(&self, args: &[impl AsRef<OsStr>]) -> String {
+    pub fn ok(&self, args: &[impl AsRef<OsStr>]) -> String {
         let out = self.run(args);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         assert_eq!(stderr(&out), "");
         String::from_utf8(out.stdout).unwrap()
     }
 
-    fn cache_dir(&self) -> PathBuf {
+    pub fn cache_dir(&self) -> PathBuf {
         self.home.join("cache/apiauth")
     }
 
@@ -99,7 +99,7 @@ impl User {
     }
 
     /// The cache's entry files.
-    fn entries(&self) -> Vec<PathBuf> {
+    pub fn entries(&self) -> Vec<PathBuf> {
         let dir = fs::read_dir(self.cache_dir()).unwrap();
         let paths = dir.map(|e| e.unwrap().path());
         paths
@@ -108,11 +108,36 @@ impl User {
     }
 }
 
-fn stderr(out: &Output) -> String {
+/// `YYYY-MM-DDTHH:MM:SSZ` as seconds since the Unix epoch; `None` for any other shape.
+pub fn unix_seconds(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    let shape = b.len() == 20
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        });
+    if !shape {
+        return None;
+    }
+    let n = |from: usize, to: usize| text[from..to].parse::<u64>().ok();
+    let (y, m, d) = (n(0, 4)?, n(5, 7)?, n(8, 10)?);
+    // Days from civil (Howard Hinnant), for years after 1970.
+    let y = if m <= 2 { y - 1 } else { y };
+    let (era, yoe) = (y / 400, y % 400);
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + n(11, 13)? * 3600 + n(14, 16)? * 60 + n(17, 19)?)
+}
+
+pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn mcf_mock(server: &MockServer) -> Mock<'_> {
+pub fn mcf_mock(server: &MockServer) -> Mock<'_> {
     server.mock(|when, then| {
         when.method(POST)
             .path("/masternauth-oauth/oauth/accessToken")
@@ -125,7 +150,7 @@ fn mcf_mock(server: &MockServer) -> Mock<'_> {
 }
 
 /// A generic server that answers `token` for an hour to anyone.
-fn any_token<'a>(server: &'a MockServer, token: &str) -> Mock<'a> {
+pub fn any_token<'a>(server: &'a MockServer, token: &str) -> Mock<'a> {
     server.mock(|when, then| {
         when.method(POST).path("/token");
         then.status(200).json_body(rfc_token(token, 3600));
@@ -195,14 +220,27 @@ fn every_format() {
         (2591999 - 60..=2591999).contains(&expires_in),
         "{expires_in}"
     );
+    let expires_at = json["expires_at"].as_str().unwrap().to_owned();
     assert_eq!(
         json,
-        json!({"name": "x-connect-token", "value": format!("TOKEN {MCF_TOKEN}"), "expires_in": expires_in})
+        json!({
+            "name": "x-connect-token",
+            "value": format!("TOKEN {MCF_TOKEN}"),
+            "expires_in": expires_in,
+            "expires_at": expires_at,
+        })
     );
+    // RFC 3339 in UTC, to the second, and now + expires_in within a few seconds.
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let at = unix_seconds(&expires_at).unwrap_or_else(|| panic!("{expires_at}"));
+    assert!(at.abs_diff(now + expires_in) <= 3, "{expires_at}");
     let core: Value = serde_json::from_str(&header("core", "json")).unwrap();
     assert_eq!(
         core,
-        json!({"name": "Authorization", "value": MCF_BASIC, "expires_in": null})
+        json!({"name": "Authorization", "value": MCF_BASIC, "expires_in": null, "expires_at": null})
     );
     mock.assert_calls(1);
 }
@@ -393,7 +431,10 @@ fn usage_errors_and_help() {
     );
     let generic = ["header", "--provider", "generic"];
     for (args, message) in [
-        (&[][..], "say `apiauth header` or `apiauth token`"),
+        (
+            &[][..],
+            "say `apiauth request`, `apiauth header` or `apiauth token`",
+        ),
         (&["header"][..], "--provider is required"),
         (&generic[..], "--provider generic needs --token-url"),
         (

@@ -1,20 +1,25 @@
-//! `apiauth`: prints an HTTP auth header (or a bare token) for shell scripts and build
-//! scripts, with tokens cached on disk and shared by every process of the user.
+//! `apiauth`: calls an API with the right auth header, or prints that header (or a bare
+//! token) for shell scripts and build scripts, with tokens cached on disk and shared by
+//! every process of the user.
 #![forbid(unsafe_code)]
 
 mod args;
+mod cache_cmd;
 mod credentials;
+mod header;
+mod logger;
+mod request;
+mod utc;
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::time::Instant;
 
-use apiauth::http::header::AUTHORIZATION;
 use apiauth::providers::{motorweb, my_connected_fleet};
-use apiauth::{BasicEncoding, Credentials, Error, TokenConfig, TokenSource};
-use args::{Command, Format, HeaderSource, Invocation, Job, Preset, TokenSettings};
+use apiauth::{Auth, BasicEncoding, Credentials, Error, TokenConfig, TokenSource};
+use args::{Command, HeaderSource, Invocation, Job, Preset, Task, TokenSettings};
 
 /// Why the command failed: an exit code and a one-line message without secrets.
+#[derive(Debug)]
 struct Exit {
     code: u8,
     message: String,
@@ -26,12 +31,22 @@ const REJECTED: u8 = 3;
 const UNREACHABLE: u8 = 4;
 const UNUSABLE: u8 = 5;
 const REFUSED: u8 = 6;
+/// The API answered with a status other than 2xx (`apiauth request`).
+const API_STATUS: u8 = 7;
 
 impl Exit {
     fn usage(message: impl Into<String>) -> Exit {
         Exit {
             code: USAGE,
             message: message.into(),
+        }
+    }
+
+    /// A failure whose cause has been said already, or needs no words.
+    fn silent(code: u8) -> Exit {
+        Exit {
+            code,
+            message: String::new(),
         }
     }
 }
@@ -64,16 +79,15 @@ fn main() -> ExitCode {
         .map_err(|_| Exit::usage("arguments must be UTF-8"))
         .and_then(|args| args::parse(args).map_err(Exit::usage))
         .and_then(|invocation| match invocation {
-            Invocation::Help => Ok(args::HELP.to_owned()),
-            Invocation::Version => Ok(format!("apiauth {}\n", env!("CARGO_PKG_VERSION"))),
-            Invocation::Run(job) => run(&job),
+            Invocation::Help => print(args::HELP),
+            Invocation::Version => print(&format!("apiauth {}\n", env!("CARGO_PKG_VERSION"))),
+            Invocation::Run(task, verbose) => {
+                logger::install(verbose);
+                run(task)
+            }
         });
     match outcome {
-        // A closed stdout (`| head -c0`) is not worth a panic: the exit code says it.
-        Ok(text) => match std::io::stdout().lock().write_all(text.as_bytes()) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(_) => ExitCode::FAILURE,
-        },
+        Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             let message = failure.message.replace(['\n', '\r'], " ");
             let hint = if failure.code == USAGE {
@@ -81,48 +95,50 @@ fn main() -> ExitCode {
             } else {
                 ""
             };
-            eprintln!("apiauth: {message}{hint}");
+            if !message.is_empty() {
+                eprintln!("apiauth: {message}{hint}");
+            }
             ExitCode::from(failure.code)
         }
     }
 }
 
-/// Runs `header` or `token`, and returns what to print.
-fn run(job: &Job) -> Result<String, Exit> {
-    let creds = credentials::load(job.credentials_file.as_deref())?;
-    let (settings, scheme) = match &job.header {
-        HeaderSource::CoreBasic => {
-            // Basic values are base64: always printable.
-            let value = creds
-                .basic_header(BasicEncoding::Raw)?
-                .to_str()
-                .unwrap_or_default();
-            return Ok(header_output(job.format, "Authorization", value, None));
+fn run(task: Task) -> Result<(), Exit> {
+    match task {
+        Task::Auth(job) => match &job.command {
+            Command::Header | Command::Token => print(&header::run(&job)?),
+            Command::Request(call) => request::run(&job, call),
+        },
+        Task::CacheList => print(&cache_cmd::list()?),
+        Task::CacheClear { token, client_id } => {
+            print(&cache_cmd::clear(token.as_ref(), client_id.as_deref())?)
         }
-        HeaderSource::Token(settings, scheme) => (settings, *scheme),
-    };
-    let source = token_source(settings, creds, job.cache)?;
-    if job.refresh {
-        source.invalidate();
     }
-    let token = source.token()?;
-    if job.command == Command::Token {
-        return Ok(format!("{}\n", token.access_token().secret()));
+}
+
+/// Writes `text` to stdout. A closed stdout (`| head -c0`) is not worth a panic or a
+/// message: the exit code (1) says it.
+fn print(text: &str) -> Result<(), Exit> {
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(|_| Exit::silent(1))
+}
+
+/// The header `job` asks for: Basic for myConnectedFleet's Core API, else a token from the
+/// job's source (dropped first with `--refresh`).
+fn auth(job: &Job) -> Result<Auth, Exit> {
+    let creds = credentials::load(job.credentials_file.as_deref())?;
+    match &job.header {
+        HeaderSource::CoreBasic => Ok(Auth::Basic(creds, BasicEncoding::Raw)),
+        HeaderSource::Token(settings, scheme) => {
+            let source = token_source(settings, creds, job.cache)?;
+            if job.refresh {
+                source.invalidate();
+            }
+            Ok(Auth::Token(source, *scheme))
+        }
     }
-    let (name, value) = token.header(scheme);
-    let name = match name {
-        AUTHORIZATION => "Authorization",
-        _ => name.as_str(),
-    };
-    // Token header values are visible ASCII: the parser refuses anything else.
-    let value = value.to_str().unwrap_or_default();
-    let expires_in = token.expires_at().saturating_duration_since(Instant::now());
-    Ok(header_output(
-        job.format,
-        name,
-        value,
-        Some(expires_in.as_secs()),
-    ))
 }
 
 fn token_source(
@@ -174,20 +190,5 @@ fn with_disk_cache(config: TokenConfig) -> TokenConfig {
 
 #[cfg(not(unix))]
 fn with_disk_cache(config: TokenConfig) -> TokenConfig {
-    source
-}
-
-fn header_output(format: Format, name: &str, value: &str, expires_in: Option<u64>) -> String {
-    match format {
-        Format::Line => format!("{name}: {value}\n"),
-        Format::Value => format!("{value}\n"),
-        Format::Curl => format!(
-            "-H '{}'\n",
-            format!("{name}: {value}").replace('\'', r"'\''")
-        ),
-        Format::Json => {
-            let json = serde_json::json!({"name": name, "value": value, "expires_in": expires_in});
-            format!("{json}\n")
-        }
-    }
+    config
 }

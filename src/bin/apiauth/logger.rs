@@ -1,0 +1,102 @@
+//! `-v` / `-vv`: `log` records on stderr, one line each, through a logger of our own (no
+//! logging crate beyond `log`, which ureq already brings).
+//!
+//! Levels per target: `-v` shows Info from apiauth and Warn from everything else; `-vv`
+//! Debug from apiauth and ureq, Info from everything else. **Trace is never enabled, for
+//! any target:** ureq-proto logs every byte sent at Trace (the `Authorization` header, and a
+//! form body with a client secret), and ureq prints request paths and `Location` headers
+//! only when Trace is on. ureq's Debug records print a request's headers with every header
+//! but a short list of harmless ones (`Host`, `Content-Type`, …) redacted. apiauth's own
+//! records never hold a secret or a token.
+
+use log::{LevelFilter, Log, Metadata, Record};
+
+/// Writes records at the levels of `verbose` (the number of `-v`s) to stderr.
+struct Logger {
+    verbose: u8,
+}
+
+/// Installs the logger for `verbose` (0: none).
+pub fn install(verbose: u8) {
+    if verbose == 0 {
+        return;
+    }
+    let logger: &'static Logger = Box::leak(Box::new(Logger { verbose }));
+    if log::set_logger(logger).is_ok() {
+        log::set_max_level(logger.most());
+    }
+}
+
+impl Logger {
+    /// The most detailed level shown for `target`: never Trace.
+    fn level(&self, target: &str) -> LevelFilter {
+        let under = |root: &str| {
+            target == root
+                || target
+                    .strip_prefix(root)
+                    .is_some_and(|t| t.starts_with("::"))
+        };
+        let ours = under("apiauth");
+        match self.verbose {
+            0 => LevelFilter::Off,
+            1 if ours => LevelFilter::Info,
+            1 => LevelFilter::Warn,
+            _ if ours || under("ureq") => LevelFilter::Debug,
+            _ => LevelFilter::Info,
+        }
+    }
+
+    /// The most detailed level shown for any target.
+    fn most(&self) -> LevelFilter {
+        match self.verbose {
+            0 => LevelFilter::Off,
+            1 => LevelFilter::Info,
+            _ => LevelFilter::Debug,
+        }
+    }
+}
+
+impl Log for Logger {
+    fn enabled(&self, metadata: &Metadata) -> bool {
+        metadata.level() <= self.level(metadata.target())
+    }
+
+    fn log(&self, record: &Record) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let level = record.level().as_str().to_ascii_lowercase();
+        let message = record.args().to_string().replace(['\n', '\r'], " ");
+        eprintln!("apiauth: [{level} {}] {message}", record.target());
+    }
+
+    fn flush(&self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use log::Level;
+
+    fn shown(verbose: u8, level: Level, target: &str) -> bool {
+        let metadata = Metadata::builder().level(level).target(target).build();
+        Logger { verbose }.enabled(&metadata)
+    }
+
+    #[test]
+    fn levels_per_target_and_never_trace() {
+        assert!(shown(1, Level::Info, "apiauth::source"));
+        assert!(!shown(1, Level::Debug, "apiauth::source"));
+        assert!(!shown(1, Level::Info, "ureq::run"));
+        assert!(shown(1, Level::Warn, "ureq::run"));
+        assert!(shown(2, Level::Debug, "apiauth"));
+        assert!(shown(2, Level::Debug, "ureq::run"));
+        assert!(!shown(2, Level::Debug, "ureq_proto::client"));
+        assert!(!shown(2, Level::Debug, "apiauthx"));
+        assert!(shown(2, Level::Info, "rustls::client"));
+        for target in ["apiauth", "ureq::run", "ureq_proto::util", "rustls"] {
+            assert!(!shown(9, Level::Trace, target), "{target}");
+        }
+        assert!(!shown(0, Level::Error, "apiauth"));
+    }
+}

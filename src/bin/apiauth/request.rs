@@ -1,0 +1,292 @@
+//! `apiauth request`: one API call with the right auth header, and its answer on stdout.
+//!
+//! Everything that can be refused is checked before the credentials are read or anything is
+//! sent: the URL (on the API's origin), the extra headers (no auth headers), the method and
+//! the body (read once into memory, so that the retry after a 401 can send it again).
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use apiauth::ApiClient;
+use apiauth::http::header::CONTENT_TYPE;
+use apiauth::http::{HeaderName, HeaderValue, Method, Request, Uri};
+use ureq::Agent;
+
+use crate::args::{Call, Job};
+use crate::{API_STATUS, Exit, UNREACHABLE};
+
+/// The largest body `--data` reads.
+const MAX_DATA: u64 = 10 * 1024 * 1024;
+
+/// Headers `--header` refuses: apiauth sets the auth header, and credentials never go on
+/// the command line.
+const REFUSED_HEADERS: [&str; 4] = [
+    "authorization",
+    "proxy-authorization",
+    "x-connect-token",
+    "cookie",
+];
+
+/// Sends the call and prints the answer (after its head with `--include`). A non-2xx
+/// answer is printed too, then reported as exit code 7.
+pub fn run(job: &Job, call: &Call) -> Result<(), Exit> {
+    let url = url(call)?;
+    let headers = call
+        .headers
+        .iter()
+        .map(|line| header(line))
+        .collect::<Result<Vec<_>, _>>()?;
+    let body = body(call.data.as_deref())?;
+    let method = match (&call.method, &body) {
+        (Some(m), _) => Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+            .map_err(|_| Exit::usage("--method takes an HTTP method (GET, POST, PUT, …)"))?,
+        (None, Some(_)) => Method::POST,
+        (None, None) => Method::GET,
+    };
+    let mut builder = Request::builder().method(method.clone()).uri(&url);
+    let typed = headers.iter().any(|(name, _)| name == CONTENT_TYPE);
+    for (name, value) in headers {
+        builder = builder.header(name, value);
+    }
+    if body.is_some() && !typed {
+        builder = builder.header(CONTENT_TYPE, "application/json");
+    }
+    let request = builder
+        .body(body.unwrap_or_default())
+        .map_err(|_| Exit::usage("the request's URL is not valid"))?;
+
+    let client = ApiClient::new_with_agent(agent(call.timeout), crate::auth(job)?);
+    log::info!("{method} {}", origin_text(request.uri()));
+    let mut response = client.run(request)?;
+    let status = response.status();
+    log::info!("the API answered {status}");
+    let mut out = std::io::stdout().lock();
+    let written = |e: std::io::Result<()>| e.map_err(|_| Exit::silent(1));
+    if call.include {
+        let mut head = format!("{:?} {status}\n", response.version());
+        for (name, value) in response.headers() {
+            let value = String::from_utf8_lossy(value.as_bytes());
+            head.push_str(&format!("{name}: {value}\n"));
+        }
+        head.push('\n');
+        written(out.write_all(head.as_bytes()))?;
+    }
+    let mut reader = response.body_mut().as_reader();
+    let mut buffer = vec![0; 64 * 1024];
+    loop {
+        let n = reader.read(&mut buffer).map_err(|e| Exit {
+            code: UNREACHABLE,
+            message: format!("could not read the API's answer: {e}"),
+        })?;
+        if n == 0 {
+            break;
+        }
+        written(out.write_all(&buffer[..n]))?;
+    }
+    written(out.flush())?;
+    match status.is_success() {
+        true => Ok(()),
+        false => Err(Exit {
+            code: API_STATUS,
+            message: format!("the API answered {status}"),
+        }),
+    }
+}
+
+/// The agent for API calls: every status is an answer, no redirect is followed, and
+/// `--timeout` limits each phase (each read of the body, not the whole body).
+fn agent(timeout: Duration) -> Agent {
+    let limit = Some(timeout);
+    let config = Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_connect(limit)
+        .timeout_send_request(limit)
+        .timeout_send_body(limit)
+        .timeout_recv_response(limit)
+        .timeout_per_read(limit);
+    #[cfg(feature = "native-tls")]
+    let config = config.tls_config(
+        ureq::tls::TlsConfig::builder()
+            .provider(ureq::tls::TlsProvider::NativeTls)
+            .build(),
+    );
+    config.build().into()
+}
+
+/// The URL to call: the target below the API base URL or, for a full URL, the target
+/// itself, which must be on the base URL's origin. Never echoes the target (a misplaced
+/// secret could be in it).
+fn url(call: &Call) -> Result<String, Exit> {
+    let target = match &call.customer_id {
+        Some(id) => {
+            if !call.target.contains("{customerId}") {
+                return Err(Exit::usage("--customer-id needs {customerId} in the path"));
+            }
+            call.target.replace("{customerId}", path_segment(id)?)
+        }
+        None if call.target.contains("{customerId}") => {
+            return Err(Exit::usage("the path has {customerId}: give --customer-id"));
+        }
+        None => call.target.clone(),
+    };
+    let full = ["http://", "https://"].iter().any(|s| {
+        target
+            .get(..s.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(s))
+    });
+    let (url, base) = match (&call.api_base_url, full) {
+        (Some(base), false) if target.starts_with('/') => {
+            (format!("{}{target}", base.trim_end_matches('/')), base)
+        }
+        (None, false) if target.starts_with('/') => {
+            return Err(Exit::usage(
+                "a path needs --api-base-url with --provider generic",
+            ));
+        }
+        (_, false) => {
+            return Err(Exit::usage(
+                "the request target must be a path (/…) or an http(s) URL",
+            ));
+        }
+        (Some(base), true) => (target.clone(), base),
+        (None, true) => (target.clone(), &target),
+    };
+    let base_origin = origin(base).ok_or_else(|| Exit::usage("--api-base-url is not a URL"))?;
+    if origin(&url).as_ref() != Some(&base_origin) {
+        return Err(Exit::usage(format!(
+            "the URL is not on the API's origin {}://{}:{}; nothing was sent",
+            base_origin.0, base_origin.1, base_origin.2
+        )));
+    }
+    let loopback = ["127.0.0.1", "[::1]", "localhost"].contains(&base_origin.1.as_str());
+    if base_origin.0 == "http" && !loopback {
+        return Err(Exit::usage(
+            "refusing to send credentials over plain http to a host other than loopback",
+        ));
+    }
+    Ok(url)
+}
+
+/// The scheme (`http` or `https`), host and port of `url`; `None` for anything else,
+/// including a URL with a user or password.
+fn origin(url: &str) -> Option<(String, String, u16)> {
+    let uri: Uri = url.parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => 443,
+        "http" => 80,
+        _ => return None,
+    };
+    let authority = uri.authority()?;
+    if authority.as_str().contains('@') {
+        return None;
+    }
+    let host = authority.host().to_ascii_lowercase();
+    Some((scheme, host, authority.port_u16().unwrap_or(default_port)))
+}
+
+/// `uri`'s origin for the log: no path, no query.
+fn origin_text(uri: &Uri) -> String {
+    match (uri.scheme_str(), uri.authority()) {
+        (Some(scheme), Some(authority)) => format!("{scheme}://{authority}"),
+        _ => String::new(),
+    }
+}
+
+/// `id` if it is one plain path segment: letters, digits, `-`, `_` and `.`.
+fn path_segment(id: &str) -> Result<&str, Exit> {
+    let plain = id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    match plain && !id.is_empty() && id != "." && id != ".." {
+        true => Ok(id),
+        false => Err(Exit::usage(
+            "--customer-id takes letters, digits, '-', '_' and '.' only",
+        )),
+    }
+}
+
+/// One `--header 'Name: value'`. Auth headers, cookies and CR/LF are refused; the value is
+/// never echoed.
+fn header(line: &str) -> Result<(HeaderName, HeaderValue), Exit> {
+    if line.contains(['\r', '\n']) {
+        return Err(Exit::usage("--header refuses CR and LF"));
+    }
+    let (name, value) = line
+        .split_once(':')
+        .ok_or_else(|| Exit::usage("--header takes 'Name: value'"))?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| Exit::usage("--header: not a valid header name"))?;
+    if REFUSED_HEADERS.contains(&name.as_str()) {
+        return Err(Exit::usage(format!(
+            "refusing --header {name}: apiauth sets the auth header itself, and credentials \
+             never go on the command line (every user of this host can read it with `ps`)"
+        )));
+    }
+    let value = HeaderValue::from_str(value.trim())
+        .map_err(|_| Exit::usage(format!("--header {name}: not a valid header value")))?;
+    Ok((name, value))
+}
+
+/// The body of `--data`: `@-` reads stdin, `@FILE` a file, anything else is the body.
+fn body(data: Option<&str>) -> Result<Option<Vec<u8>>, Exit> {
+    let Some(data) = data else {
+        return Ok(None);
+    };
+    let mut body = Vec::new();
+    let read = match data.strip_prefix('@') {
+        None => return Ok(Some(data.as_bytes().to_vec())),
+        Some("-") => std::io::stdin()
+            .lock()
+            .take(MAX_DATA + 1)
+            .read_to_end(&mut body),
+        Some(path) => std::fs::File::open(path)
+            .and_then(|file| file.take(MAX_DATA + 1).read_to_end(&mut body)),
+    };
+    read.map_err(|e| Exit::usage(format!("--data: cannot read the body: {e}")))?;
+    if body.len() as u64 > MAX_DATA {
+        return Err(Exit::usage("--data: the body is larger than 10 MiB"));
+    }
+    Ok(Some(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins() {
+        let o = |url| origin(url).map(|(s, h, p)| format!("{s} {h} {p}"));
+        assert_eq!(
+            o("https://API.example.com/x").unwrap(),
+            "https api.example.com 443"
+        );
+        assert_eq!(o("HTTP://127.0.0.1:8080").unwrap(), "http 127.0.0.1 8080");
+        assert_eq!(o("https://a.example:443/").unwrap(), "https a.example 443");
+        assert_eq!(o("https://u:p@a.example/"), None);
+        assert_eq!(o("ftp://a.example/"), None);
+        assert_eq!(o("/path"), None);
+    }
+
+    #[test]
+    fn headers_refused_without_echo() {
+        for line in [
+            "Authorization: Bearer s3cr3t",
+            "X-CONNECT-TOKEN: TOKEN s3cr3t",
+            "cookie:s=s3cr3t",
+            "Proxy-Authorization: Basic s3cr3t",
+        ] {
+            let error = header(line).unwrap_err();
+            assert_eq!(error.code, crate::USAGE);
+            assert!(error.message.starts_with("refusing --header"), "{line}");
+            assert!(!error.message.contains("s3cr3t"), "{line}");
+        }
+        assert!(header("Accept: text/plain\r\nAuthorization: x").is_err());
+        let (name, value) = header("Accept:  text/plain ").unwrap();
+        assert_eq!(
+            (name.as_str(), value.to_str().unwrap()),
+            ("accept", "text/plain")
+        );
+    }
+}

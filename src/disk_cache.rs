@@ -174,6 +174,10 @@ impl DiskCache {
         fetch: impl FnOnce() -> Result<Token>,
     ) -> Result<(Token, Option<Error>)> {
         if !files::same_dir(&self.real, self.id, self.uid) {
+            log::warn!(
+                "disk cache {} is no longer the directory that was opened; not using it",
+                self.dir.display()
+            );
             return fetch().map(|token| (token, None));
         }
         let slot = Slot::new(self, request);
@@ -267,16 +271,39 @@ impl<'a> Slot<'a> {
 
     /// The entry, if the file is ours, private, well formed, for this key and this secret.
     fn read(&self) -> Option<Entry> {
+        let ignored = |why: &str| log::debug!("disk cache entry {} ignored: {why}", self.name());
         let mut options = OpenOptions::new();
-        let (file, meta) = files::open_regular(options.read(true), &self.path, self.cache.uid)?;
+        let Some((file, meta)) =
+            files::open_regular(options.read(true), &self.path, self.cache.uid)
+        else {
+            if self.path.symlink_metadata().is_ok() {
+                ignored("not a regular file of this user");
+            }
+            return None;
+        };
         if !files::private_to(&meta, self.cache.uid) || meta.len() > MAX_ENTRY {
+            ignored("open to other users, or larger than 64 KiB");
             return None;
         }
         let mut text = String::new();
         file.take(MAX_ENTRY).read_to_string(&mut text).ok()?;
-        let entry: Entry = serde_json::from_str(&text).ok()?;
-        let ours = entry.version == VERSION && entry.key == self.key && entry.check == self.check;
-        ours.then_some(entry)
+        let Ok(entry) = serde_json::from_str::<Entry>(&text) else {
+            ignored("corrupt");
+            return None;
+        };
+        let why = match () {
+            _ if entry.version != VERSION => "another format version",
+            _ if entry.key != self.key => "written for other settings",
+            _ if entry.check != self.check => "fetched with another client secret",
+            _ => return Some(entry),
+        };
+        ignored(why);
+        None
+    }
+
+    /// The entry's file name, for messages.
+    fn name(&self) -> std::borrow::Cow<'_, str> {
+        self.path.file_name().unwrap_or_default().to_string_lossy()
     }
 
     fn load(&self, clock: &Clock) -> Option<Token> {

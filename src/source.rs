@@ -215,7 +215,13 @@ impl TokenSource {
         }
         let now = inner.config.clock.now();
         let previous = state.rejection.as_ref().map(|r| (r.in_a_row, r.retry_at));
-        if previous.is_some_and(|(_, retry_at)| now < retry_at) {
+        let client = inner.config.request.credentials.id();
+        if let Some((_, retry_at)) = previous.filter(|(_, retry_at)| now < *retry_at) {
+            log::warn!(
+                "an API rejected (401) a fresh token of client {client} again; keeping it for \
+                 {:.1} s rather than fetching a new one for every call",
+                retry_at.saturating_duration_since(now).as_secs_f64()
+            );
             return false;
         }
         // Rejected within the window its predecessor's rejection opened: one more in a row.
@@ -232,6 +238,7 @@ impl TokenSource {
         state.cached = None;
         drop(state);
         inner.rejections.fetch_add(1, Relaxed);
+        log::info!("an API rejected (401) the token of client {client}; dropped it");
         self.forget_on_disk(Some(token));
         true
     }
@@ -273,6 +280,12 @@ impl TokenSource {
                         if !state.fetching && !state.backing_off(now) {
                             state.fetching = true;
                             drop(state);
+                            log::debug!(
+                                "token for client {} is due for refresh ({} s left); \
+                                 refreshing in the background",
+                                inner.config.request.credentials.id(),
+                                token.expires_at().saturating_duration_since(now).as_secs()
+                            );
                             self.refresh_in_background();
                         }
                         return Ok(token);

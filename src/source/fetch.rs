@@ -4,10 +4,11 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{Cached, Failure, Inner, RefreshEvent, TokenSource};
 use crate::refresh::{backoff, retry_after};
+use crate::secret::shown;
 use crate::{Error, Result, Token};
 
 impl TokenSource {
@@ -90,15 +91,17 @@ impl TokenSource {
             let now = settings.clock.now();
             state.cached = Some(Cached::new(token.clone(), &settings.refresh, now));
         }
+        let mut wait = None;
         match &failed {
             None => state.failure = None,
             Some(error) => {
                 inner.failures.fetch_add(1, Relaxed);
                 let in_a_row = state.failure.as_ref().map_or(1, |f| f.in_a_row + 1);
-                let retry_at = settings.clock.now() + backoff(in_a_row, retry_after(error));
+                let next = backoff(in_a_row, retry_after(error));
+                wait = Some(next);
                 state.failure = Some(Failure {
                     error: error.clone(),
-                    retry_at,
+                    retry_at: settings.clock.now() + next,
                     in_a_row,
                 });
             }
@@ -107,14 +110,57 @@ impl TokenSource {
         drop(state);
         std::mem::forget(guard);
         inner.fetch_done.notify_all();
+        let took = started.elapsed();
+        self.log_outcome(&result, failed.as_ref().zip(wait), sent, took, background);
         if let Some(hook) = settings.on_refresh.as_ref().filter(|_| sent) {
             let event = RefreshEvent {
                 result: failed.as_ref().map_or(result.as_deref(), Err),
-                took: started.elapsed(),
+                took,
                 background,
             };
             let _ = catch_unwind(AssertUnwindSafe(|| hook(&event)));
         }
         result
+    }
+
+    /// Tells the `log` facade how a fetch went: the URL without userinfo, the client id,
+    /// lifetimes and error texts, never a secret or a token.
+    fn log_outcome(
+        &self,
+        result: &Result<Arc<Token>>,
+        failed: Option<(&Error, Duration)>,
+        sent: bool,
+        took: Duration,
+        background: bool,
+    ) {
+        let request = &self.inner.config.request;
+        let (url, client) = (shown(&request.url), request.credentials.id());
+        match (result, failed) {
+            (Ok(token), None) if sent => log::info!(
+                "token fetched from {url} for client {client} in {} ms, valid {} s",
+                took.as_millis(),
+                token.lifetime().as_secs()
+            ),
+            (Ok(token), None) => log::debug!(
+                "token for client {client} read from the disk cache, valid {} s",
+                token.lifetime().as_secs()
+            ),
+            (Ok(_), Some((error, wait))) => log::warn!(
+                "refreshing the token for client {client} failed ({error}); serving the \
+                 still-valid token, next try in {:.1} s",
+                wait.as_secs_f64()
+            ),
+            (Err(_), Some((error, wait))) if background => log::warn!(
+                "refreshing the token for client {client} at {url} failed ({error}); serving \
+                 the still-valid token, next try in {:.1} s",
+                wait.as_secs_f64()
+            ),
+            (Err(_), Some((error, wait))) => log::warn!(
+                "token request to {url} for client {client} failed ({error}); next try in \
+                 {:.1} s",
+                wait.as_secs_f64()
+            ),
+            (Err(_), None) => {}
+        }
     }
 }

@@ -9,6 +9,7 @@ mod cli;
 mod cli_request;
 #[cfg(unix)]
 mod disk_cache;
+mod logs;
 mod redirects;
 mod refresh_policy;
 mod robustness;

@@ -1,0 +1,134 @@
+//! What apiauth tells the `log` facade: the events a user needs, at the most verbose level,
+//! and never a secret, a token, a Basic value or a 2xx body.
+
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use apiauth::http::Request;
+use apiauth::providers::motorweb;
+use apiauth::{ApiClient, Auth, Credentials, DiskCache, TokenConfig, TokenScheme};
+use base64::Engine as _;
+use httpmock::Method::{GET, POST};
+use httpmock::MockServer;
+use serde_json::json;
+
+use crate::support::{clock, jwt_expiring_in, temp_dir};
+
+/// Every record of apiauth's own targets, as `level target: message`. (ureq's records are
+/// ureq's: at Trace it logs the raw bytes it sends, which is why `apiauth -vv` stops at
+/// Debug for it.)
+struct Capture(Mutex<Vec<String>>);
+
+impl log::Log for Capture {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.target().starts_with("apiauth")
+    }
+    fn log(&self, record: &log::Record) {
+        if self.enabled(record.metadata()) {
+            let line = format!("{} {}: {}", record.level(), record.target(), record.args());
+            self.0.lock().unwrap().push(line);
+        }
+    }
+    fn flush(&self) {}
+}
+
+fn capture() -> &'static Capture {
+    static CAPTURE: OnceLock<&'static Capture> = OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture = Box::leak(Box::new(Capture(Mutex::new(Vec::new()))));
+        log::set_logger(capture).unwrap();
+        log::set_max_level(log::LevelFilter::Trace);
+        capture
+    })
+}
+
+const SECRET: &str = "LOGSECRET-41a7";
+
+#[test]
+fn events_are_logged_without_secrets() {
+    let capture = capture();
+    let server = MockServer::start();
+    let (jwt, _) = jwt_expiring_in(Duration::from_secs(3600));
+    let body =
+        json!({"access_token": jwt, "expires_in": 3599, "refresh_token": "REFRESHTOKEN-LOG"});
+    let ok = server.mock(|when, then| {
+        when.method(POST).path("/auth/v1/token");
+        then.status(200).json_body(body.clone()).up_to_n_times(2);
+    });
+    let refused = server.mock(|when, then| {
+        when.method(GET).path("/v1/x");
+        then.status(401).body("no");
+    });
+    let dir = temp_dir("logs");
+    let creds = Credentials::new("log-client", SECRET).unwrap();
+    let config = motorweb::token_config_at(&server.base_url(), creds)
+        .with_disk_cache(DiskCache::open(dir.join("apiauth")).unwrap())
+        .with_test_clock(clock());
+    let source = config.clone().build().unwrap();
+    // Fetched, then read from disk by a second "process".
+    source.token().unwrap();
+    config.clone().build().unwrap().token().unwrap();
+    // Rejected by an API: dropped, then a fresh token kept under backoff.
+    let client = ApiClient::new(Auth::Token(source.clone(), TokenScheme::Bearer));
+    let get = || Request::get(server.url("/v1/x")).body(&[][..]).unwrap();
+    assert!(client.run(get()).is_err() && client.run(get()).is_err());
+    ok.assert_calls(2);
+    // The endpoint fails: a refresh-ahead fails and the valid token is served.
+    server.mock(|when, then| {
+        when.method(POST).path("/auth/v1/token");
+        then.status(503).body("down");
+    });
+    clock().advance(Duration::from_secs(3400));
+    source.token().unwrap();
+    crate::support::eventually(|| !source.stats().fetching && source.stats().failures == 1);
+    // An entry from another secret is ignored.
+    let other = motorweb::token_config_at(
+        &server.base_url(),
+        Credentials::new("log-client", "x").unwrap(),
+    )
+    .with_disk_cache(DiskCache::open(dir.join("apiauth")).unwrap())
+    .with_test_clock(clock());
+    assert!(other.build().unwrap().token().is_err());
+    refused.assert_calls(3);
+
+    let lines = capture.0.lock().unwrap().clone();
+    let mine: Vec<&String> = lines.iter().filter(|l| l.contains("log-client")).collect();
+    let has = |level: &str, text: &str| {
+        mine.iter()
+            .any(|l| l.starts_with(level) && l.contains(text))
+    };
+    assert!(
+        has("INFO", "token fetched from http://127.0.0.1"),
+        "{mine:#?}"
+    );
+    assert!(has("DEBUG", "read from the disk cache"), "{mine:#?}");
+    assert!(
+        has(
+            "INFO",
+            "rejected (401) the token of client log-client; dropped"
+        ),
+        "{mine:#?}"
+    );
+    assert!(
+        has("WARN", "a fresh token of client log-client again"),
+        "{mine:#?}"
+    );
+    assert!(has("DEBUG", "due for refresh"), "{mine:#?}");
+    assert!(has("WARN", "serving the still-valid token"), "{mine:#?}");
+    assert!(
+        has("WARN", "failed (token endpoint returned 503)"),
+        "{mine:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("fetched with another client secret")),
+        "{lines:#?}"
+    );
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("log-client:{SECRET}"));
+    for line in &lines {
+        for secret in [SECRET, &jwt, "REFRESHTOKEN-LOG", &basic, "Bearer "] {
+            assert!(!line.contains(secret), "{line}");
+        }
+    }
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use apiauth::http::Request;
 use apiauth::providers::motorweb;
-use apiauth::{ApiClient, Auth, Credentials, DiskCache, TokenConfig, TokenScheme};
+use apiauth::{ApiClient, Auth, Credentials, DiskCache, TokenScheme};
 use base64::Engine as _;
 use httpmock::Method::{GET, POST};
 use httpmock::MockServer;

@@ -7,6 +7,7 @@ mod args;
 mod cache_cmd;
 mod credentials;
 mod header;
+mod help;
 mod logger;
 mod request;
 mod utc;
@@ -79,7 +80,7 @@ fn main() -> ExitCode {
         .map_err(|_| Exit::usage("arguments must be UTF-8"))
         .and_then(|args| args::parse(args).map_err(Exit::usage))
         .and_then(|invocation| match invocation {
-            Invocation::Help => print(args::HELP),
+            Invocation::Help => print(help::HELP),
             Invocation::Version => print(&format!("apiauth {}\n", env!("CARGO_PKG_VERSION"))),
             Invocation::Run(task, verbose) => {
                 logger::install(verbose);

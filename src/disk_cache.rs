@@ -12,9 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
 use crate::endpoint::TokenRequest;
-use crate::refresh::{Freshness, RefreshPolicy};
+use crate::refresh::{Backoff, Freshness, RefreshPolicy};
 use crate::{BasicEncoding, ClientAuth, Error, Result, Token};
 
+mod failure;
 mod files;
 
 /// The largest entry that is read; a longer file is corrupt.
@@ -164,6 +165,12 @@ impl DiskCache {
     /// lock, written back. A stale entry is refreshed; if that fails and `keep_stale`, the
     /// still-valid stale token is returned with the error. An entry holding the `rejected`
     /// token is treated as absent.
+    ///
+    /// A live failure record (see the `failure` module) is the answer instead of `fetch`, looked for
+    /// before the lock (a process that comes late waits for nothing) and again under it (a
+    /// process that waited for the lock gets the error its holder met). A failed `fetch`
+    /// writes the record; a successful one removes it. With an error, read or met, comes the
+    /// backoff it sets (`None` when the error is not recorded: then the caller's own applies).
     pub(crate) fn token(
         &self,
         request: &TokenRequest,
@@ -172,9 +179,9 @@ impl DiskCache {
         keep_stale: bool,
         rejected: Option<&str>,
         fetch: impl FnOnce() -> Result<Token>,
-    ) -> Result<(Token, Option<Error>)> {
+    ) -> (Result<(Token, Option<Error>)>, Option<Backoff>) {
         if !files::same_dir(&self.real, self.id, self.uid) {
-            return fetch().map(|token| (token, None));
+            return (fetch().map(|token| (token, None)), None);
         }
         let slot = Slot::new(self, request);
         let load = || {
@@ -186,23 +193,35 @@ impl DiskCache {
             let freshness = schedule.freshness(token.validity(), clock.now(), || clock.wall());
             (freshness != Freshness::Expired).then_some((token, freshness))
         };
-        if let Some((token, Freshness::Fresh)) = load() {
-            return Ok((token, None));
+        let failed = |cached: Option<(Token, Freshness)>, error| match cached {
+            Some((stale, _)) if keep_stale => Ok((stale, Some(error))),
+            _ => Err(error),
+        };
+        let cached = load();
+        if let Some((token, Freshness::Fresh)) = cached {
+            return (Ok((token, None)), None);
+        }
+        if let Some((error, backoff)) = slot.failure(clock) {
+            return (failed(cached, error), Some(backoff));
         }
         let _lock = slot.lock(request.timeout.saturating_mul(LOCK_WAIT_PHASES));
         let cached = load();
-        match cached {
-            Some((token, Freshness::Fresh)) => Ok((token, None)),
-            _ => match fetch() {
-                Ok(token) => {
-                    slot.save(&token, clock);
-                    Ok((token, None))
-                }
-                Err(error) => match cached {
-                    Some((stale, _)) if keep_stale => Ok((stale, Some(error))),
-                    _ => Err(error),
-                },
-            },
+        if let Some((token, Freshness::Fresh)) = cached {
+            return (Ok((token, None)), None);
+        }
+        if let Some((error, backoff)) = slot.failure(clock) {
+            return (failed(cached, error), Some(backoff));
+        }
+        match fetch() {
+            Ok(token) => {
+                slot.save(&token, clock);
+                slot.clear_failure();
+                (Ok((token, None)), None)
+            }
+            Err(error) => {
+                let backoff = slot.save_failure(&error, clock);
+                (failed(cached, error), backoff)
+            }
         }
     }
 
@@ -326,17 +345,22 @@ impl<'a> Slot<'a> {
             issued_at_ms: millis(issued.duration_since(UNIX_EPOCH).unwrap_or_default()),
             lifetime_ms: millis(token.lifetime()),
         };
-        let Ok(json) = serde_json::to_vec(&entry) else {
-            return;
-        };
+        if let Ok(json) = serde_json::to_vec(&entry) {
+            self.write_atomically(&self.path, &json);
+        }
+    }
+
+    /// Replaces the file at `path` (an entry or a failure record) with `bytes`, atomically;
+    /// a failure only means the next process fetches again.
+    fn write_atomically(&self, path: &Path, bytes: &[u8]) {
         static WRITES: AtomicU64 = AtomicU64::new(0);
-        let tmp = self.path.with_extension(format!(
+        let tmp = path.with_extension(format!(
             "{}.{}.tmp",
             std::process::id(),
             WRITES.fetch_add(1, Relaxed)
         ));
         // `create_new` refuses any existing path, symlinks included; the rename replaces
-        // whatever is at the entry's path (a symlink itself, not its target).
+        // whatever is at `path` (a symlink itself, not its target).
         let written = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -344,10 +368,10 @@ impl<'a> Slot<'a> {
             .custom_flags(libc::O_NOFOLLOW)
             .open(&tmp)
             .and_then(|mut file| {
-                file.write_all(&json)?;
+                file.write_all(bytes)?;
                 file.sync_all()
             })
-            .and_then(|()| fs::rename(&tmp, &self.path));
+            .and_then(|()| fs::rename(&tmp, path));
         match written {
             // The rename is durable once the directory is synced.
             Ok(()) => drop(

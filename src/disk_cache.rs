@@ -46,17 +46,32 @@ const MAX_ENTRY: u64 = 64 * 1024;
 /// the secrets they might guess, and the rest must still be tried against the endpoint;
 /// every entry of the same client carries the same 16 bits, so entries do not add up.
 ///
+/// **Failures are shared.** A token request that fails leaves a failure record beside the
+/// entry (`<hash>.fail`, written under the entry's lock, atomically, mode 0600, with the
+/// same key and secret check): when it failed and when to try again, as wall-clock
+/// milliseconds, how many failed in a row, and the error as much as it takes to rebuild it
+/// with the same message (an endpoint's status, code, description, URI and `Retry-After`;
+/// an unusable answer's reason, never the answer; a transport error's text). Until then,
+/// every process gets that error at once, without a request: the backoff (1 s doubling to
+/// 60 s, or a longer `Retry-After`, at most an hour) holds across processes, and processes
+/// queued on the lock of a request that timed out get its error instead of each waiting
+/// out a timeout of their own. A record that claims a wait longer than an hour, or a failure
+/// in the future (the clock was set back), is ignored. A success removes the record.
+/// Configuration errors are not recorded, nor transport errors whose message could not be
+/// rebuilt the same (TLS, protocol).
+///
 /// **What is trusted, and against whom.** The directory must belong to the current user and
 /// be closed to everyone else (it is created mode 0700), and nobody but that user or root
 /// may be able to replace it: [`open`](Self::open) resolves its path and refuses it if a
 /// directory or symlink on the way belongs to another user, or a directory is writable by
 /// every user without being sticky (`/tmp` is fine; a `/tmp/.cache` made by someone else is
 /// not). The directory found is remembered (device and inode) and checked again, without
-/// following symlinks, before each use; if it was replaced, the cache is bypassed. Entries
-/// and lock files are opened without following symlinks and without waiting (a FIFO opens at
-/// once), and are used only if they are regular files of this user; an entry that is not,
-/// or that is readable by others, corrupt, truncated, written for other settings or bound
-/// to another secret, is ignored and replaced by the next token fetched. Not defended: root
+/// following symlinks, before each use; if it was replaced, the cache is bypassed. Entries,
+/// lock files and failure records are opened without following symlinks and without
+/// waiting (a FIFO opens at once), and are used only if they are regular files of this
+/// user; an entry or record that is not, or that is readable by others, corrupt, truncated,
+/// written for other settings or bound to another secret, is ignored and replaced by the
+/// next token fetched or failure met. Not defended: root
 /// and the same user, who can read the access tokens anyway; members of a group that may
 /// write to a directory on the path (group-writable directories are accepted, as a umask of
 /// 002 makes them).

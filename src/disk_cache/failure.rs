@@ -127,7 +127,7 @@ impl Stored {
             code: e.code.clone(),
             description: e.description.clone(),
             uri: e.uri.clone(),
-            retry_after_ms: e.retry_after.map(|d| millis(d)),
+            retry_after_ms: e.retry_after.map(millis),
         };
         let stored = match error {
             Error::CredentialsRejected(e) => Stored::CredentialsRejected(refusal(e)),
@@ -271,8 +271,50 @@ impl Slot<'_> {
     }
 }
 
-/// `error` as a record would give it back, if it is recorded at all.
 #[cfg(test)]
-pub(super) fn round_trip(error: &Error) -> Option<Error> {
-    Stored::of(error)?.restore()
+mod tests {
+    use super::*;
+
+    /// `error` as a record would give it back, if it is recorded at all.
+    fn round_trip(error: &Error) -> Option<Error> {
+        let json = serde_json::to_vec(&Stored::of(error)?).unwrap();
+        serde_json::from_slice::<Stored>(&json).unwrap().restore()
+    }
+
+    #[test]
+    fn recorded_errors_come_back_with_the_same_variant_and_message() {
+        let refusal = EndpointError {
+            status: 429,
+            code: Some("slow_down".into()),
+            description: Some("later".into()),
+            uri: None,
+            retry_after: Some(Duration::from_secs(3600)),
+        };
+        let io = std::io::Error::new(ErrorKind::ConnectionRefused, "refused (os error 111)");
+        let errors = [
+            Error::EndpointRefused(Box::new(refusal.clone())),
+            Error::CredentialsRejected(Box::new(refusal.clone())),
+            Error::InvalidResponse("token type is not bearer"),
+            Error::from(ureq::Error::Timeout(ureq::Timeout::RecvResponse)),
+            Error::from(ureq::Error::HostNotFound),
+            Error::from(ureq::Error::Io(io)),
+        ];
+        for error in errors {
+            let back = round_trip(&error).unwrap();
+            assert_eq!(back.to_string(), error.to_string());
+            assert_eq!(format!("{:?}", back), format!("{error:?}"));
+            let kind = |e: Error| std::io::Error::from(e).kind();
+            assert_eq!(kind(back), kind(error));
+        }
+        // Not the endpoint's answer, or not rebuilt the same: not recorded.
+        let unknown = [
+            Error::Config("bad".into()),
+            Error::InvalidHeaderValue("client secret"),
+            Error::InvalidResponse("a reason not in the list"),
+            Error::from(ureq::Error::Tls("handshake")),
+        ];
+        for error in unknown {
+            assert!(Stored::of(&error).is_none(), "{error:?}");
+        }
+    }
 }

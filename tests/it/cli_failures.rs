@@ -151,6 +151,9 @@ fn record_path(user: &User) -> PathBuf {
     records.remove(0)
 }
 
+/// What is done to a record, and how.
+type Damage<'a> = (&'a str, Box<dyn Fn() + 'a>);
+
 #[test]
 fn untrusted_failure_records_are_ignored_and_replaced() {
     let server = MockServer::start();
@@ -171,7 +174,7 @@ fn untrusted_failure_records_are_ignored_and_replaced() {
         fs::write(&probe, "").unwrap();
         std::os::unix::fs::chown(&probe, Some(65534), None).is_ok()
     };
-    let mut damages: Vec<(&str, Box<dyn Fn()>)> = vec![
+    let mut damages: Vec<Damage<'_>> = vec![
         (
             "a symlink to a valid record",
             Box::new(|| {

@@ -12,9 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
 use crate::endpoint::TokenRequest;
-use crate::refresh::{Freshness, RefreshPolicy};
+use crate::refresh::{Backoff, Freshness, RefreshPolicy};
 use crate::{BasicEncoding, ClientAuth, Error, Result, Token};
 
+mod failure;
 mod files;
 
 /// The largest entry that is read; a longer file is corrupt.
@@ -45,17 +46,32 @@ const MAX_ENTRY: u64 = 64 * 1024;
 /// the secrets they might guess, and the rest must still be tried against the endpoint;
 /// every entry of the same client carries the same 16 bits, so entries do not add up.
 ///
+/// **Failures are shared.** A token request that fails leaves a failure record beside the
+/// entry (`<hash>.fail`, written under the entry's lock, atomically, mode 0600, with the
+/// same key and secret check): when it failed and when to try again, as wall-clock
+/// milliseconds, how many failed in a row, and the error as much as it takes to rebuild it
+/// with the same message (an endpoint's status, code, description, URI and `Retry-After`;
+/// an unusable answer's reason, never the answer; a transport error's text). Until then,
+/// every process gets that error at once, without a request: the backoff (1 s doubling to
+/// 60 s, or a longer `Retry-After`, at most an hour) holds across processes, and processes
+/// queued on the lock of a request that timed out get its error instead of each waiting
+/// out a timeout of their own. A record that claims a wait longer than an hour, or a failure
+/// in the future (the clock was set back), is ignored. A success removes the record.
+/// Configuration errors are not recorded, nor transport errors whose message could not be
+/// rebuilt the same (TLS, protocol).
+///
 /// **What is trusted, and against whom.** The directory must belong to the current user and
 /// be closed to everyone else (it is created mode 0700), and nobody but that user or root
 /// may be able to replace it: [`open`](Self::open) resolves its path and refuses it if a
 /// directory or symlink on the way belongs to another user, or a directory is writable by
 /// every user without being sticky (`/tmp` is fine; a `/tmp/.cache` made by someone else is
 /// not). The directory found is remembered (device and inode) and checked again, without
-/// following symlinks, before each use; if it was replaced, the cache is bypassed. Entries
-/// and lock files are opened without following symlinks and without waiting (a FIFO opens at
-/// once), and are used only if they are regular files of this user; an entry that is not,
-/// or that is readable by others, corrupt, truncated, written for other settings or bound
-/// to another secret, is ignored and replaced by the next token fetched. Not defended: root
+/// following symlinks, before each use; if it was replaced, the cache is bypassed. Entries,
+/// lock files and failure records are opened without following symlinks and without
+/// waiting (a FIFO opens at once), and are used only if they are regular files of this
+/// user; an entry or record that is not, or that is readable by others, corrupt, truncated,
+/// written for other settings or bound to another secret, is ignored and replaced by the
+/// next token fetched or failure met. Not defended: root
 /// and the same user, who can read the access tokens anyway; members of a group that may
 /// write to a directory on the path (group-writable directories are accepted, as a umask of
 /// 002 makes them).
@@ -164,6 +180,12 @@ impl DiskCache {
     /// lock, written back. A stale entry is refreshed; if that fails and `keep_stale`, the
     /// still-valid stale token is returned with the error. An entry holding the `rejected`
     /// token is treated as absent.
+    ///
+    /// A live failure record (see the `failure` module) is the answer instead of `fetch`, looked for
+    /// before the lock (a process that comes late waits for nothing) and again under it (a
+    /// process that waited for the lock gets the error its holder met). A failed `fetch`
+    /// writes the record; a successful one removes it. With an error, read or met, comes the
+    /// backoff it sets (`None` when the error is not recorded: then the caller's own applies).
     pub(crate) fn token(
         &self,
         request: &TokenRequest,
@@ -172,13 +194,13 @@ impl DiskCache {
         keep_stale: bool,
         rejected: Option<&str>,
         fetch: impl FnOnce() -> Result<Token>,
-    ) -> Result<(Token, Option<Error>)> {
+    ) -> (Result<(Token, Option<Error>)>, Option<Backoff>) {
         if !files::same_dir(&self.real, self.id, self.uid) {
             log::warn!(
                 "disk cache {} is no longer the directory that was opened; not using it",
                 self.dir.display()
             );
-            return fetch().map(|token| (token, None));
+            return (fetch().map(|token| (token, None)), None);
         }
         let slot = Slot::new(self, request);
         let load = || {
@@ -190,23 +212,35 @@ impl DiskCache {
             let freshness = schedule.freshness(token.validity(), clock.now(), || clock.wall());
             (freshness != Freshness::Expired).then_some((token, freshness))
         };
-        if let Some((token, Freshness::Fresh)) = load() {
-            return Ok((token, None));
+        let failed = |cached: Option<(Token, Freshness)>, error| match cached {
+            Some((stale, _)) if keep_stale => Ok((stale, Some(error))),
+            _ => Err(error),
+        };
+        let cached = load();
+        if let Some((token, Freshness::Fresh)) = cached {
+            return (Ok((token, None)), None);
+        }
+        if let Some((error, backoff)) = slot.failure(clock) {
+            return (failed(cached, error), Some(backoff));
         }
         let _lock = slot.lock(request.timeout.saturating_mul(LOCK_WAIT_PHASES));
         let cached = load();
-        match cached {
-            Some((token, Freshness::Fresh)) => Ok((token, None)),
-            _ => match fetch() {
-                Ok(token) => {
-                    slot.save(&token, clock);
-                    Ok((token, None))
-                }
-                Err(error) => match cached {
-                    Some((stale, _)) if keep_stale => Ok((stale, Some(error))),
-                    _ => Err(error),
-                },
-            },
+        if let Some((token, Freshness::Fresh)) = cached {
+            return (Ok((token, None)), None);
+        }
+        if let Some((error, backoff)) = slot.failure(clock) {
+            return (failed(cached, error), Some(backoff));
+        }
+        match fetch() {
+            Ok(token) => {
+                slot.save(&token, clock);
+                slot.clear_failure();
+                (Ok((token, None)), None)
+            }
+            Err(error) => {
+                let backoff = slot.save_failure(&error, clock);
+                (failed(cached, error), backoff)
+            }
         }
     }
 
@@ -353,17 +387,22 @@ impl<'a> Slot<'a> {
             issued_at_ms: millis(issued.duration_since(UNIX_EPOCH).unwrap_or_default()),
             lifetime_ms: millis(token.lifetime()),
         };
-        let Ok(json) = serde_json::to_vec(&entry) else {
-            return;
-        };
+        if let Ok(json) = serde_json::to_vec(&entry) {
+            self.write_atomically(&self.path, &json);
+        }
+    }
+
+    /// Replaces the file at `path` (an entry or a failure record) with `bytes`, atomically;
+    /// a failure only means the next process fetches again.
+    fn write_atomically(&self, path: &Path, bytes: &[u8]) {
         static WRITES: AtomicU64 = AtomicU64::new(0);
-        let tmp = self.path.with_extension(format!(
+        let tmp = path.with_extension(format!(
             "{}.{}.tmp",
             std::process::id(),
             WRITES.fetch_add(1, Relaxed)
         ));
         // `create_new` refuses any existing path, symlinks included; the rename replaces
-        // whatever is at the entry's path (a symlink itself, not its target).
+        // whatever is at `path` (a symlink itself, not its target).
         let written = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -371,10 +410,10 @@ impl<'a> Slot<'a> {
             .custom_flags(libc::O_NOFOLLOW)
             .open(&tmp)
             .and_then(|mut file| {
-                file.write_all(&json)?;
+                file.write_all(bytes)?;
                 file.sync_all()
             })
-            .and_then(|()| fs::rename(&tmp, &self.path));
+            .and_then(|()| fs::rename(&tmp, path));
         match written {
             // The rename is durable once the directory is synced.
             Ok(()) => drop(

@@ -15,7 +15,7 @@ use crate::{ClientAuth, Credentials, Error, Result, Token, form};
 pub(crate) const MAX_BODY: u64 = 64 * 1024;
 
 /// The longest `Retry-After` that is honoured: one hour.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 /// Everything needed to ask for a token, checked before anything is sent.
 #[derive(Debug, Clone)]

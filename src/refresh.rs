@@ -121,6 +121,15 @@ pub(crate) fn backoff(in_a_row: u32, asked: Option<Duration>) -> Duration {
     doubled.min(MAX_BACKOFF).max(asked.unwrap_or_default())
 }
 
+/// Where a row of failures stands: until when the last error is the answer, and how many
+/// failed in a row. The disk cache hands it over from a failure record, so that a process
+/// backs off exactly as long as the record says.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Backoff {
+    pub retry_at: Instant,
+    pub in_a_row: u32,
+}
+
 /// How long the server asked the client to wait (`Retry-After`), if it did.
 pub(crate) fn retry_after(error: &Error) -> Option<Duration> {
     match error {

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use super::{Cached, Failure, Inner, RefreshEvent, TokenSource};
-use crate::refresh::{backoff, retry_after};
+use crate::refresh::{Backoff, backoff, retry_after};
 use crate::secret::shown;
 use crate::{Error, Result, Token};
 
@@ -15,8 +15,15 @@ impl TokenSource {
     /// A token from the disk cache or, failing that, from the endpoint (`sent` is set when a
     /// request was sent), and the error of a refresh that failed when the disk still held a
     /// valid stale token (which is then the token). A disk entry holding the last rejected
-    /// token is not used.
-    fn obtain(&self, background: bool, sent: &mut bool) -> Result<(Arc<Token>, Option<Error>)> {
+    /// token is not used. With an error, `backoff` is set when the disk cache's failure
+    /// record decides it (shared by every process), and left alone otherwise.
+    #[cfg_attr(not(unix), allow(unused_variables))] // `backoff`: only the disk cache sets it
+    fn obtain(
+        &self,
+        background: bool,
+        sent: &mut bool,
+        backoff: &mut Option<Backoff>,
+    ) -> Result<(Arc<Token>, Option<Error>)> {
         let inner = &*self.inner;
         let settings = &inner.config;
         let mut request = || {
@@ -30,14 +37,16 @@ impl TokenSource {
             let rejected = rejected.as_ref().map(|t| t.access_token().secret());
             let (policy, clock) = (&settings.refresh, &settings.clock);
             let keep_stale = !background;
-            let (token, failed) = cache.token(
+            let (obtained, recorded) = cache.token(
                 &settings.request,
                 policy,
                 clock,
                 keep_stale,
                 rejected,
                 request,
-            )?;
+            );
+            *backoff = recorded;
+            let (token, failed) = obtained?;
             return Ok((Arc::new(token), failed));
         }
         request().map(|token| (Arc::new(token), None))
@@ -70,8 +79,8 @@ impl TokenSource {
         let guard = PanicGuard(inner);
         let settings = &inner.config;
         let started = Instant::now();
-        let mut sent = false;
-        let mut obtained = self.obtain(background, &mut sent);
+        let (mut sent, mut recorded) = (false, None);
+        let mut obtained = self.obtain(background, &mut sent, &mut recorded);
         let mut state = inner.lock();
         // Read from disk before a rejection removed it there: ask again, past that entry.
         if let (Ok((token, _)), Some(rejected)) = (&obtained, &state.rejection)
@@ -79,7 +88,7 @@ impl TokenSource {
             && token.access_token() == rejected.token.access_token()
         {
             drop(state);
-            obtained = self.obtain(background, &mut sent);
+            obtained = self.obtain(background, &mut sent, &mut recorded);
             state = inner.lock();
         }
         // A failed refresh counts as a failure even when a stale token stands in for it.
@@ -95,13 +104,20 @@ impl TokenSource {
         match &failed {
             None => state.failure = None,
             Some(error) => {
-                inner.failures.fetch_add(1, Relaxed);
-                let in_a_row = state.failure.as_ref().map_or(1, |f| f.in_a_row + 1);
-                let next = backoff(in_a_row, retry_after(error));
-                wait = Some(next);
+                if sent {
+                    inner.failures.fetch_add(1, Relaxed);
+                }
+                // The disk's record, when there is one, speaks for every process.
+                let now = settings.clock.now();
+                let Backoff { retry_at, in_a_row } = recorded.unwrap_or_else(|| {
+                    let in_a_row = state.failure.as_ref().map_or(1, |f| f.in_a_row + 1);
+                    let retry_at = now + backoff(in_a_row, retry_after(error));
+                    Backoff { retry_at, in_a_row }
+                });
+                wait = Some(retry_at.saturating_duration_since(now));
                 state.failure = Some(Failure {
                     error: error.clone(),
-                    retry_at: settings.clock.now() + next,
+                    retry_at,
                     in_a_row,
                 });
             }
@@ -144,6 +160,11 @@ impl TokenSource {
             (Ok(token), None) => log::debug!(
                 "token for client {client} read from the disk cache, valid {} s",
                 token.lifetime().as_secs()
+            ),
+            (_, Some((error, wait))) if !sent => log::info!(
+                "another process's token request for client {client} failed ({error}); not \
+                 asking again for {:.1} s",
+                wait.as_secs_f64()
             ),
             (Ok(_), Some((error, wait))) => log::warn!(
                 "refreshing the token for client {client} failed ({error}); serving the \

@@ -73,7 +73,7 @@ impl User {
     }
 
     /// The same user and cache with `name` set to `value`.
-    fn with_env(&self, name: &'static str, value: &str) -> User {
+    pub fn with_env(&self, name: &'static str, value: &str) -> User {
         let mut env = self.env.clone();
         env.retain(|(n, _)| *n != name);
         env.push((name, value.to_owned()));
@@ -84,7 +84,7 @@ impl User {
     }
 
     /// Runs a command, killing it and failing if it has not finished within 20 s.
-    fn run_within_20s(&self, args: &[impl AsRef<OsStr>]) -> Output {
+    pub fn run_within_20s(&self, args: &[impl AsRef<OsStr>]) -> Output {
         let mut child = self.command(args).stdout(Stdio::piped()).spawn().unwrap();
         let finished = (0..2000).any(|_| {
             std::thread::sleep(Duration::from_millis(10));

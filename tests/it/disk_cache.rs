@@ -303,3 +303,83 @@ fn a_directory_others_could_replace_is_refused() {
         "{error}"
     );
 }
+
+#[test]
+fn a_failure_is_shared_until_its_retry_time_and_a_success_clears_it() {
+    let server = MockServer::start();
+    let mut down = server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(503);
+    });
+    let dir = temp_dir("disk-failure-shared");
+    let refused = |source: &TokenSource| match source.token() {
+        Err(Error::EndpointRefused(e)) => e.status,
+        other => panic!("{other:?}"),
+    };
+    // The first process fails; the next ones get its error without a request, and keep it
+    // for the record's backoff (1 s for a first failure without Retry-After).
+    let first = source(&server, &dir);
+    assert_eq!(refused(&first), 503);
+    let second = source(&server, &dir);
+    assert_eq!(refused(&second), 503);
+    assert_eq!(second.stats().fetches, 0);
+    clock().advance(std::time::Duration::from_millis(900));
+    assert_eq!(refused(&second), 503);
+    assert_eq!(refused(&source(&server, &dir)), 503);
+    down.assert_calls(1);
+    // Past it, one process asks again; a success clears the record for everyone.
+    clock().advance(std::time::Duration::from_millis(200));
+    down.delete();
+    let mut up = server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(200).json_body(rfc_token("BACK", 100));
+    });
+    assert_eq!(new_process_gets(&server, &dir), ("BACK".into(), 1));
+    assert_eq!(second.token().unwrap().access_token().secret(), "BACK");
+    assert_eq!(second.stats().fetches, 0);
+    let names: Vec<_> = files_in(&dir.join("apiauth"))
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.to_string_lossy().ends_with(".fail")),
+        "{names:?}"
+    );
+    // The next failure starts a new row: 1 s again, not 2 s.
+    up.delete();
+    let down = server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(503);
+    });
+    clock().advance(std::time::Duration::from_secs(101));
+    assert_eq!(refused(&source(&server, &dir)), 503);
+    clock().advance(std::time::Duration::from_millis(1100));
+    assert_eq!(refused(&source(&server, &dir)), 503);
+    down.assert_calls(2);
+}
+
+#[test]
+fn a_failure_record_from_the_future_is_not_trusted() {
+    let server = MockServer::start();
+    let mock = server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(429).header("retry-after", "3600");
+    });
+    let dir = temp_dir("disk-failure-clock");
+    let process = |clock: apiauth::TestClock| {
+        let creds = Credentials::new("id", "secret").unwrap();
+        TokenConfig::new(server.url("/token"), creds)
+            .with_disk_cache(DiskCache::open(dir.join("apiauth")).unwrap())
+            .with_test_clock(clock)
+            .build()
+            .unwrap()
+    };
+    // Written while the wall clock was two hours ahead; it has been set right since.
+    let ahead = apiauth::TestClock::new();
+    ahead.advance_wall(std::time::Duration::from_secs(7200));
+    assert!(process(ahead.clone()).token().is_err());
+    assert!(process(ahead).token().is_err());
+    mock.assert_calls(1);
+    assert!(process(apiauth::TestClock::new()).token().is_err());
+    mock.assert_calls(2);
+}

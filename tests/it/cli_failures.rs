@@ -1,0 +1,234 @@
+//! Failures shared across processes through the disk cache's failure records: the
+//! `apiauth` command run as many processes against a hanging or refusing endpoint.
+
+use std::fs;
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use httpmock::Method::POST;
+use httpmock::{Mock, MockServer};
+use serde_json::json;
+
+use crate::cli::{User, stderr};
+
+/// A listener on loopback that accepts connections, counts them, and never answers.
+fn silent_listener() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/token", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let (count, held) = (accepted.clone(), Mutex::new(Vec::new()));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            count.fetch_add(1, Ordering::SeqCst);
+            held.lock().unwrap().push(stream); // open, and silent
+        }
+    });
+    (url, accepted)
+}
+
+#[test]
+fn sixteen_processes_against_a_hanging_endpoint_share_one_timeout() {
+    let (url, accepted) = silent_listener();
+    let user = User::new("hang-16", "id", "s3cr3t");
+    let args = ["token", "--provider", "generic", "--token-url", &url];
+    let args = [&args[..], &["--timeout", "1"]].concat();
+    let children: Vec<_> = (0..16)
+        .map(|_| {
+            (user.command(&args).stdout(Stdio::piped()))
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            "apiauth: could not reach the endpoint: timeout: receive response\n"
+        );
+    }
+    // One request times out; the others find its failure. A process that starts after the
+    // record's 1 s backoff may try once more.
+    let connections = accepted.load(Ordering::SeqCst);
+    assert!(connections <= 2, "{connections} connections");
+}
+
+/// A token endpoint that answers 429 `slow_down` with `retry_after`.
+fn throttled<'a>(server: &'a MockServer, retry_after: &str) -> Mock<'a> {
+    server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(429)
+            .header("retry-after", retry_after)
+            .json_body(json!({"error": "slow_down"}));
+    })
+}
+
+const SLOW_DOWN: &str = "apiauth: token endpoint returned 429: slow_down\n";
+
+/// Runs `args` `times` times in a row; each must fail with exit 6 and [`SLOW_DOWN`].
+fn refused_every_time(user: &User, args: &[String], times: usize) {
+    for run in 0..times {
+        let out = user.run(args);
+        assert_eq!(out.status.code(), Some(6), "run {run}: {}", stderr(&out));
+        assert_eq!(stderr(&out), SLOW_DOWN, "run {run}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+fn token_args(server: &MockServer) -> Vec<String> {
+    let url = server.url("/token");
+    ["token", "--provider", "generic", "--token-url", &url]
+        .map(String::from)
+        .to_vec()
+}
+
+#[test]
+fn retry_after_in_seconds_holds_for_every_later_process() {
+    let server = MockServer::start();
+    let mock = throttled(&server, "3600");
+    let user = User::new("retry-after-secs", "id", "s3cr3t-429");
+    refused_every_time(&user, &token_args(&server), 20);
+    mock.assert_calls(1);
+    // The record holds the error and when to retry, never the secret.
+    let record = fs::read_to_string(record_path(&user)).unwrap();
+    assert!(
+        record.contains("slow_down") && !record.contains("s3cr3t-429"),
+        "{record}"
+    );
+}
+
+/// An IMF-fixdate (RFC 9110 §5.6.7) of `secs` since the Unix epoch.
+fn http_date(secs: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil from days (Howard Hinnant).
+    let z = days + 719_468;
+    let (era, doe) = (z / 146_097, z % 146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+        DAYS[(days % 7) as usize],
+        MONTHS[(month - 1) as usize],
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
+}
+
+#[test]
+fn retry_after_as_an_http_date_holds_for_every_later_process() {
+    assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    let server = MockServer::start();
+    let mock = throttled(&server, &http_date(now.as_secs() + 3600));
+    let user = User::new("retry-after-date", "id", "s3cr3t");
+    refused_every_time(&user, &token_args(&server), 5);
+    mock.assert_calls(1);
+}
+
+/// The user's one failure record.
+fn record_path(user: &User) -> PathBuf {
+    let mut records: Vec<_> = fs::read_dir(user.cache_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "fail"))
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    records.remove(0)
+}
+
+/// What is done to a record, and how.
+type Damage<'a> = (&'a str, Box<dyn Fn() + 'a>);
+
+#[test]
+fn untrusted_failure_records_are_ignored_and_replaced() {
+    let server = MockServer::start();
+    let mock = throttled(&server, "3600");
+    let user = User::new("fail-untrusted", "id", "s3cr3t");
+    let args = token_args(&server);
+    refused_every_time(&user, &args, 1);
+    let record = record_path(&user);
+    let valid = fs::read(&record).unwrap();
+    let restore = || {
+        let _ = fs::remove_file(&record);
+        fs::write(&record, &valid).unwrap();
+        fs::set_permissions(&record, fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    let elsewhere = user.home.join("elsewhere.fail");
+    let can_chown = {
+        let probe = user.home.join("probe");
+        fs::write(&probe, "").unwrap();
+        std::os::unix::fs::chown(&probe, Some(65534), None).is_ok()
+    };
+    let mut damages: Vec<Damage<'_>> = vec![
+        (
+            "a symlink to a valid record",
+            Box::new(|| {
+                fs::write(&elsewhere, &valid).unwrap();
+                fs::set_permissions(&elsewhere, fs::Permissions::from_mode(0o600)).unwrap();
+                fs::remove_file(&record).unwrap();
+                std::os::unix::fs::symlink(&elsewhere, &record).unwrap();
+            }),
+        ),
+        (
+            "a fifo",
+            Box::new(|| {
+                fs::remove_file(&record).unwrap();
+                let made = Command::new("mkfifo").arg(&record).status().unwrap();
+                assert!(made.success());
+            }),
+        ),
+        (
+            "readable by others",
+            Box::new(|| {
+                restore();
+                fs::set_permissions(&record, fs::Permissions::from_mode(0o644)).unwrap();
+            }),
+        ),
+    ];
+    if can_chown {
+        damages.push((
+            "another user's",
+            Box::new(|| {
+                restore();
+                std::os::unix::fs::chown(&record, Some(65534), None).unwrap();
+            }),
+        ));
+    } else {
+        eprintln!("skipped another user's record: cannot chown (not root)");
+    }
+    let mut calls = 1;
+    for (damage, apply) in damages {
+        apply();
+        let out = user.run_within_20s(&args);
+        assert_eq!(out.status.code(), Some(6), "{damage}: {}", stderr(&out));
+        calls += 1;
+        mock.assert_calls(calls);
+        assert!(fs::symlink_metadata(&record).unwrap().is_file(), "{damage}");
+        // Replaced by a record of its own, which the next process trusts.
+        refused_every_time(&user, &args, 1);
+        mock.assert_calls(calls);
+    }
+    assert_eq!(fs::read(&elsewhere).unwrap(), valid);
+
+    // Another secret's record is not this secret's: a mistyped secret backs off alone.
+    let other = user.with_env("APIAUTH_CLIENT_SECRET", "0ther-s3cr3t");
+    refused_every_time(&other, &args, 2);
+    mock.assert_calls(calls + 1);
+    refused_every_time(&user, &args, 2);
+    mock.assert_calls(calls + 2);
+}

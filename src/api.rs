@@ -176,10 +176,14 @@ impl ApiClient {
         let (parts, body) = request.into_parts();
         let body = body.as_ref();
         let (answer, used) = self.exchange(parts.clone(), body, Some(body))?;
-        match self.rejected(&answer, used) {
-            true => self.exchange(parts, body, Some(body))?.0,
-            false => answer,
+        if !self.rejected(&answer, used) {
+            return answer;
         }
+        // The retry's 401 is told too: it opens the backoff for an API that refuses fresh
+        // tokens.
+        let (answer, used) = self.exchange(parts, body, Some(body))?;
+        self.rejected(&answer, used);
+        answer
     }
 
     /// Sends a request whose body can be read only once (a file, a stream). It is never

@@ -191,7 +191,8 @@ fn http_date(value: &str) -> Option<SystemTime> {
         70..=99 => year + 1900,
         _ => year,
     };
-    if !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 || year < 1970 {
+    let plausible = (1970..=9999).contains(&year) && (1..=31).contains(&day);
+    if !plausible || hour > 23 || minute > 59 || second > 60 {
         return None;
     }
     // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).

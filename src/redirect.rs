@@ -18,7 +18,8 @@ pub(crate) enum Hop {
 
 /// Updates `parts` for the redirect `status` + `headers` answered, if it is followed.
 pub(crate) fn next(parts: &mut Parts, status: StatusCode, headers: &HeaderMap) -> Hop {
-    if !status.is_redirection() {
+    let followed = [301, 302, 303, 307, 308];
+    if !followed.contains(&status.as_u16()) {
         return Hop::Stop;
     }
     let Some(target) = (headers.get(LOCATION))
@@ -120,10 +121,12 @@ mod tests {
                 "{elsewhere}"
             );
         }
-        assert_eq!(
-            hop(Method::GET, "https://a.example/x", 200, "/y").0,
-            Hop::Stop
-        );
+        for status in [200, 300, 304, 305, 306] {
+            assert_eq!(
+                hop(Method::GET, "https://a.example/x", status, "/y").0,
+                Hop::Stop
+            );
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::token::Validity;
 /// The first wait after a failure; it doubles with each failure in a row.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// The longest wait between two failures.
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// Where a token stands at a given moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

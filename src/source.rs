@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 mod fetch;
 
 use crate::endpoint::TokenAgent;
-use crate::refresh::{Freshness, RefreshPolicy, Schedule, backoff};
+use crate::refresh::{Freshness, MAX_BACKOFF, RefreshPolicy, Schedule, backoff};
 use crate::secret::shown;
 use crate::{Error, Result, Token, TokenConfig};
 
@@ -224,10 +224,11 @@ impl TokenSource {
             );
             return false;
         }
-        // Rejected within the window its predecessor's rejection opened: one more in a row.
+        // One more in a row unless the token served well past the window its predecessor's
+        // rejection opened (then it was revoked, and a new one is fetched at once).
         let age = now.saturating_duration_since(token.issued_at());
         let in_a_row = match previous {
-            Some((n, _)) if age < backoff(n + 1, None) => n + 1,
+            Some((n, _)) if age < backoff(n + 1, None) + MAX_BACKOFF => n + 1,
             _ => 1,
         };
         state.rejection = Some(Rejection {
@@ -280,13 +281,15 @@ impl TokenSource {
                         if !state.fetching && !state.backing_off(now) {
                             state.fetching = true;
                             drop(state);
+                            // Started before logging: a logger that panics must not leave
+                            // `fetching` set with no fetch to clear it.
+                            self.refresh_in_background();
                             log::debug!(
                                 "token for client {} is due for refresh ({} s left); \
                                  refreshing in the background",
                                 inner.config.request.credentials.id(),
                                 token.expires_at().saturating_duration_since(now).as_secs()
                             );
-                            self.refresh_in_background();
                         }
                         return Ok(token);
                     }

@@ -432,3 +432,29 @@ fn an_api_that_always_answers_401_costs_a_token_request_per_backoff_not_per_call
     tokens.assert_calls(3);
     refused.assert_calls(62);
 }
+
+#[test]
+fn spaced_401s_back_off_too() {
+    let server = MockServer::start();
+    let tokens = server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(200).json_body(rfc_token("T", 3600));
+    });
+    server.mock(|when, then| {
+        when.method(GET).path("/v1/x");
+        then.status(401);
+    });
+    let creds = Credentials::new("id", "secret").unwrap();
+    let source = TokenConfig::new(server.url("/token"), creds)
+        .with_test_clock(clock())
+        .build()
+        .unwrap();
+    let client = ApiClient::new(Auth::Token(source, TokenScheme::Bearer));
+    // One call every 5 s for 10 minutes: the backoff grows to a minute and stays there.
+    for _ in 0..120 {
+        clock().advance(std::time::Duration::from_secs(5));
+        assert!(client.get_json::<Value>(&server.url("/v1/x")).is_err());
+    }
+    let requests = tokens.calls();
+    assert!(requests <= 16, "{requests}");
+}

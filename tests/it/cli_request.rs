@@ -296,7 +296,11 @@ fn refused_before_anything_is_sent() {
         "--api-base-url",
         &base,
     ];
-    let cases: [(&[&str], &str); 9] = [
+    let cases: [(&[&str], &str); 10] = [
+        (
+            &["-H", "Host: other-tenant.example", "/v1/x"],
+            "refusing --header host",
+        ),
         (
             &["-H", "Authorization: Bearer hunter2", "/v1/x"],
             "refusing --header authorization",

@@ -18,13 +18,18 @@ use crate::{API_STATUS, Exit, UNREACHABLE};
 /// The largest body `--data` reads.
 const MAX_DATA: u64 = 10 * 1024 * 1024;
 
-/// Headers `--header` refuses: apiauth sets the auth header, and credentials never go on
-/// the command line.
-const REFUSED_HEADERS: [&str; 4] = [
+/// Headers `--header` refuses: apiauth sets the auth header, credentials never go on the
+/// command line, and the origin and body framing are the command's.
+const REFUSED_HEADERS: [&str; 7] = [
     "authorization",
     "proxy-authorization",
     "x-connect-token",
     "cookie",
+    // The origin and the body are the command's to say: a Host header would send the token
+    // to another virtual host behind the same address.
+    "host",
+    "content-length",
+    "transfer-encoding",
 ];
 
 /// Sends the call and prints the answer (after its head with `--include`). A non-2xx

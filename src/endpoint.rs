@@ -8,6 +8,7 @@ use ureq::http::Uri;
 use ureq::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 
 use crate::clock::Clock;
+use crate::error::unusable;
 use crate::secret::shown;
 use crate::{ClientAuth, Credentials, Error, Result, Token, form};
 
@@ -142,7 +143,7 @@ impl TokenRequest {
         {
             Ok(body) => body,
             Err(ureq::Error::BodyExceedsLimit(_)) if response.status().is_success() => {
-                return Err(Error::InvalidResponse("answer is larger than 64 KiB"));
+                return Err(Error::InvalidResponse(unusable::TOO_LARGE));
             }
             Err(ureq::Error::BodyExceedsLimit(_)) => Vec::new(),
             Err(e) => return Err(e.into()),

@@ -50,6 +50,27 @@ pub enum Error {
     Config(String),
 }
 
+/// The reasons an [`Error::InvalidResponse`] gives, each written once: the disk cache's
+/// failure records name them, and rebuild only these.
+pub(crate) mod unusable {
+    pub const NOT_JSON_OR_FORM: &str = "body is neither a JSON object nor a form";
+    pub const NO_ACCESS_TOKEN: &str = "no access token in the answer";
+    pub const BAD_TOKEN_BYTES: &str =
+        "access token is empty or holds bytes not allowed in a header";
+    pub const NOT_BEARER: &str = "token type is not bearer";
+    pub const JWT_EXPIRED: &str = "the JWT's exp is already past (check the clock)";
+    pub const TOO_LARGE: &str = "answer is larger than 64 KiB";
+    /// Every reason above.
+    pub const ALL: [&str; 6] = [
+        NOT_JSON_OR_FORM,
+        NO_ACCESS_TOKEN,
+        BAD_TOKEN_BYTES,
+        NOT_BEARER,
+        JWT_EXPIRED,
+        TOO_LARGE,
+    ];
+}
+
 /// What a token endpoint said when it refused: the HTTP status and, when the body had one
 /// of the known shapes, its code and description.
 ///

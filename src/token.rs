@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{Map, Value};
 use ureq::http::{HeaderName, HeaderValue};
 
+use crate::error::unusable;
 use crate::header::sensitive;
 use crate::{AccessToken, Error, Result, TokenScheme};
 
@@ -52,12 +53,6 @@ pub(crate) struct Validity {
 impl Validity {
     pub fn expires_at(&self) -> Instant {
         self.issued_at + self.lifetime
-    }
-
-    /// Whether the token is past its expiry on either clock.
-    #[cfg(test)]
-    pub fn expired(&self, now: Instant, wall: SystemTime) -> bool {
-        now >= self.expires_at() || self.jwt_expiry.is_some_and(|exp| wall >= exp)
     }
 }
 
@@ -105,9 +100,7 @@ impl Token {
             Some(exp) => match exp.duration_since(now) {
                 Ok(left) if !left.is_zero() => expires_in.min(left),
                 _ => {
-                    return Err(Error::InvalidResponse(
-                        "the JWT's exp is already past (check the clock)",
-                    ));
+                    return Err(Error::InvalidResponse(unusable::JWT_EXPIRED));
                 }
             },
         };

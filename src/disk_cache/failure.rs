@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::{Key, MAX_ENTRY, Slot, VERSION, files};
 use crate::clock::Clock;
 use crate::endpoint::MAX_RETRY_AFTER;
+use crate::error::unusable;
 use crate::refresh::{Backoff, backoff, retry_after};
 use crate::{EndpointError, Error};
 
@@ -65,16 +66,6 @@ struct Refusal {
     uri: Option<String>,
     retry_after_ms: Option<u64>,
 }
-
-/// The reasons of [`Error::InvalidResponse`] (a `&'static str`, so only known ones can be
-/// rebuilt; another is not recorded).
-const UNUSABLE: [&str; 5] = [
-    "body is neither a JSON object nor a form",
-    "no access token in the answer",
-    "access token is empty or holds bytes not allowed in a header",
-    "token type is not bearer",
-    "the JWT's exp is already past (check the clock)",
-];
 
 /// The transport errors whose text names them exactly: ureq's timeouts (one per phase) and
 /// its errors without a payload. I/O errors are rebuilt from their kind and text; any other
@@ -162,7 +153,7 @@ impl Stored {
             Stored::CredentialsRejected(r) => Error::CredentialsRejected(endpoint(r)),
             Stored::EndpointRefused(r) => Error::EndpointRefused(endpoint(r)),
             Stored::InvalidResponse { why } => {
-                Error::InvalidResponse(UNUSABLE.into_iter().find(|known| known == why)?)
+                Error::InvalidResponse(unusable::ALL.into_iter().find(|known| known == why)?)
             }
             Stored::Transport {
                 text,

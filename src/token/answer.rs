@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
+use crate::error::unusable;
 use crate::{EndpointError, Error, MAX_LIFETIME, Result, form};
 
 /// What a successful answer holds, checked: a usable access token of type bearer.
@@ -23,7 +24,7 @@ pub(crate) fn read(status: u16, body: &[u8]) -> Result<Answer> {
     let success = (200..300).contains(&status);
     let Some(fields) = parse_body(body) else {
         return Err(match success {
-            true => Error::InvalidResponse("body is neither a JSON object nor a form"),
+            true => Error::InvalidResponse(unusable::NOT_JSON_OR_FORM),
             false => refused(status, &Map::new()),
         });
     };
@@ -32,14 +33,12 @@ pub(crate) fn read(status: u16, body: &[u8]) -> Result<Answer> {
     }
     let access_token = fields
         .access_token
-        .ok_or(Error::InvalidResponse("no access token in the answer"))?;
+        .ok_or(Error::InvalidResponse(unusable::NO_ACCESS_TOKEN))?;
     if access_token.is_empty() || !access_token.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Error::InvalidResponse(
-            "access token is empty or holds bytes not allowed in a header",
-        ));
+        return Err(Error::InvalidResponse(unusable::BAD_TOKEN_BYTES));
     }
     if !fields.bearer_type {
-        return Err(Error::InvalidResponse("token type is not bearer"));
+        return Err(Error::InvalidResponse(unusable::NOT_BEARER));
     }
     Ok(Answer {
         access_token,

@@ -91,8 +91,10 @@ fn wall_clock_past_exp_means_expired() {
     let t = Token::from_response(200, body.as_bytes(), sent, now).unwrap();
     // The monotonic clock says a second passed; the wall clock says the machine slept 2 h.
     let woke = now + Duration::from_secs(7200);
-    assert!(t.validity().expired(sent + Duration::from_secs(1), woke));
-    assert!(!t.validity().expired(sent + Duration::from_secs(1), now));
+    let schedule = RefreshPolicy::default().schedule(t.validity());
+    let at = |wall| schedule.freshness(t.validity(), sent + Duration::from_secs(1), || wall);
+    assert_eq!(at(woke), Freshness::Expired);
+    assert_eq!(at(now), Freshness::Fresh);
 }
 
 #[test]

@@ -77,6 +77,36 @@ pub fn token_config_at(auth_base_url: &str, credentials: Credentials) -> TokenCo
         .with_client_auth(ClientAuth::Basic(BasicEncoding::Raw))
 }
 
+/// `path` with its `{customerId}` replaced by `customer_id`, which must be one plain path
+/// segment (letters, digits, `-`, `_`, `.`) so that it can never change the path.
+///
+/// # Errors
+///
+/// [`Error::Config`](crate::Error::Config) for any other customer id, or a `path` without
+/// `{customerId}`.
+///
+/// # Examples
+///
+/// ```
+/// use apiauth::providers::my_connected_fleet::customer_path;
+///
+/// let path = customer_path("/job-management/v1/customer/{customerId}/jobs", "12345")?;
+/// assert_eq!(path, "/job-management/v1/customer/12345/jobs");
+/// assert!(customer_path("/v1/customer/{customerId}", "../admin").is_err());
+/// # Ok::<(), apiauth::Error>(())
+/// ```
+pub fn customer_path(path: &str, customer_id: &str) -> Result<String> {
+    if !path.contains(CUSTOMER_ID) {
+        return Err(crate::Error::Config(format!(
+            "the path has no {CUSTOMER_ID} to put the customer id in"
+        )));
+    }
+    Ok(path.replace(CUSTOMER_ID, path_segment(customer_id, "customer id")?))
+}
+
+/// The placeholder of the customer id in myConnectedFleet's paths.
+const CUSTOMER_ID: &str = "{customerId}";
+
 /// Calls myConnectedFleet APIs for one customer, each with the header it wants: Basic for
 /// Core, Bearer for Smart Tire, `x-connect-token` for Job Management, all from one cached
 /// token. A 401 on a token gets one retry with a new token.
@@ -169,7 +199,7 @@ impl Client {
     fn url(&self, path: &str) -> String {
         join(
             &self.api_base_url,
-            &path.replace("{customerId}", &self.customer_id),
+            &path.replace(CUSTOMER_ID, &self.customer_id),
         )
     }
 

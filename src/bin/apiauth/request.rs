@@ -10,6 +10,7 @@ use std::time::Duration;
 use apiauth::ApiClient;
 use apiauth::http::header::CONTENT_TYPE;
 use apiauth::http::{HeaderName, HeaderValue, Method, Request, Uri};
+use apiauth::providers::my_connected_fleet::customer_path;
 use ureq::Agent;
 
 use crate::args::{Call, Job};
@@ -128,7 +129,10 @@ fn url(call: &Call) -> Result<String, Exit> {
             if !call.target.contains("{customerId}") {
                 return Err(Exit::usage("--customer-id needs {customerId} in the path"));
             }
-            call.target.replace("{customerId}", path_segment(id)?)
+            // The id is never echoed: a misplaced secret could be in it.
+            customer_path(&call.target, id).map_err(|_| {
+                Exit::usage("--customer-id takes letters, digits, '-', '_' and '.' only")
+            })?
         }
         None if call.target.contains("{customerId}") => {
             return Err(Exit::usage("the path has {customerId}: give --customer-id"));
@@ -196,19 +200,6 @@ fn origin_text(uri: &Uri) -> String {
     match (uri.scheme_str(), uri.authority()) {
         (Some(scheme), Some(authority)) => format!("{scheme}://{authority}"),
         _ => String::new(),
-    }
-}
-
-/// `id` if it is one plain path segment: letters, digits, `-`, `_` and `.`.
-fn path_segment(id: &str) -> Result<&str, Exit> {
-    let plain = id
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-    match plain && !id.is_empty() && id != "." && id != ".." {
-        true => Ok(id),
-        false => Err(Exit::usage(
-            "--customer-id takes letters, digits, '-', '_' and '.' only",
-        )),
     }
 }
 

@@ -217,6 +217,7 @@ impl TokenSource {
         let previous = state.rejection.as_ref().map(|r| (r.in_a_row, r.retry_at));
         let client = inner.config.request.credentials.id();
         if let Some((_, retry_at)) = previous.filter(|(_, retry_at)| now < *retry_at) {
+            drop(state); // never log under the lock every cache hit takes
             log::warn!(
                 "an API rejected (401) a fresh token of client {client} again; keeping it for \
                  {:.1} s rather than fetching a new one for every call",

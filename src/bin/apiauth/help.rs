@@ -45,7 +45,8 @@ Request options (apiauth request):
   -X, --method M           the method (default GET, or POST with --data)
   -d, --data @FILE|@-|TEXT the body, from a file, stdin or the argument (at most 10 MiB;
                            Content-Type: application/json unless --header sets one)
-  -H, --header 'N: v'      an extra header (repeatable); auth headers and cookies are refused
+  -H, --header 'N: v'      an extra header (repeatable); auth, cookie, host and
+                           body-framing headers are refused
   -i, --include            print the status line and the response headers first
   --customer-id ID         myConnectedFleet: replaces {customerId} in the path
   The answer's body goes to stdout, whatever its status. After a 401, the call is sent once

@@ -11,6 +11,7 @@ use crate::endpoint::TokenRequest;
 use crate::refresh::RefreshPolicy;
 use crate::secret::shown;
 use crate::source::RefreshHook;
+use crate::store::Store;
 use crate::{
     BasicEncoding, ClientAuth, Credentials, RefreshEvent, Result, TokenSource, clock::Clock,
 };
@@ -39,8 +40,7 @@ pub struct TokenConfig {
     pub(crate) agent: Option<Agent>,
     pub(crate) refresh: RefreshPolicy,
     pub(crate) on_refresh: Option<RefreshHook>,
-    #[cfg(unix)]
-    pub(crate) disk_cache: Option<crate::DiskCache>,
+    pub(crate) store: Option<Arc<dyn Store>>,
     pub(crate) clock: Clock,
 }
 
@@ -55,8 +55,7 @@ impl TokenConfig {
             agent: None,
             refresh: RefreshPolicy::default(),
             on_refresh: None,
-            #[cfg(unix)]
-            disk_cache: None,
+            store: None,
             clock: Clock::default(),
         }
     }
@@ -148,20 +147,29 @@ impl TokenConfig {
     }
 
     /// Calls `hook` after every token request, successful or not (not for a token read from a
-    /// [`DiskCache`](crate::DiskCache)), on the thread that sent it. A panic in the hook is
+    /// [`Store`]), on the thread that sent it. A panic in the hook is
     /// caught and ignored. Defaults to none.
     pub fn on_refresh(mut self, hook: impl Fn(&RefreshEvent<'_>) + Send + Sync + 'static) -> Self {
         self.on_refresh = Some(Arc::new(hook));
         self
     }
 
-    /// Shares tokens with other processes through `cache`: a fresh token on disk is used
-    /// instead of a request, and processes that need a new one at the same time send one
-    /// request between them. See [`DiskCache`](crate::DiskCache). Defaults to none (the cache
-    /// is in memory only).
+    /// Shares tokens with the user's other processes through `cache`: a fresh token on disk
+    /// is used instead of a request, processes that need a new one at the same time send one
+    /// request between them, and a failure or a rejection backs off every process together.
+    /// The same as [`with_store`](Self::with_store); see [`DiskCache`](crate::DiskCache).
+    /// Defaults to none (the cache is in memory only).
     #[cfg(unix)]
-    pub fn with_disk_cache(mut self, cache: crate::DiskCache) -> Self {
-        self.disk_cache = Some(cache);
+    pub fn with_disk_cache(self, cache: crate::DiskCache) -> Self {
+        self.with_store(cache)
+    }
+
+    /// Shares tokens, failures and rejections through `store` (another process's disk
+    /// cache, a server a fleet of hosts shares): see [`Store`] for what it keeps and
+    /// [`TokenSource`] for how it is used. A store that fails is logged once (warn) and
+    /// the source goes on with its memory cache. Defaults to none.
+    pub fn with_store(mut self, store: impl Store) -> Self {
+        self.store = Some(Arc::new(store));
         self
     }
 

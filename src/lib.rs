@@ -75,6 +75,7 @@
 #![deny(missing_debug_implementations)]
 
 mod api;
+mod cache;
 mod clock;
 mod config;
 mod credentials;
@@ -89,6 +90,7 @@ mod redirect;
 mod refresh;
 mod secret;
 mod source;
+pub mod store;
 mod token;
 
 pub use api::{ApiClient, Auth};
@@ -97,7 +99,7 @@ pub use clock::TestClock;
 pub use config::TokenConfig;
 pub use credentials::{BasicEncoding, ClientAuth, Credentials};
 #[cfg(unix)]
-pub use disk_cache::{CacheEntry, DiskCache};
+pub use disk_cache::{CacheEntry, DiskCache, Removed};
 pub use error::{EndpointError, Error, Result};
 pub use header::TokenScheme;
 pub use secret::{AccessToken, ClientSecret};

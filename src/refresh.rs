@@ -1,8 +1,6 @@
 //! When the cache refreshes a token and how it backs off after failures: pure functions of
 //! the times they are given.
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::Error;
@@ -59,12 +57,16 @@ impl RefreshPolicy {
         }
     }
 
-    /// The schedule of a token of `validity`, with a fresh draw of jitter: a little earlier,
-    /// so that many hosts do not refresh in the same second, but never before half-way.
-    pub fn schedule(&self, validity: &Validity) -> Schedule {
+    /// The schedule of a token of `validity`, with its jitter drawn from `seed` (a hash of
+    /// the token, so that every process holding the token draws the same): a little
+    /// earlier, so that hosts with different tokens do not refresh in the same second, but
+    /// never before half-way.
+    pub fn schedule(&self, validity: &Validity, seed: u64) -> Schedule {
         let early = self.early(validity.lifetime);
         let most = self.jitter.unwrap_or(early / JITTER_SHARE);
-        let early = (early + jitter(most)).min(validity.lifetime / 2).max(early);
+        let early = (early + jitter(most, seed))
+            .min(validity.lifetime / 2)
+            .max(early);
         Schedule {
             early,
             stale_at: validity.expires_at() - early,
@@ -121,15 +123,6 @@ pub(crate) fn backoff(in_a_row: u32, asked: Option<Duration>) -> Duration {
     doubled.min(MAX_BACKOFF).max(asked.unwrap_or_default())
 }
 
-/// Where a row of failures stands: until when the last error is the answer, and how many
-/// failed in a row. The disk cache hands it over from a failure record, so that a process
-/// backs off exactly as long as the record says.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Backoff {
-    pub retry_at: Instant,
-    pub in_a_row: u32,
-}
-
 /// How long the server asked the client to wait (`Retry-After`), if it did.
 pub(crate) fn retry_after(error: &Error) -> Option<Duration> {
     match error {
@@ -138,10 +131,9 @@ pub(crate) fn retry_after(error: &Error) -> Option<Duration> {
     }
 }
 
-/// A random duration below `max` (zero for zero), from std's randomly keyed hasher.
-pub(crate) fn jitter(max: Duration) -> Duration {
-    let random = RandomState::new().hash_one(0u8);
-    Duration::from_nanos(random % u64::try_from(max.as_nanos()).unwrap_or(u64::MAX).max(1))
+/// A duration below `max` (zero for zero) drawn from `seed`.
+pub(crate) fn jitter(max: Duration, seed: u64) -> Duration {
+    Duration::from_nanos(seed % u64::try_from(max.as_nanos()).unwrap_or(u64::MAX).max(1))
 }
 
 #[cfg(test)]
@@ -165,9 +157,10 @@ mod tests {
 
     #[test]
     fn jitter_stays_below_its_bound() {
-        assert_eq!(jitter(Duration::ZERO), Duration::ZERO);
-        for _ in 0..100 {
-            assert!(jitter(Duration::from_secs(5)) < Duration::from_secs(5));
+        assert_eq!(jitter(Duration::ZERO, 12345), Duration::ZERO);
+        for seed in 0..100 {
+            let seed = crate::cache::key::fnv1a(&[seed]);
+            assert!(jitter(Duration::from_secs(5), seed) < Duration::from_secs(5));
         }
     }
 
@@ -186,7 +179,7 @@ mod tests {
             jitter: None,
         };
         let validity = validity(10);
-        let schedule = policy.schedule(&validity);
+        let schedule = policy.schedule(&validity, 0);
         let at = |s: f64| {
             let now = validity.issued_at + Duration::from_secs_f64(s);
             schedule.freshness(&validity, now, || unreachable!())
@@ -208,8 +201,9 @@ mod tests {
         for lifetime in [10, 3599, 7199, 30 * 86400] {
             let validity = validity(lifetime);
             let early = RefreshPolicy::default().early(validity.lifetime);
-            for _ in 0..50 {
-                let schedule = RefreshPolicy::default().schedule(&validity);
+            for seed in 0..50u8 {
+                let seed = crate::cache::key::fnv1a(&[seed]);
+                let schedule = RefreshPolicy::default().schedule(&validity, seed);
                 let drawn = validity.expires_at() - schedule.stale_at;
                 assert!(drawn >= early && drawn <= early + early / 20, "{lifetime}");
                 assert!(drawn <= validity.lifetime / 2, "{lifetime}");

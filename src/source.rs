@@ -2,15 +2,19 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 mod fetch;
+mod shared;
 
+use crate::cache::key::fnv1a;
+use crate::cache::policy::{self, Decision, Held, OnRejection, Rejected};
 use crate::endpoint::TokenAgent;
-use crate::refresh::{Freshness, MAX_BACKOFF, RefreshPolicy, Schedule, backoff};
+use crate::refresh::{Freshness, RefreshPolicy, Schedule};
 use crate::secret::shown;
 use crate::{Error, Result, Token, TokenConfig};
+use shared::Shared;
 
 /// A thread-safe, lazily refreshed cache of one client-credentials token.
 ///
@@ -18,8 +22,9 @@ use crate::{Error, Result, Token, TokenConfig};
 /// [`prefetch`](Self::prefetch)) is first called. A cache hit takes the lock only to copy
 /// an `Arc`, and allocates nothing.
 ///
-/// **Expiry.** A token is *fresh* until it comes within the refresh margin of its expiry
-/// (60 s by default, at most half its lifetime), then *stale* until it expires.
+/// **Expiry.** A token is *fresh* until its refresh time (by default half-way through the
+/// life of a token that lives 2 h or more, else 5 minutes before expiry, never before
+/// half-way; see [`TokenConfig::with_refresh_margin`]), then *stale* until it expires.
 /// - Stale: the first caller starts one refresh on a background thread; every caller,
 ///   that one included, gets the still-valid token at once.
 /// - Expired or none: one caller fetches; the others wait for that one request and all get
@@ -27,8 +32,18 @@ use crate::{Error, Result, Token, TokenConfig};
 ///
 /// **Failure.** A failed refresh of a stale token keeps the old token in use. A failure
 /// when no valid token exists is returned to every waiter, and for a backoff (1 s, doubling
-/// to 60 s, or the server's `Retry-After` if longer) every caller gets that same error
-/// without a request being sent: a dead endpoint sees a trickle, not a flood.
+/// to 60 s, or the server's `Retry-After` if longer, at most an hour) every caller gets that
+/// same error without a request being sent: a dead endpoint sees a trickle, not a flood.
+///
+/// **With a store** ([`TokenConfig::with_store`], [`TokenConfig::with_disk_cache`]) the same
+/// rules hold across processes. A caller without a usable token in memory reads the store:
+/// a fresh token is used; a stale one is used at once (and refreshed by this caller if no
+/// other process is refreshing it, else left to that one); a live failure record answers
+/// with its error. Only when a request is needed does the caller take the store's lock,
+/// read again, send, and write the token or the failure for every other process; a success
+/// lifts the failure record. Rejections ([`reject`](Self::reject)) are recorded too, so an
+/// API that refuses every token costs a token request per backoff window for all processes
+/// together.
 ///
 /// **Poisoning.** The lock guards only plain data that is consistent at every step, so a
 /// panic anywhere (in a hook, in another thread) leaves the cache usable: a poisoned lock is
@@ -55,7 +70,9 @@ pub(crate) type RefreshHook = Arc<dyn Fn(&RefreshEvent<'_>) + Send + Sync>;
 
 struct Inner {
     config: TokenConfig,
-    agent: TokenAgent,
+    /// Made on the first request: a token read from a store needs none.
+    agent: OnceLock<TokenAgent>,
+    shared: Option<Shared>,
     state: Mutex<State>,
     fetch_done: Condvar,
     fetches: AtomicU64,
@@ -73,7 +90,8 @@ struct Cached {
 
 impl Cached {
     fn new(token: Arc<Token>, policy: &RefreshPolicy, now: Instant) -> Cached {
-        let schedule = policy.schedule(token.validity());
+        let seed = fnv1a(token.access_token().secret().as_bytes());
+        let schedule = policy.schedule(token.validity(), seed);
         let hit_until = schedule.hit_until(token.validity(), now);
         Cached {
             token,
@@ -99,16 +117,11 @@ struct State {
     cached: Option<Cached>,
     fetching: bool,
     failure: Option<Failure>,
-    /// The last token an API rejected, and the backoff that rejections follow.
-    rejection: Option<Rejection>,
-}
-
-/// Rejections by an API of tokens this source handed out.
-struct Rejection {
-    token: Arc<Token>,
-    in_a_row: u32,
-    /// Until then, a rejected token is kept: the API refuses fresh tokens too.
-    retry_at: Instant,
+    /// The last rejection by an API, and the backoff that rejections follow.
+    rejection: Option<Rejected>,
+    /// The last token this process dropped after a rejection: never served again, even if a
+    /// store still holds it.
+    rejected: Option<Arc<Token>>,
 }
 
 struct Failure {
@@ -146,14 +159,12 @@ pub struct Stats {
 
 impl TokenSource {
     pub(crate) fn from_config(config: TokenConfig) -> Self {
-        let agent = match &config.agent {
-            Some(agent) => TokenAgent::Caller(agent.clone()),
-            None => TokenAgent::own(&config.request),
-        };
+        let shared = (config.store.clone()).map(|store| Shared::new(store, &config.request));
         TokenSource {
             inner: Arc::new(Inner {
                 config,
-                agent,
+                agent: OnceLock::new(),
+                shared,
                 state: Mutex::default(),
                 fetch_done: Condvar::new(),
                 fetches: AtomicU64::new(0),
@@ -176,10 +187,7 @@ impl TokenSource {
         let state = inner.lock();
         match &state.cached {
             Some(cached) if now < cached.hit_until => Ok(cached.token.clone()),
-            _ => {
-                drop(state);
-                self.token_slow()
-            }
+            _ => self.token_slow(state),
         }
     }
 
@@ -189,68 +197,83 @@ impl TokenSource {
         self.token().map(drop)
     }
 
-    /// Drops the cached token (from the disk cache too), so that the next call fetches a
-    /// new one.
+    /// Sends a token request now, whatever is cached and whatever failure is backing off (in
+    /// memory or in the store): for a user who knows better, such as `apiauth --refresh`
+    /// after fixing the endpoint. A request already under way in this process is waited for
+    /// first. The answer replaces the cached token, and a success lifts the store's failure
+    /// record for every process.
+    ///
+    /// # Errors
+    ///
+    /// The request's [`Error`], which then backs off as any failure does.
+    pub fn refresh(&self) -> Result<Arc<Token>> {
+        let inner = &*self.inner;
+        let mut state = inner.lock();
+        while state.fetching {
+            state = inner.wait(state);
+        }
+        state.fetching = true;
+        drop(state);
+        self.fetch(fetch::Mode::Forced)
+    }
+
+    /// Drops the cached token (from the store too), so that the next call fetches a new one.
     pub fn invalidate(&self) {
         self.inner.lock().cached = None;
-        self.forget_on_disk(None);
+        if let Some(shared) = &self.inner.shared {
+            shared.forget(&self.inner.config, None);
+        }
     }
 
     /// Tells the source that an API answered 401 to `token`, and returns whether a request
     /// sent again would carry another token.
     ///
-    /// A token that served a while is taken as revoked: it is dropped (from the disk cache
-    /// too), so the next call fetches a new one. But an API that rejects a token fetched
-    /// moments ago, right after rejecting its predecessor, is refusing for another reason (an
+    /// A token that served a while is taken as revoked: it is dropped (from the store too),
+    /// so the next call fetches a new one. But an API that rejects a token fetched moments
+    /// ago, right after rejecting its predecessor, is refusing for another reason (an
     /// endpoint not enabled for the account, say): then the token is kept and rejections back
     /// off like failed fetches (1 s, doubling to 60 s), so a 401 that lasts costs a token
-    /// request per backoff window, not one per call. A `token` another thread has already
-    /// replaced is left alone (`true`: the next call gets the new one).
+    /// request per backoff window, not one per call; with a store, per window for every
+    /// process together. A `token` another thread has already replaced is left alone
+    /// (`true`: the next call gets the new one).
     pub fn reject(&self, token: &Arc<Token>) -> bool {
         let inner = &*self.inner;
-        let mut state = inner.lock();
-        let current = (state.cached.as_ref()).is_some_and(|c| Arc::ptr_eq(&c.token, token));
-        if !current {
+        let is_current =
+            |state: &State| (state.cached.as_ref()).is_some_and(|c| Arc::ptr_eq(&c.token, token));
+        let state = inner.lock();
+        if !is_current(&state) {
             return true;
         }
+        let in_memory = state.rejection;
+        drop(state); // no store I/O under the lock every cache hit takes
         let now = inner.config.clock.now();
-        let previous = state.rejection.as_ref().map(|r| (r.in_a_row, r.retry_at));
-        let client = inner.config.request.credentials.id();
-        if let Some((_, retry_at)) = previous.filter(|(_, retry_at)| now < *retry_at) {
-            drop(state); // never log under the lock every cache hit takes
-            log::warn!(
-                "an API rejected (401) a fresh token of client {client} again; keeping it for \
-                 {:.1} s rather than fetching a new one for every call",
-                retry_at.saturating_duration_since(now).as_secs_f64()
-            );
-            return false;
-        }
-        // One more in a row unless the token served well past the window its predecessor's
-        // rejection opened (then it was revoked, and a new one is fetched at once).
         let age = now.saturating_duration_since(token.issued_at());
-        let in_a_row = match previous {
-            Some((n, _)) if age < backoff(n + 1, None) + MAX_BACKOFF => n + 1,
-            _ => 1,
-        };
-        state.rejection = Some(Rejection {
-            token: token.clone(),
-            in_a_row,
-            retry_at: now + backoff(in_a_row, None),
-        });
-        state.cached = None;
-        drop(state);
-        inner.rejections.fetch_add(1, Relaxed);
-        log::info!("an API rejected (401) the token of client {client}; dropped it");
-        self.forget_on_disk(Some(token));
-        true
-    }
-
-    #[cfg_attr(not(unix), allow(unused_variables))]
-    fn forget_on_disk(&self, only: Option<&Token>) {
-        #[cfg(unix)]
-        if let Some(cache) = &self.inner.config.disk_cache {
-            let only = only.map(|t| t.access_token().secret());
-            cache.forget(&self.inner.config.request, only);
+        let shared = inner.shared.as_ref();
+        let outcome = shared
+            .and_then(|shared| shared.reject(&inner.config, token, in_memory, age))
+            .unwrap_or_else(|| policy::on_rejection(in_memory, age, now));
+        let client = inner.config.request.credentials.id();
+        let mut state = inner.lock();
+        match outcome {
+            OnRejection::Keep => {
+                drop(state);
+                log::warn!(
+                    "an API rejected (401) a fresh token of client {client} again; keeping it \
+                     rather than fetching a new one for every call"
+                );
+                false
+            }
+            OnRejection::Drop(rejected) => {
+                state.rejection = Some(rejected);
+                if is_current(&state) {
+                    state.cached = None;
+                    state.rejected = Some(token.clone());
+                }
+                drop(state);
+                inner.rejections.fetch_add(1, Relaxed);
+                log::info!("an API rejected (401) the token of client {client}; dropped it");
+                true
+            }
         }
     }
 
@@ -269,48 +292,46 @@ impl TokenSource {
         }
     }
 
-    fn token_slow(&self) -> Result<Arc<Token>> {
+    /// The miss path: what the policy says about what memory holds, until it says serve,
+    /// fail or fetch.
+    fn token_slow<'a>(&'a self, mut state: MutexGuard<'a, State>) -> Result<Arc<Token>> {
         let inner = &*self.inner;
-        let mut state = inner.lock();
         loop {
             let now = inner.config.clock.now();
-            if let Some(cached) = &mut state.cached {
-                match cached.freshness(inner, now) {
-                    Freshness::Fresh => return Ok(cached.token.clone()),
-                    Freshness::Stale => {
-                        let token = cached.token.clone();
-                        if !state.fetching && !state.backing_off(now) {
-                            state.fetching = true;
-                            drop(state);
-                            // Started before logging: a logger that panics must not leave
-                            // `fetching` set with no fetch to clear it.
-                            self.refresh_in_background();
-                            log::debug!(
-                                "token for client {} is due for refresh ({} s left); \
-                                 refreshing in the background",
-                                inner.config.request.credentials.id(),
-                                token.expires_at().saturating_duration_since(now).as_secs()
-                            );
-                        }
-                        return Ok(token);
-                    }
-                    Freshness::Expired => state.cached = None,
+            let freshness = (state.cached.as_mut()).map(|cached| cached.freshness(inner, now));
+            let held = Held {
+                token: freshness.filter(|f| *f != Freshness::Expired),
+                backing_off: state.failure.as_ref().is_some_and(|f| now < f.retry_at),
+                fetching: state.fetching,
+            };
+            let decision = policy::decide(held);
+            match (decision, state.cached.as_ref(), state.failure.as_ref()) {
+                (Decision::Serve, Some(cached), _) => return Ok(cached.token.clone()),
+                (Decision::ServeAndRefresh, Some(cached), _) => {
+                    let token = cached.token.clone();
+                    state.fetching = true;
+                    drop(state);
+                    // Started before logging: a logger that panics must not leave
+                    // `fetching` set with no fetch to clear it.
+                    self.refresh_in_background();
+                    log::debug!(
+                        "token for client {} is due for refresh ({} s left); refreshing in \
+                         the background",
+                        inner.config.request.credentials.id(),
+                        token.expires_at().saturating_duration_since(now).as_secs()
+                    );
+                    return Ok(token);
+                }
+                (Decision::Fail, _, Some(failure)) => return Err(failure.error.clone()),
+                (Decision::Wait, ..) => state = inner.wait(state),
+                // Fetch (the other pairs cannot happen: the policy serves only what is held).
+                _ => {
+                    state.cached = None;
+                    state.fetching = true;
+                    drop(state);
+                    return self.fetch(fetch::Mode::Foreground);
                 }
             }
-            if let Some(failure) = &state.failure
-                && now < failure.retry_at
-            {
-                return Err(failure.error.clone());
-            }
-            if !state.fetching {
-                state.fetching = true;
-                drop(state);
-                return self.fetch(false);
-            }
-            state = inner
-                .fetch_done
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
         }
     }
 }
@@ -320,11 +341,18 @@ impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
 
-impl State {
-    fn backing_off(&self, now: Instant) -> bool {
-        self.failure.as_ref().is_some_and(|f| now < f.retry_at)
+    /// Waits for the fetch under way to publish its result.
+    fn wait<'a>(&'a self, state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        (self.fetch_done.wait(state)).unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The agent token requests go through, made on first use.
+    fn agent(&self) -> &TokenAgent {
+        self.agent.get_or_init(|| match &self.config.agent {
+            Some(agent) => TokenAgent::Caller(agent.clone()),
+            None => TokenAgent::own(&self.config.request),
+        })
     }
 }
 

@@ -6,18 +6,35 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// Opens `path` never through a symlink (`O_NOFOLLOW`) and never waiting (`O_NONBLOCK`: a
-/// FIFO opens at once), and keeps it only if it is a regular file owned by `uid`.
+/// FIFO opens at once), and keeps it only if it is a regular file owned by `uid`
+/// (`Ok(None)` otherwise). A symlink or a FIFO without a reader is `Ok(None)` too.
 pub(super) fn open_regular(
     options: &mut OpenOptions,
     path: &Path,
     uid: u32,
-) -> Option<(File, Metadata)> {
-    let file = options
+) -> std::io::Result<Option<(File, Metadata)>> {
+    let file = match options
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
-        .ok()?;
-    let meta = file.metadata().ok()?;
-    (meta.is_file() && meta.uid() == uid).then_some((file, meta))
+    {
+        Ok(file) => file,
+        // ELOOP: a symlink; ENXIO: a FIFO opened for writing with no reader.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENXIO)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let meta = file.metadata()?;
+    Ok((meta.is_file() && meta.uid() == uid).then_some((file, meta)))
+}
+
+/// Whether something other than a regular file of `uid` is at `path` (a symlink, a FIFO,
+/// a directory, another user's file): to be replaced, never used.
+pub(super) fn is_impostor(path: &Path, uid: u32) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|meta| !meta.is_file() || meta.uid() != uid)
+}
+
+/// Whether `path` is a regular file of `uid` (not following a symlink).
+pub(super) fn is_regular_of(path: &Path, uid: u32) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|meta| meta.is_file() && meta.uid() == uid)
 }
 
 /// The directory `dir`, if it still is the one with `id` (device, inode): not a symlink,

@@ -1,20 +1,25 @@
 //! What a [`DiskCache`] holds, described without the tokens, and removal by selection (the
 //! command's `cache list` and `cache clear`).
 //!
-//! A child module of `disk_cache`, so that it reads entries with the same code and the same
-//! trust checks as the cache itself ([`Slot::read`]), and touches none of it.
+//! A child module of `disk_cache`, so that it reads records with the same trust checks as
+//! the store itself, and writes nothing.
 
+use std::collections::BTreeMap;
 use std::fmt;
-use std::fs::{self, OpenOptions};
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::fs;
+use std::time::SystemTime;
 
-use super::{DiskCache, Entry, MAX_ENTRY, VERSION, files, fnv1a};
+use serde_json::Value;
+
+use super::{DiskCache, extension, files};
+use crate::cache::key::key_of;
+use crate::cache::record::{FailureRecord, RejectionRecord, TokenRecord, VERSION};
 use crate::refresh::RefreshPolicy;
 use crate::secret::shown;
+use crate::store::RecordKind;
 
-/// One entry of a [`DiskCache`]: what it is for and when its token expires, never the token.
+/// One slot of a [`DiskCache`]: what it is for, when its token expires, and a failure or a
+/// rejection still in force; never the token.
 ///
 /// # Examples
 ///
@@ -32,9 +37,10 @@ pub struct CacheEntry {
     token_url: String,
     client_id: String,
     scopes: Vec<String>,
-    issued_at: SystemTime,
-    expires_at: SystemTime,
-    path: PathBuf,
+    token: Option<(SystemTime, SystemTime)>,
+    failure: Option<(String, SystemTime)>,
+    rejected_until: Option<SystemTime>,
+    id: String,
 }
 
 impl CacheEntry {
@@ -53,22 +59,38 @@ impl CacheEntry {
         &self.scopes
     }
 
-    /// When the token request was sent, on the wall clock.
-    pub fn issued_at(&self) -> SystemTime {
-        self.issued_at
+    /// When the token request was sent, on the wall clock; `None` when the slot holds no
+    /// token (only a failure or a rejection).
+    pub fn issued_at(&self) -> Option<SystemTime> {
+        self.token.map(|(issued, _)| issued)
     }
 
-    /// When the token expires, on the wall clock.
-    pub fn expires_at(&self) -> SystemTime {
-        self.expires_at
+    /// When the token expires, on the wall clock; `None` without a token.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.token.map(|(_, expires)| expires)
     }
 
     /// When a source with the default refresh schedule (see
     /// [`TokenConfig::with_refresh_margin`](crate::TokenConfig::with_refresh_margin)) starts
-    /// refreshing the token, jitter aside.
-    pub fn stale_at(&self) -> SystemTime {
-        let lifetime = (self.expires_at.duration_since(self.issued_at)).unwrap_or_default();
-        self.expires_at - RefreshPolicy::default().early(lifetime)
+    /// refreshing the token, jitter aside; `None` without a token.
+    pub fn stale_at(&self) -> Option<SystemTime> {
+        let (issued, expires) = self.token?;
+        let lifetime = expires.duration_since(issued).unwrap_or_default();
+        Some(expires - RefreshPolicy::default().early(lifetime))
+    }
+
+    /// The last failed token request, as its error's message, and until when every process
+    /// gets that error instead of sending a request; `None` when no failure is in force at
+    /// `now` (on the wall clock).
+    pub fn failure(&self, now: SystemTime) -> Option<(&str, SystemTime)> {
+        let (message, until) = self.failure.as_ref()?;
+        (now < *until).then_some((message.as_str(), *until))
+    }
+
+    /// Until when a token that an API rejects again is kept rather than replaced; `None`
+    /// when no rejection window is open at `now`.
+    pub fn rejected_until(&self, now: SystemTime) -> Option<SystemTime> {
+        self.rejected_until.filter(|until| now < *until)
     }
 }
 
@@ -78,32 +100,55 @@ impl fmt::Debug for CacheEntry {
             .field("token_url", &shown(&self.token_url))
             .field("client_id", &self.client_id)
             .field("scopes", &self.scopes)
-            .field("issued_at", &self.issued_at)
-            .field("expires_at", &self.expires_at)
+            .field("token", &self.token)
+            .field("failure", &self.failure)
+            .field("rejected_until", &self.rejected_until)
             .finish_non_exhaustive()
     }
 }
 
+/// What [`DiskCache::remove_entries`] removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Removed {
+    /// Tokens.
+    pub tokens: usize,
+    /// Failure and rejection records.
+    pub records: usize,
+    /// Temporary files left by writers killed mid-write (they may hold a token). Lock files
+    /// hold nothing and are removed without being counted.
+    pub stray: usize,
+}
+
 impl DiskCache {
-    /// The entries a source would trust (the user's own, private, well formed, expired or
+    /// The slots a source would trust (the user's own, private, well formed, expired or
     /// not), sorted by token URL, client id and scopes. Symbolic links are skipped, and so
     /// are files that cannot be read.
     pub fn entries(&self) -> Vec<CacheEntry> {
-        if !files::same_dir(&self.real, self.id, self.uid) {
+        if self.checked().is_err() {
             return Vec::new();
         }
         let Ok(dir) = fs::read_dir(&self.real) else {
             return Vec::new();
         };
-        let mut entries: Vec<CacheEntry> = dir
-            .filter_map(|file| {
-                let file = file.ok()?;
-                // `file_type` does not follow a symbolic link.
-                let plain = file.file_type().ok()?.is_file();
-                let json = file.path().extension().is_some_and(|e| e == "json");
-                (plain && json).then(|| self.listed(&file.path()))?
-            })
-            .collect();
+        let mut slots: BTreeMap<String, CacheEntry> = BTreeMap::new();
+        for file in dir.flatten() {
+            let path = file.path();
+            let Some((id, kind)) = record_name(&path) else {
+                continue;
+            };
+            let Some(value) = self.read_file(&path).ok().flatten() else {
+                continue;
+            };
+            let Ok(value) = serde_json::from_slice::<Value>(&value) else {
+                continue;
+            };
+            let Some(entry) = self.describe(&id, kind, &value, slots.remove(&id)) else {
+                continue;
+            };
+            slots.insert(id, entry);
+        }
+        let mut entries: Vec<CacheEntry> = slots.into_values().collect();
         entries.sort_by(|a, b| {
             let key = |e: &CacheEntry| (e.token_url.clone(), e.client_id.clone(), e.scopes.clone());
             key(a).cmp(&key(b))
@@ -111,42 +156,90 @@ impl DiskCache {
         entries
     }
 
-    /// Removes the entries (of [`entries`](Self::entries)) that `select` picks, and returns
-    /// how many were removed. A process that needs one of them again fetches a new token.
-    pub fn remove_entries(&self, mut select: impl FnMut(&CacheEntry) -> bool) -> usize {
-        self.entries()
-            .iter()
-            .filter(|entry| select(entry))
-            .filter(|entry| fs::remove_file(&entry.path).is_ok())
-            .count()
+    /// `entry` (or a new one) with what the record `value` of `kind` in slot `id` says, if
+    /// the record is well formed and lives where its settings put it.
+    fn describe(
+        &self,
+        id: &str,
+        kind: RecordKind,
+        value: &Value,
+        entry: Option<CacheEntry>,
+    ) -> Option<CacheEntry> {
+        let settings = value.get("settings")?;
+        let check = u16::try_from(value.get("check")?.as_u64()?).ok()?;
+        let ours = value.get("version")?.as_u64()? == VERSION
+            && value.get("kind")?.as_str()? == kind.name()
+            && key_of(settings, check).id() == id;
+        if !ours {
+            return None;
+        }
+        let text = |v: &Value| v.as_str().map(str::to_owned);
+        let mut entry = entry.unwrap_or_else(|| CacheEntry {
+            token_url: settings.get("token_url").and_then(text).unwrap_or_default(),
+            client_id: settings.get("client_id").and_then(text).unwrap_or_default(),
+            scopes: (settings.get("scopes").and_then(Value::as_array))
+                .map(|s| s.iter().filter_map(text).collect())
+                .unwrap_or_default(),
+            token: None,
+            failure: None,
+            rejected_until: None,
+            id: id.to_owned(),
+        });
+        match kind {
+            RecordKind::Token => {
+                let token = TokenRecord::from_value(value)?;
+                entry.token = Some((
+                    token.issued_at,
+                    token.issued_at.checked_add(token.lifetime)?,
+                ));
+            }
+            RecordKind::Failure => {
+                let failure = FailureRecord::from_value(value)?;
+                entry.failure = Some((failure.error.error().to_string(), failure.retry_at));
+            }
+            RecordKind::Rejection => {
+                entry.rejected_until = Some(RejectionRecord::from_value(value)?.retry_at);
+            }
+        }
+        Some(entry)
     }
 
-    /// The entry in the file at `path`, if the cache would trust it (opened without
-    /// following a link or waiting on a FIFO) and the file has the name its key gives it.
-    /// Its secret check is not compared: listing needs no secret.
-    fn listed(&self, path: &Path) -> Option<CacheEntry> {
-        let mut options = OpenOptions::new();
-        let (file, meta) = files::open_regular(options.read(true), path, self.uid)?;
-        if !files::private_to(&meta, self.uid) || meta.len() > MAX_ENTRY {
-            return None;
+    /// Removes the slots (of [`entries`](Self::entries)) that `select` picks: their tokens,
+    /// failure and rejection records and lock files. With every slot selected, also every
+    /// other lock file and every temporary file of this user (a writer killed mid-write
+    /// leaves one, holding a token). A process that needs a removed token fetches a new one.
+    pub fn remove_entries(&self, mut select: impl FnMut(&CacheEntry) -> bool) -> Removed {
+        let mut removed = Removed::default();
+        let mut all = true;
+        for entry in self.entries() {
+            if !select(&entry) {
+                all = false;
+                continue;
+            }
+            for kind in RecordKind::ALL {
+                let path = self.real.join(format!("{}.{}", entry.id, extension(kind)));
+                if files::is_regular_of(&path, self.uid) && fs::remove_file(&path).is_ok() {
+                    match kind {
+                        RecordKind::Token => removed.tokens += 1,
+                        _ => removed.records += 1,
+                    }
+                }
+            }
+            let _ = fs::remove_file(self.real.join(format!("{}.lock", entry.id)));
         }
-        let mut text = Vec::new();
-        file.take(MAX_ENTRY).read_to_end(&mut text).ok()?;
-        let entry: Entry = serde_json::from_slice(&text).ok()?;
-        let name = serde_json::to_vec(&entry.key).ok()?;
-        let expected = self.real.join(format!("{:016x}.json", fnv1a(&name)));
-        if entry.version != VERSION || expected != path {
-            return None;
+        if all && self.checked().is_ok() {
+            self.remove_files(|name, _| name.ends_with(".lock"));
+            removed.stray += self.remove_files(|name, _| name.ends_with(".tmp"));
         }
-        let issued_at = UNIX_EPOCH.checked_add(Duration::from_millis(entry.issued_at_ms))?;
-        let expires_at = issued_at.checked_add(Duration::from_millis(entry.lifetime_ms))?;
-        Some(CacheEntry {
-            token_url: entry.key.token_url,
-            client_id: entry.key.client_id,
-            scopes: entry.key.scopes,
-            issued_at,
-            expires_at,
-            path: expected,
-        })
+        removed
     }
+}
+
+/// The slot and kind of a record file's name (`<16 hex digits>.<extension>`).
+fn record_name(path: &std::path::Path) -> Option<(String, RecordKind)> {
+    let name = path.file_name()?.to_str()?;
+    let (id, ext) = name.split_once('.')?;
+    let kind = RecordKind::ALL.into_iter().find(|k| extension(*k) == ext)?;
+    let hex = id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit());
+    hex.then(|| (id.to_owned(), kind))
 }

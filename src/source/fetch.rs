@@ -1,71 +1,74 @@
-//! The fetch path of a [`TokenSource`]: one token request (or a disk read), its result
-//! published for every waiter, failures backed off, the refresh hook told.
+//! The fetch path of a [`TokenSource`], run by the one thread that set `fetching`: look in
+//! the store, and only if a request is needed take its lock, look again, send, and record;
+//! then publish the outcome to memory once, log it and tell the hook.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
+use super::shared::{Found, Lock, Reader, Shared};
 use super::{Cached, Failure, Inner, RefreshEvent, TokenSource};
-use crate::refresh::{Backoff, backoff, retry_after};
+use crate::cache::key::fnv1a;
+use crate::cache::policy::{self, Backoff};
+use crate::refresh::{Freshness, retry_after};
 use crate::secret::shown;
+use crate::store::StoreGuard;
 use crate::{Error, Result, Token};
 
-impl TokenSource {
-    /// A token from the disk cache or, failing that, from the endpoint (`sent` is set when a
-    /// request was sent), and the error of a refresh that failed when the disk still held a
-    /// valid stale token (which is then the token). A disk entry holding the last rejected
-    /// token is not used. With an error, `backoff` is set when the disk cache's failure
-    /// record decides it (shared by every process), and left alone otherwise.
-    #[cfg_attr(not(unix), allow(unused_variables))] // `backoff`: only the disk cache sets it
-    fn obtain(
-        &self,
-        background: bool,
-        sent: &mut bool,
-        backoff: &mut Option<Backoff>,
-    ) -> Result<(Arc<Token>, Option<Error>)> {
-        let inner = &*self.inner;
-        let settings = &inner.config;
-        let mut request = || {
-            *sent = true;
-            inner.fetches.fetch_add(1, Relaxed);
-            settings.request.fetch(&inner.agent, &settings.clock)
-        };
-        #[cfg(unix)]
-        if let Some(cache) = &settings.disk_cache {
-            let rejected = inner.lock().rejection.as_ref().map(|r| r.token.clone());
-            let rejected = rejected.as_ref().map(|t| t.access_token().secret());
-            let (policy, clock) = (&settings.refresh, &settings.clock);
-            let keep_stale = !background;
-            let (obtained, recorded) = cache.token(
-                &settings.request,
-                policy,
-                clock,
-                keep_stale,
-                rejected,
-                request,
-            );
-            *backoff = recorded;
-            let (token, failed) = obtained?;
-            return Ok((Arc::new(token), failed));
-        }
-        request().map(|token| (Arc::new(token), None))
-    }
+/// Why a fetch runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// A caller without a usable token waits for it.
+    Foreground,
+    /// A stale token is refreshed ahead, and nobody waits.
+    Background,
+    /// The caller asked for a new token whatever is cached or backing off.
+    Forced,
+}
 
+/// What a fetch came to: the token to publish (new, read from the store, or a stale one
+/// standing in for a failed refresh), the failure to publish with its backoff (`None`:
+/// computed from memory's row), and whether a request was sent.
+struct Outcome {
+    token: Option<Arc<Token>>,
+    failure: Option<(Error, Option<Backoff>)>,
+    sent: bool,
+}
+
+impl Outcome {
+    fn read(token: Token) -> Outcome {
+        Outcome {
+            token: Some(Arc::new(token)),
+            failure: None,
+            sent: false,
+        }
+    }
+}
+
+/// What a store's contents come to.
+enum Judged {
+    /// They answer: a fresh token, or a failure in force (with a stale token if any).
+    Answer(Outcome),
+    /// A request is needed; a still-valid stale token stands in if it fails.
+    Ask(Option<Token>),
+}
+
+impl TokenSource {
     /// Refreshes a stale token on a new thread; inline if no thread can be started.
     pub(super) fn refresh_in_background(&self) {
         let source = self.clone();
         let spawned = std::thread::Builder::new()
             .name("apiauth-refresh".into())
-            .spawn(move || drop(source.fetch(true)));
+            .spawn(move || drop(source.fetch(Mode::Background)));
         if spawned.is_err() {
-            drop(self.fetch(false));
+            drop(self.fetch(Mode::Foreground));
         }
     }
 
-    /// Sends one token request and publishes its result. Called only by the thread that
-    /// set `fetching`; the guard clears it even if something panics.
-    pub(super) fn fetch(&self, background: bool) -> Result<Arc<Token>> {
+    /// Obtains a token and publishes the outcome. Called only by the thread that set
+    /// `fetching`; the guard clears it even if something panics.
+    pub(super) fn fetch(&self, mode: Mode) -> Result<Arc<Token>> {
         /// Clears `fetching` and wakes the waiters if the fetch ends by a panic; otherwise
         /// the result is published in the same critical section.
         struct PanicGuard<'a>(&'a Inner);
@@ -77,66 +80,211 @@ impl TokenSource {
         }
         let inner = &*self.inner;
         let guard = PanicGuard(inner);
-        let settings = &inner.config;
         let started = Instant::now();
-        let (mut sent, mut recorded) = (false, None);
-        let mut obtained = self.obtain(background, &mut sent, &mut recorded);
-        let mut state = inner.lock();
-        // Read from disk before a rejection removed it there: ask again, past that entry.
-        if let (Ok((token, _)), Some(rejected)) = (&obtained, &state.rejection)
-            && !sent
-            && token.access_token() == rejected.token.access_token()
-        {
-            drop(state);
-            obtained = self.obtain(background, &mut sent, &mut recorded);
-            state = inner.lock();
-        }
-        // A failed refresh counts as a failure even when a stale token stands in for it.
-        let (result, failed) = match obtained {
-            Ok((token, failed)) => (Ok(token), failed),
-            Err(error) => (Err(error.clone()), Some(error)),
+        let outcome = match &inner.shared {
+            Some(shared) => self.obtain_shared(shared, mode),
+            None => self.send_alone(None),
         };
-        if let Ok(token) = &result {
-            let now = settings.clock.now();
-            state.cached = Some(Cached::new(token.clone(), &settings.refresh, now));
-        }
-        let mut wait = None;
-        match &failed {
-            None => state.failure = None,
-            Some(error) => {
-                if sent {
-                    inner.failures.fetch_add(1, Relaxed);
-                }
-                // The disk's record, when there is one, speaks for every process.
-                let now = settings.clock.now();
-                let Backoff { retry_at, in_a_row } = recorded.unwrap_or_else(|| {
-                    let in_a_row = state.failure.as_ref().map_or(1, |f| f.in_a_row + 1);
-                    let retry_at = now + backoff(in_a_row, retry_after(error));
-                    Backoff { retry_at, in_a_row }
-                });
-                wait = Some(retry_at.saturating_duration_since(now));
-                state.failure = Some(Failure {
-                    error: error.clone(),
-                    retry_at,
-                    in_a_row,
-                });
-            }
-        }
-        state.fetching = false;
-        drop(state);
+        let (result, failed) = self.publish(&outcome);
         std::mem::forget(guard);
         inner.fetch_done.notify_all();
         let took = started.elapsed();
-        self.log_outcome(&result, failed.as_ref().zip(wait), sent, took, background);
-        if let Some(hook) = settings.on_refresh.as_ref().filter(|_| sent) {
+        self.log_outcome(&result, failed.as_ref(), outcome.sent, took, mode);
+        if let Some(hook) = inner.config.on_refresh.as_ref().filter(|_| outcome.sent) {
             let event = RefreshEvent {
-                result: failed.as_ref().map_or(result.as_deref(), Err),
+                result: failed.as_ref().map_or(result.as_deref(), |(e, _)| Err(e)),
                 took,
-                background,
+                background: mode == Mode::Background,
             };
             let _ = catch_unwind(AssertUnwindSafe(|| hook(&event)));
         }
         result
+    }
+
+    /// Sends one token request.
+    fn send(&self) -> Result<Token> {
+        let inner = &*self.inner;
+        inner.fetches.fetch_add(1, Relaxed);
+        inner
+            .config
+            .request
+            .fetch(inner.agent(), &inner.config.clock)
+    }
+
+    /// A request without the store (none, or one that failed), `stale` standing in for a
+    /// failure.
+    fn send_alone(&self, stale: Option<Token>) -> Outcome {
+        match self.send() {
+            Ok(token) => Outcome {
+                token: Some(Arc::new(token)),
+                failure: None,
+                sent: true,
+            },
+            Err(error) => Outcome {
+                token: stale.map(Arc::new),
+                failure: Some((error, None)),
+                sent: true,
+            },
+        }
+    }
+
+    /// The store's way: decide from what it holds, and send only under its lock after
+    /// deciding again.
+    fn obtain_shared(&self, shared: &Shared, mode: Mode) -> Outcome {
+        let inner = &*self.inner;
+        let config = &inner.config;
+        let rejected = inner.lock().rejected.clone();
+        let mut stale = None;
+        if mode != Mode::Forced {
+            let found = self.find(shared, &mut shared.store(), rejected.as_deref());
+            match self.judge(found, mode) {
+                Judged::Answer(outcome) => return outcome,
+                Judged::Ask(token) => stale = token,
+            }
+        }
+        // A stale token is served at once while another process refreshes it; only a
+        // caller that must have a new token waits for the lock.
+        let wait = match (mode, &stale) {
+            (Mode::Foreground, Some(_)) => Duration::ZERO,
+            _ => Shared::lock_wait(&config.request),
+        };
+        let mut guard = match (shared.lock(wait), stale) {
+            (Lock::Held(guard), kept) => {
+                stale = kept;
+                guard
+            }
+            (Lock::Busy, Some(stale)) => return Outcome::read(stale),
+            // A holder that hangs, or a store that fails: this process asks on its own.
+            (Lock::Busy | Lock::Failed, stale) => return self.send_alone(stale),
+        };
+        let mut in_a_row = None;
+        if mode != Mode::Forced {
+            let found = self.find(shared, &mut guard, rejected.as_deref());
+            in_a_row = found.failures_in_a_row;
+            match self.judge(found, mode) {
+                Judged::Answer(outcome) => return outcome,
+                Judged::Ask(token) => stale = token.or(stale),
+            }
+        }
+        self.send_under_lock(shared, &mut *guard, mode, stale, in_a_row)
+    }
+
+    /// Sends under the store's lock and records the outcome for every process.
+    fn send_under_lock(
+        &self,
+        shared: &Shared,
+        guard: &mut dyn StoreGuard,
+        mode: Mode,
+        stale: Option<Token>,
+        in_a_row: Option<u32>,
+    ) -> Outcome {
+        let clock = &self.inner.config.clock;
+        match self.send() {
+            Ok(token) => {
+                shared.save_token(guard, &token, clock);
+                Outcome {
+                    token: Some(Arc::new(token)),
+                    failure: None,
+                    sent: true,
+                }
+            }
+            Err(error) => {
+                let memory = self.inner.lock().failure.as_ref().map(|f| f.in_a_row);
+                let now = clock.now();
+                let backoff = policy::after_failure(in_a_row.or(memory), retry_after(&error), now);
+                shared.save_failure(guard, &error, backoff, clock);
+                Outcome {
+                    token: stale.filter(|_| mode != Mode::Background).map(Arc::new),
+                    failure: Some((error, Some(backoff))),
+                    sent: true,
+                }
+            }
+        }
+    }
+
+    fn find(&self, shared: &Shared, reader: &mut impl Reader, rejected: Option<&Token>) -> Found {
+        let fresh = |token: &Token| self.freshness(token) == Freshness::Fresh;
+        shared.find(reader, &self.inner.config.clock, rejected, fresh)
+    }
+
+    /// Where a token read from the store stands now, by the schedule memory would give it.
+    fn freshness(&self, token: &Token) -> Freshness {
+        let config = &self.inner.config;
+        let seed = fnv1a(token.access_token().secret().as_bytes());
+        let schedule = config.refresh.schedule(token.validity(), seed);
+        schedule.freshness(token.validity(), config.clock.now(), || config.clock.wall())
+    }
+
+    /// What the policy makes of a store's contents.
+    fn judge(&self, found: Found, mode: Mode) -> Judged {
+        let token = found.token.map(|t| (self.freshness(&t), t));
+        let held = policy::Held {
+            token: token
+                .as_ref()
+                .map(|(f, _)| *f)
+                .filter(|f| *f != Freshness::Expired),
+            backing_off: found.failure.is_some(),
+            fetching: false,
+        };
+        let usable = token
+            .filter(|(f, _)| *f != Freshness::Expired)
+            .map(|(_, t)| t);
+        match (policy::decide(held), found.failure) {
+            (policy::Decision::Serve, None) => match usable {
+                Some(token) => Judged::Answer(Outcome::read(token)),
+                None => Judged::Ask(None),
+            },
+            // Another process's failure: every process backs off together.
+            (policy::Decision::Serve | policy::Decision::Fail, Some((error, backoff))) => {
+                Judged::Answer(Outcome {
+                    token: usable.filter(|_| mode != Mode::Background).map(Arc::new),
+                    failure: Some((error, Some(backoff))),
+                    sent: false,
+                })
+            }
+            _ => Judged::Ask(usable),
+        }
+    }
+
+    /// Publishes `outcome` to memory in one critical section, and returns what the caller
+    /// gets and the failure with its wait, if any.
+    fn publish(&self, outcome: &Outcome) -> (Result<Arc<Token>>, Option<(Error, Duration)>) {
+        let inner = &*self.inner;
+        let config = &inner.config;
+        let mut state = inner.lock();
+        let now = config.clock.now();
+        if let Some(token) = &outcome.token {
+            state.cached = Some(Cached::new(token.clone(), &config.refresh, now));
+        }
+        let mut failed = None;
+        match &outcome.failure {
+            None => state.failure = None,
+            Some((error, backoff)) => {
+                if outcome.sent {
+                    inner.failures.fetch_add(1, Relaxed);
+                }
+                let previous = state.failure.as_ref().map(|f| f.in_a_row);
+                let backoff = backoff
+                    .unwrap_or_else(|| policy::after_failure(previous, retry_after(error), now));
+                failed = Some((
+                    error.clone(),
+                    backoff.retry_at.saturating_duration_since(now),
+                ));
+                state.failure = Some(Failure {
+                    error: error.clone(),
+                    retry_at: backoff.retry_at,
+                    in_a_row: backoff.in_a_row,
+                });
+            }
+        }
+        let result = match (&outcome.token, &outcome.failure) {
+            (Some(token), _) => Ok(token.clone()),
+            (None, Some((error, _))) => Err(error.clone()),
+            // A background refresh that failed keeps memory's stale token for its callers.
+            (None, None) => Err(Error::Config("no token".into())),
+        };
+        state.fetching = false;
+        (result, failed)
     }
 
     /// Tells the `log` facade how a fetch went: the URL without userinfo, the client id,
@@ -144,10 +292,10 @@ impl TokenSource {
     fn log_outcome(
         &self,
         result: &Result<Arc<Token>>,
-        failed: Option<(&Error, Duration)>,
+        failed: Option<&(Error, Duration)>,
         sent: bool,
         took: Duration,
-        background: bool,
+        mode: Mode,
     ) {
         let request = &self.inner.config.request;
         let (url, client) = (shown(&request.url), request.credentials.id());
@@ -158,7 +306,7 @@ impl TokenSource {
                 token.lifetime().as_secs()
             ),
             (Ok(token), None) => log::debug!(
-                "token for client {client} read from the disk cache, valid {} s",
+                "token for client {client} read from the store, valid {} s",
                 token.lifetime().as_secs()
             ),
             (_, Some((error, wait))) if !sent => log::info!(
@@ -166,22 +314,19 @@ impl TokenSource {
                  asking again for {:.1} s",
                 wait.as_secs_f64()
             ),
-            (Ok(_), Some((error, wait))) => log::warn!(
-                "refreshing the token for client {client} failed ({error}); serving the \
-                 still-valid token, next try in {:.1} s",
-                wait.as_secs_f64()
-            ),
-            (Err(_), Some((error, wait))) if background => log::warn!(
-                "refreshing the token for client {client} at {url} failed ({error}); serving \
-                 the still-valid token, next try in {:.1} s",
-                wait.as_secs_f64()
-            ),
-            (Err(_), Some((error, wait))) => log::warn!(
+            (_, Some((error, wait))) if result.is_ok() || mode == Mode::Background => {
+                log::warn!(
+                    "refreshing the token for client {client} at {url} failed ({error}); \
+                     serving the still-valid token, next try in {:.1} s",
+                    wait.as_secs_f64()
+                )
+            }
+            (_, Some((error, wait))) => log::warn!(
                 "token request to {url} for client {client} failed ({error}); next try in \
                  {:.1} s",
                 wait.as_secs_f64()
             ),
-            (Err(_), None) => {}
+            (_, None) => {}
         }
     }
 }

@@ -91,7 +91,7 @@ fn wall_clock_past_exp_means_expired() {
     let t = Token::from_response(200, body.as_bytes(), sent, now).unwrap();
     // The monotonic clock says a second passed; the wall clock says the machine slept 2 h.
     let woke = now + Duration::from_secs(7200);
-    let schedule = RefreshPolicy::default().schedule(t.validity());
+    let schedule = RefreshPolicy::default().schedule(t.validity(), 0);
     let at = |wall| schedule.freshness(t.validity(), sent + Duration::from_secs(1), || wall);
     assert_eq!(at(woke), Freshness::Expired);
     assert_eq!(at(now), Freshness::Fresh);
@@ -113,7 +113,7 @@ fn a_restored_token_keeps_its_age_and_margin() {
             margin: Some(Duration::from_secs(60)),
             jitter: Some(Duration::ZERO),
         }
-        .schedule(t.validity())
+        .schedule(t.validity(), 0)
         .freshness(t.validity(), now, || wall)
     };
     let t = restore("T", 3000, hour).unwrap();

@@ -610,8 +610,26 @@ fn the_cache_is_private_and_never_holds_the_secret() {
     }
     let entry: Value = serde_json::from_slice(&fs::read(&user.entries()[0]).unwrap()).unwrap();
     assert_eq!(entry["access_token"], "PRIVATE");
-    assert_eq!(entry["client_id"], "the-id");
-    assert_eq!(entry["token_url"], url);
+    assert_eq!(entry["settings"]["client_id"], "the-id");
+    assert_eq!(entry["settings"]["token_url"], url);
+    let mut fields: Vec<&str> = entry
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    fields.sort();
+    let expected = [
+        "access_token",
+        "check",
+        "issued_at_ms",
+        "kind",
+        "lifetime_ms",
+        "scope",
+        "settings",
+        "version",
+    ];
+    assert_eq!(fields, expected);
 }
 
 #[test]
@@ -833,15 +851,16 @@ fn a_cached_token_serves_only_the_secret_that_fetched_it() {
     good.assert_calls(2);
     assert_eq!(user.entries().len(), 2);
 
-    // A secret the endpoint accepts (rotated) replaces the entry; the old one no longer
-    // matches it.
+    // A secret the endpoint accepts (a rotation in progress) gets an entry of its own; the
+    // old secret's entry is left as it was and still serves it: neither overwrites the other.
     let new_secret = user.with_env("APIAUTH_CLIENT_SECRET", "ROTATED-s3cr3t");
     assert_eq!(new_secret.ok(&args), "NEW\n");
     assert_eq!(new_secret.ok(&args), "NEW\n");
     rotated.assert_calls(1);
     assert_eq!(user.ok(&args), "GOOD\n");
-    good.assert_calls(3);
-    assert_eq!(user.entries().len(), 2);
+    good.assert_calls(2);
+    assert_eq!(fs::read(&entry).unwrap(), written);
+    assert_eq!(user.entries().len(), 3);
     for secret in ["S3cr3t-S", "WRONG-s3cr3t", "ROTATED-s3cr3t"] {
         assert!(!any_file_holds(&user.cache_dir(), secret), "{secret}");
     }

@@ -48,10 +48,13 @@ fn sixteen_processes_against_a_hanging_endpoint_share_one_timeout() {
     for child in children {
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-        assert_eq!(
-            stderr(&out),
-            "apiauth: could not reach the endpoint: timeout: receive response\n"
+        // The process that timed out, and those that read its record, say the same.
+        let said = stderr(&out);
+        assert!(
+            said.starts_with("apiauth: could not reach the endpoint: "),
+            "{said}"
         );
+        assert!(said.ends_with("timeout: receive response\n"), "{said}");
     }
     // One request times out; the others find its failure. A process that starts after the
     // record's 1 s backoff may try once more.
@@ -225,10 +228,11 @@ fn untrusted_failure_records_are_ignored_and_replaced() {
     }
     assert_eq!(fs::read(&elsewhere).unwrap(), valid);
 
-    // Another secret's record is not this secret's: a mistyped secret backs off alone.
+    // Another secret's record is not this secret's: a mistyped secret backs off alone, and
+    // neither overwrites the other's record.
     let other = user.with_env("APIAUTH_CLIENT_SECRET", "0ther-s3cr3t");
     refused_every_time(&other, &args, 2);
     mock.assert_calls(calls + 1);
     refused_every_time(&user, &args, 2);
-    mock.assert_calls(calls + 2);
+    mock.assert_calls(calls + 1);
 }

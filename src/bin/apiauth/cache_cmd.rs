@@ -25,16 +25,24 @@ pub fn list() -> Result<String, Exit> {
             none if none.is_empty() => "-".to_owned(),
             scopes => scopes,
         };
-        let state = match now {
-            now if now < entry.stale_at() => "fresh",
-            now if now < entry.expires_at() => "stale",
-            _ => "expired",
+        let state = match (entry.stale_at(), entry.expires_at()) {
+            (Some(stale_at), _) if now < stale_at => "fresh",
+            (_, Some(expires_at)) if now < expires_at => "stale",
+            (_, Some(_)) => "expired",
+            (_, None) => "no-token",
         };
+        let expires = entry.expires_at().map_or("-".to_owned(), utc::rfc3339);
         out.push_str(&format!(
-            "{provider} {} {scopes} {} {state}\n",
+            "{provider} {} {scopes} {expires} {state}",
             entry.client_id(),
-            utc::rfc3339(entry.expires_at())
         ));
+        if let Some((error, until)) = entry.failure(now) {
+            out.push_str(&format!(" failing-until {} ({error})", utc::rfc3339(until)));
+        }
+        if let Some(until) = entry.rejected_until(now) {
+            out.push_str(&format!(" rejected-until {}", utc::rfc3339(until)));
+        }
+        out.push('\n');
     }
     Ok(out)
 }
@@ -48,8 +56,23 @@ pub fn clear(token: Option<&TokenSettings>, client_id: Option<&str>) -> Result<S
         url.as_deref().is_none_or(|url| entry.token_url() == url)
             && client_id.is_none_or(|id| entry.client_id() == id)
     });
-    let plural = if removed == 1 { "entry" } else { "entries" };
-    Ok(format!("removed {removed} {plural}\n"))
+    let count =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let mut said = format!("removed {}", count(removed.tokens, "entry", "entries"));
+    if removed.records > 0 {
+        let records = count(
+            removed.records,
+            "failure or rejection record",
+            "failure or rejection records",
+        );
+        said.push_str(&format!(", {records}"));
+    }
+    if removed.stray > 0 {
+        let stray = count(removed.stray, "temporary file", "temporary files");
+        said.push_str(&format!(", {stray} left by a killed writer"));
+    }
+    said.push('\n');
+    Ok(said)
 }
 
 #[cfg(not(unix))]

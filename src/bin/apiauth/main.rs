@@ -127,7 +127,7 @@ fn print(text: &str) -> Result<(), Exit> {
 }
 
 /// The header `job` asks for: Basic for myConnectedFleet's Core API, else a token from the
-/// job's source (dropped first with `--refresh`).
+/// job's source (a new one first with `--refresh`, past any cached token or failure).
 fn auth(job: &Job) -> Result<Auth, Exit> {
     let creds = credentials::load(job.credentials_file.as_deref())?;
     match &job.header {
@@ -135,7 +135,7 @@ fn auth(job: &Job) -> Result<Auth, Exit> {
         HeaderSource::Token(settings, scheme) => {
             let source = token_source(settings, creds, job.cache)?;
             if job.refresh {
-                source.invalidate();
+                source.refresh()?;
             }
             Ok(Auth::Token(source, *scheme))
         }

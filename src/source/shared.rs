@@ -1,0 +1,279 @@
+//! A source's side of a [`Store`]: reading and writing the records, bound to this
+//! source's settings and secret, and reporting a store that fails (once). What the records
+//! mean is the policy's business; what they are, the records module's.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::Duration;
+
+use crate::cache::key::Binding;
+use crate::cache::policy::{self, Backoff, OnRejection, Rejected};
+use crate::cache::record::{FailureRecord, RejectionRecord, Summary, TokenRecord, token_hash};
+use crate::clock::Clock;
+use crate::endpoint::TokenRequest;
+use crate::store::{RecordKind, Store, StoreError, StoreGuard, StoreKey};
+use crate::{Error, Token, TokenConfig};
+
+/// How many phases of a token request (connect, send, wait, read, …) a process waits for
+/// another's lock: past that, the holder is taken to hang and is ignored.
+const LOCK_WAIT_PHASES: u32 = 5;
+
+/// A store, and what this source's records are bound to.
+pub(super) struct Shared {
+    store: Arc<dyn Store>,
+    binding: Binding,
+    /// Whether a failing store was reported already.
+    warned: AtomicBool,
+}
+
+/// Reads records, with or without the lock.
+pub(super) trait Reader {
+    fn read(&mut self, key: &StoreKey, kind: RecordKind) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
+impl Reader for &dyn Store {
+    fn read(&mut self, key: &StoreKey, kind: RecordKind) -> Result<Option<Vec<u8>>, StoreError> {
+        Store::read(*self, key, kind)
+    }
+}
+
+impl Reader for Box<dyn StoreGuard + '_> {
+    fn read(&mut self, _: &StoreKey, kind: RecordKind) -> Result<Option<Vec<u8>>, StoreError> {
+        StoreGuard::read(&mut **self, kind)
+    }
+}
+
+/// What a store holds for this source, as the policy sees it.
+pub(super) struct Found {
+    /// The token, unless it is the one this process dropped after a rejection.
+    pub token: Option<Token>,
+    /// A failure record still in force: its error and its backoff on this host's clock.
+    pub failure: Option<(Error, Backoff)>,
+    /// How many failed in a row by the last record, in force or not.
+    pub failures_in_a_row: Option<u32>,
+}
+
+/// The lock, or why there is none.
+pub(super) enum Lock<'a> {
+    Held(Box<dyn StoreGuard + 'a>),
+    /// Another process holds it (after `wait`).
+    Busy,
+    /// The store failed (reported): go on as a single process.
+    Failed,
+}
+
+impl Shared {
+    pub fn new(store: Arc<dyn Store>, request: &TokenRequest) -> Shared {
+        Shared {
+            store,
+            binding: Binding::new(request),
+            warned: AtomicBool::new(false),
+        }
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    /// Logs `error` at warn, once per source: the source goes on without the store.
+    pub fn report(&self, error: &StoreError) {
+        if !self.warned.swap(true, Relaxed) {
+            log::warn!("token store failed ({error}); going on without it for now");
+        } else {
+            log::debug!("token store failed ({error})");
+        }
+    }
+
+    /// How long a holder of the lock may keep it before it is taken to hang.
+    pub fn lock_wait(request: &TokenRequest) -> Duration {
+        request.timeout.saturating_mul(LOCK_WAIT_PHASES)
+    }
+
+    pub fn lock(&self, wait: Duration) -> Lock<'_> {
+        match self.store.lock(&self.binding.key, wait) {
+            Ok(Some(guard)) => Lock::Held(guard),
+            Ok(None) => Lock::Busy,
+            Err(error) => {
+                self.report(&error);
+                Lock::Failed
+            }
+        }
+    }
+
+    /// What the store holds: the token first, and the failure record only when the token
+    /// is not enough (`fresh` says whether it is). A store that fails reads as empty.
+    pub fn find(
+        &self,
+        reader: &mut impl Reader,
+        clock: &Clock,
+        rejected: Option<&Token>,
+        fresh: impl FnOnce(&Token) -> bool,
+    ) -> Found {
+        let key = &self.binding.key;
+        let mut read = |kind| match reader.read(key, kind) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                self.report(&error);
+                None
+            }
+        };
+        let token = read(RecordKind::Token)
+            .and_then(|bytes| TokenRecord::decode(&bytes, &self.binding))
+            .and_then(|r| {
+                Token::restore(
+                    r.access_token,
+                    r.scope,
+                    r.issued_at,
+                    r.lifetime,
+                    clock.now(),
+                    clock.wall(),
+                )
+            })
+            .filter(|t| rejected.is_none_or(|r| r.access_token() != t.access_token()));
+        if token.as_ref().is_some_and(fresh) {
+            return Found {
+                token,
+                failure: None,
+                failures_in_a_row: None,
+            };
+        }
+        let record =
+            read(RecordKind::Failure).and_then(|b| FailureRecord::decode(&b, &self.binding));
+        let failures_in_a_row = record.as_ref().map(|r| r.in_a_row);
+        let failure = record.and_then(|r| {
+            let left = policy::record_left(r.failed_at, r.retry_at, clock.wall())?;
+            let backoff = Backoff {
+                in_a_row: r.in_a_row,
+                retry_at: clock.now() + left,
+            };
+            Some((r.error.error(), backoff))
+        });
+        Found {
+            token,
+            failure,
+            failures_in_a_row,
+        }
+    }
+
+    /// Writes a token fetched under the lock, and lifts the failure record.
+    pub fn save_token(&self, guard: &mut dyn StoreGuard, token: &Token, clock: &Clock) {
+        let age = clock.now().saturating_duration_since(token.issued_at());
+        let record = TokenRecord {
+            access_token: token.access_token().secret().to_owned(),
+            scope: token.scope().map(str::to_owned),
+            issued_at: clock
+                .wall()
+                .checked_sub(age)
+                .unwrap_or(std::time::UNIX_EPOCH),
+            lifetime: token.lifetime(),
+        };
+        let bytes = record.encode(&self.binding);
+        let keep_for = token.expires_at().saturating_duration_since(clock.now());
+        let saved = guard.write(RecordKind::Token, &bytes, keep_for);
+        if let Err(error) = saved.and_then(|()| guard.remove(RecordKind::Failure)) {
+            self.report(&error);
+        }
+    }
+
+    /// Writes a failure met under the lock (an error that is not the endpoint's is not
+    /// shared: a configuration error).
+    pub fn save_failure(
+        &self,
+        guard: &mut dyn StoreGuard,
+        error: &Error,
+        backoff: Backoff,
+        clock: &Clock,
+    ) {
+        let Some(summary) = Summary::of(error) else {
+            return;
+        };
+        let wait = backoff.retry_at.saturating_duration_since(clock.now());
+        let failed_at = clock.wall();
+        let record = FailureRecord {
+            failed_at,
+            retry_at: failed_at + wait,
+            in_a_row: backoff.in_a_row,
+            error: summary,
+        };
+        if let Err(error) = guard.write(RecordKind::Failure, &record.encode(&self.binding), wait) {
+            self.report(&error);
+        }
+    }
+
+    /// The rejection rule with the store's record, under the lock: `None` when the store
+    /// cannot be used (then the caller applies it to memory alone).
+    pub fn reject(
+        &self,
+        config: &TokenConfig,
+        token: &Token,
+        in_memory: Option<Rejected>,
+        age: Duration,
+    ) -> Option<OnRejection> {
+        let Lock::Held(mut guard) = self.lock(Shared::lock_wait(&config.request)) else {
+            return None;
+        };
+        let clock = &config.clock;
+        let (now, wall) = (clock.now(), clock.wall());
+        let record = match StoreGuard::read(&mut *guard, RecordKind::Rejection) {
+            Ok(bytes) => bytes.and_then(|b| RejectionRecord::decode(&b, &self.binding)),
+            Err(error) => {
+                self.report(&error);
+                return None;
+            }
+        };
+        let previous = record.map(|r| Rejected {
+            in_a_row: r.in_a_row,
+            retry_at: now
+                + policy::record_left(r.rejected_at, r.retry_at, wall).unwrap_or_default(),
+        });
+        let outcome = policy::on_rejection(previous.or(in_memory), age, now);
+        if let OnRejection::Drop(rejected) = outcome {
+            let wait = rejected.retry_at.saturating_duration_since(now);
+            let record = RejectionRecord {
+                token_hash: token_hash(token.access_token().secret()),
+                rejected_at: wall,
+                retry_at: wall + wait,
+                in_a_row: rejected.in_a_row,
+            };
+            let written = guard.write(
+                RecordKind::Rejection,
+                &record.encode(&self.binding),
+                wait + REJECTION_MEMORY,
+            );
+            if let Err(error) = written.and_then(|()| self.remove_token(&mut *guard, Some(token))) {
+                self.report(&error);
+            }
+        }
+        Some(outcome)
+    }
+
+    /// Removes the stored token (only if it is `only`, when given), under the lock.
+    pub fn forget(&self, config: &TokenConfig, only: Option<&Token>) {
+        if let Lock::Held(mut guard) = self.lock(Shared::lock_wait(&config.request))
+            && let Err(error) = self.remove_token(&mut *guard, only)
+        {
+            self.report(&error);
+        }
+    }
+
+    fn remove_token(
+        &self,
+        guard: &mut dyn StoreGuard,
+        only: Option<&Token>,
+    ) -> Result<(), StoreError> {
+        if let Some(only) = only {
+            let stored = guard.read(RecordKind::Token)?;
+            let holds = stored
+                .and_then(|bytes| TokenRecord::decode(&bytes, &self.binding))
+                .is_some_and(|r| r.access_token == only.access_token().secret());
+            if !holds {
+                return Ok(());
+            }
+        }
+        guard.remove(RecordKind::Token)
+    }
+}
+
+/// How long a rejection record is worth keeping past its window: rejections count in a
+/// row while a token's age could still make them (see `policy::on_rejection`).
+const REJECTION_MEMORY: Duration = Duration::from_secs(120);

@@ -180,7 +180,7 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
                 .into_string()
                 .map_err(|_| format!("--{} takes UTF-8 text", decl.long))?,
         };
-        opts::check(o, &value)?;
+        let value = opts::check(o, value)?;
         if !decl.repeat && g.one(o).is_some() {
             return Err(format!("--{} is given more than once", decl.long));
         }

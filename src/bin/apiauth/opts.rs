@@ -279,21 +279,28 @@ pub fn by_short(short: char) -> Option<O> {
     ALL.into_iter().find(|o| o.decl().short == Some(short))
 }
 
-/// Checks `value` for `o` as its kind says. The message never repeats the value.
-pub fn check(o: O, value: &str) -> Result<(), String> {
+/// Checks `value` for `o` as its kind says, and returns it (a choice in its canonical
+/// spelling: `-X put` is `PUT`). The message never repeats the value.
+pub fn check(o: O, value: String) -> Result<String, String> {
     let decl = o.decl();
     let long = decl.long;
+    let ok = |()| value.clone();
     match decl.kind {
-        Kind::Flag | Kind::Text => Ok(()),
-        Kind::Choice(words) if words.contains(&value) => Ok(()),
-        Kind::Choice(words) => Err(format!("--{long} takes {}", one_of(words))),
-        Kind::Url => urls::check(value).map_err(|why| format!("--{long} {why}")),
-        Kind::Seconds => seconds(value)
-            .map(drop)
+        Kind::Flag | Kind::Text => Ok(value),
+        Kind::Choice(words) => words
+            .iter()
+            .find(|w| w.eq_ignore_ascii_case(&value))
+            .map(|w| (*w).to_owned())
+            .ok_or_else(|| format!("--{long} takes {}", one_of(words))),
+        Kind::Url => urls::check(&value)
+            .map(ok)
+            .map_err(|why| format!("--{long} {why}")),
+        Kind::Seconds => seconds(&value)
+            .map(|_| value.clone())
             .ok_or_else(|| format!("--{long} takes a positive number of seconds")),
         Kind::Pair => match value.split_once('=') {
             Some((name, _)) if secret_like(name) => Err(SECRET_ON_ARGV.into()),
-            Some((name, _)) if !name.is_empty() => Ok(()),
+            Some((name, _)) if !name.is_empty() => Ok(value.clone()),
             _ => Err(format!("--{long} takes NAME=VALUE")),
         },
     }

@@ -65,7 +65,8 @@ fn endpoints(g: &Given, provider: &str) -> Result<(HeaderSource, Option<String>)
                 (None, _) => None,
                 (Some(name), _) => Some(api(name)),
             };
-            let apis = base_url.unwrap_or(my_connected_fleet::API_BASE_URL);
+            let apis = g.one(O::ApiBaseUrl).or(base_url);
+            let apis = apis.unwrap_or(my_connected_fleet::API_BASE_URL);
             if api == Some(Api::Core) {
                 if g.command == opts::TOKEN {
                     return Err(

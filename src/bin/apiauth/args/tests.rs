@@ -118,7 +118,10 @@ fn nothing_typed_is_echoed() {
         ("header --param {P}", "--param takes NAME=VALUE"),
         ("header --no-cache={P}", "--no-cache takes no value"),
         ("header --provider", "--provider needs a value"),
-        (&format!("{mw} /p {PROBE}"), "unexpected argument at position 7"),
+        (
+            &format!("{mw} /p {PROBE}"),
+            "unexpected argument at position 7",
+        ),
     ] {
         assert_eq!(error(line), expected, "{line}");
     }

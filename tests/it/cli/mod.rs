@@ -5,6 +5,7 @@ mod cache_commands;
 mod cross_process;
 mod failures;
 mod interface;
+mod refusals;
 mod request;
 
 use std::ffi::OsStr;
@@ -96,7 +97,12 @@ impl User {
 
     /// Runs a command, killing it and failing if it has not finished within 20 s.
     pub fn run_within_20s(&self, args: &[impl AsRef<OsStr>]) -> Output {
-        let mut child = self.command(args).stdout(Stdio::piped()).spawn().unwrap();
+        let mut child = self.command(args);
+        let mut child = child
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         let finished = (0..2000).any(|_| {
             std::thread::sleep(Duration::from_millis(10));
             child.try_wait().unwrap().is_some()

@@ -258,7 +258,8 @@ impl O {
                 ..d("customer-id", "ID", Text, REQUEST)
             },
             O::MaxTime => Decl {
-                help: "the limit for the whole call, token included (default 300)",
+                help: "the limit for the whole API call, from connecting to the last byte of \
+                       the answer (default 300)",
                 ..d("max-time", "SECONDS", Seconds, REQUEST)
             },
             O::ClientId => Decl {

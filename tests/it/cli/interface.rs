@@ -482,3 +482,21 @@ fn verbose_logs_without_secrets() {
     let quiet = user.run(&[&["request"][..], &motorweb, &["/v1/secret-path"]].concat());
     assert_eq!(stderr(&quiet), "");
 }
+
+#[test]
+fn each_command_has_its_own_help() {
+    let user = User::new("help-per-command", "id", "secret");
+    let header = user.ok(&["header", "--help"]);
+    assert!(header.contains("\n  apiauth header --provider PROVIDER [options]\n"));
+    assert!(header.contains("\n      --format FORMAT"), "{header}");
+    for other in ["apiauth request", "--data", "--client-id", "--max-time"] {
+        assert!(!header.contains(other), "{other} in {header}");
+    }
+    let request = user.ok(&["request", "-h"]);
+    assert!(request.contains("\n  -X, --method METHOD"), "{request}");
+    assert!(request.contains("\n      --max-time SECONDS"), "{request}");
+    assert!(!request.contains("--format"), "{request}");
+    let clear = user.ok(&["cache", "clear", "--help"]);
+    assert!(clear.contains("\n      --client-id ID"), "{clear}");
+    assert!(!clear.contains("--credentials-file"), "{clear}");
+}

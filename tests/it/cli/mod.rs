@@ -3,6 +3,7 @@
 
 mod cache_commands;
 mod cross_process;
+mod deadline;
 mod failures;
 mod interface;
 mod refusals;

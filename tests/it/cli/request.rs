@@ -309,3 +309,29 @@ fn refused_before_anything_is_sent() {
     api.assert_calls(0);
     elsewhere.assert_calls(0);
 }
+
+#[test]
+fn my_connected_fleet_base_url_moves_the_apis_with_the_token_endpoint() {
+    let server = MockServer::start();
+    let token = mcf_mock(&server);
+    let api = server.mock(|when, then| {
+        when.path("/tacho/v1/x")
+            .header("authorization", format!("Bearer {MCF_TOKEN}"));
+        then.status(200).body("here");
+    });
+    let user = User::new("request-mcf-base", "clientId", "clientSecret");
+    let base = server.base_url();
+    let args = [
+        "request",
+        "--provider",
+        "my-connected-fleet",
+        "--api",
+        "tacho",
+        "--base-url",
+        &base,
+        "/tacho/v1/x",
+    ];
+    assert_eq!(user.ok(&args), "here");
+    token.assert_calls(1);
+    api.assert_calls(1);
+}

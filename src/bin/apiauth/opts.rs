@@ -285,7 +285,6 @@ pub fn by_short(short: char) -> Option<O> {
 pub fn check(o: O, value: String) -> Result<String, String> {
     let decl = o.decl();
     let long = decl.long;
-    let ok = |()| value.clone();
     match decl.kind {
         Kind::Flag | Kind::Text => Ok(value),
         Kind::Choice(words) => words
@@ -293,12 +292,14 @@ pub fn check(o: O, value: String) -> Result<String, String> {
             .find(|w| w.eq_ignore_ascii_case(&value))
             .map(|w| (*w).to_owned())
             .ok_or_else(|| format!("--{long} takes {}", one_of(words))),
-        Kind::Url => urls::check(&value)
-            .map(ok)
-            .map_err(|why| format!("--{long} {why}")),
-        Kind::Seconds => seconds(&value)
-            .map(|_| value.clone())
-            .ok_or_else(|| format!("--{long} takes a positive number of seconds")),
+        Kind::Url => match urls::check(&value) {
+            Ok(()) => Ok(value),
+            Err(why) => Err(format!("--{long} {why}")),
+        },
+        Kind::Seconds => match seconds(&value) {
+            Some(_) => Ok(value),
+            None => Err(format!("--{long} takes a positive number of seconds")),
+        },
         Kind::Pair => match value.split_once('=') {
             Some((name, _)) if secret_like(name) => Err(SECRET_ON_ARGV.into()),
             Some((name, _)) if !name.is_empty() => Ok(value.clone()),

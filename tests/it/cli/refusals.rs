@@ -241,3 +241,84 @@ fn urls_are_shown_without_query_or_user() {
     assert_eq!(out.status.code(), Some(4));
     assert!(!stderr(&out).contains(PROBE), "{}", stderr(&out));
 }
+
+#[test]
+fn a_secret_on_the_command_line_is_refused_before_anything_is_sent() {
+    let server = MockServer::start();
+    let mock = any_token(&server, "A");
+    let user = User::new("argv-secret", "id", "secret");
+    let url = server.url("/token");
+    for secret_arg in [
+        &["--client-secret", "hunter2"][..],
+        &["--client-secret=hunter2"],
+        &["--param", "client_secret=hunter2"],
+    ] {
+        let args = [
+            &["token", "--provider", "generic", "--token-url", &url][..],
+            secret_arg,
+        ]
+        .concat();
+        let out = user.run(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            err.contains("refusing a secret on the command line") && err.contains("`ps`"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+    mock.assert_calls(0);
+}
+
+#[test]
+fn credentials_come_from_a_private_file_or_the_environment() {
+    let server = MockServer::start();
+    let mock = server.mock(|when, then| {
+        when.method(POST)
+            .path("/token")
+            .header("authorization", "Basic ZmlsZS1pZDpmaWxlLXNlY3JldA==");
+        then.status(200).json_body(rfc_token("F", 3600));
+    });
+    let mut user = User::new("credentials-file", "env-id", "env-secret");
+    let file = user.home.join("credentials");
+    fs::write(
+        &file,
+        "# apiauth\nexport APIAUTH_CLIENT_ID=file-id\nAPIAUTH_CLIENT_SECRET=\"file-secret\"\n",
+    )
+    .unwrap();
+    let url = server.url("/token");
+    let path = file.display().to_string();
+    let args = [
+        "token",
+        "--provider",
+        "generic",
+        "--client-auth",
+        "basic-raw",
+        "--token-url",
+        &url,
+        "--credentials-file",
+        &path,
+    ];
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+    let out = user.run(&args);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out)
+            == "apiauth: credentials file: other users can read or write it (mode 644); \
+                chmod 600 it (see apiauth --help)\n",
+        "{}",
+        stderr(&out)
+    );
+    mock.assert_calls(0);
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(user.ok(&args), "F\n");
+    mock.assert_calls(1);
+    user.env.retain(|(k, _)| !k.starts_with("APIAUTH_"));
+    let out = user.run(&args[..args.len() - 2]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with(
+            "apiauth: no credentials: set APIAUTH_CLIENT_ID and APIAUTH_CLIENT_SECRET"
+        )
+    );
+}

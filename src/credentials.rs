@@ -31,6 +31,52 @@ pub enum ClientAuth {
     RequestBody,
 }
 
+impl ClientAuth {
+    /// Every style, in the order of [`ClientAuth::name`]'s table.
+    pub const ALL: [ClientAuth; 3] = [
+        ClientAuth::Basic(BasicEncoding::FormUrlEncoded),
+        ClientAuth::Basic(BasicEncoding::Raw),
+        ClientAuth::RequestBody,
+    ];
+
+    /// The style's stable name: `basic` (RFC 6749 form-encoded Basic), `basic-raw` (RFC 7617
+    /// Basic) or `body`. The disk cache keys entries by it and the `apiauth` command takes it
+    /// as `--client-auth`, so a name never changes once released.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use apiauth::{BasicEncoding, ClientAuth};
+    ///
+    /// assert_eq!(ClientAuth::Basic(BasicEncoding::Raw).name(), "basic-raw");
+    /// assert_eq!("body".parse::<ClientAuth>()?, ClientAuth::RequestBody);
+    /// # Ok::<(), apiauth::Error>(())
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientAuth::Basic(BasicEncoding::FormUrlEncoded) => "basic",
+            ClientAuth::Basic(BasicEncoding::Raw) => "basic-raw",
+            ClientAuth::RequestBody => "body",
+        }
+    }
+}
+
+impl std::str::FromStr for ClientAuth {
+    type Err = Error;
+
+    /// The style named `name` (see [`ClientAuth::name`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for any other name, which the message does not repeat.
+    fn from_str(name: &str) -> Result<ClientAuth> {
+        ClientAuth::ALL
+            .into_iter()
+            .find(|style| style.name() == name)
+            .ok_or_else(|| Error::Config("client auth takes basic, basic-raw or body".into()))
+    }
+}
+
 /// A client id and secret, with both Basic header values built once, up front.
 ///
 /// # Errors

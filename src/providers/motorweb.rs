@@ -47,6 +47,21 @@ impl Environment {
     }
 }
 
+/// The token endpoint of the gateway at `base_url`: `{base_url}/auth/v1/token` (for
+/// [`Environment::base_url`], the environment's).
+///
+/// # Examples
+///
+/// ```
+/// use apiauth::providers::motorweb::{Environment, token_url};
+///
+/// let url = token_url(Environment::Test.base_url());
+/// assert_eq!(url, "https://api.tst.motorweb.app/auth/v1/token");
+/// ```
+pub fn token_url(base_url: &str) -> String {
+    join(base_url, TOKEN_PATH)
+}
+
 /// The token settings for `environment`: its token endpoint, with `client_id` and
 /// `client_secret` in the form body. Add options, then [`build`](TokenConfig::build).
 pub fn token_config(environment: Environment, credentials: Credentials) -> TokenConfig {
@@ -56,8 +71,7 @@ pub fn token_config(environment: Environment, credentials: Credentials) -> Token
 /// The token settings for the gateway at `base_url` (a test server, another environment):
 /// the token endpoint is `{base_url}/auth/v1/token`.
 pub fn token_config_at(base_url: &str, credentials: Credentials) -> TokenConfig {
-    TokenConfig::new(join(base_url, TOKEN_PATH), credentials)
-        .with_client_auth(ClientAuth::RequestBody)
+    TokenConfig::new(token_url(base_url), credentials).with_client_auth(ClientAuth::RequestBody)
 }
 
 /// Calls Motorweb APIs with a cached JWT, retrying once with a new token after a 401 (the

@@ -64,6 +64,21 @@ impl Api {
     }
 }
 
+/// The token endpoint below `auth_base_url`:
+/// `{auth_base_url}/masternauth-oauth/oauth/accessToken` (for [`AUTH_BASE_URL`], production's).
+///
+/// # Examples
+///
+/// ```
+/// use apiauth::providers::my_connected_fleet::{AUTH_BASE_URL, token_url};
+///
+/// let url = token_url(AUTH_BASE_URL);
+/// assert_eq!(url, "https://auth.masternautconnect.com/masternauth-oauth/oauth/accessToken");
+/// ```
+pub fn token_url(auth_base_url: &str) -> String {
+    join(auth_base_url, TOKEN_PATH)
+}
+
 /// The token settings for the production token endpoint: raw RFC 7617 Basic and
 /// `grant_type=client_credentials`. Add options, then [`build`](TokenConfig::build).
 pub fn token_config(credentials: Credentials) -> TokenConfig {
@@ -73,7 +88,7 @@ pub fn token_config(credentials: Credentials) -> TokenConfig {
 /// The token settings for the token endpoint below `auth_base_url` (a test server, a
 /// proxy): `{auth_base_url}/masternauth-oauth/oauth/accessToken`.
 pub fn token_config_at(auth_base_url: &str, credentials: Credentials) -> TokenConfig {
-    TokenConfig::new(join(auth_base_url, TOKEN_PATH), credentials)
+    TokenConfig::new(token_url(auth_base_url), credentials)
         .with_client_auth(ClientAuth::Basic(BasicEncoding::Raw))
 }
 

@@ -6,10 +6,6 @@ mod cache;
 #[cfg(unix)]
 mod cli;
 #[cfg(unix)]
-mod cli_failures;
-#[cfg(unix)]
-mod cli_request;
-#[cfg(unix)]
 mod disk_cache;
 mod logs;
 mod redirects;

@@ -1,4 +1,10 @@
 //! Where the command finds the client id and secret: the environment, or a private file.
+//!
+//! The file is a regular file owned by the user, that no one else can read or write, opened
+//! without following a symlink and without blocking (a FIFO is refused at once). Its syntax
+//! is a subset of the shell's, read the same way by both: `NAME=value` lines, optionally
+//! `export NAME=value`, the value optionally in `'…'` or `"…"`; blank lines and `#` comments
+//! on lines of their own. A `#` after a value is refused: a shell reads `x # y` as `x`.
 
 use std::path::Path;
 
@@ -9,18 +15,19 @@ use crate::Exit;
 const ID: &str = "APIAUTH_CLIENT_ID";
 const SECRET: &str = "APIAUTH_CLIENT_SECRET";
 
+/// The largest credentials file read.
+const MAX_FILE: u64 = 64 * 1024;
+
 /// The credentials from `file` if given, else from the environment.
 pub fn load(file: Option<&Path>) -> Result<Credentials, Exit> {
-    let (id, secret) = match file {
-        Some(path) => from_file(path)?,
-        None => (std::env::var(ID).ok(), std::env::var(SECRET).ok()),
+    let (id, secret, origin) = match file {
+        Some(path) => {
+            let (id, secret) = from_file(path)?;
+            (id, secret, "in the credentials file")
+        }
+        None => (var(ID)?, var(SECRET)?, "in the environment"),
     };
-    let origin = match file {
-        Some(path) => format!("in {}", path.display()),
-        None => "in the environment".to_owned(),
-    };
-    let given = |v: Option<String>| v.filter(|v| !v.is_empty());
-    match (given(id), given(secret)) {
+    match (id, secret) {
         (Some(id), Some(secret)) => Ok(Credentials::new(id, secret)?),
         (None, None) if file.is_none() => Err(Exit::usage(format!(
             "no credentials: set {ID} and {SECRET}, or pass --credentials-file PATH"
@@ -30,40 +37,145 @@ pub fn load(file: Option<&Path>) -> Result<Credentials, Exit> {
     }
 }
 
-/// Reads `NAME=value` lines (`export` prefixes, `#` comments and quotes allowed, so that the
-/// same file can be sourced by a shell). Refused if group or others can read it.
-fn from_file(path: &Path) -> Result<(Option<String>, Option<String>), Exit> {
-    let shown = path.display();
-    let unreadable = |e: std::io::Error| Exit::usage(format!("cannot read {shown}: {e}"));
-    let file = std::fs::File::open(path).map_err(unreadable)?;
+/// The variable `name`: `None` if unset, an error if empty or not UTF-8.
+fn var(name: &str) -> Result<Option<String>, Exit> {
+    match std::env::var(name) {
+        Ok(value) if value.is_empty() => Err(Exit::usage(format!("{name} is set but empty"))),
+        Ok(value) => Ok(Some(value)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Exit::usage(format!("{name} is not UTF-8"))),
+    }
+}
+
+type Pair = (Option<String>, Option<String>);
+
+/// Reads the id and secret of the file at `path`, refused unless it is private to the user.
+fn from_file(path: &Path) -> Result<Pair, Exit> {
+    let refuse = |why: &str| Exit::usage(format!("credentials file: {why}"));
+    let unreadable = |e: std::io::Error| refuse(&format!("cannot read it: {e}"));
+    let file = open(path).map_err(|e| match e.raw_os_error() {
+        #[cfg(unix)]
+        Some(libc::ELOOP) => refuse("is a symbolic link; give the file itself"),
+        _ => unreadable(e),
+    })?;
+    let meta = file.metadata().map_err(unreadable)?;
+    if !meta.is_file() {
+        return Err(refuse("not a regular file"));
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        let mode = file.metadata().map_err(unreadable)?.mode() & 0o777;
-        if mode & 0o044 != 0 {
-            return Err(Exit::usage(format!(
-                "credentials file {shown} is readable by other users (mode {mode:o}); chmod 600 it"
+        let mode = meta.mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(refuse(&format!(
+                "other users can read or write it (mode {mode:o}); chmod 600 it"
             )));
         }
-    }
-    let text = std::io::read_to_string(file).map_err(unreadable)?;
-    let (mut id, mut secret) = (None, None);
-    for line in text.lines().map(str::trim) {
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let Some((name, value)) = line.split_once('=') else {
-            continue;
-        };
-        let value = value.trim();
-        let value = ["\"", "'"]
-            .iter()
-            .find_map(|q| value.strip_prefix(q)?.strip_suffix(q))
-            .unwrap_or(value)
-            .to_owned();
-        match name.trim() {
-            ID => id = Some(value),
-            SECRET => secret = Some(value),
-            _ => {}
+        // The owner of this process's /proc entry is its user (Linux); elsewhere the check
+        // of the mode stands alone.
+        if let Ok(me) = std::fs::metadata("/proc/self")
+            && meta.uid() != me.uid()
+        {
+            return Err(refuse("owned by another user"));
         }
     }
+    let mut text = String::new();
+    use std::io::Read;
+    file.take(MAX_FILE + 1)
+        .read_to_string(&mut text)
+        .map_err(unreadable)?;
+    if text.len() as u64 > MAX_FILE {
+        return Err(refuse("larger than 64 KiB"));
+    }
+    parse(&text).map_err(|(line, why)| refuse(&format!("line {line}: {why}")))
+}
+
+/// Opens `path` for reading, without following a final symlink or waiting on a FIFO.
+fn open(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    options.open(path)
+}
+
+/// The id and secret of the file's `text`, or the (1-based) line that breaks the syntax and
+/// why (never the line's text).
+fn parse(text: &str) -> Result<Pair, (usize, &'static str)> {
+    let (mut id, mut secret) = (None, None);
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
+        let (name, value) = line.split_once('=').ok_or((n + 1, "not NAME=value"))?;
+        let value = match value.as_bytes().first() {
+            Some(q @ (b'"' | b'\'')) => value[1..]
+                .strip_suffix(*q as char)
+                .filter(|v| !v.contains(*q as char))
+                .ok_or((n + 1, "a quote is not closed at the end of the line"))?,
+            _ if value.contains('#') => {
+                return Err((n + 1, "a # after a value is ambiguous; quote the value"));
+            }
+            _ if value.contains(char::is_whitespace) => {
+                return Err((n + 1, "a value with spaces must be quoted"));
+            }
+            _ => value,
+        };
+        let slot = match name {
+            ID => &mut id,
+            SECRET => &mut secret,
+            _ => continue,
+        };
+        if value.is_empty() {
+            return Err((n + 1, "an empty value"));
+        }
+        *slot = Some(value.to_owned());
+    }
     Ok((id, secret))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(text: &str) -> Result<(String, String), (usize, &'static str)> {
+        let (id, secret) = parse(text)?;
+        Ok((id.unwrap_or_default(), secret.unwrap_or_default()))
+    }
+
+    #[test]
+    fn syntax() {
+        let ok = |id: &str, secret: &str| Ok((id.to_owned(), secret.to_owned()));
+        assert_eq!(
+            pair("# mine\n\nAPIAUTH_CLIENT_ID=a\nexport APIAUTH_CLIENT_SECRET='b # c'\n"),
+            ok("a", "b # c")
+        );
+        assert_eq!(
+            pair("APIAUTH_CLIENT_ID=\"a=b\"\r\nAPIAUTH_CLIENT_SECRET=x#y\n").unwrap_err(),
+            (2, "a # after a value is ambiguous; quote the value")
+        );
+        assert_eq!(
+            pair("APIAUTH_CLIENT_SECRET=x # comment").unwrap_err(),
+            (1, "a # after a value is ambiguous; quote the value")
+        );
+        assert_eq!(
+            pair("APIAUTH_CLIENT_SECRET='x").unwrap_err(),
+            (1, "a quote is not closed at the end of the line")
+        );
+        assert_eq!(pair("SECRETPROBE").unwrap_err(), (1, "not NAME=value"));
+        assert_eq!(
+            pair("APIAUTH_CLIENT_SECRET=a b").unwrap_err(),
+            (1, "a value with spaces must be quoted")
+        );
+        assert_eq!(
+            pair("APIAUTH_CLIENT_ID=").unwrap_err(),
+            (1, "an empty value")
+        );
+        assert_eq!(pair("OTHER=x\nAPIAUTH_CLIENT_ID=i"), ok("i", ""));
+    }
 }

@@ -1,68 +1,37 @@
-//! The text of `apiauth --help`.
+//! `apiauth --help` and `apiauth COMMAND --help`, written from the options' declarations.
 
-pub const HELP: &str = "\
+use crate::opts::{self, COMMANDS, Kind};
+
+const ABOUT: &str = "\
 apiauth: authorized API calls and HTTP auth headers for shell scripts, with a token cache
 shared by every process
+";
 
-Usage:
-  apiauth request --provider PROVIDER [options] PATH|URL   call an API, print the answer
-  apiauth header  --provider PROVIDER [options]   print the header for one API
-  apiauth token   --provider PROVIDER [options]   print the bare access token
-  apiauth cache list                              list the cached tokens (never the tokens)
-  apiauth cache clear [--provider … | --token-url URL] [--client-id ID]
-                                                  remove cached tokens (all without a selection)
-  apiauth --help | --version
-
-Providers:
-  --provider my-connected-fleet --api core|smart-tire|tacho|vehicle-check|job-management
-  --provider motorweb --env test|production
-  --provider generic --token-url URL [--client-auth basic|basic-raw|body]
-        basic: RFC 6749 Basic (form-encoded id and secret, the default); basic-raw: RFC 7617
-        Basic; body: client_id and client_secret in the form body
-
-Options:
-  -v, --verbose            log to stderr: -v what apiauth does (Info) and warnings; -vv also
-                           apiauth's and ureq's Debug records. Never secrets, tokens, request
-                           paths or headers other than Host, Content-Type and the like
-  --token-url URL          the token endpoint (overrides the provider's)
-  --base-url URL           the provider's base URL (the token path is appended)
-  --scope S                a scope to ask for (repeatable)
-  --param NAME=VALUE       an extra form parameter (repeatable)
-  --format FORMAT          header output: line (`Name: value`, the default), value, curl
-                           (`-H 'Name: value'`), json ({\"name\", \"value\", \"expires_in\",
-                           \"expires_at\"}, expires_at in RFC 3339 UTC)
-  --credentials-file PATH  APIAUTH_CLIENT_ID=… and APIAUTH_CLIENT_SECRET=… lines; the file
-                           must not be readable by group or others (chmod 600)
-  --no-cache               neither read nor write the disk cache
-  --refresh                replace the cached token with a new one (after a server rejected it)
-  --timeout SECONDS        the limit for each phase of a request (default 10)
-
-Request options (apiauth request):
-  PATH|URL                 a path below the API base URL, or a full URL on its origin
-  --api-base-url URL       where the APIs live: myConnectedFleet https://api.masternautconnect.com,
-                           Motorweb the environment's (or --base-url); required for generic
-                           with a path
-  -X, --method M           the method (default GET, or POST with --data)
-  -d, --data @FILE|@-|TEXT the body, from a file, stdin or the argument (at most 10 MiB;
-                           Content-Type: application/json unless --header sets one)
-  -H, --header 'N: v'      an extra header (repeatable); auth, cookie, host and
-                           body-framing headers are refused
-  -i, --include            print the status line and the response headers first
-  --customer-id ID         myConnectedFleet: replaces {customerId} in the path
-  The answer's body goes to stdout, whatever its status. After a 401, the call is sent once
-  more with a new token. Redirects are not followed.
-
+const NOTES: &str = "
 Credentials come from APIAUTH_CLIENT_ID and APIAUTH_CLIENT_SECRET, or --credentials-file;
-never from the command line, which every user of the host can read with `ps`.
+never from the command line, which every user of the host can read with `ps`. The file
+must be a regular file of yours that no one else can read or write (chmod 600), with
+NAME=value lines (optionally `export NAME=value`, the value optionally in '…' or \"…\"),
+blank lines and `#` comments on lines of their own; a `#` after a value is refused.
 
 Tokens are cached in $XDG_CACHE_HOME/apiauth (or ~/.cache/apiauth), one file per token URL,
-client id, scopes and parameters, refreshed on the schedule the README tabulates.
+client authentication, client id, scopes and parameters, refreshed on the schedule the
+README tabulates.
 
 Exit codes:
-  0 ok   2 usage or configuration   3 credentials rejected by the server
-  4 endpoint unreachable or timed out   5 unusable response   6 endpoint refused (429, 5xx, …)
+  0 ok   1 stdout could not be written (closed pipe)   2 usage or configuration
+  3 credentials rejected by the server   4 endpoint unreachable or timed out
+  5 unusable response   6 endpoint refused (429, 5xx, …)
   7 the API answered with a status other than 2xx (its body is still printed)
+";
 
+const REQUEST_NOTES: &str = "
+apiauth request prints the answer's body on stdout as it arrives, whatever its status.
+After a 401, the call is sent once more with a new token. Redirects are not followed.
+Everything is checked before anything is sent: method, headers, URLs, body, credentials.
+";
+
+const EXAMPLES: &str = "
 Examples:
   apiauth request --provider motorweb --env test /market-data/v1/vehicles/plate/ABC123
   apiauth request --provider my-connected-fleet --api job-management --customer-id 12345 \\
@@ -70,3 +39,99 @@ Examples:
   apiauth header --provider motorweb --env test | curl -H @- https://api.tst.motorweb.app/…
   curl -H \"$(apiauth header --provider my-connected-fleet --api tacho)\" https://api.masternautconnect.com/…
 ";
+
+/// The help for `command` (an `opts` bit; 0: every command).
+pub fn text(command: u8) -> String {
+    let mut out = String::from(ABOUT);
+    out.push_str("\nUsage:\n");
+    for (bit, name, usage, about) in COMMANDS {
+        if command == 0 || command == bit {
+            out.push_str(&format!("  apiauth {name} {usage}\n      {about}\n"));
+        }
+    }
+    if command == 0 {
+        out.push_str("  apiauth [COMMAND] --help | --version\n");
+    }
+    out.push_str("\nOptions:\n");
+    out.push_str(&line(
+        "-v, --verbose",
+        "log to stderr: -v what apiauth does (Info) and warnings; -vv also apiauth's and \
+         ureq's Debug records. Never secrets, tokens, URL queries, request paths or headers \
+         other than Host, Content-Type and the like",
+    ));
+    for o in opts::ALL {
+        let decl = o.decl();
+        if command != 0 && decl.commands & command == 0 {
+            continue;
+        }
+        let short = decl.short.map_or("    ".to_owned(), |c| format!("-{c}, "));
+        let mut help = decl.help.to_owned();
+        if let Kind::Choice(words) = decl.kind {
+            help = format!("{}: {help}", opts::one_of(words));
+        }
+        if let Some(provider) = decl.provider {
+            help = format!("--provider {provider}: {help}");
+        }
+        let only = match decl.commands {
+            opts::REQUEST if command == 0 => " (request)",
+            opts::HEADER if command == 0 => " (header)",
+            opts::CLEAR if command == 0 => " (cache clear)",
+            _ => "",
+        };
+        let name = format!("{short}--{} {}", decl.long, decl.value);
+        out.push_str(&line(name.trim_end(), &format!("{help}{only}")));
+    }
+    if command == 0 || command == opts::REQUEST {
+        out.push_str(REQUEST_NOTES);
+    }
+    if command & (opts::LIST | opts::CLEAR) == 0 {
+        out.push_str(NOTES);
+    }
+    if command == 0 {
+        out.push_str(EXAMPLES);
+    }
+    out
+}
+
+/// One option's lines: the name in a column of 28, the help wrapped at 92.
+fn line(name: &str, help: &str) -> String {
+    let mut out = format!("  {name:<26}");
+    let mut width = out.len();
+    if width > 28 {
+        out.push_str(&format!("\n{:28}", ""));
+        width = 28;
+    }
+    for word in help.split(' ').filter(|w| !w.is_empty()) {
+        if width + word.len() + 1 > 92 && width > 28 {
+            out.push_str(&format!("\n{:28}", ""));
+            width = 28;
+        }
+        out.push(' ');
+        out.push_str(word);
+        width += word.len() + 1;
+    }
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_option_is_in_the_help_and_only_its_commands_show_it() {
+        let all = text(0);
+        for o in opts::ALL {
+            assert!(all.contains(&format!("--{} ", o.decl().long)), "{o:?}");
+        }
+        let header = text(opts::HEADER);
+        assert!(header.contains("--format FORMAT"));
+        assert!(!header.contains("--data"));
+        assert!(!header.contains("apiauth token"));
+        assert!(text(opts::REQUEST).contains("-X, --method METHOD"));
+        assert!(!text(opts::LIST).contains("--provider"));
+        for line in all.lines() {
+            assert!(line.chars().count() <= 110, "{line}");
+        }
+    }
+}

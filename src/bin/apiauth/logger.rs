@@ -67,6 +67,7 @@ impl Log for Logger {
         }
         let level = record.level().as_str().to_ascii_lowercase();
         let message = record.args().to_string().replace(['\n', '\r'], " ");
+        let message = crate::urls::redact(&message);
         eprintln!("apiauth: [{level} {}] {message}", record.target());
     }
 

@@ -9,15 +9,16 @@ mod credentials;
 mod header;
 mod help;
 mod logger;
+mod opts;
 mod request;
+mod urls;
 mod utc;
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use apiauth::providers::{motorweb, my_connected_fleet};
 use apiauth::{Auth, BasicEncoding, Credentials, Error, TokenConfig, TokenSource};
-use args::{Command, HeaderSource, Invocation, Job, Preset, Task, TokenSettings};
+use args::{Command, HeaderSource, Invocation, Job, Task, TokenSettings};
 
 /// Why the command failed: an exit code and a one-line message without secrets.
 #[derive(Debug)]
@@ -27,6 +28,8 @@ struct Exit {
 }
 
 /// Exit codes, as `--help` lists them.
+/// Standard output could not be written (closed pipe, full disk).
+const STDOUT: u8 = 1;
 const USAGE: u8 = 2;
 const REJECTED: u8 = 3;
 const UNREACHABLE: u8 = 4;
@@ -67,7 +70,10 @@ impl From<Error> for Exit {
             message = format!("{message}: {cause}");
             source = cause.source();
         }
-        Exit { code, message }
+        Exit {
+            code,
+            message: urls::redact(&message),
+        }
     }
 }
 
@@ -80,7 +86,7 @@ fn main() -> ExitCode {
         .map_err(|_| Exit::usage("arguments must be UTF-8"))
         .and_then(|args| args::parse(args).map_err(Exit::usage))
         .and_then(|invocation| match invocation {
-            Invocation::Help => print(help::HELP),
+            Invocation::Help(command) => print(&help::text(command)),
             Invocation::Version => print(&format!("apiauth {}\n", env!("CARGO_PKG_VERSION"))),
             Invocation::Run(task, verbose) => {
                 logger::install(verbose);
@@ -111,19 +117,23 @@ fn run(task: Task) -> Result<(), Exit> {
             Command::Request(call) => request::run(&job, call),
         },
         Task::CacheList => print(&cache_cmd::list()?),
-        Task::CacheClear { token, client_id } => {
-            print(&cache_cmd::clear(token.as_ref(), client_id.as_deref())?)
-        }
+        Task::CacheClear {
+            token_url,
+            client_id,
+        } => print(&cache_cmd::clear(
+            token_url.as_deref(),
+            client_id.as_deref(),
+        )?),
     }
 }
 
 /// Writes `text` to stdout. A closed stdout (`| head -c0`) is not worth a panic or a
-/// message: the exit code (1) says it.
+/// message: the exit code ([`STDOUT`]) says it.
 fn print(text: &str) -> Result<(), Exit> {
-    std::io::stdout()
-        .lock()
-        .write_all(text.as_bytes())
-        .map_err(|_| Exit::silent(1))
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|_| Exit::silent(STDOUT))
 }
 
 /// The header `job` asks for: Basic for myConnectedFleet's Core API, else a token from the
@@ -147,20 +157,9 @@ fn token_source(
     creds: Credentials,
     cache: bool,
 ) -> Result<TokenSource, Exit> {
-    let mut config = match &settings.preset {
-        Preset::MyConnectedFleet { auth_base_url } => {
-            my_connected_fleet::token_config_at(auth_base_url, creds)
-        }
-        Preset::Motorweb { base_url } => motorweb::token_config_at(base_url, creds),
-        Preset::Generic {
-            token_url,
-            client_auth,
-        } => TokenConfig::new(token_url, creds).with_client_auth(*client_auth),
-    };
-    if let Some(url) = &settings.token_url {
-        config = config.with_token_url(url);
-    }
-    config = config.with_timeout(settings.timeout);
+    let mut config = TokenConfig::new(&settings.token_url, creds)
+        .with_client_auth(settings.client_auth)
+        .with_timeout(settings.timeout);
     for scope in &settings.scopes {
         config = config.with_scope(scope);
     }

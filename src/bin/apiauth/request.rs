@@ -7,6 +7,7 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
+use crate::urls;
 use apiauth::ApiClient;
 use apiauth::http::header::CONTENT_TYPE;
 use apiauth::http::{HeaderName, HeaderValue, Method, Request, Uri};
@@ -43,9 +44,9 @@ pub fn run(job: &Job, call: &Call) -> Result<(), Exit> {
         .map(|line| header(line))
         .collect::<Result<Vec<_>, _>>()?;
     let body = body(call.data.as_deref())?;
+    // `--method` is one of `opts::METHODS`, checked when read.
     let method = match (&call.method, &body) {
-        (Some(m), _) => Method::from_bytes(m.to_ascii_uppercase().as_bytes())
-            .map_err(|_| Exit::usage("--method takes an HTTP method (GET, POST, PUT, …)"))?,
+        (Some(m), _) => Method::from_bytes(m.as_bytes()).unwrap_or_default(),
         (None, Some(_)) => Method::POST,
         (None, None) => Method::GET,
     };
@@ -61,7 +62,7 @@ pub fn run(job: &Job, call: &Call) -> Result<(), Exit> {
         .body(body.unwrap_or_default())
         .map_err(|_| Exit::usage("the request's URL is not valid"))?;
 
-    let client = ApiClient::new_with_agent(agent(call.timeout), crate::auth(job)?);
+    let client = ApiClient::new_with_agent(agent(call.timeout, call.max_time), crate::auth(job)?);
     log::info!("{method} {}", origin_text(request.uri()));
     let mut response = client.run(request)?;
     let status = response.status();
@@ -75,7 +76,7 @@ pub fn run(job: &Job, call: &Call) -> Result<(), Exit> {
             head.push_str(&format!("{name}: {value}\n"));
         }
         head.push('\n');
-        written(out.write_all(head.as_bytes()))?;
+        written(out.write_all(head.as_bytes()).and_then(|()| out.flush()))?;
     }
     let mut reader = response.body_mut().as_reader();
     let mut buffer = vec![0; 64 * 1024];
@@ -87,9 +88,9 @@ pub fn run(job: &Job, call: &Call) -> Result<(), Exit> {
         if n == 0 {
             break;
         }
-        written(out.write_all(&buffer[..n]))?;
+        // Each piece as it arrives: stdout is line-buffered, and a body need not end lines.
+        written(out.write_all(&buffer[..n]).and_then(|()| out.flush()))?;
     }
-    written(out.flush())?;
     match status.is_success() {
         true => Ok(()),
         false => Err(Exit {
@@ -99,13 +100,15 @@ pub fn run(job: &Job, call: &Call) -> Result<(), Exit> {
     }
 }
 
-/// The agent for API calls: every status is an answer, no redirect is followed, and
-/// `--timeout` limits each phase (each read of the body, not the whole body).
-fn agent(timeout: Duration) -> Agent {
+/// The agent for API calls: every status is an answer, no redirect is followed,
+/// `--timeout` limits each phase (each read of the body) and `--max-time` the whole call,
+/// from connecting to the answer's last byte.
+fn agent(timeout: Duration, max_time: Duration) -> Agent {
     let limit = Some(timeout);
     let config = Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
+        .timeout_global(Some(max_time))
         .timeout_connect(limit)
         .timeout_send_request(limit)
         .timeout_send_body(limit)
@@ -161,38 +164,19 @@ fn url(call: &Call) -> Result<String, Exit> {
         (Some(base), true) => (target.clone(), base),
         (None, true) => (target.clone(), &target),
     };
-    let base_origin = origin(base).ok_or_else(|| Exit::usage("--api-base-url is not a URL"))?;
-    if origin(&url).as_ref() != Some(&base_origin) {
+    let what = match call.api_base_url {
+        None => "the URL",
+        Some(_) => "the API base URL",
+    };
+    urls::check(base).map_err(|why| Exit::usage(format!("{what} {why}")))?;
+    let base_origin = urls::origin(base).unwrap_or_default();
+    if urls::origin(&url).as_ref() != Some(&base_origin) {
         return Err(Exit::usage(format!(
             "the URL is not on the API's origin {}://{}:{}; nothing was sent",
             base_origin.0, base_origin.1, base_origin.2
         )));
     }
-    let loopback = ["127.0.0.1", "[::1]", "localhost"].contains(&base_origin.1.as_str());
-    if base_origin.0 == "http" && !loopback {
-        return Err(Exit::usage(
-            "refusing to send credentials over plain http to a host other than loopback",
-        ));
-    }
     Ok(url)
-}
-
-/// The scheme (`http` or `https`), host and port of `url`; `None` for anything else,
-/// including a URL with a user or password.
-fn origin(url: &str) -> Option<(String, String, u16)> {
-    let uri: Uri = url.parse().ok()?;
-    let scheme = uri.scheme_str()?.to_ascii_lowercase();
-    let default_port = match scheme.as_str() {
-        "https" => 443,
-        "http" => 80,
-        _ => return None,
-    };
-    let authority = uri.authority()?;
-    if authority.as_str().contains('@') {
-        return None;
-    }
-    let host = authority.host().to_ascii_lowercase();
-    Some((scheme, host, authority.port_u16().unwrap_or(default_port)))
 }
 
 /// `uri`'s origin for the log: no path, no query.
@@ -213,7 +197,7 @@ fn header(line: &str) -> Result<(HeaderName, HeaderValue), Exit> {
         .split_once(':')
         .ok_or_else(|| Exit::usage("--header takes 'Name: value'"))?;
     let name = HeaderName::from_bytes(name.trim().as_bytes())
-        .map_err(|_| Exit::usage("--header: not a valid header name"))?;
+        .map_err(|_| Exit::usage("--header takes 'Name: value' with a valid name"))?;
     if REFUSED_HEADERS.contains(&name.as_str()) {
         return Err(Exit::usage(format!(
             "refusing --header {name}: apiauth sets the auth header itself, and credentials \
@@ -221,7 +205,7 @@ fn header(line: &str) -> Result<(HeaderName, HeaderValue), Exit> {
         )));
     }
     let value = HeaderValue::from_str(value.trim())
-        .map_err(|_| Exit::usage(format!("--header {name}: not a valid header value")))?;
+        .map_err(|_| Exit::usage("--header takes 'Name: value' with a visible ASCII value"))?;
     Ok((name, value))
 }
 
@@ -250,20 +234,6 @@ fn body(data: Option<&str>) -> Result<Option<Vec<u8>>, Exit> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn origins() {
-        let o = |url| origin(url).map(|(s, h, p)| format!("{s} {h} {p}"));
-        assert_eq!(
-            o("https://API.example.com/x").unwrap(),
-            "https api.example.com 443"
-        );
-        assert_eq!(o("HTTP://127.0.0.1:8080").unwrap(), "http 127.0.0.1 8080");
-        assert_eq!(o("https://a.example:443/").unwrap(), "https a.example 443");
-        assert_eq!(o("https://u:p@a.example/"), None);
-        assert_eq!(o("ftp://a.example/"), None);
-        assert_eq!(o("/path"), None);
-    }
 
     #[test]
     fn headers_refused_without_echo() {

@@ -1,210 +1,171 @@
-//! From the options given to what the command will do: the provider's token settings,
-//! the call of `apiauth request`, the output format.
+//! From the options given to what the command will do: the provider's token endpoint, the
+//! call of `apiauth request`, the output format. Every value has been checked by its
+//! declaration already; this says what the options mean together.
+
+use std::time::Duration;
+
+use apiauth::providers::motorweb::{self, Environment};
+use apiauth::providers::my_connected_fleet::{self, Api};
 
 use super::*;
 
+/// The default of `--timeout`.
+const TIMEOUT: Duration = Duration::from_secs(10);
+/// The default of `--max-time`: generous, but a bound.
+const MAX_TIME: Duration = Duration::from_secs(300);
+
 /// A `header`, `token` or `request` job.
-pub(super) fn job(mut g: Given, command: &str) -> Result<Job, String> {
-    let request = command == "request";
-    if !request {
-        no_request_options(&g, command)?;
-    }
-    if g.client_id.is_some() {
-        return Err("--client-id applies to `apiauth cache clear`".into());
-    }
-    let (provider, token) = settings(&mut g, Some(command))?;
-    let command = match command {
-        "header" => Command::Header,
-        "token" => Command::Token,
-        _ => Command::Request(Box::new(call(&mut g, &provider)?)),
+pub(super) fn job(g: &mut Given) -> Result<Job, String> {
+    let provider = g.one(O::Provider).ok_or("--provider is required")?;
+    let (token, api_base_url) = endpoints(g, provider)?;
+    let command = match g.command {
+        opts::HEADER => Command::Header,
+        opts::TOKEN => Command::Token,
+        _ => Command::Request(Box::new(call(g, api_base_url)?)),
     };
-    let format = parse_format(g.format.as_deref(), &command)?;
-    let header = match token {
-        None => HeaderSource::CoreBasic,
-        Some((settings, scheme)) => HeaderSource::Token(settings, scheme),
+    let format = match g.one(O::Format) {
+        None | Some("line") => Format::Line,
+        Some("value") => Format::Value,
+        Some("curl") => Format::Curl,
+        Some(_) => Format::Json,
     };
     Ok(Job {
         command,
-        header,
+        header: token,
         format,
-        credentials_file: g.credentials_file,
-        cache: !g.no_cache,
-        refresh: g.refresh,
+        credentials_file: g.one(O::CredentialsFile).map(PathBuf::from),
+        cache: !g.flag(O::NoCache),
+        refresh: g.flag(O::Refresh),
     })
 }
 
-/// `apiauth request`'s options, with the provider's API base URL.
-fn call(g: &mut Given, provider: &str) -> Result<Call, String> {
-    let target = g
-        .target
-        .take()
-        .ok_or("`apiauth request` needs a path or URL")?;
-    let api_base_url = match provider {
-        "motorweb" => g
-            .api_base_url
-            .take()
-            .or_else(|| g.base_url.take())
-            .or_else(|| env_base_url(g.env.as_deref())),
-        "my-connected-fleet" => Some(
-            g.api_base_url
-                .take()
-                .unwrap_or(my_connected_fleet::API_BASE_URL.into()),
-        ),
-        _ => g.api_base_url.take(),
+/// `cache clear`, for the token endpoint of the provider's options (if given) and the
+/// client id (if given).
+pub(super) fn clear(g: &Given) -> Result<Task, String> {
+    let token_url = match (g.one(O::Provider), g.one(O::TokenUrl)) {
+        (Some(provider), _) => match endpoints(g, provider)?.0 {
+            HeaderSource::Token(settings, _) => Some(settings.token_url),
+            HeaderSource::CoreBasic => return Err("the core api has no tokens to clear".into()),
+        },
+        (None, url) => url.map(str::to_owned),
     };
-    if g.customer_id.is_some() && provider != "my-connected-fleet" {
-        return Err("--customer-id applies only to --provider my-connected-fleet".into());
-    }
-    Ok(Call {
-        target,
-        api_base_url,
-        method: g.method.take(),
-        data: g.data.take(),
-        headers: std::mem::take(&mut g.headers),
-        include: g.include,
-        customer_id: g.customer_id.take(),
-        timeout: parse_timeout(g.timeout.as_deref())?,
+    Ok(Task::CacheClear {
+        token_url,
+        client_id: g.one(O::ClientId).map(str::to_owned),
     })
 }
 
-fn env_base_url(env: Option<&str>) -> Option<String> {
-    match env? {
-        "test" => Some(Environment::Test.base_url().into()),
-        "production" => Some(Environment::Production.base_url().into()),
-        _ => None,
-    }
-}
-
-fn parse_timeout(timeout: Option<&str>) -> Result<Duration, String> {
-    match timeout {
-        None => Ok(Duration::from_secs(10)),
-        Some(secs) => secs
-            .parse::<f64>()
-            .ok()
-            .and_then(|s| Duration::try_from_secs_f64(s).ok())
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| "--timeout takes a positive number of seconds".into()),
-    }
-}
-
-/// The provider's name, and its token settings with the scheme `command` presents the token
-/// in (`None` for myConnectedFleet's Core API, which takes Basic). `command` is `None` for
-/// `cache clear`, which only needs the token endpoint.
-type Settings = (String, Option<(TokenSettings, TokenScheme)>);
-
-pub(super) fn settings(g: &mut Given, command: Option<&str>) -> Result<Settings, String> {
-    let provider = g.provider.take().ok_or("--provider is required")?;
-    let timeout = parse_timeout(g.timeout.as_deref())?;
-    let only_for = |option: &str, given: bool, provider: &str| match given {
-        true => Err(format!("{option} applies only to --provider {provider}")),
-        false => Ok(()),
-    };
-    let (preset, scheme) = match provider.as_str() {
+/// The header's source for `provider`, and where its APIs live.
+fn endpoints(g: &Given, provider: &str) -> Result<(HeaderSource, Option<String>), String> {
+    let base_url = g.one(O::BaseUrl);
+    let (token_url, client_auth, api_base_url, scheme) = match provider {
         "my-connected-fleet" => {
-            only_for("--env", g.env.is_some(), "motorweb")?;
-            only_for("--client-auth", g.client_auth.is_some(), "generic")?;
-            let api = match (g.api.as_deref(), command) {
-                (None, Some("header" | "request")) => return Err("--api is required".into()),
+            let api = match (g.one(O::Api), g.command) {
+                (None, opts::HEADER | opts::REQUEST) => return Err("--api is required".into()),
                 (None, _) => None,
-                (Some(name), _) => Some(parse_api(name)?),
+                (Some(name), _) => Some(api(name)),
             };
+            let apis = g.one(O::ApiBaseUrl).or(base_url);
+            let apis = apis.unwrap_or(my_connected_fleet::API_BASE_URL);
             if api == Some(Api::Core) {
-                if command == Some("token") {
+                if g.command == opts::TOKEN {
                     return Err(
                         "the core api takes Basic, not a token: use `apiauth header`".into(),
                     );
                 }
-                return Ok((provider, None));
+                return Ok((HeaderSource::CoreBasic, Some(apis.into())));
             }
-            let auth_base_url = g
-                .base_url
-                .take()
-                .unwrap_or(my_connected_fleet::AUTH_BASE_URL.into());
+            let auth = base_url.unwrap_or(my_connected_fleet::AUTH_BASE_URL);
             let scheme = api.map_or(TokenScheme::Bearer, Api::token_scheme);
-            (Preset::MyConnectedFleet { auth_base_url }, scheme)
+            let style = ClientAuth::Basic(apiauth::BasicEncoding::Raw);
+            (
+                my_connected_fleet::token_url(auth),
+                style,
+                Some(apis.into()),
+                scheme,
+            )
         }
         "motorweb" => {
-            only_for("--api", g.api.is_some(), "my-connected-fleet")?;
-            only_for("--client-auth", g.client_auth.is_some(), "generic")?;
-            let base_url = match (g.env.as_deref(), g.base_url.clone()) {
-                (_, Some(base)) => base,
-                (Some(env), None) => env_base_url(Some(env))
-                    .ok_or_else(|| format!("unknown --env {env:?} (test, production)"))?,
-                // The URL is --token-url's; the preset only says how to authenticate.
-                (None, None) if g.token_url.is_some() => Environment::Test.base_url().into(),
-                (None, None) => return Err("--env is required (test or production)".into()),
+            let env = match g.one(O::Env) {
+                Some("production") => Some(Environment::Production),
+                Some(_) => Some(Environment::Test),
+                None => None,
             };
-            (Preset::Motorweb { base_url }, TokenScheme::Bearer)
-        }
-        "generic" => {
-            only_for("--api", g.api.is_some(), "my-connected-fleet")?;
-            only_for("--env", g.env.is_some(), "motorweb")?;
-            if g.base_url.is_some() {
-                return Err("--provider generic takes --token-url, not --base-url".into());
-            }
-            let auth = match g.client_auth.as_deref().unwrap_or("basic") {
-                "basic" => ClientAuth::Basic(BasicEncoding::FormUrlEncoded),
-                "basic-raw" => ClientAuth::Basic(BasicEncoding::Raw),
-                "body" => ClientAuth::RequestBody,
-                other => {
-                    return Err(format!(
-                        "unknown --client-auth {other:?} (basic, basic-raw, body)"
-                    ));
+            let base = match (base_url, env) {
+                (Some(base), _) => Some(base),
+                (None, Some(env)) => Some(env.base_url()),
+                (None, None) if g.one(O::TokenUrl).is_some() => None,
+                (None, None) => {
+                    return Err("--env is required (test or production)".into());
                 }
             };
-            let token_url = g
-                .token_url
-                .take()
-                .ok_or("--provider generic needs --token-url")?;
-            let preset = Preset::Generic {
+            let token_url = motorweb::token_url(base.unwrap_or_default());
+            let style = ClientAuth::RequestBody;
+            (
                 token_url,
-                client_auth: auth,
-            };
-            (preset, TokenScheme::Bearer)
+                style,
+                base.map(str::to_owned),
+                TokenScheme::Bearer,
+            )
         }
-        other => {
-            return Err(format!(
-                "unknown --provider {other:?} (my-connected-fleet, motorweb, generic)"
-            ));
+        _ => {
+            if base_url.is_some() {
+                return Err("--provider generic takes --token-url, not --base-url".into());
+            }
+            let token_url = g
+                .one(O::TokenUrl)
+                .ok_or("--provider generic needs --token-url")?;
+            let style = g.one(O::ClientAuth).unwrap_or("basic").parse();
+            let style = style.map_err(|_| "--client-auth takes basic, basic-raw or body")?;
+            (token_url.to_owned(), style, None, TokenScheme::Bearer)
         }
     };
     let settings = TokenSettings {
-        preset,
-        token_url: g.token_url.take(),
-        scopes: std::mem::take(&mut g.scopes),
-        params: std::mem::take(&mut g.params),
-        timeout,
+        token_url: g.one(O::TokenUrl).map_or(token_url, str::to_owned),
+        client_auth,
+        scopes: g.all(O::Scope).map(str::to_owned).collect(),
+        params: g
+            .all(O::Param)
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        timeout: seconds(g, O::Timeout, TIMEOUT),
     };
-    Ok((provider, Some((settings, scheme))))
+    let api_base_url = g.one(O::ApiBaseUrl).map(str::to_owned).or(api_base_url);
+    Ok((HeaderSource::Token(settings, scheme), api_base_url))
 }
 
-fn parse_api(name: &str) -> Result<Api, String> {
-    Ok(match name {
+/// `apiauth request`'s options.
+fn call(g: &mut Given, api_base_url: Option<String>) -> Result<Call, String> {
+    let target = g
+        .target
+        .take()
+        .ok_or("`apiauth request` needs a path or URL")?;
+    Ok(Call {
+        target,
+        api_base_url,
+        method: g.one(O::Method).map(str::to_owned),
+        data: g.one(O::Data).map(str::to_owned),
+        headers: g.all(O::Header).map(str::to_owned).collect(),
+        include: g.flag(O::Include),
+        customer_id: g.one(O::CustomerId).map(str::to_owned),
+        timeout: seconds(g, O::Timeout, TIMEOUT),
+        max_time: seconds(g, O::MaxTime, MAX_TIME),
+    })
+}
+
+/// The seconds of `o` (checked when read), or `default`.
+fn seconds(g: &Given, o: O, default: Duration) -> Duration {
+    g.one(o).and_then(opts::seconds).unwrap_or(default)
+}
+
+/// The API named `name` (one of `opts::APIS`, checked when read).
+fn api(name: &str) -> Api {
+    match name {
         "core" => Api::Core,
         "smart-tire" => Api::SmartTire,
         "tacho" => Api::Tacho,
         "vehicle-check" => Api::VehicleCheck,
-        "job-management" => Api::JobManagement,
-        other => {
-            return Err(format!(
-                "unknown --api {other:?} (core, smart-tire, tacho, vehicle-check, job-management)"
-            ));
-        }
-    })
-}
-
-fn parse_format(format: Option<&str>, command: &Command) -> Result<Format, String> {
-    match (format, command) {
-        (None, _) => Ok(Format::Line),
-        (Some(_), Command::Token | Command::Request(_)) => {
-            Err("--format applies to `apiauth header`".into())
-        }
-        (Some("line"), _) => Ok(Format::Line),
-        (Some("value"), _) => Ok(Format::Value),
-        (Some("curl"), _) => Ok(Format::Curl),
-        (Some("json"), _) => Ok(Format::Json),
-        (Some(other), _) => Err(format!(
-            "unknown --format {other:?} (line, value, curl, json)"
-        )),
+        _ => Api::JobManagement,
     }
 }

@@ -1,20 +1,7 @@
 //! Failures shared across processes through the disk cache's failure records: the
 //! `apiauth` command run as many processes against a hanging or refusing endpoint.
 
-use std::fs;
-use std::net::TcpListener;
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use httpmock::Method::POST;
-use httpmock::{Mock, MockServer};
-use serde_json::json;
-
-use crate::cli::{User, stderr};
+use super::*;
 
 /// A listener on loopback that accepts connections, counts them, and never answers.
 fn silent_listener() -> (String, Arc<AtomicUsize>) {

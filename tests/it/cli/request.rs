@@ -1,43 +1,6 @@
-//! `apiauth request`, `apiauth cache list/clear` and `-v`, run as processes against loopback
-//! stand-ins of the providers.
+//! `apiauth request` against loopback stand-ins of the providers.
 
-use std::fs;
-use std::io::Write;
-use std::process::{Output, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use httpmock::Method::{GET, POST, PUT};
-use httpmock::MockServer;
-
-use crate::cli::{MCF_BASIC, MCF_TOKEN, User, any_token, mcf_mock, stderr, unix_seconds};
-use crate::server::{Reply, Server};
-use crate::support::rfc_token;
-
-/// A token endpoint that hands out `T1`, then `T2`, … (one an hour).
-fn numbered_tokens() -> Server {
-    Server::start(|n| Reply {
-        status: 200,
-        body: rfc_token(&format!("T{}", n + 1), 3600).to_string(),
-        delay: Duration::ZERO,
-    })
-}
-
-fn code(out: &Output) -> Option<i32> {
-    out.status.code()
-}
-
-/// Runs `args` with `stdin` on the command's standard input.
-fn run_with_stdin(user: &User, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = user
-        .command(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
-}
+use super::*;
 
 #[test]
 fn motorweb_request_retries_once_with_a_new_token_after_a_401() {
@@ -347,159 +310,28 @@ fn refused_before_anything_is_sent() {
     elsewhere.assert_calls(0);
 }
 
-/// The `cache list` lines with the timestamp (4th field) checked and replaced by `<at>`.
-fn listed(user: &User) -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let out = user.ok(&["cache", "list"]);
-    out.lines()
-        .map(|line| {
-            let mut fields: Vec<&str> = line.split(' ').collect();
-            assert_eq!(fields.len(), 5, "{line}");
-            let at = unix_seconds(fields[3]).unwrap_or_else(|| panic!("{line}"));
-            assert!(at.abs_diff(now + 3600) <= 5, "{line}");
-            fields[3] = "<at>";
-            fields.join(" ") + "\n"
-        })
-        .collect()
-}
-
 #[test]
-fn cache_list_and_clear() {
+fn my_connected_fleet_base_url_moves_the_apis_with_the_token_endpoint() {
     let server = MockServer::start();
-    let first = any_token(&server, "FIRST-TOKEN");
-    let second = server.mock(|when, then| {
-        when.method(POST).path("/other-token");
-        then.status(200).json_body(rfc_token("SECOND-TOKEN", 3600));
-    });
-    let user = User::new("cache-list", "id-1", "secret");
-    let (url1, url2) = (server.url("/token"), server.url("/other-token"));
-    let token = |url: &str, scope: Option<&str>| {
-        let args = ["token", "--provider", "generic", "--token-url", url];
-        let scope = scope.map_or(vec![], |s| vec!["--scope", s]);
-        user.ok(&[&args[..], &scope].concat())
-    };
-    assert_eq!(token(&url1, None), "FIRST-TOKEN\n");
-    assert_eq!(token(&url2, Some("read")), "SECOND-TOKEN\n");
-    let list = user.ok(&["cache", "list"]);
-    assert!(!list.contains("TOKEN"), "{list}");
-    assert_eq!(
-        listed(&user),
-        format!("{url2} id-1 read <at> fresh\n{url1} id-1 - <at> fresh\n")
-    );
-    // A selection that matches nothing, then one entry, then everything left.
-    assert_eq!(
-        user.ok(&["cache", "clear", "--client-id", "id-2"]),
-        "removed 0 entries\n"
-    );
-    assert_eq!(user.entries().len(), 2);
-    let clear1 = [
-        "cache",
-        "clear",
-        "--token-url",
-        &url1,
-        "--client-id",
-        "id-1",
-    ];
-    assert_eq!(user.ok(&clear1), "removed 1 entry\n");
-    assert_eq!(user.entries().len(), 1);
-    assert_eq!(listed(&user), format!("{url2} id-1 read <at> fresh\n"));
-    first.assert_calls(1);
-    assert_eq!(token(&url1, None), "FIRST-TOKEN\n");
-    first.assert_calls(2);
-    assert_eq!(user.ok(&["cache", "clear"]), "removed 2 entries\n");
-    assert!(user.entries().is_empty());
-    assert_eq!(user.ok(&["cache", "list"]), "");
-    assert_eq!(token(&url2, Some("read")), "SECOND-TOKEN\n");
-    second.assert_calls(2);
-
-    // A symbolic link in the cache is neither listed nor followed by clear.
-    let entry = user.entries()[0].clone();
-    let outside = user.home.join("outside.json");
-    fs::copy(&entry, &outside).unwrap();
-    fs::remove_file(&entry).unwrap();
-    std::os::unix::fs::symlink(&outside, &entry).unwrap();
-    assert_eq!(user.ok(&["cache", "list"]), "");
-    assert_eq!(user.ok(&["cache", "clear"]), "removed 0 entries\n");
-    assert!(outside.exists());
-}
-
-#[test]
-fn verbose_logs_without_secrets() {
-    let server = MockServer::start();
-    let id = "wmUB6jn1";
-    let secret = "mw-s3cr3t-value";
-    let jwt = "eyJhbGciOiJub25lIn0.e30.VERYSECRETTOKEN";
-    let token = server.mock(|when, then| {
-        when.method(POST).path("/auth/v1/token");
-        then.status(200)
-            .json_body(serde_json::json!({"access_token": jwt, "expires_in": 3599}));
-    });
+    let token = mcf_mock(&server);
     let api = server.mock(|when, then| {
-        when.path("/v1/secret-path")
-            .header("authorization", format!("Bearer {jwt}"));
-        then.status(200).body("ok");
+        when.path("/tacho/v1/x")
+            .header("authorization", format!("Bearer {MCF_TOKEN}"));
+        then.status(200).body("here");
     });
-    let basic = "d21VQjZqbjE6bXctczNjcjN0LXZhbHVl"; // base64("wmUB6jn1:mw-s3cr3t-value")
-    let core_api = server.mock(|when, then| {
-        when.path("/v1/core")
-            .header("authorization", format!("Basic {basic}"));
-        then.status(200).body("core");
-    });
-    let user = User::new("verbose", id, secret);
+    let user = User::new("request-mcf-base", "clientId", "clientSecret");
     let base = server.base_url();
-    let motorweb = ["--provider", "motorweb", "--base-url", &base, "--no-cache"];
-    let header = user.run(&[&["-vv", "header"][..], &motorweb].concat());
-    let request = user.run(&[&["request", "-vv"][..], &motorweb, &["/v1/secret-path"]].concat());
-    let core = user.run(&[
-        "-vv",
+    let args = [
         "request",
         "--provider",
         "my-connected-fleet",
         "--api",
-        "core",
-        "--api-base-url",
+        "tacho",
+        "--base-url",
         &base,
-        "/v1/core",
-    ]);
-    for out in [&header, &request, &core] {
-        let err = stderr(out);
-        assert!(out.status.code().is_some(), "{err}");
-        for line in err.lines() {
-            assert!(line.starts_with("apiauth: ["), "{line}");
-        }
-        for hidden in [secret, "s3cr3t", jwt, "VERYSECRETTOKEN", basic, "[trace "] {
-            assert!(!err.contains(hidden), "{hidden} in {err}");
-        }
-        // -vv shows ureq's Debug records (a request, with its headers redacted).
-        assert!(err.contains("apiauth: [debug ureq::"), "{err}");
-    }
-    for out in [&header, &request, &core] {
-        assert_eq!(code(out), Some(0));
-    }
-    assert_eq!(request.stdout, b"ok");
-    core_api.assert_calls(1);
-    token.assert_calls(2);
+        "/tacho/v1/x",
+    ];
+    assert_eq!(user.ok(&args), "here");
+    token.assert_calls(1);
     api.assert_calls(1);
-    // -v: apiauth's Info records, and nothing of ureq's Debug.
-    let out = user.run(&[&["-v", "request"][..], &motorweb, &["/v1/secret-path"]].concat());
-    let err = stderr(&out);
-    assert_eq!(code(&out), Some(0), "{err}");
-    assert!(
-        err.contains(&format!("apiauth: [info apiauth::request] GET {base}\n")),
-        "{err}"
-    );
-    assert!(!err.contains("[debug "), "{err}");
-    // Without -v, nothing.
-    let quiet = user.run(&[&["request"][..], &motorweb, &["/v1/secret-path"]].concat());
-    assert_eq!(stderr(&quiet), "");
-}
-
-#[test]
-fn rfc3339_reader_known_answer() {
-    assert_eq!(unix_seconds("2026-11-23T15:04:05Z"), Some(1_795_446_245));
-    assert_eq!(unix_seconds("2000-02-29T00:00:00Z"), Some(951_782_400));
-    assert_eq!(unix_seconds("2026-11-23 15:04:05Z"), None);
 }

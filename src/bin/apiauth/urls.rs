@@ -1,0 +1,123 @@
+//! The command's one URL rule, and URLs as it prints them (no user, no password, no query).
+
+use apiauth::http::Uri;
+
+/// Checks that `url` is an absolute `https` URL, or `http` to a loopback host, without a user
+/// or password. The message says what is wrong, never the URL.
+pub fn check(url: &str) -> Result<(), String> {
+    let (scheme, host, _) = origin(url).ok_or("takes an http(s) URL without user or password")?;
+    let loopback = ["127.0.0.1", "[::1]", "localhost"].contains(&host.as_str());
+    match scheme.as_str() {
+        "http" if !loopback => Err(
+            "must be https: plain http is allowed only to loopback (127.0.0.1, [::1], localhost)"
+                .into(),
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// The scheme (`http` or `https`), host and port of `url`; `None` for anything else,
+/// including a URL with a user or password.
+pub fn origin(url: &str) -> Option<(String, String, u16)> {
+    let uri: Uri = url.parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => 443,
+        "http" => 80,
+        _ => return None,
+    };
+    let authority = uri.authority()?;
+    if authority.as_str().contains('@') {
+        return None;
+    }
+    let host = authority.host().to_ascii_lowercase();
+    Some((scheme, host, authority.port_u16().unwrap_or(default_port)))
+}
+
+/// `url` as the command prints it: without user, password, query or fragment.
+pub fn shown(url: &str) -> String {
+    let url = url.split(['?', '#']).next().unwrap_or_default();
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find('/').unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(end);
+            let host = authority.rsplit('@').next().unwrap_or_default();
+            format!("{scheme}://{host}{path}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// `text` with every http(s) URL in it [`shown`]: for messages from the library and from
+/// ureq, which may quote a URL as given.
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = find_url(rest) {
+        out.push_str(&rest[..at]);
+        let url = &rest[at..];
+        let end = url
+            .find(|c: char| c.is_whitespace() || "\"'<>`".contains(c))
+            .unwrap_or(url.len());
+        out.push_str(&shown(&url[..end]));
+        rest = &url[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn find_url(text: &str) -> Option<usize> {
+    let lower = text.to_ascii_lowercase();
+    [lower.find("http://"), lower.find("https://")]
+        .into_iter()
+        .flatten()
+        .min()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins() {
+        let o = |url| origin(url).map(|(s, h, p)| format!("{s} {h} {p}"));
+        assert_eq!(
+            o("https://API.example.com/x").unwrap(),
+            "https api.example.com 443"
+        );
+        assert_eq!(o("HTTP://127.0.0.1:8080").unwrap(), "http 127.0.0.1 8080");
+        assert_eq!(o("https://a.example:443/").unwrap(), "https a.example 443");
+        assert_eq!(o("https://u:p@a.example/"), None);
+        assert_eq!(o("ftp://a.example/"), None);
+        assert_eq!(o("/path"), None);
+    }
+
+    #[test]
+    fn checks() {
+        assert_eq!(check("https://a.example/t"), Ok(()));
+        assert_eq!(check("http://127.0.0.1:9/t"), Ok(()));
+        assert_eq!(check("http://[::1]/t"), Ok(()));
+        assert!(
+            check("http://a.example/t")
+                .unwrap_err()
+                .starts_with("must be https")
+        );
+        for bad in ["https://u:SECRET@a.example/", "ftp://a/", "SECRET", "/t"] {
+            let why = check(bad).unwrap_err();
+            assert_eq!(why, "takes an http(s) URL without user or password");
+        }
+    }
+
+    #[test]
+    fn shown_and_redacted() {
+        assert_eq!(
+            shown("https://u:SECRET@a.example:8/t?api_key=SECRET#x"),
+            "https://a.example:8/t"
+        );
+        assert_eq!(shown("http://127.0.0.1"), "http://127.0.0.1");
+        assert_eq!(
+            redact("token url \"https://a.example/t?key=SECRET\" failed: HTTPS://u:SECRET@b/ x"),
+            "token url \"https://a.example/t\" failed: HTTPS://b/ x"
+        );
+    }
+}

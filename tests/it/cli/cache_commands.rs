@@ -1,0 +1,82 @@
+//! `apiauth cache list` and `apiauth cache clear`.
+
+use super::*;
+
+/// The `cache list` lines with the timestamp (4th field) checked and replaced by `<at>`.
+fn listed(user: &User) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let out = user.ok(&["cache", "list"]);
+    out.lines()
+        .map(|line| {
+            let mut fields: Vec<&str> = line.split(' ').collect();
+            assert_eq!(fields.len(), 5, "{line}");
+            let at = unix_seconds(fields[3]).unwrap_or_else(|| panic!("{line}"));
+            assert!(at.abs_diff(now + 3600) <= 5, "{line}");
+            fields[3] = "<at>";
+            fields.join(" ") + "\n"
+        })
+        .collect()
+}
+
+#[test]
+fn cache_list_and_clear() {
+    let server = MockServer::start();
+    let first = any_token(&server, "FIRST-TOKEN");
+    let second = server.mock(|when, then| {
+        when.method(POST).path("/other-token");
+        then.status(200).json_body(rfc_token("SECOND-TOKEN", 3600));
+    });
+    let user = User::new("cache-list", "id-1", "secret");
+    let (url1, url2) = (server.url("/token"), server.url("/other-token"));
+    let token = |url: &str, scope: Option<&str>| {
+        let args = ["token", "--provider", "generic", "--token-url", url];
+        let scope = scope.map_or(vec![], |s| vec!["--scope", s]);
+        user.ok(&[&args[..], &scope].concat())
+    };
+    assert_eq!(token(&url1, None), "FIRST-TOKEN\n");
+    assert_eq!(token(&url2, Some("read")), "SECOND-TOKEN\n");
+    let list = user.ok(&["cache", "list"]);
+    assert!(!list.contains("TOKEN"), "{list}");
+    assert_eq!(
+        listed(&user),
+        format!("{url2} id-1 read <at> fresh\n{url1} id-1 - <at> fresh\n")
+    );
+    // A selection that matches nothing, then one entry, then everything left.
+    assert_eq!(
+        user.ok(&["cache", "clear", "--client-id", "id-2"]),
+        "removed 0 entries\n"
+    );
+    assert_eq!(user.entries().len(), 2);
+    let clear1 = [
+        "cache",
+        "clear",
+        "--token-url",
+        &url1,
+        "--client-id",
+        "id-1",
+    ];
+    assert_eq!(user.ok(&clear1), "removed 1 entry\n");
+    assert_eq!(user.entries().len(), 1);
+    assert_eq!(listed(&user), format!("{url2} id-1 read <at> fresh\n"));
+    first.assert_calls(1);
+    assert_eq!(token(&url1, None), "FIRST-TOKEN\n");
+    first.assert_calls(2);
+    assert_eq!(user.ok(&["cache", "clear"]), "removed 2 entries\n");
+    assert!(user.entries().is_empty());
+    assert_eq!(user.ok(&["cache", "list"]), "");
+    assert_eq!(token(&url2, Some("read")), "SECOND-TOKEN\n");
+    second.assert_calls(2);
+
+    // A symbolic link in the cache is neither listed nor followed by clear.
+    let entry = user.entries()[0].clone();
+    let outside = user.home.join("outside.json");
+    fs::copy(&entry, &outside).unwrap();
+    fs::remove_file(&entry).unwrap();
+    std::os::unix::fs::symlink(&outside, &entry).unwrap();
+    assert_eq!(user.ok(&["cache", "list"]), "");
+    assert_eq!(user.ok(&["cache", "clear"]), "removed 0 entries\n");
+    assert!(outside.exists());
+}

@@ -1,0 +1,346 @@
+//! The disk cache shared by processes: one request for many, private files, untrusted
+//! entries, locks.
+
+use super::*;
+
+#[test]
+fn sixteen_processes_on_a_cold_cache_make_one_request() {
+    let server = MockServer::start();
+    let mock = server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(200)
+            .json_body(rfc_token("SHARED", 3600))
+            .delay(Duration::from_millis(300));
+    });
+    let user = User::new("sixteen", "id", "secret");
+    let url = server.url("/token");
+    let args = ["header", "--provider", "generic", "--token-url", &url];
+    let children: Vec<_> = (0..16)
+        .map(|_| user.command(&args).stdout(Stdio::piped()).spawn().unwrap())
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            "Authorization: Bearer SHARED\n"
+        );
+    }
+    mock.assert_calls(1);
+}
+
+#[test]
+fn the_cache_is_private_and_never_holds_the_secret() {
+    let server = MockServer::start();
+    any_token(&server, "PRIVATE");
+    let user = User::new("private", "the-id", "the-secret-42");
+    let url = server.url("/token");
+    user.ok(&["token", "--provider", "generic", "--token-url", &url]);
+    let mode = |path: &Path| fs::metadata(path).unwrap().mode() & 0o777;
+    assert_eq!(mode(&user.cache_dir()), 0o700);
+    let files: Vec<_> = fs::read_dir(user.cache_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 2, "{files:?}"); // the entry and its lock
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{file:?}");
+        assert!(!fs::read_to_string(file).unwrap().contains("the-secret-42"));
+    }
+    let entry: Value = serde_json::from_slice(&fs::read(&user.entries()[0]).unwrap()).unwrap();
+    assert_eq!(entry["access_token"], "PRIVATE");
+    assert_eq!(entry["settings"]["client_id"], "the-id");
+    assert_eq!(entry["settings"]["token_url"], url);
+    let mut fields: Vec<&str> = entry
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    fields.sort();
+    let expected = [
+        "access_token",
+        "check",
+        "issued_at_ms",
+        "kind",
+        "lifetime_ms",
+        "scope",
+        "settings",
+        "version",
+    ];
+    assert_eq!(fields, expected);
+}
+
+#[test]
+fn untrusted_or_corrupt_entries_are_ignored_and_replaced() {
+    let server = MockServer::start();
+    let mock = any_token(&server, "GOOD");
+    let user = User::new("corrupt", "id", "secret");
+    let (args, entry) = user.first_token(&server, "GOOD");
+    let valid = fs::read(&entry).unwrap();
+    let mut expected_calls = 1;
+    let damages: [(&str, &dyn Fn()); 5] = [
+        ("truncated", &|| {
+            fs::write(&entry, &valid[..valid.len() / 2]).unwrap()
+        }),
+        ("garbage", &|| {
+            fs::write(&entry, b"\x00\xffnot json").unwrap()
+        }),
+        ("another token url", &|| {
+            let text = String::from_utf8(valid.clone()).unwrap();
+            fs::write(&entry, text.replace("/token", "/other")).unwrap();
+        }),
+        ("readable by others", &|| {
+            fs::write(&entry, &valid).unwrap();
+            fs::set_permissions(&entry, fs::Permissions::from_mode(0o644)).unwrap();
+        }),
+        ("planted token", &|| {
+            let text = String::from_utf8(valid.clone()).unwrap();
+            fs::write(&entry, text.replace("GOOD", "EVIL")).unwrap();
+            fs::set_permissions(&entry, fs::Permissions::from_mode(0o666)).unwrap();
+        }),
+    ];
+    for (damage, apply) in damages {
+        apply();
+        assert_eq!(user.ok(&args), "GOOD\n", "{damage}");
+        expected_calls += 1;
+        mock.assert_calls(expected_calls);
+        let replaced: Value = serde_json::from_slice(&fs::read(&entry).unwrap()).unwrap();
+        assert_eq!(replaced["access_token"], "GOOD", "{damage}");
+        assert_eq!(
+            fs::metadata(&entry).unwrap().mode() & 0o777,
+            0o600,
+            "{damage}"
+        );
+        // Replaced: the next process uses it without a request.
+        assert_eq!(user.ok(&args), "GOOD\n", "{damage}");
+        mock.assert_calls(expected_calls);
+    }
+}
+
+#[test]
+fn an_entry_owned_by_another_user_is_ignored() {
+    // Only root can give a file away; elsewhere this is covered by the same check's mode half.
+    let user = User::new("owner", "id", "secret");
+    let probe = user.home.join("probe");
+    fs::write(&probe, "").unwrap();
+    if std::os::unix::fs::chown(&probe, Some(65534), None).is_err() {
+        eprintln!("skipped: cannot chown (not root)");
+        return;
+    }
+    let server = MockServer::start();
+    let mock = any_token(&server, "MINE");
+    let (args, entry) = user.first_token(&server, "MINE");
+    std::os::unix::fs::chown(&entry, Some(65534), None).unwrap();
+    assert_eq!(user.ok(&args), "MINE\n");
+    mock.assert_calls(2);
+    assert_eq!(
+        fs::metadata(&entry).unwrap().uid(),
+        fs::metadata(&user.home).unwrap().uid()
+    );
+}
+
+#[test]
+fn a_stale_entry_is_refreshed_and_an_expired_one_replaced() {
+    let server = MockServer::start();
+    let mock = any_token(&server, "T");
+    let user = User::new("stale", "id", "secret");
+    let (args, entry) = user.first_token(&server, "T");
+    // Move the entry's issue time back: 30 s left is inside the 60 s margin; then expired.
+    for (left, calls) in [(3000, 1), (30, 2), (-5, 3)] {
+        let mut json: Value = serde_json::from_slice(&fs::read(&entry).unwrap()).unwrap();
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        json["issued_at_ms"] = json!(now_ms - (3600 - left) * 1000);
+        fs::write(&entry, json.to_string()).unwrap();
+        assert_eq!(user.ok(&args), "T\n");
+        mock.assert_calls(calls);
+    }
+}
+
+#[test]
+fn refresh_replaces_the_cached_token() {
+    let server = MockServer::start();
+    let mut first = any_token(&server, "REVOKED");
+    let user = User::new("refresh", "id", "secret");
+    let url = server.url("/token");
+    let args = ["token", "--provider", "generic", "--token-url", &url];
+    assert_eq!(user.ok(&args), "REVOKED\n");
+    first.delete();
+    let second = any_token(&server, "NEW");
+    assert_eq!(user.ok(&args), "REVOKED\n");
+    assert_eq!(user.ok(&[&args[..], &["--refresh"]].concat()), "NEW\n");
+    assert_eq!(user.ok(&args), "NEW\n");
+    second.assert_calls(1);
+}
+
+#[test]
+fn no_cache_fetches_every_time_and_writes_nothing() {
+    let server = MockServer::start();
+    let mock = any_token(&server, "N");
+    let user = User::new("no-cache", "id", "secret");
+    let url = server.url("/token");
+    for _ in 0..3 {
+        user.ok(&[
+            "token",
+            "--provider",
+            "generic",
+            "--token-url",
+            &url,
+            "--no-cache",
+        ]);
+    }
+    mock.assert_calls(3);
+    assert!(!user.cache_dir().exists());
+}
+
+#[test]
+fn a_process_killed_holding_the_lock_does_not_block_the_next() {
+    // The first request hangs; every later one is answered at once.
+    let server = Server::start(|n| Reply {
+        status: 200,
+        body: rfc_token("AFTER", 3600).to_string(),
+        delay: Duration::from_secs(if n == 0 { 60 } else { 0 }),
+    });
+    let user = User::new("killed", "id", "secret");
+    let args = [
+        "token",
+        "--provider",
+        "generic",
+        "--token-url",
+        server.url(),
+        "--timeout",
+        "30",
+    ];
+    let mut holder = user.command(&args).stdout(Stdio::null()).spawn().unwrap();
+    crate::support::eventually(|| server.hits() == 1); // it holds the lock, waiting
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    // Were the lock not released, this would wait out 5 × 30 s before fetching.
+    let mut next = user.command(&args).stdout(Stdio::piped()).spawn().unwrap();
+    let finished = (0..2000).any(|_| {
+        std::thread::sleep(Duration::from_millis(10));
+        next.try_wait().unwrap().is_some()
+    });
+    if !finished {
+        next.kill().unwrap();
+    }
+    assert!(
+        finished,
+        "the next process still waits for a dead one's lock"
+    );
+    let out = next.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "AFTER\n");
+    assert_eq!(server.hits(), 2);
+}
+
+#[test]
+fn a_cached_token_serves_only_the_secret_that_fetched_it() {
+    let server = MockServer::start();
+    let answer = |secret: &str, status: u16, body: Value| {
+        server.mock(|when, then| {
+            when.method(POST)
+                .path("/token")
+                .header("authorization", basic(secret));
+            then.status(status).json_body(body);
+        })
+    };
+    let good = answer("S3cr3t-S", 200, rfc_token("GOOD", 3600));
+    let wrong = answer("WRONG-s3cr3t", 401, json!({"error": "invalid_client"}));
+    let rotated = answer("ROTATED-s3cr3t", 200, rfc_token("NEW", 3600));
+    let user = User::new("secret-bound", "id", "S3cr3t-S");
+    let (args, entry) = user.first_token(&server, "GOOD");
+    let written = fs::read(&entry).unwrap();
+
+    // A wrong secret is sent, and refused; the entry of the right one is left as it was.
+    let out = user
+        .with_env("APIAUTH_CLIENT_SECRET", "WRONG-s3cr3t")
+        .run(&args);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        stderr(&out),
+        "apiauth: credentials rejected: token endpoint returned 401: invalid_client\n"
+    );
+    assert_eq!((good.calls(), wrong.calls()), (1, 1));
+    assert_eq!(fs::read(&entry).unwrap(), written);
+    assert_eq!(user.ok(&args), "GOOD\n");
+    good.assert_calls(1);
+
+    // The same secret sent another way is another entry.
+    let raw = [&args[..], &["--client-auth".into(), "basic-raw".into()]].concat();
+    assert_eq!(user.ok(&raw), "GOOD\n");
+    good.assert_calls(2);
+    assert_eq!(user.entries().len(), 2);
+
+    // A secret the endpoint accepts (a rotation in progress) gets an entry of its own; the
+    // old secret's entry is left as it was and still serves it: neither overwrites the other.
+    let new_secret = user.with_env("APIAUTH_CLIENT_SECRET", "ROTATED-s3cr3t");
+    assert_eq!(new_secret.ok(&args), "NEW\n");
+    assert_eq!(new_secret.ok(&args), "NEW\n");
+    rotated.assert_calls(1);
+    assert_eq!(user.ok(&args), "GOOD\n");
+    good.assert_calls(2);
+    assert_eq!(fs::read(&entry).unwrap(), written);
+    assert_eq!(user.entries().len(), 3);
+    for secret in ["S3cr3t-S", "WRONG-s3cr3t", "ROTATED-s3cr3t"] {
+        assert!(!any_file_holds(&user.cache_dir(), secret), "{secret}");
+    }
+}
+
+#[test]
+fn a_fifo_in_the_cache_is_replaced_not_waited_on() {
+    let server = MockServer::start();
+    let mock = any_token(&server, "T");
+    let user = User::new("fifo", "id", "secret");
+    let (args, entry) = user.first_token(&server, "T");
+    let lock = entry.with_extension("lock");
+    // Opening a FIFO waits for the other end: for ever, for a reader (the entry) or a
+    // writer (the lock) that never comes.
+    for (fifo, calls) in [(&entry, 2), (&lock, 3)] {
+        fs::remove_file(&entry).unwrap();
+        let _ = fs::remove_file(&lock);
+        let made = Command::new("mkfifo").arg(fifo).status().unwrap();
+        assert!(made.success());
+        let out = user.run_within_20s(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), "T\n");
+        mock.assert_calls(calls);
+        assert!(fs::symlink_metadata(fifo).unwrap().is_file(), "{fifo:?}");
+    }
+    assert_eq!(user.ok(&args), "T\n");
+    mock.assert_calls(3);
+}
+
+#[test]
+fn symlinks_in_the_cache_are_not_followed() {
+    let server = MockServer::start();
+    let mock = any_token(&server, "T");
+    let user = User::new("symlinks", "id", "secret");
+    let (args, entry) = user.first_token(&server, "T");
+    let lock = entry.with_extension("lock");
+    let is_file = |path: &Path| fs::symlink_metadata(path).unwrap().is_file();
+
+    // An entry that would be valid, reached through a symlink: not read, and the rename
+    // replaces the link, not its target.
+    let elsewhere = user.home.join("elsewhere.json");
+    fs::rename(&entry, &elsewhere).unwrap();
+    let valid = fs::read(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &entry).unwrap();
+    assert_eq!(user.ok(&args), "T\n");
+    mock.assert_calls(2);
+    assert!(is_file(&entry));
+    assert_eq!(fs::read(&elsewhere).unwrap(), valid);
+
+    // A lock file pointing elsewhere: its target is not created.
+    let victim = user.home.join("victim");
+    fs::remove_file(&entry).unwrap();
+    fs::remove_file(&lock).unwrap();
+    std::os::unix::fs::symlink(&victim, &lock).unwrap();
+    assert_eq!(user.ok(&args), "T\n");
+    mock.assert_calls(3);
+    assert!(!victim.exists());
+    assert!(is_file(&lock));
+}

@@ -1,0 +1,224 @@
+//! The `apiauth` command, run as processes against loopback servers: the harness, and
+//! the tests by behaviour. Usage errors are tested in-process, in the binary's own tests.
+
+mod cache_commands;
+mod cross_process;
+mod deadline;
+mod failures;
+mod interface;
+mod refusals;
+mod request;
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io::Write;
+use std::net::TcpListener;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use httpmock::Method::{GET, POST, PUT};
+use httpmock::{Mock, MockServer};
+use serde_json::{Value, json};
+
+use crate::server::{Reply, Server};
+use crate::support::{jwt_expiring_in, rfc_token, temp_dir};
+
+pub const MCF_TOKEN: &str = "B983854936PF1A7B61B141AB69494046";
+/// `clientId:clientSecret`, raw RFC 7617 Basic.
+pub const MCF_BASIC: &str = "Basic Y2xpZW50SWQ6Y2xpZW50U2VjcmV0";
+
+/// One user's environment: a private cache (`XDG_CACHE_HOME`) and credentials.
+pub struct User {
+    pub home: PathBuf,
+    pub env: Vec<(&'static str, String)>,
+}
+
+impl User {
+    pub fn new(test: &str, id: &str, secret: &str) -> User {
+        let home = temp_dir(&format!("cli-{test}"));
+        let env = vec![
+            ("HOME", home.display().to_string()),
+            ("XDG_CACHE_HOME", home.join("cache").display().to_string()),
+            ("APIAUTH_CLIENT_ID", id.to_owned()),
+            ("APIAUTH_CLIENT_SECRET", secret.to_owned()),
+        ];
+        User { home, env }
+    }
+
+    pub fn command(&self, args: &[impl AsRef<OsStr>]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_apiauth"));
+        command
+            .args(args)
+            .env_clear()
+            .envs(self.env.iter().cloned());
+        command
+    }
+
+    pub fn run(&self, args: &[impl AsRef<OsStr>]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    pub fn ok(&self, args: &[impl AsRef<OsStr>]) -> String {
+        let out = self.run(args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(stderr(&out), "");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn cache_dir(&self) -> PathBuf {
+        self.home.join("cache/apiauth")
+    }
+
+    /// Runs `apiauth token` against `server`'s generic `/token`, which must hand out
+    /// `token`; returns the arguments and the entry that run wrote.
+    fn first_token(&self, server: &MockServer, token: &str) -> (Vec<String>, PathBuf) {
+        let url = server.url("/token");
+        let args = ["token", "--provider", "generic", "--token-url", &url].map(String::from);
+        assert_eq!(self.ok(&args), format!("{token}\n"));
+        let entries = self.entries();
+        assert_eq!(entries.len(), 1);
+        (args.to_vec(), entries[0].clone())
+    }
+
+    /// The same user and cache with `name` set to `value`.
+    pub fn with_env(&self, name: &'static str, value: &str) -> User {
+        let mut env = self.env.clone();
+        env.retain(|(n, _)| *n != name);
+        env.push((name, value.to_owned()));
+        User {
+            home: self.home.clone(),
+            env,
+        }
+    }
+
+    /// Runs a command, killing it and failing if it has not finished within 20 s.
+    pub fn run_within_20s(&self, args: &[impl AsRef<OsStr>]) -> Output {
+        let mut child = self.command(args);
+        let mut child = child
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let finished = (0..2000).any(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            child.try_wait().unwrap().is_some()
+        });
+        if !finished {
+            child.kill().unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(finished, "still running after 20 s: {}", stderr(&out));
+        out
+    }
+
+    /// The cache's entry files.
+    pub fn entries(&self) -> Vec<PathBuf> {
+        let dir = fs::read_dir(self.cache_dir()).unwrap();
+        let paths = dir.map(|e| e.unwrap().path());
+        paths
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect()
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` as seconds since the Unix epoch; `None` for any other shape.
+pub fn unix_seconds(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    let shape = b.len() == 20
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        });
+    if !shape {
+        return None;
+    }
+    let n = |from: usize, to: usize| text[from..to].parse::<u64>().ok();
+    let (y, m, d) = (n(0, 4)?, n(5, 7)?, n(8, 10)?);
+    // Days from civil (Howard Hinnant), for years after 1970.
+    let y = if m <= 2 { y - 1 } else { y };
+    let (era, yoe) = (y / 400, y % 400);
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + n(11, 13)? * 3600 + n(14, 16)? * 60 + n(17, 19)?)
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn mcf_mock(server: &MockServer) -> Mock<'_> {
+    server.mock(|when, then| {
+        when.method(POST)
+            .path("/masternauth-oauth/oauth/accessToken")
+            .header("authorization", MCF_BASIC)
+            .body("grant_type=client_credentials");
+        then.status(200).json_body(json!({
+            "success": true, "accessToken": MCF_TOKEN, "token_type": "bearer", "expires_in": 2591999
+        }));
+    })
+}
+
+/// A generic server that answers `token` for an hour to anyone.
+pub fn any_token<'a>(server: &'a MockServer, token: &str) -> Mock<'a> {
+    server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(200).json_body(rfc_token(token, 3600));
+    })
+}
+
+/// A token endpoint that hands out `T1`, then `T2`, … (one an hour).
+pub fn numbered_tokens() -> Server {
+    Server::start(|n| Reply {
+        status: 200,
+        body: rfc_token(&format!("T{}", n + 1), 3600).to_string(),
+        delay: Duration::ZERO,
+    })
+}
+
+pub fn code(out: &Output) -> Option<i32> {
+    out.status.code()
+}
+
+/// Runs `args` with `stdin` on the command's standard input.
+pub fn run_with_stdin(user: &User, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = user
+        .command(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// `Authorization` for client `id` with `secret` (letters, digits and `-`: both encodings).
+pub fn basic(secret: &str) -> String {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("id:{secret}"));
+    format!("Basic {encoded}")
+}
+
+/// Whether any file in `dir` holds `needle`.
+pub fn any_file_holds(dir: &Path, needle: &str) -> bool {
+    fs::read_dir(dir).unwrap().any(|e| {
+        let bytes = fs::read(e.unwrap().path()).unwrap_or_default();
+        bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+    })
+}
+
+#[test]
+pub fn rfc3339_reader_known_answer() {
+    assert_eq!(unix_seconds("2026-11-23T15:04:05Z"), Some(1_795_446_245));
+    assert_eq!(unix_seconds("2000-02-29T00:00:00Z"), Some(951_782_400));
+    assert_eq!(unix_seconds("2026-11-23 15:04:05Z"), None);
+}

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use ureq::Agent;
 
-use crate::endpoint::TokenRequest;
 use crate::refresh::RefreshPolicy;
 use crate::secret::shown;
 use crate::source::RefreshHook;
+use crate::wire::TokenRequest;
 use crate::{
     BasicEncoding, ClientAuth, Credentials, RefreshEvent, Result, TokenSource, clock::Clock,
 };

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
-use crate::endpoint::TokenRequest;
 use crate::refresh::{Backoff, Freshness, RefreshPolicy};
+use crate::wire::TokenRequest;
 use crate::{BasicEncoding, ClientAuth, Error, Result, Token};
 
 mod failure;

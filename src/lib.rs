@@ -80,7 +80,6 @@ mod config;
 mod credentials;
 #[cfg(unix)]
 mod disk_cache;
-mod endpoint;
 mod error;
 mod form;
 mod header;
@@ -90,6 +89,8 @@ mod refresh;
 mod secret;
 mod source;
 mod token;
+mod transport;
+mod wire;
 
 pub use api::{ApiClient, Auth};
 #[cfg(feature = "test-util")]
@@ -98,11 +99,13 @@ pub use config::TokenConfig;
 pub use credentials::{BasicEncoding, ClientAuth, Credentials};
 #[cfg(unix)]
 pub use disk_cache::{CacheEntry, DiskCache};
-pub use error::{EndpointError, Error, Result};
+pub use error::{ApiError, EndpointError, Error, Result, Unusable};
 pub use header::TokenScheme;
 pub use secret::{AccessToken, ClientSecret};
 pub use source::{RefreshEvent, Stats, TokenSource};
 pub use token::{DEFAULT_LIFETIME, MAX_LIFETIME, Token};
+pub use transport::{Cause, Side, Unreachable};
+pub use wire::check_url;
 
 /// The HTTP types in this crate's signatures (`HeaderValue`, `HeaderName`), as re-exported
 /// by ureq.

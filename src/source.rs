@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 mod fetch;
 
-use crate::endpoint::TokenAgent;
 use crate::refresh::{Freshness, MAX_BACKOFF, RefreshPolicy, Schedule, backoff};
 use crate::secret::shown;
+use crate::transport::TokenAgent;
 use crate::{Error, Result, Token, TokenConfig};
 
 /// A thread-safe, lazily refreshed cache of one client-credentials token.

@@ -20,10 +20,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Key, MAX_ENTRY, Slot, VERSION, files};
 use crate::clock::Clock;
-use crate::endpoint::MAX_RETRY_AFTER;
-use crate::error::unusable;
 use crate::refresh::{Backoff, backoff, retry_after};
-use crate::{EndpointError, Error};
+use crate::wire::MAX_RETRY_AFTER;
+use crate::{Cause, EndpointError, Error, Side, Unreachable, Unusable};
 
 /// A record as written.
 #[derive(Serialize, Deserialize)]
@@ -50,16 +49,22 @@ enum Stored {
     InvalidResponse {
         why: String,
     },
-    /// `ureq::Error`'s text (its only message: it has no `source`), and for an I/O error
-    /// the kind, which `std::io::Error::from(apiauth::Error)` keeps.
+    /// An [`Unreachable`]'s parts; `cause` by name, `n` its number (milliseconds of a
+    /// timeout, bytes of a limit), `io_kind` an I/O error's kind by its `Debug` name.
     Transport {
-        text: String,
+        api: bool,
+        url: String,
+        cause: String,
+        n: Option<u64>,
         io_kind: Option<String>,
+        detail: Option<String>,
     },
 }
 
 #[derive(Serialize, Deserialize)]
 struct Refusal {
+    #[serde(default)]
+    url: String,
     status: u16,
     code: Option<String>,
     description: Option<String>,
@@ -67,33 +72,15 @@ struct Refusal {
     retry_after_ms: Option<u64>,
 }
 
-/// The transport errors whose text names them exactly: ureq's timeouts (one per phase) and
-/// its errors without a payload. I/O errors are rebuilt from their kind and text; any other
-/// (TLS, protocol, …) is not recorded, since it could not be rebuilt with the same message.
-fn transports() -> impl Iterator<Item = ureq::Error> {
-    use ureq::Timeout::*;
-    let timeouts = [
-        PerRead,
-        PerWrite,
-        Global,
-        PerCall,
-        Resolve,
-        Connect,
-        SendRequest,
-        SendBody,
-        RecvResponse,
-        RecvBody,
-    ];
-    let plain = [
-        ureq::Error::HostNotFound,
-        ureq::Error::ConnectionFailed,
-        ureq::Error::TooManyRedirects,
-        ureq::Error::RedirectFailed,
-        ureq::Error::InvalidProxyUrl,
-        ureq::Error::TlsRequired,
-    ];
-    timeouts.into_iter().map(ureq::Error::Timeout).chain(plain)
-}
+/// The reasons of an [`Error::InvalidResponse`] a record can name.
+const REASONS: [Unusable; 6] = [
+    Unusable::NotJsonOrForm,
+    Unusable::NoAccessToken,
+    Unusable::BadTokenBytes,
+    Unusable::NotBearer,
+    Unusable::JwtExpired,
+    Unusable::TooLarge,
+];
 
 /// The I/O error kinds a token request meets, by their `Debug` names; another is `Other`.
 const IO_KINDS: [ErrorKind; 10] = [
@@ -114,6 +101,7 @@ impl Stored {
     /// could not be rebuilt the same.
     fn of(error: &Error) -> Option<Stored> {
         let refusal = |e: &EndpointError| Refusal {
+            url: e.url.clone(),
             status: e.status,
             code: e.code.clone(),
             description: e.description.clone(),
@@ -124,15 +112,28 @@ impl Stored {
             Error::CredentialsRejected(e) => Stored::CredentialsRejected(refusal(e)),
             Error::EndpointRefused(e) => Stored::EndpointRefused(refusal(e)),
             Error::InvalidResponse(why) => Stored::InvalidResponse {
-                why: (*why).to_owned(),
+                why: why.to_string(),
             },
-            Error::Transport(e) => Stored::Transport {
-                text: e.to_string(),
-                io_kind: match &**e {
-                    ureq::Error::Io(io) => Some(format!("{:?}", io.kind())),
-                    _ => None,
-                },
-            },
+            Error::Transport(e) => {
+                let (cause, n, io_kind) = match e.cause {
+                    Cause::TimedOut { after } => ("timed_out", after.map(millis), None),
+                    Cause::ConnectionRefused => ("connection_refused", None, None),
+                    Cause::HostNotFound => ("host_not_found", None, None),
+                    Cause::Tls => ("tls", None, None),
+                    Cause::Protocol => ("protocol", None, None),
+                    Cause::Io(kind) => ("io", None, Some(format!("{kind:?}"))),
+                    Cause::TooLarge { limit } => ("too_large", Some(limit), None),
+                    _ => ("other", None, None),
+                };
+                Stored::Transport {
+                    api: e.side == Side::Api,
+                    url: e.url.clone(),
+                    cause: cause.into(),
+                    n,
+                    io_kind,
+                    detail: e.detail.clone(),
+                }
+            }
             _ => return None,
         };
         stored.restore().is_some().then_some(stored)
@@ -142,6 +143,7 @@ impl Stored {
     fn restore(&self) -> Option<Error> {
         let endpoint = |r: &Refusal| {
             Box::new(EndpointError {
+                url: r.url.clone(),
                 status: r.status,
                 code: r.code.clone(),
                 description: r.description.clone(),
@@ -153,22 +155,36 @@ impl Stored {
             Stored::CredentialsRejected(r) => Error::CredentialsRejected(endpoint(r)),
             Stored::EndpointRefused(r) => Error::EndpointRefused(endpoint(r)),
             Stored::InvalidResponse { why } => {
-                Error::InvalidResponse(unusable::ALL.into_iter().find(|known| known == why)?)
+                Error::InvalidResponse(REASONS.into_iter().find(|r| r.to_string() == *why)?)
             }
             Stored::Transport {
-                text,
-                io_kind: Some(kind),
+                api,
+                url,
+                cause,
+                n,
+                io_kind,
+                detail,
             } => {
-                let kind = (IO_KINDS.into_iter())
-                    .find(|k| format!("{k:?}") == *kind)
-                    .unwrap_or(ErrorKind::Other);
-                let io = std::io::Error::new(kind, text.strip_prefix("io: ")?);
-                Error::from(ureq::Error::Io(io))
+                let cause = match (cause.as_str(), *n) {
+                    ("timed_out", after) => Cause::TimedOut {
+                        after: after.map(Duration::from_millis),
+                    },
+                    ("connection_refused", _) => Cause::ConnectionRefused,
+                    ("host_not_found", _) => Cause::HostNotFound,
+                    ("tls", _) => Cause::Tls,
+                    ("protocol", _) => Cause::Protocol,
+                    ("io", _) => Cause::Io(
+                        (IO_KINDS.into_iter())
+                            .find(|k| Some(format!("{k:?}")) == *io_kind)
+                            .unwrap_or(ErrorKind::Other),
+                    ),
+                    ("too_large", Some(limit)) => Cause::TooLarge { limit },
+                    ("other", _) => Cause::Other,
+                    _ => return None,
+                };
+                let side = if *api { Side::Api } else { Side::TokenEndpoint };
+                Unreachable::error(side, url.clone(), cause, detail.clone())
             }
-            Stored::Transport {
-                text,
-                io_kind: None,
-            } => Error::from(transports().find(|e| e.to_string() == *text)?),
         })
     }
 }
@@ -275,20 +291,31 @@ mod tests {
     #[test]
     fn recorded_errors_come_back_with_the_same_variant_and_message() {
         let refusal = EndpointError {
+            url: "https://a.example/t".into(),
             status: 429,
             code: Some("slow_down".into()),
             description: Some("later".into()),
             uri: None,
             retry_after: Some(Duration::from_secs(3600)),
         };
-        let io = std::io::Error::new(ErrorKind::ConnectionRefused, "refused (os error 111)");
+        let url = || "https://a.example/t".to_owned();
+        let unreachable = |cause, detail: Option<&str>| {
+            Unreachable::error(Side::TokenEndpoint, url(), cause, detail.map(Into::into))
+        };
         let errors = [
             Error::EndpointRefused(Box::new(refusal.clone())),
             Error::CredentialsRejected(Box::new(refusal.clone())),
-            Error::InvalidResponse("token type is not bearer"),
-            Error::from(ureq::Error::Timeout(ureq::Timeout::RecvResponse)),
-            Error::from(ureq::Error::HostNotFound),
-            Error::from(ureq::Error::Io(io)),
+            Error::InvalidResponse(Unusable::NotBearer),
+            unreachable(
+                Cause::TimedOut {
+                    after: Some(Duration::from_millis(1500)),
+                },
+                None,
+            ),
+            unreachable(Cause::HostNotFound, None),
+            unreachable(Cause::ConnectionRefused, None),
+            unreachable(Cause::Io(ErrorKind::ConnectionReset), Some("io: reset")),
+            unreachable(Cause::Tls, Some("tls: handshake")),
         ];
         for error in errors {
             let back = round_trip(&error).unwrap();
@@ -301,8 +328,6 @@ mod tests {
         let unknown = [
             Error::Config("bad".into()),
             Error::InvalidHeaderValue("client secret"),
-            Error::InvalidResponse("a reason not in the list"),
-            Error::from(ureq::Error::Tls("handshake")),
         ];
         for error in unknown {
             assert!(Stored::of(&error).is_none(), "{error:?}");

@@ -164,10 +164,7 @@ mod tests {
         for password in ["p", "p#ss", "p@ss", "p/ss", "p?ss", "p%40ss"] {
             let url = format!("http://127.0.0.1:{password}@127.0.0.1:8/token");
             let error = check_url(&url, true).unwrap_err().to_string();
-            assert!(
-                !error.contains("ss") && !error.contains("127.0.0.1:p"),
-                "{error}"
-            );
+            assert!(!error.contains(&format!(":{password}")), "{error}");
         }
         let error = check_url("https://u:p@a.example/t", false).unwrap_err();
         assert_eq!(

@@ -389,25 +389,34 @@ fn exit_codes() {
             "0.3",
         ])
     };
+    let rejected = format!(
+        "credentials rejected: token endpoint {} returned 401: invalid_client",
+        server.url("/rejected")
+    );
+    let refused = format!("token endpoint {} returned 503", server.url("/refused"));
     let cases = [
         (
             user.run(&["header", "--provider", "nowhere"]),
             2,
             "unknown --provider \"nowhere\"",
         ),
+        (generic("/rejected"), 3, rejected.as_str()),
         (
-            generic("/rejected"),
-            3,
-            "credentials rejected: token endpoint returned 401: invalid_client",
+            unreachable(&closed),
+            4,
+            &format!("could not reach the token endpoint {closed}: connection refused"),
         ),
-        (unreachable(&closed), 4, "could not reach the endpoint"),
-        (unreachable(&silent_url), 4, "could not reach the endpoint"),
+        (
+            unreachable(&silent_url),
+            4,
+            &format!("could not reach the token endpoint {silent_url}: timed out after 300ms"),
+        ),
         (
             generic("/unusable"),
             5,
             "unusable token response: no access token in the answer",
         ),
-        (generic("/refused"), 6, "token endpoint returned 503"),
+        (generic("/refused"), 6, refused.as_str()),
     ];
     for (out, code, message) in cases {
         let err = stderr(&out);
@@ -820,7 +829,10 @@ fn a_cached_token_serves_only_the_secret_that_fetched_it() {
     assert!(out.stdout.is_empty());
     assert_eq!(
         stderr(&out),
-        "apiauth: credentials rejected: token endpoint returned 401: invalid_client\n"
+        format!(
+            "apiauth: credentials rejected: token endpoint {} returned 401: invalid_client\n",
+            server.url("/token")
+        )
     );
     assert_eq!((good.calls(), wrong.calls()), (1, 1));
     assert_eq!(fs::read(&entry).unwrap(), written);

@@ -18,6 +18,7 @@ mod robustness;
 mod server;
 mod support;
 mod token_endpoint;
+mod transport;
 mod usable;
 
 use std::alloc::{GlobalAlloc, Layout, System};

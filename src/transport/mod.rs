@@ -135,14 +135,13 @@ impl TokenRequest {
             if let Error::EndpointRefused(details) | Error::CredentialsRejected(details) = &mut e {
                 details.retry_after = retry_after;
                 details.url = self.shown_url();
-                for text in [
+                let texts = [
                     &mut details.code,
                     &mut details.description,
                     &mut details.uri,
-                ] {
-                    if let Some(text) = text {
-                        *text = scrub(text, secret);
-                    }
+                ];
+                for text in texts.into_iter().flatten() {
+                    *text = scrub(text, secret);
                 }
             }
             e

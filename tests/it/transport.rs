@@ -46,7 +46,7 @@ fn the_callers_agent_reaches_motorweb_token_requests_and_api_calls() {
         .with_agent(agent());
     let answer: serde_json::Value = client.vehicle_by_plate("ABC").unwrap();
     assert_eq!(answer, json!({"ok": true}));
-    assert_eq!((token.hits(), api.hits()), (1, 1));
+    assert_eq!((token.calls(), api.calls()), (1, 1));
     assert_eq!(client.token_source().stats().fetches, 1);
 }
 
@@ -72,7 +72,7 @@ fn the_callers_agent_reaches_my_connected_fleet_token_requests_and_api_calls() {
         .with_agent(agent());
     let answer: serde_json::Value = client.jobs().unwrap();
     assert_eq!(answer, json!([]));
-    assert_eq!((token.hits(), jobs.hits()), (1, 1));
+    assert_eq!((token.calls(), jobs.calls()), (1, 1));
     assert_eq!(client.token_source().stats().fetches, 1);
 }
 
@@ -101,7 +101,11 @@ fn a_plain_http_api_base_that_is_not_loopback_is_refused_before_anything_is_sent
     ] {
         assert!(matches!(result, Err(Error::Config(_))), "{result:?}");
     }
-    assert_eq!(token.hits(), 0);
+    let api = ApiClient::new(Auth::Basic(creds(), BasicEncoding::Raw));
+    let request = ureq::http::Request::get("http://api.invalid/v1").body(Vec::new());
+    let result = api.run(request.unwrap());
+    assert!(matches!(result, Err(Error::Config(_))), "{result:?}");
+    assert_eq!(token.calls(), 0);
 }
 
 #[test]
@@ -122,7 +126,7 @@ fn a_password_holding_hash_at_slash_or_question_mark_is_refused() {
         let result = api.get_json::<serde_json::Value>(&url);
         assert!(matches!(result, Err(Error::Config(_))), "{result:?}");
     }
-    assert_eq!(any.hits(), 0);
+    assert_eq!(any.calls(), 0);
 }
 
 /// A token endpoint that puts the form body it got into `error_description`.
@@ -225,7 +229,7 @@ fn a_redirect_naming_a_user_and_password_reaches_job_management_with_the_token_o
     let client = my_connected_fleet::Client::at(&base, &base, creds(), "42").unwrap();
     let answer: serde_json::Value = client.jobs().unwrap();
     assert_eq!(answer, json!([]));
-    assert_eq!((first.hits(), clean.hits()), (1, 1));
+    assert_eq!((first.calls(), clean.calls()), (1, 1));
 }
 
 fn unreachable(error: Error) -> Box<Unreachable> {

@@ -291,7 +291,8 @@ impl ApiClient {
     /// (or the status the agent turned into an error) with the token it carried.
     fn send(&self, mut request: Request<impl AsSendBody>) -> Result<(Answer, Option<Arc<Token>>)> {
         check_uri(request.uri(), "api url", self.allow_http)?;
-        let url = redacted_uri(request.uri());
+        let uri = request.uri().clone(); // shown only in an error
+        let url = || redacted_uri(&uri);
         let used = self.auth.apply(request.headers_mut())?;
         // Statuses are read here, so that an error keeps the body's start and the URL.
         let request = (self.agent.configure_request(request))
@@ -302,14 +303,14 @@ impl ApiClient {
         let as_error = self.agent.config().http_status_as_error();
         let answer = match self.agent.run(request) {
             Ok(response) if as_error && response.status().as_u16() >= 400 => {
-                Err(self.status_error(response, url, used.as_deref()))
+                Err(self.status_error(response, url(), used.as_deref()))
             }
             Ok(response) => Ok(response),
             Err(e) => {
                 let limits = self.agent.config().timeouts();
                 Err(Unreachable::from_ureq(
                     Side::Api,
-                    url,
+                    url(),
                     e,
                     &limits,
                     self.secret(),

@@ -332,6 +332,12 @@ impl ApiClient {
         let mut reader = response.body_mut().as_reader().take(MAX_ERROR_BODY);
         let _ = reader.read_to_end(&mut body); // an unreadable body leaves what was read
         let mut body = scrub(&String::from_utf8_lossy(&body), self.secret());
+        if let Auth::Basic(creds, encoding) = &self.auth
+            && let Ok(header) = creds.basic_header(*encoding)
+        {
+            let basic = header.to_str().unwrap_or_default();
+            body = scrub(&body, basic.trim_start_matches("Basic "));
+        }
         if let Some(token) = used {
             body = scrub(&body, token.access_token().secret());
         }

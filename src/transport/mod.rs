@@ -95,7 +95,8 @@ use token_config;
 impl TokenRequest {
     /// Sends the request through `agent` with no redirects and the phase limits, and parses
     /// the answer. The lifetime counts from just before the request was sent. Every text of
-    /// the server's that reaches an error is scrubbed of the client secret.
+    /// the server's that reaches an error is scrubbed of the client secret (and of the Basic
+    /// credentials, which hold it).
     pub fn fetch(&self, agent: &TokenAgent, clock: &Clock) -> Result<Token> {
         let limits = phase_limits(self, &agent.agent().config().timeouts());
         let request = match agent {
@@ -131,6 +132,11 @@ impl TokenRequest {
             Err(ureq::Error::BodyExceedsLimit(_)) => Vec::new(),
             Err(e) => return Err(unreachable(e)),
         };
+        let basic = match self.client_auth {
+            ClientAuth::Basic(encoding) => self.credentials.basic_header(encoding).ok(),
+            ClientAuth::RequestBody => None,
+        }
+        .and_then(|h| h.to_str().ok());
         Token::from_response(status, &body, sent_at, clock.wall()).map_err(|mut e| {
             if let Error::EndpointRefused(details) | Error::CredentialsRejected(details) = &mut e {
                 details.retry_after = retry_after;
@@ -142,6 +148,9 @@ impl TokenRequest {
                 ];
                 for text in texts.into_iter().flatten() {
                     *text = scrub(text, secret);
+                    if let Some(basic) = &basic {
+                        *text = scrub(text, basic.trim_start_matches("Basic "));
+                    }
                 }
             }
             e

@@ -305,10 +305,12 @@ fn each_error_names_its_side_url_and_cause() {
 fn api_statuses_keep_the_url_and_the_start_of_the_body_on_the_default_agent() {
     let server = MockServer::start();
     let long = "x".repeat(10_000);
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("id:{SECRET}"));
     server.mock(|when, then| {
         when.path("/v1/missing");
         then.status(404)
-            .body(format!("no such thing; you sent {SECRET}"));
+            .body(format!("no such thing; you sent {SECRET} as {basic}"));
     });
     server.mock(|when, then| {
         when.path("/v1/long");
@@ -326,11 +328,15 @@ fn api_statuses_keep_the_url_and_the_start_of_the_body_on_the_default_agent() {
     };
     assert_eq!(
         (e.status, e.url.as_str(), e.body.as_str()),
-        (404, url.as_str(), "no such thing; you sent [redacted]")
+        (
+            404,
+            url.as_str(),
+            "no such thing; you sent [redacted] as [redacted]"
+        )
     );
     assert_eq!(
         e.to_string(),
-        format!("api {url} returned 404 (no such thing; you sent [redacted])")
+        format!("api {url} returned 404 (no such thing; you sent [redacted] as [redacted])")
     );
     let Err(Error::ApiStatus(e)) = api.get_json::<serde_json::Value>(&server.url("/v1/long"))
     else {

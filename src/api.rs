@@ -2,6 +2,7 @@
 //! a 401.
 
 use std::fmt;
+use std::io::Read;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
@@ -11,10 +12,14 @@ use ureq::http::{HeaderMap, Request, Response, StatusCode};
 use ureq::middleware::{Middleware, MiddlewareNext};
 use ureq::{Agent, AsSendBody, Body, RequestExt, SendBody};
 
-use crate::endpoint::default_agent;
 use crate::redirect::{self, Hop};
-use crate::secret::shown;
-use crate::{BasicEncoding, Credentials, Error, Result, Token, TokenScheme, TokenSource};
+use crate::secret::scrub;
+use crate::transport::default_agent;
+use crate::wire::{check, check_uri, redacted_uri};
+use crate::{
+    ApiError, BasicEncoding, Credentials, Error, Result, Side, Token, TokenScheme, TokenSource,
+    Unreachable,
+};
 
 /// An API's answer, or the status the agent turned into an error.
 type Answer = Result<Response<Body>>;
@@ -22,11 +27,16 @@ type Answer = Result<Response<Body>>;
 /// The most of an API answer [`ApiClient::get_json`] reads: 10 MiB, as ureq's `read_json`.
 const MAX_API_BODY: u64 = 10 * 1024 * 1024;
 
+/// The most of an API's error answer kept in [`ApiError::body`]: 4 KiB.
+const MAX_ERROR_BODY: u64 = 4 * 1024;
+
 /// Which header an API wants, and where its value comes from.
 ///
 /// `Auth` is also a ureq [`Middleware`]: an agent built with it puts the header on every
 /// request it sends (except to the token endpoint itself), without 401 recovery; for that,
-/// use an [`ApiClient`]. The middleware's own errors (a failed token fetch) reach the caller
+/// use an [`ApiClient`]. A request whose URL fails [`check_url`](crate::check_url) (plain
+/// http to a host that is not loopback, a user and password) gets no header and is not
+/// sent. The middleware's own errors (a failed token fetch) reach the caller
 /// as `ureq::Error::Other` holding an [`Error`].
 ///
 /// # Examples
@@ -88,8 +98,9 @@ impl Middleware for Auth {
         {
             return next.handle(request);
         }
-        let used =
-            (self.apply(request.headers_mut())).map_err(|e| ureq::Error::Other(Box::new(e)))?;
+        let used = check_uri(request.uri(), "api url", false)
+            .and_then(|()| self.apply(request.headers_mut()))
+            .map_err(|e| ureq::Error::Other(Box::new(e)))?;
         let request = (request.middleware_config())
             .ok_or_else(|| ureq::Error::Other("apiauth::Auth runs only as a middleware".into()))?
             .max_redirects(0)
@@ -118,6 +129,9 @@ impl Middleware for Auth {
 /// The agent is the caller's (its proxy, TLS, timeouts and `http_status_as_error` apply) or
 /// ureq's default. ureq's per-request settings (`Agent::configure_request`) are kept.
 ///
+/// Every request's URL passes [`check_url`](crate::check_url) before anything is sent:
+/// https, or plain http to loopback only (see [`with_insecure_http`](Self::with_insecure_http)).
+///
 /// # Examples
 ///
 /// ```no_run
@@ -133,6 +147,7 @@ impl Middleware for Auth {
 pub struct ApiClient {
     agent: Agent,
     auth: Auth,
+    allow_http: bool,
 }
 
 impl ApiClient {
@@ -143,7 +158,21 @@ impl ApiClient {
 
     /// A client on the caller's `agent`.
     pub fn new_with_agent(agent: Agent, auth: Auth) -> Self {
-        ApiClient { agent, auth }
+        ApiClient {
+            agent,
+            auth,
+            allow_http: false,
+        }
+    }
+
+    /// Allows plain-http URLs to hosts that are not loopback. Defaults to false.
+    ///
+    /// # Security
+    ///
+    /// The header (a client secret in Basic, or a token) then crosses the network in clear.
+    pub fn with_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_http = allow;
+        self
     }
 
     /// The auth this client uses.
@@ -169,9 +198,10 @@ impl ApiClient {
     ///
     /// # Errors
     ///
-    /// [`Error::Transport`] when the API cannot be reached; [`Error::ApiStatus`] for a
-    /// 4xx/5xx when the agent treats statuses as errors (ureq's default); any error of the
-    /// token fetch.
+    /// [`Error::Config`] for a URL that fails [`check_url`](crate::check_url) (nothing is
+    /// sent); [`Error::Transport`] when the API cannot be reached; [`Error::ApiStatus`] for a
+    /// 4xx/5xx when the agent treats statuses as errors (ureq's default), with the start of
+    /// the body; any error of the token fetch.
     pub fn run<B: AsRef<[u8]>>(&self, request: Request<B>) -> Result<Response<Body>> {
         let (parts, body) = request.into_parts();
         let body = body.as_ref();
@@ -209,19 +239,23 @@ impl ApiClient {
     /// [`Error::ApiBody`] for an answer that is not the expected JSON, and those of
     /// [`run`](Self::run).
     pub fn get_json<T: DeserializeOwned>(&self, url: &str) -> Result<T> {
+        check(url, "api url", self.allow_http)?;
         let request = Request::get(url)
             .header(ACCEPT, "application/json")
             .body([])
-            .map_err(|_| Error::Config(format!("{:?} is not a valid URL", shown(url))))?;
+            .map_err(|_| Error::Config("the api url is not a valid URL".into()))?;
         let mut response = self.run(request)?;
+        let url = redacted_uri(&url.parse().unwrap_or_default());
         if !response.status().is_success() {
-            return Err(Error::ApiStatus(response.status().as_u16()));
+            return Err(self.status_error(response, url, None));
         }
-        let body = response
+        let limits = self.agent.config().timeouts();
+        let body = (response
             .body_mut()
             .with_config()
             .limit(MAX_API_BODY)
-            .read_to_vec()?;
+            .read_to_vec())
+        .map_err(|e| Unreachable::from_ureq(Side::Api, url, e, &limits, self.secret()))?;
         serde_json::from_slice(&body).map_err(|e| Error::ApiBody(Arc::new(e)))
     }
 
@@ -256,16 +290,70 @@ impl ApiClient {
     /// Sends one request with the auth header and redirects off, and returns the answer
     /// (or the status the agent turned into an error) with the token it carried.
     fn send(&self, mut request: Request<impl AsSendBody>) -> Result<(Answer, Option<Arc<Token>>)> {
+        check_uri(request.uri(), "api url", self.allow_http)?;
+        let uri = request.uri().clone(); // shown only in an error
+        let url = || redacted_uri(&uri);
         let used = self.auth.apply(request.headers_mut())?;
+        // Statuses are read here, so that an error keeps the body's start and the URL.
         let request = (self.agent.configure_request(request))
             .max_redirects(0)
             .max_redirects_will_error(false)
+            .http_status_as_error(false)
             .build();
-        let answer = self.agent.run(request).map_err(|e| match e {
-            ureq::Error::StatusCode(status) => Error::ApiStatus(status),
-            e => e.into(),
-        });
+        let as_error = self.agent.config().http_status_as_error();
+        let answer = match self.agent.run(request) {
+            Ok(response) if as_error && response.status().as_u16() >= 400 => {
+                Err(self.status_error(response, url(), used.as_deref()))
+            }
+            Ok(response) => Ok(response),
+            Err(e) => {
+                let limits = self.agent.config().timeouts();
+                Err(Unreachable::from_ureq(
+                    Side::Api,
+                    url(),
+                    e,
+                    &limits,
+                    self.secret(),
+                ))
+            }
+        };
         Ok((answer, used))
+    }
+
+    /// The [`Error::ApiStatus`] of a 4xx/5xx `response` from `url`: its status and the first
+    /// 4 KiB of its body, scrubbed of the client secret and of the token `used`.
+    fn status_error(
+        &self,
+        mut response: Response<Body>,
+        url: String,
+        used: Option<&Token>,
+    ) -> Error {
+        let mut body = Vec::new();
+        let mut reader = response.body_mut().as_reader().take(MAX_ERROR_BODY);
+        let _ = reader.read_to_end(&mut body); // an unreadable body leaves what was read
+        let mut body = scrub(&String::from_utf8_lossy(&body), self.secret());
+        if let Auth::Basic(creds, encoding) = &self.auth
+            && let Ok(header) = creds.basic_header(*encoding)
+        {
+            let basic = header.to_str().unwrap_or_default();
+            body = scrub(&body, basic.trim_start_matches("Basic "));
+        }
+        if let Some(token) = used {
+            body = scrub(&body, token.access_token().secret());
+        }
+        Error::ApiStatus(Box::new(ApiError {
+            status: response.status().as_u16(),
+            url,
+            body,
+        }))
+    }
+
+    /// The client secret this client sends (Basic), for scrubbing; empty for a token.
+    fn secret(&self) -> &str {
+        match &self.auth {
+            Auth::Basic(creds, _) => creds.secret().secret(),
+            Auth::Token(..) => "",
+        }
     }
 
     /// Whether `answer` rejected the token it was sent with; if so, that token is dropped
@@ -273,7 +361,7 @@ impl ApiClient {
     fn rejected(&self, answer: &Answer, used: Option<Arc<Token>>) -> bool {
         let status = match answer {
             Ok(response) => response.status().as_u16(),
-            Err(Error::ApiStatus(status)) => *status,
+            Err(Error::ApiStatus(e)) => e.status,
             Err(_) => return false,
         };
         match (&self.auth, used) {

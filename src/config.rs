@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use ureq::Agent;
 
-use crate::endpoint::TokenRequest;
 use crate::refresh::RefreshPolicy;
 use crate::secret::shown;
 use crate::source::RefreshHook;
 use crate::store::Store;
+use crate::wire::TokenRequest;
 use crate::{
     BasicEncoding, ClientAuth, Credentials, RefreshEvent, Result, TokenSource, clock::Clock,
 };
@@ -128,15 +128,19 @@ impl TokenConfig {
         self
     }
 
-    /// The agent token requests go through (for a proxy, TLS roots, …). Whatever it is set
-    /// to, token requests follow no redirects, treat no status as a transport error, and use
-    /// [`with_timeout`](Self::with_timeout). Defaults to ureq's defaults.
+    /// The agent token requests go through (for a proxy, TLS roots, a `User-Agent`, …).
+    /// Whatever it is set to, token requests follow no redirects and treat no status as a
+    /// transport error. Each phase (resolving, connecting, sending, waiting for the answer,
+    /// reading it) is limited by the shorter of the agent's limit for it and
+    /// [`with_timeout`](Self::with_timeout); the agent's global and per-call limits apply
+    /// too. Defaults to apiauth's own agent: ureq's defaults and those settings.
     pub fn with_agent(mut self, agent: Agent) -> Self {
         self.agent = Some(agent);
         self
     }
 
-    /// Allows a plain-http token URL to a host that is not loopback. Defaults to false.
+    /// Allows a plain-http token URL to a host that is not loopback (see
+    /// [`check_url`](crate::check_url), the rule every URL passes). Defaults to false.
     ///
     /// # Security
     ///

@@ -4,6 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::transport::Unreachable;
+
 /// A `Result` whose error defaults to [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -25,9 +27,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {
-    /// The endpoint could not be reached or did not answer in time (DNS, connect, TLS,
-    /// timeout, connection closed). Usually worth retrying later.
-    Transport(Arc<ureq::Error>),
+    /// The token endpoint or an API could not be reached, did not answer in time, or sent
+    /// more than apiauth reads: which side, its URL (without user, password or query) and
+    /// the cause. Usually worth retrying later.
+    Transport(Box<Unreachable>),
     /// The token endpoint rejected the client credentials (HTTP 401, `invalid_client`,
     /// `unauthorized_client`, or myConnectedFleet's `"success": false`). Retrying with the
     /// same credentials will not help.
@@ -37,12 +40,13 @@ pub enum Error {
     EndpointRefused(Box<EndpointError>),
     /// A 2xx answer that holds no usable token: not JSON or a form, no access token, an
     /// unsupported token type, an already expired JWT, or larger than the body cap.
-    InvalidResponse(&'static str),
+    InvalidResponse(Unusable),
     /// A value that would become a header (the named part) holds CR, LF, NUL or another
     /// byte that is not allowed there. Nothing was sent.
     InvalidHeaderValue(&'static str),
-    /// An API answered a call with this non-2xx status (after the one retry a 401 gets).
-    ApiStatus(u16),
+    /// An API answered a call with a 4xx or 5xx status (after the one retry a 401 gets):
+    /// the status, the URL and the start of the body.
+    ApiStatus(Box<ApiError>),
     /// An API's 2xx answer was not the JSON the caller asked for.
     ApiBody(Arc<serde_json::Error>),
     /// The configuration cannot work (a non-https token URL, a form parameter that collides
@@ -50,25 +54,71 @@ pub enum Error {
     Config(String),
 }
 
-/// The reasons an [`Error::InvalidResponse`] gives, each written once: the disk cache's
-/// failure records name them, and rebuild only these.
-pub(crate) mod unusable {
-    pub const NOT_JSON_OR_FORM: &str = "body is neither a JSON object nor a form";
-    pub const NO_ACCESS_TOKEN: &str = "no access token in the answer";
-    pub const BAD_TOKEN_BYTES: &str =
-        "access token is empty or holds bytes not allowed in a header";
-    pub const NOT_BEARER: &str = "token type is not bearer";
-    pub const JWT_EXPIRED: &str = "the JWT's exp is already past (check the clock)";
-    pub const TOO_LARGE: &str = "answer is larger than 64 KiB";
-    /// Every reason above.
-    pub const ALL: [&str; 6] = [
-        NOT_JSON_OR_FORM,
-        NO_ACCESS_TOKEN,
-        BAD_TOKEN_BYTES,
-        NOT_BEARER,
-        JWT_EXPIRED,
-        TOO_LARGE,
-    ];
+/// Why a 2xx token answer is unusable: the reason of an [`Error::InvalidResponse`].
+///
+/// # Examples
+///
+/// ```
+/// use apiauth::Unusable;
+///
+/// assert_eq!(Unusable::NotBearer.to_string(), "token type is not bearer");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Unusable {
+    /// The body is neither a JSON object nor a form.
+    NotJsonOrForm,
+    /// No access token in the answer.
+    NoAccessToken,
+    /// The access token is empty or holds bytes not allowed in a header.
+    BadTokenBytes,
+    /// The token type is not bearer.
+    NotBearer,
+    /// The JWT's `exp` is already past.
+    JwtExpired,
+    /// The answer is larger than 64 KiB.
+    TooLarge,
+}
+
+impl fmt::Display for Unusable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Unusable::NotJsonOrForm => "body is neither a JSON object nor a form",
+            Unusable::NoAccessToken => "no access token in the answer",
+            Unusable::BadTokenBytes => {
+                "access token is empty or holds bytes not allowed in a header"
+            }
+            Unusable::NotBearer => "token type is not bearer",
+            Unusable::JwtExpired => "the JWT's exp is already past (check the clock)",
+            Unusable::TooLarge => "answer is larger than 64 KiB",
+        })
+    }
+}
+
+/// An API's 4xx or 5xx answer: its status, where it came from, and the start of its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: u16,
+    /// The URL the answer came from, without user, password or query.
+    pub url: String,
+    /// The body's first 4 KiB (as UTF-8, lossily), with the client secret and the token
+    /// removed.
+    pub body: String,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "api {} returned {}", self.url, self.status)?;
+        let body: String = (self.body.chars().take(200))
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        match body.trim() {
+            "" => Ok(()),
+            body => write!(f, " ({body})"),
+        }
+    }
 }
 
 /// What a token endpoint said when it refused: the HTTP status and, when the body had one
@@ -81,6 +131,8 @@ pub(crate) mod unusable {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct EndpointError {
+    /// The token URL, without user, password or query (empty when not known).
+    pub url: String,
     /// The HTTP status of the answer (200 when a 2xx body carried an error).
     pub status: u16,
     /// The machine-readable code, e.g. `invalid_client`.
@@ -95,7 +147,10 @@ pub struct EndpointError {
 
 impl fmt::Display for EndpointError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "token endpoint returned {}", self.status)?;
+        match self.url.as_str() {
+            "" => write!(f, "token endpoint returned {}", self.status)?,
+            url => write!(f, "token endpoint {url} returned {}", self.status)?,
+        }
         if let Some(code) = &self.code {
             write!(f, ": {code}")?;
         }
@@ -109,14 +164,14 @@ impl fmt::Display for EndpointError {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Transport(_) => f.write_str("could not reach the endpoint"),
+            Error::Transport(e) => e.fmt(f),
             Error::CredentialsRejected(e) => write!(f, "credentials rejected: {e}"),
             Error::EndpointRefused(e) => e.fmt(f),
             Error::InvalidResponse(why) => write!(f, "unusable token response: {why}"),
             Error::InvalidHeaderValue(what) => {
                 write!(f, "{what} holds a byte not allowed in a header value")
             }
-            Error::ApiStatus(status) => write!(f, "api returned {status}"),
+            Error::ApiStatus(e) => e.fmt(f),
             Error::ApiBody(_) => f.write_str("api answer is not the expected json"),
             Error::Config(why) => write!(f, "invalid configuration: {why}"),
         }
@@ -126,16 +181,9 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Transport(e) => Some(&**e),
             Error::ApiBody(e) => Some(&**e),
             _ => None,
         }
-    }
-}
-
-impl From<ureq::Error> for Error {
-    fn from(e: ureq::Error) -> Self {
-        Error::Transport(Arc::new(e))
     }
 }
 
@@ -146,11 +194,7 @@ impl From<Error> for std::io::Error {
     fn from(error: Error) -> Self {
         use std::io::ErrorKind;
         let kind = match &error {
-            Error::Transport(e) if matches!(**e, ureq::Error::Timeout(_)) => ErrorKind::TimedOut,
-            Error::Transport(e) => match &**e {
-                ureq::Error::Io(io) => io.kind(),
-                _ => ErrorKind::Other,
-            },
+            Error::Transport(e) => e.cause.io_kind(),
             Error::CredentialsRejected(_) => ErrorKind::PermissionDenied,
             Error::Config(_) | Error::InvalidHeaderValue(_) => ErrorKind::InvalidInput,
             Error::InvalidResponse(_) | Error::ApiBody(_) => ErrorKind::InvalidData,
@@ -186,6 +230,7 @@ mod tests {
     #[test]
     fn messages_are_lowercase_without_period() {
         let e = Error::CredentialsRejected(Box::new(EndpointError {
+            url: "https://a.example/t".into(),
             status: 401,
             code: Some("invalid_client".into()),
             description: None,
@@ -194,7 +239,7 @@ mod tests {
         }));
         assert_eq!(
             e.to_string(),
-            "credentials rejected: token endpoint returned 401: invalid_client"
+            "credentials rejected: token endpoint https://a.example/t returned 401: invalid_client"
         );
     }
 }

@@ -81,7 +81,6 @@ mod config;
 mod credentials;
 #[cfg(unix)]
 mod disk_cache;
-mod endpoint;
 mod error;
 mod form;
 mod header;
@@ -92,6 +91,8 @@ mod secret;
 mod source;
 pub mod store;
 mod token;
+mod transport;
+mod wire;
 
 pub use api::{ApiClient, Auth};
 #[cfg(feature = "test-util")]
@@ -100,11 +101,13 @@ pub use config::TokenConfig;
 pub use credentials::{BasicEncoding, ClientAuth, Credentials};
 #[cfg(unix)]
 pub use disk_cache::{CacheEntry, DiskCache, Removed};
-pub use error::{EndpointError, Error, Result};
+pub use error::{ApiError, EndpointError, Error, Result, Unusable};
 pub use header::TokenScheme;
 pub use secret::{AccessToken, ClientSecret};
 pub use source::{RefreshEvent, Stats, TokenSource};
 pub use token::{DEFAULT_LIFETIME, MAX_LIFETIME, Token};
+pub use transport::{Cause, Side, Unreachable};
+pub use wire::check_url;
 
 /// The HTTP types in this crate's signatures (`HeaderValue`, `HeaderName`), as re-exported
 /// by ureq.

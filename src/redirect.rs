@@ -64,7 +64,9 @@ pub(crate) fn same_origin(a: &Uri, b: &Uri) -> bool {
     origin(a).is_some_and(|o| Some(o) == origin(b))
 }
 
-/// `location` (absolute, scheme-relative, absolute-path or relative-path) against `base`.
+/// `location` (absolute, scheme-relative, absolute-path or relative-path) against `base`,
+/// without any user and password it names: ureq would turn them into an `Authorization`
+/// header the auth scheme never asked for.
 fn resolve(base: &Uri, location: &str) -> Option<Uri> {
     let scheme = base.scheme_str()?;
     let authority = base.authority()?.as_str();
@@ -78,7 +80,16 @@ fn resolve(base: &Uri, location: &str) -> Option<Uri> {
         let dir = base.path().rsplit_once('/').map_or("", |(dir, _)| dir);
         format!("{scheme}://{authority}{dir}/{location}")
     };
-    absolute.parse().ok()
+    let target: Uri = absolute.parse().ok()?;
+    let authority = target.authority()?.as_str();
+    match authority.rsplit_once('@') {
+        None => Some(target),
+        Some((_, host)) => {
+            let mut parts = target.clone().into_parts();
+            parts.authority = Some(host.parse().ok()?);
+            Uri::from_parts(parts).ok()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -108,6 +119,16 @@ mod tests {
         assert_eq!(follow("https://a.example/x/", "y"), go);
         assert_eq!(follow("https://a.example/x", "https://A.EXAMPLE:443/y"), go);
         assert_eq!(follow("http://127.0.0.1:8/x", "//127.0.0.1:8/y"), go);
+        let (h, parts) = hop(
+            Method::GET,
+            "https://a.example/x",
+            302,
+            "https://u:pw@a.example/y",
+        );
+        assert_eq!(
+            (h, parts.uri.to_string()),
+            (go, "https://a.example/y".into())
+        );
         for elsewhere in [
             "https://b.example/y",
             "http://a.example/y",

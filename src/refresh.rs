@@ -142,10 +142,11 @@ mod tests {
 
     #[test]
     fn backoff_doubles_to_a_cap_and_honours_retry_after() {
-        let plain = Error::InvalidResponse("x");
+        let plain = Error::InvalidResponse(crate::Unusable::NotBearer);
         let secs = |n| backoff(n, retry_after(&plain)).as_secs();
         assert_eq!([1, 2, 3, 7, 100].map(secs), [1, 2, 4, 60, 60]);
         let asked = Error::EndpointRefused(Box::new(crate::EndpointError {
+            url: String::new(),
             status: 429,
             code: None,
             description: None,

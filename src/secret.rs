@@ -62,18 +62,71 @@ impl fmt::Debug for AccessToken {
     }
 }
 
-/// `url` fit to show in a message or a `Debug` print: any `user:password@` replaced.
+/// `url` fit to show in a message or a `Debug` print: without user, password or query.
 pub(crate) fn shown(url: &str) -> String {
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    let authority_end = url[after_scheme..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| after_scheme + i);
-    match url[after_scheme..authority_end].rfind('@') {
-        Some(at) => format!(
-            "{}[redacted]{}",
-            &url[..after_scheme],
-            &url[after_scheme + at..]
-        ),
-        None => url.to_owned(),
+    crate::wire::redacted(url)
+}
+
+/// Secrets shorter than this are not scrubbed: removing every `a` from a text would hide
+/// the text, not the secret (which is then guessable anyway).
+const SCRUB_MIN: usize = 4;
+
+/// `text` without `secret`, its form-urlencoded and its percent-encoded forms (with upper-
+/// or lowercase hex), each replaced by `[redacted]`: for server text (an error description
+/// that echoes the request, an API's error body) before it enters an error or a log.
+pub(crate) fn scrub(text: &str, secret: &str) -> String {
+    if secret.len() < SCRUB_MIN {
+        return text.to_owned();
+    }
+    let mut form = String::new();
+    crate::form::encode_into(&mut form, secret);
+    let percent = (form.replace('+', "%20").replace('*', "%2A")).replace("%7E", "~");
+    let mut forms = vec![secret.to_owned()];
+    for encoded in [form, percent] {
+        forms.push(lower_hex(&encoded));
+        forms.push(encoded);
+    }
+    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    forms.dedup();
+    let mut text = text.to_owned();
+    for form in forms {
+        if text.contains(&form) {
+            text = text.replace(&form, "[redacted]");
+        }
+    }
+    text
+}
+
+/// `encoded` with the two hex digits after each `%` in lowercase.
+fn lower_hex(encoded: &str) -> String {
+    let mut out = String::with_capacity(encoded.len());
+    let mut hex_left = 0;
+    for c in encoded.chars() {
+        if hex_left > 0 {
+            out.push(c.to_ascii_lowercase());
+            hex_left -= 1;
+        } else {
+            hex_left = if c == '%' { 2 } else { 0 };
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scrub;
+
+    #[test]
+    fn scrub_removes_the_secret_and_its_encodings() {
+        let secret = "a:b+c%d e&é/~*";
+        let echoed = "client_secret=a%3Ab%2Bc%25d+e%26%C3%A9%2F%7E*&raw=a:b+c%d e&é/~*\
+                      &pct=a%3Ab%2Bc%25d%20e%26%C3%A9%2F~%2A&low=a%3ab%2bc%25d+e%26%c3%a9%2f%7e*";
+        assert_eq!(
+            scrub(echoed, secret),
+            "client_secret=[redacted]&raw=[redacted]&pct=[redacted]&low=[redacted]"
+        );
+        assert_eq!(scrub("the sky is blue", "sky1"), "the sky is blue");
+        assert_eq!(scrub("abc", "ab"), "abc");
     }
 }

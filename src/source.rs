@@ -10,9 +10,9 @@ mod shared;
 
 use crate::cache::key::fnv1a;
 use crate::cache::policy::{self, Decision, Held, OnRejection, Rejected};
-use crate::endpoint::TokenAgent;
 use crate::refresh::{Freshness, RefreshPolicy, Schedule};
 use crate::secret::shown;
+use crate::transport::TokenAgent;
 use crate::{Error, Result, Token, TokenConfig};
 use shared::Shared;
 

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{Map, Value};
 use ureq::http::{HeaderName, HeaderValue};
 
-use crate::error::unusable;
 use crate::header::sensitive;
 use crate::{AccessToken, Error, Result, TokenScheme};
 
@@ -100,7 +99,7 @@ impl Token {
             Some(exp) => match exp.duration_since(now) {
                 Ok(left) if !left.is_zero() => expires_in.min(left),
                 _ => {
-                    return Err(Error::InvalidResponse(unusable::JWT_EXPIRED));
+                    return Err(Error::InvalidResponse(crate::Unusable::JwtExpired));
                 }
             },
         };

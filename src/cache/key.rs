@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 
-use crate::endpoint::TokenRequest;
 use crate::store::StoreKey;
+use crate::wire::TokenRequest;
 use crate::{BasicEncoding, ClientAuth};
 
 /// The settings a record was written for, and the secret's check. A record is used only if

@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::endpoint::MAX_RETRY_AFTER;
 use crate::refresh::{Freshness, MAX_BACKOFF, backoff};
+use crate::wire::MAX_RETRY_AFTER;
 
 /// What the cache does for a caller, given what it holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,7 +21,9 @@
 use serde::de::DeserializeOwned;
 
 use super::{join, path_segment};
-use crate::{ApiClient, Auth, ClientAuth, Credentials, Result, TokenConfig, TokenScheme};
+use crate::{
+    ApiClient, Auth, ClientAuth, Credentials, Result, TokenConfig, TokenScheme, TokenSource,
+};
 
 /// The token endpoint's path below an environment's base URL.
 const TOKEN_PATH: &str = "/auth/v1/token";
@@ -91,6 +93,9 @@ pub fn token_config_at(base_url: &str, credentials: Credentials) -> TokenConfig 
 pub struct Client {
     api: ApiClient,
     base_url: String,
+    source: TokenSource,
+    /// The settings `source` was built from, to rebuild it with an agent.
+    config: TokenConfig,
 }
 
 impl Client {
@@ -109,17 +114,33 @@ impl Client {
     ///
     /// Those of [`TokenConfig::build`].
     pub fn at(base_url: &str, credentials: Credentials) -> Result<Self> {
-        let source = token_config_at(base_url, credentials).build()?;
+        let config = token_config_at(base_url, credentials);
+        let source = config.clone().build()?;
         Ok(Client {
-            api: ApiClient::new(Auth::Token(source, TokenScheme::Bearer)),
+            api: ApiClient::new(Auth::Token(source.clone(), TokenScheme::Bearer)),
             base_url: base_url.trim_end_matches('/').to_owned(),
+            source,
+            config,
         })
     }
 
-    /// The agent API calls go through. Defaults to ureq's defaults.
+    /// The agent token requests and API calls go through (a proxy, TLS roots, a
+    /// `User-Agent`, …); token requests keep their own settings, as
+    /// [`TokenConfig::with_agent`] says. Call it before the first request: the client gets a
+    /// new, empty token cache. Defaults to apiauth's own agent for token requests and
+    /// ureq's defaults for API calls.
     pub fn with_agent(mut self, agent: ureq::Agent) -> Self {
-        self.api = ApiClient::new_with_agent(agent, self.api.auth().clone());
+        let config = self.config.clone().with_agent(agent.clone());
+        self.source = TokenSource::from_config(config);
+        let auth = Auth::Token(self.source.clone(), TokenScheme::Bearer);
+        self.api = ApiClient::new_with_agent(agent, auth);
         self
+    }
+
+    /// The token source of this client (for [`stats`](TokenSource::stats), a
+    /// [`prefetch`](TokenSource::prefetch), or a header for a call made elsewhere).
+    pub fn token_source(&self) -> &TokenSource {
+        &self.source
     }
 
     /// The API client, for calls this type has no method for.

@@ -119,6 +119,20 @@ pub fn customer_path(path: &str, customer_id: &str) -> Result<String> {
     Ok(path.replace(CUSTOMER_ID, path_segment(customer_id, "customer id")?))
 }
 
+/// The API clients for Core (Basic), the Bearer APIs and Job Management, on `agent`.
+fn api_clients(
+    agent: &ureq::Agent,
+    credentials: &Credentials,
+    source: &TokenSource,
+) -> [ApiClient; 3] {
+    let on = |auth| ApiClient::new_with_agent(agent.clone(), auth);
+    [
+        on(Auth::Basic(credentials.clone(), BasicEncoding::Raw)),
+        on(Auth::Token(source.clone(), TokenScheme::Bearer)),
+        on(Auth::Token(source.clone(), TokenScheme::ConnectToken)),
+    ]
+}
+
 /// The placeholder of the customer id in myConnectedFleet's paths.
 const CUSTOMER_ID: &str = "{customerId}";
 
@@ -143,6 +157,11 @@ pub struct Client {
     connect_token: ApiClient,
     api_base_url: String,
     customer_id: String,
+    credentials: Credentials,
+    source: TokenSource,
+    /// The settings `source` was built from, to rebuild it with an agent; `None` for a
+    /// source given by [`Client::with_token_source`].
+    config: Option<TokenConfig>,
 }
 
 impl Client {
@@ -154,45 +173,80 @@ impl Client {
     /// segment (letters, digits, `-`, `_`, `.`), or the client id cannot be sent as raw
     /// Basic.
     pub fn new(credentials: Credentials, customer_id: &str) -> Result<Self> {
-        let source = token_config(credentials.clone()).build()?;
+        Self::at(AUTH_BASE_URL, API_BASE_URL, credentials, customer_id)
+    }
+
+    /// A client for `customer_id` with the token endpoint below `auth_base_url` (as
+    /// [`token_config_at`]) and the APIs below `api_base_url`: a test server, a proxy.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new), and [`Error::Config`](crate::Error::Config) for a base URL
+    /// that fails [`check_url`](crate::check_url) (plain http to a host that is not
+    /// loopback, a user and password). Nothing is sent.
+    pub fn at(
+        auth_base_url: &str,
+        api_base_url: &str,
+        credentials: Credentials,
+        customer_id: &str,
+    ) -> Result<Self> {
+        crate::wire::check(api_base_url, "api base url", false)?;
+        let config = token_config_at(auth_base_url, credentials.clone());
+        let source = config.clone().build()?;
         let customer_id = path_segment(customer_id, "customer id")?.to_owned();
-        let core = ApiClient::new(Auth::Basic(credentials, BasicEncoding::Raw));
-        let agent = core.agent().clone();
-        let on = |auth| ApiClient::new_with_agent(agent.clone(), auth);
+        let agent = crate::transport::default_agent();
+        let [core, bearer, connect_token] = api_clients(&agent, &credentials, &source);
         Ok(Client {
-            bearer: on(Auth::Token(source.clone(), TokenScheme::Bearer)),
-            connect_token: on(Auth::Token(source, TokenScheme::ConnectToken)),
             core,
-            api_base_url: API_BASE_URL.to_owned(),
+            bearer,
+            connect_token,
+            api_base_url: api_base_url.trim_end_matches('/').to_owned(),
             customer_id,
+            credentials,
+            source,
+            config: Some(config),
         })
     }
 
-    /// Where the APIs live. Defaults to [`API_BASE_URL`].
+    /// Where the APIs live. Every call's URL passes [`check_url`](crate::check_url) (plain
+    /// http only to loopback). Defaults to [`API_BASE_URL`].
     pub fn with_api_base_url(mut self, url: &str) -> Self {
         self.api_base_url = url.trim_end_matches('/').to_owned();
         self
     }
 
     /// Uses `source` for the token APIs (for instance one built from [`token_config_at`] a
-    /// test server). Defaults to [`token_config`] with the client's credentials.
+    /// test server). Its token requests go through the agent it was built with, whatever
+    /// [`with_agent`](Self::with_agent) says. Defaults to [`token_config`] with the client's
+    /// credentials.
     pub fn with_token_source(mut self, source: TokenSource) -> Self {
+        self.source = source;
+        self.config = None;
         let agent = self.core.agent().clone();
-        self.bearer = ApiClient::new_with_agent(
-            agent.clone(),
-            Auth::Token(source.clone(), TokenScheme::Bearer),
-        );
-        self.connect_token =
-            ApiClient::new_with_agent(agent, Auth::Token(source, TokenScheme::ConnectToken));
+        [self.core, self.bearer, self.connect_token] =
+            api_clients(&agent, &self.credentials, &self.source);
         self
     }
 
-    /// The agent API calls go through. Defaults to ureq's defaults.
+    /// The agent token requests and API calls go through (a proxy, TLS roots, a
+    /// `User-Agent`, …); token requests keep their own settings, as
+    /// [`TokenConfig::with_agent`] says. Call it before the first request: the client gets a
+    /// new, empty token cache. Defaults to apiauth's own agent for token requests and
+    /// ureq's defaults for API calls.
     pub fn with_agent(mut self, agent: ureq::Agent) -> Self {
-        for client in [&mut self.core, &mut self.bearer, &mut self.connect_token] {
-            *client = ApiClient::new_with_agent(agent.clone(), client.auth().clone());
+        if let Some(config) = &self.config {
+            let config = config.clone().with_agent(agent.clone());
+            self.source = TokenSource::from_config(config);
         }
+        [self.core, self.bearer, self.connect_token] =
+            api_clients(&agent, &self.credentials, &self.source);
         self
+    }
+
+    /// The token source of the token APIs (for [`stats`](TokenSource::stats), a
+    /// [`prefetch`](TokenSource::prefetch), or a header for a call made elsewhere).
+    pub fn token_source(&self) -> &TokenSource {
+        &self.source
     }
 
     /// The API client for `api`, with that API's header: Basic for Core, the token in

@@ -10,8 +10,8 @@ use crate::cache::key::Binding;
 use crate::cache::policy::{self, Backoff, OnRejection, Rejected};
 use crate::cache::record::{FailureRecord, RejectionRecord, Summary, TokenRecord, token_hash};
 use crate::clock::Clock;
-use crate::endpoint::TokenRequest;
 use crate::store::{RecordKind, Store, StoreError, StoreGuard, StoreKey};
+use crate::wire::TokenRequest;
 use crate::{Error, Token, TokenConfig};
 
 /// How many phases of a token request (connect, send, wait, read, …) a process waits for

@@ -7,8 +7,7 @@ use std::time::Duration;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::error::unusable;
-use crate::{EndpointError, Error, MAX_LIFETIME, Result, form};
+use crate::{EndpointError, Error, MAX_LIFETIME, Result, Unusable, form};
 
 /// What a successful answer holds, checked: a usable access token of type bearer.
 pub(crate) struct Answer {
@@ -24,7 +23,7 @@ pub(crate) fn read(status: u16, body: &[u8]) -> Result<Answer> {
     let success = (200..300).contains(&status);
     let Some(fields) = parse_body(body) else {
         return Err(match success {
-            true => Error::InvalidResponse(unusable::NOT_JSON_OR_FORM),
+            true => Error::InvalidResponse(Unusable::NotJsonOrForm),
             false => refused(status, &Map::new()),
         });
     };
@@ -33,12 +32,12 @@ pub(crate) fn read(status: u16, body: &[u8]) -> Result<Answer> {
     }
     let access_token = fields
         .access_token
-        .ok_or(Error::InvalidResponse(unusable::NO_ACCESS_TOKEN))?;
+        .ok_or(Error::InvalidResponse(Unusable::NoAccessToken))?;
     if access_token.is_empty() || !access_token.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Error::InvalidResponse(unusable::BAD_TOKEN_BYTES));
+        return Err(Error::InvalidResponse(Unusable::BadTokenBytes));
     }
     if !fields.bearer_type {
-        return Err(Error::InvalidResponse(unusable::NOT_BEARER));
+        return Err(Error::InvalidResponse(Unusable::NotBearer));
     }
     Ok(Answer {
         access_token,
@@ -194,6 +193,7 @@ fn refused(status: u16, fields: &Map<String, Value>) -> Error {
     let description = text(&["error_description", "Error", "errorMsg", "message"])
         .or_else(|| fault.and_then(|f| f.get("faultstring")).and_then(clean));
     let details = Box::new(EndpointError {
+        url: String::new(),
         status,
         uri: text(&["error_uri"]),
         code,

@@ -136,7 +136,7 @@ fn token_types_and_values() {
     assert!(parse(r#"{"access_token":"t","token_type":"BEARER"}"#).is_ok());
     assert!(matches!(
         parse(r#"{"access_token":"t","token_type":"mac"}"#),
-        Err(Error::InvalidResponse("token type is not bearer"))
+        Err(Error::InvalidResponse(crate::Unusable::NotBearer))
     ));
     for bad in [r#""""#, r#""a b""#, r#""a\r\nb""#, r#""é""#, "42"] {
         assert!(

@@ -14,6 +14,7 @@ mod robustness;
 mod server;
 mod support;
 mod token_endpoint;
+mod transport;
 mod usable;
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -262,7 +262,10 @@ fn a_cached_token_serves_only_the_secret_that_fetched_it() {
     assert!(out.stdout.is_empty());
     assert_eq!(
         stderr(&out),
-        "apiauth: credentials rejected: token endpoint returned 401: invalid_client\n"
+        format!(
+            "apiauth: credentials rejected: token endpoint {} returned 401: invalid_client\n",
+            server.url("/token")
+        )
     );
     assert_eq!((good.calls(), wrong.calls()), (1, 1));
     assert_eq!(fs::read(&entry).unwrap(), written);

@@ -235,25 +235,29 @@ fn exit_codes() {
             "0.3",
         ])
     };
+    let rejected = format!(
+        "credentials rejected: token endpoint {} returned 401: invalid_client",
+        server.url("/rejected")
+    );
+    let refused = format!("token endpoint {} returned 503", server.url("/refused"));
+    let not_listening = format!("could not reach the token endpoint {closed}: connection refused");
+    let timed_out =
+        format!("could not reach the token endpoint {silent_url}: timed out after 300ms");
     let cases = [
         (
             user.run(&["header", "--provider", "nowhere"]),
             2,
             "--provider takes my-connected-fleet, motorweb or generic (see apiauth --help)\n",
         ),
-        (
-            generic("/rejected"),
-            3,
-            "credentials rejected: token endpoint returned 401: invalid_client",
-        ),
-        (unreachable(&closed), 4, "could not reach the endpoint"),
-        (unreachable(&silent_url), 4, "could not reach the endpoint"),
+        (generic("/rejected"), 3, rejected.as_str()),
+        (unreachable(&closed), 4, not_listening.as_str()),
+        (unreachable(&silent_url), 4, timed_out.as_str()),
         (
             generic("/unusable"),
             5,
             "unusable token response: no access token in the answer",
         ),
-        (generic("/refused"), 6, "token endpoint returned 503"),
+        (generic("/refused"), 6, refused.as_str()),
     ];
     for (out, code, message) in cases {
         let err = stderr(&out);

@@ -1,0 +1,99 @@
+//! Pure request building and parsing, no I/O: the token request's settings and form body
+//! (RFC 6749 §4.4), the URL rule and URL redaction, and `Retry-After`. The sending is
+//! [`transport`](crate::transport)'s.
+
+mod retry_after;
+mod url;
+
+use std::time::Duration;
+
+pub(crate) use retry_after::{MAX_RETRY_AFTER, retry_after};
+pub use url::check_url;
+pub(crate) use url::{check, check_uri, host_is_ip, redacted, redacted_uri};
+
+use crate::{ClientAuth, Credentials, Error, Result, form};
+
+/// Everything needed to ask for a token, checked before anything is sent.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenRequest {
+    pub url: String,
+    pub credentials: Credentials,
+    pub client_auth: ClientAuth,
+    pub scopes: Vec<String>,
+    pub params: Vec<(String, String)>,
+    pub timeout: Duration,
+    pub allow_http: bool,
+}
+
+/// The form parameters the library sets itself; an extra parameter may not repeat them.
+const RESERVED: [&str; 4] = ["grant_type", "scope", "client_id", "client_secret"];
+
+impl TokenRequest {
+    pub fn new(url: String, credentials: Credentials, client_auth: ClientAuth) -> Self {
+        TokenRequest {
+            url,
+            credentials,
+            client_auth,
+            scopes: Vec::new(),
+            params: Vec::new(),
+            timeout: Duration::from_secs(10),
+            allow_http: false,
+        }
+    }
+
+    /// Refuses a configuration that cannot work, before any credential is sent.
+    pub fn check(&self) -> Result<()> {
+        check(&self.url, "token url", self.allow_http)?;
+        if let Some((k, _)) = self
+            .params
+            .iter()
+            .find(|(k, _)| RESERVED.contains(&k.as_str()))
+        {
+            return Err(Error::Config(format!(
+                "form parameter {k:?} is set by the library and cannot be overridden"
+            )));
+        }
+        if let ClientAuth::Basic(encoding) = self.client_auth {
+            self.credentials.basic_header(encoding)?;
+        }
+        Ok(())
+    }
+
+    /// The `application/x-www-form-urlencoded` body.
+    pub fn form(&self) -> String {
+        let scope = self.scopes.join(" ");
+        let mut pairs = vec![("grant_type", "client_credentials")];
+        if !scope.is_empty() {
+            pairs.push(("scope", &scope));
+        }
+        if self.client_auth == ClientAuth::RequestBody {
+            pairs.push(("client_id", self.credentials.id()));
+            pairs.push(("client_secret", self.credentials.secret().secret()));
+        }
+        pairs.extend(self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        form::encode_pairs(pairs)
+    }
+
+    /// The URL as messages and logs show it: without user, password or query.
+    pub fn shown_url(&self) -> String {
+        redacted(&self.url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_url_with_a_password_is_refused_without_showing_it() {
+        let creds = Credentials::new("id", "s").unwrap();
+        for url in [
+            "https://id:s3cr3t@h.example/t",
+            "http://127.0.0.1:s3#cr3t@127.0.0.1:9/t",
+        ] {
+            let request = TokenRequest::new(url.into(), creds.clone(), ClientAuth::RequestBody);
+            let error = request.check().unwrap_err();
+            assert!(matches!(error, Error::Config(_)) && !error.to_string().contains("cr3t"));
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The URL rule every request that carries credentials passes (token URLs, API bases, API
+//! calls, the CLI's URLs), and the redacted form URLs are shown in. Both read a URL with the
+//! parser the request is sent with (`http::Uri`, as ureq), never by hand.
+
+use std::net::IpAddr;
+
+use ureq::http::Uri;
+
+use crate::{Error, Result};
+
+/// Checks that `url` may carry credentials: an absolute `https` URL, or plain `http` to a
+/// loopback host (`localhost`, `127.0.0.0/8`, `::1`) or with `allow_http`; no user or
+/// password (whatever characters the password holds), no fragment, a numeric port if any.
+/// apiauth applies the same rule to token URLs, API base URLs and every API call.
+///
+/// # Errors
+///
+/// [`Error::Config`] saying what is wrong. The message shows the URL only without user,
+/// password and query, or not at all.
+///
+/// # Security
+///
+/// `allow_http` sends credentials in clear to a host that is not loopback: anyone on the
+/// path can read them.
+///
+/// # Examples
+///
+/// ```
+/// use apiauth::check_url;
+///
+/// assert!(check_url("https://auth.example.com/token", false).is_ok());
+/// assert!(check_url("http://127.0.0.1:8080/token", false).is_ok());
+/// assert!(check_url("http://auth.example.com/token", false).is_err());
+/// assert!(check_url("https://user:p#ss@auth.example.com/token", false).is_err());
+/// ```
+pub fn check_url(url: &str, allow_http: bool) -> Result<()> {
+    check(url, "url", allow_http)
+}
+
+/// [`check_url`], with `what` naming the URL in the message (`token url`, `api url`).
+pub(crate) fn check(url: &str, what: &str, allow_http: bool) -> Result<()> {
+    // A fragment is never sent; a `#` before the host is a password cut short.
+    if url.contains('#') {
+        return Err(invalid(
+            what,
+            "it holds a '#' (a fragment, or part of a password)",
+        ));
+    }
+    let uri: Uri = url
+        .parse()
+        .map_err(|_| invalid(what, "it cannot be parsed"))?;
+    check_uri(&uri, what, allow_http)
+}
+
+/// [`check`] of a URL already parsed (a request's).
+pub(crate) fn check_uri(uri: &Uri, what: &str, allow_http: bool) -> Result<()> {
+    let Some(authority) = uri.authority() else {
+        return Err(invalid(what, "it is not absolute"));
+    };
+    if authority.as_str().contains('@') {
+        return Err(Error::Config(format!(
+            "the {what} holds a user and password; pass them as Credentials"
+        )));
+    }
+    if !port_is_valid(uri) {
+        return Err(invalid(what, "its port is not a number"));
+    }
+    match uri.scheme_str() {
+        Some("https") => Ok(()),
+        Some("http") if allow_http || is_loopback(uri.host().unwrap_or_default()) => Ok(()),
+        _ => Err(Error::Config(format!(
+            "{what} {:?} must be https (plain http only to loopback, or with insecure http \
+             allowed)",
+            redacted_uri(uri)
+        ))),
+    }
+}
+
+fn invalid(what: &str, why: &str) -> Error {
+    Error::Config(format!("the {what} is not a valid URL: {why}"))
+}
+
+/// Whether the authority's port, if it has one, is a number that fits (`http::Uri` accepts
+/// `host:p` and gives no port: a password cut short by `#`, `/` or `?`).
+fn port_is_valid(uri: &Uri) -> bool {
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    let host = uri.host().unwrap_or_default();
+    let after_host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    match after_host
+        .strip_prefix(host)
+        .and_then(|r| r.strip_prefix(':'))
+    {
+        None => after_host.len() == host.len(),
+        Some(port) => port.parse::<u16>().is_ok() && port.bytes().all(|b| b.is_ascii_digit()),
+    }
+}
+
+/// `localhost`, or an IP address of the loopback range (`127.0.0.0/8`, `::1`).
+pub(crate) fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || (host.trim_matches(['[', ']']).parse::<IpAddr>()).is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether the URL's host is an IP address, which needs no resolving.
+pub(crate) fn host_is_ip(url: &str) -> bool {
+    (url.parse::<Uri>().ok())
+        .and_then(|uri| uri.host()?.trim_matches(['[', ']']).parse::<IpAddr>().ok())
+        .is_some()
+}
+
+/// `url` fit for a message, a log record or a `Debug` print: scheme, host, port and path,
+/// without user, password, query or fragment; `[invalid url]` when it cannot be read so.
+pub(crate) fn redacted(url: &str) -> String {
+    match url.parse::<Uri>() {
+        Ok(uri) => redacted_uri(&uri),
+        Err(_) => "[invalid url]".into(),
+    }
+}
+
+/// [`redacted`] of a parsed URL.
+pub(crate) fn redacted_uri(uri: &Uri) -> String {
+    let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
+        return "[invalid url]".into();
+    };
+    if !port_is_valid(uri) {
+        return "[invalid url]".into();
+    }
+    let port = uri.port().map(|p| format!(":{p}")).unwrap_or_default();
+    format!("{scheme}://{host}{port}{}", uri.path())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn https_or_loopback_only() {
+        for good in [
+            "https://a.example/t",
+            "https://a.example:8443/t?x=@",
+            "http://127.0.0.1:1/t",
+            "http://127.0.0.2/t",
+            "http://[::1]:8/t",
+            "http://LOCALHOST:8/t",
+        ] {
+            assert!(check_url(good, false).is_ok(), "{good}");
+        }
+        for bad in [
+            "http://a.example/t",
+            "http://10.0.0.1/t",
+            "ftp://a.example/t",
+            "/t",
+        ] {
+            assert!(
+                matches!(check_url(bad, false), Err(Error::Config(_))),
+                "{bad}"
+            );
+        }
+        assert!(check_url("http://a.example/t", true).is_ok());
+    }
+
+    #[test]
+    fn userinfo_is_refused_whatever_the_password_holds() {
+        for password in ["p", "p#ss", "p@ss", "p/ss", "p?ss", "p%40ss"] {
+            let url = format!("http://127.0.0.1:{password}@127.0.0.1:8/token");
+            let error = check_url(&url, true).unwrap_err().to_string();
+            assert!(!error.contains(&format!(":{password}")), "{error}");
+        }
+        let error = check_url("https://u:p@a.example/t", false).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid configuration: the url holds a user and password; pass them as Credentials"
+        );
+    }
+
+    #[test]
+    fn urls_are_shown_without_userinfo_or_query() {
+        let shown = |u| redacted(u);
+        assert_eq!(shown("https://u:p@h.example/t?x=@"), "https://h.example/t");
+        assert_eq!(
+            shown("http://127.0.0.1:p#ss@127.0.0.1:80/t"),
+            "[invalid url]"
+        );
+        assert_eq!(shown("http://u:p/ss@h/t"), "[invalid url]");
+        assert_eq!(
+            shown("https://h.example:8443/a@b"),
+            "https://h.example:8443/a@b"
+        );
+        assert_eq!(shown("not a url"), "[invalid url]");
+    }
+}

@@ -1,0 +1,387 @@
+//! One transport rule (issue 20): the caller's agent for token requests too, https or
+//! loopback only, no userinfo, scrubbed server text, errors that name side, URL and cause.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::Duration;
+
+use apiauth::providers::{motorweb, my_connected_fleet};
+use apiauth::{
+    ApiClient, Auth, BasicEncoding, Cause, Credentials, Error, Side, TokenConfig, Unreachable,
+};
+use httpmock::prelude::*;
+use serde_json::json;
+use ureq::Agent;
+
+use crate::support::rfc_token;
+
+const AGENT: &str = "apiauth-test-agent/7";
+const SECRET: &str = "s3cr3t:+ &é";
+
+fn agent() -> Agent {
+    Agent::config_builder().user_agent(AGENT).build().into()
+}
+
+fn creds() -> Credentials {
+    Credentials::new("id", SECRET).unwrap()
+}
+
+#[test]
+fn the_callers_agent_reaches_motorweb_token_requests_and_api_calls() {
+    let server = MockServer::start();
+    let token = server.mock(|when, then| {
+        when.method(POST)
+            .path("/auth/v1/token")
+            .header("user-agent", AGENT);
+        then.status(200).json_body(rfc_token("T", 3600));
+    });
+    let api = server.mock(|when, then| {
+        when.path("/market-data/v1/vehicles/plate/ABC")
+            .header("user-agent", AGENT)
+            .header("authorization", "Bearer T");
+        then.status(200).json_body(json!({"ok": true}));
+    });
+    let client = motorweb::Client::at(&server.base_url(), creds())
+        .unwrap()
+        .with_agent(agent());
+    let answer: serde_json::Value = client.vehicle_by_plate("ABC").unwrap();
+    assert_eq!(answer, json!({"ok": true}));
+    assert_eq!((token.calls(), api.calls()), (1, 1));
+    assert_eq!(client.token_source().stats().fetches, 1);
+}
+
+#[test]
+fn the_callers_agent_reaches_my_connected_fleet_token_requests_and_api_calls() {
+    let server = MockServer::start();
+    let token = server.mock(|when, then| {
+        when.method(POST)
+            .path("/masternauth-oauth/oauth/accessToken")
+            .header("user-agent", AGENT);
+        then.status(200)
+            .json_body(json!({"success": true, "accessToken": "T", "expires_in": 3600}));
+    });
+    let jobs = server.mock(|when, then| {
+        when.path("/job-management/v1/customer/42/jobs")
+            .header("user-agent", AGENT)
+            .header("x-connect-token", "TOKEN T");
+        then.status(200).json_body(json!([]));
+    });
+    let base = server.base_url();
+    let client = my_connected_fleet::Client::at(&base, &base, creds(), "42")
+        .unwrap()
+        .with_agent(agent());
+    let answer: serde_json::Value = client.jobs().unwrap();
+    assert_eq!(answer, json!([]));
+    assert_eq!((token.calls(), jobs.calls()), (1, 1));
+    assert_eq!(client.token_source().stats().fetches, 1);
+}
+
+#[test]
+fn a_plain_http_api_base_that_is_not_loopback_is_refused_before_anything_is_sent() {
+    let server = MockServer::start();
+    let token = server.mock(|_, then| {
+        then.status(200).json_body(rfc_token("T", 3600));
+    });
+    let base = server.base_url();
+    // At construction: nothing to resolve, nothing to connect to.
+    let error =
+        my_connected_fleet::Client::at(&base, "http://api.invalid", creds(), "42").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "invalid configuration: api base url \"http://api.invalid/\" must be https (plain \
+         http only to loopback, or with insecure http allowed)"
+    );
+    // Set later: refused at the call, before the token is fetched or a name resolved.
+    let client = my_connected_fleet::Client::at(&base, &base, creds(), "42")
+        .unwrap()
+        .with_api_base_url("http://api.invalid:8080");
+    for result in [
+        client.jobs::<serde_json::Value>(),
+        client.tracking_live::<serde_json::Value>(),
+    ] {
+        assert!(matches!(result, Err(Error::Config(_))), "{result:?}");
+    }
+    let api = ApiClient::new(Auth::Basic(creds(), BasicEncoding::Raw));
+    let request = ureq::http::Request::get("http://api.invalid/v1").body(Vec::new());
+    let result = api.run(request.unwrap());
+    assert!(matches!(result, Err(Error::Config(_))), "{result:?}");
+    assert_eq!(token.calls(), 0);
+}
+
+#[test]
+fn a_password_holding_hash_at_slash_or_question_mark_is_refused() {
+    let server = MockServer::start();
+    let any = server.mock(|_, then| {
+        then.status(200).json_body(rfc_token("T", 3600));
+    });
+    let port = server.port();
+    for password in ["p#ss", "p@ss", "p/ss", "p?ss"] {
+        let url = format!("http://127.0.0.1:{password}@127.0.0.1:{port}/token");
+        let config = TokenConfig::new(&url, creds());
+        assert!(!format!("{config:?}").contains("ss"), "{config:?}");
+        let error = config.build().unwrap_err();
+        assert!(matches!(error, Error::Config(_)), "{error:?}");
+        assert!(!error.to_string().contains(password), "{error}");
+        let api = ApiClient::new(Auth::Basic(creds(), BasicEncoding::Raw));
+        let result = api.get_json::<serde_json::Value>(&url);
+        assert!(matches!(result, Err(Error::Config(_))), "{result:?}");
+    }
+    assert_eq!(any.calls(), 0);
+}
+
+/// A token endpoint that puts the form body it got into `error_description`.
+fn echoing_endpoint() -> (String, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let serve = std::thread::spawn(move || {
+        if let Ok((mut socket, _)) = listener.accept() {
+            let mut request = Vec::new();
+            let mut buf = [0; 4096];
+            let body = loop {
+                let n = socket.read(&mut buf).unwrap();
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request).into_owned();
+                let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                    continue;
+                };
+                let length = (head.lines())
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length: ")?
+                            .parse()
+                            .ok()
+                    })
+                    .unwrap_or(0);
+                if body.len() >= length || n == 0 {
+                    break body.to_owned();
+                }
+            };
+            let answer = json!({"error": "invalid_request", "error_description": body,
+                                "error_uri": format!("https://e.example/?{body}")})
+            .to_string();
+            let head = format!(
+                "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n",
+                answer.len()
+            );
+            let _ = socket.write_all(format!("{head}{answer}").as_bytes());
+        }
+    });
+    (url, serve)
+}
+
+#[cfg(unix)]
+#[test]
+fn an_endpoint_echoing_the_form_never_gets_the_secret_into_errors_or_files() {
+    let (base, serve) = echoing_endpoint();
+    let dir = crate::support::temp_dir("echo-secret");
+    let source = motorweb::token_config_at(&base, creds())
+        .with_disk_cache(apiauth::DiskCache::open(dir.join("apiauth")).unwrap())
+        .build()
+        .unwrap();
+    let error = source.token().unwrap_err();
+    let Error::EndpointRefused(details) = &error else {
+        panic!("{error:?}")
+    };
+    let description = details.description.as_deref().unwrap();
+    assert!(
+        description.contains("client_secret=[redacted]"),
+        "{description}"
+    );
+    let encoded = "s3cr3t%3A%2B+%26%C3%A9";
+    for text in [error.to_string(), format!("{error:?}")] {
+        for secret in [SECRET, encoded, "s3cr3t"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+    }
+    let mut files = 0;
+    for entry in std::fs::read_dir(dir.join("apiauth")).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("s3cr3t"), "{text}");
+        files += 1;
+    }
+    assert!(files >= 1, "the failure record is written");
+    serve.join().unwrap();
+}
+
+#[test]
+fn a_redirect_naming_a_user_and_password_reaches_job_management_with_the_token_only() {
+    let server = MockServer::start();
+    server.mock(|when, then| {
+        when.method(POST)
+            .path("/masternauth-oauth/oauth/accessToken");
+        then.status(200)
+            .json_body(json!({"success": true, "accessToken": "T", "expires_in": 3600}));
+    });
+    let moved = format!("http://user:pw@127.0.0.1:{}/moved", server.port());
+    let first = server.mock(|when, then| {
+        when.path("/job-management/v1/customer/42/jobs");
+        then.status(302).header("location", &moved);
+    });
+    let clean = server.mock(|when, then| {
+        when.path("/moved")
+            .header("x-connect-token", "TOKEN T")
+            .header_missing("authorization");
+        then.status(200).json_body(json!([]));
+    });
+    let base = server.base_url();
+    let client = my_connected_fleet::Client::at(&base, &base, creds(), "42").unwrap();
+    let answer: serde_json::Value = client.jobs().unwrap();
+    assert_eq!(answer, json!([]));
+    assert_eq!((first.calls(), clean.calls()), (1, 1));
+}
+
+fn unreachable(error: Error) -> Box<Unreachable> {
+    match error {
+        Error::Transport(e) => e,
+        other => panic!("expected a transport error, got {other:?}"),
+    }
+}
+
+#[test]
+fn each_error_names_its_side_url_and_cause() {
+    // Token side: a doubled path's 404 names the URL.
+    let server = MockServer::start();
+    server.mock(|when, then| {
+        when.path("/token/token");
+        then.status(404).json_body(json!({"error": "not_found"}));
+    });
+    let url = server.url("/token/token");
+    let error = TokenConfig::new(format!("{url}?x=1"), creds())
+        .build()
+        .unwrap()
+        .token()
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!("token endpoint {url} returned 404: not_found")
+    );
+
+    // Token side: the caller's agent's shorter limit wins, and is named.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}/token", silent.local_addr().unwrap());
+    let quick: Agent = Agent::config_builder()
+        .timeout_recv_response(Some(Duration::from_millis(150)))
+        .build()
+        .into();
+    let error = TokenConfig::new(&silent_url, creds())
+        .with_agent(quick)
+        .build()
+        .unwrap()
+        .token()
+        .unwrap_err();
+    let e = unreachable(error);
+    assert_eq!(
+        (e.side, e.cause),
+        (
+            Side::TokenEndpoint,
+            Cause::TimedOut {
+                after: Some(Duration::from_millis(150))
+            }
+        )
+    );
+    assert_eq!(
+        e.to_string(),
+        format!("could not reach the token endpoint {silent_url}: timed out after 150ms")
+    );
+    drop(silent);
+
+    // API side: refused connection.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_url = format!("http://{}/v1/x", closed.local_addr().unwrap());
+    drop(closed);
+    let api = ApiClient::new(Auth::Basic(creds(), BasicEncoding::Raw));
+    let e = unreachable(api.get_json::<serde_json::Value>(&closed_url).unwrap_err());
+    assert_eq!(
+        e.to_string(),
+        format!("could not reach the api {closed_url}: connection refused")
+    );
+    let io = std::io::Error::from(Error::Transport(e));
+    assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+}
+
+#[test]
+fn api_statuses_keep_the_url_and_the_start_of_the_body_on_the_default_agent() {
+    let server = MockServer::start();
+    let long = "x".repeat(10_000);
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("id:{SECRET}"));
+    server.mock(|when, then| {
+        when.path("/v1/missing");
+        then.status(404)
+            .body(format!("no such thing; you sent {SECRET} as {basic}"));
+    });
+    server.mock(|when, then| {
+        when.path("/v1/long");
+        then.status(500).body(&long);
+    });
+    let big = vec![b' '; 10 * 1024 * 1024 + 1];
+    server.mock(|when, then| {
+        when.path("/v1/big");
+        then.status(200).body(&big);
+    });
+    let api = ApiClient::new(Auth::Basic(creds(), BasicEncoding::Raw));
+    let url = server.url("/v1/missing");
+    let Err(Error::ApiStatus(e)) = api.get_json::<serde_json::Value>(&format!("{url}?q=1")) else {
+        panic!("expected an api status")
+    };
+    assert_eq!(
+        (e.status, e.url.as_str(), e.body.as_str()),
+        (
+            404,
+            url.as_str(),
+            "no such thing; you sent [redacted] as [redacted]"
+        )
+    );
+    assert_eq!(
+        e.to_string(),
+        format!("api {url} returned 404 (no such thing; you sent [redacted] as [redacted])")
+    );
+    let Err(Error::ApiStatus(e)) = api.get_json::<serde_json::Value>(&server.url("/v1/long"))
+    else {
+        panic!("expected an api status")
+    };
+    assert_eq!(e.body.len(), 4096);
+    let e = unreachable(
+        api.get_json::<serde_json::Value>(&server.url("/v1/big"))
+            .unwrap_err(),
+    );
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "api {} sent an answer larger than 10 MiB",
+            server.url("/v1/big")
+        )
+    );
+}
+
+#[test]
+fn loose_retry_after_values_are_no_value_and_long_ones_are_capped() {
+    for (value, expected) in [
+        ("+120", None),
+        ("99999999999999999999", Some(Duration::from_secs(3600))),
+        ("Sun, 06 Nov 2094 08:49:37 PST", None),
+        (
+            "Sun, 06 Nov 2094 08:49:37 GMT",
+            Some(Duration::from_secs(3600)),
+        ),
+        ("120", Some(Duration::from_secs(120))),
+    ] {
+        let server = MockServer::start();
+        server.mock(|_, then| {
+            then.status(429)
+                .header("retry-after", value)
+                .json_body(json!({"error": "slow_down"}));
+        });
+        let error = TokenConfig::new(server.url("/token"), creds())
+            .build()
+            .unwrap()
+            .token()
+            .unwrap_err();
+        let Error::EndpointRefused(details) = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(details.retry_after, expected, "{value}");
+    }
+}

@@ -2,17 +2,19 @@
 
 use apiauth::http::Uri;
 
-/// Checks that `url` is an absolute `https` URL, or `http` to a loopback host, without a user
-/// or password. The message says what is wrong, never the URL.
+/// Checks `url` by the library's rule ([`apiauth::check_url`]: https, or http to a loopback
+/// host, no user or password). The message says what is wrong, never the URL.
 pub fn check(url: &str) -> Result<(), String> {
-    let (scheme, host, _) = origin(url).ok_or("takes an http(s) URL without user or password")?;
-    let loopback = ["127.0.0.1", "[::1]", "localhost"].contains(&host.as_str());
-    match scheme.as_str() {
-        "http" if !loopback => Err(
-            "must be https: plain http is allowed only to loopback (127.0.0.1, [::1], localhost)"
+    match (
+        apiauth::check_url(url, false),
+        apiauth::check_url(url, true),
+    ) {
+        (Ok(()), _) => Ok(()),
+        (Err(_), Ok(())) => Err(
+            "must be https: plain http is allowed only to loopback (127.0.0.0/8, [::1], localhost)"
                 .into(),
         ),
-        _ => Ok(()),
+        (Err(_), Err(_)) => Err("takes an http(s) URL without user or password".into()),
     }
 }
 

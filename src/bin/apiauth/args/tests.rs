@@ -105,7 +105,7 @@ fn nothing_typed_is_echoed() {
         (
             "header --base-url http://{P}.example/",
             "--base-url must be https: plain http is allowed only to loopback \
-             (127.0.0.1, [::1], localhost)",
+             (127.0.0.0/8, [::1], localhost)",
         ),
         (
             "header --timeout {P}",

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ureq::Agent;
 use ureq::http::Uri;
-use ureq::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use ureq::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, DATE, RETRY_AFTER};
 
 use crate::clock::Clock;
 use crate::error::unusable;
@@ -148,7 +148,8 @@ impl TokenRequest {
             Err(ureq::Error::BodyExceedsLimit(_)) => Vec::new(),
             Err(e) => return Err(e.into()),
         };
-        Token::from_response(status, &body, sent_at, clock.wall()).map_err(|mut e| {
+        let date = (response.headers().get(DATE)).and_then(|v| http_date(v.to_str().ok()?));
+        Token::from_response(status, &body, sent_at, clock.wall(), date).map_err(|mut e| {
             if let Error::EndpointRefused(details) | Error::CredentialsRejected(details) = &mut e {
                 details.retry_after = retry_after;
             }

@@ -102,7 +102,7 @@ pub use error::{EndpointError, Error, Result};
 pub use header::TokenScheme;
 pub use secret::{AccessToken, ClientSecret};
 pub use source::{RefreshEvent, Stats, TokenSource};
-pub use token::{DEFAULT_LIFETIME, MAX_LIFETIME, Token};
+pub use token::{DEFAULT_LIFETIME, MAX_LIFETIME, MIN_LIFETIME, Token};
 
 /// The HTTP types in this crate's signatures (`HeaderValue`, `HeaderName`), as re-exported
 /// by ureq.

@@ -14,7 +14,7 @@ fn jwt(claims: &str) -> String {
 }
 
 fn parse(body: &str) -> Result<Token> {
-    Token::from_response(200, body.as_bytes(), Instant::now(), SystemTime::now())
+    Token::from_response(200, body.as_bytes(), Instant::now(), SystemTime::now(), None)
 }
 
 #[test]
@@ -44,7 +44,7 @@ fn jwt_exp_shortens_the_lifetime() {
     let exp = now.duration_since(UNIX_EPOCH).unwrap().as_secs() + 100;
     let token = jwt(&format!(r#"{{"exp":{exp}}}"#));
     let body = format!(r#"{{"access_token":"{token}","expires_in":3599}}"#);
-    let t = Token::from_response(200, body.as_bytes(), Instant::now(), now).unwrap();
+    let t = Token::from_response(200, body.as_bytes(), Instant::now(), now, None).unwrap();
     assert_eq!(t.jwt_expiry(), Some(UNIX_EPOCH + Duration::from_secs(exp)));
     assert!(t.lifetime() <= Duration::from_secs(100) && t.lifetime() > Duration::from_secs(98));
     // exp later than expires_in: expires_in wins.
@@ -88,7 +88,7 @@ fn wall_clock_past_exp_means_expired() {
         jwt(&format!(r#"{{"exp":{exp}}}"#))
     );
     let sent = Instant::now();
-    let t = Token::from_response(200, body.as_bytes(), sent, now).unwrap();
+    let t = Token::from_response(200, body.as_bytes(), sent, now, None).unwrap();
     // The monotonic clock says a second passed; the wall clock says the machine slept 2 h.
     let woke = now + Duration::from_secs(7200);
     let schedule = RefreshPolicy::default().schedule(t.validity());
@@ -106,7 +106,7 @@ fn a_restored_token_keeps_its_age_and_margin() {
             ago @ 0.. => wall - Duration::from_secs(ago as u64),
             ahead => wall + Duration::from_secs(ahead.unsigned_abs()),
         };
-        Token::restore(token.into(), None, issued, lifetime, now, wall)
+        Token::restore(token.into(), None, issued, lifetime, 0, now, wall)
     };
     let at = |t: &Token, now| {
         RefreshPolicy {
@@ -117,7 +117,7 @@ fn a_restored_token_keeps_its_age_and_margin() {
         .freshness(t.validity(), now, || wall)
     };
     let t = restore("T", 3000, hour).unwrap();
-    assert_eq!(t.expires_at(), now + Duration::from_secs(600));
+    assert_eq!(t.expires_at_instant(), now + Duration::from_secs(600));
     assert_eq!(at(&t, now), Freshness::Fresh);
     assert_eq!(at(&t, now + Duration::from_secs(545)), Freshness::Stale);
     // A short-lived token's margin is half its *original* life, not of what is left.

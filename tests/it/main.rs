@@ -3,6 +3,7 @@
 
 mod api_calls;
 mod cache;
+mod clocks;
 #[cfg(unix)]
 mod cli;
 #[cfg(unix)]

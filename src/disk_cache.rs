@@ -345,7 +345,15 @@ impl<'a> Slot<'a> {
         let issued = UNIX_EPOCH.checked_add(Duration::from_millis(entry.issued_at_ms))?;
         let lifetime = Duration::from_millis(entry.lifetime_ms);
         let (now, wall) = (clock.now(), clock.wall());
-        Token::restore(entry.access_token, entry.scope, issued, lifetime, 0, now, wall)
+        Token::restore(
+            entry.access_token,
+            entry.scope,
+            issued,
+            lifetime,
+            0,
+            now,
+            wall,
+        )
     }
 
     /// Takes the entry's lock, waiting at most `wait`; `None` if it could not.

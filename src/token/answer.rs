@@ -230,5 +230,6 @@ fn seconds(value: &Value) -> Option<Duration> {
         Value::String(s) => s.trim().parse::<f64>().ok()?,
         _ => return None,
     };
-    (secs >= MIN_LIFETIME.as_secs_f64()).then(|| Duration::from_secs_f64(secs.min(MAX_LIFETIME.as_secs_f64())))
+    (secs >= MIN_LIFETIME.as_secs_f64())
+        .then(|| Duration::from_secs_f64(secs.min(MAX_LIFETIME.as_secs_f64())))
 }

@@ -103,13 +103,28 @@ mod tests {
     fn iat_then_issued_at_then_date() {
         let jwt = |iat| Some(jwt::Times { exp: at(5000), iat });
         // iat wins when it agrees with Date to within a minute.
-        assert_eq!(reading(jwt(Some(at(1400))), Some(at(1410)), Some(at(1459))), Some(at(1400)));
+        assert_eq!(
+            reading(jwt(Some(at(1400))), Some(at(1410)), Some(at(1459))),
+            Some(at(1400))
+        );
         // An iat far from Date (an old token handed out again): issued_at, then Date.
-        assert_eq!(reading(jwt(Some(at(100))), Some(at(1410)), Some(at(1459))), Some(at(1410)));
-        assert_eq!(reading(jwt(Some(at(100))), None, Some(at(1459))), Some(at(1459)));
+        assert_eq!(
+            reading(jwt(Some(at(100))), Some(at(1410)), Some(at(1459))),
+            Some(at(1410))
+        );
+        assert_eq!(
+            reading(jwt(Some(at(100))), None, Some(at(1459))),
+            Some(at(1459))
+        );
         // An issue time at or after exp, or more than MAX_LIFETIME before it, is not one.
-        assert_eq!(reading(jwt(Some(at(5000))), Some(at(4000)), None), Some(at(4000)));
-        let ancient = Some(jwt::Times { exp: at(400 * 86400), iat: Some(at(1)) });
+        assert_eq!(
+            reading(jwt(Some(at(5000))), Some(at(4000)), None),
+            Some(at(4000))
+        );
+        let ancient = Some(jwt::Times {
+            exp: at(400 * 86400),
+            iat: Some(at(1)),
+        });
         assert_eq!(reading(ancient, None, None), None);
         // Without Date, iat stands alone; without anything, the server's time is unknown.
         assert_eq!(reading(jwt(Some(at(1400))), None, None), Some(at(1400)));
@@ -123,7 +138,12 @@ mod tests {
         let ms = UNIX_EPOCH + Duration::from_millis(1712272706170);
         assert_eq!(read(Value::from("1712272706170")), Some(ms));
         assert_eq!(read(Value::from(1712272706170u64)), Some(ms));
-        for bad in [Value::from("-1"), Value::from("1e3"), Value::from(""), Value::from(-5)] {
+        for bad in [
+            Value::from("-1"),
+            Value::from("1e3"),
+            Value::from(""),
+            Value::from(-5),
+        ] {
             assert_eq!(read(bad.clone()), None, "{bad}");
         }
         assert_eq!(issued_at(&Map::new()), None);

@@ -14,7 +14,13 @@ fn jwt(claims: &str) -> String {
 }
 
 fn parse(body: &str) -> Result<Token> {
-    Token::from_response(200, body.as_bytes(), Instant::now(), SystemTime::now(), None)
+    Token::from_response(
+        200,
+        body.as_bytes(),
+        Instant::now(),
+        SystemTime::now(),
+        None,
+    )
 }
 
 #[test]
@@ -160,7 +166,13 @@ fn form_and_text_bodies_parse_like_json() {
 /// A JWT issued by a server whose clock reads `server` (unix seconds), living `exp_in` s,
 /// answered with `expires_in` and a `Date` of `date` (unix seconds), parsed on a host whose
 /// wall clock reads `host`.
-fn from_server(server: u64, exp_in: u64, iat: bool, date: Option<u64>, host: SystemTime) -> Result<Token> {
+fn from_server(
+    server: u64,
+    exp_in: u64,
+    iat: bool,
+    date: Option<u64>,
+    host: SystemTime,
+) -> Result<Token> {
     let at = |secs| UNIX_EPOCH + Duration::from_secs(secs);
     let claims = match iat {
         true => format!(r#"{{"iat":{server},"exp":{}}}"#, server + exp_in),
@@ -190,7 +202,10 @@ fn jwt_lifetime_is_read_on_the_servers_clock() {
     assert_eq!(t.expires_at(), host + Duration::from_secs(600));
     // Expired on the server's own clock: refused, whatever the host's says.
     let expired = from_server(server + hours2, 0, true, Some(server + hours2), host);
-    assert!(matches!(expired, Err(Error::InvalidResponse(unusable::JWT_EXPIRED))));
+    assert!(matches!(
+        expired,
+        Err(Error::InvalidResponse(unusable::JWT_EXPIRED))
+    ));
     // With no word of the server's time, the host's clock is all there is.
     let t = from_server(server - 100, 3600, false, None, host).unwrap();
     let left = t.lifetime().as_secs_f64();
@@ -210,15 +225,26 @@ fn jwt_lifetime_is_read_on_the_servers_clock() {
 #[test]
 fn a_jwt_closer_than_the_floor_is_marked() {
     let now = SystemTime::now();
-    let exp = (now + Duration::from_millis(50)).duration_since(UNIX_EPOCH).unwrap();
+    let exp = (now + Duration::from_millis(50))
+        .duration_since(UNIX_EPOCH)
+        .unwrap();
     let body = format!(
         r#"{{"access_token":"{}","expires_in":3599}}"#,
         jwt(&format!(r#"{{"exp":{}}}"#, exp.as_secs_f64()))
     );
     let t = Token::from_response(200, body.as_bytes(), Instant::now(), now, None).unwrap();
     assert!(t.validity().below_floor);
-    assert!(t.lifetime() <= Duration::from_millis(51), "{:?}", t.lifetime());
-    assert!(!parse(r#"{"access_token":"t","expires_in":1}"#).unwrap().validity().below_floor);
+    assert!(
+        t.lifetime() <= Duration::from_millis(51),
+        "{:?}",
+        t.lifetime()
+    );
+    assert!(
+        !parse(r#"{"access_token":"t","expires_in":1}"#)
+            .unwrap()
+            .validity()
+            .below_floor
+    );
 }
 
 #[test]
@@ -231,14 +257,31 @@ fn the_wall_recheck_moves_the_host_clock_by_the_skew() {
     assert!(left(0) > Duration::from_secs(3598) && left(0) <= Duration::from_secs(3600));
     assert!(left(3000) > Duration::from_secs(598));
     assert_eq!(left(3601), Duration::ZERO);
-    assert_eq!(parse(r#"{"access_token":"t"}"#).unwrap().validity().wall_left(host), None);
+    assert_eq!(
+        parse(r#"{"access_token":"t"}"#)
+            .unwrap()
+            .validity()
+            .wall_left(host),
+        None
+    );
     // Fresh on the host clock 2 h ahead: the schedule sees the server's hour.
     let schedule = RefreshPolicy::default().schedule(v);
-    assert_eq!(schedule.freshness(v, v.issued_at, || host), Freshness::Fresh);
+    assert_eq!(
+        schedule.freshness(v, v.issued_at, || host),
+        Freshness::Fresh
+    );
     // Read back from disk with the stored skew, the same judgement.
     let restored = |skew_ms| {
-        Token::restore(t.access_token().secret().into(), None, host, t.lifetime(), skew_ms, v.issued_at, host)
-            .unwrap()
+        Token::restore(
+            t.access_token().secret().into(),
+            None,
+            host,
+            t.lifetime(),
+            skew_ms,
+            v.issued_at,
+            host,
+        )
+        .unwrap()
     };
     let r = restored(t.clock_skew_ms());
     assert_eq!(r.validity().wall_left(host), v.wall_left(host));

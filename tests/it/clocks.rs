@@ -40,7 +40,10 @@ impl Skewed {
                 let n = count.fetch_add(1, SeqCst);
                 let now = server_now(offset, &elapsed);
                 let claims = format!(r#"{{"sub":"T{n}","iat":{now},"exp":{}}}"#, now + exp_in);
-                let jwt = format!("eyJhbGciOiJub25lIn0.{}.c2ln", URL_SAFE_NO_PAD.encode(claims));
+                let jwt = format!(
+                    "eyJhbGciOiJub25lIn0.{}.c2ln",
+                    URL_SAFE_NO_PAD.encode(claims)
+                );
                 let body = format!(r#"{{"access_token":"{jwt}","expires_in":{expires_in}}}"#);
                 answer(stream, &http_date(now as u64), &body);
             }
@@ -79,7 +82,9 @@ impl Skewed {
 
     /// Whether an API on the server's clock accepts `jwt`: its `exp` is still ahead.
     pub fn accepts(&self, jwt: &str) -> bool {
-        let claims = URL_SAFE_NO_PAD.decode(jwt.split('.').nth(1).unwrap()).unwrap();
+        let claims = URL_SAFE_NO_PAD
+            .decode(jwt.split('.').nth(1).unwrap())
+            .unwrap();
         let claims: serde_json::Value = serde_json::from_slice(&claims).unwrap();
         claims["exp"].as_f64().unwrap() > server_now(self.offset, &self.elapsed_ms)
     }
@@ -201,7 +206,14 @@ mod cli {
     use crate::cli::{User, stderr};
 
     fn header(user: &User, server: &Skewed) -> std::process::Output {
-        user.run(&["-v", "header", "--provider", "generic", "--token-url", server.url()])
+        user.run(&[
+            "-v",
+            "header",
+            "--provider",
+            "generic",
+            "--token-url",
+            server.url(),
+        ])
     }
 
     #[test]

@@ -3,13 +3,13 @@
 
 mod api_calls;
 mod cache;
-mod clocks;
 #[cfg(unix)]
 mod cli;
 #[cfg(unix)]
 mod cli_failures;
 #[cfg(unix)]
 mod cli_request;
+mod clocks;
 #[cfg(unix)]
 mod disk_cache;
 mod logs;

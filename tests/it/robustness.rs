@@ -206,9 +206,14 @@ fn no_secret_reaches_debug_or_an_error() {
         (401, format!("<html>{SECRET}</html>")),
     ];
     for (status, body) in bodies {
-        let error =
-            Token::from_response(status, body.as_bytes(), Instant::now(), SystemTime::now(), None)
-                .unwrap_err();
+        let error = Token::from_response(
+            status,
+            body.as_bytes(),
+            Instant::now(),
+            SystemTime::now(),
+            None,
+        )
+        .unwrap_err();
         for text in [error.to_string(), format!("{error:?}")] {
             assert!(!leaks(&text), "{body}: {text}");
         }

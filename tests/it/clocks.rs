@@ -16,8 +16,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use crate::support::eventually;
 
 /// A token server whose clock reads the host's real clock plus `offset` s plus the
-/// simulated time the test has let pass. Its tokens are JWTs with `iat` and `exp` on that
-/// clock, answered with `expires_in` and that clock's `Date`.
+/// simulated time the test has let pass. Its tokens are JWTs with `exp` (and `iat` if
+/// asked) on that clock, answered with `expires_in` and that clock's `Date`.
 pub struct Skewed {
     url: String,
     hits: Arc<AtomicUsize>,
@@ -28,8 +28,8 @@ pub struct Skewed {
 
 impl Skewed {
     /// `offset`: the server's clock minus the host's, in seconds; `exp_in`: how long after
-    /// `iat` its JWTs expire.
-    pub fn start(offset: i64, exp_in: f64, expires_in: u64) -> Skewed {
+    /// issue its JWTs expire; `iat`: whether they say when they were issued.
+    pub fn start(offset: i64, exp_in: f64, expires_in: u64, iat: bool) -> Skewed {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/token", listener.local_addr().unwrap());
         let (hits, elapsed_ms) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicU64::new(0)));
@@ -39,7 +39,11 @@ impl Skewed {
             for stream in listener.incoming().flatten() {
                 let n = count.fetch_add(1, SeqCst);
                 let now = server_now(offset, &elapsed);
-                let claims = format!(r#"{{"sub":"T{n}","iat":{now},"exp":{}}}"#, now + exp_in);
+                let exp = now + exp_in;
+                let claims = match iat {
+                    true => format!(r#"{{"sub":"T{n}","iat":{now},"exp":{exp}}}"#),
+                    false => format!(r#"{{"sub":"T{n}","exp":{exp}}}"#),
+                };
                 let jwt = format!(
                     "eyJhbGciOiJub25lIn0.{}.c2ln",
                     URL_SAFE_NO_PAD.encode(claims)
@@ -168,14 +172,17 @@ fn the_date_format_is_imf_fixdate() {
 
 #[test]
 fn host_two_hours_ahead_one_request_every_call_authorized() {
-    let server = Skewed::start(-7200, 3600.0, 3599);
-    let (refused, requests) = run(&server, Duration::from_secs(60), 50);
-    assert_eq!((refused, requests), (0, 1));
+    // By the JWT's iat, and by the answer's Date alone.
+    for iat in [true, false] {
+        let server = Skewed::start(-7200, 3600.0, 3599, iat);
+        let (refused, requests) = run(&server, Duration::from_secs(60), 50);
+        assert_eq!((refused, requests), (0, 1), "iat: {iat}");
+    }
 }
 
 #[test]
 fn host_fifty_minutes_ahead_fifty_minutes_cost_at_most_two_requests() {
-    let server = Skewed::start(-3000, 3600.0, 3599);
+    let server = Skewed::start(-3000, 3600.0, 3599, true);
     let (refused, requests) = run(&server, Duration::from_secs(10), 300);
     assert_eq!(refused, 0);
     assert!(requests <= 2, "{requests}");
@@ -184,7 +191,7 @@ fn host_fifty_minutes_ahead_fifty_minutes_cost_at_most_two_requests() {
 #[test]
 fn host_two_hours_behind_renews_before_the_server_refuses() {
     // exp 600 s after iat, while expires_in says 3599: the token lives 600 s.
-    let server = Skewed::start(7200, 600.0, 3599);
+    let server = Skewed::start(7200, 600.0, 3599, true);
     let (refused, requests) = run(&server, Duration::from_secs(10), 180);
     assert_eq!(refused, 0);
     // 30 minutes of 600 s tokens renewed 300 s before their end: one every ~5 min.
@@ -195,7 +202,7 @@ fn host_two_hours_behind_renews_before_the_server_refuses() {
 #[ignore = "a JWT below the 1 s floor is only marked (Validity::below_floor); turning that \
             into a failure with backoff is the cache policy's (issue 18)"]
 fn exp_fifty_milliseconds_away_costs_a_handful_of_requests() {
-    let server = Skewed::start(0, 0.05, 3599);
+    let server = Skewed::start(0, 0.05, 3599, true);
     let (_, requests) = run(&server, Duration::from_millis(10), 500);
     assert!(requests <= 5, "{requests}");
 }
@@ -203,22 +210,27 @@ fn exp_fifty_milliseconds_away_costs_a_handful_of_requests() {
 #[cfg(unix)]
 mod cli {
     use super::Skewed;
-    use crate::cli::{User, stderr};
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use crate::cli::{User, stderr, unix_seconds};
 
     fn header(user: &User, server: &Skewed) -> std::process::Output {
+        let url = server.url();
         user.run(&[
             "-v",
             "header",
             "--provider",
             "generic",
             "--token-url",
-            server.url(),
+            url,
+            "--format",
+            "json",
         ])
     }
 
     #[test]
     fn host_two_hours_ahead_is_served_and_warned() {
-        let server = Skewed::start(-7200, 3600.0, 3599);
+        let server = Skewed::start(-7200, 3600.0, 3599, false);
         let user = User::new("clocks-ahead", "id", "secret");
         let out = header(&user, &server);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -230,16 +242,26 @@ mod cli {
                 ))
             })
         };
-        // The server's Date and iat count whole seconds: 7200 s, or 7201 s.
+        // The server's Date counts whole seconds: 7200 s, or 7201 s.
         assert!(warned(7200) || warned(7201), "{}", stderr(&out));
         assert_eq!(server.hits(), 1);
+        // expires_at is on the host's clock: an hour from now, not an hour ago.
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let expires_in = json["expires_in"].as_u64().unwrap();
+        assert!((3590..=3599).contains(&expires_in), "{json}");
+        let at = unix_seconds(json["expires_at"].as_str().unwrap()).unwrap();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert!(at.abs_diff(now + expires_in) <= 2, "{json}");
     }
 
     #[test]
     #[ignore = "needs the skew stored in the disk entry (Token::clock_skew_ms into \
                 Token::restore's skew_ms), which is issue 18's"]
     fn a_pair_of_runs_shares_one_token_across_a_skewed_clock() {
-        let server = Skewed::start(-7200, 3600.0, 3599);
+        let server = Skewed::start(-7200, 3600.0, 3599, false);
         let user = User::new("clocks-pair", "id", "secret");
         for _ in 0..2 {
             let out = header(&user, &server);

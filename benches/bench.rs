@@ -282,6 +282,7 @@ fn parse(bench: &Bench) {
                 black_box(body.as_bytes()),
                 Instant::now(),
                 SystemTime::now(),
+                None,
             );
             black_box(token.unwrap());
         });

@@ -78,6 +78,10 @@ pub enum Unusable {
     JwtExpired,
     /// The answer is larger than 64 KiB.
     TooLarge,
+    /// The token lives less than [`MIN_LIFETIME`](crate::MIN_LIFETIME) by the server's own
+    /// clock. It is handed out while it lasts, but counts as a failure: the next request
+    /// waits for the backoff, so such a server is never asked once per call.
+    ShortLived,
 }
 
 impl fmt::Display for Unusable {
@@ -91,6 +95,7 @@ impl fmt::Display for Unusable {
             Unusable::NotBearer => "token type is not bearer",
             Unusable::JwtExpired => "the JWT's exp is already past (check the clock)",
             Unusable::TooLarge => "answer is larger than 64 KiB",
+            Unusable::ShortLived => "the token lives less than a second by the server's clock",
         })
     }
 }

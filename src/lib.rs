@@ -105,7 +105,7 @@ pub use error::{ApiError, EndpointError, Error, Result, Unusable};
 pub use header::TokenScheme;
 pub use secret::{AccessToken, ClientSecret};
 pub use source::{RefreshEvent, Stats, TokenSource};
-pub use token::{DEFAULT_LIFETIME, MAX_LIFETIME, Token};
+pub use token::{DEFAULT_LIFETIME, MAX_LIFETIME, MIN_LIFETIME, Token};
 pub use transport::{Cause, Side, Unreachable};
 pub use wire::check_url;
 

@@ -96,12 +96,12 @@ impl Schedule {
             now if now < validity.expires_at() => Freshness::Stale,
             _ => return Freshness::Expired,
         };
-        let Some(exp) = validity.jwt_expiry else {
+        if validity.jwt_expiry.is_none() {
             return on_monotonic;
-        };
-        match exp.duration_since(wall()) {
-            Ok(left) if left > self.early => on_monotonic,
-            Ok(left) if !left.is_zero() => Freshness::Stale,
+        }
+        match validity.wall_left(wall()) {
+            Some(left) if left > self.early => on_monotonic,
+            Some(left) if !left.is_zero() => Freshness::Stale,
             _ => Freshness::Expired,
         }
     }
@@ -168,8 +168,11 @@ mod tests {
     fn validity(lifetime: u64) -> Validity {
         Validity {
             issued_at: Instant::now(),
+            issued_wall: SystemTime::now(),
             lifetime: Duration::from_secs(lifetime),
             jwt_expiry: None,
+            skew_ms: 0,
+            below_floor: false,
         }
     }
 

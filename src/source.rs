@@ -318,7 +318,10 @@ impl TokenSource {
                         "token for client {} is due for refresh ({} s left); refreshing in \
                          the background",
                         inner.config.request.credentials.id(),
-                        token.expires_at().saturating_duration_since(now).as_secs()
+                        token
+                            .expires_at_instant()
+                            .saturating_duration_since(now)
+                            .as_secs()
                     );
                     return Ok(token);
                 }

@@ -3,6 +3,7 @@
 
 mod answer;
 pub(crate) mod jwt;
+mod server_time;
 #[cfg(test)]
 mod tests;
 
@@ -22,12 +23,21 @@ pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
 /// The longest lifetime believed, whatever the server says: 365 days.
 pub const MAX_LIFETIME: Duration = Duration::from_secs(365 * 24 * 3600);
 
+/// The shortest lifetime a server is taken at its word for: 1 s. A shorter `expires_in` is
+/// read as missing ([`DEFAULT_LIFETIME`]); a JWT whose `exp` is closer than this on the
+/// server's clock is kept but marked as living too short, which the cache treats as a
+/// failure (with backoff), never as a reason to fetch on every call.
+pub const MIN_LIFETIME: Duration = Duration::from_secs(1);
+
 /// An access token with its scope, expiry and ready-made header values.
 ///
 /// The expiry counts from when the token request was sent, on the monotonic clock. When the
-/// token is a JWT with an `exp` claim, the earlier of `exp` and `expires_in` wins, and `exp`
-/// is also checked on the wall clock (so a machine that slept past it knows). The JWT's
-/// signature is not checked: the token is only passed on, never trusted for its claims.
+/// token is a JWT with an `exp` claim, the earlier of `exp` and `expires_in` wins, `exp`
+/// being read against the *server's* clock (the JWT's `iat`, an `issued_at` field, or the
+/// answer's `Date`), so a host whose clock is off neither refuses good tokens nor keeps
+/// expired ones. `exp` is also checked on the host's wall clock moved by the skew measured
+/// then (so a machine that slept past it knows). The JWT's signature is not checked: the
+/// token is only passed on, never trusted for its claims.
 #[derive(Clone)]
 pub struct Token {
     access_token: AccessToken,
@@ -43,15 +53,33 @@ pub struct Token {
 pub(crate) struct Validity {
     /// When the token request was sent, on the monotonic clock.
     pub issued_at: Instant,
-    /// `expires_in`, shortened to the JWT's `exp` if that comes first.
+    /// When the token was issued on the host's wall clock (to within the request's round
+    /// trip).
+    pub issued_wall: SystemTime,
+    /// `expires_in`, shortened to the JWT's `exp` (on the server's clock) if that comes
+    /// first.
     pub lifetime: Duration,
-    /// The JWT's `exp` claim, on the wall clock.
+    /// The JWT's `exp` claim, on the server's clock.
     pub jwt_expiry: Option<SystemTime>,
+    /// The host's wall clock minus the server's, in milliseconds, as measured when the
+    /// token was fetched; 0 when the answer did not tell the server's time.
+    pub skew_ms: i64,
+    /// The server gave the token less than [`MIN_LIFETIME`].
+    pub below_floor: bool,
 }
 
 impl Validity {
+    /// When the token expires, on the monotonic clock.
     pub fn expires_at(&self) -> Instant {
         self.issued_at + self.lifetime
+    }
+
+    /// How long before the JWT's `exp`, judged at `host_wall` moved by the measured skew
+    /// (zero once past it); `None` for a token that is not a JWT with an `exp`.
+    pub fn wall_left(&self, host_wall: SystemTime) -> Option<Duration> {
+        let server_now = server_time::shifted(host_wall, self.skew_ms.saturating_neg());
+        let exp = self.jwt_expiry?;
+        Some(exp.duration_since(server_now).unwrap_or_default())
     }
 }
 
@@ -60,16 +88,21 @@ impl Token {
     ///
     /// Accepts RFC 6749 §5.1 JSON, myConnectedFleet's `{"success": true, "accessToken": …}`
     /// and Apigee-style answers (`expires_in` as a string), as JSON or form-urlencoded
-    /// whatever the Content-Type says. A missing `token_type` means Bearer; any other type is
-    /// refused (RFC 6749 §7.1). `sent_at` is when the request was sent; `now` is the
-    /// wall-clock time, used to turn a JWT `exp` into a lifetime.
+    /// whatever the Content-Type says. A missing or empty `token_type` means Bearer; any
+    /// other type is refused (RFC 6749 §7.1). `sent_at` is when the request was sent; `now`
+    /// is the host's wall-clock time when the answer came; `date` is the answer's HTTP
+    /// `Date`, if any. A JWT's `exp` is read against the server's clock: its `iat` when
+    /// plausible, else an `issued_at` field (milliseconds), else `date`, else `now`. The
+    /// difference between `now` and the server's clock is kept for later wall-clock checks,
+    /// and logged (once per process, as a warning) when over a minute.
     ///
     /// # Errors
     ///
     /// - [`Error::CredentialsRejected`] / [`Error::EndpointRefused`]: a non-2xx status, or a
     ///   2xx body that carries an error (`error`, `"success": false`, …).
-    /// - [`Error::InvalidResponse`]: a 2xx body without a usable token. The body itself is
-    ///   never kept in the error: it may hold a token.
+    /// - [`Error::InvalidResponse`]: a 2xx body without a usable token, or a JWT whose `exp`
+    ///   is already past on the server's clock. The body itself is never kept in the error:
+    ///   it may hold a token.
     ///
     /// # Examples
     ///
@@ -78,7 +111,7 @@ impl Token {
     /// use apiauth::{Token, TokenScheme};
     ///
     /// let body = br#"{"success":true,"accessToken":"B98385","token_type":"bearer","expires_in":2591999}"#;
-    /// let token = Token::from_response(200, body, Instant::now(), SystemTime::now())?;
+    /// let token = Token::from_response(200, body, Instant::now(), SystemTime::now(), None)?;
     /// assert_eq!(token.access_token().secret(), "B98385");
     /// let (name, value) = token.header(TokenScheme::ConnectToken);
     /// assert_eq!((name.as_str(), value.to_str().unwrap()), ("x-connect-token", "TOKEN B98385"));
@@ -90,36 +123,44 @@ impl Token {
         body: &[u8],
         sent_at: Instant,
         now: SystemTime,
+        date: Option<SystemTime>,
     ) -> Result<Token> {
         let answer = answer::read(status, body)?;
         let expires_in = answer.expires_in.unwrap_or(DEFAULT_LIFETIME);
-        let jwt_expiry = jwt::expiry(&answer.access_token);
-        let lifetime = match jwt_expiry {
+        let jwt = jwt::times(&answer.access_token);
+        let issued_at = server_time::issued_at(&answer.extras);
+        let server_now = server_time::reading(jwt, issued_at, date);
+        let skew_ms = server_now.map_or(0, |server| server_time::skew_ms(now, server));
+        server_time::warn_if_off(skew_ms);
+        let lifetime = match jwt {
             None => expires_in,
-            Some(exp) => match exp.duration_since(now) {
+            Some(jwt) => match jwt.exp.duration_since(server_now.unwrap_or(now)) {
                 Ok(left) if !left.is_zero() => expires_in.min(left),
-                _ => {
-                    return Err(Error::InvalidResponse(crate::Unusable::JwtExpired));
-                }
+                _ => return Err(Error::InvalidResponse(crate::Unusable::JwtExpired)),
             },
         };
         let validity = Validity {
             issued_at: sent_at,
+            issued_wall: now,
             lifetime,
-            jwt_expiry,
+            jwt_expiry: jwt.map(|jwt| jwt.exp),
+            skew_ms,
+            below_floor: lifetime < MIN_LIFETIME,
         };
         Token::build(answer.access_token, answer.scope, answer.extras, validity)
     }
 
-    /// A token read back from a store: issued at `issued` on the wall clock, valid for
-    /// `lifetime` from then; `now` and `wall` are the two clocks' present readings. `None`
-    /// when the stored values cannot be a token, or were stored more than a minute "in the
-    /// future".
+    /// A token read back from a store: issued at `issued` on the host's wall clock, valid
+    /// for `lifetime` (already in the server's terms) from then, fetched when the host's
+    /// clock was `skew_ms` ahead of the server's (negative: behind); `now` and `wall` are the
+    /// two clocks' present readings. `None` when the stored values cannot be a token, or
+    /// were stored more than a minute "in the future".
     pub(crate) fn restore(
         access_token: String,
         scope: Option<String>,
         issued: SystemTime,
         lifetime: Duration,
+        skew_ms: i64,
         now: Instant,
         wall: SystemTime,
     ) -> Option<Token> {
@@ -135,8 +176,11 @@ impl Token {
         };
         let validity = Validity {
             issued_at: now.checked_sub(age)?,
+            issued_wall: issued,
             lifetime,
             jwt_expiry: jwt::expiry(&access_token),
+            skew_ms,
+            below_floor: lifetime < MIN_LIFETIME,
         };
         Token::build(access_token, scope, Map::new(), validity).ok()
     }
@@ -189,14 +233,33 @@ impl Token {
         self.validity.issued_at
     }
 
-    /// When the token expires, on the monotonic clock.
-    pub fn expires_at(&self) -> Instant {
+    /// When the token expires, on the monotonic clock: [`Token::issued_at`] plus
+    /// [`Token::lifetime`].
+    pub fn expires_at_instant(&self) -> Instant {
         self.validity.expires_at()
     }
 
-    /// The JWT `exp` claim, when the token is a JWT that has one.
+    /// When the token expires, on the host's wall clock: when it was issued on that clock
+    /// (to within the request's round trip) plus [`Token::lifetime`]. For a JWT this is
+    /// `exp` moved by the host clock's measured skew, not `exp` itself; see
+    /// [`Token::jwt_expiry`].
+    pub fn expires_at(&self) -> SystemTime {
+        let issued = self.validity.issued_wall;
+        issued.checked_add(self.validity.lifetime).unwrap_or(issued)
+    }
+
+    /// The JWT `exp` claim, when the token is a JWT that has one. It is a time on the
+    /// *token server's* clock, which may differ from the host's; [`Token::expires_at`] is
+    /// on the host's.
     pub fn jwt_expiry(&self) -> Option<SystemTime> {
         self.validity.jwt_expiry
+    }
+
+    /// How far the host's wall clock was ahead of the token server's when the token was
+    /// fetched, in milliseconds (negative: behind); 0 when the answer did not tell the
+    /// server's time.
+    pub fn clock_skew_ms(&self) -> i64 {
+        self.validity.skew_ms
     }
 
     pub(crate) fn validity(&self) -> &Validity {
@@ -211,7 +274,7 @@ impl Token {
     ///
     /// ```no_run
     /// # let token = apiauth::Token::from_response(200, br#"{"access_token":"t"}"#,
-    /// #     std::time::Instant::now(), std::time::SystemTime::now())?;
+    /// #     std::time::Instant::now(), std::time::SystemTime::now(), None)?;
     /// let (name, value) = token.header(apiauth::TokenScheme::Bearer);
     /// let answer = ureq::get("https://api.example.com/v1/things").header(name, value).call();
     /// # Ok::<(), apiauth::Error>(())
@@ -237,6 +300,8 @@ impl fmt::Debug for Token {
             .field("extras", &self.extras.keys().collect::<Vec<_>>())
             .field("lifetime", &self.validity.lifetime)
             .field("jwt_expiry", &self.validity.jwt_expiry)
+            .field("clock_skew_ms", &self.validity.skew_ms)
+            .field("below_floor", &self.validity.below_floor)
             .finish_non_exhaustive()
     }
 }

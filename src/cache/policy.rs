@@ -173,8 +173,11 @@ mod tests {
             let issued_at = Instant::now();
             let validity = Validity {
                 issued_at,
+                issued_wall: SystemTime::now(),
                 lifetime: Duration::from_secs(lifetime),
                 jwt_expiry: None,
+                skew_ms: 0,
+                below_floor: false,
             };
             let schedule = policy.schedule(&validity, 0);
             let at = |secs: f64| {

@@ -30,6 +30,9 @@ pub(crate) struct TokenRecord {
     pub issued_at: SystemTime,
     /// The token's lifetime, in the server's terms.
     pub lifetime: Duration,
+    /// How far the host's wall clock was ahead of the token server's (negative: behind), in
+    /// milliseconds: the JWT's `exp` is judged on the host clock moved by it.
+    pub skew_ms: i64,
 }
 
 /// The last failed token request.
@@ -65,13 +68,14 @@ pub(crate) enum Summary {
 }
 
 /// The stable names of the reasons an answer is unusable, as records keep them.
-const UNUSABLE: [(Unusable, &str); 6] = [
+const UNUSABLE: [(Unusable, &str); 7] = [
     (Unusable::NotJsonOrForm, "not_json_or_form"),
     (Unusable::NoAccessToken, "no_access_token"),
     (Unusable::BadTokenBytes, "bad_token_bytes"),
     (Unusable::NotBearer, "not_bearer"),
     (Unusable::JwtExpired, "jwt_expired"),
     (Unusable::TooLarge, "too_large"),
+    (Unusable::ShortLived, "short_lived"),
 ];
 
 /// The I/O error kinds a failed request is told apart by; any other is `other`.
@@ -237,6 +241,7 @@ impl TokenRecord {
         map.insert("scope".into(), self.scope.clone().into());
         map.insert("issued_at_ms".into(), wall_ms(self.issued_at).into());
         map.insert("lifetime_ms".into(), millis(self.lifetime).into());
+        map.insert("skew_ms".into(), self.skew_ms.into());
         encode(map)
     }
 
@@ -251,6 +256,7 @@ impl TokenRecord {
             scope: value.get("scope")?.as_str().map(str::to_owned),
             issued_at: wall(value.get("issued_at_ms")?)?,
             lifetime: Duration::from_millis(value.get("lifetime_ms")?.as_u64()?),
+            skew_ms: value.get("skew_ms")?.as_i64()?,
         })
     }
 }
@@ -404,6 +410,7 @@ mod tests {
             scope: None,
             issued_at: UNIX_EPOCH + Duration::from_secs(5),
             lifetime: Duration::from_secs(60),
+            skew_ms: -7_200_000,
         };
         let bytes = record.encode(&b);
         assert_eq!(TokenRecord::decode(&bytes, &b), Some(record));

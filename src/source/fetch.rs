@@ -14,7 +14,7 @@ use crate::cache::policy::{self, Backoff};
 use crate::refresh::{Freshness, retry_after};
 use crate::secret::shown;
 use crate::store::StoreGuard;
-use crate::{Error, Result, Token};
+use crate::{Error, Result, Token, Unusable};
 
 /// Why a fetch runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +44,13 @@ impl Outcome {
             sent: false,
         }
     }
+}
+
+/// A token that lives less than [`MIN_LIFETIME`](crate::MIN_LIFETIME) by the server's
+/// clock is also a failure: handed out while it lasts, and backed off like any failure, so
+/// that a server giving such tokens is not asked once per call.
+fn too_short(token: &Token) -> Option<Error> {
+    (token.validity().below_floor).then_some(Error::InvalidResponse(Unusable::ShortLived))
 }
 
 /// What a store's contents come to.
@@ -116,8 +123,8 @@ impl TokenSource {
     fn send_alone(&self, stale: Option<Token>) -> Outcome {
         match self.send() {
             Ok(token) => Outcome {
+                failure: too_short(&token).map(|error| (error, None)),
                 token: Some(Arc::new(token)),
-                failure: None,
                 sent: true,
             },
             Err(error) => Outcome {
@@ -179,19 +186,26 @@ impl TokenSource {
         in_a_row: Option<u32>,
     ) -> Outcome {
         let clock = &self.inner.config.clock;
+        let backoff = |error: &Error| {
+            let memory = self.inner.lock().failure.as_ref().map(|f| f.in_a_row);
+            policy::after_failure(in_a_row.or(memory), retry_after(error), clock.now())
+        };
         match self.send() {
             Ok(token) => {
                 shared.save_token(guard, &token, clock);
+                let failure = too_short(&token).map(|error| {
+                    let backoff = backoff(&error);
+                    shared.save_failure(guard, &error, backoff, clock);
+                    (error, Some(backoff))
+                });
                 Outcome {
                     token: Some(Arc::new(token)),
-                    failure: None,
+                    failure,
                     sent: true,
                 }
             }
             Err(error) => {
-                let memory = self.inner.lock().failure.as_ref().map(|f| f.in_a_row);
-                let now = clock.now();
-                let backoff = policy::after_failure(in_a_row.or(memory), retry_after(&error), now);
+                let backoff = backoff(&error);
                 shared.save_failure(guard, &error, backoff, clock);
                 Outcome {
                     token: stale.filter(|_| mode != Mode::Background).map(Arc::new),

@@ -125,6 +125,7 @@ impl Shared {
                     r.scope,
                     r.issued_at,
                     r.lifetime,
+                    r.skew_ms,
                     clock.now(),
                     clock.wall(),
                 )
@@ -166,9 +167,12 @@ impl Shared {
                 .checked_sub(age)
                 .unwrap_or(std::time::UNIX_EPOCH),
             lifetime: token.lifetime(),
+            skew_ms: token.clock_skew_ms(),
         };
         let bytes = record.encode(&self.binding);
-        let keep_for = token.expires_at().saturating_duration_since(clock.now());
+        let keep_for = token
+            .expires_at_instant()
+            .saturating_duration_since(clock.now());
         let saved = guard.write(RecordKind::Token, &bytes, keep_for);
         if let Err(error) = saved.and_then(|()| guard.remove(RecordKind::Failure)) {
             self.report(&error);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::{EndpointError, Error, MAX_LIFETIME, Result, Unusable, form};
+use crate::{EndpointError, Error, MAX_LIFETIME, MIN_LIFETIME, Result, Unusable, form};
 
 /// What a successful answer holds, checked: a usable access token of type bearer.
 pub(crate) struct Answer {
@@ -51,7 +51,7 @@ pub(crate) fn read(status: u16, body: &[u8]) -> Result<Answer> {
 /// pass: the known keys (in either dialect's spelling) are matched without allocating.
 struct Fields {
     access_token: Option<String>,
-    /// False when a `token_type` other than bearer (in any case) was given.
+    /// False when a `token_type` other than bearer (in any case) or empty was given.
     bearer_type: bool,
     expires_in: Option<Duration>,
     scope: Option<String>,
@@ -100,7 +100,7 @@ impl Fields {
             Key::TokenType => {
                 self.bearer_type = value
                     .as_str()
-                    .is_none_or(|t| t.eq_ignore_ascii_case("bearer"))
+                    .is_none_or(|t| t.is_empty() || t.eq_ignore_ascii_case("bearer"))
             }
             Key::ExpiresIn => self.expires_in = seconds(&value),
             Key::Scope => self.scope = text(value),
@@ -222,13 +222,14 @@ fn clean(value: &Value) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-/// `expires_in` as a number or a numeric string; `None` when missing, zero, negative or not
-/// a number. Clamped to [`MAX_LIFETIME`].
+/// `expires_in` as a number or a numeric string; `None` when missing, below [`MIN_LIFETIME`]
+/// (zero, negative) or not a number. Clamped to [`MAX_LIFETIME`].
 fn seconds(value: &Value) -> Option<Duration> {
     let secs = match value {
         Value::Number(n) => n.as_f64()?,
         Value::String(s) => s.trim().parse::<f64>().ok()?,
         _ => return None,
     };
-    (secs >= 1.0).then(|| Duration::from_secs_f64(secs.min(MAX_LIFETIME.as_secs_f64())))
+    (secs >= MIN_LIFETIME.as_secs_f64())
+        .then(|| Duration::from_secs_f64(secs.min(MAX_LIFETIME.as_secs_f64())))
 }

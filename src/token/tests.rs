@@ -14,7 +14,13 @@ fn jwt(claims: &str) -> String {
 }
 
 fn parse(body: &str) -> Result<Token> {
-    Token::from_response(200, body.as_bytes(), Instant::now(), SystemTime::now())
+    Token::from_response(
+        200,
+        body.as_bytes(),
+        Instant::now(),
+        SystemTime::now(),
+        None,
+    )
 }
 
 #[test]
@@ -44,7 +50,7 @@ fn jwt_exp_shortens_the_lifetime() {
     let exp = now.duration_since(UNIX_EPOCH).unwrap().as_secs() + 100;
     let token = jwt(&format!(r#"{{"exp":{exp}}}"#));
     let body = format!(r#"{{"access_token":"{token}","expires_in":3599}}"#);
-    let t = Token::from_response(200, body.as_bytes(), Instant::now(), now).unwrap();
+    let t = Token::from_response(200, body.as_bytes(), Instant::now(), now, None).unwrap();
     assert_eq!(t.jwt_expiry(), Some(UNIX_EPOCH + Duration::from_secs(exp)));
     assert!(t.lifetime() <= Duration::from_secs(100) && t.lifetime() > Duration::from_secs(98));
     // exp later than expires_in: expires_in wins.
@@ -88,7 +94,7 @@ fn wall_clock_past_exp_means_expired() {
         jwt(&format!(r#"{{"exp":{exp}}}"#))
     );
     let sent = Instant::now();
-    let t = Token::from_response(200, body.as_bytes(), sent, now).unwrap();
+    let t = Token::from_response(200, body.as_bytes(), sent, now, None).unwrap();
     // The monotonic clock says a second passed; the wall clock says the machine slept 2 h.
     let woke = now + Duration::from_secs(7200);
     let schedule = RefreshPolicy::default().schedule(t.validity(), 0);
@@ -106,7 +112,7 @@ fn a_restored_token_keeps_its_age_and_margin() {
             ago @ 0.. => wall - Duration::from_secs(ago as u64),
             ahead => wall + Duration::from_secs(ahead.unsigned_abs()),
         };
-        Token::restore(token.into(), None, issued, lifetime, now, wall)
+        Token::restore(token.into(), None, issued, lifetime, 0, now, wall)
     };
     let at = |t: &Token, now| {
         RefreshPolicy {
@@ -117,7 +123,7 @@ fn a_restored_token_keeps_its_age_and_margin() {
         .freshness(t.validity(), now, || wall)
     };
     let t = restore("T", 3000, hour).unwrap();
-    assert_eq!(t.expires_at(), now + Duration::from_secs(600));
+    assert_eq!(t.expires_at_instant(), now + Duration::from_secs(600));
     assert_eq!(at(&t, now), Freshness::Fresh);
     assert_eq!(at(&t, now + Duration::from_secs(545)), Freshness::Stale);
     // A short-lived token's margin is half its *original* life, not of what is left.
@@ -155,4 +161,140 @@ fn form_and_text_bodies_parse_like_json() {
     assert_eq!(t.access_token().secret(), "a.b");
     assert_eq!(t.scope(), Some("x y"));
     assert_eq!(t.lifetime(), Duration::from_secs(60));
+}
+
+/// A JWT issued by a server whose clock reads `server` (unix seconds), living `exp_in` s,
+/// answered with `expires_in` and a `Date` of `date` (unix seconds), parsed on a host whose
+/// wall clock reads `host`.
+fn from_server(
+    server: u64,
+    exp_in: u64,
+    iat: bool,
+    date: Option<u64>,
+    host: SystemTime,
+) -> Result<Token> {
+    let at = |secs| UNIX_EPOCH + Duration::from_secs(secs);
+    let claims = match iat {
+        true => format!(r#"{{"iat":{server},"exp":{}}}"#, server + exp_in),
+        false => format!(r#"{{"exp":{}}}"#, server + exp_in),
+    };
+    let body = format!(r#"{{"access_token":"{}","expires_in":3599}}"#, jwt(&claims));
+    Token::from_response(200, body.as_bytes(), Instant::now(), host, date.map(at))
+}
+
+#[test]
+fn jwt_lifetime_is_read_on_the_servers_clock() {
+    let host = SystemTime::now();
+    let server = host.duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let (hours2, min50) = (7200, 3000);
+    // Host 2 h ahead: the token's hour is the server's hour, by iat or by Date alone.
+    let t = from_server(server - hours2, 3600, true, None, host).unwrap();
+    assert_eq!(t.lifetime(), Duration::from_secs(3599));
+    assert!(t.clock_skew_ms().abs_diff(hours2 as i64 * 1000) < 1000);
+    let t = from_server(server - hours2, 3600, false, Some(server - hours2), host).unwrap();
+    assert_eq!(t.lifetime(), Duration::from_secs(3599));
+    // Host 50 min ahead: not shrunk to 10 min.
+    let t = from_server(server - min50, 3600, true, Some(server - min50), host).unwrap();
+    assert_eq!(t.lifetime(), Duration::from_secs(3599));
+    // Host 2 h behind, exp 600 s while expires_in says 3599: 600 s.
+    let t = from_server(server + hours2, 600, true, Some(server + hours2), host).unwrap();
+    assert_eq!(t.lifetime(), Duration::from_secs(600));
+    assert_eq!(t.expires_at(), host + Duration::from_secs(600));
+    // Expired on the server's own clock: refused, whatever the host's says.
+    let expired = from_server(server + hours2, 0, true, Some(server + hours2), host);
+    assert!(matches!(
+        expired,
+        Err(Error::InvalidResponse(crate::Unusable::JwtExpired))
+    ));
+    // With no word of the server's time, the host's clock is all there is.
+    let t = from_server(server - 100, 3600, false, None, host).unwrap();
+    let left = t.lifetime().as_secs_f64();
+    assert!(left > 3499.0 && left <= 3500.0, "{left}");
+    assert_eq!(t.clock_skew_ms(), 0);
+    // Motorweb's issued_at (ms, as text) counts when the JWT has no iat.
+    let claims = format!(r#"{{"exp":{}}}"#, server - hours2 + 3600);
+    let body = format!(
+        r#"{{"access_token":"{}","issued_at":"{}000","expires_in":3599}}"#,
+        jwt(&claims),
+        server - hours2
+    );
+    let t = Token::from_response(200, body.as_bytes(), Instant::now(), host, None).unwrap();
+    assert_eq!(t.lifetime(), Duration::from_secs(3599));
+}
+
+#[test]
+fn a_jwt_closer_than_the_floor_is_marked() {
+    let now = SystemTime::now();
+    let exp = (now + Duration::from_millis(50))
+        .duration_since(UNIX_EPOCH)
+        .unwrap();
+    let body = format!(
+        r#"{{"access_token":"{}","expires_in":3599}}"#,
+        jwt(&format!(r#"{{"exp":{}}}"#, exp.as_secs_f64()))
+    );
+    let t = Token::from_response(200, body.as_bytes(), Instant::now(), now, None).unwrap();
+    assert!(t.validity().below_floor);
+    assert!(
+        t.lifetime() <= Duration::from_millis(51),
+        "{:?}",
+        t.lifetime()
+    );
+    assert!(
+        !parse(r#"{"access_token":"t","expires_in":1}"#)
+            .unwrap()
+            .validity()
+            .below_floor
+    );
+}
+
+#[test]
+fn the_wall_recheck_moves_the_host_clock_by_the_skew() {
+    let host = SystemTime::now();
+    let server = host.duration_since(UNIX_EPOCH).unwrap().as_secs() - 7200;
+    let t = from_server(server, 3600, true, Some(server), host).unwrap();
+    let v = t.validity();
+    let left = |after: u64| v.wall_left(host + Duration::from_secs(after)).unwrap();
+    assert!(left(0) > Duration::from_secs(3598) && left(0) <= Duration::from_secs(3600));
+    assert!(left(3000) > Duration::from_secs(598));
+    assert_eq!(left(3601), Duration::ZERO);
+    assert_eq!(
+        parse(r#"{"access_token":"t"}"#)
+            .unwrap()
+            .validity()
+            .wall_left(host),
+        None
+    );
+    // Fresh on the host clock 2 h ahead: the schedule sees the server's hour.
+    let schedule = RefreshPolicy::default().schedule(v, 0);
+    assert_eq!(
+        schedule.freshness(v, v.issued_at, || host),
+        Freshness::Fresh
+    );
+    // Read back from disk with the stored skew, the same judgement.
+    let restored = |skew_ms| {
+        Token::restore(
+            t.access_token().secret().into(),
+            None,
+            host,
+            t.lifetime(),
+            skew_ms,
+            v.issued_at,
+            host,
+        )
+        .unwrap()
+    };
+    let r = restored(t.clock_skew_ms());
+    assert_eq!(r.validity().wall_left(host), v.wall_left(host));
+    assert_eq!(r.expires_at(), t.expires_at());
+    assert_eq!(restored(0).validity().wall_left(host), Some(Duration::ZERO));
+}
+
+#[test]
+fn an_empty_token_type_means_bearer() {
+    assert!(parse(r#"{"access_token":"t","token_type":""}"#).is_ok());
+    assert!(parse("access_token=t&token_type=").is_ok());
+    assert!(matches!(
+        parse(r#"{"access_token":"t","token_type":" "}"#),
+        Err(Error::InvalidResponse(crate::Unusable::NotBearer))
+    ));
 }

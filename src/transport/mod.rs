@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use ureq::Agent;
 use ureq::config::Timeouts;
-use ureq::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use ureq::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, DATE, RETRY_AFTER};
 
 pub use unreachable::{Cause, Side, Unreachable};
 
 use crate::clock::Clock;
 use crate::secret::scrub;
-use crate::wire::{TokenRequest, host_is_ip, retry_after};
+use crate::wire::{TokenRequest, host_is_ip, http_date, retry_after};
 use crate::{ClientAuth, Error, Result, Token, Unusable};
 
 /// The most of a token response that is read; a longer body is an error, not an allocation.
@@ -137,7 +137,8 @@ impl TokenRequest {
             ClientAuth::RequestBody => None,
         }
         .and_then(|h| h.to_str().ok());
-        Token::from_response(status, &body, sent_at, clock.wall()).map_err(|mut e| {
+        let date = (response.headers().get(DATE)).and_then(|v| http_date(v.to_str().ok()?));
+        Token::from_response(status, &body, sent_at, clock.wall(), date).map_err(|mut e| {
             if let Error::EndpointRefused(details) | Error::CredentialsRejected(details) = &mut e {
                 details.retry_after = retry_after;
                 details.url = self.shown_url();

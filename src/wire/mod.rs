@@ -7,7 +7,7 @@ mod url;
 
 use std::time::Duration;
 
-pub(crate) use retry_after::{MAX_RETRY_AFTER, retry_after};
+pub(crate) use retry_after::{MAX_RETRY_AFTER, http_date, retry_after};
 pub use url::check_url;
 pub(crate) use url::{check, check_uri, host_is_ip, redacted, redacted_uri};
 

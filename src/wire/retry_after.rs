@@ -37,7 +37,7 @@ const LONG_DAYS: [&str; 7] = [
 /// An HTTP-date as a wall-clock time: IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the
 /// obsolete RFC 850 (`Sunday, 06-Nov-94 08:49:37 GMT`) or asctime
 /// (`Sun Nov  6 08:49:37 1994`) form, each exactly.
-fn http_date(value: &str) -> Option<SystemTime> {
+pub(crate) fn http_date(value: &str) -> Option<SystemTime> {
     let words: Vec<&str> = value.split(' ').filter(|w| !w.is_empty()).collect();
     let (day, month, year, time) = match words[..] {
         [weekday, day, month, year, time, "GMT"] if day_name(weekday, &DAYS, ",") => {

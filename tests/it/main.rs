@@ -5,6 +5,7 @@ mod api_calls;
 mod cache;
 #[cfg(unix)]
 mod cli;
+mod clocks;
 #[cfg(unix)]
 mod disk_cache;
 mod logs;

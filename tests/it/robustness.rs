@@ -209,9 +209,14 @@ fn no_secret_reaches_debug_or_an_error() {
         (401, format!("<html>{SECRET}</html>")),
     ];
     for (status, body) in bodies {
-        let error =
-            Token::from_response(status, body.as_bytes(), Instant::now(), SystemTime::now())
-                .unwrap_err();
+        let error = Token::from_response(
+            status,
+            body.as_bytes(),
+            Instant::now(),
+            SystemTime::now(),
+            None,
+        )
+        .unwrap_err();
         for text in [error.to_string(), format!("{error:?}")] {
             assert!(!leaks(&text), "{body}: {text}");
         }
@@ -281,7 +286,7 @@ fn seeded_randomized_parse_never_panics_and_only_yields_usable_tokens() {
             let status = [200, 200, 201, 400, 401, 429, 503][rng.below(7)];
             tried += 1;
             let (sent, now) = (Instant::now(), SystemTime::now());
-            if let Ok(token) = Token::from_response(status, &input, sent, now) {
+            if let Ok(token) = Token::from_response(status, &input, sent, now, None) {
                 tokens += 1;
                 assert_usable(&token, sent, now);
             }
@@ -322,7 +327,7 @@ fn soak(threads: usize, secs: u64) {
                     while Instant::now() < end {
                         let asked = Instant::now();
                         match source.token() {
-                            Ok(token) => assert!(token.expires_at() > asked),
+                            Ok(token) => assert!(token.expires_at_instant() > asked),
                             Err(Error::EndpointRefused(d)) => {
                                 assert_eq!(d.status, 500);
                                 errors += 1;

@@ -1,6 +1,6 @@
 //! `apiauth header` and `apiauth token`: the header (or the bare token) for one API.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use apiauth::Auth;
 use apiauth::http::header::AUTHORIZATION;
@@ -29,7 +29,7 @@ pub fn run(job: &Job) -> Result<String, Exit> {
     };
     // Token header values are visible ASCII: the parser refuses anything else.
     let value = value.to_str().unwrap_or_default();
-    let expires_in = token.expires_at().saturating_duration_since(Instant::now());
+    let expires_in = (token.expires_at().duration_since(SystemTime::now())).unwrap_or_default();
     Ok(output(job.format, name, value, Some(expires_in)))
 }
 

@@ -66,6 +66,7 @@ fn the_cache_is_private_and_never_holds_the_secret() {
         "lifetime_ms",
         "scope",
         "settings",
+        "skew_ms",
         "version",
     ];
     assert_eq!(fields, expected);

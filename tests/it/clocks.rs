@@ -1,0 +1,269 @@
+//! Token lifetimes read in the server's time: a loopback token server whose clock is off the
+//! host's by an injected offset (it issues JWTs with `iat`/`exp` and a `Date` on its own
+//! clock), and the `test-util` clock for the host.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::thread;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use apiauth::{Credentials, TestClock, TokenConfig, TokenSource};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::support::eventually;
+
+/// A token server whose clock reads the host's real clock plus `offset` s plus the
+/// simulated time the test has let pass. Its tokens are JWTs with `exp` (and `iat` if
+/// asked) on that clock, answered with `expires_in` and that clock's `Date`.
+pub struct Skewed {
+    url: String,
+    hits: Arc<AtomicUsize>,
+    elapsed_ms: Arc<AtomicU64>,
+    offset: f64,
+    host: TestClock,
+}
+
+impl Skewed {
+    /// `offset`: the server's clock minus the host's, in seconds; `exp_in`: how long after
+    /// issue its JWTs expire; `iat`: whether they say when they were issued.
+    pub fn start(offset: i64, exp_in: f64, expires_in: u64, iat: bool) -> Skewed {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/token", listener.local_addr().unwrap());
+        let (hits, elapsed_ms) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicU64::new(0)));
+        let offset = offset as f64;
+        let (count, elapsed) = (hits.clone(), elapsed_ms.clone());
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let n = count.fetch_add(1, SeqCst);
+                let now = server_now(offset, &elapsed);
+                let exp = now + exp_in;
+                let claims = match iat {
+                    true => format!(r#"{{"sub":"T{n}","iat":{now},"exp":{exp}}}"#),
+                    false => format!(r#"{{"sub":"T{n}","exp":{exp}}}"#),
+                };
+                let jwt = format!(
+                    "eyJhbGciOiJub25lIn0.{}.c2ln",
+                    URL_SAFE_NO_PAD.encode(claims)
+                );
+                let body = format!(r#"{{"access_token":"{jwt}","expires_in":{expires_in}}}"#);
+                answer(stream, &http_date(now as u64), &body);
+            }
+        });
+        Skewed {
+            url,
+            hits,
+            elapsed_ms,
+            offset,
+            host: TestClock::new(),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Token requests received so far.
+    pub fn hits(&self) -> usize {
+        self.hits.load(SeqCst)
+    }
+
+    /// Lets `by` pass on the host's clocks and the server's.
+    pub fn advance(&self, by: Duration) {
+        self.host.advance(by);
+        self.elapsed_ms.fetch_add(by.as_millis() as u64, SeqCst);
+    }
+
+    /// A source on the host's (test) clock.
+    pub fn source(&self) -> TokenSource {
+        TokenConfig::new(&self.url, Credentials::new("id", "secret").unwrap())
+            .with_test_clock(self.host.clone())
+            .build()
+            .unwrap()
+    }
+
+    /// Whether an API on the server's clock accepts `jwt`: its `exp` is still ahead.
+    pub fn accepts(&self, jwt: &str) -> bool {
+        let claims = URL_SAFE_NO_PAD
+            .decode(jwt.split('.').nth(1).unwrap())
+            .unwrap();
+        let claims: serde_json::Value = serde_json::from_slice(&claims).unwrap();
+        claims["exp"].as_f64().unwrap() > server_now(self.offset, &self.elapsed_ms)
+    }
+}
+
+fn server_now(offset: f64, elapsed_ms: &AtomicU64) -> f64 {
+    let real = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    real.as_secs_f64() + elapsed_ms.load(SeqCst) as f64 / 1000.0 + offset
+}
+
+/// Reads one request and answers it with `body`, then closes the connection.
+fn answer(stream: TcpStream, date: &str, body: &str) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some(("content-length", n)) = line.to_ascii_lowercase().split_once(':') {
+            length = n.trim().parse().unwrap_or(0);
+        }
+    }
+    let _ = reader.read_exact(&mut vec![0; length]);
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ndate: {date}\r\nconnection: close\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    let _ = (&stream).write_all(head.as_bytes());
+    let _ = (&stream).write_all(body.as_bytes());
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) of `secs` since 1970.
+fn http_date(secs: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil from days (H. Hinnant), for dates after 1970.
+    let z = days + 719_468;
+    let (era, doe) = (z / 146_097, z % 146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+        DAYS[(days % 7) as usize],
+        MONTHS[month as usize - 1],
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
+}
+
+/// Calls `token()` every `step` for `calls` calls; returns how many tokens the server's
+/// API would have refused, and the token requests made.
+fn run(server: &Skewed, step: Duration, calls: usize) -> (usize, usize) {
+    let source = server.source();
+    let mut refused = 0;
+    for _ in 0..calls {
+        match source.token() {
+            Ok(token) if server.accepts(token.access_token().secret()) => {}
+            _ => refused += 1,
+        }
+        eventually(|| !source.stats().fetching);
+        server.advance(step);
+    }
+    (refused, server.hits())
+}
+
+#[test]
+fn the_date_format_is_imf_fixdate() {
+    assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+    assert_eq!(http_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+}
+
+#[test]
+fn host_two_hours_ahead_one_request_every_call_authorized() {
+    // By the JWT's iat, and by the answer's Date alone.
+    for iat in [true, false] {
+        let server = Skewed::start(-7200, 3600.0, 3599, iat);
+        let (refused, requests) = run(&server, Duration::from_secs(60), 50);
+        assert_eq!((refused, requests), (0, 1), "iat: {iat}");
+    }
+}
+
+#[test]
+fn host_fifty_minutes_ahead_fifty_minutes_cost_at_most_two_requests() {
+    let server = Skewed::start(-3000, 3600.0, 3599, true);
+    let (refused, requests) = run(&server, Duration::from_secs(10), 300);
+    assert_eq!(refused, 0);
+    assert!(requests <= 2, "{requests}");
+}
+
+#[test]
+fn host_two_hours_behind_renews_before_the_server_refuses() {
+    // exp 600 s after iat, while expires_in says 3599: the token lives 600 s.
+    let server = Skewed::start(7200, 600.0, 3599, true);
+    let (refused, requests) = run(&server, Duration::from_secs(10), 180);
+    assert_eq!(refused, 0);
+    // 30 minutes of 600 s tokens renewed 300 s before their end: one every ~5 min.
+    assert!((6..=8).contains(&requests), "{requests}");
+}
+
+#[test]
+fn exp_fifty_milliseconds_away_costs_a_handful_of_requests() {
+    let server = Skewed::start(0, 0.05, 3599, true);
+    let (_, requests) = run(&server, Duration::from_millis(10), 500);
+    assert!(requests <= 3, "{requests}");
+    eprintln!("exp 50 ms away: {requests} token requests in 5 s");
+}
+
+#[cfg(unix)]
+mod cli {
+    use super::Skewed;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use crate::cli::{User, stderr, unix_seconds};
+
+    fn header(user: &User, server: &Skewed) -> std::process::Output {
+        let url = server.url();
+        user.run(&[
+            "-v",
+            "header",
+            "--provider",
+            "generic",
+            "--token-url",
+            url,
+            "--format",
+            "json",
+        ])
+    }
+
+    #[test]
+    fn host_two_hours_ahead_is_served_and_warned() {
+        let server = Skewed::start(-7200, 3600.0, 3599, false);
+        let user = User::new("clocks-ahead", "id", "secret");
+        let out = header(&user, &server);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let warned = |secs| {
+            stderr(&out).lines().any(|l| {
+                l.ends_with(&format!(
+                    "host clock {secs} s ahead of the token server; token lifetimes are \
+                     read in the server's time"
+                ))
+            })
+        };
+        // The server's Date counts whole seconds: 7200 s, or 7201 s.
+        assert!(warned(7200) || warned(7201), "{}", stderr(&out));
+        assert_eq!(server.hits(), 1);
+        // expires_at is on the host's clock: an hour from now, not an hour ago.
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let expires_in = json["expires_in"].as_u64().unwrap();
+        assert!((3590..=3599).contains(&expires_in), "{json}");
+        let at = unix_seconds(json["expires_at"].as_str().unwrap()).unwrap();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert!(at.abs_diff(now + expires_in) <= 2, "{json}");
+    }
+
+    #[test]
+    fn a_pair_of_runs_shares_one_token_across_a_skewed_clock() {
+        let server = Skewed::start(-7200, 3600.0, 3599, false);
+        let user = User::new("clocks-pair", "id", "secret");
+        for _ in 0..2 {
+            let out = header(&user, &server);
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        }
+        assert_eq!(server.hits(), 1);
+    }
+}

@@ -75,12 +75,17 @@ impl Shared {
         &*self.store
     }
 
-    /// Logs `error` at warn, once per source: the source goes on without the store.
+    /// Logs `error` at warn (target `apiauth::store`), once per source: the source goes on
+    /// without the store.
     pub fn report(&self, error: &StoreError) {
         if !self.warned.swap(true, Relaxed) {
-            log::warn!("token store failed ({error}); going on without it for now");
+            log::warn!(
+                target: "apiauth::store",
+                "token store failed ({error}); going on without it: tokens and failures are \
+                 not shared with other processes for now"
+            );
         } else {
-            log::debug!("token store failed ({error})");
+            log::debug!(target: "apiauth::store", "token store failed ({error})");
         }
     }
 
@@ -225,16 +230,24 @@ impl Shared {
                 return None;
             }
         };
-        let previous = record.map(|r| Rejected {
+        let hash = token_hash(token.access_token().secret());
+        let previous = record.as_ref().map(|r| Rejected {
             in_a_row: r.in_a_row,
             retry_at: now
                 + policy::record_left(r.rejected_at, r.retry_at, wall).unwrap_or_default(),
         });
+        // Another process rejected this very token and dropped it already: drop it here too
+        // (the store holds its successor), without counting a rejection twice.
+        if let (Some(record), Some(previous)) = (&record, previous)
+            && record.token_hash == hash
+        {
+            return Some(OnRejection::Drop(previous));
+        }
         let outcome = policy::on_rejection(previous.or(in_memory), age, now);
         if let OnRejection::Drop(rejected) = outcome {
             let wait = rejected.retry_at.saturating_duration_since(now);
             let record = RejectionRecord {
-                token_hash: token_hash(token.access_token().secret()),
+                token_hash: hash,
                 rejected_at: wall,
                 retry_at: wall + wait,
                 in_a_row: rejected.in_a_row,

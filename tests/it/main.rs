@@ -13,6 +13,7 @@ mod redirects;
 mod refresh_policy;
 mod robustness;
 mod server;
+mod store;
 mod support;
 mod token_endpoint;
 mod transport;

@@ -1,7 +1,9 @@
 //! `-v` / `-vv`: `log` records on stderr, one line each, through a logger of our own (no
 //! logging crate beyond `log`, which ureq already brings).
 //!
-//! Levels per target: `-v` shows Info from apiauth and Warn from everything else; `-vv`
+//! Levels per target: by default, only warnings that the token store (the disk cache) cannot
+//! be used (target `apiauth::store`: a full or read-only disk, say, which the user should
+//! know of); `-v` shows Info from apiauth and Warn from everything else; `-vv`
 //! Debug from apiauth and ureq, Info from everything else. **Trace is never enabled, for
 //! any target:** ureq-proto logs every byte sent at Trace (the `Authorization` header, and a
 //! form body with a client secret), and ureq prints request paths and `Location` headers
@@ -16,11 +18,8 @@ struct Logger {
     verbose: u8,
 }
 
-/// Installs the logger for `verbose` (0: none).
+/// Installs the logger for `verbose`.
 pub fn install(verbose: u8) {
-    if verbose == 0 {
-        return;
-    }
     let logger: &'static Logger = Box::leak(Box::new(Logger { verbose }));
     if log::set_logger(logger).is_ok() {
         log::set_max_level(logger.most());
@@ -38,6 +37,7 @@ impl Logger {
         };
         let ours = under("apiauth");
         match self.verbose {
+            0 if under("apiauth::store") => LevelFilter::Warn,
             0 => LevelFilter::Off,
             1 if ours => LevelFilter::Info,
             1 => LevelFilter::Warn,
@@ -49,7 +49,7 @@ impl Logger {
     /// The most detailed level shown for any target.
     fn most(&self) -> LevelFilter {
         match self.verbose {
-            0 => LevelFilter::Off,
+            0 => LevelFilter::Warn,
             1 => LevelFilter::Info,
             _ => LevelFilter::Debug,
         }

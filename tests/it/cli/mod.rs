@@ -8,6 +8,7 @@ mod failures;
 mod interface;
 mod refusals;
 mod request;
+mod shared_records;
 
 use std::ffi::OsStr;
 use std::fs;

@@ -1,0 +1,244 @@
+//! What every process of a user shares besides the token: failure and rejection records,
+//! one slot per secret, and the ways out (`cache clear`, `--refresh`).
+
+use super::*;
+
+fn token_args(url: &str) -> Vec<String> {
+    ["token", "--provider", "generic", "--token-url", url]
+        .map(String::from)
+        .to_vec()
+}
+
+fn slow_down<'a>(server: &'a MockServer) -> Mock<'a> {
+    server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(429)
+            .header("retry-after", "3600")
+            .json_body(json!({"error": "slow_down"}));
+    })
+}
+
+#[test]
+fn two_secrets_in_turn_each_keep_their_own_failure_record() {
+    let server = MockServer::start();
+    let mock = slow_down(&server);
+    let old = User::new("rotation-429", "id", "OLD-s3cr3t");
+    let new = old.with_env("APIAUTH_CLIENT_SECRET", "NEW-s3cr3t");
+    let args = token_args(&server.url("/token"));
+    for run in 0..20 {
+        let user = if run % 2 == 0 { &old } else { &new };
+        let out = user.run(&args);
+        assert_eq!(out.status.code(), Some(6), "run {run}: {}", stderr(&out));
+    }
+    // One request per secret; neither overwrote the other's record (before: 20).
+    mock.assert_calls(2);
+    let records = fs::read_dir(old.cache_dir()).unwrap();
+    let records = records.filter(|e| {
+        e.as_ref()
+            .unwrap()
+            .path()
+            .extension()
+            .is_some_and(|x| x == "fail")
+    });
+    assert_eq!(records.count(), 2);
+}
+
+#[test]
+fn an_api_that_refuses_every_token_costs_a_request_per_backoff_window() {
+    let tokens = numbered_tokens();
+    let api = MockServer::start();
+    let refused = api.mock(|when, then| {
+        when.method(GET).path("/v1/things");
+        then.status(401).body("not enabled for this account");
+    });
+    let user = User::new("always-401", "id", "s3cr3t");
+    let base = api.base_url();
+    let args = [
+        "request",
+        "--provider",
+        "generic",
+        "--token-url",
+        tokens.url(),
+        "--api-base-url",
+        &base,
+        "/v1/things",
+    ];
+    for run in 0..30 {
+        let out = user.run(&args);
+        assert_eq!(out.status.code(), Some(7), "run {run}: {}", stderr(&out));
+    }
+    // The first run drops its token and asks once more; every later run finds the shared
+    // rejection window open and keeps the token it reads (before: 31 and 60). Runs that come
+    // after the 1 s window, if this machine is slow, cost one more each window (1 s, 2 s, …).
+    let (token_requests, calls) = (tokens.hits(), refused.calls());
+    eprintln!(
+        "30 runs against an API that answers 401: {token_requests} token requests, {calls} API calls"
+    );
+    assert!(token_requests <= 3, "{token_requests} token requests");
+    assert!(calls < 30 + token_requests, "{calls} API calls");
+}
+
+#[test]
+fn cache_clear_lifts_a_one_hour_record_and_says_so() {
+    let server = MockServer::start();
+    let mut throttled = slow_down(&server);
+    let user = User::new("clear-429", "id", "s3cr3t");
+    let args = token_args(&server.url("/token"));
+    assert_eq!(user.run(&args).status.code(), Some(6));
+    // The endpoint recovers, but the record still holds every process back.
+    throttled.delete();
+    let recovered = any_token(&server, "BACK");
+    assert_eq!(user.run(&args).status.code(), Some(6));
+    recovered.assert_calls(0);
+    // cache list shows it, with until when.
+    let list = user.ok(&["cache", "list"]);
+    let url = server.url("/token");
+    let shown = format!("{url} id - - no-token failing-until ");
+    assert!(list.starts_with(&shown), "{list}");
+    let reason = format!("(token endpoint {url} returned 429: slow_down)\n");
+    assert!(list.ends_with(&reason), "{list}");
+    let until = unix_seconds(&list[shown.len()..shown.len() + 20]).unwrap();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        (now + 3590..=now + 3600).contains(&until),
+        "{until} vs {now}"
+    );
+    // cache clear removes it and says so; the next run asks once and succeeds.
+    let cleared = user.ok(&["cache", "clear"]);
+    assert_eq!(
+        cleared,
+        "removed 0 entries, 1 failure or rejection record\n"
+    );
+    assert_eq!(user.ok(&args), "BACK\n");
+    recovered.assert_calls(1);
+    assert_eq!(user.ok(&args), "BACK\n");
+    recovered.assert_calls(1);
+}
+
+#[test]
+fn refresh_sends_one_request_past_a_record_and_its_success_lifts_it() {
+    let server = MockServer::start();
+    let mut throttled = slow_down(&server);
+    let user = User::new("refresh-429", "id", "s3cr3t");
+    let args = token_args(&server.url("/token"));
+    assert_eq!(user.run(&args).status.code(), Some(6));
+    throttled.delete();
+    let recovered = any_token(&server, "BACK");
+    let refresh = [&args[..], &["--refresh".to_owned()]].concat();
+    assert_eq!(user.ok(&refresh), "BACK\n");
+    recovered.assert_calls(1);
+    // The record is gone for every process: the next run is served from the cache.
+    assert_eq!(user.ok(&args), "BACK\n");
+    recovered.assert_calls(1);
+    assert!(
+        !fs::read_dir(user.cache_dir())
+            .unwrap()
+            .any(|e| { e.unwrap().path().extension().is_some_and(|x| x == "fail") })
+    );
+}
+
+/// A token endpoint that answers every connection with `answer` and closes it; counts
+/// connections.
+fn raw_endpoint(answer: &'static [u8]) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/token", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            count.fetch_add(1, Ordering::SeqCst);
+            let mut request = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            let _ = stream.write_all(answer);
+        }
+    });
+    (url, accepted)
+}
+
+#[test]
+fn protocol_errors_are_recorded_like_any_failure() {
+    let answers: [&'static [u8]; 2] = [
+        b"garbage that is not http\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 7\r\n\r\nhello",
+    ];
+    for (n, answer) in answers.into_iter().enumerate() {
+        let (url, connections) = raw_endpoint(answer);
+        let user = User::new(&format!("protocol-{n}"), "id", "s3cr3t");
+        let outs: Vec<Output> = (0..20).map(|_| user.run(&token_args(&url))).collect();
+        for out in &outs {
+            assert_eq!(out.status.code(), Some(4), "{}", stderr(out));
+            assert_eq!(stderr(out), stderr(&outs[0]));
+        }
+        // One connection, then every run gets the recorded error (before: 20).
+        assert_eq!(connections.load(Ordering::SeqCst), 1, "answer {n}");
+    }
+}
+
+#[test]
+fn a_cache_that_cannot_be_locked_is_reported_and_bypassed() {
+    let server = MockServer::start();
+    let mock = any_token(&server, "T");
+    let user = User::new("unlockable", "id", "s3cr3t");
+    let args = token_args(&server.url("/token"));
+    assert_eq!(user.ok(&args), "T\n");
+    // Something that is not a file (here a directory with a file in it) where the lock
+    // must be: it cannot be replaced, so the cache cannot be used.
+    let entry = user.entries().remove(0);
+    fs::remove_file(&entry).unwrap();
+    let lock = entry.with_extension("lock");
+    fs::remove_file(&lock).unwrap();
+    fs::create_dir(&lock).unwrap();
+    fs::write(lock.join("keep"), "").unwrap();
+    let out = user.run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "T\n");
+    // Said at default verbosity, once, naming the directory and not the token.
+    let said = stderr(&out);
+    assert_eq!(said.lines().count(), 1, "{said}");
+    assert!(
+        said.starts_with("apiauth: [warn apiauth::store] token store failed (cache directory "),
+        "{said}"
+    );
+    assert!(said.contains("lock file: Is a directory"), "{said}");
+    mock.assert_calls(2);
+}
+
+#[test]
+fn writers_killed_mid_write_leave_nothing_after_cache_clear() {
+    let server = MockServer::start();
+    any_token(&server, "KILLED-WRITER-TOKEN");
+    let user = User::new("killed-writers", "id", "s3cr3t");
+    let args = token_args(&server.url("/token"));
+    // Writers killed between writing their temporary file and renaming it (kill -9).
+    let dir = user.cache_dir();
+    fs::create_dir_all(&dir).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+    let old = dir.join("0123456789abcdef.4242.0.tmp");
+    let young = dir.join("0123456789abcdef.4243.0.tmp");
+    for tmp in [&old, &young] {
+        fs::write(tmp, "{\"access_token\":\"KILLED-WRITER-TOKEN\"}").unwrap();
+        fs::set_permissions(tmp, fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let an_hour_ago = SystemTime::now() - Duration::from_secs(3600);
+    fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(an_hour_ago)
+        .unwrap();
+    // The next write removes the one older than a minute, not the young one (it may be a
+    // live writer's).
+    assert_eq!(user.ok(&args), "KILLED-WRITER-TOKEN\n");
+    assert!(!old.exists() && young.exists());
+    // cache clear removes everything that holds the token.
+    let cleared = user.ok(&["cache", "clear"]);
+    assert_eq!(
+        cleared,
+        "removed 1 entry, 1 temporary file left by a killed writer\n"
+    );
+    assert!(!any_file_holds(&dir, "KILLED-WRITER-TOKEN"));
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+}

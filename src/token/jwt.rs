@@ -14,12 +14,10 @@ pub(crate) fn expiry(token: &str) -> Option<SystemTime> {
     if parts.next().is_some() {
         return None;
     }
-    #[derive(serde::Deserialize)]
-    struct Claims {
-        exp: Option<f64>,
-    }
     let claims = URL_SAFE_NO_PAD.decode(claims.trim_end_matches('=')).ok()?;
-    let exp = serde_json::from_slice::<Claims>(&claims).ok()?.exp?;
+    // A `Value`, not a derived struct: apiauth derives no serde impls (no proc macros to
+    // build for its users).
+    let exp = serde_json::from_slice::<serde_json::Value>(&claims).ok()?["exp"].as_f64()?;
     let exp = Duration::try_from_secs_f64(exp).ok()?;
     UNIX_EPOCH.checked_add(exp)
 }

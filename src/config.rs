@@ -160,6 +160,7 @@ impl TokenConfig {
     /// request between them. See [`DiskCache`](crate::DiskCache). Defaults to none (the cache
     /// is in memory only).
     #[cfg(unix)]
+    #[cfg_attr(docsrs, doc(cfg(unix)))]
     pub fn with_disk_cache(mut self, cache: crate::DiskCache) -> Self {
         self.disk_cache = Some(cache);
         self
@@ -168,6 +169,7 @@ impl TokenConfig {
     /// Reads the time from `clock`, which a test moves by hand, instead of the system's
     /// clocks. Only with the `test-util` feature. Defaults to the system's clocks.
     #[cfg(feature = "test-util")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
     pub fn with_test_clock(mut self, clock: crate::TestClock) -> Self {
         self.clock = Clock::moved_by(clock);
         self

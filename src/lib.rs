@@ -56,10 +56,18 @@
 //! a timeout, read at most 64 KiB, and go only to https URLs (or loopback). TLS is rustls
 //! with the webpki roots by default; the `native-tls` feature selects the platform's TLS.
 //!
-//! # Testing your code
+//! # Features
 //!
-//! The `test-util` feature (off by default) adds `TestClock`: clocks a test moves by hand,
-//! given to `TokenConfig::with_test_clock`, to test expiry and refresh without sleeping.
+//! - `rustls` (default): TLS through rustls with the webpki roots (ureq's default stack).
+//! - `native-tls`: TLS through the platform's library (OpenSSL on Linux) instead; it wins
+//!   when both are on. For the platform's TLS only: `default-features = false, features =
+//!   ["native-tls"]`.
+//! - `test-util` (off by default): `TestClock`, clocks a test moves by hand, given to
+//!   `TokenConfig::with_test_clock`, to test expiry and refresh of your code without
+//!   sleeping.
+//!
+//! `DiskCache`, `CacheEntry` and `TokenConfig::with_disk_cache` exist on Unix only. On
+//! docs.rs every item is shown, each gated one with its feature or platform.
 //!
 //! # Codemap
 //!
@@ -71,6 +79,7 @@
 //!
 //! MSRV: Rust 1.89 (`File::lock`).
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
 
@@ -93,10 +102,12 @@ mod token;
 
 pub use api::{ApiClient, Auth};
 #[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub use clock::TestClock;
 pub use config::TokenConfig;
 pub use credentials::{BasicEncoding, ClientAuth, Credentials};
 #[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use disk_cache::{CacheEntry, DiskCache};
 pub use error::{EndpointError, Error, Result};
 pub use header::TokenScheme;

@@ -84,6 +84,7 @@
 #![deny(missing_debug_implementations)]
 
 mod api;
+mod body;
 mod clock;
 mod config;
 mod credentials;
@@ -101,6 +102,7 @@ mod source;
 mod token;
 
 pub use api::{ApiClient, Auth};
+pub use body::ReplayBody;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub use clock::TestClock;
@@ -115,6 +117,12 @@ pub use secret::{AccessToken, ClientSecret};
 pub use source::{RefreshEvent, Stats, TokenSource};
 pub use token::{DEFAULT_LIFETIME, MAX_LIFETIME, Token};
 
+/// The JSON library of this crate's signatures ([`Error::ApiBody`], [`ApiClient::get_json`]'s
+/// `serde_json::Value`), re-exported so its version always matches.
+pub use serde_json;
+/// The HTTP client this crate's signatures use ([`ApiClient::new_with_agent`]'s `Agent`,
+/// `TokenConfig::with_agent`), re-exported so its version always matches.
+pub use ureq;
 /// The HTTP types in this crate's signatures (`HeaderValue`, `HeaderName`), as re-exported
 /// by ureq.
 pub use ureq::http;

@@ -2,6 +2,7 @@
 //! listener on loopback.
 
 mod api_calls;
+mod api_surface;
 mod cache;
 #[cfg(unix)]
 mod cli;

@@ -17,6 +17,8 @@ mod redirects;
 mod refresh_policy;
 mod robustness;
 mod server;
+#[cfg(unix)]
+mod shell_recipes;
 mod support;
 mod token_endpoint;
 mod usable;

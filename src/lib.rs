@@ -46,7 +46,10 @@
 //!
 //! **Shell scripts** — the `apiauth` command prints a header (`apiauth header --provider
 //! motorweb --env test`) and caches tokens on disk for every process of the user; see the
-//! README's "Command line".
+//! README's "Command line", and its fail-closed recipe for curl.
+//!
+//! **Build scripts** — the README's "In build.rs": the `rerun-if-env-changed` lines, the
+//! fallback without credentials (docs.rs, `cargo publish`, CI), and the TLS features.
 //!
 //! # Security
 //!

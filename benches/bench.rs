@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use apiauth::{BasicEncoding, Credentials, Token, TokenConfig};
 use base64::Engine as _;
 use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 #[path = "../tests/it/server.rs"]
 mod server;
@@ -243,36 +244,68 @@ fn cache_hit(bench: &Bench) {
     }
 }
 
-#[derive(Deserialize)]
-#[allow(dead_code)] // fields exist to be parsed, as the library parses them
-struct PlainRfc {
-    access_token: String,
-    token_type: String,
-    expires_in: u64,
-    scope: Option<String>,
+/// A struct and the `Deserialize` impl `#[derive(Deserialize)]` would write for it (fields
+/// by name, unknown keys skipped, a missing field refused), by hand: apiauth builds no proc
+/// macros, its benches neither.
+macro_rules! plain {
+    ($name:ident { $($field:ident: $ty:ty = $key:literal),* $(,)? }) => {
+        #[allow(dead_code)] // fields exist to be parsed, as the library parses them
+        struct $name {
+            $($field: $ty),*
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct Fields;
+                impl<'de> Visitor<'de> for Fields {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str(stringify!($name))
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<$name, A::Error> {
+                        $(let mut $field: Option<$ty> = None;)*
+                        while let Some(key) = map.next_key::<&'de str>()? {
+                            match key {
+                                $($key => $field = Some(map.next_value()?),)*
+                                _ => {
+                                    map.next_value::<IgnoredAny>()?;
+                                }
+                            }
+                        }
+                        Ok($name {
+                            $($field: $field.ok_or_else(|| de::Error::missing_field($key))?),*
+                        })
+                    }
+                }
+                deserializer.deserialize_map(Fields)
+            }
+        }
+    };
 }
 
-#[derive(Deserialize)]
-#[allow(dead_code)] // fields exist to be parsed, as the library parses them
-struct PlainFleet {
-    success: bool,
-    #[serde(rename = "accessToken")]
-    access_token: String,
-    token_type: String,
-    expires_in: u64,
-}
+plain!(PlainRfc {
+    access_token: String = "access_token",
+    token_type: String = "token_type",
+    expires_in: u64 = "expires_in",
+    scope: Option<String> = "scope",
+});
 
-#[derive(Deserialize)]
-#[allow(dead_code)] // fields exist to be parsed, as the library parses them
-struct PlainMotorweb {
-    token_type: String,
-    issued_at: String,
-    client_id: String,
-    access_token: String,
-    application_name: String,
-    scope: String,
-    expires_in: u64,
-}
+plain!(PlainFleet {
+    success: bool = "success",
+    access_token: String = "accessToken",
+    token_type: String = "token_type",
+    expires_in: u64 = "expires_in",
+});
+
+plain!(PlainMotorweb {
+    token_type: String = "token_type",
+    issued_at: String = "issued_at",
+    client_id: String = "client_id",
+    access_token: String = "access_token",
+    application_name: String = "application_name",
+    scope: String = "scope",
+    expires_in: u64 = "expires_in",
+});
 
 fn parse(bench: &Bench) {
     fn case<T: for<'de> Deserialize<'de>>(bench: &Bench, name: &str, body: &str) {

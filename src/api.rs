@@ -185,9 +185,10 @@ impl ApiClient {
         &self.agent
     }
 
-    /// Sends a request whose body can be sent again (`Vec<u8>`, `&str`, `&[u8]`, …); after a
-    /// 401 on a token, sends it once more with a new token. The request's headers,
-    /// extensions and per-request ureq settings are sent as they are on both tries.
+    /// Sends a request whose body can be sent again (`()` for none, `Vec<u8>`, `&str`,
+    /// `&[u8]`, …: see [`ReplayBody`](crate::ReplayBody)); after a 401 on a token, sends it
+    /// once more with a new token. The request's headers, extensions and per-request ureq
+    /// settings are sent as they are on both tries.
     ///
     /// **Redirects** are followed only to the request's own origin (scheme, host and port),
     /// with the auth header, for at most the agent's `max_redirects` hops (ureq's default:
@@ -202,9 +203,9 @@ impl ApiClient {
     /// sent); [`Error::Transport`] when the API cannot be reached; [`Error::ApiStatus`] for a
     /// 4xx/5xx when the agent treats statuses as errors (ureq's default), with the start of
     /// the body; any error of the token fetch.
-    pub fn run<B: AsRef<[u8]>>(&self, request: Request<B>) -> Result<Response<Body>> {
+    pub fn run<B: crate::ReplayBody>(&self, request: Request<B>) -> Result<Response<Body>> {
         let (parts, body) = request.into_parts();
-        let body = body.as_ref();
+        let body = body.bytes();
         let (answer, used) = self.exchange(parts.clone(), body, Some(body))?;
         if !self.rejected(&answer, used) {
             return answer;

@@ -164,6 +164,7 @@ impl TokenConfig {
     /// The same as [`with_store`](Self::with_store); see [`DiskCache`](crate::DiskCache).
     /// Defaults to none (the cache is in memory only).
     #[cfg(unix)]
+    #[cfg_attr(docsrs, doc(cfg(unix)))]
     pub fn with_disk_cache(self, cache: crate::DiskCache) -> Self {
         self.with_store(cache)
     }
@@ -180,6 +181,7 @@ impl TokenConfig {
     /// Reads the time from `clock`, which a test moves by hand, instead of the system's
     /// clocks. Only with the `test-util` feature. Defaults to the system's clocks.
     #[cfg(feature = "test-util")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
     pub fn with_test_clock(mut self, clock: crate::TestClock) -> Self {
         self.clock = Clock::moved_by(clock);
         self

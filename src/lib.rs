@@ -46,7 +46,10 @@
 //!
 //! **Shell scripts** — the `apiauth` command prints a header (`apiauth header --provider
 //! motorweb --env test`) and caches tokens on disk for every process of the user; see the
-//! README's "Command line".
+//! README's "Command line", and its fail-closed recipe for curl.
+//!
+//! **Build scripts** — the README's "In build.rs": the `rerun-if-env-changed` lines, the
+//! fallback without credentials (docs.rs, `cargo publish`, CI), and the TLS features.
 //!
 //! # Security
 //!
@@ -56,10 +59,18 @@
 //! a timeout, read at most 64 KiB, and go only to https URLs (or loopback). TLS is rustls
 //! with the webpki roots by default; the `native-tls` feature selects the platform's TLS.
 //!
-//! # Testing your code
+//! # Features
 //!
-//! The `test-util` feature (off by default) adds `TestClock`: clocks a test moves by hand,
-//! given to `TokenConfig::with_test_clock`, to test expiry and refresh without sleeping.
+//! - `rustls` (default): TLS through rustls with the webpki roots (ureq's default stack).
+//! - `native-tls`: TLS through the platform's library (OpenSSL on Linux) instead; it wins
+//!   when both are on. For the platform's TLS only: `default-features = false, features =
+//!   ["native-tls"]`.
+//! - `test-util` (off by default): `TestClock`, clocks a test moves by hand, given to
+//!   `TokenConfig::with_test_clock`, to test expiry and refresh of your code without
+//!   sleeping.
+//!
+//! `DiskCache`, `CacheEntry` and `TokenConfig::with_disk_cache` exist on Unix only. On
+//! docs.rs every item is shown, each gated one with its feature or platform.
 //!
 //! # Codemap
 //!
@@ -71,10 +82,12 @@
 //!
 //! MSRV: Rust 1.89 (`File::lock`).
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
 
 mod api;
+mod body;
 mod cache;
 mod clock;
 mod config;
@@ -95,11 +108,14 @@ mod transport;
 mod wire;
 
 pub use api::{ApiClient, Auth};
+pub use body::ReplayBody;
 #[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub use clock::TestClock;
 pub use config::TokenConfig;
 pub use credentials::{BasicEncoding, ClientAuth, Credentials};
 #[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use disk_cache::{CacheEntry, DiskCache, Removed};
 pub use error::{ApiError, EndpointError, Error, Result, Unusable};
 pub use header::TokenScheme;
@@ -109,6 +125,12 @@ pub use token::{DEFAULT_LIFETIME, MAX_LIFETIME, MIN_LIFETIME, Token};
 pub use transport::{Cause, Side, Unreachable};
 pub use wire::check_url;
 
+/// The JSON library of this crate's signatures ([`Error::ApiBody`], [`ApiClient::get_json`]'s
+/// `serde_json::Value`), re-exported so its version always matches.
+pub use serde_json;
+/// The HTTP client this crate's signatures use ([`ApiClient::new_with_agent`]'s `Agent`,
+/// `TokenConfig::with_agent`), re-exported so its version always matches.
+pub use ureq;
 /// The HTTP types in this crate's signatures (`HeaderValue`, `HeaderName`), as re-exported
 /// by ureq.
 pub use ureq::http;

@@ -236,10 +236,14 @@ impl Shared {
             retry_at: now
                 + policy::record_left(r.rejected_at, r.retry_at, wall).unwrap_or_default(),
         });
-        // Another process rejected this very token and dropped it already: drop it here too
-        // (the store holds its successor), without counting a rejection twice.
+        // Another process rejected this very token, fetched before that rejection, and
+        // dropped it: drop it here too (the store holds its successor) without counting a
+        // rejection twice. (The same string fetched again after the rejection, as servers
+        // that hand out one token per client do, is a fresh token rejected again.)
+        let issued = wall.checked_sub(age).unwrap_or(std::time::UNIX_EPOCH);
         if let (Some(record), Some(previous)) = (&record, previous)
             && record.token_hash == hash
+            && issued < record.rejected_at
         {
             return Some(OnRejection::Drop(previous));
         }

@@ -2,10 +2,13 @@
 //! `iat`, the server's clock when it issued the token. The signature is not checked: the
 //! token is only passed on, never trusted for its claims.
 
+use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::Value;
 
 /// The times a JWT states, on the server's clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,14 +28,9 @@ pub(crate) fn times(token: &str) -> Option<Times> {
     if parts.next().is_some() {
         return None;
     }
-    #[derive(serde::Deserialize)]
-    struct Claims {
-        exp: Option<serde_json::Value>,
-        iat: Option<serde_json::Value>,
-    }
     let claims = URL_SAFE_NO_PAD.decode(claims.trim_end_matches('=')).ok()?;
     let claims = serde_json::from_slice::<Claims>(&claims).ok()?;
-    let time = |claim: Option<serde_json::Value>| {
+    let time = |claim: Option<Value>| {
         let secs = Duration::try_from_secs_f64(claim?.as_f64()?).ok()?;
         UNIX_EPOCH.checked_add(secs)
     };
@@ -45,4 +43,73 @@ pub(crate) fn times(token: &str) -> Option<Times> {
 /// The `exp` claim of a JWT, as [`times`] reads it.
 pub(crate) fn expiry(token: &str) -> Option<SystemTime> {
     times(token).map(|t| t.exp)
+}
+
+/// The claims object read for `exp` and `iat` alone: the other claims are skipped, not
+/// built. A hand-written impl, as apiauth derives none (no proc macros to build for its
+/// users).
+struct Claims {
+    exp: Option<Value>,
+    iat: Option<Value>,
+}
+
+/// A claim's name, as far as apiauth cares (escaped or not).
+enum Name {
+    Exp,
+    Iat,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Name, D::Error> {
+        struct NameVisitor;
+        impl Visitor<'_> for NameVisitor {
+            type Value = Name;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a claim name")
+            }
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<Name, E> {
+                Ok(match name {
+                    "exp" => Name::Exp,
+                    "iat" => Name::Iat,
+                    _ => Name::Other,
+                })
+            }
+        }
+        deserializer.deserialize_str(NameVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for Claims {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Claims, D::Error> {
+        struct ClaimsVisitor;
+        impl<'de> Visitor<'de> for ClaimsVisitor {
+            type Value = Claims;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JWT claims object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Claims, A::Error> {
+                let mut claims = Claims {
+                    exp: None,
+                    iat: None,
+                };
+                while let Some(name) = map.next_key()? {
+                    let slot = match name {
+                        Name::Exp => &mut claims.exp,
+                        Name::Iat => &mut claims.iat,
+                        Name::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    if slot.is_some() {
+                        return Err(de::Error::custom("a claim is given twice"));
+                    }
+                    *slot = Some(map.next_value::<Value>()?);
+                }
+                Ok(claims)
+            }
+        }
+        deserializer.deserialize_map(ClaimsVisitor)
+    }
 }

@@ -66,12 +66,23 @@ fn jwt_exp_shortens_the_lifetime() {
 }
 
 #[test]
+fn jwt_exp_among_other_claims() {
+    let at = |secs| Some(UNIX_EPOCH + Duration::from_secs(secs));
+    let claims = r#"{"sub":"x","aud":["a",{"b":[1,2]}],"nbf":1.5,"exp":2000000000,"z":null}"#;
+    assert_eq!(jwt::expiry(&jwt(claims)), at(2_000_000_000));
+    assert_eq!(jwt::expiry(&jwt(r#"{"\u0065xp":7,"ex":1}"#)), at(7));
+}
+
+#[test]
 fn jwt_claims_that_do_not_count() {
     for claims in [
         r#"{"exp":"12"}"#,
         r#"{"sub":"x"}"#,
         "not json",
         r#"{"exp":-1}"#,
+        r#"{"exp":1,"exp":2}"#,
+        r#"[2000000000]"#,
+        r#"{"exp":null}"#,
     ] {
         assert_eq!(jwt::expiry(&jwt(claims)), None, "{claims}");
     }

@@ -2,6 +2,7 @@
 //! listener on loopback.
 
 mod api_calls;
+mod api_surface;
 mod cache;
 #[cfg(unix)]
 mod cli;
@@ -13,6 +14,8 @@ mod redirects;
 mod refresh_policy;
 mod robustness;
 mod server;
+#[cfg(unix)]
+mod shell_recipes;
 mod store;
 mod support;
 mod token_endpoint;

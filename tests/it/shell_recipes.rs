@@ -1,0 +1,87 @@
+//! The README's shell recipe, run as written under `bash -eu -o pipefail` with the real
+//! `apiauth` and curl against loopback: it must fail closed.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use httpmock::Method::{GET, POST};
+use httpmock::MockServer;
+use serde_json::json;
+
+use crate::cli::{User, stderr};
+use crate::support::rfc_token;
+
+/// The README's recipe: the `sh` block after the `tests/it/shell_recipes.rs` marker.
+fn readme_recipe() -> String {
+    let readme = include_str!("../../README.md");
+    let (_, after) = readme
+        .split_once("<!-- tested by tests/it/shell_recipes.rs -->\n```sh\n")
+        .expect("the recipe marker in README.md");
+    after.split_once("```").unwrap().0.to_owned()
+}
+
+/// Runs the recipe, pointed at `server`, as `user`, with the built `apiauth` first on PATH.
+fn run_recipe(user: &User, server: &MockServer) -> Output {
+    let script = readme_recipe()
+        .replace("https://auth.example.com/token", &server.url("/token"))
+        .replace("https://api.example.com", &server.url(""));
+    let bin = Path::new(env!("CARGO_BIN_EXE_apiauth")).parent().unwrap();
+    Command::new("bash")
+        .args(["-eu", "-o", "pipefail", "-c", &script])
+        .env_clear()
+        .envs(user.env.iter().cloned())
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .output()
+        .unwrap()
+}
+
+fn curl_missing() -> bool {
+    let found = Command::new("curl").arg("--version").output().is_ok();
+    if !found {
+        eprintln!("curl is not installed: the README's recipe cannot run here");
+    }
+    !found
+}
+
+#[test]
+fn a_wrong_secret_stops_the_recipe_before_the_api_is_called() {
+    if curl_missing() {
+        return;
+    }
+    let server = MockServer::start();
+    let token = server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(401)
+            .json_body(json!({"error": "invalid_client"}));
+    });
+    let api = server.mock(|when, then| {
+        when.any_request();
+        then.status(200).body("sent");
+    });
+    let out = run_recipe(&User::new("recipe-wrong", "id", "wrong"), &server);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(out.stdout, b"");
+    assert_eq!((token.calls(), api.calls()), (1, 0));
+}
+
+#[test]
+fn the_recipe_sends_the_header_once_credentials_are_right() {
+    if curl_missing() {
+        return;
+    }
+    let server = MockServer::start();
+    let token = server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(200).json_body(rfc_token("T", 3600));
+    });
+    let api = server.mock(|when, then| {
+        when.method(GET)
+            .path("/v1/things")
+            .header("authorization", "Bearer T");
+        then.status(200).body("things");
+    });
+    let out = run_recipe(&User::new("recipe-right", "id", "secret"), &server);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.stdout, b"things");
+    assert_eq!((token.calls(), api.calls()), (1, 1));
+}

@@ -75,10 +75,6 @@ impl Redis {
         }
     }
 
-    pub fn owned(&self) -> bool {
-        self.port != 0
-    }
-
     fn ping(&self) -> bool {
         redis::Client::open(self.url.as_str())
             .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))

@@ -62,3 +62,7 @@ mod lease;
 mod store;
 
 pub use store::RedisStore;
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -87,7 +87,8 @@ fn unique_value() -> String {
 
 impl StoreGuard for Lease<'_> {
     fn read(&mut self, kind: RecordKind) -> Result<Option<Vec<u8>>, StoreError> {
-        self.store.get(&self.store.redis_key(&self.key, kind.name()))
+        self.store
+            .get(&self.store.redis_key(&self.key, kind.name()))
     }
 
     fn write(
@@ -101,7 +102,8 @@ impl StoreGuard for Lease<'_> {
     }
 
     fn remove(&mut self, kind: RecordKind) -> Result<(), StoreError> {
-        self.store.del(&self.store.redis_key(&self.key, kind.name()))
+        self.store
+            .del(&self.store.redis_key(&self.key, kind.name()))
     }
 }
 

@@ -165,7 +165,12 @@ impl RedisStore {
         }))
     }
 
-    pub(crate) fn set(&self, key: &str, bytes: &[u8], keep_for: Duration) -> Result<(), StoreError> {
+    pub(crate) fn set(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        keep_for: Duration,
+    ) -> Result<(), StoreError> {
         // Never longer than `keep_for`: whole milliseconds, rounded down; nothing to keep
         // under a millisecond.
         let ms = u64::try_from(keep_for.as_millis()).unwrap_or(u64::MAX);

@@ -36,7 +36,11 @@ fn a_429_seen_by_one_host_stops_the_others_until_retry_after() {
     let others = fleet.run(7);
     for host in &others {
         assert_eq!(host.result, expected, "{host:?}");
-        assert_eq!(host.logged("another process's token request"), 1, "{host:?}");
+        assert_eq!(
+            host.logged("another process's token request"),
+            1,
+            "{host:?}"
+        );
     }
     assert_eq!(server.requests(), 1);
 }
@@ -117,7 +121,11 @@ fn a_revoked_token_costs_the_fleet_one_new_token() {
     for result in &results {
         // Rejected tok-1 and then served tok-2, or came late and read tok-2 at once; or
         // (see the next test) kept tok-1 as another host had just rejected it.
-        let seen = ["token=tok-2 api=401,200", "token=tok-2 api=200", "token=tok-1 api=401"];
+        let seen = [
+            "token=tok-2 api=401,200",
+            "token=tok-2 api=200",
+            "token=tok-1 api=401",
+        ];
         assert!(seen.contains(&result.as_str()), "{results:?}");
     }
 }

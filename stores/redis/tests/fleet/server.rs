@@ -22,7 +22,7 @@ pub struct TokenServer {
     pub url: String,
     pub api_url: String,
     requests: Arc<AtomicUsize>,
-    pub hook: Arc<Mutex<Option<Box<dyn Fn() + Send>>>>,
+    pub hook: Arc<Hook>,
 }
 
 impl TokenServer {
@@ -30,7 +30,7 @@ impl TokenServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(AtomicUsize::new(0));
-        let hook: Arc<Mutex<Option<Box<dyn Fn() + Send>>>> = Arc::default();
+        let hook: Arc<Hook> = Arc::default();
         let (count, on_request) = (requests.clone(), hook.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
@@ -63,7 +63,8 @@ impl TokenServer {
     }
 }
 
-type Hook = Mutex<Option<Box<dyn Fn() + Send>>>;
+/// Called on each token request (before it is answered).
+pub type Hook = Mutex<Option<Box<dyn Fn() + Send>>>;
 
 fn serve(stream: TcpStream, answer: Answer, count: &AtomicUsize, hook: &Hook) {
     stream.set_read_timeout(Some(Duration::from_secs(60))).ok();

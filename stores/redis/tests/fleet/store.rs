@@ -20,7 +20,10 @@ fn source(store: RedisStore, server: &TokenServer) -> TokenSource {
 }
 
 fn get(redis: &Redis, key: &str) -> Option<Vec<u8>> {
-    redis::cmd("GET").arg(key).query(&mut redis.connection()).unwrap()
+    redis::cmd("GET")
+        .arg(key)
+        .query(&mut redis.connection())
+        .unwrap()
 }
 
 #[test]

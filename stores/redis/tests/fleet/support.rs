@@ -42,7 +42,9 @@ impl Redis {
                 std::env::var("CI").as_deref() != Ok("true"),
                 "redis-server could not be started, and CI=true: install it (apt-get install redis-server)"
             );
-            eprintln!("skipped {test}: no redis-server on PATH (install it, or set APIAUTH_TEST_REDIS_URL)");
+            eprintln!(
+                "skipped {test}: no redis-server on PATH (install it, or set APIAUTH_TEST_REDIS_URL)"
+            );
             return None;
         }
         Some(redis)
@@ -64,7 +66,10 @@ impl Redis {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        panic!("redis-server on port {} did not answer within 5 s", self.port);
+        panic!(
+            "redis-server on port {} did not answer within 5 s",
+            self.port
+        );
     }
 
     /// Stops this test's server (SIGKILL: nothing is saved).

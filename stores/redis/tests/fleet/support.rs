@@ -1,5 +1,6 @@
 //! A redis-server for the tests, and the host that children run.
 
+use std::io::Write;
 use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
@@ -42,7 +43,9 @@ impl Redis {
                 std::env::var("CI").as_deref() != Ok("true"),
                 "redis-server could not be started, and CI=true: install it (apt-get install redis-server)"
             );
-            eprintln!(
+            // Past libtest's capture, so that a skip shows in a plain `cargo test`.
+            let _ = writeln!(
+                std::io::stderr(),
                 "skipped {test}: no redis-server on PATH (install it, or set APIAUTH_TEST_REDIS_URL)"
             );
             return None;

@@ -250,7 +250,7 @@ impl TokenSource {
         let age = now.saturating_duration_since(token.issued_at());
         let shared = inner.shared.as_ref();
         let outcome = shared
-            .and_then(|shared| shared.reject(&inner.config, token, in_memory, age))
+            .and_then(|shared| shared.reject(&inner.config, token, in_memory))
             .unwrap_or_else(|| policy::on_rejection(in_memory, age, now));
         let client = inner.config.request.credentials.id();
         let mut state = inner.lock();

@@ -216,13 +216,14 @@ impl Shared {
         config: &TokenConfig,
         token: &Token,
         in_memory: Option<Rejected>,
-        age: Duration,
     ) -> Option<OnRejection> {
         let Lock::Held(mut guard) = self.lock(Shared::lock_wait(&config.request)) else {
             return None;
         };
+        // Read after the lock: waiting for it must not make the token look younger.
         let clock = &config.clock;
         let (now, wall) = (clock.now(), clock.wall());
+        let age = now.saturating_duration_since(token.issued_at());
         let record = match StoreGuard::read(&mut *guard, RecordKind::Rejection) {
             Ok(bytes) => bytes.and_then(|b| RejectionRecord::decode(&b, &self.binding)),
             Err(error) => {

@@ -4,3 +4,4 @@
 pub(crate) mod key;
 pub(crate) mod policy;
 pub(crate) mod record;
+pub(crate) mod summary;

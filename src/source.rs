@@ -213,8 +213,9 @@ impl TokenSource {
             state = inner.wait(state);
         }
         state.fetching = true;
+        let rejected = state.rejected.clone();
         drop(state);
-        self.fetch(fetch::Mode::Forced)
+        self.fetch(fetch::Mode::Forced, rejected)
     }
 
     /// Drops the cached token (from the store too), so that the next call fetches a new one.
@@ -310,10 +311,11 @@ impl TokenSource {
                 (Decision::ServeAndRefresh, Some(cached), _) => {
                     let token = cached.token.clone();
                     state.fetching = true;
+                    let rejected = state.rejected.clone();
                     drop(state);
                     // Started before logging: a logger that panics must not leave
                     // `fetching` set with no fetch to clear it.
-                    self.refresh_in_background();
+                    self.refresh_in_background(rejected);
                     log::debug!(
                         "token for client {} is due for refresh ({} s left); refreshing in \
                          the background",
@@ -331,8 +333,9 @@ impl TokenSource {
                 _ => {
                     state.cached = None;
                     state.fetching = true;
+                    let rejected = state.rejected.clone();
                     drop(state);
-                    return self.fetch(fetch::Mode::Foreground);
+                    return self.fetch(fetch::Mode::Foreground, rejected);
                 }
             }
         }

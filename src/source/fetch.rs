@@ -63,19 +63,20 @@ enum Judged {
 
 impl TokenSource {
     /// Refreshes a stale token on a new thread; inline if no thread can be started.
-    pub(super) fn refresh_in_background(&self) {
-        let source = self.clone();
+    pub(super) fn refresh_in_background(&self, rejected: Option<Arc<Token>>) {
+        let (source, kept) = (self.clone(), rejected.clone());
         let spawned = std::thread::Builder::new()
             .name("apiauth-refresh".into())
-            .spawn(move || drop(source.fetch(Mode::Background)));
+            .spawn(move || drop(source.fetch(Mode::Background, kept)));
         if spawned.is_err() {
-            drop(self.fetch(Mode::Foreground));
+            drop(self.fetch(Mode::Foreground, rejected));
         }
     }
 
     /// Obtains a token and publishes the outcome. Called only by the thread that set
-    /// `fetching`; the guard clears it even if something panics.
-    pub(super) fn fetch(&self, mode: Mode) -> Result<Arc<Token>> {
+    /// `fetching` (and read, under the same lock, the token this process `rejected` last,
+    /// which a store may still hold); the guard clears `fetching` even if something panics.
+    pub(super) fn fetch(&self, mode: Mode, rejected: Option<Arc<Token>>) -> Result<Arc<Token>> {
         /// Clears `fetching` and wakes the waiters if the fetch ends by a panic; otherwise
         /// the result is published in the same critical section.
         struct PanicGuard<'a>(&'a Inner);
@@ -89,7 +90,7 @@ impl TokenSource {
         let guard = PanicGuard(inner);
         let started = Instant::now();
         let outcome = match &inner.shared {
-            Some(shared) => self.obtain_shared(shared, mode),
+            Some(shared) => self.obtain_shared(shared, mode, rejected.as_deref()),
             None => self.send_alone(None),
         };
         let (result, failed) = self.publish(&outcome);
@@ -137,13 +138,12 @@ impl TokenSource {
 
     /// The store's way: decide from what it holds, and send only under its lock after
     /// deciding again.
-    fn obtain_shared(&self, shared: &Shared, mode: Mode) -> Outcome {
+    fn obtain_shared(&self, shared: &Shared, mode: Mode, rejected: Option<&Token>) -> Outcome {
         let inner = &*self.inner;
         let config = &inner.config;
-        let rejected = inner.lock().rejected.clone();
         let mut stale = None;
         if mode != Mode::Forced {
-            let found = self.find(shared, &mut shared.store(), rejected.as_deref());
+            let found = self.find(shared, &mut shared.store(), rejected);
             match self.judge(found, mode) {
                 Judged::Answer(outcome) => return outcome,
                 Judged::Ask(token) => stale = token,
@@ -166,7 +166,7 @@ impl TokenSource {
         };
         let mut in_a_row = None;
         if mode != Mode::Forced {
-            let found = self.find(shared, &mut guard, rejected.as_deref());
+            let found = self.find(shared, &mut guard, rejected);
             in_a_row = found.failures_in_a_row;
             match self.judge(found, mode) {
                 Judged::Answer(outcome) => return outcome,

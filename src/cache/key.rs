@@ -83,10 +83,17 @@ fn secret_check(secret: &str, token_url: &str, client_id: &str) -> u16 {
     (hash >> 48) as u16
 }
 
+/// The binding of client `id` with `secret` at `https://a.example/t`, for tests.
+#[cfg(test)]
+pub(crate) fn for_tests(secret: &str) -> Binding {
+    let creds = crate::Credentials::new("id", secret).unwrap();
+    let request = TokenRequest::new("https://a.example/t".into(), creds, ClientAuth::RequestBody);
+    Binding::new(&request)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Credentials;
 
     #[test]
     fn the_secret_check_tells_secrets_apart() {
@@ -103,15 +110,10 @@ mod tests {
 
     #[test]
     fn names_are_stable_and_one_per_secret() {
+        let binding = for_tests;
         // Published FNV-1a 64 test vectors: a name must not change between builds.
         assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
-        let binding = |secret| {
-            let creds = Credentials::new("id", secret).unwrap();
-            let request =
-                TokenRequest::new("https://a.example/t".into(), creds, ClientAuth::RequestBody);
-            Binding::new(&request)
-        };
         let (one, other) = (binding("s1"), binding("s2"));
         assert_eq!(one.settings, other.settings);
         assert_ne!(one.key, other.key);

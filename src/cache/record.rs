@@ -171,19 +171,11 @@ fn wall(value: &Value) -> Option<SystemTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::TokenRequest;
-    use crate::{ClientAuth, Credentials};
-
-    fn binding(secret: &str) -> Binding {
-        let creds = Credentials::new("id", secret).unwrap();
-        let request =
-            TokenRequest::new("https://a.example/t".into(), creds, ClientAuth::RequestBody);
-        Binding::new(&request)
-    }
+    use crate::cache::key::for_tests;
 
     #[test]
     fn a_record_serves_only_its_own_secret_and_version() {
-        let (b, other) = (binding("s"), binding("t"));
+        let (b, other) = (for_tests("s"), for_tests("t"));
         let record = TokenRecord {
             access_token: "tok".into(),
             scope: None,

@@ -174,17 +174,8 @@ mod tests {
     use std::time::UNIX_EPOCH;
 
     use super::*;
-    use crate::cache::key::Binding;
+    use crate::cache::key::for_tests;
     use crate::cache::record::FailureRecord;
-    use crate::wire::TokenRequest;
-    use crate::{ClientAuth, Credentials};
-
-    fn binding(secret: &str) -> Binding {
-        let creds = Credentials::new("id", secret).unwrap();
-        let request =
-            TokenRequest::new("https://a.example/t".into(), creds, ClientAuth::RequestBody);
-        Binding::new(&request)
-    }
 
     #[test]
     fn recorded_errors_come_back_with_the_same_variant_and_message() {
@@ -222,7 +213,7 @@ mod tests {
             ]
             .map(unreachable),
         );
-        let b = binding("s");
+        let b = for_tests("s");
         let t0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         for error in errors {
             let record = FailureRecord {

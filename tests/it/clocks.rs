@@ -13,7 +13,7 @@ use apiauth::{Credentials, TestClock, TokenConfig, TokenSource};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::support::eventually;
+use crate::support::{eventually, http_date};
 
 /// A token server whose clock reads the host's real clock plus `offset` s plus the
 /// simulated time the test has let pass. Its tokens are JWTs with `exp` (and `iat` if
@@ -120,32 +120,6 @@ fn answer(stream: TcpStream, date: &str, body: &str) {
     );
     let _ = (&stream).write_all(head.as_bytes());
     let _ = (&stream).write_all(body.as_bytes());
-}
-
-/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) of `secs` since 1970.
-fn http_date(secs: u64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Civil from days (H. Hinnant), for dates after 1970.
-    let z = days + 719_468;
-    let (era, doe) = (z / 146_097, z % 146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    format!(
-        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
-        DAYS[(days % 7) as usize],
-        MONTHS[month as usize - 1],
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60
-    )
 }
 
 /// Calls `token()` every `step` for `calls` calls; returns how many tokens the server's

@@ -2,6 +2,7 @@
 //! `apiauth` command run as many processes against a hanging or refusing endpoint.
 
 use super::*;
+use crate::support::http_date;
 
 /// A listener on loopback that accepts connections, counts them, and never answers.
 fn silent_listener() -> (String, Arc<AtomicUsize>) {
@@ -90,32 +91,6 @@ fn retry_after_in_seconds_holds_for_every_later_process() {
         record.contains("slow_down") && !record.contains("s3cr3t-429"),
         "{record}"
     );
-}
-
-/// An IMF-fixdate (RFC 9110 §5.6.7) of `secs` since the Unix epoch.
-fn http_date(secs: u64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Civil from days (Howard Hinnant).
-    let z = days + 719_468;
-    let (era, doe) = (z / 146_097, z % 146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    format!(
-        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
-        DAYS[(days % 7) as usize],
-        MONTHS[(month - 1) as usize],
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60
-    )
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::fs::{self, DirBuilder, File, OpenOptions, TryLockError};
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::store::{RecordKind, Store, StoreError, StoreGuard, StoreKey};
@@ -188,31 +188,21 @@ impl DiskCache {
         }
     }
 
-    /// Takes the lock of `key`, waiting at most `wait`.
+    /// Takes the lock of `key`, waiting at most `wait`. A lock file that was removed or
+    /// replaced while this process waited on it (`apiauth cache clear`) locks nothing: it
+    /// is opened again.
     fn lock_file(&self, key: &StoreKey, wait: Duration) -> Result<Option<File>, StoreError> {
         let path = self.real.join(format!("{}.lock", key.id()));
-        let mut options = OpenOptions::new();
-        options.write(true).create(true).truncate(false).mode(0o600);
-        let file = match files::open_regular(&mut options, &path, self.uid) {
-            Ok(Some((file, _))) => file,
-            // A symlink, FIFO, directory or someone else's file: replaced, never followed or
-            // waited on.
-            Ok(None) | Err(_) if files::is_impostor(&path, self.uid) => {
-                fs::remove_file(&path).map_err(|e| self.failed("cannot replace a lock file", e))?;
-                match files::open_regular(options.create_new(true), &path, self.uid) {
-                    Ok(Some((file, _))) => file,
-                    Ok(None) => return Err(self.failed("cannot lock", ErrorKind::Other.into())),
-                    Err(e) => return Err(self.failed("cannot lock", e)),
-                }
-            }
-            Ok(None) => return Err(self.failed("cannot lock", ErrorKind::Other.into())),
-            Err(e) => return Err(self.failed("cannot lock", e)),
-        };
         let started = Instant::now();
         let mut pause = Duration::from_millis(1);
+        let mut file = self.open_lock(&path)?;
         loop {
             match file.try_lock() {
-                Ok(()) => return Ok(Some(file)),
+                Ok(()) if files::names(&path, &file) => return Ok(Some(file)),
+                Ok(()) if started.elapsed() < wait.max(Duration::from_secs(1)) => {
+                    file = self.open_lock(&path)?;
+                }
+                Ok(()) => return Ok(None),
                 Err(TryLockError::WouldBlock) if started.elapsed() < wait => {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(20));
@@ -223,8 +213,27 @@ impl DiskCache {
         }
     }
 
-    /// Replaces the file at `path` with `bytes`, atomically, then removes temporary files
-    /// that writers killed mid-write left more than a minute ago.
+    /// Opens (creating it) the lock file at `path`. A symlink, FIFO, directory or someone
+    /// else's file there is replaced, never followed or waited on.
+    fn open_lock(&self, path: &Path) -> Result<File, StoreError> {
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(false).mode(0o600);
+        let opened = match files::open_regular(&mut options, path, self.uid) {
+            Ok(None) | Err(_) if files::is_impostor(path, self.uid) => {
+                fs::remove_file(path).map_err(|e| self.failed("cannot replace a lock file", e))?;
+                files::open_regular(options.create_new(true), path, self.uid)
+            }
+            opened => opened,
+        };
+        match opened {
+            Ok(Some((file, _))) => Ok(file),
+            Ok(None) => Err(self.failed("cannot lock", ErrorKind::Other.into())),
+            Err(e) => Err(self.failed("cannot lock", e)),
+        }
+    }
+
+    /// Replaces the file at `path` with `bytes`, atomically; the first write of a process
+    /// also removes temporary files that writers killed mid-write left over a minute ago.
     fn write_atomically(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         static WRITES: AtomicU64 = AtomicU64::new(0);
         let tmp = path.with_extension(format!(
@@ -255,12 +264,16 @@ impl DiskCache {
             .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_DIRECTORY)
             .open(&self.real)
             .and_then(|dir| dir.sync_all());
-        let cutoff = SystemTime::now()
-            .checked_sub(STRAY_AGE)
-            .unwrap_or(SystemTime::UNIX_EPOCH);
-        self.remove_files(|name, meta| {
-            name.ends_with(".tmp") && meta.modified().is_ok_and(|at| at < cutoff)
-        });
+        // Once per process: a directory scan is not for every write.
+        static SWEPT: AtomicBool = AtomicBool::new(false);
+        if !SWEPT.swap(true, Relaxed) {
+            let cutoff = SystemTime::now()
+                .checked_sub(STRAY_AGE)
+                .unwrap_or(SystemTime::UNIX_EPOCH);
+            self.remove_files(|name, meta| {
+                name.ends_with(".tmp") && meta.modified().is_ok_and(|at| at < cutoff)
+            });
+        }
         Ok(())
     }
 

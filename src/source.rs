@@ -6,6 +6,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 mod fetch;
+mod report;
 mod shared;
 
 use crate::cache::key::fnv1a;
@@ -65,6 +66,9 @@ pub struct TokenSource {
     inner: Arc<Inner>,
 }
 
+/// How often a source backing off looks in its store for a token another process fetched.
+const PEEK_EVERY: Duration = Duration::from_secs(1);
+
 /// A callback told about every fetch. See [`TokenConfig::on_refresh`].
 pub(crate) type RefreshHook = Arc<dyn Fn(&RefreshEvent<'_>) + Send + Sync>;
 
@@ -90,8 +94,7 @@ struct Cached {
 
 impl Cached {
     fn new(token: Arc<Token>, policy: &RefreshPolicy, now: Instant) -> Cached {
-        let seed = fnv1a(token.access_token().secret().as_bytes());
-        let schedule = policy.schedule(token.validity(), seed);
+        let schedule = schedule_of(&token, policy);
         let hit_until = schedule.hit_until(token.validity(), now);
         Cached {
             token,
@@ -112,6 +115,13 @@ impl Cached {
     }
 }
 
+/// `token`'s refresh schedule under `policy`, its jitter drawn from a hash of the token: the
+/// same in every process that holds it.
+fn schedule_of(token: &Token, policy: &RefreshPolicy) -> Schedule {
+    let seed = fnv1a(token.access_token().secret().as_bytes());
+    policy.schedule(token.validity(), seed)
+}
+
 #[derive(Default)]
 struct State {
     cached: Option<Cached>,
@@ -128,6 +138,9 @@ struct Failure {
     error: Error,
     retry_at: Instant,
     in_a_row: u32,
+    /// With a store, when it may next be looked at for a token another process fetched
+    /// meanwhile (at most once a second while the backoff runs).
+    peek_at: Instant,
 }
 
 /// What [`TokenConfig::on_refresh`] hooks are told after every fetch. The token prints
@@ -220,9 +233,13 @@ impl TokenSource {
 
     /// Drops the cached token (from the store too), so that the next call fetches a new one.
     pub fn invalidate(&self) {
-        self.inner.lock().cached = None;
-        if let Some(shared) = &self.inner.shared {
-            shared.forget(&self.inner.config, None);
+        let dropped = self.inner.lock().cached.take().map(|cached| cached.token);
+        if let Some(shared) = &self.inner.shared
+            && !shared.forget(&self.inner.config)
+            && let Some(dropped) = dropped
+        {
+            // The store could not be changed now: at least never read this token back.
+            self.inner.lock().rejected = Some(dropped);
         }
     }
 
@@ -327,7 +344,21 @@ impl TokenSource {
                     );
                     return Ok(token);
                 }
-                (Decision::Fail, _, Some(failure)) => return Err(failure.error.clone()),
+                (Decision::Fail, _, Some(failure)) => {
+                    let error = failure.error.clone();
+                    let Some(shared) = inner.shared.as_ref().filter(|_| now >= failure.peek_at)
+                    else {
+                        return Err(error);
+                    };
+                    // Another process may have fetched a token since (its success lifts
+                    // the record): look, at most once a second, without the store's lock.
+                    let rejected = state.rejected.clone();
+                    if let Some(failure) = state.failure.as_mut() {
+                        failure.peek_at = now + PEEK_EVERY;
+                    }
+                    drop(state);
+                    return self.peek(shared, rejected.as_deref()).ok_or(error);
+                }
                 (Decision::Wait, ..) => state = inner.wait(state),
                 // Fetch (the other pairs cannot happen: the policy serves only what is held).
                 _ => {

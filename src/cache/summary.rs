@@ -36,17 +36,33 @@ const UNUSABLE: [(Unusable, &str); 7] = [
     (Unusable::ShortLived, "short_lived"),
 ];
 
-/// The I/O error kinds a failed request is told apart by; any other is `other`.
-const IO_KINDS: [(ErrorKind, &str); 9] = [
-    (ErrorKind::TimedOut, "timed_out"),
-    (ErrorKind::ConnectionRefused, "connection_refused"),
-    (ErrorKind::ConnectionReset, "connection_reset"),
-    (ErrorKind::ConnectionAborted, "connection_aborted"),
-    (ErrorKind::NotConnected, "not_connected"),
-    (ErrorKind::AddrNotAvailable, "addr_not_available"),
-    (ErrorKind::BrokenPipe, "broken_pipe"),
-    (ErrorKind::UnexpectedEof, "unexpected_eof"),
-    (ErrorKind::Other, "other"),
+/// The I/O error kinds a record tells apart, by their `Debug` names (the variant names);
+/// any other comes back as `Other`.
+const IO_KINDS: [ErrorKind; 24] = [
+    ErrorKind::TimedOut,
+    ErrorKind::ConnectionRefused,
+    ErrorKind::ConnectionReset,
+    ErrorKind::ConnectionAborted,
+    ErrorKind::NotConnected,
+    ErrorKind::HostUnreachable,
+    ErrorKind::NetworkUnreachable,
+    ErrorKind::NetworkDown,
+    ErrorKind::AddrInUse,
+    ErrorKind::AddrNotAvailable,
+    ErrorKind::BrokenPipe,
+    ErrorKind::UnexpectedEof,
+    ErrorKind::WriteZero,
+    ErrorKind::Interrupted,
+    ErrorKind::WouldBlock,
+    ErrorKind::NotFound,
+    ErrorKind::PermissionDenied,
+    ErrorKind::InvalidInput,
+    ErrorKind::InvalidData,
+    ErrorKind::Unsupported,
+    ErrorKind::OutOfMemory,
+    ErrorKind::ResourceBusy,
+    ErrorKind::StorageFull,
+    ErrorKind::Other,
 ];
 
 /// The name `table` gives `value`, or its last name (the fallback) for one it lacks.
@@ -106,9 +122,13 @@ impl Summary {
                     Cause::HostNotFound => ("host_not_found", None),
                     Cause::Tls => ("tls", None),
                     Cause::Protocol => ("protocol", None),
-                    Cause::Io(kind) => (name_of(&IO_KINDS, kind), None),
+                    Cause::Io(_) => ("io", None),
                     Cause::TooLarge { limit } => ("too_large", Some(limit)),
                     _ => ("other", None),
+                };
+                let io_kind = match e.cause {
+                    Cause::Io(kind) => Some(format!("{kind:?}")),
+                    _ => None,
                 };
                 json!({
                     "kind": "unreachable",
@@ -116,6 +136,7 @@ impl Summary {
                     "url": e.url,
                     "cause": cause,
                     "cause_value": extra,
+                    "io_kind": io_kind,
                     "detail": e.detail,
                 })
             }
@@ -151,7 +172,12 @@ impl Summary {
                     "protocol" => Cause::Protocol,
                     "too_large" => Cause::TooLarge { limit: extra? },
                     "other" => Cause::Other,
-                    io => Cause::Io(named(&IO_KINDS, io)?),
+                    "io" => {
+                        let name = text("io_kind")?;
+                        let known = IO_KINDS.into_iter().find(|k| format!("{k:?}") == name);
+                        Cause::Io(known.unwrap_or(ErrorKind::Other))
+                    }
+                    _ => return None,
                 };
                 let side = match value.get("side")?.as_str()? {
                     "api" => Side::Api,
@@ -208,6 +234,8 @@ mod tests {
                 // Protocol errors (garbage, conflicting lengths) are failures like any other.
                 Cause::Protocol,
                 Cause::Io(ErrorKind::ConnectionReset),
+                Cause::Io(ErrorKind::NetworkUnreachable),
+                Cause::Io(ErrorKind::Other),
                 Cause::TooLarge { limit: 65536 },
                 Cause::Other,
             ]

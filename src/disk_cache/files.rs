@@ -29,7 +29,16 @@ pub(super) fn open_regular(
 /// Whether something other than a regular file of `uid` is at `path` (a symlink, a FIFO,
 /// a directory, another user's file): to be replaced, never used.
 pub(super) fn is_impostor(path: &Path, uid: u32) -> bool {
-    fs::symlink_metadata(path).is_ok_and(|meta| !meta.is_file() || meta.uid() != uid)
+    path.symlink_metadata().is_ok() && !is_regular_of(path, uid)
+}
+
+/// Whether `path` still names the open `file` (the same device and inode).
+pub(super) fn names(path: &Path, file: &File) -> bool {
+    let id = |meta: Metadata| (meta.dev(), meta.ino());
+    match (fs::symlink_metadata(path), file.metadata()) {
+        (Ok(at_path), Ok(open)) => id(at_path) == id(open),
+        _ => false,
+    }
 }
 
 /// Whether `path` is a regular file of `uid` (not following a symlink).

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
+use std::path::Path;
 use std::time::SystemTime;
 
 use serde_json::Value;
@@ -225,13 +226,44 @@ impl DiskCache {
                     }
                 }
             }
-            let _ = fs::remove_file(self.real.join(format!("{}.lock", entry.id)));
+            self.remove_unheld_lock(&self.real.join(format!("{}.lock", entry.id)));
         }
         if all && self.checked().is_ok() {
-            self.remove_files(|name, _| name.ends_with(".lock"));
-            removed.stray += self.remove_files(|name, _| name.ends_with(".tmp"));
+            // What a listing does not show but may hold a token: records of another format
+            // version, unreadable ones, and temporary files of writers killed mid-write.
+            removed.stray += self.remove_files(|name, _| {
+                name.ends_with(".tmp") || record_name(Path::new(name)).is_some()
+            });
+            for lock in self.lock_files() {
+                self.remove_unheld_lock(&lock);
+            }
         }
         removed
+    }
+}
+
+impl DiskCache {
+    /// The lock files in the directory.
+    fn lock_files(&self) -> Vec<std::path::PathBuf> {
+        let Ok(dir) = fs::read_dir(&self.real) else {
+            return Vec::new();
+        };
+        let locks = dir.flatten().map(|file| file.path());
+        locks
+            .filter(|p| p.extension().is_some_and(|e| e == "lock"))
+            .collect()
+    }
+
+    /// Removes the lock file at `path` if no process holds it, taking it while it goes: a
+    /// process that waited on it then finds it gone and opens a new one. A lock held by a
+    /// process that is fetching is left alone.
+    fn remove_unheld_lock(&self, path: &Path) {
+        let mut options = fs::OpenOptions::new();
+        if let Ok(Some((file, _))) = files::open_regular(options.write(true), path, self.uid)
+            && file.try_lock().is_ok()
+        {
+            let _ = fs::remove_file(path);
+        }
     }
 }
 

@@ -9,10 +9,8 @@ use std::time::{Duration, Instant};
 
 use super::shared::{Found, Lock, Reader, Shared};
 use super::{Cached, Failure, Inner, RefreshEvent, TokenSource};
-use crate::cache::key::fnv1a;
 use crate::cache::policy::{self, Backoff};
 use crate::refresh::{Freshness, retry_after};
-use crate::secret::shown;
 use crate::store::StoreGuard;
 use crate::{Error, Result, Token, Unusable};
 
@@ -107,6 +105,30 @@ impl TokenSource {
             let _ = catch_unwind(AssertUnwindSafe(|| hook(&event)));
         }
         result
+    }
+
+    /// A usable token the store holds (another process fetched it while this one backed
+    /// off), published to memory in place of the failure; `None` if there is none.
+    pub(super) fn peek(&self, shared: &Shared, rejected: Option<&Token>) -> Option<Arc<Token>> {
+        let found = self.find(shared, &mut shared.store(), rejected);
+        let token = found
+            .token
+            .filter(|t| self.freshness(t) != Freshness::Expired)?;
+        let token = Arc::new(token);
+        let config = &self.inner.config;
+        let mut state = self.inner.lock();
+        state.cached = Some(Cached::new(
+            token.clone(),
+            &config.refresh,
+            config.clock.now(),
+        ));
+        state.failure = None;
+        drop(state);
+        log::info!(
+            "token for client {} read from the store: another process fetched it",
+            config.request.credentials.id()
+        );
+        Some(token)
     }
 
     /// Sends one token request.
@@ -224,8 +246,7 @@ impl TokenSource {
     /// Where a token read from the store stands now, by the schedule memory would give it.
     fn freshness(&self, token: &Token) -> Freshness {
         let config = &self.inner.config;
-        let seed = fnv1a(token.access_token().secret().as_bytes());
-        let schedule = config.refresh.schedule(token.validity(), seed);
+        let schedule = super::schedule_of(token, &config.refresh);
         schedule.freshness(token.validity(), config.clock.now(), || config.clock.wall())
     }
 
@@ -288,6 +309,7 @@ impl TokenSource {
                     error: error.clone(),
                     retry_at: backoff.retry_at,
                     in_a_row: backoff.in_a_row,
+                    peek_at: now,
                 });
             }
         }
@@ -299,48 +321,5 @@ impl TokenSource {
         };
         state.fetching = false;
         (result, failed)
-    }
-
-    /// Tells the `log` facade how a fetch went: the URL without userinfo, the client id,
-    /// lifetimes and error texts, never a secret or a token.
-    fn log_outcome(
-        &self,
-        result: &Result<Arc<Token>>,
-        failed: Option<&(Error, Duration)>,
-        sent: bool,
-        took: Duration,
-        mode: Mode,
-    ) {
-        let request = &self.inner.config.request;
-        let (url, client) = (shown(&request.url), request.credentials.id());
-        match (result, failed) {
-            (Ok(token), None) if sent => log::info!(
-                "token fetched from {url} for client {client} in {} ms, valid {} s",
-                took.as_millis(),
-                token.lifetime().as_secs()
-            ),
-            (Ok(token), None) => log::debug!(
-                "token for client {client} read from the store, valid {} s",
-                token.lifetime().as_secs()
-            ),
-            (_, Some((error, wait))) if !sent => log::info!(
-                "another process's token request for client {client} failed ({error}); not \
-                 asking again for {:.1} s",
-                wait.as_secs_f64()
-            ),
-            (_, Some((error, wait))) if result.is_ok() || mode == Mode::Background => {
-                log::warn!(
-                    "refreshing the token for client {client} at {url} failed ({error}); \
-                     serving the still-valid token, next try in {:.1} s",
-                    wait.as_secs_f64()
-                )
-            }
-            (_, Some((error, wait))) => log::warn!(
-                "token request to {url} for client {client} failed ({error}); next try in \
-                 {:.1} s",
-                wait.as_secs_f64()
-            ),
-            (_, None) => {}
-        }
     }
 }

@@ -11,7 +11,7 @@ use crate::cache::policy::{self, Backoff, OnRejection, Rejected};
 use crate::cache::record::{FailureRecord, RejectionRecord, Summary, TokenRecord, token_hash};
 use crate::clock::Clock;
 use crate::store::{RecordKind, Store, StoreError, StoreGuard, StoreKey};
-use crate::wire::TokenRequest;
+use crate::wire::{MAX_RETRY_AFTER, TokenRequest};
 use crate::{Error, Token, TokenConfig};
 
 /// How many phases of a token request (connect, send, wait, read, …) a process waits for
@@ -94,6 +94,12 @@ impl Shared {
         request.timeout.saturating_mul(LOCK_WAIT_PHASES)
     }
 
+    /// How long `reject` and `invalidate`, which run on an API call's path, wait for a lock
+    /// another process holds (it is fetching: then the memory alone decides).
+    pub fn short_wait(request: &TokenRequest) -> Duration {
+        Shared::lock_wait(request).min(Duration::from_millis(100))
+    }
+
     pub fn lock(&self, wait: Duration) -> Lock<'_> {
         match self.store.lock(&self.binding.key, wait) {
             Ok(Some(guard)) => Lock::Held(guard),
@@ -145,7 +151,10 @@ impl Shared {
         }
         let record =
             read(RecordKind::Failure).and_then(|b| FailureRecord::decode(&b, &self.binding));
-        let failures_in_a_row = record.as_ref().map(|r| r.in_a_row);
+        // A row ends with a success; a record long past (a store without expiry keeps it)
+        // no longer counts towards it.
+        let recent = |r: &&FailureRecord| clock.wall() < r.retry_at + MAX_RETRY_AFTER;
+        let failures_in_a_row = record.as_ref().filter(recent).map(|r| r.in_a_row);
         let failure = record.and_then(|r| {
             let left = policy::record_left(r.failed_at, r.retry_at, clock.wall())?;
             let backoff = Backoff {
@@ -217,7 +226,7 @@ impl Shared {
         token: &Token,
         in_memory: Option<Rejected>,
     ) -> Option<OnRejection> {
-        let Lock::Held(mut guard) = self.lock(Shared::lock_wait(&config.request)) else {
+        let Lock::Held(mut guard) = self.lock(Shared::short_wait(&config.request)) else {
             return None;
         };
         // Read after the lock: waiting for it must not make the token look younger.
@@ -269,13 +278,17 @@ impl Shared {
         Some(outcome)
     }
 
-    /// Removes the stored token (only if it is `only`, when given), under the lock.
-    pub fn forget(&self, config: &TokenConfig, only: Option<&Token>) {
-        if let Lock::Held(mut guard) = self.lock(Shared::lock_wait(&config.request))
-            && let Err(error) = self.remove_token(&mut *guard, only)
-        {
-            self.report(&error);
+    /// Removes the stored token, under the lock; `false` when the lock could not be had
+    /// (another process is fetching) or the store failed.
+    pub fn forget(&self, config: &TokenConfig) -> bool {
+        let Lock::Held(mut guard) = self.lock(Shared::short_wait(&config.request)) else {
+            return false;
+        };
+        let removed = self.remove_token(&mut *guard, None);
+        if let Err(error) = &removed {
+            self.report(error);
         }
+        removed.is_ok()
     }
 
     fn remove_token(

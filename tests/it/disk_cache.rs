@@ -383,3 +383,104 @@ fn a_failure_record_from_the_future_is_not_trusted() {
     assert!(process(apiauth::TestClock::new()).token().is_err());
     mock.assert_calls(2);
 }
+
+#[test]
+fn a_process_backing_off_takes_the_token_another_process_fetched() {
+    let server = MockServer::start();
+    let mut down = server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(429).header("retry-after", "3600");
+    });
+    let dir = temp_dir("disk-daemon-recovers");
+    let daemon = source(&server, &dir);
+    assert!(daemon.token().is_err());
+    down.delete();
+    let up = server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(200).json_body(rfc_token("BACK", 3600));
+    });
+    // `apiauth --refresh` in another process succeeds and lifts the record.
+    assert_eq!(
+        source(&server, &dir)
+            .refresh()
+            .unwrap()
+            .access_token()
+            .secret(),
+        "BACK"
+    );
+    // The long-running process, still inside its hour of backoff, looks in the store (at
+    // most once a second) and takes the token instead of failing for the rest of the hour.
+    clock().advance(std::time::Duration::from_secs(2));
+    assert_eq!(daemon.token().unwrap().access_token().secret(), "BACK");
+    assert_eq!(daemon.token().unwrap().access_token().secret(), "BACK");
+    up.assert_calls(1);
+    assert_eq!(daemon.stats().fetches, 1);
+}
+
+#[test]
+fn cache_clear_leaves_no_file_that_holds_a_token() {
+    let server = MockServer::start();
+    server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(200).json_body(rfc_token("CLEARED-TOKEN", 3600));
+    });
+    let dir = temp_dir("disk-clear-all");
+    source(&server, &dir).token().unwrap();
+    let cache = dir.join("apiauth");
+    let entry = fs::read_dir(&cache)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    // A record of an older format (left by an upgrade), and the entry made readable by
+    // others (`cp -p`, a umask): neither is listed, both hold the token.
+    let old = cache.join("0123456789abcdef.json");
+    let text = fs::read_to_string(&entry).unwrap();
+    fs::write(&old, text.replace("\"version\":3", "\"version\":2")).unwrap();
+    fs::set_permissions(&entry, fs::Permissions::from_mode(0o644)).unwrap();
+    let cache = DiskCache::open(&cache).unwrap();
+    assert!(cache.entries().is_empty());
+    let removed = cache.remove_entries(|_| true);
+    assert_eq!((removed.tokens, removed.records, removed.stray), (0, 0, 2));
+    assert_eq!(fs::read_dir(cache.dir()).unwrap().count(), 0);
+}
+
+#[test]
+fn reject_and_invalidate_do_not_wait_for_another_process_fetching() {
+    let server = MockServer::start();
+    let mock = server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(200).json_body(rfc_token("T", 3600));
+    });
+    let dir = temp_dir("disk-reject-busy");
+    // A long timeout: waiting for the lock would take 5 minutes.
+    let source = config(&server, &dir)
+        .with_timeout(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let token = source.token().unwrap();
+    let lock = fs::read_dir(dir.join("apiauth"))
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "lock"))
+        .unwrap();
+    // Another process holds the lock, mid-request, for as long as this test runs.
+    let held = fs::File::options().write(true).open(&lock).unwrap();
+    held.lock().unwrap();
+    let (done, worker) = (
+        std::sync::Arc::new(std::sync::Mutex::new(None)),
+        source.clone(),
+    );
+    let answer = done.clone();
+    std::thread::spawn(move || {
+        let retry = worker.reject(&token);
+        worker.invalidate();
+        *answer.lock().unwrap() = Some(retry);
+    });
+    eventually(|| done.lock().unwrap().is_some());
+    // The memory alone decided: the token is dropped, and not read back from disk.
+    assert_eq!(done.lock().unwrap().take(), Some(true));
+    drop(held);
+    assert_eq!(source.token().unwrap().access_token().secret(), "T");
+    mock.assert_calls(2);
+}

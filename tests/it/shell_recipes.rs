@@ -39,7 +39,10 @@ fn run_recipe(user: &User, server: &MockServer) -> Output {
 /// `.ci/run` installs curl and a missing one is a failure).
 fn curl_missing() -> bool {
     let found = Command::new("curl").arg("--version").output().is_ok();
-    assert!(found || std::env::var_os("CI").is_none(), "curl is missing in CI");
+    assert!(
+        found || std::env::var_os("CI").is_none(),
+        "curl is missing in CI"
+    );
     if !found {
         eprintln!("curl is not installed: the README's recipe cannot run here");
     }

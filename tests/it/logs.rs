@@ -17,7 +17,7 @@ use crate::support::{clock, jwt_expiring_in, temp_dir};
 /// Every record of apiauth's own targets, as `level target: message`. (ureq's records are
 /// ureq's: at Trace it logs the raw bytes it sends, which is why `apiauth -vv` stops at
 /// Debug for it.)
-struct Capture(Mutex<Vec<String>>);
+pub struct Capture(pub Mutex<Vec<String>>);
 
 impl log::Log for Capture {
     fn enabled(&self, metadata: &log::Metadata) -> bool {
@@ -32,7 +32,8 @@ impl log::Log for Capture {
     fn flush(&self) {}
 }
 
-fn capture() -> &'static Capture {
+/// Installs the capturing logger (once for the test binary) and returns it.
+pub fn capture() -> &'static Capture {
     static CAPTURE: OnceLock<&'static Capture> = OnceLock::new();
     CAPTURE.get_or_init(|| {
         let capture = Box::leak(Box::new(Capture(Mutex::new(Vec::new()))));

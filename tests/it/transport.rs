@@ -173,6 +173,7 @@ fn echoing_endpoint() -> (String, std::thread::JoinHandle<()>) {
 #[cfg(unix)]
 #[test]
 fn an_endpoint_echoing_the_form_never_gets_the_secret_into_errors_or_files() {
+    let capture = crate::logs::capture();
     let (base, serve) = echoing_endpoint();
     let dir = crate::support::temp_dir("echo-secret");
     let source = motorweb::token_config_at(&base, creds())
@@ -203,6 +204,15 @@ fn an_endpoint_echoing_the_form_never_gets_the_secret_into_errors_or_files() {
     }
     assert!(files >= 1, "the failure record is written");
     serve.join().unwrap();
+    // Nor into a log record (the failed request is logged at warn, with the error's text).
+    let lines = capture.0.lock().unwrap().clone();
+    assert!(
+        lines.iter().any(|l| l.contains("client_secret=[redacted]")),
+        "{lines:#?}"
+    );
+    for line in &lines {
+        assert!(!line.contains(SECRET) && !line.contains(encoded), "{line}");
+    }
 }
 
 #[test]

@@ -217,7 +217,7 @@ impl O {
                 ..d("no-cache", "", Flag, AUTH)
             },
             O::Refresh => Decl {
-                help: "replace the cached token with a new one (after a server rejected it)",
+                help: "ask for a new token now, past any cached token or failure backoff",
                 ..d("refresh", "", Flag, AUTH)
             },
             O::Timeout => Decl {

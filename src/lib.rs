@@ -119,10 +119,11 @@ pub use credentials::{BasicEncoding, ClientAuth, Credentials};
 pub use disk_cache::{CacheEntry, DiskCache, Removed};
 pub use error::{ApiError, EndpointError, Error, Result, Unusable};
 pub use header::TokenScheme;
+pub use redirect::same_origin;
 pub use secret::{AccessToken, ClientSecret};
 pub use source::{RefreshEvent, Stats, TokenSource};
 pub use token::{DEFAULT_LIFETIME, MAX_LIFETIME, MIN_LIFETIME, Token};
-pub use transport::{Cause, Side, Unreachable};
+pub use transport::{Cause, Side, Unreachable, agent_config};
 pub use wire::check_url;
 
 /// The JSON library of this crate's signatures ([`Error::ApiBody`], [`ApiClient::get_json`]'s

@@ -50,8 +50,19 @@ pub(crate) fn next(parts: &mut Parts, status: StatusCode, headers: &HeaderMap) -
     Hop::Follow { keep_body }
 }
 
-/// Whether `a` and `b` share scheme, host and port (default ports made explicit).
-pub(crate) fn same_origin(a: &Uri, b: &Uri) -> bool {
+/// Whether `a` and `b` share scheme, host and port (default ports made explicit): the rule
+/// by which [`ApiClient`](crate::ApiClient) follows a redirect with the auth header.
+///
+/// # Examples
+///
+/// ```
+/// use apiauth::{http::Uri, same_origin};
+///
+/// let base: Uri = "https://api.example.com/v1/".parse().unwrap();
+/// assert!(same_origin(&base, &"https://API.example.com:443/v2".parse().unwrap()));
+/// assert!(!same_origin(&base, &"http://api.example.com/v1/".parse().unwrap()));
+/// ```
+pub fn same_origin(a: &Uri, b: &Uri) -> bool {
     let origin = |u: &Uri| {
         let scheme = u.scheme_str()?.to_ascii_lowercase();
         let port = u.port_u16().or(match scheme.as_str() {

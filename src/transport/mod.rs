@@ -37,7 +37,7 @@ impl TokenAgent {
     pub fn own(request: &TokenRequest) -> TokenAgent {
         let limits = phase_limits(request, &Agent::config_builder().build().timeouts());
         TokenAgent::Own(Agent::new_with_config(
-            token_config!(default_config(), limits).build(),
+            token_config!(agent_config(), limits).build(),
         ))
     }
 
@@ -159,8 +159,19 @@ impl TokenRequest {
     }
 }
 
-/// ureq's default agent configuration, with the TLS provider selected by the features.
-pub(crate) fn default_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+/// ureq's default agent configuration with the TLS provider this build of apiauth was
+/// compiled for (rustls with the webpki roots, or the platform's with the `native-tls`
+/// feature): a start for an agent of your own that reaches the same servers as apiauth's.
+///
+/// # Examples
+///
+/// ```
+/// let agent: ureq::Agent = apiauth::agent_config()
+///     .timeout_global(Some(std::time::Duration::from_secs(30)))
+///     .build()
+///     .into();
+/// ```
+pub fn agent_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
     let config = Agent::config_builder();
     #[cfg(feature = "native-tls")]
     let config = config.tls_config(
@@ -173,5 +184,5 @@ pub(crate) fn default_config() -> ureq::config::ConfigBuilder<ureq::typestate::A
 
 /// The agent API calls go through unless the caller brings one.
 pub(crate) fn default_agent() -> Agent {
-    Agent::new_with_config(default_config().build())
+    Agent::new_with_config(agent_config().build())
 }

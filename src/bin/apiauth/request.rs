@@ -105,7 +105,7 @@ pub fn run(job: &Job, call: &Call) -> Result<(), Exit> {
 /// from connecting to the answer's last byte.
 fn agent(timeout: Duration, max_time: Duration) -> Agent {
     let limit = Some(timeout);
-    let config = Agent::config_builder()
+    apiauth::agent_config()
         .http_status_as_error(false)
         .max_redirects(0)
         .timeout_global(Some(max_time))
@@ -113,14 +113,9 @@ fn agent(timeout: Duration, max_time: Duration) -> Agent {
         .timeout_send_request(limit)
         .timeout_send_body(limit)
         .timeout_recv_response(limit)
-        .timeout_per_read(limit);
-    #[cfg(feature = "native-tls")]
-    let config = config.tls_config(
-        ureq::tls::TlsConfig::builder()
-            .provider(ureq::tls::TlsProvider::NativeTls)
-            .build(),
-    );
-    config.build().into()
+        .timeout_per_read(limit)
+        .build()
+        .into()
 }
 
 /// The URL to call: the target below the API base URL or, for a full URL, the target
@@ -169,11 +164,14 @@ fn url(call: &Call) -> Result<String, Exit> {
         Some(_) => "the API base URL",
     };
     urls::check(base).map_err(|why| Exit::usage(format!("{what} {why}")))?;
-    let base_origin = urls::origin(base).unwrap_or_default();
-    if urls::origin(&url).as_ref() != Some(&base_origin) {
+    let parse = |url: &str| url.parse::<Uri>().ok();
+    let (Some(base), Some(target)) = (parse(base), parse(&url)) else {
+        return Err(Exit::usage("the request target is not a valid URL"));
+    };
+    if !apiauth::same_origin(&base, &target) {
         return Err(Exit::usage(format!(
-            "the URL is not on the API's origin {}://{}:{}; nothing was sent",
-            base_origin.0, base_origin.1, base_origin.2
+            "the URL is not on the API's origin {}; nothing was sent",
+            origin_text(&base)
         )));
     }
     Ok(url)

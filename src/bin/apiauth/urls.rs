@@ -1,7 +1,5 @@
 //! The command's one URL rule, and URLs as it prints them (no user, no password, no query).
 
-use apiauth::http::Uri;
-
 /// Checks `url` by the library's rule ([`apiauth::check_url`]: https, or http to a loopback
 /// host, no user or password). The message says what is wrong, never the URL.
 pub fn check(url: &str) -> Result<(), String> {
@@ -16,24 +14,6 @@ pub fn check(url: &str) -> Result<(), String> {
         ),
         (Err(_), Err(_)) => Err("takes an http(s) URL without user or password".into()),
     }
-}
-
-/// The scheme (`http` or `https`), host and port of `url`; `None` for anything else,
-/// including a URL with a user or password.
-pub fn origin(url: &str) -> Option<(String, String, u16)> {
-    let uri: Uri = url.parse().ok()?;
-    let scheme = uri.scheme_str()?.to_ascii_lowercase();
-    let default_port = match scheme.as_str() {
-        "https" => 443,
-        "http" => 80,
-        _ => return None,
-    };
-    let authority = uri.authority()?;
-    if authority.as_str().contains('@') {
-        return None;
-    }
-    let host = authority.host().to_ascii_lowercase();
-    Some((scheme, host, authority.port_u16().unwrap_or(default_port)))
 }
 
 /// `url` as the command prints it: without user, password, query or fragment.
@@ -79,20 +59,6 @@ fn find_url(text: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn origins() {
-        let o = |url| origin(url).map(|(s, h, p)| format!("{s} {h} {p}"));
-        assert_eq!(
-            o("https://API.example.com/x").unwrap(),
-            "https api.example.com 443"
-        );
-        assert_eq!(o("HTTP://127.0.0.1:8080").unwrap(), "http 127.0.0.1 8080");
-        assert_eq!(o("https://a.example:443/").unwrap(), "https a.example 443");
-        assert_eq!(o("https://u:p@a.example/"), None);
-        assert_eq!(o("ftp://a.example/"), None);
-        assert_eq!(o("/path"), None);
-    }
 
     #[test]
     fn checks() {

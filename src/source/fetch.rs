@@ -27,7 +27,8 @@ pub(super) enum Mode {
 
 /// What a fetch came to: the token to publish (new, read from the store, or a stale one
 /// standing in for a failed refresh), the failure to publish with its backoff (`None`:
-/// computed from memory's row), and whether a request was sent.
+/// computed from memory's row), and whether a request was sent. At least one of the token
+/// and the failure is there.
 struct Outcome {
     token: Option<Arc<Token>>,
     failure: Option<(Error, Option<Backoff>)>,
@@ -316,8 +317,9 @@ impl TokenSource {
         let result = match (&outcome.token, &outcome.failure) {
             (Some(token), _) => Ok(token.clone()),
             (None, Some((error, _))) => Err(error.clone()),
-            // A background refresh that failed keeps memory's stale token for its callers.
-            (None, None) => Err(Error::Config("no token".into())),
+            // Every outcome holds a token or a failure (see `Outcome`); this arm is only for
+            // the type, and answers as a store that had nothing would.
+            (None, None) => Err(Error::Config("no token was obtained".into())),
         };
         state.fetching = false;
         (result, failed)

@@ -423,3 +423,22 @@ fn each_command_has_its_own_help() {
     assert!(clear.contains("\n      --client-id ID"), "{clear}");
     assert!(!clear.contains("--credentials-file"), "{clear}");
 }
+
+#[test]
+fn a_closed_stdout_is_exit_1_with_nothing_on_stderr() {
+    let server = MockServer::start();
+    let mock = any_token(&server, "T");
+    let user = User::new("closed-stdout", "id", "secret");
+    let url = server.url("/token");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader); // the reader is gone before anything is written: EPIPE
+    let out = user
+        .command(&["token", "--provider", "generic", "--token-url", &url])
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out), "");
+    mock.assert_calls(1);
+}

@@ -103,7 +103,8 @@ impl TokenConfig {
     }
 
     /// The time limit for each phase of a token request: resolving, connecting, sending,
-    /// waiting for the answer, reading its body. Defaults to 10 s.
+    /// waiting for the answer, reading its body. Defaults to 10 s; zero is refused by
+    /// [`build`](Self::build).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.request.timeout = timeout;
         self

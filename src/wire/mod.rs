@@ -44,6 +44,11 @@ impl TokenRequest {
     /// Refuses a configuration that cannot work, before any credential is sent.
     pub fn check(&self) -> Result<()> {
         check(&self.url, "token url", self.allow_http)?;
+        if self.timeout.is_zero() {
+            // Every request would time out at once, and processes would not wait for one
+            // another's (the store's lock wait is a multiple of it).
+            return Err(Error::Config("the timeout must be more than zero".into()));
+        }
         if let Some((k, _)) = self
             .params
             .iter()

@@ -173,6 +173,10 @@ fn bad_configuration_is_refused_before_anything_is_sent() {
         .with_client_auth(ClientAuth::Basic(BasicEncoding::Raw))
         .build();
     assert!(matches!(raw, Err(Error::Config(_))));
+    let no_time = TokenConfig::new(server.url("/token"), creds())
+        .with_timeout(std::time::Duration::ZERO)
+        .build();
+    assert!(matches!(no_time, Err(Error::Config(m)) if m == "the timeout must be more than zero"));
     mock.assert_calls(0);
     // Plain http to a host that is not loopback; `.invalid` never resolves, so even a bug
     // here could not send anything anywhere.

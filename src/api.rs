@@ -29,6 +29,9 @@ const MAX_API_BODY: u64 = 10 * 1024 * 1024;
 
 /// The most of an API's error answer kept in [`ApiError::body`]: 4 KiB.
 const MAX_ERROR_BODY: u64 = 4 * 1024;
+/// How much more than [`MAX_ERROR_BODY`] is read before scrubbing: room for a secret (or
+/// its encodings, up to three times as long) that starts just before the cut.
+const SCRUB_MARGIN: u64 = 4 * 1024;
 
 /// Which header an API wants, and where its value comes from.
 ///
@@ -330,7 +333,9 @@ impl ApiClient {
         used: Option<&Token>,
     ) -> Error {
         let mut body = Vec::new();
-        let mut reader = response.body_mut().as_reader().take(MAX_ERROR_BODY);
+        // Read past the cap, scrub, then cut: a secret the cap would split is found whole.
+        let read = MAX_ERROR_BODY + SCRUB_MARGIN;
+        let mut reader = response.body_mut().as_reader().take(read);
         let _ = reader.read_to_end(&mut body); // an unreadable body leaves what was read
         let mut body = scrub(&String::from_utf8_lossy(&body), self.secret());
         if let Auth::Basic(creds, encoding) = &self.auth
@@ -342,6 +347,11 @@ impl ApiClient {
         if let Some(token) = used {
             body = scrub(&body, token.access_token().secret());
         }
+        let mut cut = body.len().min(MAX_ERROR_BODY as usize);
+        while !body.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        body.truncate(cut);
         Error::ApiStatus(Box::new(ApiError {
             status: response.status().as_u16(),
             url,

@@ -16,6 +16,9 @@ use crate::{
     BasicEncoding, ClientAuth, Credentials, RefreshEvent, Result, TokenSource, clock::Clock,
 };
 
+/// The longest time limit a token request phase gets.
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
 /// The settings of a [`TokenSource`]: a plain value with builder-lite setters, each
 /// documented with its default. [`build`](Self::build) checks it once and makes the source;
 /// a built source cannot be reconfigured, and its clones share one cache.
@@ -104,9 +107,10 @@ impl TokenConfig {
 
     /// The time limit for each phase of a token request: resolving, connecting, sending,
     /// waiting for the answer, reading its body. Defaults to 10 s; zero is refused by
-    /// [`build`](Self::build).
+    /// [`build`](Self::build), and more than a day (`Duration::MAX` for "no limit", say) is
+    /// taken as a day.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.request.timeout = timeout;
+        self.request.timeout = timeout.min(MAX_TIMEOUT);
         self
     }
 

@@ -2,6 +2,7 @@
 //! the answer looked like is [`answer`]'s business; when to refresh is the cache's.
 
 mod answer;
+pub(crate) use answer::finish_texts;
 pub(crate) mod jwt;
 mod server_time;
 #[cfg(test)]
@@ -119,6 +120,21 @@ impl Token {
     /// # Ok::<(), apiauth::Error>(())
     /// ```
     pub fn from_response(
+        status: u16,
+        body: &[u8],
+        sent_at: Instant,
+        now: SystemTime,
+        date: Option<SystemTime>,
+    ) -> Result<Token> {
+        Token::parse(status, body, sent_at, now, date).map_err(|mut error| {
+            answer::finish_texts(&mut error, str::to_owned);
+            error
+        })
+    }
+
+    /// [`from_response`](Self::from_response), with an error's server texts not yet cut:
+    /// the caller scrubs them of the secret, then [`answer::finish_texts`] cuts them.
+    pub(crate) fn parse(
         status: u16,
         body: &[u8],
         sent_at: Instant,

@@ -211,15 +211,41 @@ fn refused(status: u16, fields: &Map<String, Value>) -> Error {
     }
 }
 
-/// A string or number from an error body, cut to 256 characters, control characters dropped.
+/// The most of a server's text an error keeps, in characters.
+const TEXT_KEPT: usize = 256;
+/// How much of a server's text is read before the secret is scrubbed out of it: more than
+/// is kept, so that a secret the cut would split is still found whole.
+const TEXT_READ: usize = 4096;
+
+/// A string or number from an error body, control characters dropped, cut to
+/// [`TEXT_READ`] characters (see [`finish_texts`]).
 fn clean(value: &Value) -> Option<String> {
     let text = match value {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
         _ => return None,
     };
-    let text: String = text.chars().filter(|c| !c.is_control()).take(256).collect();
+    let text: String = text
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(TEXT_READ)
+        .collect();
     (!text.is_empty()).then_some(text)
+}
+
+/// `scrub`s the texts of an endpoint's refusal in `error`, then cuts them to 256
+/// characters: in that order, so that no part of a secret survives the cut.
+pub(crate) fn finish_texts(error: &mut Error, scrub: impl Fn(&str) -> String) {
+    if let Error::EndpointRefused(details) | Error::CredentialsRejected(details) = error {
+        let texts = [
+            &mut details.code,
+            &mut details.description,
+            &mut details.uri,
+        ];
+        for text in texts.into_iter().flatten() {
+            *text = scrub(text).chars().take(TEXT_KEPT).collect();
+        }
+    }
 }
 
 /// `expires_in` as a number or a numeric string; `None` when missing, below [`MIN_LIFETIME`]

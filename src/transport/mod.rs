@@ -15,6 +15,7 @@ pub use unreachable::{Cause, Side, Unreachable};
 
 use crate::clock::Clock;
 use crate::secret::scrub;
+use crate::token::finish_texts;
 use crate::wire::{TokenRequest, host_is_ip, http_date, retry_after};
 use crate::{ClientAuth, Error, Result, Token, Unusable};
 
@@ -138,22 +139,18 @@ impl TokenRequest {
         }
         .and_then(|h| h.to_str().ok());
         let date = (response.headers().get(DATE)).and_then(|v| http_date(v.to_str().ok()?));
-        Token::from_response(status, &body, sent_at, clock.wall(), date).map_err(|mut e| {
+        Token::parse(status, &body, sent_at, clock.wall(), date).map_err(|mut e| {
             if let Error::EndpointRefused(details) | Error::CredentialsRejected(details) = &mut e {
                 details.retry_after = retry_after;
                 details.url = self.shown_url();
-                let texts = [
-                    &mut details.code,
-                    &mut details.description,
-                    &mut details.uri,
-                ];
-                for text in texts.into_iter().flatten() {
-                    *text = scrub(text, secret);
-                    if let Some(basic) = &basic {
-                        *text = scrub(text, basic.trim_start_matches("Basic "));
-                    }
-                }
             }
+            finish_texts(&mut e, |text| {
+                let text = scrub(text, secret);
+                match &basic {
+                    Some(basic) => scrub(&text, basic.trim_start_matches("Basic ")),
+                    None => text,
+                }
+            });
             e
         })
     }

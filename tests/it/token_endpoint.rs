@@ -178,6 +178,13 @@ fn bad_configuration_is_refused_before_anything_is_sent() {
         .build();
     assert!(matches!(no_time, Err(Error::Config(m)) if m == "the timeout must be more than zero"));
     mock.assert_calls(0);
+    // "No limit" is taken as a day's limit, not an overflow.
+    let unlimited = TokenConfig::new(server.url("/token"), creds())
+        .with_timeout(std::time::Duration::MAX)
+        .build()
+        .unwrap();
+    assert_eq!(unlimited.token().unwrap().access_token().secret(), "tok");
+    mock.assert_calls(1);
     // Plain http to a host that is not loopback; `.invalid` never resolves, so even a bug
     // here could not send anything anywhere.
     for url in [

@@ -395,3 +395,53 @@ fn loose_retry_after_values_are_no_value_and_long_ones_are_capped() {
         assert_eq!(details.retry_after, expected, "{value}");
     }
 }
+
+#[test]
+fn a_secret_the_length_cap_would_split_is_still_scrubbed() {
+    // The token endpoint's text: the secret (form-encoded) starts just before the 256
+    // characters an error keeps; the API's body: the token starts just before its 4 KiB.
+    let server = MockServer::start();
+    let echoed = format!("{}client_secret=s3cr3t%3A%2B+%26%C3%A9", "A".repeat(230));
+    server.mock(|when, then| {
+        when.method(POST).path("/auth/v1/token");
+        then.status(400)
+            .json_body(json!({"error": "invalid_request", "error_description": echoed}));
+    });
+    let source = motorweb::token_config_at(&server.base_url(), creds())
+        .build()
+        .unwrap();
+    let error = source.token().unwrap_err();
+    for text in [error.to_string(), format!("{error:?}")] {
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(text.contains("client_secret=[redacted]"), "{text}");
+    }
+
+    let api = MockServer::start();
+    api.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(200)
+            .json_body(rfc_token("TOKEN-AT-THE-EDGE", 3600));
+    });
+    let body = format!("{}TOKEN-AT-THE-EDGE", "B".repeat(4090));
+    api.mock(|when, then| {
+        when.method(GET).path("/v1/x");
+        then.status(403).body(&body);
+    });
+    let source = apiauth::TokenConfig::new(api.url("/token"), creds())
+        .build()
+        .unwrap();
+    let client =
+        apiauth::ApiClient::new(apiauth::Auth::Token(source, apiauth::TokenScheme::Bearer));
+    let error = client
+        .get_json::<serde_json::Value>(&api.url("/v1/x"))
+        .unwrap_err();
+    let Error::ApiStatus(status) = &error else {
+        panic!("{error:?}")
+    };
+    assert!(
+        !status.body.contains("TOKEN-AT"),
+        "{}",
+        &status.body[4000..]
+    );
+    assert!(status.body.len() <= 4096);
+}

@@ -36,8 +36,10 @@ Examples:
   apiauth request --provider motorweb --env test /market-data/v1/vehicles/plate/ABC123
   apiauth request --provider my-connected-fleet --api job-management --customer-id 12345 \\
     '/job-management/v1/customer/{customerId}/jobs'
-  apiauth header --provider motorweb --env test | curl -H @- https://api.tst.motorweb.app/…
-  curl -H \"$(apiauth header --provider my-connected-fleet --api tacho)\" https://api.masternautconnect.com/…
+  # With curl, stop when apiauth fails (a failed header must not become a request without
+  # auth), and keep the token off curl's command line:
+  h=$(apiauth header --provider my-connected-fleet --api tacho) || exit
+  printf '%s\\n' \"$h\" | curl -H @- https://api.masternautconnect.com/…
 ";
 
 /// The help for `command` (an `opts` bit; 0: every command).
@@ -133,5 +135,18 @@ mod tests {
         for line in all.lines() {
             assert!(line.chars().count() <= 110, "{line}");
         }
+    }
+
+    #[test]
+    fn the_curl_example_fails_closed() {
+        let all = text(0);
+        // `curl -H "$(apiauth …)"` and `apiauth … | curl` send the request without auth
+        // when apiauth fails; the example stops first.
+        assert!(!all.contains("\"$(apiauth"), "{all}");
+        let piped = |l: &str| l.trim_start().starts_with("apiauth") && l.contains("| curl");
+        assert!(!all.lines().any(piped), "{all}");
+        assert!(
+            all.contains("h=$(apiauth header --provider my-connected-fleet --api tacho) || exit")
+        );
     }
 }

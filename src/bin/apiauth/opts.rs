@@ -298,7 +298,9 @@ pub fn check(o: O, value: String) -> Result<String, String> {
         },
         Kind::Seconds => match seconds(&value) {
             Some(_) => Ok(value),
-            None => Err(format!("--{long} takes a positive number of seconds")),
+            None => Err(format!(
+                "--{long} takes a positive number of seconds, at most 1000000"
+            )),
         },
         Kind::Pair => match value.split_once('=') {
             Some((name, _)) if secret_like(name) => Err(SECRET_ON_ARGV.into()),
@@ -318,8 +320,12 @@ pub fn one_of(words: &[&str]) -> String {
 }
 
 /// A positive, finite number of seconds.
+/// The longest time limit taken: about 11 days (a limit beyond any use, and far from the
+/// clock arithmetic's overflow).
+const MAX_SECONDS: f64 = 1e6;
+
 pub fn seconds(text: &str) -> Option<std::time::Duration> {
-    let secs = text.parse::<f64>().ok()?;
+    let secs = text.parse::<f64>().ok().filter(|s| *s <= MAX_SECONDS)?;
     std::time::Duration::try_from_secs_f64(secs)
         .ok()
         .filter(|d| !d.is_zero())

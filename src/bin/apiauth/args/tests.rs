@@ -109,11 +109,15 @@ fn nothing_typed_is_echoed() {
         ),
         (
             "header --timeout {P}",
-            "--timeout takes a positive number of seconds",
+            "--timeout takes a positive number of seconds, at most 1000000",
+        ),
+        (
+            "header --timeout 1e19",
+            "--timeout takes a positive number of seconds, at most 1000000",
         ),
         (
             &format!("{mw} --max-time 0 /p"),
-            "--max-time takes a positive number of seconds",
+            "--max-time takes a positive number of seconds, at most 1000000",
         ),
         ("header --param {P}", "--param takes NAME=VALUE"),
         ("header --no-cache={P}", "--no-cache takes no value"),

@@ -74,7 +74,7 @@ pub enum Unusable {
     BadTokenBytes,
     /// The token type is not bearer.
     NotBearer,
-    /// The JWT's `exp` is already past.
+    /// The JWT's `exp` is already past by the token server's own clock.
     JwtExpired,
     /// The answer is larger than 64 KiB.
     TooLarge,
@@ -93,7 +93,7 @@ impl fmt::Display for Unusable {
                 "access token is empty or holds bytes not allowed in a header"
             }
             Unusable::NotBearer => "token type is not bearer",
-            Unusable::JwtExpired => "the JWT's exp is already past (check the clock)",
+            Unusable::JwtExpired => "the JWT's exp is already past by the token server's clock",
             Unusable::TooLarge => "answer is larger than 64 KiB",
             Unusable::ShortLived => "the token lives less than a second by the server's clock",
         })

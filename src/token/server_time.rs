@@ -19,24 +19,35 @@ const PLAUSIBLE_GAP: Duration = Duration::from_secs(60);
 const WARN_SKEW: Duration = Duration::from_secs(60);
 
 /// The server's clock when it issued the token, from the first plausible of `iat`,
-/// `issued_at` and `date`: a stated issue time counts when it is before `exp`, at most
-/// [`MAX_LIFETIME`] before it, and within [`PLAUSIBLE_GAP`] of `date` when there is one.
-/// `None` when the answer tells nothing of the server's clock.
+/// `issued_at` and `date`. A stated issue time (`iat`, `issued_at`) counts when it is before
+/// `exp` and at most [`MAX_LIFETIME`] before it; it is preferred to `date` when within
+/// [`PLAUSIBLE_GAP`] of it, and also when `date` alone would have the token expired (a
+/// gateway's broken `Date` must not refuse every token the server just issued). Farther
+/// from a `date` that leaves the token alive, the token may be an old one handed out again,
+/// and `date` is used. `None` when the answer tells nothing of the server's clock.
 pub(crate) fn reading(
     jwt: Option<jwt::Times>,
     issued_at: Option<SystemTime>,
     date: Option<SystemTime>,
 ) -> Option<SystemTime> {
-    let plausible = |t: &SystemTime| {
-        let before_exp = jwt.is_none_or(|jwt| {
+    let before_exp = |t: &SystemTime| {
+        jwt.is_none_or(|jwt| {
             (jwt.exp.duration_since(*t)).is_ok_and(|left| !left.is_zero() && left <= MAX_LIFETIME)
-        });
-        before_exp && date.is_none_or(|date| gap(*t, date) <= PLAUSIBLE_GAP)
+        })
     };
-    let iat = jwt.and_then(|jwt| jwt.iat);
-    iat.filter(plausible)
-        .or(issued_at.filter(plausible))
-        .or(date)
+    let stated = [jwt.and_then(|jwt| jwt.iat), issued_at].map(|t| t.filter(before_exp));
+    let Some(date) = date else {
+        return stated.into_iter().flatten().next();
+    };
+    let near_date = stated
+        .into_iter()
+        .flatten()
+        .find(|t| gap(*t, date) <= PLAUSIBLE_GAP);
+    match near_date {
+        Some(stated) => Some(stated),
+        None if before_exp(&date) => Some(date),
+        None => stated.into_iter().flatten().next().or(Some(date)),
+    }
 }
 
 /// An answer's `issued_at`: milliseconds since 1970, as a string of digits or a number.
@@ -130,6 +141,18 @@ mod tests {
         assert_eq!(reading(jwt(Some(at(1400))), None, None), Some(at(1400)));
         assert_eq!(reading(jwt(None), None, None), None);
         assert_eq!(reading(None, Some(at(7)), None), Some(at(7)));
+        // A Date that would have a token expired which its own iat says was just issued (a
+        // gateway's broken clock, a year 9999): iat, not an outage.
+        assert_eq!(
+            reading(jwt(Some(at(1400))), None, Some(at(253_402_300_799))),
+            Some(at(1400))
+        );
+        assert_eq!(
+            reading(jwt(Some(at(1400))), None, Some(at(1400 + 7200))),
+            Some(at(1400))
+        );
+        // Without a stated time, Date is all there is.
+        assert_eq!(reading(jwt(None), None, Some(at(9000))), Some(at(9000)));
     }
 
     #[test]

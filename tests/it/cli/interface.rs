@@ -274,7 +274,10 @@ fn exit_codes() {
 fn usage_errors_and_help() {
     let user = User::new("usage", "id", "secret");
     let help = user.ok(&["--help"]);
-    assert!(help.contains("apiauth header --provider motorweb --env test | curl -H @-"));
+    assert!(
+        help.contains("printf '%s\\n' \"$h\" | curl -H @-"),
+        "{help}"
+    );
     assert_eq!(
         user.ok(&["--version"]),
         format!("apiauth {}\n", env!("CARGO_PKG_VERSION"))

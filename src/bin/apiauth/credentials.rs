@@ -105,6 +105,12 @@ fn open(path: &Path) -> std::io::Result<std::fs::File> {
 /// The id and secret of the file's `text`, or the (1-based) line that breaks the syntax and
 /// why (never the line's text).
 fn parse(text: &str) -> Result<Pair, (usize, &'static str)> {
+    if text.starts_with('\u{feff}') {
+        return Err((
+            1,
+            "the file starts with a byte-order mark; save it without one",
+        ));
+    }
     let (mut id, mut secret) = (None, None);
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -113,16 +119,38 @@ fn parse(text: &str) -> Result<Pair, (usize, &'static str)> {
         }
         let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
         let (name, value) = line.split_once('=').ok_or((n + 1, "not NAME=value"))?;
+        let shell_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !shell_name {
+            return Err((n + 1, "not NAME=value"));
+        }
+        // Read exactly as a shell that sources the file would, or refused: a shell would
+        // expand `$`, `` ` `` and `\` inside double quotes and more outside quotes.
         let value = match value.as_bytes().first() {
-            Some(q @ (b'"' | b'\'')) => value[1..]
-                .strip_suffix(*q as char)
-                .filter(|v| !v.contains(*q as char))
-                .ok_or((n + 1, "a quote is not closed at the end of the line"))?,
+            Some(q @ (b'"' | b'\'')) => {
+                let inner = value[1..]
+                    .strip_suffix(*q as char)
+                    .filter(|v| !v.contains(*q as char))
+                    .ok_or((n + 1, "a quote is not closed at the end of the line"))?;
+                if *q == b'"' && inner.contains(['$', '`', '\\']) {
+                    return Err((
+                        n + 1,
+                        "a shell would expand $, ` or \\ here; use single quotes",
+                    ));
+                }
+                inner
+            }
             _ if value.contains('#') => {
                 return Err((n + 1, "a # after a value is ambiguous; quote the value"));
             }
             _ if value.contains(char::is_whitespace) => {
                 return Err((n + 1, "a value with spaces must be quoted"));
+            }
+            _ if value.contains(['\\', '\'', '"', '$', '`', ';', '&', '|', '<', '>', '(', ')']) => {
+                return Err((
+                    n + 1,
+                    "a shell would read this value otherwise; single-quote it",
+                ));
             }
             _ => value,
         };
@@ -177,5 +205,39 @@ mod tests {
             (1, "an empty value")
         );
         assert_eq!(pair("OTHER=x\nAPIAUTH_CLIENT_ID=i"), ok("i", ""));
+        // What a shell would read otherwise is refused, never sent differently.
+        for (line, why) in [
+            (
+                "APIAUTH_CLIENT_SECRET=ab\\c",
+                "a shell would read this value otherwise; single-quote it",
+            ),
+            (
+                "APIAUTH_CLIENT_SECRET=x'y'z",
+                "a shell would read this value otherwise; single-quote it",
+            ),
+            (
+                "APIAUTH_CLIENT_SECRET=a$HOME",
+                "a shell would read this value otherwise; single-quote it",
+            ),
+            (
+                "APIAUTH_CLIENT_SECRET=\"a$HOME\"",
+                "a shell would expand $, ` or \\ here; use single quotes",
+            ),
+            (
+                "APIAUTH_CLIENT_SECRET=\"a\\b\"",
+                "a shell would expand $, ` or \\ here; use single quotes",
+            ),
+            ("BAD NAME=x", "not NAME=value"),
+        ] {
+            assert_eq!(pair(line).unwrap_err(), (1, why), "{line}");
+        }
+        assert_eq!(pair("APIAUTH_CLIENT_SECRET='a$b\\c'"), ok("", "a$b\\c"));
+        assert_eq!(
+            pair("\u{feff}APIAUTH_CLIENT_ID=i").unwrap_err(),
+            (
+                1,
+                "the file starts with a byte-order mark; save it without one"
+            )
+        );
     }
 }

@@ -12,7 +12,8 @@ Credentials come from APIAUTH_CLIENT_ID and APIAUTH_CLIENT_SECRET, or --credenti
 never from the command line, which every user of the host can read with `ps`. The file
 must be a regular file of yours that no one else can read or write (chmod 600), with
 NAME=value lines (optionally `export NAME=value`, the value optionally in '…' or \"…\"),
-blank lines and `#` comments on lines of their own; a `#` after a value is refused.
+blank lines and `#` comments on lines of their own; a `#` after a value, and anything a
+shell would read otherwise (single-quote a value with \\, quotes, $ or ;&|<>()), is refused.
 
 Tokens are cached in $XDG_CACHE_HOME/apiauth (or ~/.cache/apiauth), one file per token URL,
 client authentication, client id, scopes and parameters, refreshed on the schedule the

@@ -86,10 +86,15 @@ fn resolve(base: &Uri, location: &str) -> Option<Uri> {
     } else if let Some(rest) = location.strip_prefix("//") {
         format!("{scheme}://{rest}")
     } else if location.starts_with('/') {
-        format!("{scheme}://{authority}{location}")
+        format!("{scheme}://{authority}{}", without_dots(location))
+    } else if location.starts_with('?') {
+        format!("{scheme}://{authority}{}{location}", base.path())
     } else {
         let dir = base.path().rsplit_once('/').map_or("", |(dir, _)| dir);
-        format!("{scheme}://{authority}{dir}/{location}")
+        format!(
+            "{scheme}://{authority}{}",
+            without_dots(&format!("{dir}/{location}"))
+        )
     };
     let target: Uri = absolute.parse().ok()?;
     let authority = target.authority()?.as_str();
@@ -103,10 +108,53 @@ fn resolve(base: &Uri, location: &str) -> Option<Uri> {
     }
 }
 
+/// An absolute path (and query) with its `.` and `..` segments resolved (RFC 3986 §5.2.4);
+/// `..` never climbs above the root.
+fn without_dots(target: &str) -> String {
+    let (path, query) = match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
+    };
+    let segments: Vec<&str> = path.split('/').collect();
+    let last = segments.len() - 1;
+    let mut kept: Vec<&str> = Vec::with_capacity(segments.len());
+    for (i, segment) in segments.into_iter().enumerate() {
+        match segment {
+            "." | ".." => {
+                if segment == ".." && kept.len() > 1 {
+                    kept.pop();
+                }
+                if i == last {
+                    kept.push("");
+                }
+            }
+            _ => kept.push(segment),
+        }
+    }
+    let path = kept.join("/");
+    match query {
+        Some(query) => format!("{path}?{query}"),
+        None => path,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use ureq::http::Request;
+
+    #[test]
+    fn relative_locations_resolve_as_rfc_3986_says() {
+        let base: Uri = "https://a.example/v1/things?x=1".parse().unwrap();
+        let at = |location: &str| resolve(&base, location).unwrap().to_string();
+        assert_eq!(at("?page=2"), "https://a.example/v1/things?page=2");
+        assert_eq!(at("../v2/x"), "https://a.example/v2/x");
+        assert_eq!(at("./y"), "https://a.example/v1/y");
+        assert_eq!(at("y"), "https://a.example/v1/y");
+        assert_eq!(at("/a/./b/../c"), "https://a.example/a/c");
+        assert_eq!(at("../../../../z"), "https://a.example/z");
+        assert_eq!(at("/v1/.."), "https://a.example/");
+    }
 
     fn hop(method: Method, uri: &str, status: u16, location: &str) -> (Hop, Parts) {
         let (mut parts, ()) = Request::builder()

@@ -63,7 +63,8 @@ pub fn run(job: &Job, call: &Call) -> Result<(), Exit> {
         .map_err(|_| Exit::usage("the request's URL is not valid"))?;
 
     let client = ApiClient::new_with_agent(agent(call.timeout, call.max_time), crate::auth(job)?);
-    log::info!("{method} {}", origin_text(request.uri()));
+    let origin = origin_text(request.uri());
+    log::info!("{method} {origin}");
     let mut response = client.run(request)?;
     let status = response.status();
     log::info!("the API answered {status}");
@@ -81,9 +82,21 @@ pub fn run(job: &Job, call: &Call) -> Result<(), Exit> {
     let mut reader = response.body_mut().as_reader();
     let mut buffer = vec![0; 64 * 1024];
     loop {
-        let n = reader.read(&mut buffer).map_err(|e| Exit {
-            code: UNREACHABLE,
-            message: format!("could not read the API's answer: {e}"),
+        let n = reader.read(&mut buffer).map_err(|e| {
+            let timeout = e.get_ref().and_then(|e| e.downcast_ref::<ureq::Error>());
+            let why = match timeout {
+                Some(ureq::Error::Timeout(ureq::Timeout::Global)) => {
+                    format!("--max-time ran out after {} s", call.max_time.as_secs_f64())
+                }
+                Some(ureq::Error::Timeout(_)) => {
+                    format!("no data for --timeout {} s", call.timeout.as_secs_f64())
+                }
+                _ => e.to_string(),
+            };
+            Exit {
+                code: UNREACHABLE,
+                message: format!("could not read the answer of the API at {origin}: {why}"),
+            }
         })?;
         if n == 0 {
             break;

@@ -106,7 +106,9 @@ fn max_time_bounds_a_trickling_answer() {
     assert_eq!(out.status.code(), Some(4), "{err}");
     assert_eq!(
         err,
-        "apiauth: could not read the API's answer: timeout: global\n"
+        format!(
+            "apiauth: could not read the answer of the API at {base}: --max-time ran out after 1 s\n"
+        )
     );
     assert!(!out.stdout.is_empty() && out.stdout.iter().all(|b| *b == b'x'));
 }

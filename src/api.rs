@@ -13,7 +13,7 @@ use ureq::middleware::{Middleware, MiddlewareNext};
 use ureq::{Agent, AsSendBody, Body, RequestExt, SendBody};
 
 use crate::redirect::{self, Hop};
-use crate::secret::scrub;
+use crate::secret::{scrub, scrub_credentials};
 use crate::transport::default_agent;
 use crate::wire::{check, check_uri, redacted_uri};
 use crate::{
@@ -337,12 +337,9 @@ impl ApiClient {
         let read = MAX_ERROR_BODY + SCRUB_MARGIN;
         let mut reader = response.body_mut().as_reader().take(read);
         let _ = reader.read_to_end(&mut body); // an unreadable body leaves what was read
-        let mut body = scrub(&String::from_utf8_lossy(&body), self.secret());
-        if let Auth::Basic(creds, encoding) = &self.auth
-            && let Ok(header) = creds.basic_header(*encoding)
-        {
-            let basic = header.to_str().unwrap_or_default();
-            body = scrub(&body, basic.trim_start_matches("Basic "));
+        let mut body = String::from_utf8_lossy(&body).into_owned();
+        if let Auth::Basic(creds, encoding) = &self.auth {
+            body = scrub_credentials(&body, creds, Some(*encoding));
         }
         if let Some(token) = used {
             body = scrub(&body, token.access_token().secret());

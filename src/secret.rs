@@ -97,6 +97,21 @@ pub(crate) fn scrub(text: &str, secret: &str) -> String {
     text
 }
 
+/// `text` scrubbed of the client secret of `credentials` and, when they go in a Basic header
+/// of `basic`'s encoding, of that header's value (base64 holds the secret too).
+pub(crate) fn scrub_credentials(
+    text: &str,
+    credentials: &crate::Credentials,
+    basic: Option<crate::BasicEncoding>,
+) -> String {
+    let text = scrub(text, credentials.secret().secret());
+    let header = basic.and_then(|encoding| credentials.basic_header(encoding).ok());
+    match header.as_ref().and_then(|h| h.to_str().ok()) {
+        Some(header) => scrub(&text, header.trim_start_matches("Basic ")),
+        None => text,
+    }
+}
+
 /// `encoded` with the two hex digits after each `%` in lowercase.
 fn lower_hex(encoded: &str) -> String {
     let mut out = String::with_capacity(encoded.len());

@@ -14,7 +14,7 @@ use ureq::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, DATE, RETRY_AFTER}
 pub use unreachable::{Cause, Side, Unreachable};
 
 use crate::clock::Clock;
-use crate::secret::scrub;
+use crate::secret::scrub_credentials;
 use crate::token::finish_texts;
 use crate::wire::{TokenRequest, host_is_ip, http_date, retry_after};
 use crate::{ClientAuth, Error, Result, Token, Unusable};
@@ -134,10 +134,9 @@ impl TokenRequest {
             Err(e) => return Err(unreachable(e)),
         };
         let basic = match self.client_auth {
-            ClientAuth::Basic(encoding) => self.credentials.basic_header(encoding).ok(),
+            ClientAuth::Basic(encoding) => Some(encoding),
             ClientAuth::RequestBody => None,
-        }
-        .and_then(|h| h.to_str().ok());
+        };
         let date = (response.headers().get(DATE)).and_then(|v| http_date(v.to_str().ok()?));
         Token::parse(status, &body, sent_at, clock.wall(), date).map_err(|mut e| {
             if let Error::EndpointRefused(details) | Error::CredentialsRejected(details) = &mut e {
@@ -145,11 +144,7 @@ impl TokenRequest {
                 details.url = self.shown_url();
             }
             finish_texts(&mut e, |text| {
-                let text = scrub(text, secret);
-                match &basic {
-                    Some(basic) => scrub(&text, basic.trim_start_matches("Basic ")),
-                    None => text,
-                }
+                scrub_credentials(text, &self.credentials, basic)
             });
             e
         })

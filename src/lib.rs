@@ -124,7 +124,7 @@ pub use secret::{AccessToken, ClientSecret};
 pub use source::{RefreshEvent, Stats, TokenSource};
 pub use token::{DEFAULT_LIFETIME, MAX_LIFETIME, MIN_LIFETIME, Token};
 pub use transport::{Cause, Side, Unreachable, agent_config};
-pub use wire::check_url;
+pub use wire::{check_url, redacted_url};
 
 /// The JSON library of this crate's signatures ([`Error::ApiBody`], [`ApiClient::get_json`]'s
 /// `serde_json::Value`), re-exported so its version always matches.

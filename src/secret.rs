@@ -64,7 +64,7 @@ impl fmt::Debug for AccessToken {
 
 /// `url` fit to show in a message or a `Debug` print: without user, password or query.
 pub(crate) fn shown(url: &str) -> String {
-    crate::wire::redacted(url)
+    crate::wire::redacted_url(url)
 }
 
 /// Secrets shorter than this are not scrubbed: removing every `a` from a text would hide

@@ -8,8 +8,8 @@ mod url;
 use std::time::Duration;
 
 pub(crate) use retry_after::{MAX_RETRY_AFTER, http_date, retry_after};
-pub use url::check_url;
-pub(crate) use url::{check, check_uri, host_is_ip, redacted, redacted_uri};
+pub(crate) use url::{check, check_uri, host_is_ip, redacted_uri};
+pub use url::{check_url, redacted_url};
 
 use crate::{ClientAuth, Credentials, Error, Result, form};
 
@@ -81,7 +81,7 @@ impl TokenRequest {
 
     /// The URL as messages and logs show it: without user, password or query.
     pub fn shown_url(&self) -> String {
-        redacted(&self.url)
+        redacted_url(&self.url)
     }
 }
 

@@ -109,8 +109,18 @@ pub(crate) fn host_is_ip(url: &str) -> bool {
 }
 
 /// `url` fit for a message, a log record or a `Debug` print: scheme, host, port and path,
-/// without user, password, query or fragment; `[invalid url]` when it cannot be read so.
-pub(crate) fn redacted(url: &str) -> String {
+/// without user, password, query or fragment; `[invalid url]` when it cannot be read so. It
+/// reads the URL with the parser requests use, so what it shows is where a request goes.
+///
+/// # Examples
+///
+/// ```
+/// use apiauth::redacted_url;
+///
+/// assert_eq!(redacted_url("https://u:pw@a.example:8/t?key=k"), "https://a.example:8/t");
+/// assert_eq!(redacted_url("http://127.0.0.1:p#ss@127.0.0.1:9/t"), "[invalid url]");
+/// ```
+pub fn redacted_url(url: &str) -> String {
     match url.parse::<Uri>() {
         Ok(uri) => redacted_uri(&uri),
         Err(_) => "[invalid url]".into(),
@@ -175,7 +185,7 @@ mod tests {
 
     #[test]
     fn urls_are_shown_without_userinfo_or_query() {
-        let shown = |u| redacted(u);
+        let shown = |u| redacted_url(u);
         assert_eq!(shown("https://u:p@h.example/t?x=@"), "https://h.example/t");
         assert_eq!(
             shown("http://127.0.0.1:p#ss@127.0.0.1:80/t"),

@@ -18,16 +18,7 @@ pub fn check(url: &str) -> Result<(), String> {
 
 /// `url` as the command prints it: without user, password, query or fragment.
 pub fn shown(url: &str) -> String {
-    let url = url.split(['?', '#']).next().unwrap_or_default();
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let end = rest.find('/').unwrap_or(rest.len());
-            let (authority, path) = rest.split_at(end);
-            let host = authority.rsplit('@').next().unwrap_or_default();
-            format!("{scheme}://{host}{path}")
-        }
-        None => url.to_owned(),
-    }
+    apiauth::redacted_url(url)
 }
 
 /// `text` with every http(s) URL in it [`shown`]: for messages from the library and from
@@ -82,10 +73,15 @@ mod tests {
             shown("https://u:SECRET@a.example:8/t?api_key=SECRET#x"),
             "https://a.example:8/t"
         );
-        assert_eq!(shown("http://127.0.0.1"), "http://127.0.0.1");
+        assert_eq!(shown("http://127.0.0.1"), "http://127.0.0.1/");
+        // A `#` in a password: a hand split would show the password's start.
         assert_eq!(
-            redact("token url \"https://a.example/t?key=SECRET\" failed: HTTPS://u:SECRET@b/ x"),
-            "token url \"https://a.example/t\" failed: HTTPS://b/ x"
+            shown("http://127.0.0.1:p#ss@127.0.0.1:9/t"),
+            "[invalid url]"
+        );
+        assert_eq!(
+            redact("token url \"https://a.example/t?key=SECRET\" failed: https://u:SECRET@b/ x"),
+            "token url \"https://a.example/t\" failed: https://b/ x"
         );
     }
 }

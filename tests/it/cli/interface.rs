@@ -400,7 +400,7 @@ fn verbose_logs_without_secrets() {
     let err = stderr(&out);
     assert_eq!(code(&out), Some(0), "{err}");
     assert!(
-        err.contains(&format!("apiauth: [info apiauth::request] GET {base}\n")),
+        err.contains(&format!("apiauth: [info apiauth::request] GET {base}/\n")),
         "{err}"
     );
     assert!(!err.contains("[debug "), "{err}");

@@ -35,18 +35,20 @@ pub(crate) fn reading(
             (jwt.exp.duration_since(*t)).is_ok_and(|left| !left.is_zero() && left <= MAX_LIFETIME)
         })
     };
-    let stated = [jwt.and_then(|jwt| jwt.iat), issued_at].map(|t| t.filter(before_exp));
+    let stated = [jwt.and_then(|jwt| jwt.iat), issued_at];
+    let mut stated = stated.into_iter().flatten().filter(before_exp);
     let Some(date) = date else {
-        return stated.into_iter().flatten().next();
+        return stated.next();
     };
-    let near_date = stated
+    let (first, second) = (stated.next(), stated.next());
+    let near_date = [first, second]
         .into_iter()
         .flatten()
         .find(|t| gap(*t, date) <= PLAUSIBLE_GAP);
     match near_date {
         Some(stated) => Some(stated),
         None if before_exp(&date) => Some(date),
-        None => stated.into_iter().flatten().next().or(Some(date)),
+        None => first.or(Some(date)),
     }
 }
 

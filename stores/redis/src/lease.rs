@@ -7,7 +7,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use apiauth::store::{RecordKind, StoreError, StoreGuard, StoreKey};
+use apiauth::store::{StoreError, StoreGuard, StoreKey};
 
 use crate::RedisStore;
 
@@ -86,24 +86,17 @@ fn unique_value() -> String {
 }
 
 impl StoreGuard for Lease<'_> {
-    fn read(&mut self, kind: RecordKind) -> Result<Option<Vec<u8>>, StoreError> {
-        self.store
-            .get(&self.store.redis_key(&self.key, kind.name()))
+    fn read(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store.get(&self.store.redis_key(&self.key, "record"))
     }
 
-    fn write(
-        &mut self,
-        kind: RecordKind,
-        bytes: &[u8],
-        keep_for: Duration,
-    ) -> Result<(), StoreError> {
-        let key = self.store.redis_key(&self.key, kind.name());
+    fn write(&mut self, bytes: &[u8], keep_for: Duration) -> Result<(), StoreError> {
+        let key = self.store.redis_key(&self.key, "record");
         self.store.set(&key, bytes, keep_for)
     }
 
-    fn remove(&mut self, kind: RecordKind) -> Result<(), StoreError> {
-        self.store
-            .del(&self.store.redis_key(&self.key, kind.name()))
+    fn remove(&mut self) -> Result<(), StoreError> {
+        self.store.del(&self.store.redis_key(&self.key, "record"))
     }
 }
 

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use apiauth::store::{RecordKind, Store, StoreError, StoreGuard, StoreKey};
+use apiauth::store::{Store, StoreError, StoreGuard, StoreKey};
 use redis::{Client, Connection, RedisResult};
 
 use crate::lease;
@@ -194,14 +194,15 @@ impl RedisStore {
 }
 
 impl Store for RedisStore {
-    fn read(&self, key: &StoreKey, kind: RecordKind) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(&self.redis_key(key, kind.name()))
+    fn read(&self, key: &StoreKey) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(&self.redis_key(key, "record"))
     }
 
     fn lock(
         &self,
         key: &StoreKey,
         wait: Duration,
+        _hold: Duration,
     ) -> Result<Option<Box<dyn StoreGuard + '_>>, StoreError> {
         let guard = lease::take(self, key, wait)?;
         Ok(guard.map(|g| Box::new(g) as Box<dyn StoreGuard + '_>))

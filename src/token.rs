@@ -285,7 +285,8 @@ impl Token {
 
     /// The header for `scheme`, as a ureq request builder takes it: `(authorization,
     /// "Bearer <token>")` or `(x-connect-token, "TOKEN <token>")`. The value was built when
-    /// the token was parsed and is marked sensitive (its `Debug` prints `Sensitive`).
+    /// the token was parsed and is marked sensitive (its `Debug` prints `Sensitive`); it is lent,
+    /// not cloned, so that a cache hit and its header cost one reference count, not two.
     ///
     /// # Examples
     ///
@@ -293,11 +294,13 @@ impl Token {
     /// # let token = apiauth::Token::from_response(200, br#"{"access_token":"t"}"#,
     /// #     std::time::Instant::now(), std::time::SystemTime::now(), None)?;
     /// let (name, value) = token.header(apiauth::TokenScheme::Bearer);
-    /// let answer = ureq::get("https://api.example.com/v1/things").header(name, value).call();
-    /// # Ok::<(), apiauth::Error>(())
+    /// let request = apiauth::http::Request::get("https://api.example.com/v1/things")
+    ///     .header(name, value)
+    ///     .body(())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn header(&self, scheme: TokenScheme) -> (HeaderName, HeaderValue) {
-        (scheme.header_name(), self.header_value(scheme).clone())
+    pub fn header(&self, scheme: TokenScheme) -> (HeaderName, &HeaderValue) {
+        (scheme.header_name(), self.header_value(scheme))
     }
 
     #[inline]

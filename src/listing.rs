@@ -1,8 +1,8 @@
 //! What a [`DiskCache`] holds, described without the tokens, and removal by selection (the
 //! command's `cache list` and `cache clear`).
 //!
-//! A child module of `disk_cache`, so that it reads records with the same trust checks as
-//! the store itself, and writes nothing.
+//! Above both the store (whose files it reads with the same trust checks as the store
+//! itself) and the cache (whose records it reads); it writes nothing.
 
 use std::fmt;
 use std::fs;
@@ -11,7 +11,7 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-use super::{DiskCache, files};
+use crate::store::disk::{DiskCache, files};
 use crate::cache::RefreshPolicy;
 use crate::cache::record::{Record, settings_of};
 use crate::wire::redacted_url;

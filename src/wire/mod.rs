@@ -8,7 +8,7 @@ mod url;
 use std::time::Duration;
 
 pub(crate) use retry_after::{MAX_RETRY_AFTER, http_date, retry_after};
-pub(crate) use url::{check, check_uri, host_is_ip, redacted_uri};
+pub(crate) use url::{check, check_uri, direct, host_is_ip, redacted_uri};
 pub use url::{check_url, redacted_url};
 
 use crate::{ClientAuth, Credentials, Error, Result, form};
@@ -77,6 +77,12 @@ impl TokenRequest {
         }
         pairs.extend(self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         form::encode_pairs(pairs)
+    }
+
+    /// Whether the request goes straight to the token endpoint, never through a proxy: see
+    /// [`direct`].
+    pub fn direct(&self) -> bool {
+        self.url.parse().map_or(true, |uri| direct(&uri))
     }
 
     /// The URL as messages and logs show it: without user, password or query.

@@ -349,8 +349,8 @@ impl ApiClient {
         let mut reader = response.body_mut().as_reader().take(read);
         let _ = reader.read_to_end(&mut body); // an unreadable body leaves what was read
         let mut body = String::from_utf8_lossy(&body).into_owned();
-        if let Auth::Basic(creds, encoding) = &self.auth {
-            body = scrub_credentials(&body, creds, Some(*encoding));
+        if let Auth::Basic(creds, _) = &self.auth {
+            body = scrub_credentials(&body, creds);
         }
         if let Some(token) = used {
             body = scrub(&body, token.access_token().secret());

@@ -138,19 +138,13 @@ impl TokenRequest {
             Err(ureq::Error::BodyExceedsLimit(_)) => Vec::new(),
             Err(e) => return Err(unreachable(e)),
         };
-        let basic = match self.client_auth {
-            ClientAuth::Basic(encoding) => Some(encoding),
-            ClientAuth::RequestBody => None,
-        };
         let date = (response.headers().get(DATE)).and_then(|v| http_date(v.to_str().ok()?));
         Token::parse(status, &body, sent_at, clock.wall(), date).map_err(|mut e| {
             if let Error::EndpointRefused(details) | Error::CredentialsRejected(details) = &mut e {
                 details.retry_after = retry_after;
                 details.url = self.shown_url();
             }
-            finish_texts(&mut e, |text| {
-                scrub_credentials(text, &self.credentials, basic)
-            });
+            finish_texts(&mut e, |text| scrub_credentials(text, &self.credentials));
             e
         })
     }

@@ -116,11 +116,11 @@ pub use credentials::{BasicEncoding, ClientAuth, Credentials};
 #[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use error::{ApiError, Cause, EndpointError, Error, Result, Side, Unreachable, Unusable};
 pub use header::TokenScheme;
-pub use redirect::same_origin;
-pub use secret::{AccessToken, ClientSecret};
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use listing::{CacheEntry, Removed};
+pub use redirect::same_origin;
+pub use secret::{AccessToken, ClientSecret};
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use store::disk::DiskCache;

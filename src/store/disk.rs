@@ -276,9 +276,13 @@ impl DiskCache {
         Ok(())
     }
 
-    /// Removes the regular files of this user in the directory that `select` picks (by
-    /// name and metadata), and returns how many.
-    pub(crate) fn remove_files(&self, mut select: impl FnMut(&str, &fs::Metadata) -> bool) -> usize {
+    /// Removes what `select` picks (by name and metadata) in the directory, and returns how
+    /// many: regular files of this user, and anything else but a regular file (a directory
+    /// and what it holds, a FIFO, a symlink itself), never used as a record but in the way.
+    pub(crate) fn remove_files(
+        &self,
+        mut select: impl FnMut(&str, &fs::Metadata) -> bool,
+    ) -> usize {
         let Ok(dir) = fs::read_dir(&self.real) else {
             return 0;
         };
@@ -286,8 +290,11 @@ impl DiskCache {
             let file = file.ok()?;
             let meta = file.metadata().ok()?; // does not follow a symlink
             let name = file.file_name().into_string().ok()?;
-            let ours = meta.is_file() && meta.uid() == self.uid && select(&name, &meta);
-            ours.then(|| fs::remove_file(file.path()).ok())?
+            let ours = !meta.is_file() || meta.uid() == self.uid;
+            (ours && select(&name, &meta)).then(|| match meta.is_dir() {
+                true => fs::remove_dir_all(file.path()).ok(),
+                false => fs::remove_file(file.path()).ok(),
+            })?
         })
         .count()
     }
@@ -349,5 +356,3 @@ impl StoreGuard for DiskGuard<'_> {
         }
     }
 }
-
-

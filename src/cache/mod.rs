@@ -465,7 +465,7 @@ impl TokenSource {
         // caller that must have a new token waits for the lock.
         let wait = match (mode, &stale) {
             (Mode::Foreground, Some(_)) => Duration::ZERO,
-            _ => request.timeout.saturating_mul(5),
+            _ => slot::lock_wait(request),
         };
         let mut guard = match (slot.lock(wait, request), stale) {
             (Lock::Held(guard), kept) => {
@@ -479,6 +479,7 @@ impl TokenSource {
         let Ok(mut record) = slot.read_locked(&mut *guard) else {
             return self.send(None, stale);
         };
+        let locked_at = Instant::now();
         let clock = &self.inner.config.clock;
         let wall = slot.now(clock);
         let mut previous = None;
@@ -492,6 +493,7 @@ impl TokenSource {
             }
         }
         let outcome = self.send(previous, stale);
+        let wall = slot.now(clock);
         if let Outcome::Fetched { token, .. } = &outcome {
             record.token = Some(slot.stored(token, clock));
         }
@@ -505,8 +507,11 @@ impl TokenSource {
             };
             Some((row, Summary::of(&error)?))
         });
-        let keep_for = keep_for(&record);
-        slot.write(&mut *guard, &record, keep_for);
+        // A holder stopped past its lease (Ctrl-Z, a debugger) writes nothing: the others
+        // went on without it, and a timeout it saw on waking is not the endpoint's.
+        if locked_at.elapsed() <= slot::hold(request) {
+            slot.write(&mut *guard, &record, keep_for(&record));
+        }
         outcome
     }
 

@@ -396,6 +396,24 @@ mod tests {
     }
 
     #[test]
+    fn forged_counts_saturate_and_never_panic() {
+        let now = Instant::now();
+        let forged = Backoff {
+            in_a_row: u32::MAX,
+            retry_at: now,
+        };
+        let dropped = on_rejection(Some(forged), Duration::ZERO, now);
+        let window = now + Duration::from_secs(60);
+        let expected = Backoff {
+            in_a_row: u32::MAX,
+            retry_at: window,
+        };
+        assert_eq!(dropped, OnRejection::Drop(expected));
+        let error = Error::Config(String::new());
+        assert_eq!(after_failure(Some(u32::MAX), &error, now), expected);
+    }
+
+    #[test]
     fn backoff_doubles_to_a_cap() {
         let secs = |n| backoff(n, None).as_secs();
         assert_eq!([1, 2, 3, 7, 100].map(secs), [1, 2, 4, 60, 60]);

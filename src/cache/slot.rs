@@ -17,6 +17,18 @@ use crate::wire::TokenRequest;
 /// holder that does not progress (stopped, hung) is then ignored.
 const MAX_LOCK_WAIT: Duration = Duration::from_secs(10);
 
+/// How long another process's request may hold the lock before it is taken not to progress:
+/// one time limit, and a second for the rest (never a multiple of the limit).
+pub(super) fn lock_wait(request: &TokenRequest) -> Duration {
+    request.timeout.saturating_add(Duration::from_secs(1))
+}
+
+/// How long a holder may keep the lock (a lease): every phase of its request at its limit.
+/// A holder that took longer (it was stopped) writes nothing: others have gone on.
+pub(super) fn hold(request: &TokenRequest) -> Duration {
+    request.timeout.saturating_mul(5)
+}
+
 /// A store, and what this source's record is bound to.
 pub(super) struct Slot {
     store: Arc<dyn Store>,
@@ -86,11 +98,9 @@ impl Slot {
         written.map_err(|error| self.report(&error)).is_ok()
     }
 
-    /// Takes the lock, waiting at most `wait` (capped) for another holder of a request of
-    /// `request`'s time limit.
+    /// Takes the lock, waiting at most `wait` (capped) for another holder.
     pub fn lock(&self, wait: Duration, request: &TokenRequest) -> Lock<'_> {
-        let hold = request.timeout.saturating_mul(5);
-        match (self.store).lock(&self.binding.key, wait.min(MAX_LOCK_WAIT), hold) {
+        match (self.store).lock(&self.binding.key, wait.min(MAX_LOCK_WAIT), hold(request)) {
             Ok(Some(guard)) => Lock::Held(guard),
             Ok(None) => Lock::Busy,
             Err(error) => {

@@ -195,14 +195,26 @@ impl DiskCache {
         let started = Instant::now();
         let mut pause = Duration::from_millis(1);
         let mut file = self.open_lock(&path)?;
+        let mut waited = false;
         loop {
             match file.try_lock() {
+                // A holder that could not write its record (a full or read-only disk) marks
+                // the lock file so: its waiters go on alone at once, rather than each taking
+                // the lock in turn to find nothing and ask again.
+                Ok(()) if waited && files::names(&path, &file) && marked(&file) => {
+                    return Err(StoreError::new(format_args!(
+                        "cache directory {}: another process could not write its record \
+                         (disk full or read-only?)",
+                        self.dir.display()
+                    )));
+                }
                 Ok(()) if files::names(&path, &file) => return Ok(Some(file)),
                 Ok(()) if started.elapsed() < wait.max(Duration::from_secs(1)) => {
                     file = self.open_lock(&path)?;
                 }
                 Ok(()) => return Ok(None),
                 Err(TryLockError::WouldBlock) if started.elapsed() < wait => {
+                    waited = true;
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(20));
                 }
@@ -324,7 +336,7 @@ impl Store for DiskCache {
         Ok(Some(Box::new(DiskGuard {
             cache: self,
             key: key.clone(),
-            _lock: file,
+            lock: file,
         })))
     }
 }
@@ -333,7 +345,15 @@ impl Store for DiskCache {
 struct DiskGuard<'a> {
     cache: &'a DiskCache,
     key: StoreKey,
-    _lock: File,
+    lock: File,
+}
+
+/// Whether the lock file carries the mark of a holder whose write failed: a modification
+/// time of the Unix epoch (set without writing a byte, which a full disk still allows).
+fn marked(lock: &File) -> bool {
+    lock.metadata()
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t == SystemTime::UNIX_EPOCH)
 }
 
 impl StoreGuard for DiskGuard<'_> {
@@ -344,8 +364,13 @@ impl StoreGuard for DiskGuard<'_> {
 
     fn write(&mut self, bytes: &[u8], _keep_for: Duration) -> Result<(), StoreError> {
         self.cache.checked()?;
-        self.cache
-            .write_atomically(&self.cache.path(&self.key), bytes)
+        let written = (self.cache).write_atomically(&self.cache.path(&self.key), bytes);
+        let mark = match written {
+            Ok(()) => SystemTime::now(),
+            Err(_) => SystemTime::UNIX_EPOCH,
+        };
+        let _ = self.lock.set_modified(mark);
+        written
     }
 
     fn remove(&mut self) -> Result<(), StoreError> {

@@ -9,6 +9,8 @@ mod cli;
 mod clocks;
 #[cfg(unix)]
 mod disk_cache;
+#[cfg(unix)]
+mod lock_holders;
 mod logs;
 mod redirects;
 mod refresh_policy;

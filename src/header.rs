@@ -25,12 +25,15 @@ pub enum TokenScheme {
     ConnectToken,
 }
 
+/// Made when compiling: `from_static` checks its name on every call.
+const CONNECT_TOKEN: HeaderName = HeaderName::from_static("x-connect-token");
+
 impl TokenScheme {
     /// The header this scheme is sent in.
     pub fn header_name(self) -> HeaderName {
         match self {
             TokenScheme::Bearer => AUTHORIZATION,
-            TokenScheme::ConnectToken => HeaderName::from_static("x-connect-token"),
+            TokenScheme::ConnectToken => CONNECT_TOKEN,
         }
     }
 

@@ -98,8 +98,9 @@ struct Inner {
 }
 
 /// A token, when it turns stale, and until when a hit needs no other check.
-struct Cached {
-    token: Arc<Token>,
+#[derive(Clone)]
+pub(super) struct Cached {
+    pub(super) token: Arc<Token>,
     schedule: Schedule,
     /// Before it, the token is fresh: the hit path's one comparison.
     hit_until: Instant,
@@ -124,7 +125,7 @@ enum Judged {
     /// It answers: a fresh token, or a failure in force (with a stale token if any).
     Answer(Outcome),
     /// A request is needed; a still-valid stale token stands in if it fails.
-    Ask(Option<Arc<Token>>),
+    Ask(Option<Cached>),
 }
 
 /// What [`TokenConfig::on_refresh`] hooks are told after every fetch. The token prints
@@ -418,7 +419,7 @@ impl TokenSource {
 
     /// Sends one token request, and makes its outcome: the backoff follows `previous`
     /// failures in a row (memory's when `None`), and `stale` stands in for a failure.
-    fn send(&self, previous: Option<u32>, stale: Option<Arc<Token>>) -> Outcome {
+    fn send(&self, previous: Option<u32>, stale: Option<Cached>) -> Outcome {
         let inner = &*self.inner;
         inner.fetches.fetch_add(1, Relaxed);
         let agent = inner
@@ -519,9 +520,10 @@ impl TokenSource {
     /// off), published to memory in place of the failure; `None` if there is none.
     fn peek(&self, slot: &Slot, rejected: Option<&Token>) -> Option<Arc<Token>> {
         let inner = &*self.inner;
-        let token = self.stored_token(&slot.read(), slot, rejected)?.1;
+        let cached = self.stored_token(&slot.read(), slot, rejected)?.1;
+        let token = cached.token.clone();
         let mut state = inner.lock();
-        state.cached = Some(inner.cached(token.clone()));
+        state.cached = Some(cached);
         state.failure = None;
         drop(state);
         log::info!(
@@ -537,7 +539,7 @@ impl TokenSource {
         record: &record::Record,
         slot: &Slot,
         rejected: Option<&Token>,
-    ) -> Option<(Freshness, Arc<Token>)> {
+    ) -> Option<(Freshness, Cached)> {
         let inner = &*self.inner;
         let token = slot.restore(record.token.as_ref()?, &inner.config.clock)?;
         if rejected.is_some_and(|r| r.access_token() == token.access_token()) {
@@ -545,7 +547,7 @@ impl TokenSource {
         }
         let mut cached = inner.cached(Arc::new(token));
         let freshness = inner.freshness(&mut cached, inner.config.clock.now());
-        (freshness != Freshness::Expired).then_some((freshness, cached.token))
+        (freshness != Freshness::Expired).then_some((freshness, cached))
     }
 
     /// What the policy makes of a slot's record: its token first, and its failure only
@@ -597,11 +599,14 @@ impl TokenSource {
     /// gets.
     fn publish(&self, outcome: &Outcome, mode: Mode) -> Result<Arc<Token>> {
         let inner = &*self.inner;
-        let result = match outcome {
-            Outcome::Stored(token) | Outcome::Fetched { token, .. } => Ok(token.clone()),
+        // The schedule of a token read from the store was made when it was judged.
+        let cached = match outcome {
+            Outcome::Fetched { token, .. } => Ok(inner.cached(token.clone())),
+            Outcome::Stored(cached) => Ok(cached.clone()),
             Outcome::Failed {
-                stale: Some(token), ..
-            } if mode != Mode::Background => Ok(token.clone()),
+                stale: Some(cached),
+                ..
+            } if mode != Mode::Background => Ok(cached.clone()),
             Outcome::Failed { error, .. } => Err(error.clone()),
         };
         let failure = outcome.failure();
@@ -610,9 +615,11 @@ impl TokenSource {
         }
         let mut state = inner.lock();
         let now = inner.config.clock.now();
-        if let Ok(token) = &result {
-            state.cached = Some(inner.cached(token.clone()));
-        }
+        let result = cached.map(|cached| {
+            let token = cached.token.clone();
+            state.cached = Some(cached);
+            token
+        });
         state.failure = failure.map(|(error, backoff)| (error, backoff, now));
         state.fetching = false;
         result

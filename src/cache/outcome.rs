@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::Cached;
 use super::policy::Backoff;
 use crate::{Error, Token, Unusable};
 
@@ -20,8 +21,8 @@ pub(super) enum Mode {
 
 /// What a fetch came to.
 pub(super) enum Outcome {
-    /// A token read from the store: another process fetched it.
-    Stored(Arc<Token>),
+    /// A token read from the store (another process fetched it), with its schedule.
+    Stored(Cached),
     /// A token fetched now, in `took` (the request alone). `short`: it lives less than
     /// [`MIN_LIFETIME`](crate::MIN_LIFETIME) by the server's clock, which also counts as a
     /// failure (with this backoff), so that such a server is not asked once per call.
@@ -36,7 +37,7 @@ pub(super) enum Outcome {
     Failed {
         error: Error,
         backoff: Backoff,
-        stale: Option<Arc<Token>>,
+        stale: Option<Cached>,
         took: Option<Duration>,
     },
 }
@@ -66,9 +67,9 @@ impl Outcome {
     pub fn log(&self, url: &str, client: &str, mode: Mode, now: Instant) {
         let wait = |b: &Backoff| b.retry_at.saturating_duration_since(now).as_secs_f64();
         match self {
-            Outcome::Stored(token) => log::debug!(
+            Outcome::Stored(cached) => log::debug!(
                 "token for client {client} read from the store, valid {} s",
-                token.lifetime().as_secs()
+                cached.token.lifetime().as_secs()
             ),
             Outcome::Fetched {
                 short: Some(backoff),

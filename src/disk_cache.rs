@@ -308,16 +308,18 @@ fn extension(kind: RecordKind) -> &'static str {
     }
 }
 
+// Crude bridge until issue 26 lands: the slot's one record in the token's file.
 impl Store for DiskCache {
-    fn read(&self, key: &StoreKey, kind: RecordKind) -> Result<Option<Vec<u8>>, StoreError> {
+    fn read(&self, key: &StoreKey) -> Result<Option<Vec<u8>>, StoreError> {
         self.checked()?;
-        self.read_file(&self.path(key, kind))
+        self.read_file(&self.path(key, RecordKind::Token))
     }
 
     fn lock(
         &self,
         key: &StoreKey,
         wait: Duration,
+        _hold: Duration,
     ) -> Result<Option<Box<dyn StoreGuard + '_>>, StoreError> {
         self.checked()?;
         let Some(file) = self.lock_file(key, wait)? else {
@@ -339,23 +341,21 @@ struct DiskGuard<'a> {
 }
 
 impl StoreGuard for DiskGuard<'_> {
-    fn read(&mut self, kind: RecordKind) -> Result<Option<Vec<u8>>, StoreError> {
+    fn read(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
+        let kind = RecordKind::Token;
         self.cache.checked()?;
         self.cache.read_file(&self.cache.path(&self.key, kind))
     }
 
-    fn write(
-        &mut self,
-        kind: RecordKind,
-        bytes: &[u8],
-        _keep_for: Duration,
-    ) -> Result<(), StoreError> {
+    fn write(&mut self, bytes: &[u8], _keep_for: Duration) -> Result<(), StoreError> {
+        let kind = RecordKind::Token;
         self.cache.checked()?;
         self.cache
             .write_atomically(&self.cache.path(&self.key, kind), bytes)
     }
 
-    fn remove(&mut self, kind: RecordKind) -> Result<(), StoreError> {
+    fn remove(&mut self) -> Result<(), StoreError> {
+        let kind = RecordKind::Token;
         self.cache.checked()?;
         match fs::remove_file(self.cache.path(&self.key, kind)) {
             Err(e) if e.kind() != ErrorKind::NotFound => Err(self.cache.failed("cannot remove", e)),

@@ -3,33 +3,26 @@
 //! decision (fresh or stale, whose record, how long to back off) is the source's.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-/// What a [`Store`] keeps for one key: the token, the last failed request, or the last
-/// token an API rejected. Each is one opaque record that the source encodes and checks.
+/// The three records the source still keeps (crude bridge until issue 26 lands: they are
+/// stored together in the slot's one record; see `source::shared`).
+#[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum RecordKind {
-    /// The token, with what it was fetched for and a check of the secret that fetched it.
+pub(crate) enum RecordKind {
     Token,
-    /// The last failed token request: when to try again, and the error, summarized.
     Failure,
-    /// The last token an API rejected (a hash of it, never the token) and the backoff
-    /// rejections follow.
     Rejection,
 }
 
 impl RecordKind {
-    /// Every kind, in a fixed order.
-    pub const ALL: [RecordKind; 3] = [
+    pub(crate) const ALL: [RecordKind; 3] = [
         RecordKind::Token,
         RecordKind::Failure,
         RecordKind::Rejection,
     ];
 
-    /// A short stable name ("token", "failure", "rejection"): a store may use it in file
-    /// names or keys.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             RecordKind::Token => "token",
             RecordKind::Failure => "failure",
@@ -108,35 +101,34 @@ impl std::error::Error for StoreError {}
 /// ```
 /// use std::collections::HashMap;
 /// use std::sync::{Arc, Mutex};
-/// use std::time::Duration;
-/// use apiauth::store::{RecordKind, Store, StoreError, StoreGuard, StoreKey};
+/// use std::time::{Duration, SystemTime};
+/// use apiauth::store::{Store, StoreError, StoreGuard, StoreKey};
 ///
 /// #[derive(Debug, Default)]
-/// struct Memory(Arc<Mutex<HashMap<(String, RecordKind), Vec<u8>>>>);
+/// struct Memory(Arc<Mutex<HashMap<String, Vec<u8>>>>);
 ///
 /// struct Guard<'a>(&'a Memory, StoreKey);
 ///
 /// impl Store for Memory {
-///     fn read(&self, key: &StoreKey, kind: RecordKind) -> Result<Option<Vec<u8>>, StoreError> {
-///         Ok(self.0.lock().unwrap().get(&(key.id().to_owned(), kind)).cloned())
+///     fn read(&self, key: &StoreKey) -> Result<Option<Vec<u8>>, StoreError> {
+///         Ok(self.0.lock().unwrap().get(key.id()).cloned())
 ///     }
-///     fn lock(&self, key: &StoreKey, _wait: Duration)
+///     fn lock(&self, key: &StoreKey, _wait: Duration, _hold: Duration)
 ///         -> Result<Option<Box<dyn StoreGuard + '_>>, StoreError> {
 ///         Ok(Some(Box::new(Guard(self, key.clone())))) // one process: no lock needed
 ///     }
 /// }
 ///
 /// impl StoreGuard for Guard<'_> {
-///     fn read(&mut self, kind: RecordKind) -> Result<Option<Vec<u8>>, StoreError> {
-///         self.0.read(&self.1, kind)
+///     fn read(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
+///         self.0.read(&self.1)
 ///     }
-///     fn write(&mut self, kind: RecordKind, bytes: &[u8], _keep_for: Duration)
-///         -> Result<(), StoreError> {
-///         self.0.0.lock().unwrap().insert((self.1.id().to_owned(), kind), bytes.to_vec());
+///     fn write(&mut self, bytes: &[u8], _keep_for: Duration) -> Result<(), StoreError> {
+///         self.0.0.lock().unwrap().insert(self.1.id().to_owned(), bytes.to_vec());
 ///         Ok(())
 ///     }
-///     fn remove(&mut self, kind: RecordKind) -> Result<(), StoreError> {
-///         self.0.0.lock().unwrap().remove(&(self.1.id().to_owned(), kind));
+///     fn remove(&mut self) -> Result<(), StoreError> {
+///         self.0.0.lock().unwrap().remove(self.1.id());
 ///         Ok(())
 ///     }
 /// }
@@ -150,34 +142,35 @@ impl std::error::Error for StoreError {}
 /// # Ok::<(), apiauth::Error>(())
 /// ```
 pub trait Store: Send + Sync + fmt::Debug + 'static {
-    /// The record of `kind` under `key`, without taking the lock; `None` when there is none.
-    fn read(&self, key: &StoreKey, kind: RecordKind) -> Result<Option<Vec<u8>>, StoreError>;
+    /// The slot's one record under `key`, without the lock; `None` when there is none.
+    fn read(&self, key: &StoreKey) -> Result<Option<Vec<u8>>, StoreError>;
 
-    /// Takes `key`'s lock, waiting at most `wait` for another holder (zero: do not wait).
-    /// `Ok(None)` when it is still held after `wait`. The lock is released when the guard is
-    /// dropped, and must also be released if the holder dies (a lease that expires, a file
-    /// lock the OS drops).
+    /// Takes `key`'s lock, waiting at most `wait` for another holder; the holder may keep it
+    /// up to `hold` (a lease lasts at least that long). `Ok(None)`: still held after `wait`.
     fn lock(
         &self,
         key: &StoreKey,
         wait: Duration,
+        hold: Duration,
     ) -> Result<Option<Box<dyn StoreGuard + '_>>, StoreError>;
+
+    /// The store's own clock, read by every host that shares it (Redis `TIME`), or `None`:
+    /// each host's wall clock. Records' times are on this clock. Must be cheap (no round
+    /// trip per call: e.g. an offset measured when connecting).
+    fn now(&self) -> Option<SystemTime> {
+        None
+    }
 }
 
 /// A held lock on one key of a [`Store`], and the reads and writes done under it.
 pub trait StoreGuard {
-    /// The record of `kind`, read again under the lock.
-    fn read(&mut self, kind: RecordKind) -> Result<Option<Vec<u8>>, StoreError>;
+    /// The record, read again under the lock.
+    fn read(&mut self) -> Result<Option<Vec<u8>>, StoreError>;
 
-    /// Replaces the record of `kind` with `bytes`, atomically (a reader sees the old record
-    /// or the new one, never a mix), worth keeping for `keep_for`.
-    fn write(
-        &mut self,
-        kind: RecordKind,
-        bytes: &[u8],
-        keep_for: Duration,
-    ) -> Result<(), StoreError>;
+    /// Replaces the record atomically, worth keeping for `keep_for`; fails (Err) if the lock
+    /// (lease) is no longer this guard's — a fenced write.
+    fn write(&mut self, bytes: &[u8], keep_for: Duration) -> Result<(), StoreError>;
 
-    /// Removes the record of `kind`, if there is one.
-    fn remove(&mut self, kind: RecordKind) -> Result<(), StoreError>;
+    /// Removes the record (also fenced).
+    fn remove(&mut self) -> Result<(), StoreError>;
 }

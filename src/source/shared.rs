@@ -24,6 +24,8 @@ pub(super) struct Shared {
     binding: Binding,
     /// Whether a failing store was reported already.
     warned: AtomicBool,
+    /// How long a lock holder may keep the lock.
+    hold: Duration,
 }
 
 /// Reads records, with or without the lock.
@@ -33,14 +35,52 @@ pub(super) trait Reader {
 
 impl Reader for &dyn Store {
     fn read(&mut self, key: &StoreKey, kind: RecordKind) -> Result<Option<Vec<u8>>, StoreError> {
-        Store::read(*self, key, kind)
+        Ok(part(Store::read(*self, key)?, kind))
     }
 }
 
 impl Reader for Box<dyn StoreGuard + '_> {
     fn read(&mut self, _: &StoreKey, kind: RecordKind) -> Result<Option<Vec<u8>>, StoreError> {
-        StoreGuard::read(&mut **self, kind)
+        Ok(part(StoreGuard::read(&mut **self)?, kind))
     }
+}
+
+// Crude bridge until issue 26 lands: the three records as one JSON object of strings.
+fn part(bundle: Option<Vec<u8>>, kind: RecordKind) -> Option<Vec<u8>> {
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&bundle?).ok()?;
+    Some(map.get(kind.name())?.as_str()?.as_bytes().to_vec())
+}
+
+fn put(
+    guard: &mut dyn StoreGuard,
+    kind: RecordKind,
+    bytes: Option<&[u8]>,
+    keep_for: Duration,
+) -> Result<(), StoreError> {
+    let old = guard.read()?;
+    let mut map: serde_json::Map<String, serde_json::Value> = old
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let had = map.contains_key(kind.name());
+    match bytes {
+        Some(b) => {
+            let text = String::from_utf8_lossy(b).into_owned();
+            map.insert(kind.name().into(), text.into());
+        }
+        None if !had => return Ok(()),
+        None => {
+            map.remove(kind.name());
+        }
+    }
+    if map.is_empty() {
+        return guard.remove();
+    }
+    let keep_for = match kind {
+        RecordKind::Token if bytes.is_some() => keep_for,
+        _ => keep_for.max(Duration::from_secs(24 * 3600)),
+    };
+    guard.write(&serde_json::to_vec(&map).unwrap_or_default(), keep_for)
 }
 
 /// What a store holds for this source, as the policy sees it.
@@ -68,6 +108,7 @@ impl Shared {
             store,
             binding: Binding::new(request),
             warned: AtomicBool::new(false),
+            hold: Shared::lock_wait(request),
         }
     }
 
@@ -101,7 +142,7 @@ impl Shared {
     }
 
     pub fn lock(&self, wait: Duration) -> Lock<'_> {
-        match self.store.lock(&self.binding.key, wait) {
+        match self.store.lock(&self.binding.key, wait, self.hold) {
             Ok(Some(guard)) => Lock::Held(guard),
             Ok(None) => Lock::Busy,
             Err(error) => {
@@ -187,8 +228,9 @@ impl Shared {
         let keep_for = token
             .expires_at_instant()
             .saturating_duration_since(clock.now());
-        let saved = guard.write(RecordKind::Token, &bytes, keep_for);
-        if let Err(error) = saved.and_then(|()| guard.remove(RecordKind::Failure)) {
+        let saved = put(guard, RecordKind::Token, Some(&bytes), keep_for);
+        if let Err(error) = saved.and_then(|()| put(guard, RecordKind::Failure, None, keep_for))
+        {
             self.report(&error);
         }
     }
@@ -213,7 +255,12 @@ impl Shared {
             in_a_row: backoff.in_a_row,
             error: summary,
         };
-        if let Err(error) = guard.write(RecordKind::Failure, &record.encode(&self.binding), wait) {
+        if let Err(error) = put(
+            guard,
+            RecordKind::Failure,
+            Some(&record.encode(&self.binding)),
+            wait,
+        ) {
             self.report(&error);
         }
     }
@@ -233,8 +280,8 @@ impl Shared {
         let clock = &config.clock;
         let (now, wall) = (clock.now(), clock.wall());
         let age = now.saturating_duration_since(token.issued_at());
-        let record = match StoreGuard::read(&mut *guard, RecordKind::Rejection) {
-            Ok(bytes) => bytes.and_then(|b| RejectionRecord::decode(&b, &self.binding)),
+        let record = match StoreGuard::read(&mut *guard) {
+            Ok(bytes) => part(bytes, RecordKind::Rejection).and_then(|b| RejectionRecord::decode(&b, &self.binding)),
             Err(error) => {
                 self.report(&error);
                 return None;
@@ -266,9 +313,10 @@ impl Shared {
                 retry_at: wall + wait,
                 in_a_row: rejected.in_a_row,
             };
-            let written = guard.write(
+            let written = put(
+                &mut *guard,
                 RecordKind::Rejection,
-                &record.encode(&self.binding),
+                Some(&record.encode(&self.binding)),
                 wait + REJECTION_MEMORY,
             );
             if let Err(error) = written.and_then(|()| self.remove_token(&mut *guard, Some(token))) {
@@ -297,7 +345,7 @@ impl Shared {
         only: Option<&Token>,
     ) -> Result<(), StoreError> {
         if let Some(only) = only {
-            let stored = guard.read(RecordKind::Token)?;
+            let stored = part(guard.read()?, RecordKind::Token);
             let holds = stored
                 .and_then(|bytes| TokenRecord::decode(&bytes, &self.binding))
                 .is_some_and(|r| r.access_token == only.access_token().secret());
@@ -305,7 +353,7 @@ impl Shared {
                 return Ok(());
             }
         }
-        guard.remove(RecordKind::Token)
+        put(guard, RecordKind::Token, None, Duration::ZERO)
     }
 }
 

@@ -58,8 +58,13 @@
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
 
+mod connection;
 mod lease;
+mod resp;
 mod store;
+mod target;
+#[cfg(feature = "tls-rustls")]
+mod tls;
 
 pub use store::RedisStore;
 

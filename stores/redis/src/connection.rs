@@ -202,7 +202,10 @@ impl Connection {
                     .map_err(|e| Failure::Tls(e.to_string()))?;
                 let mut stream = rustls::StreamOwned::new(session, timed);
                 while stream.conn.is_handshaking() {
-                    stream.conn.complete_io(&mut stream.sock).map_err(tls_failure)?;
+                    stream
+                        .conn
+                        .complete_io(&mut stream.sock)
+                        .map_err(tls_failure)?;
                 }
                 Stream::Tls(Box::new(stream))
             }
@@ -273,7 +276,11 @@ impl Connection {
     }
 
     /// Sends the commands (pipelined) and reads one reply per command, all by `deadline`.
-    pub fn exec(&mut self, commands: &[&[&[u8]]], deadline: Instant) -> Result<Vec<Reply>, Failure> {
+    pub fn exec(
+        &mut self,
+        commands: &[&[&[u8]]],
+        deadline: Instant,
+    ) -> Result<Vec<Reply>, Failure> {
         self.stream.get_mut().timed().deadline = deadline;
         let mut out = Vec::new();
         for command in commands {

@@ -83,7 +83,9 @@ pub(crate) fn take<'a>(
 /// Whole milliseconds, rounded up, at least 1.
 fn millis_up(d: Duration) -> u64 {
     let ms = d.as_nanos().div_ceil(1_000_000).max(1);
-    u64::try_from(ms).unwrap_or(u64::MAX).min(i64::MAX as u64 / 2)
+    u64::try_from(ms)
+        .unwrap_or(u64::MAX)
+        .min(i64::MAX as u64 / 2)
 }
 
 /// A value no other holder has: 128 bits from the process's random hasher keys, its id,
@@ -161,7 +163,10 @@ impl Drop for Lease<'_> {
             self.lock.as_bytes(),
             self.value.as_bytes(),
         ];
-        if let Err(error) = self.store.call_one("release the lock", self.key.id(), &command) {
+        if let Err(error) = self
+            .store
+            .call_one("release the lock", self.key.id(), &command)
+        {
             // It expires by itself after its hold.
             log::debug!("{error}");
         }

@@ -58,7 +58,9 @@ pub(crate) fn read_reply(input: &mut impl BufRead) -> Result<Reply, ReadError> {
 
 fn read_nested(input: &mut impl BufRead, depth: u8) -> Result<Reply, ReadError> {
     let line = read_line(input)?;
-    let (kind, rest) = line.split_first().ok_or(ReadError::Protocol("empty line"))?;
+    let (kind, rest) = line
+        .split_first()
+        .ok_or(ReadError::Protocol("empty line"))?;
     let text = || String::from_utf8_lossy(rest).into_owned();
     match kind {
         b'+' => Ok(Reply::Status(text())),

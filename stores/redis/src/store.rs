@@ -422,7 +422,10 @@ mod tests {
             redirection("ASK 3999 [::1]:7000"),
             Some((false, "::1".into(), 7000))
         );
-        assert_eq!(redirection("MOVED 3999 :7002"), Some((true, "".into(), 7002)));
+        assert_eq!(
+            redirection("MOVED 3999 :7002"),
+            Some((true, "".into(), 7002))
+        );
         assert_eq!(redirection("ERR unknown"), None);
     }
 }

@@ -67,7 +67,9 @@ impl Target {
         };
         let db = match path {
             "" => 0,
-            p => p.parse().map_err(|_| "the URL's path must be a database number")?,
+            p => p
+                .parse()
+                .map_err(|_| "the URL's path must be a database number")?,
         };
         Ok(Target {
             tls,
@@ -133,7 +135,10 @@ mod tests {
         assert_eq!(t.server(), "redis.internal:6380/3");
         let t = Target::parse("redis://:secret@[::1]").unwrap();
         assert_eq!((t.host.as_str(), t.port, t.db), ("::1", 6379, 0));
-        assert_eq!((t.user, t.password.as_deref()), (None, Some("secret")));
+        assert_eq!(
+            (t.user.as_deref(), t.password.as_deref()),
+            (None, Some("secret"))
+        );
         assert_eq!(t.server(), "[::1]:6379/0");
         let t = Target::parse("redis://127.0.0.1:7000").unwrap();
         assert_eq!((t.user, t.password), (None, None));

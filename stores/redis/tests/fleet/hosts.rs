@@ -58,13 +58,15 @@ fn a_host_killed_holding_the_lease_is_replaced_after_the_lease() {
     let server = TokenServer::start(Answer::HangFirst);
     let prefix = prefix("killed");
     let mut fleet = Fleet::new(&redis, &prefix, &server.url);
-    fleet.lease = Duration::from_secs(1);
-    fleet.timeout = Duration::from_secs(4); // a lock wait of 20 s, well past the lease
+    // A lease (and a lock wait) of five times the source's timeout: 10 s.
+    fleet.timeout = Duration::from_secs(2);
     let mut holder = fleet.spawn();
     server.wait_for(1); // it holds the lease and its request hangs
     let lock: Vec<String> = redis.keys(&prefix);
     assert_eq!(lock.len(), 1, "{lock:?}");
-    assert!(lock[0].ends_with(":lock"), "{lock:?}");
+    assert!(lock[0].ends_with("}:lock"), "{lock:?}");
+    let ttl: u64 = redis.cmd(&["PTTL", &lock[0]]).parse().unwrap();
+    assert!((9_000..=10_000).contains(&ttl), "{ttl}");
     holder.kill().unwrap(); // SIGKILL
     holder.wait().unwrap();
     let next = fleet.run(1);
@@ -74,7 +76,7 @@ fn a_host_killed_holding_the_lease_is_replaced_after_the_lease() {
     // the token is in Redis and the next host reads it without a request.
     let keys = redis.keys(&prefix);
     assert_eq!(keys.len(), 1, "{keys:?}");
-    assert!(keys[0].ends_with(":token"), "{keys:?}");
+    assert!(keys[0].ends_with('}'), "{keys:?}");
     assert_eq!(fleet.run(1)[0].result, "token=tok-2");
     assert_eq!(server.requests(), 2);
 }

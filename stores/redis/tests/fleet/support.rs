@@ -238,6 +238,8 @@ pub struct Fleet {
     pub timeout: Duration,
     /// The CA file for `rediss://`.
     pub ca_file: Option<String>,
+    /// The hosts' `SSL_CERT_FILE`.
+    pub ssl_cert_file: Option<String>,
 }
 
 impl Fleet {
@@ -249,6 +251,7 @@ impl Fleet {
             api_url: None,
             timeout: Duration::from_secs(10),
             ca_file: None,
+            ssl_cert_file: None,
         }
     }
 
@@ -274,6 +277,10 @@ impl Fleet {
         if let Some(ca) = &self.ca_file {
             command.env("FLEET_CA", ca);
         }
+        match &self.ssl_cert_file {
+            Some(file) => command.env("SSL_CERT_FILE", file),
+            None => command.env_remove("SSL_CERT_FILE"),
+        };
         command.spawn().unwrap()
     }
 

@@ -19,6 +19,8 @@ use crate::target::{Target, join};
 const MAX_IDLE: usize = 4;
 /// Redirections (`MOVED`, `ASK`) followed in one call.
 const MAX_REDIRECTS: usize = 3;
+/// The pause before a command refused with `TRYAGAIN` (a slot being migrated) is sent again.
+const TRY_AGAIN_PAUSE: Duration = Duration::from_millis(10);
 
 /// A [`Store`] on a Redis server, a Valkey server, or a Redis Cluster: the hosts of a fleet
 /// that share one client id share one token, one token request and one backoff.
@@ -247,7 +249,8 @@ impl RedisStore {
             .cloned()
             .unwrap_or_else(|| (self.target.host.clone(), self.target.port));
         let mut asking = false;
-        for _ in 0..=MAX_REDIRECTS {
+        let mut redirects = 0;
+        loop {
             let node = join(&host, port);
             let mut connection = match lock(&self.idle).get_mut(&node).and_then(Vec::pop) {
                 Some(connection) => connection,
@@ -270,13 +273,25 @@ impl RedisStore {
                 pool.push(connection);
             }
             drop(idle);
-            let redirect = replies.iter().find_map(|r| match r {
-                Reply::Error(line) => redirection(line),
+            let error = replies.iter().find_map(|r| match r {
+                Reply::Error(line) => Some(line.as_str()),
                 _ => None,
             });
-            match redirect {
+            // A multi-key script in a slot being migrated, its keys on both nodes: the
+            // migration is under way, try again while the deadline allows.
+            if error.is_some_and(|e| e.starts_with("TRYAGAIN"))
+                && Instant::now() + TRY_AGAIN_PAUSE < deadline
+            {
+                std::thread::sleep(TRY_AGAIN_PAUSE);
+                continue;
+            }
+            match error.and_then(redirection) {
                 None => return Ok(std::mem::take(&mut replies)),
+                Some(_) if redirects == MAX_REDIRECTS => {
+                    return Err(Failure::Protocol("too many redirections"));
+                }
                 Some((moved, to_host, to_port)) => {
+                    redirects += 1;
                     host = if to_host.is_empty() { host } else { to_host };
                     port = to_port;
                     asking = !moved;
@@ -290,7 +305,6 @@ impl RedisStore {
                 }
             }
         }
-        Err(Failure::Protocol("too many redirections"))
     }
 
     fn connect(&self, host: &str, port: u16, deadline: Instant) -> Result<Connection, Failure> {

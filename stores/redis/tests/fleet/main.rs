@@ -2,6 +2,7 @@
 //! binary run again as child processes (the `host` test below), each with its own memory
 //! and no disk cache, counting requests at a loopback token endpoint.
 
+mod cluster;
 mod faults;
 mod hosts;
 mod server;

@@ -46,7 +46,11 @@ impl Redis {
     /// skipped, with a message) when there is no `redis-server` on PATH, except under
     /// CI=true, where that fails the test.
     pub fn own_with(test: &str, args: &[&str]) -> Option<Redis> {
-        let port = free_port();
+        Redis::own_on(test, free_port(), args)
+    }
+
+    /// As [`own_with`](Self::own_with), on `port`.
+    pub fn own_on(test: &str, port: u16, args: &[&str]) -> Option<Redis> {
         let mut redis = Redis {
             url: format!("redis://127.0.0.1:{port}/0"),
             port,
@@ -100,6 +104,11 @@ impl Redis {
     pub fn cmd_in(&self, db: u32, args: &[&str]) -> String {
         let db = db.to_string();
         try_commands(self.port, &[&["SELECT", &db], args]).expect("redis answers")
+    }
+
+    /// Commands pipelined on one connection; the last one's reply.
+    pub fn cmds(&self, commands: &[&[&str]]) -> String {
+        try_commands(self.port, commands).expect("redis answers")
     }
 
     fn try_cmd(&self, args: &[&str]) -> Option<String> {

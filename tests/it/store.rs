@@ -10,7 +10,7 @@ use std::sync::{Arc, Barrier, Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use apiauth::store::{RecordKind, Store, StoreError, StoreGuard, StoreKey};
+use apiauth::store::{Store, StoreError, StoreGuard, StoreKey};
 use apiauth::{Credentials, TokenConfig, TokenSource};
 
 use crate::server::{Reply, Server};
@@ -21,13 +21,14 @@ use crate::support::{clock, eventually, rfc_token};
 struct Broken(Arc<AtomicUsize>);
 
 impl Store for Broken {
-    fn read(&self, _: &StoreKey, _: RecordKind) -> Result<Option<Vec<u8>>, StoreError> {
+    fn read(&self, _: &StoreKey) -> Result<Option<Vec<u8>>, StoreError> {
         self.0.fetch_add(1, Ordering::SeqCst);
         Err(StoreError::new("disk full"))
     }
     fn lock(
         &self,
         _: &StoreKey,
+        _: Duration,
         _: Duration,
     ) -> Result<Option<Box<dyn StoreGuard + '_>>, StoreError> {
         self.0.fetch_add(1, Ordering::SeqCst);
@@ -162,7 +163,7 @@ fn a_stale_token_in_the_store_is_served_at_once_while_another_process_refreshes_
 
 /// A store in memory, shared by the sources given clones of it: the doc example's, with a
 /// lock that excludes.
-type Records = HashMap<(String, RecordKind), Vec<u8>>;
+type Records = HashMap<String, Vec<u8>>;
 
 #[derive(Debug, Default, Clone)]
 struct Memory {
@@ -173,17 +174,13 @@ struct Memory {
 struct MemoryGuard<'a>(&'a Memory, StoreKey);
 
 impl Store for Memory {
-    fn read(&self, key: &StoreKey, kind: RecordKind) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .records
-            .lock()
-            .unwrap()
-            .get(&(key.id().to_owned(), kind))
-            .cloned())
+    fn read(&self, key: &StoreKey) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.records.lock().unwrap().get(key.id()).cloned())
     }
     fn lock(
         &self,
         key: &StoreKey,
+        _: Duration,
         _: Duration,
     ) -> Result<Option<Box<dyn StoreGuard + '_>>, StoreError> {
         let (lock, cond) = &*self.locked;
@@ -205,20 +202,16 @@ impl Drop for MemoryGuard<'_> {
 }
 
 impl StoreGuard for MemoryGuard<'_> {
-    fn read(&mut self, kind: RecordKind) -> Result<Option<Vec<u8>>, StoreError> {
-        self.0.read(&self.1, kind)
+    fn read(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.read(&self.1)
     }
-    fn write(&mut self, kind: RecordKind, bytes: &[u8], _: Duration) -> Result<(), StoreError> {
+    fn write(&mut self, bytes: &[u8], _: Duration) -> Result<(), StoreError> {
         let mut records = self.0.records.lock().unwrap();
-        records.insert((self.1.id().to_owned(), kind), bytes.to_vec());
+        records.insert(self.1.id().to_owned(), bytes.to_vec());
         Ok(())
     }
-    fn remove(&mut self, kind: RecordKind) -> Result<(), StoreError> {
-        self.0
-            .records
-            .lock()
-            .unwrap()
-            .remove(&(self.1.id().to_owned(), kind));
+    fn remove(&mut self) -> Result<(), StoreError> {
+        self.0.records.lock().unwrap().remove(self.1.id());
         Ok(())
     }
 }

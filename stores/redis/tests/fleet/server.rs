@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How the token endpoint answers.
@@ -22,7 +22,6 @@ pub struct TokenServer {
     pub url: String,
     pub api_url: String,
     requests: Arc<AtomicUsize>,
-    pub hook: Arc<Hook>,
 }
 
 impl TokenServer {
@@ -30,19 +29,17 @@ impl TokenServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(AtomicUsize::new(0));
-        let hook: Arc<Hook> = Arc::default();
-        let (count, on_request) = (requests.clone(), hook.clone());
+        let count = requests.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (count, on_request) = (count.clone(), on_request.clone());
-                std::thread::spawn(move || serve(stream, answer, &count, &on_request));
+                let count = count.clone();
+                std::thread::spawn(move || serve(stream, answer, &count));
             }
         });
         TokenServer {
             url: format!("http://127.0.0.1:{port}/token"),
             api_url: format!("http://127.0.0.1:{port}/api"),
             requests,
-            hook,
         }
     }
 
@@ -63,10 +60,7 @@ impl TokenServer {
     }
 }
 
-/// Called on each token request (before it is answered).
-pub type Hook = Mutex<Option<Box<dyn Fn() + Send>>>;
-
-fn serve(stream: TcpStream, answer: Answer, count: &AtomicUsize, hook: &Hook) {
+fn serve(stream: TcpStream, answer: Answer, count: &AtomicUsize) {
     stream.set_read_timeout(Some(Duration::from_secs(60))).ok();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let (mut first, mut length, mut auth) = (String::new(), 0, String::new());
@@ -95,9 +89,6 @@ fn serve(stream: TcpStream, answer: Answer, count: &AtomicUsize, hook: &Hook) {
         }
     } else {
         let n = count.fetch_add(1, SeqCst) + 1;
-        if let Some(hook) = &*hook.lock().unwrap() {
-            hook();
-        }
         match answer {
             Answer::HangFirst if n == 1 => {
                 // Until the client goes away (or 60 s).

@@ -34,7 +34,7 @@ fn redis_holds_one_record_per_slot_under_a_hash_tag_with_its_ttl_and_never_the_s
     let source = source(store, &server);
     assert_eq!(source.token().unwrap().access_token().secret(), "tok-2");
     let keys = redis.keys(&prefix);
-    assert_eq!(keys, [record.clone()]); // the lease is released
+    assert_eq!(keys, std::slice::from_ref(&record)); // the lease is released
     let id = record
         .strip_prefix(&prefix)
         .and_then(|k| k.strip_prefix('{'))

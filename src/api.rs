@@ -13,12 +13,11 @@ use ureq::middleware::{Middleware, MiddlewareNext};
 use ureq::{Agent, AsSendBody, Body, RequestExt, SendBody};
 
 use crate::redirect::{self, Hop};
-use crate::secret::{scrub, scrub_credentials};
-use crate::transport::default_agent;
+use crate::secret::scrub;
+use crate::transport::{default_agent, from_ureq};
 use crate::wire::{check, check_uri, redacted_uri};
 use crate::{
     ApiError, BasicEncoding, Credentials, Error, Result, Side, Token, TokenScheme, TokenSource,
-    Unreachable,
 };
 
 /// An API's answer, or the status the agent turned into an error.
@@ -259,7 +258,7 @@ impl ApiClient {
             .with_config()
             .limit(MAX_API_BODY)
             .read_to_vec())
-        .map_err(|e| Unreachable::from_ureq(Side::Api, url, e, &limits, self.secret()))?;
+        .map_err(|e| from_ureq(Side::Api, url, e, &limits, self.secret()))?;
         serde_json::from_slice(&body).map_err(|e| Error::ApiBody(Arc::new(e)))
     }
 
@@ -312,13 +311,7 @@ impl ApiClient {
             Ok(response) => Ok(response),
             Err(e) => {
                 let limits = self.agent.config().timeouts();
-                Err(Unreachable::from_ureq(
-                    Side::Api,
-                    url(),
-                    e,
-                    &limits,
-                    self.secret(),
-                ))
+                Err(from_ureq(Side::Api, url(), e, &limits, self.secret()))
             }
         };
         Ok((answer, used))
@@ -339,7 +332,7 @@ impl ApiClient {
         let _ = reader.read_to_end(&mut body); // an unreadable body leaves what was read
         let mut body = String::from_utf8_lossy(&body).into_owned();
         if let Auth::Basic(creds, encoding) = &self.auth {
-            body = scrub_credentials(&body, creds, Some(*encoding));
+            body = creds.scrub(&body, Some(*encoding));
         }
         if let Some(token) = used {
             body = scrub(&body, token.access_token().secret());

@@ -7,6 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use ureq::http::HeaderValue;
 
 use crate::header::{reject_control, sensitive};
+use crate::secret::scrub;
 use crate::{ClientSecret, Error, Result, form};
 
 /// How a client id and secret are put into an HTTP Basic header.
@@ -157,6 +158,20 @@ impl Credentials {
                     "a client id containing ':' cannot be sent with raw Basic encoding".into(),
                 )
             }),
+        }
+    }
+}
+
+impl Credentials {
+    /// `text` scrubbed of the client secret and, when it goes in a Basic header of `basic`'s
+    /// encoding, of that header's value (base64 holds the secret too): for server texts
+    /// before they enter an error or a log.
+    pub(crate) fn scrub(&self, text: &str, basic: Option<BasicEncoding>) -> String {
+        let text = scrub(text, self.secret.secret());
+        let header = basic.and_then(|encoding| self.basic_header(encoding).ok());
+        match header.and_then(|h| h.to_str().ok()) {
+            Some(header) => scrub(&text, header.trim_start_matches("Basic ")),
+            None => text,
         }
     }
 }

@@ -1,10 +1,10 @@
-//! The one error type of the crate.
+//! The one error type of the crate and its details: plain data (std, `http` and
+//! `serde_json` types), made by the layers above it.
 
 use std::fmt;
+use std::io::ErrorKind;
 use std::sync::Arc;
 use std::time::Duration;
-
-use crate::transport::Unreachable;
 
 /// A `Result` whose error defaults to [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -206,6 +206,137 @@ impl From<Error> for std::io::Error {
             _ => ErrorKind::Other,
         };
         std::io::Error::new(kind, error)
+    }
+}
+
+/// Which side of a client a request went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Side {
+    /// The token endpoint.
+    TokenEndpoint,
+    /// An API.
+    Api,
+}
+
+/// Why a request got no answer apiauth could read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Cause {
+    /// A time limit ran out; `after` is the limit when known.
+    TimedOut {
+        /// The limit that ran out.
+        after: Option<Duration>,
+    },
+    /// Nothing listens at the host and port (or a firewall said so).
+    ConnectionRefused,
+    /// The host name did not resolve.
+    HostNotFound,
+    /// TLS failed (handshake, certificate, …).
+    Tls,
+    /// The server did not speak HTTP as expected.
+    Protocol,
+    /// Another I/O error, by kind (connection reset, …).
+    Io(ErrorKind),
+    /// The answer is larger than apiauth reads.
+    TooLarge {
+        /// The most that is read, in bytes.
+        limit: u64,
+    },
+    /// Anything else (a proxy, a redirect, …); the detail says what.
+    Other,
+}
+
+/// The error of a request that got no answer apiauth could read: see
+/// [`Error::Transport`]. Its `Display` is one line naming the side, the URL and the cause.
+///
+/// # Examples
+///
+/// ```
+/// use apiauth::{Cause, Credentials, Error, TokenConfig};
+///
+/// // Port 9 on loopback: nothing listens there (the discard port is rarely served).
+/// let source = TokenConfig::new("http://127.0.0.1:9/token", Credentials::new("id", "s")?)
+///     .build()?;
+/// match source.token() {
+///     Err(Error::Transport(e)) => {
+///         assert_eq!(e.url, "http://127.0.0.1:9/token");
+///         println!("{e}"); // could not reach the token endpoint http://127.0.0.1:9/token: …
+///     }
+///     other => println!("{other:?}"),
+/// }
+/// # Ok::<(), apiauth::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Unreachable {
+    /// The side the request went to.
+    pub side: Side,
+    /// Its URL, without user, password or query.
+    pub url: String,
+    /// What went wrong.
+    pub cause: Cause,
+    /// The transport's own words on it, when they add something (scrubbed of the secret).
+    pub detail: Option<String>,
+}
+
+impl Cause {
+    /// The `std::io::ErrorKind` this cause is closest to.
+    pub(crate) fn io_kind(&self) -> ErrorKind {
+        match self {
+            Cause::TimedOut { .. } => ErrorKind::TimedOut,
+            Cause::ConnectionRefused => ErrorKind::ConnectionRefused,
+            Cause::Io(kind) => *kind,
+            Cause::TooLarge { .. } => ErrorKind::InvalidData,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cause::TimedOut { after: Some(d) } => write!(f, "timed out after {d:?}"),
+            Cause::TimedOut { after: None } => f.write_str("timed out"),
+            Cause::ConnectionRefused => f.write_str("connection refused"),
+            Cause::HostNotFound => f.write_str("host not found"),
+            Cause::Tls => f.write_str("tls failed"),
+            Cause::Protocol => f.write_str("protocol error"),
+            Cause::Io(kind) => write!(f, "i/o error: {kind}"),
+            Cause::TooLarge { limit } if limit % (1 << 20) == 0 => {
+                write!(f, "answer larger than {} MiB", limit >> 20)
+            }
+            Cause::TooLarge { limit } if limit % (1 << 10) == 0 => {
+                write!(f, "answer larger than {} KiB", limit >> 10)
+            }
+            Cause::TooLarge { limit } => write!(f, "answer larger than {limit} bytes"),
+            Cause::Other => f.write_str("request failed"),
+        }
+    }
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Side::TokenEndpoint => "token endpoint",
+            Side::Api => "api",
+        })
+    }
+}
+
+impl fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Unreachable {
+            side, url, cause, ..
+        } = self;
+        match cause {
+            Cause::TooLarge { .. } => write!(f, "{side} {url} sent an {cause}")?,
+            _ => write!(f, "could not reach the {side} {url}: {cause}")?,
+        }
+        match &self.detail {
+            Some(detail) => write!(f, " ({detail})"),
+            None => Ok(()),
+        }
     }
 }
 

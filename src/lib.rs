@@ -90,18 +90,13 @@ mod api;
 mod body;
 mod cache;
 mod clock;
-mod config;
 mod credentials;
-#[cfg(unix)]
-mod disk_cache;
 mod error;
 mod form;
 mod header;
 pub mod providers;
 mod redirect;
-mod refresh;
 mod secret;
-mod source;
 pub mod store;
 mod token;
 mod transport;
@@ -109,21 +104,22 @@ mod wire;
 
 pub use api::{ApiClient, Auth};
 pub use body::ReplayBody;
+pub use cache::{RefreshEvent, Stats, TokenConfig, TokenSource};
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub use clock::TestClock;
-pub use config::TokenConfig;
 pub use credentials::{BasicEncoding, ClientAuth, Credentials};
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
-pub use disk_cache::{CacheEntry, DiskCache, Removed};
-pub use error::{ApiError, EndpointError, Error, Result, Unusable};
+pub use error::{ApiError, Cause, EndpointError, Error, Result, Side, Unreachable, Unusable};
 pub use header::TokenScheme;
 pub use redirect::same_origin;
 pub use secret::{AccessToken, ClientSecret};
-pub use source::{RefreshEvent, Stats, TokenSource};
+#[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
+pub use store::disk::{CacheEntry, DiskCache, Removed};
 pub use token::{DEFAULT_LIFETIME, MAX_LIFETIME, MIN_LIFETIME, Token};
-pub use transport::{Cause, Side, Unreachable, agent_config};
+pub use transport::agent_config;
 pub use wire::{check_url, redacted_url};
 
 /// The JSON library of this crate's signatures ([`Error::ApiBody`], [`ApiClient::get_json`]'s

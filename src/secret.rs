@@ -62,11 +62,6 @@ impl fmt::Debug for AccessToken {
     }
 }
 
-/// `url` fit to show in a message or a `Debug` print: without user, password or query.
-pub(crate) fn shown(url: &str) -> String {
-    crate::wire::redacted_url(url)
-}
-
 /// Secrets shorter than this are not scrubbed: removing every `a` from a text would hide
 /// the text, not the secret (which is then guessable anyway).
 const SCRUB_MIN: usize = 4;
@@ -95,21 +90,6 @@ pub(crate) fn scrub(text: &str, secret: &str) -> String {
         }
     }
     text
-}
-
-/// `text` scrubbed of the client secret of `credentials` and, when they go in a Basic header
-/// of `basic`'s encoding, of that header's value (base64 holds the secret too).
-pub(crate) fn scrub_credentials(
-    text: &str,
-    credentials: &crate::Credentials,
-    basic: Option<crate::BasicEncoding>,
-) -> String {
-    let text = scrub(text, credentials.secret().secret());
-    let header = basic.and_then(|encoding| credentials.basic_header(encoding).ok());
-    match header.as_ref().and_then(|h| h.to_str().ok()) {
-        Some(header) => scrub(&text, header.trim_start_matches("Basic ")),
-        None => text,
-    }
 }
 
 /// `encoded` with the two hex digits after each `%` in lowercase.

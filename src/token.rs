@@ -5,6 +5,7 @@ mod answer;
 pub(crate) use answer::finish_texts;
 pub(crate) mod jwt;
 mod server_time;
+pub(crate) use server_time::{shifted, skew_ms};
 #[cfg(test)]
 mod tests;
 

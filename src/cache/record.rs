@@ -1,159 +1,190 @@
-//! The records a source shares through a [`Store`](crate::store::Store), as JSON: a token,
-//! a failure, a rejection. Each carries the format version, the settings it was written
-//! for and the check of the secret (see [`Binding`]); a record that is not this version, not
-//! for these settings or not for this secret is ignored. Times are wall-clock milliseconds
-//! since the Unix epoch: the one clock processes and hosts share.
-//!
-//! A failure record keeps its error as a [`Summary`].
+//! The one record a slot of a [`Store`](crate::store::Store) keeps, as JSON: the token, the
+//! last failure and the last rejection, each optional. The record carries the format
+//! version, the settings it was written for and a check of the secret (see [`Binding`]); a
+//! record that is not this version, not for these settings or not for this secret is
+//! ignored. Times are milliseconds since the Unix epoch on the record clock (the store's, or
+//! the hosts' wall clocks). Every field is range-checked when read: a hostile record is data.
 
+use std::io::ErrorKind;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use super::key::{Binding, fnv1a};
-pub(crate) use super::summary::Summary;
+use crate::store::StoreKey;
+use crate::wire::TokenRequest;
+use crate::{Cause, EndpointError, Error, Side, Unreachable, Unusable};
 
-/// The records' format version; a record of another version is ignored.
-pub(crate) const VERSION: u64 = 3;
+/// The records' format version; a record of another version is ignored (and removed by
+/// `cache clear`).
+pub(crate) const VERSION: u64 = 4;
 
-/// A token as a store keeps it.
+/// What a slot holds: each part is there or not.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Record {
+    pub token: Option<StoredToken>,
+    pub failure: Option<(Row, Summary)>,
+    /// The row of rejections, and the FNV-1a hash of the last rejected token: enough to
+    /// recognise it, and nothing to use.
+    pub rejection: Option<(Row, u64)>,
+}
+
+/// A token as a record keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct TokenRecord {
+pub(crate) struct StoredToken {
     pub access_token: String,
     pub scope: Option<String>,
-    /// When the token request was sent, on the host's wall clock.
+    /// When the token request was sent, on the record clock.
     pub issued_at: SystemTime,
     /// The token's lifetime, in the server's terms.
     pub lifetime: Duration,
-    /// How far the host's wall clock was ahead of the token server's (negative: behind), in
-    /// milliseconds: the JWT's `exp` is judged on the host clock moved by it.
+    /// The record clock minus the token server's, in milliseconds.
     pub skew_ms: i64,
 }
 
-/// The last failed token request.
-#[derive(Debug, Clone)]
-pub(crate) struct FailureRecord {
-    pub failed_at: SystemTime,
-    pub retry_at: SystemTime,
-    pub in_a_row: u32,
-    pub error: Summary,
-}
-
-/// The last rejection of a token by an API.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RejectionRecord {
-    /// FNV-1a of the rejected access token: enough to recognise it, and nothing to use.
-    pub token_hash: u64,
-    pub rejected_at: SystemTime,
-    pub retry_at: SystemTime,
+/// A row of failures or rejections: since when, until when it answers, how many in a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Row {
+    pub since: SystemTime,
+    pub until: SystemTime,
     pub in_a_row: u32,
 }
 
-/// The fields every record starts with.
-fn header(binding: &Binding, kind: &str) -> serde_json::Map<String, Value> {
-    let mut map = serde_json::Map::new();
-    map.insert("version".into(), VERSION.into());
-    map.insert("kind".into(), kind.into());
-    map.insert("settings".into(), binding.settings.clone());
-    map.insert("check".into(), binding.check.into());
-    map
+/// The settings a record was written for, and the secret's check. A record is used only if
+/// both match the reader's.
+#[derive(Clone)]
+pub(crate) struct Binding {
+    /// `{"token_url", "client_id", "client_auth", "scopes", "params"}`, as written.
+    pub settings: Value,
+    /// [`secret_check`] of the client secret.
+    pub check: u16,
+    /// Names the store slot: the settings and the check, hashed.
+    pub key: StoreKey,
 }
 
-/// The record in `bytes` if it is of this version and `kind`, and for `binding`.
-fn open(bytes: &[u8], kind: &str, binding: &Binding) -> Option<Value> {
+impl Binding {
+    pub fn new(request: &TokenRequest) -> Binding {
+        let settings = json!({
+            "token_url": request.url,
+            "client_id": request.credentials.id(),
+            "client_auth": request.client_auth.name(),
+            "scopes": request.scopes,
+            "params": request.params,
+        });
+        let secret = request.credentials.secret().secret();
+        let check = secret_check(secret, &request.url, request.credentials.id());
+        let key = key_of(&settings, check);
+        Binding {
+            settings,
+            check,
+            key,
+        }
+    }
+}
+
+/// The key a record with these settings and check lives under: a listing checks that a
+/// record is where its contents say it belongs.
+pub(crate) fn key_of(settings: &Value, check: u16) -> StoreKey {
+    let mut bytes = serde_json::to_vec(settings).unwrap_or_default();
+    bytes.extend_from_slice(&check.to_be_bytes());
+    StoreKey::new(format!("{:016x}", fnv1a(&bytes)))
+}
+
+/// FNV-1a, 64 bits: names that are stable across builds and Rust versions (std's hashers
+/// promise neither). Collisions are harmless: a record's settings are checked on reading.
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// What a record keeps of the client secret: 16 bits, enough to tell another secret apart
+/// (all but one in 65,536) and too few to tell anything about it. Any well-mixed hash
+/// truncated to 16 bits leaks exactly that much, so FNV-1a serves (no cryptographic hash is
+/// in the tree of both TLS features); a slow hash would make a cached run dearer than a
+/// token request, to guard only secrets weak enough to guess online.
+fn secret_check(secret: &str, token_url: &str, client_id: &str) -> u16 {
+    let hash = fnv1a(
+        [secret, "\0", token_url, "\0", client_id]
+            .concat()
+            .as_bytes(),
+    );
+    (hash >> 48) as u16 // the top bits: the last multiplications mix every byte into them
+}
+
+impl Record {
+    pub fn encode(&self, binding: &Binding) -> Vec<u8> {
+        let token = self.token.as_ref().map(|t| {
+            json!({"access_token": t.access_token, "scope": t.scope,
+                "issued_at_ms": wall_ms(t.issued_at), "lifetime_ms": millis(t.lifetime),
+                "skew_ms": t.skew_ms})
+        });
+        let failure = (self.failure.as_ref()).map(|(row, error)| row.to_json(error.to_json()));
+        let rejection =
+            (self.rejection.as_ref()).map(|(row, hash)| row.to_json(format!("{hash:016x}").into()));
+        let record = json!({"version": VERSION, "settings": binding.settings,
+            "check": binding.check, "token": token, "failure": failure, "rejection": rejection});
+        serde_json::to_vec(&record).unwrap_or_default()
+    }
+
+    /// The record in `bytes` if it is of this version and for `binding` (any binding when
+    /// `None`: a listing), with the parts that are well formed.
+    pub fn decode(bytes: &[u8], binding: Option<&Binding>) -> Option<Record> {
+        let value: Value = serde_json::from_slice(bytes).ok()?;
+        let ours = binding.is_none_or(|b| {
+            value.get("settings") == Some(&b.settings)
+                && value.get("check").and_then(Value::as_u64) == Some(u64::from(b.check))
+        });
+        if value.get("version").and_then(Value::as_u64) != Some(VERSION) || !ours {
+            return None;
+        }
+        let token = value.get("token").and_then(|t| {
+            Some(StoredToken {
+                access_token: t.get("access_token")?.as_str()?.to_owned(),
+                scope: t.get("scope")?.as_str().map(str::to_owned),
+                issued_at: wall(t.get("issued_at_ms")?)?,
+                lifetime: Duration::from_millis(t.get("lifetime_ms")?.as_u64()?),
+                skew_ms: t.get("skew_ms")?.as_i64()?,
+            })
+        });
+        let failure = value
+            .get("failure")
+            .and_then(|f| Some((Row::from_json(f)?, Summary::from_json(f.get("detail")?)?)));
+        let rejection = value.get("rejection").and_then(|r| {
+            let hash = u64::from_str_radix(r.get("detail")?.as_str()?, 16).ok()?;
+            Some((Row::from_json(r)?, hash))
+        });
+        Some(Record {
+            token,
+            failure,
+            rejection,
+        })
+    }
+}
+
+impl Row {
+    fn to_json(self, detail: Value) -> Value {
+        json!({"since_ms": wall_ms(self.since), "until_ms": wall_ms(self.until),
+            "in_a_row": self.in_a_row, "detail": detail})
+    }
+
+    fn from_json(value: &Value) -> Option<Row> {
+        let in_a_row = value.get("in_a_row")?.as_u64()?;
+        Some(Row {
+            since: wall(value.get("since_ms")?)?,
+            until: wall(value.get("until_ms")?)?,
+            // A forged count saturates; the policy caps every wait it makes.
+            in_a_row: u32::try_from(in_a_row).unwrap_or(u32::MAX),
+        })
+    }
+}
+
+/// The settings of a record, and its slot's key as its contents give it (for a listing).
+pub(crate) fn settings_of(bytes: &[u8]) -> Option<(Value, StoreKey)> {
     let value: Value = serde_json::from_slice(bytes).ok()?;
-    let ours = value.get("version").and_then(Value::as_u64) == Some(VERSION)
-        && value.get("kind").and_then(Value::as_str) == Some(kind)
-        && binding.matches(&value);
-    ours.then_some(value)
-}
-
-fn encode(map: serde_json::Map<String, Value>) -> Vec<u8> {
-    serde_json::to_vec(&Value::Object(map)).unwrap_or_default()
-}
-
-impl TokenRecord {
-    pub fn encode(&self, binding: &Binding) -> Vec<u8> {
-        let mut map = header(binding, "token");
-        map.insert("access_token".into(), self.access_token.clone().into());
-        map.insert("scope".into(), self.scope.clone().into());
-        map.insert("issued_at_ms".into(), wall_ms(self.issued_at).into());
-        map.insert("lifetime_ms".into(), millis(self.lifetime).into());
-        map.insert("skew_ms".into(), self.skew_ms.into());
-        encode(map)
-    }
-
-    pub fn decode(bytes: &[u8], binding: &Binding) -> Option<TokenRecord> {
-        TokenRecord::from_value(&open(bytes, "token", binding)?)
-    }
-
-    /// The token in a record of any settings (a listing: no secret to check).
-    pub fn from_value(value: &Value) -> Option<TokenRecord> {
-        Some(TokenRecord {
-            access_token: value.get("access_token")?.as_str()?.to_owned(),
-            scope: value.get("scope")?.as_str().map(str::to_owned),
-            issued_at: wall(value.get("issued_at_ms")?)?,
-            lifetime: Duration::from_millis(value.get("lifetime_ms")?.as_u64()?),
-            skew_ms: value.get("skew_ms")?.as_i64()?,
-        })
-    }
-}
-
-impl FailureRecord {
-    pub fn encode(&self, binding: &Binding) -> Vec<u8> {
-        let mut map = header(binding, "failure");
-        map.insert("failed_at_ms".into(), wall_ms(self.failed_at).into());
-        map.insert("retry_at_ms".into(), wall_ms(self.retry_at).into());
-        map.insert("in_a_row".into(), self.in_a_row.into());
-        map.insert("error".into(), self.error.to_json());
-        encode(map)
-    }
-
-    pub fn decode(bytes: &[u8], binding: &Binding) -> Option<FailureRecord> {
-        FailureRecord::from_value(&open(bytes, "failure", binding)?)
-    }
-
-    pub fn from_value(value: &Value) -> Option<FailureRecord> {
-        Some(FailureRecord {
-            failed_at: wall(value.get("failed_at_ms")?)?,
-            retry_at: wall(value.get("retry_at_ms")?)?,
-            in_a_row: u32::try_from(value.get("in_a_row")?.as_u64()?).ok()?,
-            error: Summary::from_json(value.get("error")?)?,
-        })
-    }
-}
-
-impl RejectionRecord {
-    pub fn encode(&self, binding: &Binding) -> Vec<u8> {
-        let mut map = header(binding, "rejection");
-        map.insert(
-            "token_hash".into(),
-            format!("{:016x}", self.token_hash).into(),
-        );
-        map.insert("rejected_at_ms".into(), wall_ms(self.rejected_at).into());
-        map.insert("retry_at_ms".into(), wall_ms(self.retry_at).into());
-        map.insert("in_a_row".into(), self.in_a_row.into());
-        encode(map)
-    }
-
-    pub fn decode(bytes: &[u8], binding: &Binding) -> Option<RejectionRecord> {
-        RejectionRecord::from_value(&open(bytes, "rejection", binding)?)
-    }
-
-    pub fn from_value(value: &Value) -> Option<RejectionRecord> {
-        let hash = value.get("token_hash")?.as_str()?;
-        Some(RejectionRecord {
-            token_hash: u64::from_str_radix(hash, 16).ok()?,
-            rejected_at: wall(value.get("rejected_at_ms")?)?,
-            retry_at: wall(value.get("retry_at_ms")?)?,
-            in_a_row: u32::try_from(value.get("in_a_row")?.as_u64()?).ok()?,
-        })
-    }
-}
-
-/// What a rejection record keeps of an access token.
-pub(crate) fn token_hash(access_token: &str) -> u64 {
-    fnv1a(access_token.as_bytes())
+    let check = u16::try_from(value.get("check")?.as_u64()?).ok()?;
+    let settings = value.get("settings")?.clone();
+    let key = key_of(&settings, check);
+    Some((settings, key))
 }
 
 pub(crate) fn millis(d: Duration) -> u64 {
@@ -168,28 +199,274 @@ fn wall(value: &Value) -> Option<SystemTime> {
     UNIX_EPOCH.checked_add(Duration::from_millis(value.as_u64()?))
 }
 
+/// What a failure record keeps of an [`Error`]: the error's own plain parts (an endpoint's
+/// URL, status, code, description, URI and `Retry-After`; an unusable answer's reason; a
+/// transport error's side, URL, cause and detail), so that the same variant with the same
+/// message comes back. Never a secret, a token or a body: errors hold none.
+#[derive(Debug, Clone)]
+pub(crate) struct Summary(Error);
+
+/// The stable names of the reasons an answer is unusable, as records keep them.
+const UNUSABLE: [(Unusable, &str); 7] = [
+    (Unusable::NotJsonOrForm, "not_json_or_form"),
+    (Unusable::NoAccessToken, "no_access_token"),
+    (Unusable::BadTokenBytes, "bad_token_bytes"),
+    (Unusable::NotBearer, "not_bearer"),
+    (Unusable::JwtExpired, "jwt_expired"),
+    (Unusable::TooLarge, "too_large"),
+    (Unusable::ShortLived, "short_lived"),
+];
+
+/// The I/O error kinds a record tells apart; any other comes back as `Other`.
+const IO_KINDS: [ErrorKind; 16] = [
+    ErrorKind::TimedOut,
+    ErrorKind::ConnectionRefused,
+    ErrorKind::ConnectionReset,
+    ErrorKind::ConnectionAborted,
+    ErrorKind::NotConnected,
+    ErrorKind::HostUnreachable,
+    ErrorKind::NetworkUnreachable,
+    ErrorKind::NetworkDown,
+    ErrorKind::AddrNotAvailable,
+    ErrorKind::BrokenPipe,
+    ErrorKind::UnexpectedEof,
+    ErrorKind::PermissionDenied,
+    ErrorKind::InvalidData,
+    ErrorKind::StorageFull,
+    ErrorKind::ResourceBusy,
+    ErrorKind::Other,
+];
+
+impl Summary {
+    /// What to keep of `error`; `None` for an error that is not about the endpoint (a
+    /// configuration error: nothing was sent, and nothing is shared).
+    pub fn of(error: &Error) -> Option<Summary> {
+        let kept = matches!(
+            error,
+            Error::CredentialsRejected(_)
+                | Error::EndpointRefused(_)
+                | Error::InvalidResponse(_)
+                | Error::Transport(_)
+        );
+        kept.then(|| Summary(error.clone()))
+    }
+
+    /// The error again: the same variant with the same parts, so the same message.
+    pub fn error(&self) -> Error {
+        self.0.clone()
+    }
+
+    fn to_json(&self) -> Value {
+        let refusal = |kind, e: &EndpointError| {
+            json!({"kind": kind, "url": e.url, "status": e.status, "code": e.code,
+                "description": e.description, "uri": e.uri,
+                "retry_after_ms": e.retry_after.map(millis)})
+        };
+        match &self.0 {
+            Error::CredentialsRejected(e) => refusal("rejected", e),
+            Error::EndpointRefused(e) => refusal("refused", e),
+            Error::InvalidResponse(why) => {
+                let name = UNUSABLE.iter().find(|(w, _)| w == why).map(|(_, n)| *n);
+                json!({"kind": "unusable", "why": name})
+            }
+            Error::Transport(e) => {
+                let (cause, value) = match e.cause {
+                    Cause::TimedOut { after } => ("timed_out", after.map(millis)),
+                    Cause::ConnectionRefused => ("connection_refused", None),
+                    Cause::HostNotFound => ("host_not_found", None),
+                    Cause::Tls => ("tls", None),
+                    Cause::Protocol => ("protocol", None),
+                    Cause::Io(kind) => {
+                        let index = IO_KINDS.iter().position(|k| *k == kind);
+                        ("io", index.map(|i| i as u64))
+                    }
+                    Cause::TooLarge { limit } => ("too_large", Some(limit)),
+                    _ => ("other", None),
+                };
+                let side = if e.side == Side::Api {
+                    "api"
+                } else {
+                    "token_endpoint"
+                };
+                json!({"kind": "unreachable", "side": side, "url": e.url, "cause": cause,
+                    "value": value, "detail": e.detail})
+            }
+            _ => Value::Null,
+        }
+    }
+
+    fn from_json(value: &Value) -> Option<Summary> {
+        let text = |name| value.get(name).and_then(Value::as_str).map(str::to_owned);
+        let number = |name| value.get(name).and_then(Value::as_u64);
+        let refusal = || {
+            Some(Box::new(EndpointError {
+                url: text("url")?,
+                status: u16::try_from(number("status")?).ok()?,
+                code: text("code"),
+                description: text("description"),
+                uri: text("uri"),
+                retry_after: number("retry_after_ms").map(Duration::from_millis),
+            }))
+        };
+        let error = match value.get("kind")?.as_str()? {
+            "rejected" => Error::CredentialsRejected(refusal()?),
+            "refused" => Error::EndpointRefused(refusal()?),
+            "unusable" => {
+                let why = text("why")?;
+                Error::InvalidResponse(UNUSABLE.iter().find(|(_, n)| *n == why)?.0)
+            }
+            "unreachable" => {
+                let extra = number("value");
+                let cause = match value.get("cause")?.as_str()? {
+                    "timed_out" => Cause::TimedOut {
+                        after: extra.map(Duration::from_millis),
+                    },
+                    "connection_refused" => Cause::ConnectionRefused,
+                    "host_not_found" => Cause::HostNotFound,
+                    "tls" => Cause::Tls,
+                    "protocol" => Cause::Protocol,
+                    "too_large" => Cause::TooLarge { limit: extra? },
+                    "io" => Cause::Io(
+                        (extra
+                            .and_then(|i| IO_KINDS.get(usize::try_from(i).ok()?))
+                            .copied())
+                        .unwrap_or(ErrorKind::Other),
+                    ),
+                    "other" => Cause::Other,
+                    _ => return None,
+                };
+                let side = match value.get("side")?.as_str()? {
+                    "api" => Side::Api,
+                    _ => Side::TokenEndpoint,
+                };
+                Error::Transport(Box::new(Unreachable {
+                    side,
+                    url: text("url")?,
+                    cause,
+                    detail: text("detail"),
+                }))
+            }
+            _ => return None,
+        };
+        Some(Summary(error))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::key::for_tests;
+
+    /// The binding of client `id` with `secret` at `https://a.example/t`.
+    fn binding(secret: &str) -> Binding {
+        let creds = crate::Credentials::new("id", secret).unwrap();
+        let url = "https://a.example/t".into();
+        Binding::new(&TokenRequest::new(
+            url,
+            creds,
+            crate::ClientAuth::RequestBody,
+        ))
+    }
+
+    #[test]
+    fn names_are_stable_and_one_per_secret() {
+        // Published FNV-1a 64 test vectors: a name must not change between builds.
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        let (one, other) = (binding("s1"), binding("s2"));
+        assert_eq!(one.settings, other.settings);
+        assert_ne!(one.key, other.key);
+        assert_eq!(one.key, binding("s1").key);
+        assert!(!one.key.id().contains("s1") && one.key.id().len() == 16);
+        let check = |secret: &str| secret_check(secret, "https://a.example/t", "id");
+        let distinct: std::collections::HashSet<u16> =
+            (0..1000).map(|n| check(&format!("secret-{n}"))).collect();
+        assert!(distinct.len() > 980, "{}", distinct.len());
+    }
 
     #[test]
     fn a_record_serves_only_its_own_secret_and_version() {
-        let (b, other) = (for_tests("s"), for_tests("t"));
-        let record = TokenRecord {
+        let (b, other) = (binding("s"), binding("t"));
+        let token = StoredToken {
             access_token: "tok".into(),
             scope: None,
             issued_at: UNIX_EPOCH + Duration::from_secs(5),
             lifetime: Duration::from_secs(60),
             skew_ms: -7_200_000,
         };
+        let record = Record {
+            token: Some(token.clone()),
+            ..Record::default()
+        };
         let bytes = record.encode(&b);
-        assert_eq!(TokenRecord::decode(&bytes, &b), Some(record));
-        assert_eq!(TokenRecord::decode(&bytes, &other), None);
-        assert!(FailureRecord::decode(&bytes, &b).is_none());
+        assert_eq!(Record::decode(&bytes, Some(&b)).unwrap().token, Some(token));
+        assert!(Record::decode(&bytes, Some(&other)).is_none());
         let old = String::from_utf8(bytes)
             .unwrap()
-            .replace("\"version\":3", "\"version\":2");
-        assert_eq!(TokenRecord::decode(old.as_bytes(), &b), None);
+            .replace("\"version\":4", "\"version\":3");
+        assert!(Record::decode(old.as_bytes(), Some(&b)).is_none());
+    }
+
+    #[test]
+    fn recorded_errors_come_back_with_the_same_variant_and_message() {
+        let refusal = EndpointError {
+            url: "https://a.example/t".into(),
+            status: 429,
+            code: Some("slow_down".into()),
+            description: Some("later".into()),
+            uri: None,
+            retry_after: Some(Duration::from_secs(3600)),
+        };
+        let unreachable = |cause| {
+            Error::Transport(Box::new(Unreachable {
+                side: Side::TokenEndpoint,
+                url: "https://a.example/t".into(),
+                cause,
+                detail: Some("detail".into()),
+            }))
+        };
+        let mut errors = vec![
+            Error::EndpointRefused(Box::new(refusal.clone())),
+            Error::CredentialsRejected(Box::new(refusal)),
+        ];
+        errors.extend(UNUSABLE.map(|(why, _)| Error::InvalidResponse(why)));
+        errors.extend(
+            [
+                Cause::TimedOut {
+                    after: Some(Duration::from_millis(1500)),
+                },
+                Cause::TimedOut { after: None },
+                Cause::ConnectionRefused,
+                Cause::HostNotFound,
+                Cause::Tls,
+                Cause::Protocol,
+                Cause::Io(ErrorKind::ConnectionReset),
+                Cause::Io(ErrorKind::NetworkUnreachable),
+                Cause::Io(ErrorKind::Other),
+                Cause::TooLarge { limit: 65536 },
+                Cause::Other,
+            ]
+            .map(unreachable),
+        );
+        let b = binding("s");
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let row = Row {
+            since: t0,
+            until: t0 + Duration::from_secs(2),
+            in_a_row: 2,
+        };
+        for error in errors {
+            let record = Record {
+                failure: Some((row, Summary::of(&error).unwrap())),
+                ..Record::default()
+            };
+            let back = Record::decode(&record.encode(&b), Some(&b)).unwrap();
+            let (back_row, back) = back.failure.unwrap();
+            assert_eq!(back_row, row);
+            let back = back.error();
+            assert_eq!(back.to_string(), error.to_string());
+            let kind = |e: Error| std::io::Error::from(e).kind();
+            assert_eq!(kind(back), kind(error));
+        }
+        assert!(Summary::of(&Error::Config("bad".into())).is_none());
     }
 }

@@ -4,7 +4,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::*;
-use crate::refresh::{Freshness, RefreshPolicy};
+use crate::cache::policy::{Freshness, RefreshPolicy};
 
 fn jwt(claims: &str) -> String {
     format!(

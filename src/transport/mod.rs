@@ -1,23 +1,21 @@
-//! Transport: which agent a request goes through, its time limits and redirect settings,
-//! and the sending of token requests. The request's contents and the URL rule are
-//! [`wire`](crate::wire)'s; API calls are [`ApiClient`](crate::ApiClient)'s, on the same
-//! agents.
+//! Transport, the only core code that calls ureq's network API: which agent a token request
+//! goes through, its time limits and redirect settings, and the sending. What is sent and
+//! how the answer reads are [`wire`](crate::wire)'s; API calls are
+//! [`ApiClient`](crate::ApiClient)'s, on the same agents.
 
 mod unreachable;
 
 use std::time::Duration;
 
-use ureq::Agent;
+pub(crate) use ureq::Agent;
+use ureq::RequestExt;
 use ureq::config::Timeouts;
-use ureq::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, DATE, RETRY_AFTER};
 
-pub use unreachable::{Cause, Side, Unreachable};
+pub(crate) use unreachable::from_ureq;
 
 use crate::clock::Clock;
-use crate::secret::scrub_credentials;
-use crate::token::finish_texts;
-use crate::wire::{TokenRequest, host_is_ip, http_date, retry_after};
-use crate::{ClientAuth, Error, Result, Token, Unusable};
+use crate::wire::{TokenRequest, host_is_ip};
+use crate::{Error, Result, Side, Token, Unusable};
 
 /// The most of a token response that is read; a longer body is an error, not an allocation.
 pub(crate) const MAX_BODY: u64 = 64 * 1024;
@@ -33,19 +31,16 @@ pub(crate) enum TokenAgent {
 }
 
 impl TokenAgent {
-    /// apiauth's own agent: ureq's defaults, the TLS provider this build was compiled for,
-    /// and the token settings.
-    pub fn own(request: &TokenRequest) -> TokenAgent {
+    /// The caller's `agent`, or apiauth's own: ureq's defaults, the TLS provider this build
+    /// was compiled for, and the token settings of `request`.
+    pub fn new(agent: Option<&Agent>, request: &TokenRequest) -> TokenAgent {
+        if let Some(agent) = agent {
+            return TokenAgent::Caller(agent.clone());
+        }
         let limits = phase_limits(request, &Agent::config_builder().build().timeouts());
         TokenAgent::Own(Agent::new_with_config(
             token_config!(agent_config(), limits).build(),
         ))
-    }
-
-    fn agent(&self) -> &Agent {
-        match self {
-            TokenAgent::Own(agent) | TokenAgent::Caller(agent) => agent,
-        }
     }
 }
 
@@ -94,60 +89,39 @@ macro_rules! token_config {
 use token_config;
 
 impl TokenRequest {
-    /// Sends the request through `agent` with no redirects and the phase limits, and parses
-    /// the answer. The lifetime counts from just before the request was sent. Every text of
-    /// the server's that reaches an error is scrubbed of the client secret (and of the Basic
-    /// credentials, which hold it).
-    pub fn fetch(&self, agent: &TokenAgent, clock: &Clock) -> Result<Token> {
-        let limits = phase_limits(self, &agent.agent().config().timeouts());
-        let request = match agent {
-            TokenAgent::Own(agent) => agent.post(&self.url),
-            TokenAgent::Caller(agent) => {
-                token_config!(agent.post(&self.url).config(), limits).build()
-            }
+    /// Sends the request through `agent` with no redirects and the phase limits, and reads
+    /// the answer. The lifetime counts from just before the request was sent.
+    pub fn send(&self, agent: &TokenAgent, clock: &Clock) -> Result<Token> {
+        let request = self.http_request()?;
+        let (agent, own) = match agent {
+            TokenAgent::Own(agent) => (agent, true),
+            TokenAgent::Caller(agent) => (agent, false),
         };
-        let mut request = request
-            .header(ACCEPT, "application/json")
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
-        if let ClientAuth::Basic(encoding) = self.client_auth {
-            request = request.header(AUTHORIZATION, self.credentials.basic_header(encoding)?);
-        }
+        let limits = phase_limits(self, &agent.config().timeouts());
         let secret = self.credentials.secret().secret();
-        let unreachable =
-            |e| Unreachable::from_ureq(Side::TokenEndpoint, self.shown_url(), e, &limits, secret);
+        let unreachable = |e| from_ureq(Side::TokenEndpoint, self.shown_url(), e, &limits, secret);
         let sent_at = clock.now();
-        let mut response = request.send(self.form()).map_err(unreachable)?;
-        let status = response.status().as_u16();
-        let retry_after = (response.headers().get(RETRY_AFTER))
-            .and_then(|v| retry_after(v.to_str().ok()?, clock.wall()));
-        let body = match response
-            .body_mut()
-            .with_config()
-            .limit(MAX_BODY)
-            .read_to_vec()
-        {
+        let answer = match own {
+            true => agent.run(request),
+            false => token_config!(request.with_agent(agent).configure(), limits).run(),
+        };
+        let mut response = answer.map_err(unreachable)?;
+        let status = response.status();
+        let body = match (response.body_mut().with_config().limit(MAX_BODY)).read_to_vec() {
             Ok(body) => body,
-            Err(ureq::Error::BodyExceedsLimit(_)) if response.status().is_success() => {
+            Err(ureq::Error::BodyExceedsLimit(_)) if status.is_success() => {
                 return Err(Error::InvalidResponse(Unusable::TooLarge));
             }
             Err(ureq::Error::BodyExceedsLimit(_)) => Vec::new(),
             Err(e) => return Err(unreachable(e)),
         };
-        let basic = match self.client_auth {
-            ClientAuth::Basic(encoding) => Some(encoding),
-            ClientAuth::RequestBody => None,
-        };
-        let date = (response.headers().get(DATE)).and_then(|v| http_date(v.to_str().ok()?));
-        Token::parse(status, &body, sent_at, clock.wall(), date).map_err(|mut e| {
-            if let Error::EndpointRefused(details) | Error::CredentialsRejected(details) = &mut e {
-                details.retry_after = retry_after;
-                details.url = self.shown_url();
-            }
-            finish_texts(&mut e, |text| {
-                scrub_credentials(text, &self.credentials, basic)
-            });
-            e
-        })
+        self.read_answer(
+            status.as_u16(),
+            response.headers(),
+            &body,
+            sent_at,
+            clock.wall(),
+        )
     }
 }
 

@@ -1,17 +1,22 @@
-//! Pure request building and parsing, no I/O: the token request's settings and form body
-//! (RFC 6749 §4.4), the URL rule and URL redaction, and `Retry-After`. The sending is
+//! The token request sans I/O: its settings, the request as an `http::Request` (RFC 6749
+//! §4.4), the answer from a status, headers and body into a [`Token`] or an error, the URL
+//! rule and URL redaction, and `Retry-After`. The sending is
 //! [`transport`](crate::transport)'s.
 
 mod retry_after;
 mod url;
 
-use std::time::Duration;
-
-pub(crate) use retry_after::{MAX_RETRY_AFTER, http_date, retry_after};
+pub(crate) use retry_after::{http_date, retry_after};
 pub(crate) use url::{check, check_uri, host_is_ip, redacted_uri};
 pub use url::{check_url, redacted_url};
 
-use crate::{ClientAuth, Credentials, Error, Result, form};
+use std::time::{Duration, Instant, SystemTime};
+
+use ureq::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, DATE, RETRY_AFTER};
+use ureq::http::{HeaderMap, Request};
+
+use crate::token::finish_texts;
+use crate::{ClientAuth, Credentials, Error, Result, Token, form};
 
 /// Everything needed to ask for a token, checked before anything is sent.
 #[derive(Debug, Clone)]
@@ -82,6 +87,46 @@ impl TokenRequest {
     /// The URL as messages and logs show it: without user, password or query.
     pub fn shown_url(&self) -> String {
         redacted_url(&self.url)
+    }
+
+    /// The request to send: a POST of [`form`](Self::form) with the client's Basic header
+    /// when it authenticates so.
+    pub fn http_request(&self) -> Result<Request<String>> {
+        let mut request = Request::post(&self.url)
+            .header(ACCEPT, "application/json")
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let ClientAuth::Basic(encoding) = self.client_auth {
+            request = request.header(AUTHORIZATION, self.credentials.basic_header(encoding)?);
+        }
+        (request.body(self.form())).map_err(|_| Error::Config("the token url is not valid".into()))
+    }
+
+    /// The token in an answer of `status` with `headers` and `body` to a request sent at
+    /// `sent_at` (monotonic), read at `wall`. Every text of the server's that reaches an
+    /// error is scrubbed of the client secret (and of the Basic credentials, which hold it).
+    pub fn read_answer(
+        &self,
+        status: u16,
+        headers: &HeaderMap,
+        body: &[u8],
+        sent_at: Instant,
+        wall: SystemTime,
+    ) -> Result<Token> {
+        let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+        let retry_after = header(RETRY_AFTER).and_then(|v| retry_after(v, wall));
+        let date = header(DATE).and_then(http_date);
+        Token::parse(status, body, sent_at, wall, date).map_err(|mut e| {
+            if let Error::EndpointRefused(details) | Error::CredentialsRejected(details) = &mut e {
+                details.retry_after = retry_after;
+                details.url = self.shown_url();
+            }
+            let basic = match self.client_auth {
+                ClientAuth::Basic(encoding) => Some(encoding),
+                ClientAuth::RequestBody => None,
+            };
+            finish_texts(&mut e, |text| self.credentials.scrub(text, basic));
+            e
+        })
     }
 }
 

@@ -48,10 +48,10 @@ fn the_cache_is_private_and_never_holds_the_secret() {
         assert!(!fs::read_to_string(file).unwrap().contains("the-secret-42"));
     }
     let entry: Value = serde_json::from_slice(&fs::read(&user.entries()[0]).unwrap()).unwrap();
-    assert_eq!(entry["access_token"], "PRIVATE");
+    assert_eq!(entry["token"]["access_token"], "PRIVATE");
     assert_eq!(entry["settings"]["client_id"], "the-id");
     assert_eq!(entry["settings"]["token_url"], url);
-    let mut fields: Vec<&str> = entry
+    let mut fields: Vec<&str> = entry["token"]
         .as_object()
         .unwrap()
         .keys()
@@ -60,13 +60,25 @@ fn the_cache_is_private_and_never_holds_the_secret() {
     fields.sort();
     let expected = [
         "access_token",
-        "check",
         "issued_at_ms",
-        "kind",
         "lifetime_ms",
         "scope",
-        "settings",
         "skew_ms",
+    ];
+    assert_eq!(fields, expected);
+    let mut fields: Vec<&str> = entry
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    fields.sort();
+    let expected = [
+        "check",
+        "failure",
+        "rejection",
+        "settings",
+        "token",
         "version",
     ];
     assert_eq!(fields, expected);
@@ -107,7 +119,7 @@ fn untrusted_or_corrupt_entries_are_ignored_and_replaced() {
         expected_calls += 1;
         mock.assert_calls(expected_calls);
         let replaced: Value = serde_json::from_slice(&fs::read(&entry).unwrap()).unwrap();
-        assert_eq!(replaced["access_token"], "GOOD", "{damage}");
+        assert_eq!(replaced["token"]["access_token"], "GOOD", "{damage}");
         assert_eq!(
             fs::metadata(&entry).unwrap().mode() & 0o777,
             0o600,
@@ -154,7 +166,7 @@ fn a_stale_entry_is_refreshed_and_an_expired_one_replaced() {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_millis() as i64;
-        json["issued_at_ms"] = json!(now_ms - (3600 - left) * 1000);
+        json["token"]["issued_at_ms"] = json!(now_ms - (3600 - left) * 1000);
         fs::write(&entry, json.to_string()).unwrap();
         assert_eq!(user.ok(&args), "T\n");
         mock.assert_calls(calls);

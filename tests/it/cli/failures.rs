@@ -106,11 +106,7 @@ fn retry_after_as_an_http_date_holds_for_every_later_process() {
 
 /// The user's one failure record.
 fn record_path(user: &User) -> PathBuf {
-    let mut records: Vec<_> = fs::read_dir(user.cache_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "fail"))
-        .collect();
+    let mut records = user.records(|record| !record["failure"].is_null());
     assert_eq!(records.len(), 1, "{records:?}");
     records.remove(0)
 }
@@ -132,7 +128,7 @@ fn untrusted_failure_records_are_ignored_and_replaced() {
         fs::write(&record, &valid).unwrap();
         fs::set_permissions(&record, fs::Permissions::from_mode(0o600)).unwrap();
     };
-    let elsewhere = user.home.join("elsewhere.fail");
+    let elsewhere = user.home.join("elsewhere.json");
     let can_chown = {
         let probe = user.home.join("probe");
         fs::write(&probe, "").unwrap();

@@ -119,10 +119,17 @@ impl User {
 
     /// The cache's entry files.
     pub fn entries(&self) -> Vec<PathBuf> {
+        self.records(|record| !record["token"].is_null())
+    }
+
+    /// The slot records (`<slot>.json`) whose JSON `select` picks.
+    pub fn records(&self, select: impl Fn(&serde_json::Value) -> bool) -> Vec<PathBuf> {
         let dir = fs::read_dir(self.cache_dir()).unwrap();
         let paths = dir.map(|e| e.unwrap().path());
+        let json = |p: &PathBuf| serde_json::from_slice(&fs::read(p).ok()?).ok();
         paths
             .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .filter(|p| json(p).is_none_or(|record| select(&record)))
             .collect()
     }
 }

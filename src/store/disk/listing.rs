@@ -4,7 +4,6 @@
 //! A child module of `disk_cache`, so that it reads records with the same trust checks as
 //! the store itself, and writes nothing.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
 use std::path::Path;
@@ -12,12 +11,10 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-use super::{DiskCache, extension, files};
-use crate::cache::key::key_of;
-use crate::cache::record::{FailureRecord, RejectionRecord, TokenRecord, VERSION};
-use crate::refresh::RefreshPolicy;
-use crate::secret::shown;
-use crate::store::RecordKind;
+use super::{DiskCache, files};
+use crate::cache::RefreshPolicy;
+use crate::cache::record::{Record, settings_of};
+use crate::wire::redacted_url;
 
 /// One slot of a [`DiskCache`]: what it is for, when its token expires, and a failure or a
 /// rejection still in force; never the token.
@@ -98,7 +95,7 @@ impl CacheEntry {
 impl fmt::Debug for CacheEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CacheEntry")
-            .field("token_url", &shown(&self.token_url))
+            .field("token_url", &redacted_url(&self.token_url))
             .field("client_id", &self.client_id)
             .field("scopes", &self.scopes)
             .field("token", &self.token)
@@ -132,77 +129,19 @@ impl DiskCache {
         let Ok(dir) = fs::read_dir(&self.real) else {
             return Vec::new();
         };
-        let mut slots: BTreeMap<String, CacheEntry> = BTreeMap::new();
-        for file in dir.flatten() {
-            let path = file.path();
-            let Some((id, kind)) = record_name(&path) else {
-                continue;
-            };
-            let Some(value) = self.read_file(&path).ok().flatten() else {
-                continue;
-            };
-            let Ok(value) = serde_json::from_slice::<Value>(&value) else {
-                continue;
-            };
-            let Some(entry) = self.describe(&id, kind, &value, slots.remove(&id)) else {
-                continue;
-            };
-            slots.insert(id, entry);
-        }
-        let mut entries: Vec<CacheEntry> = slots.into_values().collect();
+        let mut entries: Vec<CacheEntry> = dir
+            .flatten()
+            .filter_map(|file| {
+                let id = record_name(&file.path())?;
+                let bytes = self.read_file(&file.path()).ok()??;
+                describe(id, &bytes)
+            })
+            .collect();
         entries.sort_by(|a, b| {
             let key = |e: &CacheEntry| (e.token_url.clone(), e.client_id.clone(), e.scopes.clone());
             key(a).cmp(&key(b))
         });
         entries
-    }
-
-    /// `entry` (or a new one) with what the record `value` of `kind` in slot `id` says, if
-    /// the record is well formed and lives where its settings put it.
-    fn describe(
-        &self,
-        id: &str,
-        kind: RecordKind,
-        value: &Value,
-        entry: Option<CacheEntry>,
-    ) -> Option<CacheEntry> {
-        let settings = value.get("settings")?;
-        let check = u16::try_from(value.get("check")?.as_u64()?).ok()?;
-        let ours = value.get("version")?.as_u64()? == VERSION
-            && value.get("kind")?.as_str()? == kind.name()
-            && key_of(settings, check).id() == id;
-        if !ours {
-            return None;
-        }
-        let text = |v: &Value| v.as_str().map(str::to_owned);
-        let mut entry = entry.unwrap_or_else(|| CacheEntry {
-            token_url: settings.get("token_url").and_then(text).unwrap_or_default(),
-            client_id: settings.get("client_id").and_then(text).unwrap_or_default(),
-            scopes: (settings.get("scopes").and_then(Value::as_array))
-                .map(|s| s.iter().filter_map(text).collect())
-                .unwrap_or_default(),
-            token: None,
-            failure: None,
-            rejected_until: None,
-            id: id.to_owned(),
-        });
-        match kind {
-            RecordKind::Token => {
-                let token = TokenRecord::from_value(value)?;
-                entry.token = Some((
-                    token.issued_at,
-                    token.issued_at.checked_add(token.lifetime)?,
-                ));
-            }
-            RecordKind::Failure => {
-                let failure = FailureRecord::from_value(value)?;
-                entry.failure = Some((failure.error.error().to_string(), failure.retry_at));
-            }
-            RecordKind::Rejection => {
-                entry.rejected_until = Some(RejectionRecord::from_value(value)?.retry_at);
-            }
-        }
-        Some(entry)
     }
 
     /// Removes the slots (of [`entries`](Self::entries)) that `select` picks: their tokens,
@@ -217,14 +156,10 @@ impl DiskCache {
                 all = false;
                 continue;
             }
-            for kind in RecordKind::ALL {
-                let path = self.real.join(format!("{}.{}", entry.id, extension(kind)));
-                if files::is_regular_of(&path, self.uid) && fs::remove_file(&path).is_ok() {
-                    match kind {
-                        RecordKind::Token => removed.tokens += 1,
-                        _ => removed.records += 1,
-                    }
-                }
+            let path = self.real.join(format!("{}.json", entry.id));
+            if files::is_regular_of(&path, self.uid) && fs::remove_file(&path).is_ok() {
+                removed.tokens += usize::from(entry.token.is_some());
+                removed.records += usize::from(entry.token.is_none());
             }
             self.remove_unheld_lock(&self.real.join(format!("{}.lock", entry.id)));
         }
@@ -232,7 +167,7 @@ impl DiskCache {
             // What a listing does not show but may hold a token: records of another format
             // version, unreadable ones, and temporary files of writers killed mid-write.
             removed.stray += self.remove_files(|name, _| {
-                name.ends_with(".tmp") || record_name(Path::new(name)).is_some()
+                name.ends_with(".tmp") || old_record(name) || record_name(Path::new(name)).is_some()
             });
             for lock in self.lock_files() {
                 self.remove_unheld_lock(&lock);
@@ -267,11 +202,34 @@ impl DiskCache {
     }
 }
 
-/// The slot and kind of a record file's name (`<16 hex digits>.<extension>`).
-fn record_name(path: &std::path::Path) -> Option<(String, RecordKind)> {
-    let name = path.file_name()?.to_str()?;
-    let (id, ext) = name.split_once('.')?;
-    let kind = RecordKind::ALL.into_iter().find(|k| extension(*k) == ext)?;
+/// The slot of a record file's name (`<16 hex digits>.json`).
+fn record_name(path: &Path) -> Option<String> {
+    let id = path.file_name()?.to_str()?.strip_suffix(".json")?;
     let hex = id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit());
-    hex.then(|| (id.to_owned(), kind))
+    hex.then(|| id.to_owned())
+}
+
+/// Whether `name` is a record of the format before one record per slot.
+fn old_record(name: &str) -> bool {
+    name.ends_with(".fail") || name.ends_with(".reject")
+}
+
+/// The entry the record `bytes` in slot `id` describes, if it is of this version and lives
+/// where its settings put it.
+fn describe(id: String, bytes: &[u8]) -> Option<CacheEntry> {
+    let (settings, key) = settings_of(bytes)?;
+    let record = Record::decode(bytes, None).filter(|_| key.id() == id)?;
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    let token = record.token.as_ref();
+    Some(CacheEntry {
+        token_url: settings.get("token_url").and_then(text).unwrap_or_default(),
+        client_id: settings.get("client_id").and_then(text).unwrap_or_default(),
+        scopes: (settings.get("scopes").and_then(Value::as_array))
+            .map(|s| s.iter().filter_map(text).collect())
+            .unwrap_or_default(),
+        token: token.and_then(|t| Some((t.issued_at, t.issued_at.checked_add(t.lifetime)?))),
+        failure: (record.failure).map(|(row, error)| (error.error().to_string(), row.until)),
+        rejected_until: record.rejection.map(|(row, _)| row.until),
+        id,
+    })
 }

@@ -5,16 +5,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ureq::Agent;
-
-use crate::refresh::RefreshPolicy;
-use crate::secret::shown;
-use crate::source::RefreshHook;
+use super::{RefreshEvent, RefreshHook, RefreshPolicy, TokenSource};
+use crate::clock::Clock;
 use crate::store::Store;
-use crate::wire::TokenRequest;
-use crate::{
-    BasicEncoding, ClientAuth, Credentials, RefreshEvent, Result, TokenSource, clock::Clock,
-};
+use crate::transport::Agent;
+use crate::wire::{TokenRequest, redacted_url};
+use crate::{BasicEncoding, ClientAuth, Credentials, Result};
 
 /// The longest time limit a token request phase gets.
 const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
@@ -196,7 +192,7 @@ impl TokenConfig {
 impl fmt::Debug for TokenConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenConfig")
-            .field("token_url", &shown(&self.request.url))
+            .field("token_url", &redacted_url(&self.request.url))
             .field("client_id", &self.request.credentials.id())
             .field("client_auth", &self.request.client_auth)
             .field("scopes", &self.request.scopes)

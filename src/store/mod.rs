@@ -1,35 +1,13 @@
-//! [`Store`]: where a [`TokenSource`](crate::TokenSource) shares its token, its last failure
-//! and its last rejection with other processes or hosts. The store keeps bytes; every
-//! decision (fresh or stale, whose record, how long to back off) is the source's.
+//! [`Store`]: where a [`TokenSource`](crate::TokenSource) shares one record per slot (its
+//! token, its last failure and its last rejection) with other processes or hosts, and the
+//! disk store. A store keeps bytes; every decision (fresh or stale, whose record, how long
+//! to back off) is the source's.
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-/// The three records the source still keeps (crude bridge until issue 26 lands: they are
-/// stored together in the slot's one record; see `source::shared`).
-#[doc(hidden)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum RecordKind {
-    Token,
-    Failure,
-    Rejection,
-}
-
-impl RecordKind {
-    pub(crate) const ALL: [RecordKind; 3] = [
-        RecordKind::Token,
-        RecordKind::Failure,
-        RecordKind::Rejection,
-    ];
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            RecordKind::Token => "token",
-            RecordKind::Failure => "failure",
-            RecordKind::Rejection => "rejection",
-        }
-    }
-}
+#[cfg(unix)]
+pub(crate) mod disk;
 
 /// Names one slot of a store: a hash (16 hex digits) of the token URL, client id, client
 /// authentication, scopes, parameters and a 16-bit check of the client secret. It holds no
@@ -82,13 +60,13 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
-/// A place to share records between processes or hosts: [`DiskCache`](crate::DiskCache) on
-/// one host, or a store on a server for a fleet. Give one to
-/// [`TokenConfig::with_store`](crate::TokenConfig::with_store).
+/// A place to share one record per slot between processes or hosts:
+/// [`DiskCache`](crate::DiskCache) on one host, or a store on a server for a fleet. Give one
+/// to [`TokenConfig::with_store`](crate::TokenConfig::with_store).
 ///
-/// A store keeps bytes and decides nothing. The source reads the token record without a
-/// lock; when it needs a request it takes the key's lock (single flight across processes),
-/// reads again, sends, and writes the outcome under the lock. Records are bound to the
+/// A store keeps bytes and decides nothing. The source reads the slot's record without a
+/// lock; when it needs a request it takes the slot's lock (single flight across processes),
+/// reads again, sends, and writes the new record under the lock. Records are bound to the
 /// client secret and checked by the source when read, so a store may return anything it
 /// holds: a record that does not check out is ignored. `keep_for` is how long a record is
 /// worth keeping; a store with expiry (a TTL) may drop it after that, a store without may
@@ -101,7 +79,7 @@ impl std::error::Error for StoreError {}
 /// ```
 /// use std::collections::HashMap;
 /// use std::sync::{Arc, Mutex};
-/// use std::time::{Duration, SystemTime};
+/// use std::time::Duration;
 /// use apiauth::store::{Store, StoreError, StoreGuard, StoreKey};
 ///
 /// #[derive(Debug, Default)]
@@ -142,11 +120,14 @@ impl std::error::Error for StoreError {}
 /// # Ok::<(), apiauth::Error>(())
 /// ```
 pub trait Store: Send + Sync + fmt::Debug + 'static {
-    /// The slot's one record under `key`, without the lock; `None` when there is none.
+    /// The slot's record under `key`, without taking the lock; `None` when there is none.
     fn read(&self, key: &StoreKey) -> Result<Option<Vec<u8>>, StoreError>;
 
-    /// Takes `key`'s lock, waiting at most `wait` for another holder; the holder may keep it
-    /// up to `hold` (a lease lasts at least that long). `Ok(None)`: still held after `wait`.
+    /// Takes `key`'s lock, waiting at most `wait` for another holder (zero: do not wait);
+    /// the holder may need it for up to `hold` (a lease lasts at least that long).
+    /// `Ok(None)` when it is still held after `wait`. The lock is released when the guard is
+    /// dropped, and must also be released if the holder dies (a lease that expires, a file
+    /// lock the OS drops).
     fn lock(
         &self,
         key: &StoreKey,
@@ -154,23 +135,25 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         hold: Duration,
     ) -> Result<Option<Box<dyn StoreGuard + '_>>, StoreError>;
 
-    /// The store's own clock, read by every host that shares it (Redis `TIME`), or `None`:
-    /// each host's wall clock. Records' times are on this clock. Must be cheap (no round
-    /// trip per call: e.g. an offset measured when connecting).
+    /// The store's own clock, read by every host that shares it (a server's time), or
+    /// `None`: each host's wall clock. Record times are on this clock, so hosts whose clocks
+    /// differ share tokens and backoffs as if they agreed. It must be cheap (an offset
+    /// measured when connecting, not a round trip per call). Defaults to `None`.
     fn now(&self) -> Option<SystemTime> {
         None
     }
 }
 
-/// A held lock on one key of a [`Store`], and the reads and writes done under it.
+/// A held lock on one slot of a [`Store`], and the reads and writes done under it.
 pub trait StoreGuard {
-    /// The record, read again under the lock.
+    /// The slot's record, read again under the lock.
     fn read(&mut self) -> Result<Option<Vec<u8>>, StoreError>;
 
-    /// Replaces the record atomically, worth keeping for `keep_for`; fails (Err) if the lock
-    /// (lease) is no longer this guard's — a fenced write.
+    /// Replaces the record with `bytes`, atomically (a reader sees the old record or the new
+    /// one, never a mix), worth keeping for `keep_for`. A store with leases refuses (`Err`)
+    /// a write by a guard whose lease has passed to another holder.
     fn write(&mut self, bytes: &[u8], keep_for: Duration) -> Result<(), StoreError>;
 
-    /// Removes the record (also fenced).
+    /// Removes the record, if there is one.
     fn remove(&mut self) -> Result<(), StoreError>;
 }

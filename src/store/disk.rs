@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::store::{RecordKind, Store, StoreError, StoreGuard, StoreKey};
+use super::{Store, StoreError, StoreGuard, StoreKey};
 use crate::{Error, Result};
 
 mod files;
@@ -24,9 +24,8 @@ const STRAY_AGE: Duration = Duration::from_secs(60);
 ///
 /// Give it to [`TokenConfig::with_disk_cache`](crate::TokenConfig::with_disk_cache). Each
 /// slot (token URL, client id, client authentication, scopes, parameters and client secret,
-/// hashed into a 16-hex-digit name) has up to three files: `<name>.json`, the token;
-/// `<name>.fail`, the last failed request; `<name>.reject`, the last token an API rejected;
-/// and `<name>.lock`, the lock a process holds while it asks for a token, so that processes
+/// hashed into a 16-hex-digit name) has two files: `<name>.json`, its record (the token, the
+/// last failed request and the last token an API rejected), and `<name>.lock`, the lock a process holds while it asks for a token, so that processes
 /// started together make one request between them. The OS releases the lock of a process
 /// that dies; a holder that hangs is waited for no longer than a token request can take.
 /// What the records hold and how they are used is the source's business (see
@@ -147,8 +146,8 @@ impl DiskCache {
         }
     }
 
-    fn path(&self, key: &StoreKey, kind: RecordKind) -> PathBuf {
-        self.real.join(format!("{}.{}", key.id(), extension(kind)))
+    fn path(&self, key: &StoreKey) -> PathBuf {
+        self.real.join(format!("{}.json", key.id()))
     }
 
     fn failed(&self, doing: &str, error: std::io::Error) -> StoreError {
@@ -299,20 +298,10 @@ fn shown(path: &Path) -> std::borrow::Cow<'_, str> {
     path.file_name().unwrap_or_default().to_string_lossy()
 }
 
-/// The file name extension of each record kind.
-fn extension(kind: RecordKind) -> &'static str {
-    match kind {
-        RecordKind::Token => "json",
-        RecordKind::Failure => "fail",
-        RecordKind::Rejection => "reject",
-    }
-}
-
-// Crude bridge until issue 26 lands: the slot's one record in the token's file.
 impl Store for DiskCache {
     fn read(&self, key: &StoreKey) -> Result<Option<Vec<u8>>, StoreError> {
         self.checked()?;
-        self.read_file(&self.path(key, RecordKind::Token))
+        self.read_file(&self.path(key))
     }
 
     fn lock(
@@ -342,22 +331,19 @@ struct DiskGuard<'a> {
 
 impl StoreGuard for DiskGuard<'_> {
     fn read(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
-        let kind = RecordKind::Token;
         self.cache.checked()?;
-        self.cache.read_file(&self.cache.path(&self.key, kind))
+        self.cache.read_file(&self.cache.path(&self.key))
     }
 
     fn write(&mut self, bytes: &[u8], _keep_for: Duration) -> Result<(), StoreError> {
-        let kind = RecordKind::Token;
         self.cache.checked()?;
         self.cache
-            .write_atomically(&self.cache.path(&self.key, kind), bytes)
+            .write_atomically(&self.cache.path(&self.key), bytes)
     }
 
     fn remove(&mut self) -> Result<(), StoreError> {
-        let kind = RecordKind::Token;
         self.cache.checked()?;
-        match fs::remove_file(self.cache.path(&self.key, kind)) {
+        match fs::remove_file(self.cache.path(&self.key)) {
             Err(e) if e.kind() != ErrorKind::NotFound => Err(self.cache.failed("cannot remove", e)),
             _ => Ok(()),
         }

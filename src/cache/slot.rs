@@ -1,0 +1,140 @@
+//! A source's side of a [`Store`]: its slot, read and written as one [`Record`] bound to
+//! this source's settings and secret, on the record clock, and a store that fails reported
+//! once. I/O only: what the record means is the policy's business.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, SystemTime};
+
+use super::record::{Binding, Record, StoredToken};
+use crate::Token;
+use crate::clock::Clock;
+use crate::store::{Store, StoreError, StoreGuard};
+use crate::token::{shifted, skew_ms as offset_ms};
+use crate::wire::TokenRequest;
+
+/// The most a holder of the slot's lock is waited for, however long its request may take: a
+/// holder that does not progress (stopped, hung) is then ignored.
+const MAX_LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// A store, and what this source's record is bound to.
+pub(super) struct Slot {
+    store: Arc<dyn Store>,
+    binding: Binding,
+    /// Whether a failing store was reported already.
+    warned: AtomicBool,
+}
+
+/// The slot's lock, or why there is none.
+pub(super) enum Lock<'a> {
+    Held(Box<dyn StoreGuard + 'a>),
+    /// Another process holds it (after the wait).
+    Busy,
+    /// The store failed (reported): go on as a single process.
+    Failed,
+}
+
+impl Slot {
+    pub fn new(store: Arc<dyn Store>, request: &TokenRequest) -> Slot {
+        Slot {
+            store,
+            binding: Binding::new(request),
+            warned: AtomicBool::new(false),
+        }
+    }
+
+    /// Logs `error` at warn (target `apiauth::store`), once per source: the source goes on
+    /// without the store.
+    fn report(&self, error: &StoreError) {
+        if !self.warned.swap(true, Relaxed) {
+            log::warn!(
+                target: "apiauth::store",
+                "token store failed ({error}); going on without it: tokens and failures are \
+                 not shared with other processes for now"
+            );
+        } else {
+            log::debug!(target: "apiauth::store", "token store failed ({error})");
+        }
+    }
+
+    fn decode(&self, read: Result<Option<Vec<u8>>, StoreError>) -> Result<Record, ()> {
+        match read {
+            Ok(bytes) => Ok((bytes.as_deref())
+                .and_then(|b| Record::decode(b, Some(&self.binding)))
+                .unwrap_or_default()),
+            Err(error) => {
+                self.report(&error);
+                Err(())
+            }
+        }
+    }
+
+    /// The record, read without the lock; empty when there is none or the store failed.
+    pub fn read(&self) -> Record {
+        self.decode(self.store.read(&self.binding.key))
+            .unwrap_or_default()
+    }
+
+    /// The record read again under the lock; `Err` when the store failed (reported).
+    pub fn read_locked(&self, guard: &mut dyn StoreGuard) -> Result<Record, ()> {
+        self.decode(guard.read())
+    }
+
+    /// Writes `record` under the lock; `false` when the store failed (reported).
+    pub fn write(&self, guard: &mut dyn StoreGuard, record: &Record, keep_for: Duration) -> bool {
+        let written = guard.write(&record.encode(&self.binding), keep_for);
+        written.map_err(|error| self.report(&error)).is_ok()
+    }
+
+    /// Takes the lock, waiting at most `wait` (capped) for another holder of a request of
+    /// `request`'s time limit.
+    pub fn lock(&self, wait: Duration, request: &TokenRequest) -> Lock<'_> {
+        let hold = request.timeout.saturating_mul(5);
+        match (self.store).lock(&self.binding.key, wait.min(MAX_LOCK_WAIT), hold) {
+            Ok(Some(guard)) => Lock::Held(guard),
+            Ok(None) => Lock::Busy,
+            Err(error) => {
+                self.report(&error);
+                Lock::Failed
+            }
+        }
+    }
+
+    /// Now on the record clock: the store's own, or this host's wall clock.
+    pub fn now(&self, clock: &Clock) -> SystemTime {
+        self.store.now().unwrap_or_else(|| clock.wall())
+    }
+
+    /// `token` as a record keeps it, its times moved onto the record clock.
+    pub fn stored(&self, token: &Token, clock: &Clock) -> StoredToken {
+        let (wall, record_now) = (clock.wall(), self.now(clock));
+        let age = clock.now().saturating_duration_since(token.issued_at());
+        StoredToken {
+            access_token: token.access_token().secret().to_owned(),
+            scope: token.scope().map(str::to_owned),
+            issued_at: record_now
+                .checked_sub(age)
+                .unwrap_or(SystemTime::UNIX_EPOCH),
+            lifetime: token.lifetime(),
+            skew_ms: token
+                .clock_skew_ms()
+                .saturating_add(offset_ms(record_now, wall)),
+        }
+    }
+
+    /// The token `stored` holds, its times moved back onto this host's clocks; `None` when
+    /// it cannot be a token.
+    pub fn restore(&self, stored: &StoredToken, clock: &Clock) -> Option<Token> {
+        let (wall, record_now) = (clock.wall(), self.now(clock));
+        let offset = offset_ms(wall, record_now);
+        Token::restore(
+            stored.access_token.clone(),
+            stored.scope.clone(),
+            shifted(stored.issued_at, offset),
+            stored.lifetime,
+            stored.skew_ms.saturating_add(offset),
+            clock.now(),
+            wall,
+        )
+    }
+}

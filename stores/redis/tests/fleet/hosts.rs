@@ -132,3 +132,38 @@ fn a_revoked_token_costs_the_fleet_one_new_token() {
         assert!(ok.contains(&result.as_str()), "{results:?}");
     }
 }
+
+/// 12 hosts one after another, every other one with its wall clock 2 h ahead: what one
+/// host stored, the next judges by Redis's clock, not its own.
+fn two_hours_apart(test: &str, answer: Answer) -> Option<(Vec<String>, usize)> {
+    let redis = Redis::any(test)?;
+    let server = TokenServer::start(answer);
+    let mut fleet = Fleet::new(&redis, &prefix(test), &server.url);
+    let mut results = Vec::new();
+    for n in 0..12 {
+        fleet.wall_ahead = Duration::from_secs(if n % 2 == 0 { 0 } else { 7200 });
+        results.push(fleet.run(1).remove(0).result);
+    }
+    Some((results, server.requests()))
+}
+
+#[test]
+fn hosts_two_hours_apart_share_one_token() {
+    let Some((results, requests)) = two_hours_apart("apart-token", Answer::Token) else {
+        return;
+    };
+    assert_eq!(results, vec!["token=tok-1"; 12]);
+    assert_eq!(requests, 1);
+}
+
+#[test]
+fn hosts_two_hours_apart_share_a_backoff_of_an_hour() {
+    let Some((results, requests)) = two_hours_apart("apart-429", Answer::TooManyForAnHour) else {
+        return;
+    };
+    assert_eq!(requests, 1, "{results:?}");
+    for result in &results {
+        assert!(result.starts_with("error=token endpoint"), "{results:?}");
+        assert!(result.ends_with("returned 429: slow_down"), "{results:?}");
+    }
+}

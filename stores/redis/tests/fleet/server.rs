@@ -3,8 +3,8 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 /// How the token endpoint answers.
@@ -14,6 +14,8 @@ pub enum Answer {
     Token,
     /// 429 with `Retry-After: 30`.
     TooMany,
+    /// 429 with `Retry-After: 3600`.
+    TooManyForAnHour,
     /// Nothing for the first request (until its client goes away), then `Token`.
     HangFirst,
 }
@@ -98,6 +100,11 @@ fn serve(stream: TcpStream, answer: Answer, count: &AtomicUsize) {
             Answer::TooMany => (
                 "429 Too Many Requests",
                 "Retry-After: 30\r\n",
+                r#"{"error":"slow_down"}"#.to_owned(),
+            ),
+            Answer::TooManyForAnHour => (
+                "429 Too Many Requests",
+                "Retry-After: 3600\r\n",
                 r#"{"error":"slow_down"}"#.to_owned(),
             ),
             _ => (

@@ -249,6 +249,8 @@ pub struct Fleet {
     pub ca_file: Option<String>,
     /// The hosts' `SSL_CERT_FILE`.
     pub ssl_cert_file: Option<String>,
+    /// How far ahead of the real time the hosts' wall clocks are.
+    pub wall_ahead: Duration,
 }
 
 impl Fleet {
@@ -261,6 +263,7 @@ impl Fleet {
             timeout: Duration::from_secs(10),
             ca_file: None,
             ssl_cert_file: None,
+            wall_ahead: Duration::ZERO,
         }
     }
 
@@ -278,6 +281,10 @@ impl Fleet {
             .env("FLEET_PREFIX", &self.prefix)
             .env("FLEET_TOKEN_URL", &self.token_url)
             .env("FLEET_TIMEOUT_MS", self.timeout.as_millis().to_string())
+            .env(
+                "FLEET_WALL_AHEAD_MS",
+                self.wall_ahead.as_millis().to_string(),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         if let Some(api) = &self.api_url {
@@ -371,8 +378,11 @@ pub fn run_host() {
     if let Ok(ca) = std::env::var("FLEET_CA") {
         store = store.with_ca_file(ca).unwrap();
     }
+    let clock = apiauth::TestClock::new();
+    clock.advance_wall(ms("FLEET_WALL_AHEAD_MS"));
     let source = TokenConfig::new(var("FLEET_TOKEN_URL"), credentials())
         .with_timeout(ms("FLEET_TIMEOUT_MS"))
+        .with_test_clock(clock)
         .with_store(store)
         .build()
         .unwrap();

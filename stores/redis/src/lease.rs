@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use apiauth::store::{StoreError, StoreGuard, StoreKey};
 
 use crate::RedisStore;
-use crate::resp::Reply;
+use crate::resp::{MAX_BULK, Reply};
 
 /// Sets the record (KEYS[1]) for ARGV[3] ms only while the lease (KEYS[2]) holds ARGV[1].
 const WRITE: &str = "if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end \
@@ -137,6 +137,10 @@ impl StoreGuard for Lease<'_> {
     }
 
     fn write(&mut self, bytes: &[u8], keep_for: Duration) -> Result<(), StoreError> {
+        if bytes.len() > MAX_BULK {
+            // It could not be read back.
+            return Err(StoreError::new("redis record not written: over 64 KiB"));
+        }
         // Never longer than `keep_for`: whole milliseconds, rounded down; nothing to keep
         // under a millisecond.
         let ms = u64::try_from(keep_for.as_millis())

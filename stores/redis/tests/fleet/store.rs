@@ -180,9 +180,19 @@ fn a_record_over_64_kib_is_refused_while_read() {
         error.ends_with("cannot read: unexpected reply (value over 64 KiB)"),
         "{error}"
     );
+    // A reply cut short is a failure: the store cools down. A new one writes.
+    let store = RedisStore::open(&redis.url, prefix("big")).unwrap();
+    let mut guard = store
+        .lock(&key, Duration::ZERO, Duration::from_secs(5))
+        .unwrap()
+        .unwrap();
+    let error = guard
+        .write(big.as_bytes(), Duration::from_secs(5))
+        .unwrap_err();
+    assert_eq!(error.to_string(), "redis record not written: over 64 KiB");
+    drop(guard);
     let fits = "x".repeat(64 * 1024);
     assert_eq!(redis.cmd(&["SET", &record, &fits]), "OK");
-    let store = RedisStore::open(&redis.url, prefix("big")).unwrap();
     assert_eq!(store.read(&key).unwrap().map(|v| v.len()), Some(64 * 1024));
 }
 

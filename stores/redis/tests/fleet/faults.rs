@@ -14,7 +14,7 @@ use apiauth::store::{Store, StoreKey};
 use apiauth_redis::RedisStore;
 
 use crate::server::{Answer, TokenServer};
-use crate::support::{Redis, credentials, key_of, prefix};
+use crate::support::{Fleet, Redis, credentials, key_of, prefix};
 
 const DEADLINE: Duration = Duration::from_millis(250);
 /// A bound no correct run comes near, so that a loaded machine does not fail the test.
@@ -249,4 +249,44 @@ fn now_follows_redis_clock_not_this_hosts() {
         .duration_since(store.now().unwrap())
         .unwrap();
     assert!(near(behind), "{behind:?}");
+}
+
+/// Through a Redis trickling one byte per 200 ms, `token()` costs a deadline or two (the
+/// unlocked read, then nothing: the store cools down) plus the token request, on every
+/// thread, and the host logs one warning.
+#[test]
+fn a_trickling_redis_costs_token_a_deadline_on_every_thread_with_one_warning() {
+    let Some(redis) = Redis::any("a_trickling_redis_costs_token_a_deadline") else {
+        return;
+    };
+    let url = trickling_proxy(redis.port, Arc::new(AtomicBool::new(true)));
+    let server = TokenServer::start(Answer::Token);
+    let store = RedisStore::open(&url, prefix("trickle-token")).unwrap();
+    let source = TokenConfig::new(&server.url, credentials())
+        .with_timeout(Duration::from_secs(2))
+        .with_store(store)
+        .build()
+        .unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let source = source.clone();
+            std::thread::spawn(move || {
+                timed(|| source.token().unwrap().access_token().secret().to_owned())
+            })
+        })
+        .collect();
+    let each: Vec<(String, Duration)> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    eprintln!("4 threads' token() through a trickling Redis: {each:?}");
+    for (token, took) in &each {
+        assert_eq!(token, "tok-1");
+        assert!(*took < GENEROUS, "{took:?}");
+    }
+    assert_eq!(server.requests(), 1);
+    // A host (a process of its own): one warning.
+    let fleet = Fleet::new(&redis, &prefix("trickle-host"), &server.url);
+    let (hosts, took) = timed(|| fleet.run_on(&[&url], 1));
+    eprintln!("a host through a trickling Redis ran in {took:?}");
+    assert_eq!(hosts[0].result, "token=tok-2");
+    assert_eq!(hosts[0].logged("WARN token store failed"), 1, "{hosts:?}");
+    assert_eq!(hosts[0].logged("WARN"), 1, "{hosts:?}");
 }

@@ -137,6 +137,7 @@ impl StoreGuard for Lease<'_> {
     }
 
     fn write(&mut self, bytes: &[u8], keep_for: Duration) -> Result<(), StoreError> {
+        let bytes = self.store.sealed(&self.key, bytes);
         if bytes.len() > MAX_BULK {
             // It could not be read back.
             return Err(StoreError::new("redis record not written: over 64 KiB"));
@@ -150,7 +151,7 @@ impl StoreGuard for Lease<'_> {
             return self.remove();
         }
         let ms = ms.to_string();
-        self.fenced("write", WRITE, &[bytes, ms.as_bytes()])
+        self.fenced("write", WRITE, &[&bytes, ms.as_bytes()])
     }
 
     fn remove(&mut self) -> Result<(), StoreError> {

@@ -56,6 +56,8 @@
 
 mod connection;
 mod lease;
+#[cfg(feature = "record-mac")]
+mod mac;
 mod resp;
 mod store;
 mod target;

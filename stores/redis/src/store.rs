@@ -69,6 +69,12 @@ pub struct RedisStore {
     /// Redis's clock minus this host's, in nanoseconds, measured on the last connection.
     offset_ns: AtomicI64,
     offset_known: AtomicBool,
+    /// The operator's key records are signed with, if any.
+    #[cfg(feature = "record-mac")]
+    record_key: Option<crate::mac::RecordKey>,
+    /// Whether an unsigned or forged record was reported already.
+    #[cfg(feature = "record-mac")]
+    warned: AtomicBool,
 }
 
 impl RedisStore {
@@ -110,6 +116,10 @@ impl RedisStore {
             cooling: Mutex::default(),
             offset_ns: AtomicI64::new(0),
             offset_known: AtomicBool::new(false),
+            #[cfg(feature = "record-mac")]
+            record_key: None,
+            #[cfg(feature = "record-mac")]
+            warned: AtomicBool::new(false),
         };
         if store.target.tls {
             store.configure_tls()?;
@@ -181,6 +191,60 @@ impl RedisStore {
             let _ = (self, chain, key);
             Err(no_tls())
         }
+    }
+
+    /// Signs every record with HMAC-SHA256 under this key (over the record and its Redis
+    /// key), and reads a record without a valid signature as none (logged at warn once):
+    /// give every host of the fleet the same key. Feature `record-mac`. Defaults to
+    /// unsigned records.
+    ///
+    /// # Security
+    ///
+    /// It protects the records' integrity from whoever can write the keys but lacks the key
+    /// (another application with the same ACL, a Redis exposed without a password): they
+    /// cannot plant a token the fleet would send to your APIs, a failure or a backoff that
+    /// would stop it, nor move a record to another slot. It does not hide the tokens (a
+    /// reader of Redis still reads them), nor stop a writer from deleting records, holding
+    /// the lease (hosts then wait up to their lock wait and ask alone), or putting back an
+    /// older record of the same slot that the key signed (a token until it expires, a
+    /// backoff until it ends). Every host that has the key can sign.
+    #[cfg(feature = "record-mac")]
+    pub fn with_record_key(mut self, key: impl AsRef<[u8]>) -> Self {
+        self.record_key = Some(crate::mac::RecordKey::new(key.as_ref()));
+        self
+    }
+
+    /// The bytes stored for `record`: signed, with a record key.
+    pub(crate) fn sealed<'a>(
+        &self,
+        key: &StoreKey,
+        record: &'a [u8],
+    ) -> std::borrow::Cow<'a, [u8]> {
+        #[cfg(feature = "record-mac")]
+        if let Some(mac) = &self.record_key {
+            return mac.seal(&self.record_key(key), record).into();
+        }
+        let _ = key;
+        record.into()
+    }
+
+    /// The record in `stored`: `None` when a record key is set and the MAC is not valid.
+    fn opened(&self, key: &StoreKey, stored: Vec<u8>) -> Option<Vec<u8>> {
+        #[cfg(feature = "record-mac")]
+        if let Some(mac) = &self.record_key {
+            let opened = mac.open(&self.record_key(key), &stored);
+            if opened.is_none() && !self.warned.swap(true, Relaxed) {
+                log::warn!(
+                    "redis {} record {} ignored: not signed with the record key (a writer \
+                     without it, or a host without it)",
+                    self.server,
+                    self.record_key(key)
+                );
+            }
+            return opened;
+        }
+        let _ = key;
+        Some(stored)
     }
 
     #[cfg(feature = "tls-rustls")]
@@ -346,7 +410,7 @@ impl RedisStore {
     pub(crate) fn get(&self, key: &StoreKey) -> Result<Option<Vec<u8>>, StoreError> {
         let record = self.record_key(key);
         match self.call_one("read", key.id(), &[b"GET", record.as_bytes()])? {
-            Reply::Bulk(value) => Ok(value),
+            Reply::Bulk(value) => Ok(value.and_then(|v| self.opened(key, v))),
             _ => Err(self.unexpected("read")),
         }
     }

@@ -255,3 +255,33 @@ fn bad_settings_are_refused_and_messages_hold_no_password() {
         "redis 127.0.0.1:1/3 not used for 5s after a failed call"
     );
 }
+
+/// With a record key, a record changed by a writer without it is not served: the next
+/// host asks for a token of its own (and its signed record replaces the planted one).
+#[cfg(feature = "record-mac")]
+#[test]
+fn a_planted_token_is_not_served_with_a_record_key() {
+    let Some(redis) = Redis::any("a_planted_token_is_not_served") else {
+        return;
+    };
+    let server = TokenServer::start(Answer::Token);
+    let prefix = prefix("mac");
+    let host = || {
+        let store = RedisStore::open(&redis.url, &prefix)
+            .unwrap()
+            .with_record_key("operator-key");
+        source(store, &server)
+    };
+    assert_eq!(host().token().unwrap().access_token().secret(), "tok-1");
+    assert_eq!(host().token().unwrap().access_token().secret(), "tok-1");
+    let keys = redis.keys(&prefix);
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let stored = redis.cmd(&["GET", &keys[0]]);
+    assert!(stored.starts_with("mac1."), "{stored}");
+    let planted = stored.replace("tok-1", "evil1");
+    assert_eq!(redis.cmd(&["SET", &keys[0], &planted]), "OK");
+    assert_eq!(host().token().unwrap().access_token().secret(), "tok-2");
+    assert_eq!(server.requests(), 2);
+    assert!(redis.cmd(&["GET", &keys[0]]).contains("tok-2"));
+    assert_eq!(host().token().unwrap().access_token().secret(), "tok-2");
+}

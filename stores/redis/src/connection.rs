@@ -30,6 +30,12 @@ impl Failure {
         !matches!(self, Failure::Server(_))
     }
 
+    /// Whether the connection was closed under it (end of stream, reset, broken pipe).
+    pub fn is_closed(&self) -> bool {
+        use io::ErrorKind::*;
+        matches!(self, Failure::Io(e) if matches!(e.kind(), UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe))
+    }
+
     pub(crate) fn server(line: &str) -> Failure {
         // The first word only: a server's text could quote a value.
         Failure::Server(line.split(' ').next().unwrap_or_default().to_owned())

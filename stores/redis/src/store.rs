@@ -294,6 +294,7 @@ impl RedisStore {
         self.call_by(tag, commands, deadline).map_err(|failure| {
             if failure.is_transport() {
                 *lock(&self.cooling) = Some(Instant::now() + self.cool_down);
+                lock(&self.idle).clear();
             }
             StoreError::new(format_args!(
                 "redis {} cannot {doing}: {failure}",
@@ -316,20 +317,33 @@ impl RedisStore {
         let mut redirects = 0;
         loop {
             let node = join(&host, port);
-            let mut connection = match lock(&self.idle).get_mut(&node).and_then(Vec::pop) {
-                Some(connection) => connection,
-                None => self.connect(&host, port, deadline)?,
+            let asked = [&[b"ASKING".as_slice()][..]];
+            let sent: Vec<&[&[u8]]> = match asking {
+                true => asked.iter().chain(commands).copied().collect(),
+                false => commands.to_vec(),
             };
-            let mut replies = match asking {
-                true => {
-                    let asked = [&[b"ASKING".as_slice()][..]];
-                    let all: Vec<&[&[u8]]> = asked.iter().chain(commands).copied().collect();
-                    let mut replies = connection.exec(&all, deadline)?;
-                    replies.remove(0);
-                    replies
+            let idle = lock(&self.idle).get_mut(&node).and_then(Vec::pop);
+            let (connection, mut replies) = match idle.map(|mut c| (c.exec(&sent, deadline), c)) {
+                Some((Ok(replies), connection)) => (connection, replies),
+                // An idle connection the server closed (its `timeout`, a restart, a
+                // failover): the others of this node too, most likely. Once more on a
+                // new one, within the same deadline.
+                Some((Err(failure), _)) if failure.is_closed() => {
+                    lock(&self.idle).remove(&node);
+                    let mut connection = self.connect(&host, port, deadline)?;
+                    let replies = connection.exec(&sent, deadline)?;
+                    (connection, replies)
                 }
-                false => connection.exec(commands, deadline)?,
+                Some((Err(failure), _)) => return Err(failure),
+                None => {
+                    let mut connection = self.connect(&host, port, deadline)?;
+                    let replies = connection.exec(&sent, deadline)?;
+                    (connection, replies)
+                }
             };
+            if asking {
+                replies.remove(0);
+            }
             // A reply read whole leaves the connection ready for the next call.
             let mut idle = lock(&self.idle);
             let pool = idle.entry(node).or_default();

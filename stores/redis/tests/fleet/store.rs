@@ -285,3 +285,19 @@ fn a_planted_token_is_not_served_with_a_record_key() {
     assert!(redis.cmd(&["GET", &keys[0]]).contains("tok-2"));
     assert_eq!(host().token().unwrap().access_token().secret(), "tok-2");
 }
+
+/// A server that closes idle connections (`timeout 1`, as managed Redis often does): the
+/// next call opens a new one, without a failure or a cool-down.
+#[test]
+fn an_idle_connection_the_server_closed_is_replaced_at_once() {
+    let Some(redis) = Redis::own_with("an_idle_connection_closed", &["--timeout", "1"]) else {
+        return;
+    };
+    let server = TokenServer::start(Answer::Token);
+    let key = key(&server);
+    let store = RedisStore::open(&redis.url, prefix("idle")).unwrap();
+    assert_eq!(store.read(&key).unwrap(), None);
+    std::thread::sleep(Duration::from_millis(2500)); // the server closes it
+    assert_eq!(store.read(&key).unwrap(), None);
+    assert_eq!(store.read(&key).unwrap(), None);
+}

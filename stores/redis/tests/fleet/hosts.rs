@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::server::{Answer, TokenServer};
-use crate::support::{Fleet, Redis, prefix};
+use crate::support::{Fleet, Host, Redis, prefix};
 
 #[test]
 fn eight_cold_hosts_send_one_token_request() {
@@ -166,4 +166,46 @@ fn hosts_two_hours_apart_share_a_backoff_of_an_hour() {
         assert!(result.starts_with("error=token endpoint"), "{results:?}");
         assert!(result.ends_with("returned 429: slow_down"), "{results:?}");
     }
+}
+
+/// A host stopped (SIGSTOP) while it asks for a token, past its lease; another host takes
+/// the lease and stores tok-2; the first, resumed, gets tok-1 (or gives up on it) but its
+/// write is fenced off: tok-2 stays, and the next host uses it.
+#[test]
+fn a_host_stopped_past_its_lease_writes_nothing_over_the_newer_token() {
+    let Some(redis) = Redis::any("a_host_stopped_past_its_lease") else {
+        return;
+    };
+    let server = TokenServer::start(Answer::HoldFirst);
+    let prefix = prefix("stopped-holder");
+    let mut fleet = Fleet::new(&redis, &prefix, &server.url);
+    fleet.timeout = Duration::from_secs(1); // a lease of 5 s
+    let holder = fleet.spawn();
+    server.wait_for(1); // it holds the lease; its request waits for the answer
+    let signal = |sig: &str| {
+        let pid = holder.id().to_string();
+        let status = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status();
+        assert!(status.unwrap().success());
+    };
+    signal("-STOP");
+    std::thread::sleep(Duration::from_millis(5500)); // past its lease
+    assert_eq!(redis.keys(&prefix), Vec::<String>::new());
+    assert_eq!(fleet.run(1)[0].result, "token=tok-2");
+    server.release();
+    signal("-CONT");
+    let first = Host::of(holder.wait_with_output().unwrap());
+    assert!(
+        ["token=tok-1", "error="]
+            .iter()
+            .any(|r| first.result.starts_with(r)),
+        "{first:?}"
+    );
+    let keys = redis.keys(&prefix);
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let record = redis.cmd(&["GET", &keys[0]]);
+    assert!(record.contains("tok-2"), "{record}");
+    assert_eq!(fleet.run(1)[0].result, "token=tok-2");
+    assert_eq!(server.requests(), 2);
 }

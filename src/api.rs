@@ -15,7 +15,7 @@ use ureq::{Agent, AsSendBody, Body, RequestExt, SendBody};
 use crate::redirect::{self, Hop};
 use crate::secret::scrub;
 use crate::transport::{default_agent, from_ureq};
-use crate::wire::{check, check_uri, redacted_uri};
+use crate::wire::{check, check_uri, direct, redacted_uri};
 use crate::{
     ApiError, BasicEncoding, Credentials, Error, Result, Side, Token, TokenScheme, TokenSource,
 };
@@ -103,11 +103,16 @@ impl Middleware for Auth {
         let used = check_uri(request.uri(), "api url", false)
             .and_then(|()| self.apply(request.headers_mut()))
             .map_err(|e| ureq::Error::Other(Box::new(e)))?;
-        let request = (request.middleware_config())
+        let direct = direct(request.uri());
+        let config = (request.middleware_config())
             .ok_or_else(|| ureq::Error::Other("apiauth::Auth runs only as a middleware".into()))?
             .max_redirects(0)
-            .max_redirects_will_error(false)
-            .build();
+            .max_redirects_will_error(false);
+        let request = match direct {
+            true => config.proxy(None),
+            false => config,
+        }
+        .build();
         let answer = next.handle(request);
         let status = match &answer {
             Ok(response) => response.status().as_u16(),
@@ -129,7 +134,8 @@ impl Middleware for Auth {
 /// the request's origin: see [`run`](Self::run) on redirects.
 ///
 /// The agent is the caller's (its proxy, TLS, timeouts and `http_status_as_error` apply) or
-/// ureq's default. ureq's per-request settings (`Agent::configure_request`) are kept.
+/// ureq's default; plain http and loopback never go through a proxy. ureq's per-request
+/// settings (`Agent::configure_request`) are kept.
 ///
 /// Every request's URL passes [`check_url`](crate::check_url) before anything is sent:
 /// https, or plain http to loopback only (see [`with_insecure_http`](Self::with_insecure_http)).
@@ -298,11 +304,16 @@ impl ApiClient {
         let url = || redacted_uri(&uri);
         let used = self.auth.apply(request.headers_mut())?;
         // Statuses are read here, so that an error keeps the body's start and the URL.
-        let request = (self.agent.configure_request(request))
+        let direct = direct(request.uri());
+        let config = (self.agent.configure_request(request))
             .max_redirects(0)
             .max_redirects_will_error(false)
-            .http_status_as_error(false)
-            .build();
+            .http_status_as_error(false);
+        let request = match direct {
+            true => config.proxy(None),
+            false => config,
+        }
+        .build();
         let as_error = self.agent.config().http_status_as_error();
         let answer = match self.agent.run(request) {
             Ok(response) if as_error && response.status().as_u16() >= 400 => {
@@ -331,8 +342,8 @@ impl ApiClient {
         let mut reader = response.body_mut().as_reader().take(read);
         let _ = reader.read_to_end(&mut body); // an unreadable body leaves what was read
         let mut body = String::from_utf8_lossy(&body).into_owned();
-        if let Auth::Basic(creds, encoding) = &self.auth {
-            body = creds.scrub(&body, Some(*encoding));
+        if let Auth::Basic(creds, _) = &self.auth {
+            body = creds.scrub(&body);
         }
         if let Some(token) = used {
             body = scrub(&body, token.access_token().secret());

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use ureq::http::HeaderValue;
 
 use crate::header::{reject_control, sensitive};
-use crate::secret::scrub;
+use crate::secret::{forms, scrub_forms};
 use crate::{ClientSecret, Error, Result, form};
 
 /// How a client id and secret are put into an HTTP Basic header.
@@ -163,16 +163,16 @@ impl Credentials {
 }
 
 impl Credentials {
-    /// `text` scrubbed of the client secret and, when it goes in a Basic header of `basic`'s
-    /// encoding, of that header's value (base64 holds the secret too): for server texts
+    /// `text` scrubbed of the client secret and of both Basic encodings of the id and
+    /// secret (base64 holds the secret too), whichever the client sends: for server texts
     /// before they enter an error or a log.
-    pub(crate) fn scrub(&self, text: &str, basic: Option<BasicEncoding>) -> String {
-        let text = scrub(text, self.secret.secret());
-        let header = basic.and_then(|encoding| self.basic_header(encoding).ok());
-        match header.and_then(|h| h.to_str().ok()) {
-            Some(header) => scrub(&text, header.trim_start_matches("Basic ")),
-            None => text,
+    pub(crate) fn scrub(&self, text: &str) -> String {
+        let mut forms = forms(self.secret.secret());
+        let basic = [self.raw.as_ref(), Some(&self.form_urlencoded)];
+        for value in basic.into_iter().flatten().filter_map(|h| h.to_str().ok()) {
+            forms.push(value.trim_start_matches("Basic ").into());
         }
+        scrub_forms(text, &forms)
     }
 }
 

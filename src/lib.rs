@@ -31,7 +31,8 @@
 //!
 //! let source = motorweb::token_config(Environment::Test, Credentials::new("id", "secret")?)
 //!     .build()?;
-//! let (name, value) = source.token()?.header(TokenScheme::Bearer);
+//! let token = source.token()?;
+//! let (name, value) = token.header(TokenScheme::Bearer); // the value is lent: no copy
 //! let answer = ureq::get("https://api.tst.motorweb.app/market-data/v1/vehicles/plate/ABC123")
 //!     .header(name, value)
 //!     .call();
@@ -94,6 +95,8 @@ mod credentials;
 mod error;
 mod form;
 mod header;
+#[cfg(unix)]
+mod listing;
 pub mod providers;
 mod redirect;
 mod secret;
@@ -113,11 +116,14 @@ pub use credentials::{BasicEncoding, ClientAuth, Credentials};
 #[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use error::{ApiError, Cause, EndpointError, Error, Result, Side, Unreachable, Unusable};
 pub use header::TokenScheme;
+#[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
+pub use listing::{CacheEntry, Removed};
 pub use redirect::same_origin;
 pub use secret::{AccessToken, ClientSecret};
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
-pub use store::disk::{CacheEntry, DiskCache, Removed};
+pub use store::disk::DiskCache;
 pub use token::{DEFAULT_LIFETIME, MAX_LIFETIME, MIN_LIFETIME, Token};
 pub use transport::agent_config;
 pub use wire::{check_url, redacted_url};

@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+
 /// A client secret. Its `Debug` prints `ClientSecret([redacted])`; it has no `Display`.
 ///
 /// # Examples
@@ -66,46 +69,69 @@ impl fmt::Debug for AccessToken {
 /// the text, not the secret (which is then guessable anyway).
 const SCRUB_MIN: usize = 4;
 
-/// `text` without `secret`, its form-urlencoded and its percent-encoded forms (with upper-
-/// or lowercase hex), each replaced by `[redacted]`: for server text (an error description
-/// that echoes the request, an API's error body) before it enters an error or a log.
+/// An echo cut short is scrubbed once it shows this many characters of a form of the
+/// secret: a server that truncates what it echoes shows at most 7.
+const PREFIX_MIN: usize = 8;
+
+/// `text` without `secret`, its form-urlencoded, percent-encoded and base64 forms, in any
+/// ASCII case, whole or cut short after 8 characters or more, each echo replaced by
+/// `[redacted]`: for server text (an error description that echoes the request, an API's
+/// error body) before it enters an error or a log.
 pub(crate) fn scrub(text: &str, secret: &str) -> String {
+    scrub_forms(text, &forms(secret))
+}
+
+/// The forms of `secret` a server may echo; none for a secret too short to scrub.
+pub(crate) fn forms(secret: &str) -> Vec<String> {
     if secret.len() < SCRUB_MIN {
-        return text.to_owned();
+        return Vec::new();
     }
     let mut form = String::new();
     crate::form::encode_into(&mut form, secret);
     let percent = (form.replace('+', "%20").replace('*', "%2A")).replace("%7E", "~");
-    let mut forms = vec![secret.to_owned()];
-    for encoded in [form, percent] {
-        forms.push(lower_hex(&encoded));
-        forms.push(encoded);
-    }
-    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
-    forms.dedup();
-    let mut text = text.to_owned();
-    for form in forms {
-        if text.contains(&form) {
-            text = text.replace(&form, "[redacted]");
-        }
-    }
-    text
+    vec![
+        secret.to_owned(),
+        form,
+        percent,
+        STANDARD_NO_PAD.encode(secret),
+    ]
 }
 
-/// `encoded` with the two hex digits after each `%` in lowercase.
-fn lower_hex(encoded: &str) -> String {
-    let mut out = String::with_capacity(encoded.len());
-    let mut hex_left = 0;
-    for c in encoded.chars() {
-        if hex_left > 0 {
-            out.push(c.to_ascii_lowercase());
-            hex_left -= 1;
-        } else {
-            hex_left = if c == '%' { 2 } else { 0 };
-            out.push(c);
-        }
+/// `text` with each echo of one of `forms` replaced by `[redacted]`, the longest where
+/// several start at the same place.
+pub(crate) fn scrub_forms(text: &str, forms: &[String]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        let n = match forms.iter().map(|form| echo(rest, form)).max() {
+            Some(n @ 1..) => {
+                out.push_str("[redacted]");
+                n
+            }
+            _ => {
+                out.push(c);
+                c.len_utf8()
+            }
+        };
+        rest = &rest[n..];
     }
     out
+}
+
+/// How long the echo of `form` that `text` starts with is, in any ASCII case: all of
+/// `form`, or its first [`PREFIX_MIN`] characters or more; 0 when there is none.
+fn echo(text: &str, form: &str) -> usize {
+    let same = (text.bytes().zip(form.bytes()))
+        .take_while(|(a, b)| a.eq_ignore_ascii_case(b))
+        .count();
+    let n = (0..=same)
+        .rev()
+        .find(|n| form.is_char_boundary(*n))
+        .unwrap_or(0);
+    match n == form.len() || form[..n].chars().count() >= PREFIX_MIN {
+        true => n,
+        false => 0,
+    }
 }
 
 #[cfg(test)]
@@ -123,5 +149,30 @@ mod tests {
         );
         assert_eq!(scrub("the sky is blue", "sky1"), "the sky is blue");
         assert_eq!(scrub("abc", "ab"), "abc");
+    }
+
+    #[test]
+    fn scrub_finds_echoes_in_any_case_in_base64_and_cut_short() {
+        let scrubbed = |text: &str| scrub(text, "s3cr3t-Value-42");
+        assert_eq!(scrubbed("bad S3CR3T-VALUE-42!"), "bad [redacted]!");
+        assert_eq!(scrubbed("b64 czNjcjN0LVZhbHVlLTQy."), "b64 [redacted].");
+        assert_eq!(
+            scrubbed("cut s3cr3t-V, b64 CZNJCJN0"),
+            "cut [redacted], b64 [redacted]"
+        );
+        assert_eq!(scrubbed("7 only: s3cr3t-"), "7 only: s3cr3t-");
+        // Where an echo and an encoded echo share a start, the longer is taken whole.
+        let both = scrub("abcdefgh/xyz abcdefgh%2Fxyz", "abcdefgh/xyz");
+        assert_eq!(both, "[redacted] [redacted]");
+    }
+
+    #[test]
+    fn scrub_credentials_covers_both_basic_encodings() {
+        let creds = crate::Credentials::new("id", "a:b+c%d/ef").unwrap();
+        let text = "raw aWQ6YTpiK2MlZC9lZg== form aWQ6YSUzQWIlMkJjJTI1ZCUyRmVm cut aWQ6YSUzQWIl";
+        assert_eq!(
+            creds.scrub(text),
+            "raw [redacted] form [redacted] cut [redacted]"
+        );
     }
 }

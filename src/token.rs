@@ -94,7 +94,9 @@ impl Token {
     /// other type is refused (RFC 6749 §7.1). `sent_at` is when the request was sent; `now`
     /// is the host's wall-clock time when the answer came; `date` is the answer's HTTP
     /// `Date`, if any. A JWT's `exp` is read against the server's clock: its `iat` when
-    /// plausible, else an `issued_at` field (milliseconds), else `date`, else `now`. The
+    /// plausible, else an `issued_at` field (milliseconds), else `date`, else `now`; a
+    /// server clock more than the token's `expires_in` away from when its `exp` says it was
+    /// issued (a `Date` of 1970, a stale `iat`) is not believed, and `now` is used. The
     /// difference between `now` and the server's clock is kept for later wall-clock checks,
     /// and logged (once per process, as a warning) when over a minute.
     ///
@@ -146,7 +148,10 @@ impl Token {
         let expires_in = answer.expires_in.unwrap_or(DEFAULT_LIFETIME);
         let jwt = jwt::times(&answer.access_token);
         let issued_at = server_time::issued_at(&answer.extras);
-        let server_now = server_time::reading(jwt, issued_at, date);
+        // The token's life as the answer states it, to judge the server's clock by.
+        let life = answer.expires_in.unwrap_or(MAX_LIFETIME);
+        let server_now = server_time::reading(jwt, issued_at, date)
+            .filter(|t| jwt.is_none_or(|jwt| server_time::plausible(*t, jwt.exp, life)));
         let skew_ms = server_now.map_or(0, |server| server_time::skew_ms(now, server));
         server_time::warn_if_off(skew_ms);
         let lifetime = match jwt {
@@ -285,7 +290,8 @@ impl Token {
 
     /// The header for `scheme`, as a ureq request builder takes it: `(authorization,
     /// "Bearer <token>")` or `(x-connect-token, "TOKEN <token>")`. The value was built when
-    /// the token was parsed and is marked sensitive (its `Debug` prints `Sensitive`).
+    /// the token was parsed and is marked sensitive (its `Debug` prints `Sensitive`); it is lent,
+    /// not cloned, so that a cache hit and its header cost one reference count, not two.
     ///
     /// # Examples
     ///
@@ -293,11 +299,13 @@ impl Token {
     /// # let token = apiauth::Token::from_response(200, br#"{"access_token":"t"}"#,
     /// #     std::time::Instant::now(), std::time::SystemTime::now(), None)?;
     /// let (name, value) = token.header(apiauth::TokenScheme::Bearer);
-    /// let answer = ureq::get("https://api.example.com/v1/things").header(name, value).call();
-    /// # Ok::<(), apiauth::Error>(())
+    /// let request = apiauth::http::Request::get("https://api.example.com/v1/things")
+    ///     .header(name, value)
+    ///     .body(())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn header(&self, scheme: TokenScheme) -> (HeaderName, HeaderValue) {
-        (scheme.header_name(), self.header_value(scheme).clone())
+    pub fn header(&self, scheme: TokenScheme) -> (HeaderName, &HeaderValue) {
+        (scheme.header_name(), self.header_value(scheme))
     }
 
     #[inline]

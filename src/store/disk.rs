@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::{Store, StoreError, StoreGuard, StoreKey};
 use crate::{Error, Result};
 
-mod files;
+pub(crate) mod files;
 
 /// The largest record that is read; a longer file is corrupt.
 const MAX_RECORD: u64 = 64 * 1024;
@@ -79,10 +79,10 @@ const STRAY_AGE: Duration = Duration::from_secs(60);
 pub struct DiskCache {
     dir: PathBuf,
     /// `dir` with symlinks resolved, as checked by `open`.
-    real: PathBuf,
+    pub(crate) real: PathBuf,
     /// The directory's (device, inode) when `open` checked it.
     id: (u64, u64),
-    uid: u32,
+    pub(crate) uid: u32,
 }
 
 impl DiskCache {
@@ -136,7 +136,7 @@ impl DiskCache {
     }
 
     /// An error unless the directory is still the one `open` checked.
-    fn checked(&self) -> Result<(), StoreError> {
+    pub(crate) fn checked(&self) -> Result<(), StoreError> {
         match files::same_dir(&self.real, self.id, self.uid) {
             true => Ok(()),
             false => Err(StoreError::new(format_args!(
@@ -159,7 +159,7 @@ impl DiskCache {
 
     /// The bytes of the record at `path`, if it is a regular, private file of this user of
     /// at most 64 KiB; `None` (and a debug log) for anything else.
-    fn read_file(&self, path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+    pub(crate) fn read_file(&self, path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
         let mut options = OpenOptions::new();
         let (file, meta) = match files::open_regular(options.read(true), path, self.uid) {
             Ok(Some(opened)) => opened,
@@ -276,9 +276,13 @@ impl DiskCache {
         Ok(())
     }
 
-    /// Removes the regular files of this user in the directory that `select` picks (by
-    /// name and metadata), and returns how many.
-    fn remove_files(&self, mut select: impl FnMut(&str, &fs::Metadata) -> bool) -> usize {
+    /// Removes what `select` picks (by name and metadata) in the directory, and returns how
+    /// many: regular files of this user, and anything else but a regular file (a directory
+    /// and what it holds, a FIFO, a symlink itself), never used as a record but in the way.
+    pub(crate) fn remove_files(
+        &self,
+        mut select: impl FnMut(&str, &fs::Metadata) -> bool,
+    ) -> usize {
         let Ok(dir) = fs::read_dir(&self.real) else {
             return 0;
         };
@@ -286,8 +290,11 @@ impl DiskCache {
             let file = file.ok()?;
             let meta = file.metadata().ok()?; // does not follow a symlink
             let name = file.file_name().into_string().ok()?;
-            let ours = meta.is_file() && meta.uid() == self.uid && select(&name, &meta);
-            ours.then(|| fs::remove_file(file.path()).ok())?
+            let ours = !meta.is_file() || meta.uid() == self.uid;
+            (ours && select(&name, &meta)).then(|| match meta.is_dir() {
+                true => fs::remove_dir_all(file.path()).ok(),
+                false => fs::remove_file(file.path()).ok(),
+            })?
         })
         .count()
     }
@@ -349,7 +356,3 @@ impl StoreGuard for DiskGuard<'_> {
         }
     }
 }
-
-// `cache list` and `cache clear`: in a child module, which sees this one's private items.
-mod listing;
-pub use listing::{CacheEntry, Removed};

@@ -52,6 +52,16 @@ pub(crate) fn reading(
     }
 }
 
+/// Whether `reading` can be the server's clock for a token whose claims say it expires at
+/// `exp` and lives `life`: at most `life` away from [`exp` − `life`, `exp`], when it was
+/// issued. Farther (a `Date` of 1970 or of year 9999, a stale `iat`), the reading neither
+/// lengthens the token's life nor refuses it: `exp` is read on the host's clock.
+pub(crate) fn plausible(reading: SystemTime, exp: SystemTime, life: Duration) -> bool {
+    let before_exp = exp.duration_since(reading).unwrap_or_default();
+    let after_exp = reading.duration_since(exp).unwrap_or_default();
+    before_exp <= life.saturating_mul(2) && after_exp <= life
+}
+
 /// An answer's `issued_at`: milliseconds since 1970, as a string of digits or a number.
 pub(crate) fn issued_at(extras: &Map<String, Value>) -> Option<SystemTime> {
     let millis = match extras.get("issued_at")? {
@@ -155,6 +165,22 @@ mod tests {
         );
         // Without a stated time, Date is all there is.
         assert_eq!(reading(jwt(None), None, Some(at(9000))), Some(at(9000)));
+    }
+
+    #[test]
+    fn a_reading_is_plausible_within_the_tokens_life_of_its_issue() {
+        let (exp, life) = (at(10_000), Duration::from_secs(3600));
+        for (reading, plausible_) in [
+            (10_000 - 7200, true),
+            (10_000 - 7201, false),
+            (10_000, true),
+            (10_000 + 3600, true),
+            (10_000 + 3601, false),
+            (0, false),
+            (253_402_300_799, false),
+        ] {
+            assert_eq!(plausible(at(reading), exp, life), plausible_, "{reading}");
+        }
     }
 
     #[test]

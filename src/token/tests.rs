@@ -234,6 +234,29 @@ fn jwt_lifetime_is_read_on_the_servers_clock() {
 }
 
 #[test]
+fn a_server_clock_far_from_the_tokens_claims_is_not_believed() {
+    // A host clock on a whole second, so that lifetimes are exact.
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let host = UNIX_EPOCH + Duration::from_secs(secs);
+    let lived = |t: Result<Token>| {
+        let t = t.unwrap();
+        (t.lifetime(), t.clock_skew_ms())
+    };
+    // A Date of 1970, exp 60 s away on the host's clock: 60 s, not expires_in's 3599 s.
+    let t = from_server(secs, 60, false, Some(0), host);
+    assert_eq!(lived(t), (Duration::from_secs(60), 0));
+    // A day-old iat and no Date, exp 60 s away: 60 s.
+    let t = from_server(secs - 86_400, 86_460, true, None, host);
+    assert_eq!(lived(t), (Duration::from_secs(60), 0));
+    // A Date in year 9999, no iat, exp an hour away: kept for expires_in's 3599 s.
+    let t = from_server(secs, 3600, false, Some(253_402_300_799), host);
+    assert_eq!(lived(t), (Duration::from_secs(3599), 0));
+}
+
+#[test]
 fn a_jwt_closer_than_the_floor_is_marked() {
     let now = SystemTime::now();
     let exp = (now + Duration::from_millis(50))

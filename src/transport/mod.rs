@@ -39,7 +39,7 @@ impl TokenAgent {
         }
         let limits = phase_limits(request, &Agent::config_builder().build().timeouts());
         TokenAgent::Own(Agent::new_with_config(
-            token_config!(agent_config(), limits).build(),
+            token_config!(agent_config(), limits, request.direct()).build(),
         ))
     }
 }
@@ -69,13 +69,14 @@ fn phase_limits(request: &TokenRequest, agent: &Timeouts) -> Timeouts {
 }
 
 /// The settings every token request has, whoever's agent sends it: no redirects, every
-/// status as an answer, and `$limits` for each phase. (Phase limits rather than ureq's
+/// status as an answer, `$limits` for each phase, and no proxy when `$direct` (see
+/// [`direct`](crate::wire::direct)). (Phase limits rather than ureq's
 /// global one: that costs about 70 µs a request on a kept-alive connection, measured with
 /// benches/bench.rs; the phase limits cost nothing measurable.)
 macro_rules! token_config {
-    ($builder:expr, $limits:expr) => {{
+    ($builder:expr, $limits:expr, $direct:expr) => {{
         let limits: Timeouts = $limits;
-        $builder
+        let builder = $builder
             .max_redirects(0)
             .http_status_as_error(false)
             .timeout_resolve(limits.resolve)
@@ -83,7 +84,11 @@ macro_rules! token_config {
             .timeout_send_request(limits.send_request)
             .timeout_send_body(limits.send_body)
             .timeout_recv_response(limits.recv_response)
-            .timeout_recv_body(limits.recv_body)
+            .timeout_recv_body(limits.recv_body);
+        match $direct {
+            true => builder.proxy(None),
+            false => builder,
+        }
     }};
 }
 use token_config;
@@ -103,7 +108,9 @@ impl TokenRequest {
         let sent_at = clock.now();
         let answer = match own {
             true => agent.run(request),
-            false => token_config!(request.with_agent(agent).configure(), limits).run(),
+            false => {
+                token_config!(request.with_agent(agent).configure(), limits, self.direct()).run()
+            }
         };
         let mut response = answer.map_err(unreachable)?;
         let status = response.status();

@@ -7,7 +7,7 @@ mod retry_after;
 mod url;
 
 pub(crate) use retry_after::{http_date, retry_after};
-pub(crate) use url::{check, check_uri, host_is_ip, redacted_uri};
+pub(crate) use url::{check, check_uri, direct, host_is_ip, redacted_uri};
 pub use url::{check_url, redacted_url};
 
 use std::time::{Duration, Instant, SystemTime};
@@ -84,6 +84,12 @@ impl TokenRequest {
         form::encode_pairs(pairs)
     }
 
+    /// Whether the request goes straight to the token endpoint, never through a proxy: see
+    /// [`direct`].
+    pub fn direct(&self) -> bool {
+        self.url.parse().map_or(true, |uri| direct(&uri))
+    }
+
     /// The URL as messages and logs show it: without user, password or query.
     pub fn shown_url(&self) -> String {
         redacted_url(&self.url)
@@ -120,11 +126,7 @@ impl TokenRequest {
                 details.retry_after = retry_after;
                 details.url = self.shown_url();
             }
-            let basic = match self.client_auth {
-                ClientAuth::Basic(encoding) => Some(encoding),
-                ClientAuth::RequestBody => None,
-            };
-            finish_texts(&mut e, |text| self.credentials.scrub(text, basic));
+            finish_texts(&mut e, |text| self.credentials.scrub(text));
             e
         })
     }

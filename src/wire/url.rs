@@ -101,6 +101,13 @@ pub(crate) fn is_loopback(host: &str) -> bool {
         || (host.trim_matches(['[', ']']).parse::<IpAddr>()).is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Whether a request to `uri` goes straight to its host, never through a proxy, whatever
+/// the agent or the environment (`ALL_PROXY`, `HTTP_PROXY`, …) says: plain http, whose
+/// bytes are in clear, and loopback, whose bytes must never leave the host.
+pub(crate) fn direct(uri: &Uri) -> bool {
+    uri.scheme_str() != Some("https") || is_loopback(uri.host().unwrap_or_default())
+}
+
 /// Whether the URL's host is an IP address, which needs no resolving.
 pub(crate) fn host_is_ip(url: &str) -> bool {
     (url.parse::<Uri>().ok())
@@ -167,6 +174,22 @@ mod tests {
             );
         }
         assert!(check_url("http://a.example/t", true).is_ok());
+    }
+
+    #[test]
+    fn plain_http_and_loopback_go_direct() {
+        let direct = |url: &str| direct(&url.parse().unwrap());
+        for url in [
+            "http://a.example/t",
+            "http://127.0.0.1:8/t",
+            "https://127.0.0.2/t",
+            "https://[::1]:8/t",
+            "https://LocalHost/t",
+        ] {
+            assert!(direct(url), "{url}");
+        }
+        assert!(!direct("https://a.example/t"));
+        assert!(!direct("https://localhost.a.example/t"));
     }
 
     #[test]

@@ -484,3 +484,61 @@ fn reject_and_invalidate_do_not_wait_for_another_process_fetching() {
     assert_eq!(source.token().unwrap().access_token().secret(), "T");
     mock.assert_calls(2);
 }
+
+#[test]
+fn hostile_things_at_record_paths_are_reported_once_and_cleared() {
+    let capture = crate::logs::capture();
+    let server = MockServer::start();
+    let mock = server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(200).json_body(rfc_token("T", 3600));
+    });
+    let dir = temp_dir("disk-hostile");
+    source(&server, &dir).token().unwrap();
+    let cache = dir.join("apiauth");
+    let entry = fs::read_dir(&cache)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    // A directory (not empty) where the token goes, a FIFO and a symlink where the failure
+    // and rejection records go.
+    fs::remove_file(&entry).unwrap();
+    fs::create_dir(&entry).unwrap();
+    fs::write(entry.join("inside"), "x").unwrap();
+    let mkfifo = |path: &Path| {
+        let made = std::process::Command::new("mkfifo").arg(path).status();
+        assert!(made.unwrap().success());
+    };
+    mkfifo(&entry.with_extension("fail"));
+    let target = dir.join("target");
+    fs::write(&target, "kept").unwrap();
+    std::os::unix::fs::symlink(&target, entry.with_extension("reject")).unwrap();
+
+    // Every token is fetched and served; the store's failure is warned about once.
+    let next = source(&server, &dir);
+    for _ in 0..2 {
+        assert_eq!(next.token().unwrap().access_token().secret(), "T");
+        next.invalidate();
+    }
+    assert_eq!(next.stats().fetches, 2);
+    mock.assert_calls(3);
+    let shown = format!("cache directory {}", cache.display());
+    let warned = (capture.0.lock().unwrap().iter())
+        .filter(|line| line.starts_with("WARN apiauth::store") && line.contains(&shown))
+        .count();
+    assert_eq!(warned, 1);
+
+    // Clearing removes them, and lock-named ones too, counted; nothing else is touched.
+    fs::create_dir(cache.join("0123456789abcdef.lock")).unwrap();
+    mkfifo(&cache.join("fedcba9876543210.lock"));
+    let removed = DiskCache::open(&cache).unwrap().remove_entries(|_| true);
+    assert_eq!((removed.tokens, removed.records, removed.stray), (0, 0, 5));
+    assert_eq!(fs::read_dir(&cache).unwrap().count(), 0);
+    assert_eq!(fs::read_to_string(&target).unwrap(), "kept");
+    // The cache works again.
+    assert_eq!(new_process_gets(&server, &dir), ("T".to_owned(), 1));
+    assert!(fs::symlink_metadata(&entry).unwrap().is_file());
+    assert_eq!(new_process_gets(&server, &dir), ("T".to_owned(), 0));
+    mock.assert_calls(4);
+}

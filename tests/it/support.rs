@@ -75,3 +75,29 @@ pub fn http_date(secs: u64) -> String {
         rest % 60
     )
 }
+
+/// A proxy on loopback that records every byte it receives and answers each connection
+/// with a 502: `(its URL, the bytes)`.
+pub fn logging_proxy() -> (String, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut buffer = [0; 4096];
+                while let Ok(n @ 1..) = stream.read(&mut buffer) {
+                    log.lock().unwrap().extend_from_slice(&buffer[..n]);
+                    let _ = stream.write_all(b"HTTP/1.1 502 No\r\ncontent-length: 0\r\n\r\n");
+                }
+            });
+        }
+    });
+    (url, seen)
+}
+
+/// The proxy variables ureq reads from the environment.
+pub const PROXY_VARIABLES: [&str; 4] = ["ALL_PROXY", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY"];

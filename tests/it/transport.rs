@@ -7,13 +7,15 @@ use std::time::Duration;
 
 use apiauth::providers::{motorweb, my_connected_fleet};
 use apiauth::{
-    ApiClient, Auth, BasicEncoding, Cause, Credentials, Error, Side, TokenConfig, Unreachable,
+    ApiClient, Auth, BasicEncoding, Cause, Credentials, Error, Side, TokenConfig, TokenScheme,
+    Unreachable,
 };
 use httpmock::prelude::*;
 use serde_json::json;
 use ureq::Agent;
 
-use crate::support::rfc_token;
+use crate::server::Server;
+use crate::support::{PROXY_VARIABLES, rfc_token};
 
 const AGENT: &str = "apiauth-test-agent/7";
 const SECRET: &str = "s3cr3t:+ &é";
@@ -444,4 +446,73 @@ fn a_secret_the_length_cap_would_split_is_still_scrubbed() {
         &status.body[4000..]
     );
     assert!(status.body.len() <= 4096);
+}
+
+/// Issue 30: a proxy in the environment never carries a loopback request. Environment
+/// variables are the process's, so the requests are made by a child process (this test
+/// binary running this test alone, with a proxy variable set and the servers' URLs); the
+/// parent holds the servers and the logging proxy, and counts.
+#[test]
+fn no_proxy_carries_a_loopback_request_whatever_the_agent() {
+    if let Ok(urls) = std::env::var("APIAUTH_TEST_URLS") {
+        let (token_url, api_url) = urls.split_once(' ').unwrap();
+        return requests_through_every_agent(token_url, api_url);
+    }
+    let (proxy, seen) = crate::support::logging_proxy();
+    let tokens = Server::start(|_| reply(rfc_token("T", 3600).to_string()));
+    let api = Server::start(|_| reply("{}".into()));
+    for (n, variable) in PROXY_VARIABLES.into_iter().enumerate() {
+        let child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "transport::no_proxy_carries_a_loopback_request_whatever_the_agent",
+                "--exact",
+                "--test-threads=1",
+            ])
+            .env_clear()
+            .env(variable, &proxy)
+            .env(
+                "APIAUTH_TEST_URLS",
+                format!("{} {}", tokens.url(), api.url()),
+            )
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&child.stdout);
+        let stderr = String::from_utf8_lossy(&child.stderr);
+        assert!(child.status.success(), "{variable}: {stdout}{stderr}");
+        assert!(stdout.contains("1 passed"), "{variable}: {stdout}");
+        assert_eq!(seen.lock().unwrap().len(), 0, "{variable}");
+        // Two token requests and three API calls per child.
+        assert_eq!((tokens.hits(), api.hits()), (2 * (n + 1), 3 * (n + 1)));
+    }
+}
+
+fn reply(body: String) -> crate::server::Reply {
+    crate::server::Reply {
+        status: 200,
+        body,
+        delay: Duration::ZERO,
+    }
+}
+
+/// A token through apiauth's agent and one through the caller's; an API call through
+/// `ApiClient` on the caller's agent and on the default one, and one through the `Auth`
+/// middleware.
+fn requests_through_every_agent(token_url: &str, api_url: &str) {
+    let callers: Agent = apiauth::agent_config().build().into();
+    let own = TokenConfig::new(token_url, creds()).build().unwrap();
+    let theirs = TokenConfig::new(token_url, creds())
+        .with_agent(callers.clone())
+        .build()
+        .unwrap();
+    assert_eq!(own.token().unwrap().access_token().secret(), "T");
+    assert_eq!(theirs.token().unwrap().access_token().secret(), "T");
+    let client = ApiClient::new_with_agent(callers, Auth::Token(theirs, TokenScheme::Bearer));
+    let _: serde_json::Value = client.get_json(api_url).unwrap();
+    let basic = ApiClient::new(Auth::Basic(creds(), BasicEncoding::Raw));
+    let _: serde_json::Value = basic.get_json(api_url).unwrap();
+    let middleware: Agent = apiauth::agent_config()
+        .middleware(Auth::Token(own, TokenScheme::Bearer))
+        .build()
+        .into();
+    assert_eq!(middleware.get(api_url).call().unwrap().status(), 200);
 }

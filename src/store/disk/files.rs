@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// Opens `path` never through a symlink (`O_NOFOLLOW`) and never waiting (`O_NONBLOCK`: a
 /// FIFO opens at once), and keeps it only if it is a regular file owned by `uid`
 /// (`Ok(None)` otherwise). A symlink or a FIFO without a reader is `Ok(None)` too.
-pub(super) fn open_regular(
+pub(crate) fn open_regular(
     options: &mut OpenOptions,
     path: &Path,
     uid: u32,
@@ -28,12 +28,12 @@ pub(super) fn open_regular(
 
 /// Whether something other than a regular file of `uid` is at `path` (a symlink, a FIFO,
 /// a directory, another user's file): to be replaced, never used.
-pub(super) fn is_impostor(path: &Path, uid: u32) -> bool {
+pub(crate) fn is_impostor(path: &Path, uid: u32) -> bool {
     path.symlink_metadata().is_ok() && !is_regular_of(path, uid)
 }
 
 /// Whether `path` still names the open `file` (the same device and inode).
-pub(super) fn names(path: &Path, file: &File) -> bool {
+pub(crate) fn names(path: &Path, file: &File) -> bool {
     let id = |meta: Metadata| (meta.dev(), meta.ino());
     match (fs::symlink_metadata(path), file.metadata()) {
         (Ok(at_path), Ok(open)) => id(at_path) == id(open),
@@ -42,19 +42,19 @@ pub(super) fn names(path: &Path, file: &File) -> bool {
 }
 
 /// Whether `path` is a regular file of `uid` (not following a symlink).
-pub(super) fn is_regular_of(path: &Path, uid: u32) -> bool {
+pub(crate) fn is_regular_of(path: &Path, uid: u32) -> bool {
     fs::symlink_metadata(path).is_ok_and(|meta| meta.is_file() && meta.uid() == uid)
 }
 
 /// The directory `dir`, if it still is the one with `id` (device, inode): not a symlink,
 /// ours and private.
-pub(super) fn same_dir(dir: &Path, id: (u64, u64), uid: u32) -> bool {
+pub(crate) fn same_dir(dir: &Path, id: (u64, u64), uid: u32) -> bool {
     fs::symlink_metadata(dir)
         .is_ok_and(|meta| meta.is_dir() && (meta.dev(), meta.ino()) == id && private_to(&meta, uid))
 }
 
 /// Whether `meta` belongs to `uid` and is closed to everyone else.
-pub(super) fn private_to(meta: &Metadata, uid: u32) -> bool {
+pub(crate) fn private_to(meta: &Metadata, uid: u32) -> bool {
     meta.uid() == uid && meta.mode() & 0o077 == 0
 }
 
@@ -66,7 +66,7 @@ pub(super) fn private_to(meta: &Metadata, uid: u32) -> bool {
 /// # Errors
 ///
 /// The reason, naming the path at fault.
-pub(super) fn trusted_path(dir: &Path, uid: u32) -> Result<PathBuf, String> {
+pub(crate) fn trusted_path(dir: &Path, uid: u32) -> Result<PathBuf, String> {
     let dir = std::path::absolute(dir).map_err(|e| e.to_string())?;
     let mut todo: Vec<PathBuf> = dir
         .components()
@@ -116,7 +116,7 @@ fn untrusted(owner: u32, mode: u32, uid: u32) -> Option<&'static str> {
 
 /// The effective user id: `/proc/self`'s owner on Linux, else the owner of a file created
 /// (and removed) in `dir`. std has no `geteuid`, and this crate has no `unsafe`.
-pub(super) fn current_uid(dir: &Path) -> std::io::Result<u32> {
+pub(crate) fn current_uid(dir: &Path) -> std::io::Result<u32> {
     if let Ok(meta) = fs::metadata("/proc/self") {
         return Ok(meta.uid());
     }

@@ -335,3 +335,29 @@ fn my_connected_fleet_base_url_moves_the_apis_with_the_token_endpoint() {
     token.assert_calls(1);
     api.assert_calls(1);
 }
+
+#[test]
+fn a_proxy_in_the_environment_never_carries_a_loopback_request() {
+    let (proxy, seen) = crate::support::logging_proxy();
+    let tokens = numbered_tokens();
+    let api = Server::start(|_| Reply {
+        status: 200,
+        body: "{}".into(),
+        delay: Duration::ZERO,
+    });
+    let base = api.url().trim_end_matches("/token").to_owned();
+    for (n, variable) in crate::support::PROXY_VARIABLES.into_iter().enumerate() {
+        let user = User::new("request-proxy", "id", "secret").with_env(variable, &proxy);
+        let args = [
+            "request",
+            "--provider",
+            "generic",
+            "--token-url",
+            tokens.url(),
+        ];
+        let args = [&args[..], &["--api-base-url", &base, "/v1/x"]].concat();
+        assert_eq!(user.ok(&args), "{}", "{variable}");
+        assert_eq!(seen.lock().unwrap().len(), 0, "{variable}");
+        assert_eq!((tokens.hits(), api.hits()), (n + 1, n + 1), "{variable}");
+    }
+}

@@ -1,8 +1,8 @@
 //! What a [`DiskCache`] holds, described without the tokens, and removal by selection (the
 //! command's `cache list` and `cache clear`).
 //!
-//! A child module of `disk_cache`, so that it reads records with the same trust checks as
-//! the store itself, and writes nothing.
+//! Above both the store (whose files it reads with the same trust checks as the store
+//! itself) and the cache (whose records it reads); it writes nothing.
 
 use std::fmt;
 use std::fs;
@@ -11,9 +11,9 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-use super::{DiskCache, files};
 use crate::cache::RefreshPolicy;
 use crate::cache::record::{Record, settings_of};
+use crate::store::disk::{DiskCache, files};
 use crate::wire::redacted_url;
 
 /// One slot of a [`DiskCache`]: what it is for, when its token expires, and a failure or a
@@ -113,8 +113,10 @@ pub struct Removed {
     pub tokens: usize,
     /// Failure and rejection records.
     pub records: usize,
-    /// Temporary files left by writers killed mid-write (they may hold a token). Lock files
-    /// hold nothing and are removed without being counted.
+    /// What a listing does not show: temporary files left by writers killed mid-write and
+    /// records it cannot read (they may hold a token), and anything but a regular file at a
+    /// record or lock file's name (a directory, a FIFO, a symlink). Lock files hold nothing
+    /// and are removed without being counted.
     pub stray: usize,
 }
 
@@ -146,8 +148,10 @@ impl DiskCache {
 
     /// Removes the slots (of [`entries`](Self::entries)) that `select` picks: their tokens,
     /// failure and rejection records and lock files. With every slot selected, also every
-    /// other lock file and every temporary file of this user (a writer killed mid-write
-    /// leaves one, holding a token). A process that needs a removed token fetches a new one.
+    /// other lock file, every temporary file of this user (a writer killed mid-write leaves
+    /// one, holding a token), and whatever is at a record or lock file's name without being
+    /// a regular file (a directory there would fail every write). A process that needs a
+    /// removed token fetches a new one.
     pub fn remove_entries(&self, mut select: impl FnMut(&CacheEntry) -> bool) -> Removed {
         let mut removed = Removed::default();
         let mut all = true;
@@ -165,9 +169,13 @@ impl DiskCache {
         }
         if all && self.checked().is_ok() {
             // What a listing does not show but may hold a token: records of another format
-            // version, unreadable ones, and temporary files of writers killed mid-write.
-            removed.stray += self.remove_files(|name, _| {
-                name.ends_with(".tmp") || old_record(name) || record_name(Path::new(name)).is_some()
+            // version, unreadable ones, and temporary files of writers killed mid-write; and
+            // what is not a lock file at a lock file's name.
+            removed.stray += self.remove_files(|name, meta| {
+                name.ends_with(".tmp")
+                    || old_record(name)
+                    || record_name(Path::new(name)).is_some()
+                    || (name.ends_with(".lock") && !meta.is_file())
             });
             for lock in self.lock_files() {
                 self.remove_unheld_lock(&lock);

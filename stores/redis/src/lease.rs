@@ -1,6 +1,7 @@
-//! The lease: a host's lock on one key while it asks for a token. `SET <lock> <value> NX
-//! PX <lease>` takes it; a compare-and-delete script releases it only if it still holds
-//! this host's value; Redis drops it after the lease if the host dies or hangs.
+//! The lease: a host's lock on one slot while it asks for a token. `SET <lock> <value> NX
+//! PX <hold>` takes it; every write and remove under it is a script that changes the record
+//! only if the lease still holds this holder's value (a fenced write), and the release
+//! deletes the lease only if it does. Redis drops it after `hold` if the host dies or hangs.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -10,9 +11,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use apiauth::store::{StoreError, StoreGuard, StoreKey};
 
 use crate::RedisStore;
+use crate::resp::{MAX_BULK, Reply};
 
-/// Deletes the lease only if it holds this holder's value (another host's lease, taken
-/// after this one expired, is left alone).
+/// Sets the record (KEYS[1]) for ARGV[3] ms only while the lease (KEYS[2]) holds ARGV[1].
+const WRITE: &str = "if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end \
+     redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1";
+/// Deletes the record (KEYS[1]) only while the lease (KEYS[2]) holds ARGV[1].
+const REMOVE: &str = "if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end \
+     redis.call('DEL', KEYS[1]) return 1";
+/// Deletes the lease (KEYS[1]) only if it holds this holder's value (another host's lease,
+/// taken after this one expired, is left alone).
 const RELEASE: &str =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
@@ -23,39 +31,45 @@ const MAX_PAUSE: Duration = Duration::from_millis(50);
 pub(crate) struct Lease<'a> {
     store: &'a RedisStore,
     key: StoreKey,
+    record: String,
     lock: String,
     value: String,
 }
 
-/// Takes `key`'s lease, trying again for up to `wait` while another host holds it.
+/// Takes `key`'s lease for `hold` (whole milliseconds, rounded up), trying again for up to
+/// `wait` while another host holds it.
 pub(crate) fn take<'a>(
     store: &'a RedisStore,
     key: &StoreKey,
     wait: Duration,
+    hold: Duration,
 ) -> Result<Option<Lease<'a>>, StoreError> {
-    let lock = store.redis_key(key, "lock");
+    let lock = store.lock_key(key);
     let value = unique_value();
-    let ms = u64::try_from(store.lease().as_millis()).unwrap_or(u64::MAX);
+    let ms = millis_up(hold).to_string();
     let started = Instant::now();
     let mut pause = Duration::from_millis(2);
     loop {
-        let taken: Option<String> = store.call("lock", |c| {
-            redis::cmd("SET")
-                .arg(&lock)
-                .arg(&value)
-                .arg("NX")
-                .arg("PX")
-                .arg(ms)
-                .query(c)
-        })?;
-        if taken.is_some() {
-            let key = key.clone();
-            return Ok(Some(Lease {
-                store,
-                key,
-                lock,
-                value,
-            }));
+        let command: [&[u8]; 6] = [
+            b"SET",
+            lock.as_bytes(),
+            value.as_bytes(),
+            b"NX",
+            b"PX",
+            ms.as_bytes(),
+        ];
+        match store.call_one("lock", key.id(), &command)? {
+            Reply::Status(_) => {
+                return Ok(Some(Lease {
+                    store,
+                    key: key.clone(),
+                    record: store.record_key(key),
+                    lock,
+                    value,
+                }));
+            }
+            Reply::Bulk(None) => {}
+            _ => return Err(store.unexpected("lock")),
         }
         let left = wait.saturating_sub(started.elapsed());
         if left.is_zero() {
@@ -64,6 +78,14 @@ pub(crate) fn take<'a>(
         std::thread::sleep(pause.min(left));
         pause = (pause * 2).min(MAX_PAUSE);
     }
+}
+
+/// Whole milliseconds, rounded up, at least 1.
+fn millis_up(d: Duration) -> u64 {
+    let ms = d.as_nanos().div_ceil(1_000_000).max(1);
+    u64::try_from(ms)
+        .unwrap_or(u64::MAX)
+        .min(i64::MAX as u64 / 2)
 }
 
 /// A value no other holder has: 128 bits from the process's random hasher keys, its id,
@@ -85,33 +107,72 @@ fn unique_value() -> String {
     format!("{:016x}{:016x}", half(1), half(2))
 }
 
+impl Lease<'_> {
+    /// Runs a fenced script; `Err` when the lease is no longer this holder's.
+    fn fenced(&self, doing: &str, script: &str, args: &[&[u8]]) -> Result<(), StoreError> {
+        let mut command: Vec<&[u8]> = vec![
+            b"EVAL",
+            script.as_bytes(),
+            b"2",
+            self.record.as_bytes(),
+            self.lock.as_bytes(),
+            self.value.as_bytes(),
+        ];
+        command.extend_from_slice(args);
+        match self.store.call_one(doing, self.key.id(), &command)? {
+            Reply::Int(1) => Ok(()),
+            Reply::Int(0) => Err(StoreError::new(format_args!(
+                "redis lease of {} lost (it outlived its hold and another host took it): \
+                 the record was not changed",
+                self.key.id()
+            ))),
+            _ => Err(self.store.unexpected(doing)),
+        }
+    }
+}
+
 impl StoreGuard for Lease<'_> {
     fn read(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
-        self.store.get(&self.store.redis_key(&self.key, "record"))
+        self.store.get(&self.key)
     }
 
     fn write(&mut self, bytes: &[u8], keep_for: Duration) -> Result<(), StoreError> {
-        let key = self.store.redis_key(&self.key, "record");
-        self.store.set(&key, bytes, keep_for)
+        let bytes = self.store.sealed(&self.key, bytes);
+        if bytes.len() > MAX_BULK {
+            // It could not be read back.
+            return Err(StoreError::new("redis record not written: over 64 KiB"));
+        }
+        // Never longer than `keep_for`: whole milliseconds, rounded down; nothing to keep
+        // under a millisecond.
+        let ms = u64::try_from(keep_for.as_millis())
+            .unwrap_or(u64::MAX)
+            .min(i64::MAX as u64 / 2);
+        if ms == 0 {
+            return self.remove();
+        }
+        let ms = ms.to_string();
+        self.fenced("write", WRITE, &[&bytes, ms.as_bytes()])
     }
 
     fn remove(&mut self) -> Result<(), StoreError> {
-        self.store.del(&self.store.redis_key(&self.key, "record"))
+        self.fenced("remove", REMOVE, &[])
     }
 }
 
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
-        let released = self.store.call("release the lock", |c| {
-            redis::cmd("EVAL")
-                .arg(RELEASE)
-                .arg(1)
-                .arg(&self.lock)
-                .arg(&self.value)
-                .query::<i64>(c)
-        });
-        if let Err(error) = released {
-            // It expires by itself after the lease.
+        let command: [&[u8]; 5] = [
+            b"EVAL",
+            RELEASE.as_bytes(),
+            b"1",
+            self.lock.as_bytes(),
+            self.value.as_bytes(),
+        ];
+        if let Err(error) = self
+            .store
+            .call_one("release the lock", self.key.id(), &command)
+        {
+            // It expires by itself after its hold.
             log::debug!("{error}");
         }
     }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::server::{Answer, TokenServer};
-use crate::support::{Fleet, Redis, prefix};
+use crate::support::{Fleet, Host, Redis, prefix};
 
 #[test]
 fn eight_cold_hosts_send_one_token_request() {
@@ -58,13 +58,15 @@ fn a_host_killed_holding_the_lease_is_replaced_after_the_lease() {
     let server = TokenServer::start(Answer::HangFirst);
     let prefix = prefix("killed");
     let mut fleet = Fleet::new(&redis, &prefix, &server.url);
-    fleet.lease = Duration::from_secs(1);
-    fleet.timeout = Duration::from_secs(4); // a lock wait of 20 s, well past the lease
+    // A lease (and a lock wait) of five times the source's timeout: 10 s.
+    fleet.timeout = Duration::from_secs(2);
     let mut holder = fleet.spawn();
     server.wait_for(1); // it holds the lease and its request hangs
     let lock: Vec<String> = redis.keys(&prefix);
     assert_eq!(lock.len(), 1, "{lock:?}");
-    assert!(lock[0].ends_with(":lock"), "{lock:?}");
+    assert!(lock[0].ends_with("}:lock"), "{lock:?}");
+    let ttl: u64 = redis.cmd(&["PTTL", &lock[0]]).parse().unwrap();
+    assert!((9_000..=10_000).contains(&ttl), "{ttl}");
     holder.kill().unwrap(); // SIGKILL
     holder.wait().unwrap();
     let next = fleet.run(1);
@@ -74,7 +76,7 @@ fn a_host_killed_holding_the_lease_is_replaced_after_the_lease() {
     // the token is in Redis and the next host reads it without a request.
     let keys = redis.keys(&prefix);
     assert_eq!(keys.len(), 1, "{keys:?}");
-    assert!(keys[0].ends_with(":token"), "{keys:?}");
+    assert!(keys[0].ends_with('}'), "{keys:?}");
     assert_eq!(fleet.run(1)[0].result, "token=tok-2");
     assert_eq!(server.requests(), 2);
 }
@@ -129,4 +131,81 @@ fn a_revoked_token_costs_the_fleet_one_new_token() {
         let ok = ["token=tok-2 api=401,200", "token=tok-2 api=200"];
         assert!(ok.contains(&result.as_str()), "{results:?}");
     }
+}
+
+/// 12 hosts one after another, every other one with its wall clock 2 h ahead: what one
+/// host stored, the next judges by Redis's clock, not its own.
+fn two_hours_apart(test: &str, answer: Answer) -> Option<(Vec<String>, usize)> {
+    let redis = Redis::any(test)?;
+    let server = TokenServer::start(answer);
+    let mut fleet = Fleet::new(&redis, &prefix(test), &server.url);
+    let mut results = Vec::new();
+    for n in 0..12 {
+        fleet.wall_ahead = Duration::from_secs(if n % 2 == 0 { 0 } else { 7200 });
+        results.push(fleet.run(1).remove(0).result);
+    }
+    Some((results, server.requests()))
+}
+
+#[test]
+fn hosts_two_hours_apart_share_one_token() {
+    let Some((results, requests)) = two_hours_apart("apart-token", Answer::Token) else {
+        return;
+    };
+    assert_eq!(results, vec!["token=tok-1"; 12]);
+    assert_eq!(requests, 1);
+}
+
+#[test]
+fn hosts_two_hours_apart_share_a_backoff_of_an_hour() {
+    let Some((results, requests)) = two_hours_apart("apart-429", Answer::TooManyForAnHour) else {
+        return;
+    };
+    assert_eq!(requests, 1, "{results:?}");
+    for result in &results {
+        assert!(result.starts_with("error=token endpoint"), "{results:?}");
+        assert!(result.ends_with("returned 429: slow_down"), "{results:?}");
+    }
+}
+
+/// A host stopped (SIGSTOP) while it asks for a token, past its lease; another host takes
+/// the lease and stores tok-2; the first, resumed, gets tok-1 (or gives up on it) but its
+/// write is fenced off: tok-2 stays, and the next host uses it.
+#[test]
+fn a_host_stopped_past_its_lease_writes_nothing_over_the_newer_token() {
+    let Some(redis) = Redis::any("a_host_stopped_past_its_lease") else {
+        return;
+    };
+    let server = TokenServer::start(Answer::HoldFirst);
+    let prefix = prefix("stopped-holder");
+    let mut fleet = Fleet::new(&redis, &prefix, &server.url);
+    fleet.timeout = Duration::from_secs(1); // a lease of 5 s
+    let holder = fleet.spawn();
+    server.wait_for(1); // it holds the lease; its request waits for the answer
+    let signal = |sig: &str| {
+        let pid = holder.id().to_string();
+        let status = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status();
+        assert!(status.unwrap().success());
+    };
+    signal("-STOP");
+    std::thread::sleep(Duration::from_millis(5500)); // past its lease
+    assert_eq!(redis.keys(&prefix), Vec::<String>::new());
+    assert_eq!(fleet.run(1)[0].result, "token=tok-2");
+    server.release();
+    signal("-CONT");
+    let first = Host::of(holder.wait_with_output().unwrap());
+    assert!(
+        ["token=tok-1", "error="]
+            .iter()
+            .any(|r| first.result.starts_with(r)),
+        "{first:?}"
+    );
+    let keys = redis.keys(&prefix);
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let record = redis.cmd(&["GET", &keys[0]]);
+    assert!(record.contains("tok-2"), "{record}");
+    assert_eq!(fleet.run(1)[0].result, "token=tok-2");
+    assert_eq!(server.requests(), 2);
 }

@@ -3,8 +3,8 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 /// How the token endpoint answers.
@@ -14,15 +14,19 @@ pub enum Answer {
     Token,
     /// 429 with `Retry-After: 30`.
     TooMany,
+    /// 429 with `Retry-After: 3600`.
+    TooManyForAnHour,
     /// Nothing for the first request (until its client goes away), then `Token`.
     HangFirst,
+    /// The first answer (`tok-1`) only once the test releases it, the others at once.
+    HoldFirst,
 }
 
 pub struct TokenServer {
     pub url: String,
     pub api_url: String,
     requests: Arc<AtomicUsize>,
-    pub hook: Arc<Hook>,
+    released: Arc<AtomicBool>,
 }
 
 impl TokenServer {
@@ -30,20 +34,25 @@ impl TokenServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(AtomicUsize::new(0));
-        let hook: Arc<Hook> = Arc::default();
-        let (count, on_request) = (requests.clone(), hook.clone());
+        let released = Arc::new(AtomicBool::new(false));
+        let (count, release) = (requests.clone(), released.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (count, on_request) = (count.clone(), on_request.clone());
-                std::thread::spawn(move || serve(stream, answer, &count, &on_request));
+                let (count, release) = (count.clone(), release.clone());
+                std::thread::spawn(move || serve(stream, answer, &count, &release));
             }
         });
         TokenServer {
             url: format!("http://127.0.0.1:{port}/token"),
             api_url: format!("http://127.0.0.1:{port}/api"),
             requests,
-            hook,
+            released,
         }
+    }
+
+    /// Lets the held first answer go.
+    pub fn release(&self) {
+        self.released.store(true, SeqCst);
     }
 
     /// Token requests seen so far.
@@ -63,10 +72,7 @@ impl TokenServer {
     }
 }
 
-/// Called on each token request (before it is answered).
-pub type Hook = Mutex<Option<Box<dyn Fn() + Send>>>;
-
-fn serve(stream: TcpStream, answer: Answer, count: &AtomicUsize, hook: &Hook) {
+fn serve(stream: TcpStream, answer: Answer, count: &AtomicUsize, released: &AtomicBool) {
     stream.set_read_timeout(Some(Duration::from_secs(60))).ok();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let (mut first, mut length, mut auth) = (String::new(), 0, String::new());
@@ -95,18 +101,31 @@ fn serve(stream: TcpStream, answer: Answer, count: &AtomicUsize, hook: &Hook) {
         }
     } else {
         let n = count.fetch_add(1, SeqCst) + 1;
-        if let Some(hook) = &*hook.lock().unwrap() {
-            hook();
-        }
         match answer {
             Answer::HangFirst if n == 1 => {
                 // Until the client goes away (or 60 s).
                 let _ = reader.read_to_end(&mut Vec::new());
                 return;
             }
+            Answer::HoldFirst if n == 1 => {
+                while !released.load(SeqCst) {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                (
+                    "200 OK",
+                    "",
+                    r#"{"access_token":"tok-1","token_type":"Bearer","expires_in":3600}"#
+                        .to_owned(),
+                )
+            }
             Answer::TooMany => (
                 "429 Too Many Requests",
                 "Retry-After: 30\r\n",
+                r#"{"error":"slow_down"}"#.to_owned(),
+            ),
+            Answer::TooManyForAnHour => (
+                "429 Too Many Requests",
+                "Retry-After: 3600\r\n",
                 r#"{"error":"slow_down"}"#.to_owned(),
             ),
             _ => (

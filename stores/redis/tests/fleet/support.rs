@@ -1,17 +1,22 @@
 //! A redis-server for the tests, and the host that children run.
 
-use std::io::Write;
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use apiauth::store::{Store, StoreError, StoreGuard, StoreKey};
 use apiauth::{Credentials, TokenConfig, TokenScheme};
+
+use crate::server::TokenServer;
 use apiauth_redis::RedisStore;
 
 /// The Redis a test uses: one this test started (and stops), or `APIAUTH_TEST_REDIS_URL`.
 pub struct Redis {
     pub url: String,
-    port: u16,
+    pub port: u16,
+    args: Vec<String>,
     child: Option<Child>,
 }
 
@@ -19,35 +24,41 @@ impl Redis {
     /// The server in `APIAUTH_TEST_REDIS_URL`, else one of this test's own.
     pub fn any(test: &str) -> Option<Redis> {
         match std::env::var("APIAUTH_TEST_REDIS_URL") {
-            Ok(url) if !url.is_empty() => Some(Redis {
-                url,
-                port: 0,
-                child: None,
-            }),
+            Ok(url) if !url.is_empty() => {
+                let port = url.rsplit(':').next()?.split('/').next()?.parse().ok()?;
+                Some(Redis {
+                    url,
+                    port,
+                    args: Vec::new(),
+                    child: None,
+                })
+            }
             _ => Redis::own(test),
         }
     }
 
-    /// A redis-server of this test's own on a free loopback port, which it can stop. `None`
-    /// (the test is skipped, with a message) when there is no `redis-server` on PATH, except
-    /// under CI=true, where that fails the test.
+    /// A redis-server of this test's own on a free loopback port, which it can stop.
     pub fn own(test: &str) -> Option<Redis> {
-        let port = free_port();
+        Redis::own_with(test, &[])
+    }
+
+    /// As [`own`](Self::own), with more arguments for redis-server. `None` (the test is
+    /// skipped, with a message) when there is no `redis-server` on PATH, except under
+    /// CI=true, where that fails the test.
+    pub fn own_with(test: &str, args: &[&str]) -> Option<Redis> {
+        Redis::own_on(test, free_port(), args)
+    }
+
+    /// As [`own_with`](Self::own_with), on `port`.
+    pub fn own_on(test: &str, port: u16, args: &[&str]) -> Option<Redis> {
         let mut redis = Redis {
             url: format!("redis://127.0.0.1:{port}/0"),
             port,
+            args: args.iter().map(|a| a.to_string()).collect(),
             child: None,
         };
         if !redis.start() {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "redis-server could not be started, and CI=true: install it (apt-get install redis-server)"
-            );
-            // Past libtest's capture, so that a skip shows in a plain `cargo test`.
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped {test}: no redis-server on PATH (install it, or set APIAUTH_TEST_REDIS_URL)"
-            );
+            skip(test);
             return None;
         }
         Some(redis)
@@ -58,13 +69,14 @@ impl Redis {
         let spawned = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn();
         let Ok(child) = spawned else { return false };
         self.child = Some(child);
         for _ in 0..500 {
-            if self.ping() {
+            if self.try_cmd(&["PING"]).is_some_and(|r| r == "PONG") {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -83,27 +95,30 @@ impl Redis {
         }
     }
 
-    fn ping(&self) -> bool {
-        redis::Client::open(self.url.as_str())
-            .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
-            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
-            .is_ok()
+    /// A command on the server's plain port, its reply as text (see [`command`]).
+    pub fn cmd(&self, args: &[&str]) -> String {
+        command(self.port, args)
     }
 
-    /// A connection for the test's own look at the keys.
-    pub fn connection(&self) -> redis::Connection {
-        let client = redis::Client::open(self.url.as_str()).unwrap();
-        client
-            .get_connection_with_timeout(Duration::from_secs(2))
-            .unwrap()
+    /// A command in database `db`.
+    pub fn cmd_in(&self, db: u32, args: &[&str]) -> String {
+        let db = db.to_string();
+        try_commands(self.port, &[&["SELECT", &db], args]).expect("redis answers")
+    }
+
+    /// Commands pipelined on one connection; the last one's reply.
+    pub fn cmds(&self, commands: &[&[&str]]) -> String {
+        try_commands(self.port, commands).expect("redis answers")
+    }
+
+    fn try_cmd(&self, args: &[&str]) -> Option<String> {
+        try_command(self.port, args)
     }
 
     /// The keys under `prefix`, sorted.
     pub fn keys(&self, prefix: &str) -> Vec<String> {
-        let mut keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{prefix}*"))
-            .query(&mut self.connection())
-            .unwrap();
+        let listed = self.cmd(&["KEYS", &format!("{prefix}*")]);
+        let mut keys: Vec<String> = listed.lines().map(str::to_owned).collect();
         keys.sort();
         keys
     }
@@ -115,9 +130,104 @@ impl Drop for Redis {
     }
 }
 
-fn free_port() -> u16 {
+/// Says a test is skipped for want of redis-server, or fails it under CI=true.
+pub fn skip(test: &str) {
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "redis-server could not be started, and CI=true: install it (apt-get install redis-server)"
+    );
+    // Past libtest's capture, so that a skip shows in a plain `cargo test`.
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped {test}: no redis-server on PATH (install it, or set APIAUTH_TEST_REDIS_URL)"
+    );
+}
+
+/// A command to the Redis on loopback `port`; the reply as text: a status or error line,
+/// a number, a value (`(nil)` for none), an array's items one per line.
+pub fn command(port: u16, args: &[&str]) -> String {
+    try_command(port, args).unwrap_or_else(|| panic!("redis on port {port} does not answer"))
+}
+
+fn try_command(port: u16, args: &[&str]) -> Option<String> {
+    try_commands(port, &[args])
+}
+
+/// Pipelined commands on one connection; the last one's reply.
+fn try_commands(port: u16, commands: &[&[&str]]) -> Option<String> {
+    let stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut out = Vec::new();
+    for args in commands {
+        out.extend(format!("*{}\r\n", args.len()).bytes());
+        for arg in *args {
+            out.extend(format!("${}\r\n{arg}\r\n", arg.len()).bytes());
+        }
+    }
+    (&stream).write_all(&out).ok()?;
+    let mut input = BufReader::new(stream);
+    let mut last = None;
+    for _ in commands {
+        last = Some(reply(&mut input)?);
+    }
+    last
+}
+
+fn reply(input: &mut impl BufRead) -> Option<String> {
+    let mut line = String::new();
+    input.read_line(&mut line).ok()?;
+    let line = line.strip_suffix("\r\n")?;
+    let (kind, rest) = line.split_at(1);
+    match kind {
+        "+" | "-" | ":" => Some(rest.to_owned()),
+        "$" if rest == "-1" => Some("(nil)".into()),
+        "$" => {
+            let mut value = vec![0; rest.parse::<usize>().ok()? + 2];
+            input.read_exact(&mut value).ok()?;
+            value.truncate(value.len() - 2);
+            Some(String::from_utf8_lossy(&value).into_owned())
+        }
+        "*" => {
+            let items: Option<Vec<String>> = (0..rest.parse::<i64>().ok()?.max(0))
+                .map(|_| reply(input))
+                .collect();
+            Some(items?.join("\n"))
+        }
+        _ => None,
+    }
+}
+
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
+}
+
+/// The store key `TokenSource`s with these credentials use: a source whose store notes
+/// the key and fails (so it fetches alone from `server`) tells it.
+pub fn key_of(server: &TokenServer, credentials: Credentials) -> StoreKey {
+    #[derive(Debug, Default, Clone)]
+    struct Spy(Arc<Mutex<Option<StoreKey>>>);
+    impl Store for Spy {
+        fn read(&self, key: &StoreKey) -> Result<Option<Vec<u8>>, StoreError> {
+            *self.0.lock().unwrap() = Some(key.clone());
+            Err(StoreError::new("spy"))
+        }
+        fn lock(
+            &self,
+            key: &StoreKey,
+            _: Duration,
+            _: Duration,
+        ) -> Result<Option<Box<dyn StoreGuard + '_>>, StoreError> {
+            self.read(key).map(|_| None)
+        }
+    }
+    let spy = Spy::default();
+    let source = TokenConfig::new(&server.url, credentials)
+        .with_store(spy.clone())
+        .build()
+        .unwrap();
+    source.token().unwrap();
+    spy.0.lock().unwrap().clone().unwrap()
 }
 
 /// A key prefix no other test or run uses.
@@ -133,9 +243,14 @@ pub struct Fleet {
     pub token_url: String,
     /// Called with the token, then `reject`ed and called again if it answers 401.
     pub api_url: Option<String>,
-    pub lease: Duration,
-    /// The source's timeout (its lock wait is five times this).
+    /// The source's timeout (its lock wait and lease are five times this).
     pub timeout: Duration,
+    /// The CA file for `rediss://`.
+    pub ca_file: Option<String>,
+    /// The hosts' `SSL_CERT_FILE`.
+    pub ssl_cert_file: Option<String>,
+    /// How far ahead of the real time the hosts' wall clocks are.
+    pub wall_ahead: Duration,
 }
 
 impl Fleet {
@@ -145,32 +260,56 @@ impl Fleet {
             prefix: prefix.to_owned(),
             token_url: token_url.to_owned(),
             api_url: None,
-            lease: Duration::from_secs(30),
             timeout: Duration::from_secs(10),
+            ca_file: None,
+            ssl_cert_file: None,
+            wall_ahead: Duration::ZERO,
         }
     }
 
     /// Starts one host.
     pub fn spawn(&self) -> Child {
+        self.spawn_on(&self.redis)
+    }
+
+    /// Starts one host on the Redis at `url` (a node of a cluster).
+    pub fn spawn_on(&self, url: &str) -> Child {
         let mut command = Command::new(std::env::current_exe().unwrap());
         command
             .args(["--exact", "host", "--nocapture", "--test-threads=1", "-q"])
-            .env("FLEET_REDIS", &self.redis)
+            .env("FLEET_REDIS", url)
             .env("FLEET_PREFIX", &self.prefix)
             .env("FLEET_TOKEN_URL", &self.token_url)
-            .env("FLEET_LEASE_MS", self.lease.as_millis().to_string())
             .env("FLEET_TIMEOUT_MS", self.timeout.as_millis().to_string())
+            .env(
+                "FLEET_WALL_AHEAD_MS",
+                self.wall_ahead.as_millis().to_string(),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         if let Some(api) = &self.api_url {
             command.env("FLEET_API", api);
         }
+        if let Some(ca) = &self.ca_file {
+            command.env("FLEET_CA", ca);
+        }
+        match &self.ssl_cert_file {
+            Some(file) => command.env("SSL_CERT_FILE", file),
+            None => command.env_remove("SSL_CERT_FILE"),
+        };
         command.spawn().unwrap()
     }
 
     /// Starts `n` hosts together and returns what each reported, in order.
     pub fn run(&self, n: usize) -> Vec<Host> {
-        let children: Vec<Child> = (0..n).map(|_| self.spawn()).collect();
+        self.run_on(&[self.redis.as_str()], n)
+    }
+
+    /// Starts `n` hosts together, host i on `urls[i % urls.len()]`.
+    pub fn run_on(&self, urls: &[&str], n: usize) -> Vec<Host> {
+        let children: Vec<Child> = (0..n)
+            .map(|i| self.spawn_on(urls[i % urls.len()]))
+            .collect();
         children
             .into_iter()
             .map(|c| Host::of(c.wait_with_output().unwrap()))
@@ -235,11 +374,15 @@ pub fn run_host() {
     let ms = |name: &str| Duration::from_millis(var(name).parse().unwrap());
     log::set_logger(&LOGGER).unwrap();
     log::set_max_level(log::LevelFilter::Info);
-    let store = RedisStore::open(&redis, var("FLEET_PREFIX"))
-        .unwrap()
-        .with_lease(ms("FLEET_LEASE_MS"));
+    let mut store = RedisStore::open(&redis, var("FLEET_PREFIX")).unwrap();
+    if let Ok(ca) = std::env::var("FLEET_CA") {
+        store = store.with_ca_file(ca).unwrap();
+    }
+    let clock = apiauth::TestClock::new();
+    clock.advance_wall(ms("FLEET_WALL_AHEAD_MS"));
     let source = TokenConfig::new(var("FLEET_TOKEN_URL"), credentials())
         .with_timeout(ms("FLEET_TIMEOUT_MS"))
+        .with_test_clock(clock)
         .with_store(store)
         .build()
         .unwrap();

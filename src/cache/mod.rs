@@ -78,10 +78,6 @@ pub struct TokenSource {
 /// How often a source backing off looks in its store for a token another process fetched.
 const PEEK_EVERY: Duration = Duration::from_secs(1);
 
-/// How long `reject` and `invalidate`, which run on an API call's path, wait for a lock
-/// another process holds (it is fetching: then memory alone decides).
-const SHORT_WAIT: Duration = Duration::from_millis(100);
-
 /// A callback told about every fetch. See [`TokenConfig::on_refresh`].
 pub(crate) type RefreshHook = Arc<dyn Fn(&RefreshEvent<'_>) + Send + Sync>;
 
@@ -220,15 +216,9 @@ impl TokenSource {
     pub fn invalidate(&self) {
         let inner = &*self.inner;
         let dropped = inner.lock().cached.take().map(|cached| cached.token);
-        let forgotten = inner.slot.as_ref().is_none_or(|slot| {
-            let Lock::Held(mut guard) = slot.lock(SHORT_WAIT, &inner.config.request) else {
-                return false;
-            };
-            let Ok(mut record) = slot.read_locked(&mut *guard) else {
-                return false;
-            };
-            record.token = None;
-            slot.write(&mut *guard, &record, keep_for(&record))
+        let forgotten = (inner.slot.as_ref()).is_none_or(|slot| {
+            slot.update(&inner.config.request, |r| r.token = None)
+                .is_some()
         });
         if !forgotten && let Some(dropped) = dropped {
             // The store could not be changed now: at least never read this token back.
@@ -391,9 +381,7 @@ impl TokenSource {
         let result = self.publish(&outcome, mode);
         std::mem::forget(guard);
         inner.fetch_done.notify_all();
-        let request = &inner.config.request;
-        let (url, client) = (redacted_url(&request.url), request.credentials.id());
-        outcome.log(&url, client, mode, inner.config.clock.now());
+        outcome.log(&inner.config.request, mode, inner.config.clock.now());
         let hook = inner.config.on_refresh.as_ref();
         if let (
             Some(hook),
@@ -500,18 +488,12 @@ impl TokenSource {
         }
         let failure = outcome.failure();
         record.failure = failure.and_then(|(error, backoff)| {
-            let wait = backoff.retry_at.saturating_duration_since(clock.now());
-            let row = Row {
-                since: wall,
-                until: wall + wait,
-                in_a_row: backoff.in_a_row,
-            };
-            Some((row, Summary::of(&error)?))
+            Some((Row::of(backoff, wall, clock.now()), Summary::of(&error)?))
         });
         // A holder stopped past its lease (Ctrl-Z, a debugger) writes nothing: the others
         // went on without it, and a timeout it saw on waking is not the endpoint's.
         if locked_at.elapsed() <= slot::hold(request) {
-            slot.write(&mut *guard, &record, keep_for(&record));
+            slot.write(&mut *guard, &record);
         }
         outcome
     }
@@ -565,14 +547,7 @@ impl TokenSource {
         let wall = slot.now(clock);
         let failure = (record.failure.as_ref())
             .filter(|_| !fresh)
-            .and_then(|(row, error)| {
-                let left = policy::row_left(row.since, row.until, wall)?;
-                let backoff = Backoff {
-                    in_a_row: row.in_a_row,
-                    retry_at: clock.now() + left,
-                };
-                Some((error.error(), backoff))
-            });
+            .and_then(|(row, error)| Some((error.error(), row.backoff(wall, clock.now())?)));
         let step = policy::decide(Known {
             token: token.as_ref().map(|(f, _)| *f),
             backing_off: failure.is_some(),
@@ -633,62 +608,40 @@ impl TokenSource {
         token: &Token,
         in_memory: Option<Backoff>,
     ) -> Option<OnRejection> {
-        let inner = &*self.inner;
-        let Lock::Held(mut guard) = slot.lock(SHORT_WAIT, &inner.config.request) else {
-            return None;
-        };
-        let mut record = slot.read_locked(&mut *guard).ok()?;
-        // Read after the lock: waiting for it must not make the token look younger.
-        let clock = &inner.config.clock;
-        let (now, wall) = (clock.now(), slot.now(clock));
-        let age = now.saturating_duration_since(token.issued_at());
-        let hash = fnv1a(token.access_token().secret().as_bytes());
-        let previous = record.rejection.map(|(row, stored)| {
-            let left = policy::row_left(row.since, row.until, wall).unwrap_or_default();
-            let backoff = Backoff {
-                in_a_row: row.in_a_row,
-                retry_at: now + left,
-            };
-            (backoff, stored == hash, row.since)
-        });
-        let issued = wall.checked_sub(age).unwrap_or(std::time::UNIX_EPOCH);
-        if let Some((backoff, same, rejected_at)) = previous
-            && policy::rejected_elsewhere(same, issued, rejected_at)
-        {
-            return Some(OnRejection::Drop(backoff));
-        }
-        let outcome = policy::on_rejection(previous.map(|p| p.0).or(in_memory), age, now);
-        if let OnRejection::Drop(backoff) = outcome {
-            let wait = backoff.retry_at.saturating_duration_since(now);
-            let row = Row {
-                since: wall,
-                until: wall + wait,
-                in_a_row: backoff.in_a_row,
-            };
-            record.rejection = Some((row, hash));
-            let holds = |t: &record::StoredToken| t.access_token == token.access_token().secret();
-            if record.token.as_ref().is_some_and(holds) {
-                record.token = None;
+        let clock = &self.inner.config.clock;
+        slot.update(&self.inner.config.request, |record| {
+            // Read after the lock: waiting for it must not make the token look younger.
+            let (now, wall) = (clock.now(), slot.now(clock));
+            let age = now.saturating_duration_since(token.issued_at());
+            let hash = fnv1a(token.access_token().secret().as_bytes());
+            let previous = (record.rejection).map(|(row, stored)| {
+                let backoff = row.backoff(wall, now).unwrap_or(Backoff {
+                    in_a_row: row.in_a_row,
+                    retry_at: now,
+                });
+                (backoff, stored == hash, row.since)
+            });
+            let issued = wall.checked_sub(age).unwrap_or(std::time::UNIX_EPOCH);
+            if let Some((backoff, same, rejected_at)) = previous
+                && policy::rejected_elsewhere(same, issued, rejected_at)
+            {
+                return OnRejection::Drop(backoff);
             }
-            slot.write(&mut *guard, &record, keep_for(&record));
-        }
-        Some(outcome)
+            let outcome = policy::on_rejection(previous.map(|p| p.0).or(in_memory), age, now);
+            if let OnRejection::Drop(backoff) = outcome {
+                record.rejection = Some((Row::of(backoff, wall, now), hash));
+                let secret = token.access_token().secret();
+                if record
+                    .token
+                    .as_ref()
+                    .is_some_and(|t| t.access_token == secret)
+                {
+                    record.token = None;
+                }
+            }
+            outcome
+        })
     }
-}
-
-/// How long `record` is worth keeping: until its token expires, its failure's backoff ends
-/// or its rejection stops counting, whichever is last.
-fn keep_for(record: &record::Record) -> Duration {
-    let token = record.token.as_ref().map_or(Duration::ZERO, |t| t.lifetime);
-    let rows = [
-        record.failure.as_ref().map(|f| f.0),
-        record.rejection.map(|r| r.0),
-    ];
-    let rows = rows.into_iter().flatten().map(|row| {
-        let left = row.until.duration_since(row.since).unwrap_or_default();
-        left + policy::REJECTION_MEMORY
-    });
-    rows.fold(token, Duration::max)
 }
 
 impl Inner {

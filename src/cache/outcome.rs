@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::Cached;
 use super::policy::Backoff;
+use crate::wire::TokenRequest;
 use crate::{Error, Token, Unusable};
 
 /// Why a fetch runs.
@@ -62,9 +63,10 @@ impl Outcome {
         )
     }
 
-    /// Tells the `log` facade how the fetch went, for client `client` at `url` (shown
-    /// without userinfo or query).
-    pub fn log(&self, url: &str, client: &str, mode: Mode, now: Instant) {
+    /// Tells the `log` facade how the fetch of `request` went (its URL shown without
+    /// userinfo or query, and only where a request was at stake).
+    pub fn log(&self, request: &TokenRequest, mode: Mode, now: Instant) {
+        let (url, client) = (|| request.shown_url(), request.credentials.id());
         let wait = |b: &Backoff| b.retry_at.saturating_duration_since(now).as_secs_f64();
         match self {
             Outcome::Stored(cached) => log::debug!(
@@ -75,13 +77,15 @@ impl Outcome {
                 short: Some(backoff),
                 ..
             } => log::warn!(
-                "refreshing the token for client {client} at {url} failed ({}); serving the \
+                "refreshing the token for client {client} at {} failed ({}); serving the \
                  still-valid token, next try in {:.1} s",
+                url(),
                 Error::InvalidResponse(Unusable::ShortLived),
                 wait(backoff)
             ),
             Outcome::Fetched { token, took, .. } => log::info!(
-                "token fetched from {url} for client {client} in {} ms, valid {} s",
+                "token fetched from {} for client {client} in {} ms, valid {} s",
+                url(),
                 took.as_millis(),
                 token.lifetime().as_secs()
             ),
@@ -102,14 +106,16 @@ impl Outcome {
                 ..
             } if stale.is_some() || mode == Mode::Background => {
                 log::warn!(
-                    "refreshing the token for client {client} at {url} failed ({error}); \
+                    "refreshing the token for client {client} at {} failed ({error}); \
                      serving the still-valid token, next try in {:.1} s",
+                    url(),
                     wait(backoff)
                 )
             }
             Outcome::Failed { error, backoff, .. } => log::warn!(
-                "token request to {url} for client {client} failed ({error}); next try in \
+                "token request to {} for client {client} failed ({error}); next try in \
                  {:.1} s",
+                url(),
                 wait(backoff)
             ),
         }

@@ -6,10 +6,11 @@
 //! the hosts' wall clocks). Every field is range-checked when read: a hostile record is data.
 
 use std::io::ErrorKind;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
+use super::policy::{self, Backoff};
 use crate::store::StoreKey;
 use crate::wire::TokenRequest;
 use crate::{Cause, EndpointError, Error, Side, Unreachable, Unusable};
@@ -112,6 +113,21 @@ fn secret_check(secret: &str, token_url: &str, client_id: &str) -> u16 {
 }
 
 impl Record {
+    /// How long the record is worth keeping: until its token expires, its failure's backoff
+    /// ends or its rejection stops counting, whichever is last.
+    pub fn keep_for(&self) -> Duration {
+        let token = self.token.as_ref().map_or(Duration::ZERO, |t| t.lifetime);
+        let rows = [
+            self.failure.as_ref().map(|f| f.0),
+            self.rejection.map(|r| r.0),
+        ];
+        let rows = rows.into_iter().flatten().map(|row| {
+            let left = row.until.duration_since(row.since).unwrap_or_default();
+            left + policy::REJECTION_MEMORY
+        });
+        rows.fold(token, Duration::max)
+    }
+
     pub fn encode(&self, binding: &Binding) -> Vec<u8> {
         let token = self.token.as_ref().map(|t| {
             json!({"access_token": t.access_token, "scope": t.scope,
@@ -162,6 +178,26 @@ impl Record {
 }
 
 impl Row {
+    /// The row `backoff` makes, starting at `since` on the record clock (`now` on the
+    /// monotonic one).
+    pub fn of(backoff: Backoff, since: SystemTime, now: Instant) -> Row {
+        Row {
+            since,
+            until: since + backoff.retry_at.saturating_duration_since(now),
+            in_a_row: backoff.in_a_row,
+        }
+    }
+
+    /// The backoff this row still makes at `wall` on the record clock, moved onto the
+    /// monotonic clock at `now`; `None` when it is over or cannot be trusted.
+    pub fn backoff(&self, wall: SystemTime, now: Instant) -> Option<Backoff> {
+        let left = policy::row_left(self.since, self.until, wall)?;
+        Some(Backoff {
+            in_a_row: self.in_a_row,
+            retry_at: now + left,
+        })
+    }
+
     fn to_json(self, detail: Value) -> Value {
         json!({"since_ms": wall_ms(self.since), "until_ms": wall_ms(self.until),
             "in_a_row": self.in_a_row, "detail": detail})

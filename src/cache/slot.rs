@@ -93,9 +93,26 @@ impl Slot {
     }
 
     /// Writes `record` under the lock; `false` when the store failed (reported).
-    pub fn write(&self, guard: &mut dyn StoreGuard, record: &Record, keep_for: Duration) -> bool {
-        let written = guard.write(&record.encode(&self.binding), keep_for);
+    pub fn write(&self, guard: &mut dyn StoreGuard, record: &Record) -> bool {
+        let written = guard.write(&record.encode(&self.binding), record.keep_for());
         written.map_err(|error| self.report(&error)).is_ok()
+    }
+
+    /// Reads the record under the lock, waiting for it at most 100 ms (another process is
+    /// fetching: then memory alone decides), lets `change` change it, and writes it back;
+    /// `None` when the lock or the store failed. For `reject` and `invalidate`, on an API
+    /// call's path.
+    pub fn update<T>(
+        &self,
+        request: &TokenRequest,
+        change: impl FnOnce(&mut Record) -> T,
+    ) -> Option<T> {
+        let Lock::Held(mut guard) = self.lock(Duration::from_millis(100), request) else {
+            return None;
+        };
+        let mut record = self.read_locked(&mut *guard).ok()?;
+        let result = change(&mut record);
+        self.write(&mut *guard, &record).then_some(result)
     }
 
     /// Takes the lock, waiting at most `wait` (capped) for another holder.

@@ -14,7 +14,7 @@ use ureq::{Agent, AsSendBody, Body, RequestExt, SendBody};
 
 use crate::redirect::{self, Hop};
 use crate::secret::scrub;
-use crate::transport::{default_agent, from_ureq};
+use crate::transport::{check_agent, default_agent, from_ureq};
 use crate::wire::{check, check_uri, direct, redacted_uri};
 use crate::{
     ApiError, BasicEncoding, Credentials, Error, Result, Side, Token, TokenScheme, TokenSource,
@@ -300,6 +300,7 @@ impl ApiClient {
     /// (or the status the agent turned into an error) with the token it carried.
     fn send(&self, mut request: Request<impl AsSendBody>) -> Result<(Answer, Option<Arc<Token>>)> {
         check_uri(request.uri(), "api url", self.allow_http)?;
+        check_agent(&self.agent)?;
         let uri = request.uri().clone(); // shown only in an error
         let url = || redacted_uri(&uri);
         let used = self.auth.apply(request.headers_mut())?;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::{RefreshEvent, RefreshHook, RefreshPolicy, TokenSource};
 use crate::clock::Clock;
 use crate::store::Store;
-use crate::transport::Agent;
+use crate::transport::{Agent, check_agent};
 use crate::wire::{TokenRequest, redacted_url};
 use crate::{BasicEncoding, ClientAuth, Credentials, Result};
 
@@ -66,10 +66,14 @@ impl TokenConfig {
     ///
     /// [`Error::Config`](crate::Error::Config) for a token URL that is not https (plain http
     /// only to loopback, or with [`with_insecure_http`](Self::with_insecure_http)) or holds a
-    /// user and password, a parameter the library sets itself, or a client id that raw Basic
-    /// cannot carry.
+    /// user and password, a parameter the library sets itself, a client id that raw Basic
+    /// cannot carry, or an agent ([`with_agent`](Self::with_agent)) whose TLS provider this
+    /// build does not include (start agents from [`agent_config`](crate::agent_config)).
     pub fn build(self) -> Result<TokenSource> {
         self.request.check()?;
+        if let Some(agent) = &self.agent {
+            check_agent(agent)?;
+        }
         Ok(TokenSource::from_config(self))
     }
 

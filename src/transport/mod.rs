@@ -155,7 +155,57 @@ pub fn agent_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope
     config
 }
 
+/// An error unless `agent`'s TLS provider is compiled into this build: ureq would panic on
+/// its first https request otherwise (an agent from `Agent::new_with_defaults()` asks for
+/// rustls, which a `native-tls`-only build of apiauth leaves out).
+pub(crate) fn check_agent(agent: &Agent) -> Result<()> {
+    #[cfg(any(feature = "rustls", feature = "native-tls"))]
+    {
+        use ureq::tls::TlsProvider;
+        let (compiled, name) = match agent.config().tls_config().provider() {
+            TlsProvider::Rustls => (cfg!(feature = "rustls"), "rustls"),
+            TlsProvider::NativeTls => (cfg!(feature = "native-tls"), "native-tls"),
+            _ => (true, ""),
+        };
+        if !compiled {
+            return Err(Error::Config(format!(
+                "the agent's TLS provider is {name}, which this build of apiauth does not \
+                 include; start the agent from apiauth::agent_config()"
+            )));
+        }
+    }
+    let _ = agent;
+    Ok(())
+}
+
 /// The agent API calls go through unless the caller brings one.
 pub(crate) fn default_agent() -> Agent {
     Agent::new_with_config(agent_config().build())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{ApiClient, Auth, BasicEncoding, Credentials, Error, TokenConfig};
+
+    /// An agent whose TLS provider this build left out is refused when it is handed over or
+    /// first used, never a panic inside ureq on the first https request.
+    #[test]
+    fn an_agent_whose_tls_provider_is_left_out_is_a_config_error() {
+        use ureq::tls::{TlsConfig, TlsProvider};
+        let missing = match cfg!(feature = "native-tls") {
+            true if cfg!(feature = "rustls") => return, // both compiled: nothing is missing
+            true => TlsProvider::Rustls, // what Agent::new_with_defaults() asks for
+            false => TlsProvider::NativeTls,
+        };
+        let tls = TlsConfig::builder().provider(missing).build();
+        let agent: ureq::Agent = ureq::Agent::config_builder().tls_config(tls).build().into();
+        let creds = Credentials::new("id", "s3cr3t").unwrap();
+        let config = TokenConfig::new("https://127.0.0.1:1/token", creds.clone());
+        let refused = |e: &Error| matches!(e, Error::Config(m) if m.contains("agent_config()"));
+        let built = config.with_agent(agent.clone()).build();
+        assert!(built.as_ref().is_err_and(refused), "{built:?}");
+        let client = ApiClient::new_with_agent(agent, Auth::Basic(creds, BasicEncoding::Raw));
+        let called = client.get_json::<serde_json::Value>("https://127.0.0.1:1/v1");
+        assert!(called.as_ref().is_err_and(refused), "{called:?}");
+    }
 }

@@ -14,7 +14,7 @@ use ureq::{Agent, AsSendBody, Body, RequestExt, SendBody};
 
 use crate::redirect::{self, Hop};
 use crate::secret::scrub;
-use crate::transport::{check_agent, default_agent, from_ureq};
+use crate::transport::{check_agent, default_agent, from_ureq, proxy_of};
 use crate::wire::{check, check_uri, direct, redacted_uri};
 use crate::{
     ApiError, BasicEncoding, Credentials, Error, Result, Side, Token, TokenScheme, TokenSource,
@@ -264,7 +264,7 @@ impl ApiClient {
             .with_config()
             .limit(MAX_API_BODY)
             .read_to_vec())
-        .map_err(|e| from_ureq(Side::Api, url, e, &limits, self.secret()))?;
+        .map_err(|e| from_ureq(Side::Api, url, e, &limits, self.secret(), None))?;
         serde_json::from_slice(&body).map_err(|e| Error::ApiBody(Arc::new(e)))
     }
 
@@ -323,7 +323,15 @@ impl ApiClient {
             Ok(response) => Ok(response),
             Err(e) => {
                 let limits = self.agent.config().timeouts();
-                Err(from_ureq(Side::Api, url(), e, &limits, self.secret()))
+                let proxy = proxy_of(&self.agent, &uri);
+                Err(from_ureq(
+                    Side::Api,
+                    url(),
+                    e,
+                    &limits,
+                    self.secret(),
+                    proxy,
+                ))
             }
         };
         Ok((answer, used))

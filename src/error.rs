@@ -278,6 +278,9 @@ pub struct Unreachable {
     pub cause: Cause,
     /// The transport's own words on it, when they add something (scrubbed of the secret).
     pub detail: Option<String>,
+    /// The proxy the request went through, when one did (without user and password): a
+    /// proxy that is down is named, not taken for the side it leads to.
+    pub proxy: Option<String>,
 }
 
 impl Cause {
@@ -329,8 +332,12 @@ impl fmt::Display for Unreachable {
         let Unreachable {
             side, url, cause, ..
         } = self;
-        match cause {
-            Cause::TooLarge { .. } => write!(f, "{side} {url} sent an {cause}")?,
+        match (cause, &self.proxy) {
+            (Cause::TooLarge { .. }, _) => write!(f, "{side} {url} sent an {cause}")?,
+            (_, Some(proxy)) => write!(
+                f,
+                "could not reach the {side} {url} through the proxy {proxy}: {cause}"
+            )?,
             _ => write!(f, "could not reach the {side} {url}: {cause}")?,
         }
         match &self.detail {

@@ -325,7 +325,7 @@ impl Summary {
                     "token_endpoint"
                 };
                 json!({"kind": "unreachable", "side": side, "url": e.url, "cause": cause,
-                    "value": value, "detail": e.detail})
+                    "value": value, "detail": e.detail, "proxy": e.proxy})
             }
             _ => Value::Null,
         }
@@ -380,6 +380,7 @@ impl Summary {
                     url: text("url")?,
                     cause,
                     detail: text("detail"),
+                    proxy: text("proxy"),
                 }))
             }
             _ => return None,
@@ -458,6 +459,7 @@ mod tests {
                 url: "https://a.example/t".into(),
                 cause,
                 detail: Some("detail".into()),
+                proxy: Some("http://proxy.example:3128/".into()),
             }))
         };
         let mut errors = vec![

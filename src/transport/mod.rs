@@ -14,8 +14,9 @@ use ureq::config::Timeouts;
 pub(crate) use unreachable::from_ureq;
 
 use crate::clock::Clock;
-use crate::wire::{TokenRequest, host_is_ip};
+use crate::wire::{TokenRequest, direct, host_is_ip, redacted_uri};
 use crate::{Error, Result, Side, Token, Unusable};
+use ureq::http::Uri;
 
 /// The most of a token response that is read; a longer body is an error, not an allocation.
 pub(crate) const MAX_BODY: u64 = 64 * 1024;
@@ -104,7 +105,11 @@ impl TokenRequest {
         };
         let limits = phase_limits(self, &agent.config().timeouts());
         let secret = self.credentials.secret().secret();
-        let unreachable = |e| from_ureq(Side::TokenEndpoint, self.shown_url(), e, &limits, secret);
+        let proxy = proxy_of(agent, request.uri());
+        let unreachable = |e| {
+            let url = self.shown_url();
+            from_ureq(Side::TokenEndpoint, url, e, &limits, secret, proxy.clone())
+        };
         let sent_at = clock.now();
         let answer = match own {
             true => agent.run(request),
@@ -155,6 +160,16 @@ pub fn agent_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope
     config
 }
 
+/// The proxy a request to `uri` through `agent` goes through, as messages show it (never
+/// for plain http or loopback, which go direct).
+pub(crate) fn proxy_of(agent: &Agent, uri: &Uri) -> Option<String> {
+    let proxy = agent
+        .config()
+        .proxy()
+        .filter(|p| !direct(uri) && !p.is_no_proxy(uri))?;
+    Some(redacted_uri(proxy.uri()))
+}
+
 /// An error unless `agent`'s TLS provider is compiled into this build: ureq would panic on
 /// its first https request otherwise (an agent from `Agent::new_with_defaults()` asks for
 /// rustls, which a `native-tls`-only build of apiauth leaves out).
@@ -187,6 +202,34 @@ pub(crate) fn default_agent() -> Agent {
 mod tests {
     use crate::{ApiClient, Auth, BasicEncoding, Credentials, Error, TokenConfig};
 
+    /// A proxy that is down is named as what failed, not taken for the token endpoint or
+    /// the API it leads to. Nothing leaves loopback: the proxy refuses the connection.
+    #[test]
+    fn a_proxy_that_is_down_is_named() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let proxy = ureq::Proxy::new(&format!("http://{port}")).unwrap();
+        let agent: ureq::Agent = (crate::agent_config().proxy(Some(proxy)).build()).into();
+        let creds = Credentials::new("id", "s3cr3t").unwrap();
+        let source = TokenConfig::new("https://auth.example.com/token", creds.clone())
+            .with_agent(agent.clone())
+            .build()
+            .unwrap();
+        let through = format!("through the proxy http://{port}/: connection refused");
+        assert_eq!(
+            source.token().unwrap_err().to_string(),
+            format!("could not reach the token endpoint https://auth.example.com/token {through}")
+        );
+        let client = ApiClient::new_with_agent(agent, Auth::Basic(creds, BasicEncoding::Raw));
+        let error = client.get_json::<serde_json::Value>("https://api.example.com/v1");
+        assert_eq!(
+            error.unwrap_err().to_string(),
+            format!("could not reach the api https://api.example.com/v1 {through}")
+        );
+    }
+
     /// An agent whose TLS provider this build left out is refused when it is handed over or
     /// first used, never a panic inside ureq on the first https request.
     #[test]
@@ -194,7 +237,7 @@ mod tests {
         use ureq::tls::{TlsConfig, TlsProvider};
         let missing = match cfg!(feature = "native-tls") {
             true if cfg!(feature = "rustls") => return, // both compiled: nothing is missing
-            true => TlsProvider::Rustls, // what Agent::new_with_defaults() asks for
+            true => TlsProvider::Rustls,                // what Agent::new_with_defaults() asks for
             false => TlsProvider::NativeTls,
         };
         let tls = TlsConfig::builder().provider(missing).build();

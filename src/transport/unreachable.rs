@@ -9,13 +9,14 @@ use crate::secret::scrub;
 use crate::{Cause, Error, Side, Unreachable};
 
 /// The error of `error` on a request to `url` of `side`, whose phases had the limits
-/// `limits`; `secret` is removed from any text kept.
+/// `limits`, through `proxy` if any; `secret` is removed from any text kept.
 pub(crate) fn from_ureq(
     side: Side,
     url: String,
     error: ureq::Error,
     limits: &Timeouts,
     secret: &str,
+    proxy: Option<String>,
 ) -> Error {
     let (cause, keep_text) = match &error {
         ureq::Error::Timeout(phase) => (limit(limits, *phase), false),
@@ -47,6 +48,7 @@ pub(crate) fn from_ureq(
         url,
         cause,
         detail,
+        proxy,
     }))
 }
 
@@ -84,7 +86,7 @@ mod tests {
             .build()
             .timeouts();
         let url = "https://a.example/t".to_owned();
-        from_ureq(Side::TokenEndpoint, url, error, &limits, "s3cr3t!").to_string()
+        from_ureq(Side::TokenEndpoint, url, error, &limits, "s3cr3t!", None).to_string()
     }
 
     #[test]

@@ -82,6 +82,9 @@ pub enum Unusable {
     /// clock. It is handed out while it lasts, but counts as a failure: the next request
     /// waits for the backoff, so such a server is never asked once per call.
     ShortLived,
+    /// `expires_in` is present but neither a non-negative number nor a string of digits
+    /// (RFC 6749 §5.1): `false`, `{}`, `"zzz"`, `-5`.
+    InvalidExpiresIn,
 }
 
 impl fmt::Display for Unusable {
@@ -96,6 +99,7 @@ impl fmt::Display for Unusable {
             Unusable::JwtExpired => "the JWT's exp is already past by the token server's clock",
             Unusable::TooLarge => "answer is larger than 64 KiB",
             Unusable::ShortLived => "the token lives less than a second by the server's clock",
+            Unusable::InvalidExpiresIn => "expires_in is not a non-negative number of seconds",
         })
     }
 }

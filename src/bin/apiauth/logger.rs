@@ -9,7 +9,8 @@
 //! form body with a client secret), and ureq prints request paths and `Location` headers
 //! only when Trace is on. ureq's Debug records print a request's headers with every header
 //! but a short list of harmless ones (`Host`, `Content-Type`, …) redacted. apiauth's own
-//! records never hold a secret or a token.
+//! records never hold a secret or a token. A record that stderr cannot take is lost: it
+//! never stops the command (see [`crate::say`]).
 
 use log::{LevelFilter, Log, Metadata, Record};
 
@@ -68,7 +69,7 @@ impl Log for Logger {
         let level = record.level().as_str().to_ascii_lowercase();
         let message = record.args().to_string().replace(['\n', '\r'], " ");
         let message = crate::urls::redact(&message);
-        eprintln!("apiauth: [{level} {}] {message}", record.target());
+        crate::say(&format!("[{level} {}] {message}", record.target()));
     }
 
     fn flush(&self) {}

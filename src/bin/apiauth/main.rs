@@ -3,22 +3,20 @@
 //! every process of the user.
 #![forbid(unsafe_code)]
 
-mod args;
 mod cache_cmd;
-mod credentials;
-mod header;
-mod help;
+mod command_line;
+mod credentials_file;
 mod logger;
-mod opts;
 mod request;
 mod urls;
-mod utc;
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
 
-use apiauth::{Auth, BasicEncoding, Credentials, Error, TokenConfig, TokenSource};
-use args::{Command, HeaderSource, Invocation, Job, Task, TokenSettings};
+use apiauth::http::header::AUTHORIZATION;
+use apiauth::{Auth, BasicEncoding, Error, TokenConfig};
+use command_line::{Command, Format, HeaderSource, Invocation, Settings};
 
 /// Why the command failed: an exit code and a one-line message without secrets.
 #[derive(Debug)]
@@ -31,6 +29,7 @@ struct Exit {
 /// Standard output could not be written (closed pipe, full disk).
 const STDOUT: u8 = 1;
 const USAGE: u8 = 2;
+/// The token endpoint, or an API taking Basic, refused the credentials.
 const REJECTED: u8 = 3;
 const UNREACHABLE: u8 = 4;
 const UNUSABLE: u8 = 5;
@@ -39,19 +38,26 @@ const REFUSED: u8 = 6;
 const API_STATUS: u8 = 7;
 
 impl Exit {
-    fn usage(message: impl Into<String>) -> Exit {
-        Exit {
-            code: USAGE,
-            message: message.into(),
-        }
+    fn new(code: u8, message: impl Into<String>) -> Exit {
+        let message = message.into();
+        Exit { code, message }
     }
 
-    /// A failure whose cause has been said already, or needs no words.
-    fn silent(code: u8) -> Exit {
-        Exit {
-            code,
-            message: String::new(),
-        }
+    fn usage(message: impl Into<String>) -> Exit {
+        Exit::new(USAGE, message)
+    }
+}
+
+/// A usage error (exit 2), from its message.
+impl From<String> for Exit {
+    fn from(message: String) -> Exit {
+        Exit::usage(message)
+    }
+}
+
+impl From<&str> for Exit {
+    fn from(message: &str) -> Exit {
+        Exit::usage(message)
     }
 }
 
@@ -70,10 +76,7 @@ impl From<Error> for Exit {
             message = format!("{message}: {cause}");
             source = cause.source();
         }
-        Exit {
-            code,
-            message: urls::redact(&message),
-        }
+        Exit::new(code, urls::redact(&message))
     }
 }
 
@@ -84,46 +87,46 @@ fn main() -> ExitCode {
         .collect();
     let outcome = args
         .map_err(|_| Exit::usage("arguments must be UTF-8"))
-        .and_then(|args| args::parse(args).map_err(Exit::usage))
+        .and_then(|args| command_line::parse(args).map_err(Exit::usage))
         .and_then(|invocation| match invocation {
-            Invocation::Help(command) => print(&help::text(command)),
+            Invocation::Help(command) => print(&command_line::help(command)),
             Invocation::Version => print(&format!("apiauth {}\n", env!("CARGO_PKG_VERSION"))),
-            Invocation::Run(task, verbose) => {
-                logger::install(verbose);
-                run(task)
+            Invocation::Run(settings) => {
+                logger::install(settings.verbose);
+                run(&settings)
             }
         });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            let message = failure.message.replace(['\n', '\r'], " ");
             let hint = if failure.code == USAGE {
                 " (see apiauth --help)"
             } else {
                 ""
             };
-            if !message.is_empty() {
-                eprintln!("apiauth: {message}{hint}");
+            if !failure.message.is_empty() {
+                say(&format!("{}{hint}", failure.message));
             }
             ExitCode::from(failure.code)
         }
     }
 }
 
-fn run(task: Task) -> Result<(), Exit> {
-    match task {
-        Task::Auth(job) => match &job.command {
-            Command::Header | Command::Token => print(&header::run(&job)?),
-            Command::Request(call) => request::run(&job, call),
-        },
-        Task::CacheList => print(&cache_cmd::list()?),
-        Task::CacheClear {
-            token_url,
-            client_id,
-        } => print(&cache_cmd::clear(
-            token_url.as_deref(),
-            client_id.as_deref(),
-        )?),
+/// Writes `apiauth: {message}` as one line on stderr. A stderr that cannot be written (closed,
+/// a broken pipe, a full disk) loses the line and changes nothing else: no panic, the same
+/// stdout and exit code.
+fn say(message: &str) {
+    let line = format!("apiauth: {}\n", message.replace(['\n', '\r'], " "));
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+fn run(settings: &Settings) -> Result<(), Exit> {
+    let (token_url, client_id) = (settings.token_url.as_deref(), settings.client_id.as_deref());
+    match settings.command {
+        Some(Command::Request) => request::run(settings),
+        Some(Command::CacheList) => print(&cache_cmd::list()?),
+        Some(Command::CacheClear) => print(&cache_cmd::clear(token_url, client_id)?),
+        _ => print(&header_text(settings)?),
     }
 }
 
@@ -131,58 +134,48 @@ fn run(task: Task) -> Result<(), Exit> {
 /// message: the exit code ([`STDOUT`]) says it.
 fn print(text: &str) -> Result<(), Exit> {
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(|_| Exit::silent(STDOUT))
+    (out.write_all(text.as_bytes()).and_then(|()| out.flush())).map_err(|_| Exit::new(STDOUT, ""))
 }
 
-/// The header `job` asks for: Basic for myConnectedFleet's Core API, else a token from the
-/// job's source (a new one first with `--refresh`, past any cached token or failure).
-fn auth(job: &Job) -> Result<Auth, Exit> {
-    let creds = credentials::load(job.credentials_file.as_deref())?;
-    match &job.header {
-        HeaderSource::CoreBasic => Ok(Auth::Basic(creds, BasicEncoding::Raw)),
-        HeaderSource::Token(settings, scheme) => {
-            let source = token_source(settings, creds, job.cache)?;
-            if job.refresh {
+/// The header the settings ask for: Basic for myConnectedFleet's Core API, else a token
+/// (a new one first with `--refresh`, past any cached token or failure).
+fn auth(settings: &Settings) -> Result<Auth, Exit> {
+    let creds = credentials_file::load(settings.credentials_file.as_deref())?;
+    match &settings.source {
+        Some(HeaderSource::Token(token_url, client_auth, scheme)) => {
+            let mut config = TokenConfig::new(token_url, creds)
+                .with_client_auth(*client_auth)
+                .with_timeout(settings.timeout());
+            for scope in &settings.scopes {
+                config = config.with_scope(scope);
+            }
+            for (name, value) in &settings.params {
+                config = config.with_param(name, value);
+            }
+            if !settings.no_cache {
+                config = with_disk_cache(config);
+            }
+            let source = config.build()?;
+            if settings.refresh {
                 source.refresh()?;
             }
             Ok(Auth::Token(source, *scheme))
         }
+        _ => Ok(Auth::Basic(creds, BasicEncoding::Raw)),
     }
-}
-
-fn token_source(
-    settings: &TokenSettings,
-    creds: Credentials,
-    cache: bool,
-) -> Result<TokenSource, Exit> {
-    let mut config = TokenConfig::new(&settings.token_url, creds)
-        .with_client_auth(settings.client_auth)
-        .with_timeout(settings.timeout);
-    for scope in &settings.scopes {
-        config = config.with_scope(scope);
-    }
-    for (name, value) in &settings.params {
-        config = config.with_param(name, value);
-    }
-    if cache {
-        config = with_disk_cache(config);
-    }
-    Ok(config.build()?)
 }
 
 /// The source with the user's disk cache, or as it was (with a warning) if there is none.
 #[cfg(unix)]
 fn with_disk_cache(config: TokenConfig) -> TokenConfig {
     let Some(dir) = apiauth::DiskCache::default_dir() else {
-        eprintln!("apiauth: warning: neither XDG_CACHE_HOME nor HOME is set; not caching");
+        say("warning: neither XDG_CACHE_HOME nor HOME is set; not caching");
         return config;
     };
     match apiauth::DiskCache::open(dir) {
         Ok(cache) => config.with_disk_cache(cache),
         Err(error) => {
-            eprintln!("apiauth: warning: {error}; not caching");
+            say(&format!("warning: {error}; not caching"));
             config
         }
     }
@@ -191,4 +184,53 @@ fn with_disk_cache(config: TokenConfig) -> TokenConfig {
 #[cfg(not(unix))]
 fn with_disk_cache(config: TokenConfig) -> TokenConfig {
     config
+}
+
+/// `apiauth header` and `apiauth token`: what to print.
+fn header_text(settings: &Settings) -> Result<String, Exit> {
+    let format = settings.format.unwrap_or_default();
+    let (source, scheme) = match auth(settings)? {
+        Auth::Basic(creds, encoding) => {
+            // Basic values are base64: always printable.
+            let value = creds.basic_header(encoding)?.to_str().unwrap_or_default();
+            return Ok(formatted(format, "Authorization", value, None));
+        }
+        Auth::Token(source, scheme) => (source, scheme),
+    };
+    let token = source.token()?;
+    if settings.command == Some(Command::Token) {
+        return Ok(format!("{}\n", token.access_token().secret()));
+    }
+    let (name, value) = token.header(scheme);
+    let name = if name == AUTHORIZATION {
+        "Authorization"
+    } else {
+        name.as_str()
+    };
+    // Token header values are visible ASCII: the parser refuses anything else.
+    let value = value.to_str().unwrap_or_default();
+    let expires_in = token
+        .expires_at()
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    Ok(formatted(format, name, value, Some(expires_in)))
+}
+
+fn formatted(format: Format, name: &str, value: &str, expires_in: Option<Duration>) -> String {
+    match format {
+        Format::Line => format!("{name}: {value}\n"),
+        Format::Value => format!("{value}\n"),
+        Format::Curl => format!(
+            "-H '{}'\n",
+            format!("{name}: {value}").replace('\'', r"'\''")
+        ),
+        Format::Json => {
+            let expires_at = expires_in.map(|d| cache_cmd::rfc3339(SystemTime::now() + d));
+            let expires_in = expires_in.map(|d| d.as_secs());
+            let json = serde_json::json!({
+                "name": name, "value": value, "expires_in": expires_in, "expires_at": expires_at
+            });
+            format!("{json}\n")
+        }
+    }
 }

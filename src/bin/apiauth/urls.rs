@@ -1,4 +1,7 @@
-//! The command's one URL rule, and URLs as it prints them (no user, no password, no query).
+//! The command's one URL rule, and URLs as it prints them (no user, no password, no query):
+//! the only place that calls the library's URL helpers.
+
+use apiauth::http::Uri;
 
 /// Checks `url` by the library's rule ([`apiauth::check_url`]: https, or http to a loopback
 /// host, no user or password). The message says what is wrong, never the URL.
@@ -19,6 +22,11 @@ pub fn check(url: &str) -> Result<(), String> {
 /// `url` as the command prints it: without user, password, query or fragment.
 pub fn shown(url: &str) -> String {
     apiauth::redacted_url(url)
+}
+
+/// Whether `target` is on `base`'s origin (scheme, host and port).
+pub fn same_origin(base: &Uri, target: &Uri) -> bool {
+    apiauth::same_origin(base, target)
 }
 
 /// `text` with every http(s) URL in it [`shown`]: for messages from the library and from

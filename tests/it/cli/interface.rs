@@ -400,7 +400,9 @@ fn verbose_logs_without_secrets() {
     let err = stderr(&out);
     assert_eq!(code(&out), Some(0), "{err}");
     assert!(
-        err.contains(&format!("apiauth: [info apiauth::request] GET {base}/\n")),
+        err.contains(&format!(
+            "apiauth: [info apiauth::request] GET {base}/v1/secret-path\n"
+        )),
         "{err}"
     );
     assert!(!err.contains("[debug "), "{err}");

@@ -194,7 +194,11 @@ fn a_non_2xx_answer_prints_its_body_and_exits_7() {
     let out = user.run(&args);
     assert_eq!(code(&out), Some(7));
     assert_eq!(out.stdout, b"{\"error\":\"no such thing\"}");
-    assert_eq!(stderr(&out), "apiauth: the API answered 404 Not Found\n");
+    // The method and the URL that answered: a wrong path shows at once.
+    assert_eq!(
+        stderr(&out),
+        format!("apiauth: the API answered 404 Not Found to GET {base}/v1/things/9\n")
+    );
     missing.assert_calls(1);
 }
 

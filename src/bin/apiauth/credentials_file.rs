@@ -15,6 +15,10 @@ use crate::Exit;
 const ID: &str = "APIAUTH_CLIENT_ID";
 const SECRET: &str = "APIAUTH_CLIENT_SECRET";
 
+/// Why a file with a carriage return is refused.
+const CR: &str = "a carriage return (CR), which a shell would read into the value; save the file \
+    with LF line endings";
+
 /// The largest credentials file read.
 const MAX_FILE: u64 = 64 * 1024;
 
@@ -111,6 +115,11 @@ fn parse(text: &str) -> Result<Pair, (usize, &'static str)> {
             "the file starts with a byte-order mark; save it without one",
         ));
     }
+    // A shell reads a CR (a CRLF line ending, or a stray one) into the value; a secret sent
+    // without it would not be the one the shell sees, and one sent with it is refused.
+    if let Some(n) = text.split('\n').position(|line| line.contains('\r')) {
+        return Err((n + 1, CR));
+    }
     let (mut id, mut secret) = (None, None);
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -184,9 +193,11 @@ mod tests {
             ok("a", "b # c")
         );
         assert_eq!(
-            pair("APIAUTH_CLIENT_ID=\"a=b\"\r\nAPIAUTH_CLIENT_SECRET=x#y\n").unwrap_err(),
+            pair("APIAUTH_CLIENT_ID=\"a=b\"\nAPIAUTH_CLIENT_SECRET=x#y\n").unwrap_err(),
             (2, "a # after a value is ambiguous; quote the value")
         );
+        assert_eq!(pair("# x\nAPIAUTH_CLIENT_ID=a\r\n").unwrap_err(), (2, CR));
+        assert_eq!(pair("APIAUTH_CLIENT_SECRET='a\rb'").unwrap_err(), (1, CR));
         assert_eq!(
             pair("APIAUTH_CLIENT_SECRET=x # comment").unwrap_err(),
             (1, "a # after a value is ambiguous; quote the value")

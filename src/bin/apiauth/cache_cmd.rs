@@ -74,18 +74,18 @@ pub fn clear(url: Option<&str>, client_id: Option<&str>) -> Result<String, Exit>
 
 #[cfg(not(unix))]
 pub fn list() -> Result<String, Exit> {
-    Err(Exit::usage("the disk cache is Unix only"))
+    Err("the disk cache is Unix only".into())
 }
 
 #[cfg(not(unix))]
 pub fn clear(_: Option<&str>, _: Option<&str>) -> Result<String, Exit> {
-    Err(Exit::usage("the disk cache is Unix only"))
+    Err("the disk cache is Unix only".into())
 }
 
 #[cfg(unix)]
 fn open() -> Result<apiauth::DiskCache, Exit> {
     let dir = apiauth::DiskCache::default_dir()
-        .ok_or_else(|| Exit::usage("neither XDG_CACHE_HOME nor HOME is set"))?;
+        .ok_or_else(|| Exit::from("neither XDG_CACHE_HOME nor HOME is set"))?;
     Ok(apiauth::DiskCache::open(dir)?)
 }
 

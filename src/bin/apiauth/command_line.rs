@@ -115,28 +115,17 @@ impl Settings {
 }
 
 impl Command {
-    const ALL: [Command; 5] = [
-        Command::Request,
-        Command::Header,
-        Command::Token,
-        Command::CacheList,
-        Command::CacheClear,
-    ];
-
-    /// Its words, then its usage line for `--help`.
-    fn usage(self) -> (&'static str, &'static str) {
+    /// Its words, as typed and in messages.
+    fn name(self) -> &'static str {
         match self {
-            Command::Request => ("request", REQUEST_USAGE),
-            Command::Header => ("header", "--provider PROVIDER [options]"),
-            Command::Token => ("token", "--provider PROVIDER [options]"),
-            Command::CacheList => ("cache list", ""),
-            Command::CacheClear => ("cache clear", CLEAR_USAGE),
+            Command::Request => "request",
+            Command::Header => "header",
+            Command::Token => "token",
+            Command::CacheList => "cache list",
+            Command::CacheClear => "cache clear",
         }
     }
 }
-
-const REQUEST_USAGE: &str = "--provider PROVIDER [options] PATH|URL";
-const CLEAR_USAGE: &str = "[--provider … | --token-url URL] [--client-id ID]";
 
 impl Provider {
     const ALL: [Provider; 3] = [
@@ -222,21 +211,26 @@ const fn opt(synopsis: &'static str, commands: &'static [Command]) -> Opt {
 }
 
 impl Opt {
-    const fn help(self, help: &'static str, set: Setter) -> Opt {
-        Opt { help, set, ..self }
+    const fn help(self, help: &'static str) -> Opt {
+        Opt { help, ..self }
     }
 
-    /// Only for `--provider provider`.
-    const fn only(self, provider: Provider) -> Opt {
-        Opt {
-            provider: Some(provider),
-            ..self
-        }
+    const fn set(self, set: Setter) -> Opt {
+        Opt { set, ..self }
     }
 
     /// One of `words`.
     const fn words(self, words: fn() -> Vec<&'static str>) -> Opt {
         Opt { words, ..self }
+    }
+
+    /// Only for `--provider provider`, one of `words` (if any).
+    const fn only(self, provider: Provider, words: fn() -> Vec<&'static str>) -> Opt {
+        Opt {
+            provider: Some(provider),
+            words,
+            ..self
+        }
     }
 
     /// `--long`'s name, and whether a value follows it (the synopsis names one).
@@ -267,112 +261,80 @@ const REQUEST: &[Command] = &[Command::Request];
 /// Every option but `-h`, `-V` and `-v`, in `--help`'s order.
 const OPTIONS: [Opt; 21] = [
     opt("--provider PROVIDER", AUTH_AND_CLEAR)
+        .help("whose token endpoint and APIs")
         .words(Provider::names)
-        .help("whose token endpoint and APIs", |opts, value| {
-            put(&mut opts.provider, word(&value))
-        }),
+        .set(|opts, value| put(&mut opts.provider, word(&value))),
     opt("--api API", AUTH_AND_CLEAR)
-        .only(Provider::MyConnectedFleet)
-        .words(Api::names)
-        .help(
-            "the API whose header to use (required for header and request)",
-            |opts, value| put(&mut opts.api, word(&value)),
-        ),
+        .help("the API whose header to use (header, request)")
+        .only(Provider::MyConnectedFleet, Api::names)
+        .set(|opts, value| put(&mut opts.api, word(&value))),
     opt("--env ENV", AUTH_AND_CLEAR)
-        .only(Provider::Motorweb)
-        .words(Environment::names)
-        .help(
-            "the environment (required unless --base-url or --token-url)",
-            |opts, value| put(&mut opts.env, word(&value)),
-        ),
+        .help("the environment (unless --base-url or --token-url)")
+        .only(Provider::Motorweb, Environment::names)
+        .set(|opts, value| put(&mut opts.env, word(&value))),
     opt("--client-auth STYLE", AUTH_AND_CLEAR)
-        .only(Provider::Generic)
-        .words(ClientAuth::names)
-        .help(
-            "how the client authenticates: RFC 6749 Basic (form-encoded id and secret, the \
-         default), RFC 7617 Basic, or client_id and client_secret in the form body",
-            |opts, value| put(&mut opts.client_auth, word(&value)),
-        ),
-    opt("--token-url URL", AUTH_AND_CLEAR).help(
-        "the token endpoint (overrides the provider's)",
-        |opts, value| put(&mut opts.token_url, url(value)),
-    ),
-    opt("--base-url URL", AUTH_AND_CLEAR).help(
-        "the provider's base URL, for its token endpoint and its APIs alike (not for generic)",
-        |opts, value| put(&mut opts.base_url, url(value)),
-    ),
-    opt("--scope S", AUTH_AND_CLEAR).help("a scope to ask for (repeatable)", |opts, value| {
-        add(&mut opts.scopes, value)
-    }),
-    opt("--param NAME=VALUE", AUTH_AND_CLEAR).help(
-        "an extra form parameter (repeatable)",
-        |opts, value| match value.split_once('=') {
+        .help("how the client authenticates (see below)")
+        .only(Provider::Generic, ClientAuth::names)
+        .set(|opts, value| put(&mut opts.client_auth, word(&value))),
+    opt("--token-url URL", AUTH_AND_CLEAR)
+        .help("the token endpoint (overrides the provider's)")
+        .set(|opts, value| put(&mut opts.token_url, url(value))),
+    opt("--base-url URL", AUTH_AND_CLEAR)
+        .help("the provider's base URL, for its token endpoint and APIs")
+        .set(|opts, value| put(&mut opts.base_url, url(value))),
+    opt("--scope S", AUTH_AND_CLEAR)
+        .help("a scope to ask for (repeatable)")
+        .set(|opts, value| add(&mut opts.scopes, value)),
+    opt("--param NAME=VALUE", AUTH_AND_CLEAR)
+        .help("an extra form parameter (repeatable)")
+        .set(|opts, value| match value.split_once('=') {
             Some((name, value)) if !name.is_empty() => {
                 add(&mut opts.params, (name.into(), value.into()))
             }
             _ => Err("takes NAME=VALUE".into()),
-        },
-    ),
+        }),
     opt("--format FORMAT", &[Command::Header])
+        .help("what to print (see below)")
         .words(Format::names)
-        .help(
-            "the output: line is `Name: value` (the default), curl `-H 'Name: value'`, json \
-         {\"name\", \"value\", \"expires_in\", \"expires_at\"} (RFC 3339 UTC)",
-            |opts, value| put(&mut opts.format, word(&value)),
-        ),
-    opt("--credentials-file PATH", AUTH).help(
-        "APIAUTH_CLIENT_ID=… and APIAUTH_CLIENT_SECRET=… lines (see below)",
-        |opts, value| put(&mut opts.credentials_file, Ok(value.into())),
-    ),
-    opt("--no-cache", AUTH).help("neither read nor write the disk cache", |opts, _| {
-        flag(&mut opts.no_cache)
-    }),
-    opt("--refresh", AUTH).help(
-        "ask for a new token now, past any cached token or failure backoff",
-        |opts, _| flag(&mut opts.refresh),
-    ),
-    opt("--timeout SECONDS", AUTH).help(
-        "the limit for each phase of a request (default 10)",
-        |opts, value| put(&mut opts.timeout, seconds(&value)),
-    ),
-    opt("--api-base-url URL", REQUEST).help(
-        "where the APIs live (default: the provider's, or --base-url); required for generic \
-         with a path",
-        |opts, value| put(&mut opts.api_base_url, url(value)),
-    ),
+        .set(|opts, value| put(&mut opts.format, word(&value))),
+    opt("--credentials-file PATH", AUTH)
+        .help("where the client id and secret are (see below)")
+        .set(|opts, value| put(&mut opts.credentials_file, Ok(value.into()))),
+    opt("--no-cache", AUTH)
+        .help("neither read nor write the disk cache")
+        .set(|opts, _| flag(&mut opts.no_cache)),
+    opt("--refresh", AUTH)
+        .help("ask for a new token now, past any cached token or backoff")
+        .set(|opts, _| flag(&mut opts.refresh)),
+    opt("--timeout SECONDS", AUTH)
+        .help("the limit for each phase of a request (default 10)")
+        .set(|opts, value| put(&mut opts.timeout, seconds(&value))),
+    opt("--api-base-url URL", REQUEST)
+        .help("where the APIs live (default: the provider's)")
+        .set(|opts, value| put(&mut opts.api_base_url, url(value))),
     opt("-X, --method METHOD", REQUEST)
+        .help("the method (default GET, or POST with --data)")
         .words(method_names)
-        .help(
-            "the method (default GET, or POST with --data)",
-            |opts, value| put(&mut opts.method, method(&value)),
-        ),
-    opt("-d, --data @FILE|@-|TEXT", REQUEST).help(
-        "the body, from a file, stdin or the argument (at most 10 MiB; Content-Type: \
-         application/json unless --header sets one)",
-        |opts, value| put(&mut opts.data, Ok(value)),
-    ),
-    opt("-H, --header 'NAME: VALUE'", REQUEST).help(
-        "an extra header (repeatable); auth, cookie, host and body-framing headers are refused",
-        |opts, value| add(&mut opts.headers, value),
-    ),
-    opt("-i, --include", REQUEST).help(
-        "print the status line and the response headers first",
-        |opts, _| flag(&mut opts.include),
-    ),
+        .set(|opts, value| put(&mut opts.method, method(&value))),
+    opt("-d, --data @FILE|@-|TEXT", REQUEST)
+        .help("the body: a file, stdin or the text itself")
+        .set(|opts, value| put(&mut opts.data, Ok(value))),
+    opt("-H, --header 'NAME: VALUE'", REQUEST)
+        .help("an extra header (repeatable)")
+        .set(|opts, value| add(&mut opts.headers, value)),
+    opt("-i, --include", REQUEST)
+        .help("print the status line and the response headers first")
+        .set(|opts, _| flag(&mut opts.include)),
     opt("--customer-id ID", REQUEST)
-        .only(Provider::MyConnectedFleet)
-        .help("replaces {customerId} in the path", |opts, value| {
-            put(&mut opts.customer_id, Ok(value))
-        }),
-    opt("--max-time SECONDS", REQUEST).help(
-        "the limit for the whole API call, from connecting to the last byte of the answer \
-         (default 300)",
-        |opts, value| put(&mut opts.max_time, seconds(&value)),
-    ),
+        .help("replaces {customerId} in the path")
+        .only(Provider::MyConnectedFleet, Vec::new)
+        .set(|opts, value| put(&mut opts.customer_id, Ok(value))),
+    opt("--max-time SECONDS", REQUEST)
+        .help("the limit for the whole API call (default 300)")
+        .set(|opts, value| put(&mut opts.max_time, seconds(&value))),
     opt("--client-id ID", &[Command::CacheClear])
-        .help("only the entries of this client id", |opts, value| {
-            put(&mut opts.client_id, Ok(value))
-        }),
+        .help("only the entries of this client id")
+        .set(|opts, value| put(&mut opts.client_id, Ok(value))),
 ];
 
 /// `--method`'s words.
@@ -469,7 +431,7 @@ fn applies(settings: &Settings, option: &Opt) -> Result<(), String> {
     if let Some(command) = settings.command
         && !option.commands.contains(&command)
     {
-        let names: Vec<&str> = option.commands.iter().map(|c| c.usage().0).collect();
+        let names: Vec<&str> = option.commands.iter().map(|c| c.name()).collect();
         return Err(format!("--{long} applies to apiauth {}", one_of(&names)));
     }
     match option.provider {
@@ -648,8 +610,8 @@ fn lex_error(error: lexopt::Error) -> String {
     }
 }
 
-/// The prose of `--help`: what the command is, a line per subcommand, then notes, each under
-/// a line that says which subcommands' help shows it: `[request]`, `[auth]` or `[all]`.
+/// The prose of `--help`: what the command is and its usage, then notes, each under a line
+/// that names the subcommands whose help shows it (`[request header token]`).
 const HELP: &str = include_str!("help.txt");
 
 /// `-v`'s help.
@@ -661,23 +623,18 @@ const VERBOSE: &str = "log to stderr: -v what apiauth does (Info) and warnings; 
 /// the notes of `help.txt` that concern it.
 pub fn help(command: Option<Command>) -> String {
     let shown = |commands: &[Command]| command.is_none_or(|c| commands.contains(&c));
-    let (about, notes) = HELP.split_once("\n\n").unwrap_or_default();
-    let mut out = format!("{about}\n\nUsage:\n");
-    for (name, usage) in Command::ALL
-        .iter()
-        .filter(|c| shown(&[**c]))
-        .map(|c| c.usage())
-    {
-        let about = notes
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}: ")));
-        out.push_str(&format!(
-            "  apiauth {name} {usage}\n      {}\n",
-            about.unwrap_or_default()
-        ));
-    }
-    if command.is_none() {
-        out.push_str("  apiauth [COMMAND] --help | --version\n");
+    let (usage, notes) = HELP.split_once("\n[").unwrap_or_default();
+    let mut out = String::new();
+    let mut keep = true;
+    for line in usage.lines() {
+        // `  apiauth NAME …` and its line of about, for the command asked for.
+        if let Some(rest) = line.strip_prefix("  apiauth ") {
+            let name = command.map(|c| c.name()).unwrap_or_default();
+            keep = command.is_none() || rest.strip_prefix(name).is_some_and(|r| r.starts_with(' '));
+        }
+        if keep || !line.starts_with("  ") {
+            out += &format!("{line}\n");
+        }
     }
     out.push_str("\nOptions:\n");
     out.push_str(&line("-v, --verbose", VERBOSE));
@@ -691,19 +648,18 @@ pub fn help(command: Option<Command>) -> String {
             help = format!("--provider {}: {help}", provider.name());
         }
         if let ([only], None) = (option.commands, command) {
-            help = format!("{help} ({})", only.usage().0);
+            help = format!("{help} ({})", only.name());
         }
         let pad = if option.short().is_some() { "" } else { "    " };
         out.push_str(&line(&format!("{pad}{}", option.synopsis), &help));
     }
-    for section in notes.split("\n[").skip(1) {
-        let (tag, text) = section.split_once("]\n").unwrap_or_default();
-        let wanted = match tag {
-            "request" => shown(REQUEST),
-            "auth" => shown(AUTH),
-            _ => command.is_none(),
-        };
-        if wanted {
+    // Each note under `[the commands whose help shows it]`; `[all]` for the full help only.
+    for section in notes.split("\n[") {
+        let (tags, text) = section.split_once("]\n").unwrap_or_default();
+        if tags
+            .split(' ')
+            .any(|tag| command.map(Command::name).is_none_or(|name| name == tag))
+        {
             out.push_str(&format!("\n{}\n", text.trim_end()));
         }
     }

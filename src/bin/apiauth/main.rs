@@ -12,7 +12,7 @@ mod urls;
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use apiauth::http::header::AUTHORIZATION;
 use apiauth::{Auth, BasicEncoding, Error, TokenConfig};
@@ -42,22 +42,18 @@ impl Exit {
         let message = message.into();
         Exit { code, message }
     }
-
-    fn usage(message: impl Into<String>) -> Exit {
-        Exit::new(USAGE, message)
-    }
 }
 
 /// A usage error (exit 2), from its message.
 impl From<String> for Exit {
     fn from(message: String) -> Exit {
-        Exit::usage(message)
+        Exit::new(USAGE, message)
     }
 }
 
 impl From<&str> for Exit {
     fn from(message: &str) -> Exit {
-        Exit::usage(message)
+        Exit::new(USAGE, message)
     }
 }
 
@@ -81,33 +77,27 @@ impl From<Error> for Exit {
 }
 
 fn main() -> ExitCode {
-    let args: Result<Vec<String>, _> = std::env::args_os()
-        .skip(1)
-        .map(|a| a.into_string())
-        .collect();
-    let outcome = args
-        .map_err(|_| Exit::usage("arguments must be UTF-8"))
-        .and_then(|args| command_line::parse(args).map_err(Exit::usage))
-        .and_then(|invocation| match invocation {
-            Invocation::Help(command) => print(&command_line::help(command)),
-            Invocation::Version => print(&format!("apiauth {}\n", env!("CARGO_PKG_VERSION"))),
-            Invocation::Run(settings) => {
-                logger::install(settings.verbose);
-                run(&settings)
-            }
-        });
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => {
-            let hint = if failure.code == USAGE {
-                " (see apiauth --help)"
-            } else {
-                ""
-            };
-            if !failure.message.is_empty() {
-                say(&format!("{}{hint}", failure.message));
-            }
-            ExitCode::from(failure.code)
+    let Err(failure) = parse_and_run() else {
+        return ExitCode::SUCCESS;
+    };
+    let hint = [" (see apiauth --help)", ""][usize::from(failure.code != USAGE)];
+    if !failure.message.is_empty() {
+        say(&format!("{}{hint}", failure.message));
+    }
+    ExitCode::from(failure.code)
+}
+
+fn parse_and_run() -> Result<(), Exit> {
+    let args = std::env::args_os().skip(1).map(|arg| arg.into_string());
+    let args = args
+        .collect::<Result<_, _>>()
+        .map_err(|_| "arguments must be UTF-8")?;
+    match command_line::parse(args)? {
+        Invocation::Help(command) => print(&command_line::help(command)),
+        Invocation::Version => print(&format!("apiauth {}\n", env!("CARGO_PKG_VERSION"))),
+        Invocation::Run(settings) => {
+            logger::install(settings.verbose);
+            run(&settings)
         }
     }
 }
@@ -143,15 +133,14 @@ fn auth(settings: &Settings) -> Result<Auth, Exit> {
     let creds = credentials_file::load(settings.credentials_file.as_deref())?;
     match &settings.source {
         Some(HeaderSource::Token(token_url, client_auth, scheme)) => {
-            let mut config = TokenConfig::new(token_url, creds)
+            let config = TokenConfig::new(token_url, creds)
                 .with_client_auth(*client_auth)
                 .with_timeout(settings.timeout());
-            for scope in &settings.scopes {
-                config = config.with_scope(scope);
-            }
-            for (name, value) in &settings.params {
-                config = config.with_param(name, value);
-            }
+            let config = settings.scopes.iter().fold(config, TokenConfig::with_scope);
+            let params = settings.params.iter();
+            let mut config = params.fold(config, |config, (name, value)| {
+                config.with_param(name, value)
+            });
             if !settings.no_cache {
                 config = with_disk_cache(config);
             }
@@ -188,36 +177,28 @@ fn with_disk_cache(config: TokenConfig) -> TokenConfig {
 
 /// `apiauth header` and `apiauth token`: what to print.
 fn header_text(settings: &Settings) -> Result<String, Exit> {
-    let format = settings.format.unwrap_or_default();
-    let (source, scheme) = match auth(settings)? {
+    let (name, value, expires_in) = match auth(settings)? {
         Auth::Basic(creds, encoding) => {
-            // Basic values are base64: always printable.
-            let value = creds.basic_header(encoding)?.to_str().unwrap_or_default();
-            return Ok(formatted(format, "Authorization", value, None));
+            (AUTHORIZATION, creds.basic_header(encoding)?.clone(), None)
         }
-        Auth::Token(source, scheme) => (source, scheme),
+        Auth::Token(source, scheme) => {
+            let token = source.token()?;
+            if settings.command == Some(Command::Token) {
+                return Ok(format!("{}\n", token.access_token().secret()));
+            }
+            let left = token.expires_at().duration_since(SystemTime::now());
+            let (name, value) = token.header(scheme);
+            (name, value, Some(left.unwrap_or_default()))
+        }
     };
-    let token = source.token()?;
-    if settings.command == Some(Command::Token) {
-        return Ok(format!("{}\n", token.access_token().secret()));
-    }
-    let (name, value) = token.header(scheme);
     let name = if name == AUTHORIZATION {
         "Authorization"
     } else {
         name.as_str()
     };
-    // Token header values are visible ASCII: the parser refuses anything else.
+    // Visible ASCII: Basic values are base64, and the parser refuses any other token.
     let value = value.to_str().unwrap_or_default();
-    let expires_in = token
-        .expires_at()
-        .duration_since(SystemTime::now())
-        .unwrap_or_default();
-    Ok(formatted(format, name, value, Some(expires_in)))
-}
-
-fn formatted(format: Format, name: &str, value: &str, expires_in: Option<Duration>) -> String {
-    match format {
+    Ok(match settings.format.unwrap_or_default() {
         Format::Line => format!("{name}: {value}\n"),
         Format::Value => format!("{value}\n"),
         Format::Curl => format!(
@@ -225,12 +206,12 @@ fn formatted(format: Format, name: &str, value: &str, expires_in: Option<Duratio
             format!("{name}: {value}").replace('\'', r"'\''")
         ),
         Format::Json => {
-            let expires_at = expires_in.map(|d| cache_cmd::rfc3339(SystemTime::now() + d));
-            let expires_in = expires_in.map(|d| d.as_secs());
+            let expires_at = expires_in.map(|left| cache_cmd::rfc3339(SystemTime::now() + left));
+            let expires_in = expires_in.map(|left| left.as_secs());
             let json = serde_json::json!({
                 "name": name, "value": value, "expires_in": expires_in, "expires_at": expires_at
             });
             format!("{json}\n")
         }
-    }
+    })
 }

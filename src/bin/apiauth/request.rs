@@ -57,7 +57,7 @@ pub fn run(call: &Settings) -> Result<(), Exit> {
     let request = (request
         .method(method.clone())
         .body(body.unwrap_or_default()))
-    .map_err(|_| Exit::usage("the request's URL is not valid"))?;
+    .map_err(|_| "the request's URL is not valid")?;
     let auth = crate::auth(call)?;
     let basic = matches!(auth, Auth::Basic(..));
     // The method and the URL (its path too, never its query): the log and every message

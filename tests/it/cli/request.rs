@@ -339,3 +339,70 @@ fn my_connected_fleet_base_url_moves_the_apis_with_the_token_endpoint() {
     token.assert_calls(1);
     api.assert_calls(1);
 }
+
+#[test]
+fn a_401_to_basic_says_the_api_refused_the_credentials_and_exits_3() {
+    let server = MockServer::start();
+    let core = server.mock(|when, then| {
+        when.path("/v1/core").header("authorization", MCF_BASIC);
+        then.status(401).body("bad credentials");
+    });
+    let user = User::new("request-core-401", "clientId", "clientSecret");
+    let base = server.base_url();
+    let args = [
+        "request",
+        "--provider",
+        "my-connected-fleet",
+        "--api",
+        "core",
+    ];
+    let out = user.run(&[&args[..], &["--api-base-url", &base, "/v1/core?x=1"]].concat());
+    assert_eq!(
+        (code(&out), out.stdout.as_slice()),
+        (Some(3), &b"bad credentials"[..])
+    );
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "apiauth: the API refused the credentials: 401 Unauthorized to GET {base}/v1/core; \
+             check APIAUTH_CLIENT_ID and APIAUTH_CLIENT_SECRET\n"
+        )
+    );
+    core.assert_calls(1);
+}
+
+#[test]
+fn a_path_without_an_api_base_url_names_the_provider_in_use() {
+    let server = MockServer::start();
+    let token = any_token(&server, "A");
+    let user = User::new("request-no-api-base", "id", "secret");
+    let url = server.url("/token");
+    let motorweb = [
+        "request",
+        "--provider",
+        "motorweb",
+        "--token-url",
+        &url,
+        "/v1/x",
+    ];
+    let out = user.run(&motorweb);
+    assert_eq!(code(&out), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "apiauth: a path needs --api-base-url (or --env or --base-url) with --provider \
+         motorweb (see apiauth --help)\n"
+    );
+    let generic = [
+        "request",
+        "--provider",
+        "generic",
+        "--token-url",
+        &url,
+        "/v1/x",
+    ];
+    assert_eq!(
+        stderr(&user.run(&generic)),
+        "apiauth: a path needs --api-base-url with --provider generic (see apiauth --help)\n"
+    );
+    token.assert_calls(0);
+}

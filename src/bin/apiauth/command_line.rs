@@ -198,8 +198,8 @@ struct Opt {
     set: Setter,
 }
 
-const fn opt(synopsis: &'static str, commands: &'static [Command]) -> Opt {
-    let (provider, words, help, set): (_, _, _, Setter) = (None, Vec::new, "", |_, _| Ok(()));
+const fn opt(synopsis: &'static str, commands: &'static [Command], help: &'static str) -> Opt {
+    let (provider, words, set): (_, _, Setter) = (None, Vec::new, |_, _| Ok(()));
     Opt {
         synopsis,
         commands,
@@ -211,10 +211,6 @@ const fn opt(synopsis: &'static str, commands: &'static [Command]) -> Opt {
 }
 
 impl Opt {
-    const fn help(self, help: &'static str) -> Opt {
-        Opt { help, ..self }
-    }
-
     const fn set(self, set: Setter) -> Opt {
         Opt { set, ..self }
     }
@@ -259,94 +255,56 @@ const AUTH_AND_CLEAR: &[Command] = &[
 const REQUEST: &[Command] = &[Command::Request];
 
 /// Every option but `-h`, `-V` and `-v`, in `--help`'s order.
-const OPTIONS: [Opt; 21] = [
-    opt("--provider PROVIDER", AUTH_AND_CLEAR)
-        .help("whose token endpoint and APIs")
-        .words(Provider::names)
+#[rustfmt::skip] // A table: each option's names, subcommands and help on a line, then how it is read.
+const OPTIONS: [Opt; 22] = [
+    opt("-v, --verbose", &[], "log to stderr what apiauth does; -vv also Debug records (never a secret)")
+        .set(|opts, _| { opts.verbose = opts.verbose.saturating_add(1); Ok(()) }),
+    opt("--provider PROVIDER", AUTH_AND_CLEAR, "whose token endpoint and APIs").words(Provider::names)
         .set(|opts, value| put(&mut opts.provider, word(&value))),
-    opt("--api API", AUTH_AND_CLEAR)
-        .help("the API whose header to use (header, request)")
-        .only(Provider::MyConnectedFleet, Api::names)
-        .set(|opts, value| put(&mut opts.api, word(&value))),
-    opt("--env ENV", AUTH_AND_CLEAR)
-        .help("the environment (unless --base-url or --token-url)")
-        .only(Provider::Motorweb, Environment::names)
-        .set(|opts, value| put(&mut opts.env, word(&value))),
-    opt("--client-auth STYLE", AUTH_AND_CLEAR)
-        .help("how the client authenticates (see below)")
-        .only(Provider::Generic, ClientAuth::names)
-        .set(|opts, value| put(&mut opts.client_auth, word(&value))),
-    opt("--token-url URL", AUTH_AND_CLEAR)
-        .help("the token endpoint (overrides the provider's)")
+    opt("--api API", AUTH_AND_CLEAR, "the API whose header to use (header, request)")
+        .only(Provider::MyConnectedFleet, Api::names).set(|opts, value| put(&mut opts.api, word(&value))),
+    opt("--env ENV", AUTH_AND_CLEAR, "the environment (unless --base-url or --token-url)")
+        .only(Provider::Motorweb, Environment::names).set(|opts, value| put(&mut opts.env, word(&value))),
+    opt("--client-auth STYLE", AUTH_AND_CLEAR, "how the client authenticates (see below)")
+        .only(Provider::Generic, ClientAuth::names).set(|opts, value| put(&mut opts.client_auth, word(&value))),
+    opt("--token-url URL", AUTH_AND_CLEAR, "the token endpoint (overrides the provider's)")
         .set(|opts, value| put(&mut opts.token_url, url(value))),
-    opt("--base-url URL", AUTH_AND_CLEAR)
-        .help("the provider's base URL, for its token endpoint and APIs")
+    opt("--base-url URL", AUTH_AND_CLEAR, "the provider's base URL, for its token endpoint and APIs")
         .set(|opts, value| put(&mut opts.base_url, url(value))),
-    opt("--scope S", AUTH_AND_CLEAR)
-        .help("a scope to ask for (repeatable)")
-        .set(|opts, value| add(&mut opts.scopes, value)),
-    opt("--param NAME=VALUE", AUTH_AND_CLEAR)
-        .help("an extra form parameter (repeatable)")
-        .set(|opts, value| match value.split_once('=') {
-            Some((name, value)) if !name.is_empty() => {
-                add(&mut opts.params, (name.into(), value.into()))
-            }
-            _ => Err("takes NAME=VALUE".into()),
-        }),
-    opt("--format FORMAT", &[Command::Header])
-        .help("what to print (see below)")
-        .words(Format::names)
+    opt("--scope S", AUTH_AND_CLEAR, "a scope to ask for (repeatable)")
+        .set(|opts, value| { opts.scopes.push(value); Ok(()) }),
+    opt("--param NAME=VALUE", AUTH_AND_CLEAR, "an extra form parameter (repeatable)")
+        .set(|opts, value| { opts.params.push(pair(&value)?); Ok(()) }),
+    opt("--format FORMAT", &[Command::Header], "what to print (see below)").words(Format::names)
         .set(|opts, value| put(&mut opts.format, word(&value))),
-    opt("--credentials-file PATH", AUTH)
-        .help("where the client id and secret are (see below)")
+    opt("--credentials-file PATH", AUTH, "where the client id and secret are (see below)")
         .set(|opts, value| put(&mut opts.credentials_file, Ok(value.into()))),
-    opt("--no-cache", AUTH)
-        .help("neither read nor write the disk cache")
+    opt("--no-cache", AUTH, "neither read nor write the disk cache")
         .set(|opts, _| flag(&mut opts.no_cache)),
-    opt("--refresh", AUTH)
-        .help("ask for a new token now, past any cached token or backoff")
+    opt("--refresh", AUTH, "ask for a new token now, past any cached token or backoff")
         .set(|opts, _| flag(&mut opts.refresh)),
-    opt("--timeout SECONDS", AUTH)
-        .help("the limit for each phase of a request (default 10)")
+    opt("--timeout SECONDS", AUTH, "the limit for each phase of a request (default 10)")
         .set(|opts, value| put(&mut opts.timeout, seconds(&value))),
-    opt("--api-base-url URL", REQUEST)
-        .help("where the APIs live (default: the provider's)")
+    opt("--api-base-url URL", REQUEST, "where the APIs live (default: the provider's)")
         .set(|opts, value| put(&mut opts.api_base_url, url(value))),
-    opt("-X, --method METHOD", REQUEST)
-        .help("the method (default GET, or POST with --data)")
-        .words(method_names)
+    opt("-X, --method METHOD", REQUEST, "the method (default GET, or POST with --data)").words(method_names)
         .set(|opts, value| put(&mut opts.method, method(&value))),
-    opt("-d, --data @FILE|@-|TEXT", REQUEST)
-        .help("the body: a file, stdin or the text itself")
+    opt("-d, --data @FILE|@-|TEXT", REQUEST, "the body: a file, stdin or the text itself")
         .set(|opts, value| put(&mut opts.data, Ok(value))),
-    opt("-H, --header 'NAME: VALUE'", REQUEST)
-        .help("an extra header (repeatable)")
-        .set(|opts, value| add(&mut opts.headers, value)),
-    opt("-i, --include", REQUEST)
-        .help("print the status line and the response headers first")
+    opt("-H, --header 'NAME: VALUE'", REQUEST, "an extra header (repeatable)")
+        .set(|opts, value| { opts.headers.push(value); Ok(()) }),
+    opt("-i, --include", REQUEST, "print the status line and the response headers first")
         .set(|opts, _| flag(&mut opts.include)),
-    opt("--customer-id ID", REQUEST)
-        .help("replaces {customerId} in the path")
-        .only(Provider::MyConnectedFleet, Vec::new)
-        .set(|opts, value| put(&mut opts.customer_id, Ok(value))),
-    opt("--max-time SECONDS", REQUEST)
-        .help("the limit for the whole API call (default 300)")
+    opt("--customer-id ID", REQUEST, "replaces {customerId} in the path")
+        .only(Provider::MyConnectedFleet, Vec::new).set(|opts, value| put(&mut opts.customer_id, Ok(value))),
+    opt("--max-time SECONDS", REQUEST, "the limit for the whole API call (default 300)")
         .set(|opts, value| put(&mut opts.max_time, seconds(&value))),
-    opt("--client-id ID", &[Command::CacheClear])
-        .help("only the entries of this client id")
+    opt("--client-id ID", &[Command::CacheClear], "only the entries of this client id")
         .set(|opts, value| put(&mut opts.client_id, Ok(value))),
 ];
 
 /// `--method`'s words.
-const METHODS: [Method; 7] = [
-    Method::GET,
-    Method::HEAD,
-    Method::POST,
-    Method::PUT,
-    Method::PATCH,
-    Method::DELETE,
-    Method::OPTIONS,
-];
+const METHODS: &str = "GET HEAD POST PUT PATCH DELETE OPTIONS";
 
 pub const SECRET_ON_ARGV: &str = "refusing a secret on the command line: every user of this host \
     can read it with `ps`; set APIAUTH_CLIENT_SECRET or use --credentials-file (chmod 600)";
@@ -370,10 +328,6 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
         let found = match arg {
             Arg::Short('h') | Arg::Long("help") => return Ok(Invocation::Help(settings.command)),
             Arg::Short('V') | Arg::Long("version") => return Ok(Invocation::Version),
-            Arg::Short('v') | Arg::Long("verbose") => {
-                settings.verbose = settings.verbose.saturating_add(1);
-                continue;
-            }
             Arg::Long(name) if secret_like(name) => return Err(SECRET_ON_ARGV.into()),
             Arg::Short(short) => OPTIONS.iter().find(|o| o.short() == Some(short)),
             Arg::Long(long) => OPTIONS.iter().find(|o| o.long().0 == long),
@@ -429,6 +383,7 @@ fn read_word(settings: &mut Settings, value: String, at: usize) -> Result<(), St
 fn applies(settings: &Settings, option: &Opt) -> Result<(), String> {
     let (long, _) = option.long();
     if let Some(command) = settings.command
+        && !option.commands.is_empty()
         && !option.commands.contains(&command)
     {
         let names: Vec<&str> = option.commands.iter().map(|c| c.name()).collect();
@@ -455,27 +410,27 @@ fn finish(settings: &mut Settings) -> Result<(), String> {
     if command == Command::Request && settings.words.len() < 2 {
         return Err("`apiauth request` needs a path or URL".into());
     }
-    let source = match command {
-        Command::CacheList => return Ok(()),
-        Command::CacheClear if settings.provider.is_none() => return Ok(()),
-        _ => header_source(settings, command)?,
-    };
-    match (command, source) {
-        (Command::CacheClear, HeaderSource::Token(token_url, ..)) => {
-            settings.token_url = Some(token_url)
-        }
-        (Command::CacheClear, _) => return Err("the core api has no tokens to clear".into()),
-        (_, source) => settings.source = Some(source),
+    if command == Command::CacheList
+        || settings.provider.is_none() && command == Command::CacheClear
+    {
+        return Ok(());
+    }
+    settings.source = Some(header_source(settings, command)?);
+    if command == Command::CacheClear {
+        let Some(HeaderSource::Token(token_url, ..)) = settings.source.take() else {
+            return Err("the core api has no tokens to clear".into());
+        };
+        settings.token_url = Some(token_url);
     }
     Ok(())
 }
 
 /// The header's source for the provider given; sets where its APIs live.
 fn header_source(settings: &mut Settings, command: Command) -> Result<HeaderSource, String> {
-    let base_url = settings.base_url.clone();
+    let (base_url, token_url) = (settings.base_url.as_deref(), settings.token_url.clone());
     let mut client_auth = ClientAuth::RequestBody;
     let mut scheme = TokenScheme::Bearer;
-    let (token_url, apis) = match settings.provider {
+    let provider = match settings.provider {
         None => return Err("--provider is required".into()),
         Some(Provider::MyConnectedFleet) => {
             let api = settings.api;
@@ -486,20 +441,19 @@ fn header_source(settings: &mut Settings, command: Command) -> Result<HeaderSour
                 return Err("the core api takes Basic, not a token: use `apiauth header`".into());
             }
             let apis = base_url
-                .as_deref()
-                .unwrap_or(my_connected_fleet::API_BASE_URL);
-            let auth = base_url
-                .as_deref()
-                .unwrap_or(my_connected_fleet::AUTH_BASE_URL);
+                .unwrap_or(my_connected_fleet::API_BASE_URL)
+                .to_owned();
+            let auth = base_url.unwrap_or(my_connected_fleet::AUTH_BASE_URL);
             client_auth = ClientAuth::Basic(BasicEncoding::Raw);
             scheme = api.map_or(scheme, Api::token_scheme);
-            (my_connected_fleet::token_url(auth), Some(apis.to_owned()))
+            (my_connected_fleet::token_url(auth), Some(apis))
         }
         Some(Provider::Motorweb) => {
-            let base = base_url.or(settings.env.map(|env| env.base_url().to_owned()));
-            if base.is_none() && settings.token_url.is_none() {
+            let base = base_url.or(settings.env.map(Environment::base_url));
+            if base.is_none() && token_url.is_none() {
                 return Err("--env is required (test or production)".into());
             }
+            let base = base.map(str::to_owned);
             (
                 motorweb::token_url(base.as_deref().unwrap_or_default()),
                 base,
@@ -509,13 +463,17 @@ fn header_source(settings: &mut Settings, command: Command) -> Result<HeaderSour
             if base_url.is_some() {
                 return Err("--provider generic takes --token-url, not --base-url".into());
             }
-            let token_url = settings.token_url.clone();
-            let token_url = token_url.ok_or("--provider generic needs --token-url")?;
             let form_encoded = ClientAuth::Basic(BasicEncoding::FormUrlEncoded);
             client_auth = settings.client_auth.unwrap_or(form_encoded);
-            (token_url, None)
+            (
+                token_url
+                    .clone()
+                    .ok_or("--provider generic needs --token-url")?,
+                None,
+            )
         }
     };
+    let (token_url, apis) = provider;
     settings.api_base_url = settings.api_base_url.take().or(apis);
     if settings.api == Some(Api::Core) {
         return Ok(HeaderSource::CoreBasic);
@@ -541,10 +499,13 @@ fn flag(slot: &mut bool) -> Result<(), String> {
     }
 }
 
-/// Adds a value of a repeatable option.
-fn add<T>(list: &mut Vec<T>, value: T) -> Result<(), String> {
-    list.push(value);
-    Ok(())
+/// `NAME=VALUE`.
+fn pair(value: &str) -> Result<(String, String), String> {
+    let (name, value) = value
+        .split_once('=')
+        .filter(|(name, _)| !name.is_empty())
+        .ok_or("takes NAME=VALUE")?;
+    Ok((name.into(), value.into()))
 }
 
 /// One of `T`'s words, in any case.
@@ -555,16 +516,15 @@ fn word<T: Word>(value: &str) -> Result<T, String> {
 
 /// One of [`METHODS`], in any case.
 fn method(value: &str) -> Result<Method, String> {
-    let found = METHODS
-        .iter()
-        .find(|m| m.as_str().eq_ignore_ascii_case(value));
-    found
-        .cloned()
-        .ok_or_else(|| format!("takes {}", one_of(&method_names())))
+    let found = method_names()
+        .into_iter()
+        .find(|m| m.eq_ignore_ascii_case(value));
+    let found = found.and_then(|name| Method::from_bytes(name.as_bytes()).ok());
+    found.ok_or_else(|| format!("takes {}", one_of(&method_names())))
 }
 
 fn method_names() -> Vec<&'static str> {
-    METHODS.iter().map(Method::as_str).collect()
+    METHODS.split(' ').collect()
 }
 
 /// An http(s) URL as [`urls::check`] allows.
@@ -614,15 +574,11 @@ fn lex_error(error: lexopt::Error) -> String {
 /// that names the subcommands whose help shows it (`[request header token]`).
 const HELP: &str = include_str!("help.txt");
 
-/// `-v`'s help.
-const VERBOSE: &str = "log to stderr: -v what apiauth does (Info) and warnings; -vv also apiauth's \
-    and ureq's Debug records. Never secrets, tokens, URL queries, or headers other than Host, \
-    Content-Type and the like";
-
 /// The help for `command` (every command for `None`): the usage lines, the options, then
 /// the notes of `help.txt` that concern it.
 pub fn help(command: Option<Command>) -> String {
-    let shown = |commands: &[Command]| command.is_none_or(|c| commands.contains(&c));
+    let shown =
+        |commands: &[Command]| command.is_none_or(|c| commands.contains(&c)) || commands.is_empty();
     let (usage, notes) = HELP.split_once("\n[").unwrap_or_default();
     let mut out = String::new();
     let mut keep = true;
@@ -637,7 +593,6 @@ pub fn help(command: Option<Command>) -> String {
         }
     }
     out.push_str("\nOptions:\n");
-    out.push_str(&line("-v, --verbose", VERBOSE));
     for option in OPTIONS.iter().filter(|o| shown(o.commands)) {
         let mut help = option.help.to_owned();
         let words = (option.words)();
@@ -654,12 +609,10 @@ pub fn help(command: Option<Command>) -> String {
         out.push_str(&line(&format!("{pad}{}", option.synopsis), &help));
     }
     // Each note under `[the commands whose help shows it]`; `[all]` for the full help only.
+    let tagged = |tag: &str| command.is_none_or(|c| c.name() == tag);
     for section in notes.split("\n[") {
         let (tags, text) = section.split_once("]\n").unwrap_or_default();
-        if tags
-            .split(' ')
-            .any(|tag| command.map(Command::name).is_none_or(|name| name == tag))
-        {
+        if tags.split(' ').any(tagged) {
             out.push_str(&format!("\n{}\n", text.trim_end()));
         }
     }

@@ -23,7 +23,9 @@ struct Logger {
 pub fn install(verbose: u8) {
     let logger: &'static Logger = Box::leak(Box::new(Logger { verbose }));
     if log::set_logger(logger).is_ok() {
-        log::set_max_level(logger.most());
+        // The most detailed level shown for any target.
+        let most = [LevelFilter::Warn, LevelFilter::Info, LevelFilter::Debug];
+        log::set_max_level(most[usize::from(verbose.min(2))]);
     }
 }
 
@@ -31,10 +33,9 @@ impl Logger {
     /// The most detailed level shown for `target`: never Trace.
     fn level(&self, target: &str) -> LevelFilter {
         let under = |root: &str| {
-            target == root
-                || target
-                    .strip_prefix(root)
-                    .is_some_and(|t| t.starts_with("::"))
+            target
+                .strip_prefix(root)
+                .is_some_and(|t| t.is_empty() || t.starts_with("::"))
         };
         let ours = under("apiauth");
         match self.verbose {
@@ -44,15 +45,6 @@ impl Logger {
             1 => LevelFilter::Warn,
             _ if ours || under("ureq") => LevelFilter::Debug,
             _ => LevelFilter::Info,
-        }
-    }
-
-    /// The most detailed level shown for any target.
-    fn most(&self) -> LevelFilter {
-        match self.verbose {
-            0 => LevelFilter::Warn,
-            1 => LevelFilter::Info,
-            _ => LevelFilter::Debug,
         }
     }
 }

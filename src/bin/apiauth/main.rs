@@ -25,7 +25,7 @@ struct Exit {
     message: String,
 }
 
-/// Exit codes, as `--help` lists them.
+// Exit codes, as `--help` lists them.
 /// Standard output could not be written (closed pipe, full disk).
 const STDOUT: u8 = 1;
 const USAGE: u8 = 2;
@@ -69,7 +69,7 @@ impl From<Error> for Exit {
         let mut message = error.to_string();
         let mut source = std::error::Error::source(&error);
         while let Some(cause) = source {
-            message = format!("{message}: {cause}");
+            message += &format!(": {cause}");
             source = cause.source();
         }
         Exit::new(code, urls::redact(&message))
@@ -77,28 +77,39 @@ impl From<Error> for Exit {
 }
 
 fn main() -> ExitCode {
-    let Err(failure) = parse_and_run() else {
+    let Err(failure) = run() else {
         return ExitCode::SUCCESS;
     };
-    let hint = [" (see apiauth --help)", ""][usize::from(failure.code != USAGE)];
+    let hint = if failure.code == USAGE {
+        " (see apiauth --help)"
+    } else {
+        ""
+    };
     if !failure.message.is_empty() {
         say(&format!("{}{hint}", failure.message));
     }
     ExitCode::from(failure.code)
 }
 
-fn parse_and_run() -> Result<(), Exit> {
+fn run() -> Result<(), Exit> {
     let args = std::env::args_os().skip(1).map(|arg| arg.into_string());
     let args = args
         .collect::<Result<_, _>>()
         .map_err(|_| "arguments must be UTF-8")?;
-    match command_line::parse(args)? {
-        Invocation::Help(command) => print(&command_line::help(command)),
-        Invocation::Version => print(&format!("apiauth {}\n", env!("CARGO_PKG_VERSION"))),
-        Invocation::Run(settings) => {
-            logger::install(settings.verbose);
-            run(&settings)
+    let settings = match command_line::parse(args)? {
+        Invocation::Help(command) => return print(command_line::help(command).as_bytes()),
+        Invocation::Version => {
+            return print(format!("apiauth {}\n", env!("CARGO_PKG_VERSION")).as_bytes());
         }
+        Invocation::Run(settings) => settings,
+    };
+    logger::install(settings.verbose);
+    let (token_url, client_id) = (settings.token_url.as_deref(), settings.client_id.as_deref());
+    match settings.command {
+        Some(Command::Request) => request::run(&settings),
+        Some(Command::CacheList) => print(cache_cmd::list()?.as_bytes()),
+        Some(Command::CacheClear) => print(cache_cmd::clear(token_url, client_id)?.as_bytes()),
+        _ => print(header_text(&settings)?.as_bytes()),
     }
 }
 
@@ -110,68 +121,49 @@ fn say(message: &str) {
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
-fn run(settings: &Settings) -> Result<(), Exit> {
-    let (token_url, client_id) = (settings.token_url.as_deref(), settings.client_id.as_deref());
-    match settings.command {
-        Some(Command::Request) => request::run(settings),
-        Some(Command::CacheList) => print(&cache_cmd::list()?),
-        Some(Command::CacheClear) => print(&cache_cmd::clear(token_url, client_id)?),
-        _ => print(&header_text(settings)?),
-    }
-}
-
-/// Writes `text` to stdout. A closed stdout (`| head -c0`) is not worth a panic or a
-/// message: the exit code ([`STDOUT`]) says it.
-fn print(text: &str) -> Result<(), Exit> {
+/// Writes `bytes` to stdout at once (a body need not end lines). A closed stdout
+/// (`| head -c0`) is not worth a panic or a message: the exit code ([`STDOUT`]) says it.
+fn print(bytes: &[u8]) -> Result<(), Exit> {
     let mut out = std::io::stdout().lock();
-    (out.write_all(text.as_bytes()).and_then(|()| out.flush())).map_err(|_| Exit::new(STDOUT, ""))
+    (out.write_all(bytes).and_then(|()| out.flush())).map_err(|_| Exit::new(STDOUT, ""))
 }
 
 /// The header the settings ask for: Basic for myConnectedFleet's Core API, else a token
 /// (a new one first with `--refresh`, past any cached token or failure).
 fn auth(settings: &Settings) -> Result<Auth, Exit> {
     let creds = credentials_file::load(settings.credentials_file.as_deref())?;
-    match &settings.source {
-        Some(HeaderSource::Token(token_url, client_auth, scheme)) => {
-            let config = TokenConfig::new(token_url, creds)
-                .with_client_auth(*client_auth)
-                .with_timeout(settings.timeout());
-            let config = settings.scopes.iter().fold(config, TokenConfig::with_scope);
-            let params = settings.params.iter();
-            let mut config = params.fold(config, |config, (name, value)| {
-                config.with_param(name, value)
-            });
-            if !settings.no_cache {
-                config = with_disk_cache(config);
-            }
-            let source = config.build()?;
-            if settings.refresh {
-                source.refresh()?;
-            }
-            Ok(Auth::Token(source, *scheme))
-        }
-        _ => Ok(Auth::Basic(creds, BasicEncoding::Raw)),
+    let Some(HeaderSource::Token(token_url, client_auth, scheme)) = &settings.source else {
+        return Ok(Auth::Basic(creds, BasicEncoding::Raw));
+    };
+    let config = TokenConfig::new(token_url, creds).with_client_auth(*client_auth);
+    let config = settings.scopes.iter().fold(
+        config.with_timeout(settings.timeout()),
+        TokenConfig::with_scope,
+    );
+    let params = settings.params.iter();
+    let config = params.fold(config, |config, (name, value)| {
+        config.with_param(name, value)
+    });
+    let source = if settings.no_cache {
+        config
+    } else {
+        with_disk_cache(config)
     }
+    .build()?;
+    if settings.refresh {
+        source.refresh()?;
+    }
+    Ok(Auth::Token(source, *scheme))
 }
 
 /// The source with the user's disk cache, or as it was (with a warning) if there is none.
-#[cfg(unix)]
 fn with_disk_cache(config: TokenConfig) -> TokenConfig {
-    let Some(dir) = apiauth::DiskCache::default_dir() else {
-        say("warning: neither XDG_CACHE_HOME nor HOME is set; not caching");
-        return config;
-    };
-    match apiauth::DiskCache::open(dir) {
-        Ok(cache) => config.with_disk_cache(cache),
-        Err(error) => {
-            say(&format!("warning: {error}; not caching"));
-            config
-        }
+    #[cfg(unix)]
+    match apiauth::DiskCache::default_dir().map(apiauth::DiskCache::open) {
+        Some(Ok(cache)) => return config.with_disk_cache(cache),
+        Some(Err(error)) => say(&format!("warning: {error}; not caching")),
+        None => say("warning: neither XDG_CACHE_HOME nor HOME is set; not caching"),
     }
-}
-
-#[cfg(not(unix))]
-fn with_disk_cache(config: TokenConfig) -> TokenConfig {
     config
 }
 

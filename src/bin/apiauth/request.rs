@@ -4,7 +4,7 @@
 //! sent: the URL (on the API's origin), the extra headers (no auth headers), the method and
 //! the body (read once into memory, so that the retry after a 401 can send it again).
 
-use std::io::{Read, Write};
+use std::io::Read;
 
 use apiauth::http::header::CONTENT_TYPE;
 use apiauth::http::{HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
@@ -12,7 +12,7 @@ use apiauth::providers::my_connected_fleet::customer_path;
 use apiauth::{ApiClient, Auth};
 
 use crate::command_line::{Provider, Settings};
-use crate::{API_STATUS, Exit, REJECTED, STDOUT, UNREACHABLE, urls};
+use crate::{API_STATUS, Exit, REJECTED, UNREACHABLE, print, urls};
 
 /// The largest body `--data` reads.
 const MAX_DATA: u64 = 10 * 1024 * 1024;
@@ -20,44 +20,31 @@ const MAX_DATA: u64 = 10 * 1024 * 1024;
 /// Headers `--header` refuses: apiauth sets the auth header, credentials never go on the
 /// command line, and the origin and body framing are the command's (a Host header would send
 /// the token to another virtual host behind the same address).
-const REFUSED_HEADERS: [&str; 7] = [
-    "authorization",
-    "proxy-authorization",
-    "x-connect-token",
-    "cookie",
-    "host",
-    "content-length",
-    "transfer-encoding",
-];
+const REFUSED_HEADERS: &str = "authorization proxy-authorization x-connect-token cookie host content-length transfer-encoding";
 
 /// Sends the call and prints the answer (after its head with `--include`). A non-2xx answer
 /// is printed too, then reported as exit code 7, or 3 for a 401 to Basic (the Core API
 /// refused the credentials themselves: no token to renew).
 pub fn run(call: &Settings) -> Result<(), Exit> {
     let url = url(call)?;
-    let mut request = Request::builder().uri(&url);
-    for line in &call.headers {
-        let (name, value) = header(line)?;
-        request = request.header(name, value);
-    }
-    let body = body(call.data.as_deref())?;
-    let method = call.method.clone();
-    let method = method.unwrap_or(if body.is_some() {
-        Method::POST
-    } else {
-        Method::GET
-    });
-    let typed = call
+    let headers = call
         .headers
         .iter()
-        .any(|line| header(line).is_ok_and(|(n, _)| n == CONTENT_TYPE));
-    if body.is_some() && !typed {
+        .map(|line| header(line))
+        .collect::<Result<Vec<_>, _>>()?;
+    let body = body(call.data.as_deref())?;
+    let method =
+        (call.method.clone()).unwrap_or(body.as_ref().map_or(Method::GET, |_| Method::POST));
+    let mut request = Request::builder().method(method.clone()).uri(&url);
+    if body.is_some() && !headers.iter().any(|(name, _)| name == CONTENT_TYPE) {
         request = request.header(CONTENT_TYPE, "application/json");
     }
-    let request = (request
-        .method(method.clone())
-        .body(body.unwrap_or_default()))
-    .map_err(|_| "the request's URL is not valid")?;
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let request = request
+        .body(body.unwrap_or_default())
+        .map_err(|_| "the request's URL is not valid")?;
     let auth = crate::auth(call)?;
     let basic = matches!(auth, Auth::Basic(..));
     // The method and the URL (its path too, never its query): the log and every message
@@ -67,24 +54,19 @@ pub fn run(call: &Settings) -> Result<(), Exit> {
     let mut response = ApiClient::new_with_agent(agent(call), auth).run(request)?;
     let status = response.status();
     log::info!("the API answered {status}");
-    let mut out = std::io::stdout().lock();
-    let mut write = |bytes: &[u8]| {
-        // Each piece as it arrives: stdout is line-buffered, and a body need not end lines.
-        (out.write_all(bytes).and_then(|()| out.flush())).map_err(|_| Exit::new(STDOUT, ""))
-    };
     if call.include {
         let mut head = format!("{:?} {status}\n", response.version());
         for (name, value) in response.headers() {
             head += &format!("{name}: {}\n", String::from_utf8_lossy(value.as_bytes()));
         }
-        write(format!("{head}\n").as_bytes())?;
+        print(format!("{head}\n").as_bytes())?;
     }
     let mut reader = response.body_mut().as_reader();
     let mut buffer = vec![0; 64 * 1024];
     loop {
         match reader.read(&mut buffer) {
             Ok(0) => break,
-            Ok(n) => write(&buffer[..n])?,
+            Ok(n) => print(&buffer[..n])?, // each piece as it arrives
             Err(e) => return Err(cut_short(call, &url, &e)),
         }
     }
@@ -217,7 +199,10 @@ fn header(line: &str) -> Result<(HeaderName, HeaderValue), Exit> {
     let (name, value) = line.split_once(':').ok_or("--header takes 'Name: value'")?;
     let name = HeaderName::from_bytes(name.trim().as_bytes())
         .map_err(|_| "--header takes 'Name: value' with a valid name")?;
-    if REFUSED_HEADERS.contains(&name.as_str()) {
+    if REFUSED_HEADERS
+        .split(' ')
+        .any(|refused| refused == name.as_str())
+    {
         Err(format!(
             "refusing --header {name}: apiauth sets the auth header itself, and credentials \
              never go on the command line (every user of this host can read it with `ps`)"

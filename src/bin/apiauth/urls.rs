@@ -11,13 +11,13 @@ pub fn check(url: &str) -> Result<(), String> {
         apiauth::check_url(url, true),
     ) {
         (Ok(()), _) => Ok(()),
-        (Err(_), Ok(())) => Err(
-            "must be https: plain http is allowed only to loopback (127.0.0.0/8, [::1], localhost)"
-                .into(),
-        ),
+        (Err(_), Ok(())) => Err(HTTPS.into()),
         (Err(_), Err(_)) => Err("takes an http(s) URL without user or password".into()),
     }
 }
+
+const HTTPS: &str =
+    "must be https: plain http is allowed only to loopback (127.0.0.0/8, [::1], localhost)";
 
 /// `url` as the command prints it: without user, password, query or fragment.
 pub fn shown(url: &str) -> String {
@@ -37,14 +37,12 @@ pub fn redact(text: &str) -> String {
     while let Some(at) = find_url(rest) {
         out.push_str(&rest[..at]);
         let url = &rest[at..];
-        let end = url
-            .find(|c: char| c.is_whitespace() || "\"'<>`".contains(c))
-            .unwrap_or(url.len());
+        let end = url.find(|c: char| c.is_whitespace() || "\"'<>`".contains(c));
+        let end = end.unwrap_or(url.len());
         out.push_str(&shown(&url[..end]));
         rest = &url[end..];
     }
-    out.push_str(rest);
-    out
+    out + rest
 }
 
 fn find_url(text: &str) -> Option<usize> {

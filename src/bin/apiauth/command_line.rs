@@ -254,29 +254,32 @@ const AUTH_AND_CLEAR: &[Command] = &[
 ];
 const REQUEST: &[Command] = &[Command::Request];
 
-/// Every option but `-h`, `-V` and `-v`, in `--help`'s order.
-#[rustfmt::skip] // A table: each option's names, subcommands and help on a line, then how it is read.
+/// Every option but `-h` and `-V`, in `--help`'s order (no subcommands: every one).
+#[rustfmt::skip] // A table: an option's names, subcommands and help, then how it is read.
 const OPTIONS: [Opt; 22] = [
-    opt("-v, --verbose", &[], "log to stderr what apiauth does; -vv also Debug records (never a secret)")
+    opt("-v, --verbose", &[], "log what apiauth does to stderr; -vv also Debug records (see below)")
         .set(|opts, _| { opts.verbose = opts.verbose.saturating_add(1); Ok(()) }),
-    opt("--provider PROVIDER", AUTH_AND_CLEAR, "whose token endpoint and APIs").words(Provider::names)
-        .set(|opts, value| put(&mut opts.provider, word(&value))),
+    opt("--provider PROVIDER", AUTH_AND_CLEAR, "whose token endpoint and APIs")
+        .words(Provider::names).set(|opts, value| put(&mut opts.provider, word(&value))),
     opt("--api API", AUTH_AND_CLEAR, "the API whose header to use (header, request)")
-        .only(Provider::MyConnectedFleet, Api::names).set(|opts, value| put(&mut opts.api, word(&value))),
+        .only(Provider::MyConnectedFleet, Api::names)
+        .set(|opts, value| put(&mut opts.api, word(&value))),
     opt("--env ENV", AUTH_AND_CLEAR, "the environment (unless --base-url or --token-url)")
-        .only(Provider::Motorweb, Environment::names).set(|opts, value| put(&mut opts.env, word(&value))),
+        .only(Provider::Motorweb, Environment::names)
+        .set(|opts, value| put(&mut opts.env, word(&value))),
     opt("--client-auth STYLE", AUTH_AND_CLEAR, "how the client authenticates (see below)")
-        .only(Provider::Generic, ClientAuth::names).set(|opts, value| put(&mut opts.client_auth, word(&value))),
+        .only(Provider::Generic, ClientAuth::names)
+        .set(|opts, value| put(&mut opts.client_auth, word(&value))),
     opt("--token-url URL", AUTH_AND_CLEAR, "the token endpoint (overrides the provider's)")
         .set(|opts, value| put(&mut opts.token_url, url(value))),
-    opt("--base-url URL", AUTH_AND_CLEAR, "the provider's base URL, for its token endpoint and APIs")
+    opt("--base-url URL", AUTH_AND_CLEAR, "the provider's base URL, for token endpoint and APIs")
         .set(|opts, value| put(&mut opts.base_url, url(value))),
     opt("--scope S", AUTH_AND_CLEAR, "a scope to ask for (repeatable)")
         .set(|opts, value| { opts.scopes.push(value); Ok(()) }),
     opt("--param NAME=VALUE", AUTH_AND_CLEAR, "an extra form parameter (repeatable)")
         .set(|opts, value| { opts.params.push(pair(&value)?); Ok(()) }),
-    opt("--format FORMAT", &[Command::Header], "what to print (see below)").words(Format::names)
-        .set(|opts, value| put(&mut opts.format, word(&value))),
+    opt("--format FORMAT", &[Command::Header], "what to print (see below)")
+        .words(Format::names).set(|opts, value| put(&mut opts.format, word(&value))),
     opt("--credentials-file PATH", AUTH, "where the client id and secret are (see below)")
         .set(|opts, value| put(&mut opts.credentials_file, Ok(value.into()))),
     opt("--no-cache", AUTH, "neither read nor write the disk cache")
@@ -287,8 +290,8 @@ const OPTIONS: [Opt; 22] = [
         .set(|opts, value| put(&mut opts.timeout, seconds(&value))),
     opt("--api-base-url URL", REQUEST, "where the APIs live (default: the provider's)")
         .set(|opts, value| put(&mut opts.api_base_url, url(value))),
-    opt("-X, --method METHOD", REQUEST, "the method (default GET, or POST with --data)").words(method_names)
-        .set(|opts, value| put(&mut opts.method, method(&value))),
+    opt("-X, --method METHOD", REQUEST, "the method (default GET, or POST with --data)")
+        .words(method_names).set(|opts, value| put(&mut opts.method, method(&value))),
     opt("-d, --data @FILE|@-|TEXT", REQUEST, "the body: a file, stdin or the text itself")
         .set(|opts, value| put(&mut opts.data, Ok(value))),
     opt("-H, --header 'NAME: VALUE'", REQUEST, "an extra header (repeatable)")
@@ -296,7 +299,8 @@ const OPTIONS: [Opt; 22] = [
     opt("-i, --include", REQUEST, "print the status line and the response headers first")
         .set(|opts, _| flag(&mut opts.include)),
     opt("--customer-id ID", REQUEST, "replaces {customerId} in the path")
-        .only(Provider::MyConnectedFleet, Vec::new).set(|opts, value| put(&mut opts.customer_id, Ok(value))),
+        .only(Provider::MyConnectedFleet, Vec::new)
+        .set(|opts, value| put(&mut opts.customer_id, Ok(value))),
     opt("--max-time SECONDS", REQUEST, "the limit for the whole API call (default 300)")
         .set(|opts, value| put(&mut opts.max_time, seconds(&value))),
     opt("--client-id ID", &[Command::CacheClear], "only the entries of this client id")

@@ -20,18 +20,16 @@ const MAX_DATA: u64 = 10 * 1024 * 1024;
 /// Headers `--header` refuses: apiauth sets the auth header, credentials never go on the
 /// command line, and the origin and body framing are the command's (a Host header would send
 /// the token to another virtual host behind the same address).
-const REFUSED_HEADERS: &str = "authorization proxy-authorization x-connect-token cookie host content-length transfer-encoding";
+const REFUSED_HEADERS: &str = "authorization proxy-authorization x-connect-token cookie host \
+    content-length transfer-encoding";
 
 /// Sends the call and prints the answer (after its head with `--include`). A non-2xx answer
 /// is printed too, then reported as exit code 7, or 3 for a 401 to Basic (the Core API
 /// refused the credentials themselves: no token to renew).
 pub fn run(call: &Settings) -> Result<(), Exit> {
     let url = url(call)?;
-    let headers = call
-        .headers
-        .iter()
-        .map(|line| header(line))
-        .collect::<Result<Vec<_>, _>>()?;
+    let headers: Result<Vec<_>, _> = call.headers.iter().map(|line| header(line)).collect();
+    let headers = headers?;
     let body = body(call.data.as_deref())?;
     let method =
         (call.method.clone()).unwrap_or(body.as_ref().map_or(Method::GET, |_| Method::POST));
@@ -70,20 +68,16 @@ pub fn run(call: &Settings) -> Result<(), Exit> {
             Err(e) => return Err(cut_short(call, &url, &e)),
         }
     }
-    let refused = "the API refused the credentials";
-    match status {
-        _ if status.is_success() => Ok(()),
-        StatusCode::UNAUTHORIZED if basic => Err(Exit::new(
+    let answered = format!("{status} to {sent}");
+    let check = "check APIAUTH_CLIENT_ID and APIAUTH_CLIENT_SECRET";
+    Err(match status {
+        _ if status.is_success() => return Ok(()),
+        StatusCode::UNAUTHORIZED if basic => Exit::new(
             REJECTED,
-            format!(
-                "{refused}: {status} to {sent}; check APIAUTH_CLIENT_ID and APIAUTH_CLIENT_SECRET"
-            ),
-        )),
-        _ => Err(Exit::new(
-            API_STATUS,
-            format!("the API answered {status} to {sent}"),
-        )),
-    }
+            format!("the API refused the credentials: {answered}; {check}"),
+        ),
+        _ => Exit::new(API_STATUS, format!("the API answered {answered}")),
+    })
 }
 
 /// Why the answer stopped before its end, with the API's origin and the limit that ran out.

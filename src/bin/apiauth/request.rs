@@ -9,7 +9,7 @@ use std::io::Read;
 use apiauth::http::header::CONTENT_TYPE;
 use apiauth::http::{HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
 use apiauth::providers::my_connected_fleet::customer_path;
-use apiauth::{ApiClient, Auth};
+use apiauth::{ApiClient, Auth, Error, Side};
 
 use crate::command_line::{Provider, Settings};
 use crate::{API_STATUS, Exit, REJECTED, UNREACHABLE, print, urls};
@@ -49,7 +49,19 @@ pub fn run(call: &Settings) -> Result<(), Exit> {
     // name them.
     let sent = format!("{method} {}", urls::shown(&url));
     log::info!("{sent}");
-    let mut response = ApiClient::new_with_agent(agent(call), auth).run(request)?;
+    let client = ApiClient::new_with_agent(agent(call), auth);
+    let mut response = client.run(request).map_err(|error| match error {
+        // With the method: "could not reach the API for GET https://…/path: timed out …".
+        Error::Transport(e) if e.side == Side::Api => {
+            let detail = e
+                .detail
+                .map(|detail| format!(" ({detail})"))
+                .unwrap_or_default();
+            let why = format!("could not reach the API for {sent}: {}{detail}", e.cause);
+            Exit::new(UNREACHABLE, urls::redact(&why))
+        }
+        error => Exit::from(error),
+    })?;
     let status = response.status();
     log::info!("the API answered {status}");
     if call.include {

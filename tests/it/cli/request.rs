@@ -406,3 +406,30 @@ fn a_path_without_an_api_base_url_names_the_provider_in_use() {
     );
     token.assert_calls(0);
 }
+
+#[test]
+fn an_api_that_cannot_be_reached_is_named_with_the_method() {
+    let server = MockServer::start();
+    let token = any_token(&server, "A");
+    let closed = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let user = User::new("request-unreachable", "id", "secret");
+    let url = server.url("/token");
+    let args = [
+        "request",
+        "--provider",
+        "generic",
+        "--token-url",
+        &url,
+        "--api-base-url",
+    ];
+    let out = user.run(&[&args[..], &[&closed, "-XDELETE", "/v1/x?key=Zq7PROBE"]].concat());
+    assert_eq!((code(&out), out.stdout.as_slice()), (Some(4), &b""[..]));
+    assert_eq!(
+        stderr(&out),
+        format!("apiauth: could not reach the API for DELETE {closed}/v1/x: connection refused\n")
+    );
+    token.assert_calls(1);
+}

@@ -411,15 +411,15 @@ fn finish(settings: &mut Settings) -> Result<(), String> {
         }
         (None, false) => return Err("say `apiauth cache list` or `apiauth cache clear`".into()),
     };
-    if command == Command::Request && settings.words.len() < 2 {
-        return Err("`apiauth request` needs a path or URL".into());
-    }
     if command == Command::CacheList
         || settings.provider.is_none() && command == Command::CacheClear
     {
         return Ok(());
     }
     settings.source = Some(header_source(settings, command)?);
+    if command == Command::Request && settings.words.len() < 2 {
+        return Err("`apiauth request` needs a path or URL".into());
+    }
     if command == Command::CacheClear {
         let Some(HeaderSource::Token(token_url, ..)) = settings.source.take() else {
             return Err("the core api has no tokens to clear".into());

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use ureq::http::header::{ACCEPT, AUTHORIZATION};
 use ureq::http::request::Parts;
-use ureq::http::{HeaderMap, Request, Response, StatusCode};
+use ureq::http::{HeaderMap, Method, Request, Response, StatusCode};
 use ureq::middleware::{Middleware, MiddlewareNext};
 use ureq::{Agent, AsSendBody, Body, RequestExt, SendBody};
 
@@ -256,7 +256,7 @@ impl ApiClient {
         let mut response = self.run(request)?;
         let url = redacted_uri(&url.parse().unwrap_or_default());
         if !response.status().is_success() {
-            return Err(self.status_error(response, url, None));
+            return Err(self.status_error(response, &Method::GET, url, None));
         }
         let limits = self.agent.config().timeouts();
         let body = (response
@@ -264,8 +264,11 @@ impl ApiClient {
             .with_config()
             .limit(MAX_API_BODY)
             .read_to_vec())
-        .map_err(|e| from_ureq(Side::Api, url, e, &limits, self.secret(), None))?;
-        serde_json::from_slice(&body).map_err(|e| Error::ApiBody(Arc::new(e)))
+        .map_err(|e| from_ureq(Side::Api, url.clone(), e, &limits, self.secret(), None))?;
+        serde_json::from_slice(&body).map_err(|e| Error::ApiBody {
+            url,
+            source: Arc::new(e),
+        })
     }
 
     /// Sends `body` to `parts`, then follows same-origin redirects (see [`run`](Self::run));
@@ -301,7 +304,7 @@ impl ApiClient {
     fn send(&self, mut request: Request<impl AsSendBody>) -> Result<(Answer, Option<Arc<Token>>)> {
         check_uri(request.uri(), "api url", self.allow_http)?;
         check_agent(&self.agent)?;
-        let uri = request.uri().clone(); // shown only in an error
+        let (method, uri) = (request.method().clone(), request.uri().clone()); // for errors
         let url = || redacted_uri(&uri);
         let used = self.auth.apply(request.headers_mut())?;
         // Statuses are read here, so that an error keeps the body's start and the URL.
@@ -318,7 +321,7 @@ impl ApiClient {
         let as_error = self.agent.config().http_status_as_error();
         let answer = match self.agent.run(request) {
             Ok(response) if as_error && response.status().as_u16() >= 400 => {
-                Err(self.status_error(response, url(), used.as_deref()))
+                Err(self.status_error(response, &method, url(), used.as_deref()))
             }
             Ok(response) => Ok(response),
             Err(e) => {
@@ -342,6 +345,7 @@ impl ApiClient {
     fn status_error(
         &self,
         mut response: Response<Body>,
+        method: &Method,
         url: String,
         used: Option<&Token>,
     ) -> Error {
@@ -364,6 +368,7 @@ impl ApiClient {
         body.truncate(cut);
         Error::ApiStatus(Box::new(ApiError {
             status: response.status().as_u16(),
+            method: method.to_string(),
             url,
             body,
         }))

@@ -47,8 +47,14 @@ pub enum Error {
     /// An API answered a call with a 4xx or 5xx status (after the one retry a 401 gets):
     /// the status, the URL and the start of the body.
     ApiStatus(Box<ApiError>),
-    /// An API's 2xx answer was not the JSON the caller asked for.
-    ApiBody(Arc<serde_json::Error>),
+    /// An API's 2xx answer was not the JSON the caller asked for: the URL it came from
+    /// (without user, password or query); serde's reason is the [`source`](std::error::Error::source).
+    ApiBody {
+        /// The URL the answer came from, without user, password or query.
+        url: String,
+        /// Why the answer is not the expected JSON.
+        source: Arc<serde_json::Error>,
+    },
     /// The configuration cannot work (a non-https token URL, a form parameter that collides
     /// with one the library sets, …). Nothing was sent.
     Config(String),
@@ -82,6 +88,9 @@ pub enum Unusable {
     /// clock. It is handed out while it lasts, but counts as a failure: the next request
     /// waits for the backoff, so such a server is never asked once per call.
     ShortLived,
+    /// `expires_in` is present but neither a non-negative number nor a string of digits
+    /// (RFC 6749 §5.1): `false`, `{}`, `"zzz"`, `-5`.
+    InvalidExpiresIn,
 }
 
 impl fmt::Display for Unusable {
@@ -96,16 +105,20 @@ impl fmt::Display for Unusable {
             Unusable::JwtExpired => "the JWT's exp is already past by the token server's clock",
             Unusable::TooLarge => "answer is larger than 64 KiB",
             Unusable::ShortLived => "the token lives less than a second by the server's clock",
+            Unusable::InvalidExpiresIn => "expires_in is not a non-negative number of seconds",
         })
     }
 }
 
-/// An API's 4xx or 5xx answer: its status, where it came from, and the start of its body.
+/// An API's 4xx or 5xx answer: its status, the request's method and URL, and the start of
+/// its body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ApiError {
     /// The HTTP status.
     pub status: u16,
+    /// The method of the request that got the answer.
+    pub method: String,
     /// The URL the answer came from, without user, password or query.
     pub url: String,
     /// The body's first 4 KiB (as UTF-8, lossily), with the client secret and the token
@@ -115,7 +128,11 @@ pub struct ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "api {} returned {}", self.url, self.status)?;
+        write!(
+            f,
+            "api {} {} returned {}",
+            self.method, self.url, self.status
+        )?;
         let body: String = (self.body.chars().take(200))
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
@@ -162,6 +179,9 @@ impl fmt::Display for EndpointError {
         if let Some(description) = &self.description {
             write!(f, " ({description})")?;
         }
+        if let Some(uri) = &self.uri {
+            write!(f, "; see {uri}")?;
+        }
         Ok(())
     }
 }
@@ -177,7 +197,7 @@ impl fmt::Display for Error {
                 write!(f, "{what} holds a byte not allowed in a header value")
             }
             Error::ApiStatus(e) => e.fmt(f),
-            Error::ApiBody(_) => f.write_str("api answer is not the expected json"),
+            Error::ApiBody { url, .. } => write!(f, "api {url} answered json of another shape"),
             Error::Config(why) => write!(f, "invalid configuration: {why}"),
         }
     }
@@ -186,7 +206,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::ApiBody(e) => Some(&**e),
+            Error::ApiBody { source, .. } => Some(&**source),
             _ => None,
         }
     }
@@ -202,7 +222,7 @@ impl From<Error> for std::io::Error {
             Error::Transport(e) => e.cause.io_kind(),
             Error::CredentialsRejected(_) => ErrorKind::PermissionDenied,
             Error::Config(_) | Error::InvalidHeaderValue(_) => ErrorKind::InvalidInput,
-            Error::InvalidResponse(_) | Error::ApiBody(_) => ErrorKind::InvalidData,
+            Error::InvalidResponse(_) | Error::ApiBody { .. } => ErrorKind::InvalidData,
             _ => ErrorKind::Other,
         };
         std::io::Error::new(kind, error)

@@ -243,7 +243,7 @@ fn wall(value: &Value) -> Option<SystemTime> {
 pub(crate) struct Summary(Error);
 
 /// The stable names of the reasons an answer is unusable, as records keep them.
-const UNUSABLE: [(Unusable, &str); 7] = [
+const UNUSABLE: [(Unusable, &str); 8] = [
     (Unusable::NotJsonOrForm, "not_json_or_form"),
     (Unusable::NoAccessToken, "no_access_token"),
     (Unusable::BadTokenBytes, "bad_token_bytes"),
@@ -251,6 +251,7 @@ const UNUSABLE: [(Unusable, &str); 7] = [
     (Unusable::JwtExpired, "jwt_expired"),
     (Unusable::TooLarge, "too_large"),
     (Unusable::ShortLived, "short_lived"),
+    (Unusable::InvalidExpiresIn, "invalid_expires_in"),
 ];
 
 /// The I/O error kinds a record tells apart; any other comes back as `Other`.

@@ -40,12 +40,38 @@ pub enum Environment {
 }
 
 impl Environment {
+    /// Every environment, in the order of [`Environment::name`]'s table.
+    pub const ALL: [Environment; 2] = [Environment::Test, Environment::Production];
+
+    /// The environment's name: `test` or `production` (the `apiauth` command's `--env`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Environment::Test => "test",
+            Environment::Production => "production",
+        }
+    }
+
     /// The environment's base URL, for the token endpoint and the APIs alike.
     pub fn base_url(self) -> &'static str {
         match self {
             Environment::Test => "https://api.tst.motorweb.app",
             Environment::Production => "https://api.motorweb.app",
         }
+    }
+}
+
+impl std::str::FromStr for Environment {
+    type Err = crate::Error;
+
+    /// The environment named `name` (see [`Environment::name`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`](crate::Error::Config) for any other name, which the message does
+    /// not repeat.
+    fn from_str(name: &str) -> Result<Environment> {
+        let found = Environment::ALL.into_iter().find(|env| env.name() == name);
+        found.ok_or_else(|| crate::Error::Config("environment takes test or production".into()))
     }
 }
 

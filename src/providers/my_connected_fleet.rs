@@ -53,6 +53,27 @@ pub enum Api {
 }
 
 impl Api {
+    /// Every API, in the order of [`Api::name`]'s table.
+    pub const ALL: [Api; 5] = [
+        Api::Core,
+        Api::SmartTire,
+        Api::Tacho,
+        Api::VehicleCheck,
+        Api::JobManagement,
+    ];
+
+    /// The API's name: `core`, `smart-tire`, `tacho`, `vehicle-check` or `job-management`
+    /// (the `apiauth` command's `--api`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Api::Core => "core",
+            Api::SmartTire => "smart-tire",
+            Api::Tacho => "tacho",
+            Api::VehicleCheck => "vehicle-check",
+            Api::JobManagement => "job-management",
+        }
+    }
+
     /// The scheme for this API's token: `x-connect-token` for Job Management, Bearer for
     /// every other API. The Core API's document gives raw Basic (what [`Client`] sends);
     /// newer Masternaut documentation also shows Bearer for Core, which this gives.
@@ -61,6 +82,21 @@ impl Api {
             Api::JobManagement => TokenScheme::ConnectToken,
             _ => TokenScheme::Bearer,
         }
+    }
+}
+
+impl std::str::FromStr for Api {
+    type Err = crate::Error;
+
+    /// The API named `name` (see [`Api::name`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`](crate::Error::Config) for any other name, which the message does
+    /// not repeat.
+    fn from_str(name: &str) -> Result<Api> {
+        let found = Api::ALL.into_iter().find(|api| api.name() == name);
+        found.ok_or_else(|| crate::Error::Config("unknown myConnectedFleet api".into()))
     }
 }
 

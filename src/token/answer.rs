@@ -39,9 +39,13 @@ pub(crate) fn read(status: u16, body: &[u8]) -> Result<Answer> {
     if !fields.bearer_type {
         return Err(Error::InvalidResponse(Unusable::NotBearer));
     }
+    let expires_in = match fields.expires_in {
+        Some(value) => seconds(&value)?,
+        None => None,
+    };
     Ok(Answer {
         access_token,
-        expires_in: fields.expires_in,
+        expires_in,
         scope: fields.scope,
         extras: fields.rest,
     })
@@ -51,9 +55,11 @@ pub(crate) fn read(status: u16, body: &[u8]) -> Result<Answer> {
 /// pass: the known keys (in either dialect's spelling) are matched without allocating.
 struct Fields {
     access_token: Option<String>,
-    /// False when a `token_type` other than bearer (in any case) or empty was given.
+    /// False when a `token_type` other than bearer (in any case) or empty was given, or one
+    /// that is not a string (RFC 6749 §5.1: a string); `null` counts as missing.
     bearer_type: bool,
-    expires_in: Option<Duration>,
+    /// `expires_in` as given, read by [`seconds`] once the token is known to be usable.
+    expires_in: Option<Value>,
     scope: Option<String>,
     rest: Map<String, Value>,
 }
@@ -98,11 +104,13 @@ impl Fields {
         match key {
             Key::AccessToken => self.access_token = text(value),
             Key::TokenType => {
-                self.bearer_type = value
-                    .as_str()
-                    .is_none_or(|t| t.is_empty() || t.eq_ignore_ascii_case("bearer"))
+                self.bearer_type = match &value {
+                    Value::Null => true,
+                    Value::String(t) => t.is_empty() || t.eq_ignore_ascii_case("bearer"),
+                    _ => false,
+                }
             }
-            Key::ExpiresIn => self.expires_in = seconds(&value),
+            Key::ExpiresIn => self.expires_in = Some(value),
             Key::Scope => self.scope = text(value),
             Key::Other(key) => drop(self.rest.insert(key, value)),
         }
@@ -248,14 +256,19 @@ pub(crate) fn finish_texts(error: &mut Error, scrub: impl Fn(&str) -> String) {
     }
 }
 
-/// `expires_in` as a number or a numeric string; `None` when missing, below [`MIN_LIFETIME`]
-/// (zero, negative) or not a number. Clamped to [`MAX_LIFETIME`].
-fn seconds(value: &Value) -> Option<Duration> {
+/// `expires_in` (RFC 6749 §5.1): a non-negative number, or a string of digits (Apigee's
+/// `"3599"`); `None` when `null` or below [`MIN_LIFETIME`] (zero). Clamped to
+/// [`MAX_LIFETIME`]. Anything else (`false`, `{}`, `"zzz"`, `-5`) is
+/// [`Unusable::InvalidExpiresIn`]: a guess at its meaning could keep a dead token.
+fn seconds(value: &Value) -> Result<Option<Duration>> {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let secs = match value {
-        Value::Number(n) => n.as_f64()?,
-        Value::String(s) => s.trim().parse::<f64>().ok()?,
-        _ => return None,
+        Value::Null => return Ok(None),
+        Value::Number(n) => n.as_f64().filter(|s| *s >= 0.0),
+        Value::String(s) if digits(s) => s.parse::<f64>().ok(),
+        _ => None,
     };
-    (secs >= MIN_LIFETIME.as_secs_f64())
-        .then(|| Duration::from_secs_f64(secs.min(MAX_LIFETIME.as_secs_f64())))
+    let secs = secs.ok_or(Error::InvalidResponse(Unusable::InvalidExpiresIn))?;
+    Ok((secs >= MIN_LIFETIME.as_secs_f64())
+        .then(|| Duration::from_secs_f64(secs.min(MAX_LIFETIME.as_secs_f64()))))
 }

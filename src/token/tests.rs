@@ -33,8 +33,34 @@ fn expires_in_forms() {
     assert_eq!(lifetime("3599"), Duration::from_secs(3599));
     assert_eq!(lifetime(r#""3599""#), Duration::from_secs(3599));
     assert_eq!(lifetime("12.5"), Duration::from_secs_f64(12.5));
-    for default in ["0", "-5", "null", r#""soon""#, "[]", "0.5"] {
+    for default in ["0", "null", "0.5", r#""0""#] {
         assert_eq!(lifetime(default), DEFAULT_LIFETIME, "{default}");
+    }
+    // RFC 6749 §5.1: present, it is a number; a guess at anything else could keep a dead
+    // token for 5 minutes.
+    for refused in [
+        "-5",
+        r#""soon""#,
+        "[]",
+        "false",
+        "{}",
+        r#""zzz""#,
+        r#""-5""#,
+        r#""""#,
+        r#""1.5""#,
+    ] {
+        assert!(
+            matches!(
+                parse(&format!(r#"{{"access_token":"t","expires_in":{refused}}}"#)),
+                Err(Error::InvalidResponse(crate::Unusable::InvalidExpiresIn))
+            ),
+            "{refused}"
+        );
+    }
+    // A token type that is not a string is not bearer; null is missing.
+    for (token_type, bearer) in [("5", false), ("true", false), ("{}", false), ("null", true)] {
+        let body = format!(r#"{{"access_token":"t","token_type":{token_type}}}"#);
+        assert_eq!(parse(&body).is_ok(), bearer, "{token_type}");
     }
     assert_eq!(lifetime("1e300"), MAX_LIFETIME);
     assert_eq!(lifetime("18446744073709551616"), MAX_LIFETIME);

@@ -461,3 +461,31 @@ fn spaced_401s_back_off_too() {
     let requests = tokens.calls();
     assert!(requests <= 16, "{requests}");
 }
+
+#[test]
+fn an_answer_of_another_shape_names_the_url_and_serde_reason() {
+    let server = MockServer::start();
+    server.mock(|when, then| {
+        when.method(GET).path("/v1/counts");
+        then.status(200).json_body(json!(["many"]));
+    });
+    let creds = Credentials::new("id", "secret").unwrap();
+    let client = ApiClient::new(Auth::Basic(creds, BasicEncoding::Raw));
+    let url = server.url("/v1/counts");
+    let error = client
+        .get_json::<Vec<u32>>(&format!("{url}?key=Q"))
+        .unwrap_err();
+    let Error::ApiBody { url: said, .. } = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(said, &url);
+    assert_eq!(
+        error.to_string(),
+        format!("api {url} answered json of another shape")
+    );
+    let reason = std::error::Error::source(&error).unwrap().to_string();
+    assert_eq!(
+        reason,
+        "invalid type: string \"many\", expected u32 at line 1 column 7"
+    );
+}

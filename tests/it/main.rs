@@ -19,6 +19,7 @@ mod server;
 #[cfg(unix)]
 mod shell_recipes;
 mod store;
+mod strict_answers;
 mod support;
 mod token_endpoint;
 mod transport;

@@ -348,7 +348,7 @@ fn api_statuses_keep_the_url_and_the_start_of_the_body_on_the_default_agent() {
     );
     assert_eq!(
         e.to_string(),
-        format!("api {url} returned 404 (no such thing; you sent [redacted] as [redacted])")
+        format!("api GET {url} returned 404 (no such thing; you sent [redacted] as [redacted])")
     );
     let Err(Error::ApiStatus(e)) = api.get_json::<serde_json::Value>(&server.url("/v1/long"))
     else {

@@ -9,7 +9,8 @@
 //! form body with a client secret), and ureq prints request paths and `Location` headers
 //! only when Trace is on. ureq's Debug records print a request's headers with every header
 //! but a short list of harmless ones (`Host`, `Content-Type`, …) redacted. apiauth's own
-//! records never hold a secret or a token.
+//! records never hold a secret or a token. A record that stderr cannot take is lost: it
+//! never stops the command (see [`crate::say`]).
 
 use log::{LevelFilter, Log, Metadata, Record};
 
@@ -22,7 +23,9 @@ struct Logger {
 pub fn install(verbose: u8) {
     let logger: &'static Logger = Box::leak(Box::new(Logger { verbose }));
     if log::set_logger(logger).is_ok() {
-        log::set_max_level(logger.most());
+        // The most detailed level shown for any target.
+        let most = [LevelFilter::Warn, LevelFilter::Info, LevelFilter::Debug];
+        log::set_max_level(most[usize::from(verbose.min(2))]);
     }
 }
 
@@ -30,10 +33,9 @@ impl Logger {
     /// The most detailed level shown for `target`: never Trace.
     fn level(&self, target: &str) -> LevelFilter {
         let under = |root: &str| {
-            target == root
-                || target
-                    .strip_prefix(root)
-                    .is_some_and(|t| t.starts_with("::"))
+            target
+                .strip_prefix(root)
+                .is_some_and(|t| t.is_empty() || t.starts_with("::"))
         };
         let ours = under("apiauth");
         match self.verbose {
@@ -43,15 +45,6 @@ impl Logger {
             1 => LevelFilter::Warn,
             _ if ours || under("ureq") => LevelFilter::Debug,
             _ => LevelFilter::Info,
-        }
-    }
-
-    /// The most detailed level shown for any target.
-    fn most(&self) -> LevelFilter {
-        match self.verbose {
-            0 => LevelFilter::Warn,
-            1 => LevelFilter::Info,
-            _ => LevelFilter::Debug,
         }
     }
 }
@@ -68,7 +61,7 @@ impl Log for Logger {
         let level = record.level().as_str().to_ascii_lowercase();
         let message = record.args().to_string().replace(['\n', '\r'], " ");
         let message = crate::urls::redact(&message);
-        eprintln!("apiauth: [{level} {}] {message}", record.target());
+        crate::say(&format!("[{level} {}] {message}", record.target()));
     }
 
     fn flush(&self) {}

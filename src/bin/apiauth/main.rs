@@ -3,22 +3,20 @@
 //! every process of the user.
 #![forbid(unsafe_code)]
 
-mod args;
 mod cache_cmd;
-mod credentials;
-mod header;
-mod help;
+mod command_line;
+mod credentials_file;
 mod logger;
-mod opts;
 mod request;
 mod urls;
-mod utc;
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::time::SystemTime;
 
-use apiauth::{Auth, BasicEncoding, Credentials, Error, TokenConfig, TokenSource};
-use args::{Command, HeaderSource, Invocation, Job, Task, TokenSettings};
+use apiauth::http::header::AUTHORIZATION;
+use apiauth::{Auth, BasicEncoding, Error, TokenConfig};
+use command_line::{Command, Format, HeaderSource, Invocation, Settings};
 
 /// Why the command failed: an exit code and a one-line message without secrets.
 #[derive(Debug)]
@@ -27,10 +25,11 @@ struct Exit {
     message: String,
 }
 
-/// Exit codes, as `--help` lists them.
+// Exit codes, as `--help` lists them.
 /// Standard output could not be written (closed pipe, full disk).
 const STDOUT: u8 = 1;
 const USAGE: u8 = 2;
+/// The token endpoint, or an API taking Basic, refused the credentials.
 const REJECTED: u8 = 3;
 const UNREACHABLE: u8 = 4;
 const UNUSABLE: u8 = 5;
@@ -39,19 +38,22 @@ const REFUSED: u8 = 6;
 const API_STATUS: u8 = 7;
 
 impl Exit {
-    fn usage(message: impl Into<String>) -> Exit {
-        Exit {
-            code: USAGE,
-            message: message.into(),
-        }
+    fn new(code: u8, message: impl Into<String>) -> Exit {
+        let message = message.into();
+        Exit { code, message }
     }
+}
 
-    /// A failure whose cause has been said already, or needs no words.
-    fn silent(code: u8) -> Exit {
-        Exit {
-            code,
-            message: String::new(),
-        }
+/// A usage error (exit 2), from its message.
+impl From<String> for Exit {
+    fn from(message: String) -> Exit {
+        Exit::new(USAGE, message)
+    }
+}
+
+impl From<&str> for Exit {
+    fn from(message: &str) -> Exit {
+        Exit::new(USAGE, message)
     }
 }
 
@@ -67,128 +69,141 @@ impl From<Error> for Exit {
         let mut message = error.to_string();
         let mut source = std::error::Error::source(&error);
         while let Some(cause) = source {
-            message = format!("{message}: {cause}");
+            message += &format!(": {cause}");
             source = cause.source();
         }
-        Exit {
-            code,
-            message: urls::redact(&message),
-        }
+        Exit::new(code, urls::redact(&message))
     }
 }
 
 fn main() -> ExitCode {
-    let args: Result<Vec<String>, _> = std::env::args_os()
-        .skip(1)
-        .map(|a| a.into_string())
-        .collect();
-    let outcome = args
-        .map_err(|_| Exit::usage("arguments must be UTF-8"))
-        .and_then(|args| args::parse(args).map_err(Exit::usage))
-        .and_then(|invocation| match invocation {
-            Invocation::Help(command) => print(&help::text(command)),
-            Invocation::Version => print(&format!("apiauth {}\n", env!("CARGO_PKG_VERSION"))),
-            Invocation::Run(task, verbose) => {
-                logger::install(verbose);
-                run(task)
-            }
-        });
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => {
-            let message = failure.message.replace(['\n', '\r'], " ");
-            let hint = if failure.code == USAGE {
-                " (see apiauth --help)"
-            } else {
-                ""
-            };
-            if !message.is_empty() {
-                eprintln!("apiauth: {message}{hint}");
-            }
-            ExitCode::from(failure.code)
+    let Err(failure) = run() else {
+        return ExitCode::SUCCESS;
+    };
+    let hint = if failure.code == USAGE {
+        " (see apiauth --help)"
+    } else {
+        ""
+    };
+    if !failure.message.is_empty() {
+        say(&format!("{}{hint}", failure.message));
+    }
+    ExitCode::from(failure.code)
+}
+
+fn run() -> Result<(), Exit> {
+    let args = std::env::args_os().skip(1).map(|arg| arg.into_string());
+    let args = args
+        .collect::<Result<_, _>>()
+        .map_err(|_| "arguments must be UTF-8")?;
+    let settings = match command_line::parse(args)? {
+        Invocation::Help(command) => return print(command_line::help(command).as_bytes()),
+        Invocation::Version => {
+            return print(format!("apiauth {}\n", env!("CARGO_PKG_VERSION")).as_bytes());
         }
+        Invocation::Run(settings) => settings,
+    };
+    logger::install(settings.verbose);
+    let (token_url, client_id) = (settings.token_url.as_deref(), settings.client_id.as_deref());
+    match settings.command {
+        Some(Command::Request) => request::run(&settings),
+        Some(Command::CacheList) => print(cache_cmd::list()?.as_bytes()),
+        Some(Command::CacheClear) => print(cache_cmd::clear(token_url, client_id)?.as_bytes()),
+        _ => print(header_text(&settings)?.as_bytes()),
     }
 }
 
-fn run(task: Task) -> Result<(), Exit> {
-    match task {
-        Task::Auth(job) => match &job.command {
-            Command::Header | Command::Token => print(&header::run(&job)?),
-            Command::Request(call) => request::run(&job, call),
-        },
-        Task::CacheList => print(&cache_cmd::list()?),
-        Task::CacheClear {
-            token_url,
-            client_id,
-        } => print(&cache_cmd::clear(
-            token_url.as_deref(),
-            client_id.as_deref(),
-        )?),
-    }
+/// Writes `apiauth: {message}` as one line on stderr. A stderr that cannot be written (closed,
+/// a broken pipe, a full disk) loses the line and changes nothing else: no panic, the same
+/// stdout and exit code.
+fn say(message: &str) {
+    let line = format!("apiauth: {}\n", message.replace(['\n', '\r'], " "));
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
-/// Writes `text` to stdout. A closed stdout (`| head -c0`) is not worth a panic or a
-/// message: the exit code ([`STDOUT`]) says it.
-fn print(text: &str) -> Result<(), Exit> {
+/// Writes `bytes` to stdout at once (a body need not end lines). A closed stdout
+/// (`| head -c0`) is not worth a panic or a message: the exit code ([`STDOUT`]) says it.
+fn print(bytes: &[u8]) -> Result<(), Exit> {
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(|_| Exit::silent(STDOUT))
+    (out.write_all(bytes).and_then(|()| out.flush())).map_err(|_| Exit::new(STDOUT, ""))
 }
 
-/// The header `job` asks for: Basic for myConnectedFleet's Core API, else a token from the
-/// job's source (a new one first with `--refresh`, past any cached token or failure).
-fn auth(job: &Job) -> Result<Auth, Exit> {
-    let creds = credentials::load(job.credentials_file.as_deref())?;
-    match &job.header {
-        HeaderSource::CoreBasic => Ok(Auth::Basic(creds, BasicEncoding::Raw)),
-        HeaderSource::Token(settings, scheme) => {
-            let source = token_source(settings, creds, job.cache)?;
-            if job.refresh {
-                source.refresh()?;
-            }
-            Ok(Auth::Token(source, *scheme))
-        }
+/// The header the settings ask for: Basic for myConnectedFleet's Core API, else a token
+/// (a new one first with `--refresh`, past any cached token or failure).
+fn auth(settings: &Settings) -> Result<Auth, Exit> {
+    let creds = credentials_file::load(settings.credentials_file.as_deref())?;
+    let Some(HeaderSource::Token(token_url, client_auth, scheme)) = &settings.source else {
+        return Ok(Auth::Basic(creds, BasicEncoding::Raw));
+    };
+    let config = TokenConfig::new(token_url, creds).with_client_auth(*client_auth);
+    let config = settings.scopes.iter().fold(
+        config.with_timeout(settings.timeout()),
+        TokenConfig::with_scope,
+    );
+    let params = settings.params.iter();
+    let config = params.fold(config, |config, (name, value)| {
+        config.with_param(name, value)
+    });
+    let source = if settings.no_cache {
+        config
+    } else {
+        with_disk_cache(config)
     }
-}
-
-fn token_source(
-    settings: &TokenSettings,
-    creds: Credentials,
-    cache: bool,
-) -> Result<TokenSource, Exit> {
-    let mut config = TokenConfig::new(&settings.token_url, creds)
-        .with_client_auth(settings.client_auth)
-        .with_timeout(settings.timeout);
-    for scope in &settings.scopes {
-        config = config.with_scope(scope);
+    .build()?;
+    if settings.refresh {
+        source.refresh()?;
     }
-    for (name, value) in &settings.params {
-        config = config.with_param(name, value);
-    }
-    if cache {
-        config = with_disk_cache(config);
-    }
-    Ok(config.build()?)
+    Ok(Auth::Token(source, *scheme))
 }
 
 /// The source with the user's disk cache, or as it was (with a warning) if there is none.
-#[cfg(unix)]
 fn with_disk_cache(config: TokenConfig) -> TokenConfig {
-    let Some(dir) = apiauth::DiskCache::default_dir() else {
-        eprintln!("apiauth: warning: neither XDG_CACHE_HOME nor HOME is set; not caching");
-        return config;
-    };
-    match apiauth::DiskCache::open(dir) {
-        Ok(cache) => config.with_disk_cache(cache),
-        Err(error) => {
-            eprintln!("apiauth: warning: {error}; not caching");
-            config
-        }
+    #[cfg(unix)]
+    match apiauth::DiskCache::default_dir().map(apiauth::DiskCache::open) {
+        Some(Ok(cache)) => return config.with_disk_cache(cache),
+        Some(Err(error)) => say(&format!("warning: {error}; not caching")),
+        None => say("warning: neither XDG_CACHE_HOME nor HOME is set; not caching"),
     }
+    config
 }
 
-#[cfg(not(unix))]
-fn with_disk_cache(config: TokenConfig) -> TokenConfig {
-    config
+/// `apiauth header` and `apiauth token`: what to print.
+fn header_text(settings: &Settings) -> Result<String, Exit> {
+    let (name, value, expires_in) = match auth(settings)? {
+        Auth::Basic(creds, encoding) => {
+            (AUTHORIZATION, creds.basic_header(encoding)?.clone(), None)
+        }
+        Auth::Token(source, scheme) => {
+            let token = source.token()?;
+            if settings.command == Some(Command::Token) {
+                return Ok(format!("{}\n", token.access_token().secret()));
+            }
+            let left = token.expires_at().duration_since(SystemTime::now());
+            let (name, value) = token.header(scheme);
+            (name, value.clone(), Some(left.unwrap_or_default()))
+        }
+    };
+    let name = if name == AUTHORIZATION {
+        "Authorization"
+    } else {
+        name.as_str()
+    };
+    // Visible ASCII: Basic values are base64, and the parser refuses any other token.
+    let value = value.to_str().unwrap_or_default();
+    Ok(match settings.format.unwrap_or_default() {
+        Format::Line => format!("{name}: {value}\n"),
+        Format::Value => format!("{value}\n"),
+        Format::Curl => format!(
+            "-H '{}'\n",
+            format!("{name}: {value}").replace('\'', r"'\''")
+        ),
+        Format::Json => {
+            let expires_at = expires_in.map(|left| cache_cmd::rfc3339(SystemTime::now() + left));
+            let expires_in = expires_in.map(|left| left.as_secs());
+            let json = serde_json::json!({
+                "name": name, "value": value, "expires_in": expires_in, "expires_at": expires_at
+            });
+            format!("{json}\n")
+        }
+    })
 }

@@ -4,124 +4,127 @@
 //! sent: the URL (on the API's origin), the extra headers (no auth headers), the method and
 //! the body (read once into memory, so that the retry after a 401 can send it again).
 
-use std::io::{Read, Write};
-use std::time::Duration;
+use std::io::Read;
 
-use crate::urls;
-use apiauth::ApiClient;
 use apiauth::http::header::CONTENT_TYPE;
-use apiauth::http::{HeaderName, HeaderValue, Method, Request, Uri};
+use apiauth::http::{HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
 use apiauth::providers::my_connected_fleet::customer_path;
-use ureq::Agent;
+use apiauth::{ApiClient, Auth, Error, Side};
 
-use crate::args::{Call, Job};
-use crate::{API_STATUS, Exit, UNREACHABLE};
+use crate::command_line::{Provider, Settings};
+use crate::{API_STATUS, Exit, REJECTED, UNREACHABLE, print, urls};
 
 /// The largest body `--data` reads.
 const MAX_DATA: u64 = 10 * 1024 * 1024;
 
 /// Headers `--header` refuses: apiauth sets the auth header, credentials never go on the
-/// command line, and the origin and body framing are the command's.
-const REFUSED_HEADERS: [&str; 7] = [
-    "authorization",
-    "proxy-authorization",
-    "x-connect-token",
-    "cookie",
-    // The origin and the body are the command's to say: a Host header would send the token
-    // to another virtual host behind the same address.
-    "host",
-    "content-length",
-    "transfer-encoding",
-];
+/// command line, and the origin and body framing are the command's (a Host header would send
+/// the token to another virtual host behind the same address).
+const REFUSED_HEADERS: &str = "authorization proxy-authorization x-connect-token cookie host \
+    content-length transfer-encoding";
 
-/// Sends the call and prints the answer (after its head with `--include`). A non-2xx
-/// answer is printed too, then reported as exit code 7.
-pub fn run(job: &Job, call: &Call) -> Result<(), Exit> {
+/// Sends the call and prints the answer (after its head with `--include`). A non-2xx answer
+/// is printed too, then reported as exit code 7, or 3 for a 401 to Basic (the Core API
+/// refused the credentials themselves: no token to renew).
+pub fn run(call: &Settings) -> Result<(), Exit> {
     let url = url(call)?;
-    let headers = call
-        .headers
-        .iter()
-        .map(|line| header(line))
-        .collect::<Result<Vec<_>, _>>()?;
+    let headers: Result<Vec<_>, _> = call.headers.iter().map(|line| header(line)).collect();
+    let headers = headers?;
     let body = body(call.data.as_deref())?;
-    // `--method` is one of `opts::METHODS`, checked when read.
-    let method = match (&call.method, &body) {
-        (Some(m), _) => Method::from_bytes(m.as_bytes()).unwrap_or_default(),
-        (None, Some(_)) => Method::POST,
-        (None, None) => Method::GET,
-    };
-    let mut builder = Request::builder().method(method.clone()).uri(&url);
-    let typed = headers.iter().any(|(name, _)| name == CONTENT_TYPE);
+    let method =
+        (call.method.clone()).unwrap_or(body.as_ref().map_or(Method::GET, |_| Method::POST));
+    let mut request = Request::builder().method(method.clone()).uri(&url);
+    if body.is_some() && !headers.iter().any(|(name, _)| name == CONTENT_TYPE) {
+        request = request.header(CONTENT_TYPE, "application/json");
+    }
     for (name, value) in headers {
-        builder = builder.header(name, value);
+        request = request.header(name, value);
     }
-    if body.is_some() && !typed {
-        builder = builder.header(CONTENT_TYPE, "application/json");
-    }
-    let request = builder
+    let request = request
         .body(body.unwrap_or_default())
-        .map_err(|_| Exit::usage("the request's URL is not valid"))?;
-
-    let client = ApiClient::new_with_agent(agent(call.timeout, call.max_time), crate::auth(job)?);
-    let origin = origin_text(request.uri());
-    log::info!("{method} {origin}");
-    let mut response = client.run(request)?;
+        .map_err(|_| "the request's URL is not valid")?;
+    let auth = crate::auth(call)?;
+    let basic = matches!(auth, Auth::Basic(..));
+    // The method and the URL (its path too, never its query): the log and every message
+    // name them.
+    let sent = format!("{method} {}", urls::shown(&url));
+    log::info!("{sent}");
+    let client = ApiClient::new_with_agent(agent(call), auth);
+    let mut response = client.run(request).map_err(|error| match error {
+        // With the method: "could not reach the API for GET https://…/path: timed out …".
+        Error::Transport(e) if e.side == Side::Api => {
+            let detail = e
+                .detail
+                .map(|detail| format!(" ({detail})"))
+                .unwrap_or_default();
+            let why = format!("could not reach the API for {sent}: {}{detail}", e.cause);
+            Exit::new(UNREACHABLE, urls::redact(&why))
+        }
+        error => Exit::from(error),
+    })?;
     let status = response.status();
     log::info!("the API answered {status}");
-    let mut out = std::io::stdout().lock();
-    let written = |e: std::io::Result<()>| e.map_err(|_| Exit::silent(1));
     if call.include {
         let mut head = format!("{:?} {status}\n", response.version());
         for (name, value) in response.headers() {
-            let value = String::from_utf8_lossy(value.as_bytes());
-            head.push_str(&format!("{name}: {value}\n"));
+            head += &format!("{name}: {}\n", String::from_utf8_lossy(value.as_bytes()));
         }
-        head.push('\n');
-        written(out.write_all(head.as_bytes()).and_then(|()| out.flush()))?;
+        print(format!("{head}\n").as_bytes())?;
     }
     let mut reader = response.body_mut().as_reader();
     let mut buffer = vec![0; 64 * 1024];
     loop {
-        let n = reader.read(&mut buffer).map_err(|e| {
-            let timeout = e.get_ref().and_then(|e| e.downcast_ref::<ureq::Error>());
-            let why = match timeout {
-                Some(ureq::Error::Timeout(ureq::Timeout::Global)) => {
-                    format!("--max-time ran out after {} s", call.max_time.as_secs_f64())
-                }
-                Some(ureq::Error::Timeout(_)) => {
-                    format!("no data for --timeout {} s", call.timeout.as_secs_f64())
-                }
-                _ => e.to_string(),
-            };
-            Exit {
-                code: UNREACHABLE,
-                message: format!("could not read the answer of the API at {origin}: {why}"),
-            }
-        })?;
-        if n == 0 {
-            break;
+        match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => print(&buffer[..n])?, // each piece as it arrives
+            Err(e) => return Err(cut_short(call, &url, &e)),
         }
-        // Each piece as it arrives: stdout is line-buffered, and a body need not end lines.
-        written(out.write_all(&buffer[..n]).and_then(|()| out.flush()))?;
     }
-    match status.is_success() {
-        true => Ok(()),
-        false => Err(Exit {
-            code: API_STATUS,
-            message: format!("the API answered {status}"),
-        }),
-    }
+    let answered = format!("{status} to {sent}");
+    let check = "check APIAUTH_CLIENT_ID and APIAUTH_CLIENT_SECRET";
+    Err(match status {
+        _ if status.is_success() => return Ok(()),
+        StatusCode::UNAUTHORIZED if basic => Exit::new(
+            REJECTED,
+            format!("the API refused the credentials: {answered}; {check}"),
+        ),
+        _ => Exit::new(API_STATUS, format!("the API answered {answered}")),
+    })
+}
+
+/// Why the answer stopped before its end, with the API's origin and the limit that ran out.
+fn cut_short(call: &Settings, url: &str, error: &std::io::Error) -> Exit {
+    let why = match error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<ureq::Error>())
+    {
+        Some(ureq::Error::Timeout(ureq::Timeout::Global)) => {
+            format!(
+                "--max-time ran out after {} s",
+                call.max_time().as_secs_f64()
+            )
+        }
+        Some(ureq::Error::Timeout(_)) => {
+            format!("no data for --timeout {} s", call.timeout().as_secs_f64())
+        }
+        _ => error.to_string(),
+    };
+    let origin = origin_text(&url.parse().unwrap_or_default());
+    Exit::new(
+        UNREACHABLE,
+        format!("could not read the answer of the API at {origin}: {why}"),
+    )
 }
 
 /// The agent for API calls: every status is an answer, no redirect is followed,
 /// `--timeout` limits each phase (each read of the body) and `--max-time` the whole call,
 /// from connecting to the answer's last byte.
-fn agent(timeout: Duration, max_time: Duration) -> Agent {
-    let limit = Some(timeout);
+fn agent(call: &Settings) -> ureq::Agent {
+    let limit = Some(call.timeout());
     apiauth::agent_config()
         .http_status_as_error(false)
         .max_redirects(0)
-        .timeout_global(Some(max_time))
+        .timeout_global(Some(call.max_time()))
         .timeout_connect(limit)
         .timeout_send_request(limit)
         .timeout_send_body(limit)
@@ -134,63 +137,58 @@ fn agent(timeout: Duration, max_time: Duration) -> Agent {
 /// The URL to call: the target below the API base URL or, for a full URL, the target
 /// itself, which must be on the base URL's origin. Never echoes the target (a misplaced
 /// secret could be in it).
-fn url(call: &Call) -> Result<String, Exit> {
+fn url(call: &Settings) -> Result<String, Exit> {
+    let (target, placeholder) = (call.target(), call.target().contains("{customerId}"));
     let target = match &call.customer_id {
-        Some(id) => {
-            if !call.target.contains("{customerId}") {
-                return Err(Exit::usage("--customer-id needs {customerId} in the path"));
-            }
-            // The id is never echoed: a misplaced secret could be in it.
-            customer_path(&call.target, id).map_err(|_| {
-                Exit::usage("--customer-id takes letters, digits, '-', '_' and '.' only")
-            })?
-        }
-        None if call.target.contains("{customerId}") => {
-            return Err(Exit::usage("the path has {customerId}: give --customer-id"));
-        }
-        None => call.target.clone(),
+        Some(_) if !placeholder => Err("--customer-id needs {customerId} in the path")?,
+        // The id is never echoed: a misplaced secret could be in it.
+        Some(id) => customer_path(target, id)
+            .map_err(|_| "--customer-id takes letters, digits, '-', '_' and '.' only")?,
+        None if placeholder => Err("the path has {customerId}: give --customer-id")?,
+        None => target.to_owned(),
     };
     let full = ["http://", "https://"].iter().any(|s| {
         target
             .get(..s.len())
             .is_some_and(|p| p.eq_ignore_ascii_case(s))
     });
+    let provider = call.provider.map_or("", Provider::name);
     let (url, base) = match (&call.api_base_url, full) {
         (Some(base), false) if target.starts_with('/') => {
             (format!("{}{target}", base.trim_end_matches('/')), base)
         }
         (None, false) if target.starts_with('/') => {
-            return Err(Exit::usage(
-                "a path needs --api-base-url with --provider generic",
-            ));
+            let env = if provider == "motorweb" {
+                " (or --env or --base-url)"
+            } else {
+                ""
+            };
+            Err(format!(
+                "a path needs --api-base-url{env} with --provider {provider}"
+            ))?
         }
-        (_, false) => {
-            return Err(Exit::usage(
-                "the request target must be a path (/…) or an http(s) URL",
-            ));
-        }
+        (_, false) => Err("the request target must be a path (/…) or an http(s) URL")?,
         (Some(base), true) => (target.clone(), base),
         (None, true) => (target.clone(), &target),
     };
     let what = match call.api_base_url {
-        None => "the URL",
-        Some(_) => "the API base URL",
+        None => "the URL".to_owned(),
+        Some(_) => format!("the API base URL of --provider {provider}"),
     };
-    urls::check(base).map_err(|why| Exit::usage(format!("{what} {why}")))?;
-    let parse = |url: &str| url.parse::<Uri>().ok();
-    let (Some(base), Some(target)) = (parse(base), parse(&url)) else {
-        return Err(Exit::usage("the request target is not a valid URL"));
+    urls::check(base).map_err(|why| format!("{what} {why}"))?;
+    let (Ok(base), Ok(target)) = (base.parse::<Uri>(), url.parse::<Uri>()) else {
+        Err("the request target is not a valid URL")?
     };
-    if !apiauth::same_origin(&base, &target) {
-        return Err(Exit::usage(format!(
-            "the URL is not on the API's origin {}; nothing was sent",
-            origin_text(&base)
-        )));
+    if !urls::same_origin(&base, &target) {
+        let origin = origin_text(&base);
+        Err(format!(
+            "the URL is not on the API's origin {origin} (--provider {provider}); nothing was sent"
+        ))?;
     }
     Ok(url)
 }
 
-/// `uri`'s origin for the log: no path, no query.
+/// `uri`'s origin: no path, no query.
 fn origin_text(uri: &Uri) -> String {
     match (uri.scheme_str(), uri.authority()) {
         (Some(scheme), Some(authority)) => format!("{scheme}://{authority}"),
@@ -202,29 +200,28 @@ fn origin_text(uri: &Uri) -> String {
 /// never echoed.
 fn header(line: &str) -> Result<(HeaderName, HeaderValue), Exit> {
     if line.contains(['\r', '\n']) {
-        return Err(Exit::usage("--header refuses CR and LF"));
+        Err("--header refuses CR and LF")?;
     }
-    let (name, value) = line
-        .split_once(':')
-        .ok_or_else(|| Exit::usage("--header takes 'Name: value'"))?;
+    let (name, value) = line.split_once(':').ok_or("--header takes 'Name: value'")?;
     let name = HeaderName::from_bytes(name.trim().as_bytes())
-        .map_err(|_| Exit::usage("--header takes 'Name: value' with a valid name"))?;
-    if REFUSED_HEADERS.contains(&name.as_str()) {
-        return Err(Exit::usage(format!(
+        .map_err(|_| "--header takes 'Name: value' with a valid name")?;
+    if REFUSED_HEADERS
+        .split(' ')
+        .any(|refused| refused == name.as_str())
+    {
+        Err(format!(
             "refusing --header {name}: apiauth sets the auth header itself, and credentials \
              never go on the command line (every user of this host can read it with `ps`)"
-        )));
+        ))?;
     }
     let value = HeaderValue::from_str(value.trim())
-        .map_err(|_| Exit::usage("--header takes 'Name: value' with a visible ASCII value"))?;
+        .map_err(|_| "--header takes 'Name: value' with a visible ASCII value")?;
     Ok((name, value))
 }
 
 /// The body of `--data`: `@-` reads stdin, `@FILE` a file, anything else is the body.
 fn body(data: Option<&str>) -> Result<Option<Vec<u8>>, Exit> {
-    let Some(data) = data else {
-        return Ok(None);
-    };
+    let Some(data) = data else { return Ok(None) };
     let mut body = Vec::new();
     let read = match data.strip_prefix('@') {
         None => return Ok(Some(data.as_bytes().to_vec())),
@@ -235,9 +232,9 @@ fn body(data: Option<&str>) -> Result<Option<Vec<u8>>, Exit> {
         Some(path) => std::fs::File::open(path)
             .and_then(|file| file.take(MAX_DATA + 1).read_to_end(&mut body)),
     };
-    read.map_err(|e| Exit::usage(format!("--data: cannot read the body: {e}")))?;
+    read.map_err(|e| format!("--data: cannot read the body: {e}"))?;
     if body.len() as u64 > MAX_DATA {
-        return Err(Exit::usage("--data: the body is larger than 10 MiB"));
+        Err("--data: the body is larger than 10 MiB")?;
     }
     Ok(Some(body))
 }

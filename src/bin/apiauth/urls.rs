@@ -1,4 +1,7 @@
-//! The command's one URL rule, and URLs as it prints them (no user, no password, no query).
+//! The command's one URL rule, and URLs as it prints them (no user, no password, no query):
+//! the only place that calls the library's URL helpers.
+
+use apiauth::http::Uri;
 
 /// Checks `url` by the library's rule ([`apiauth::check_url`]: https, or http to a loopback
 /// host, no user or password). The message says what is wrong, never the URL.
@@ -8,17 +11,22 @@ pub fn check(url: &str) -> Result<(), String> {
         apiauth::check_url(url, true),
     ) {
         (Ok(()), _) => Ok(()),
-        (Err(_), Ok(())) => Err(
-            "must be https: plain http is allowed only to loopback (127.0.0.0/8, [::1], localhost)"
-                .into(),
-        ),
+        (Err(_), Ok(())) => Err(HTTPS.into()),
         (Err(_), Err(_)) => Err("takes an http(s) URL without user or password".into()),
     }
 }
 
+const HTTPS: &str =
+    "must be https: plain http is allowed only to loopback (127.0.0.0/8, [::1], localhost)";
+
 /// `url` as the command prints it: without user, password, query or fragment.
 pub fn shown(url: &str) -> String {
     apiauth::redacted_url(url)
+}
+
+/// Whether `target` is on `base`'s origin (scheme, host and port).
+pub fn same_origin(base: &Uri, target: &Uri) -> bool {
+    apiauth::same_origin(base, target)
 }
 
 /// `text` with every http(s) URL in it [`shown`]: for messages from the library and from
@@ -29,14 +37,12 @@ pub fn redact(text: &str) -> String {
     while let Some(at) = find_url(rest) {
         out.push_str(&rest[..at]);
         let url = &rest[at..];
-        let end = url
-            .find(|c: char| c.is_whitespace() || "\"'<>`".contains(c))
-            .unwrap_or(url.len());
+        let end = url.find(|c: char| c.is_whitespace() || "\"'<>`".contains(c));
+        let end = end.unwrap_or(url.len());
         out.push_str(&shown(&url[..end]));
         rest = &url[end..];
     }
-    out.push_str(rest);
-    out
+    out + rest
 }
 
 fn find_url(text: &str) -> Option<usize> {

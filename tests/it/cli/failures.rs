@@ -193,3 +193,28 @@ fn untrusted_failure_records_are_ignored_and_replaced() {
     refused_every_time(&user, &args, 2);
     mock.assert_calls(calls + 1);
 }
+
+#[test]
+fn the_endpoints_error_uri_is_shown() {
+    let server = MockServer::start();
+    let mock = server.mock(|when, then| {
+        when.method(POST).path("/token");
+        then.status(400).json_body(json!({
+            "error": "invalid_scope",
+            "error_description": "scope x is unknown",
+            "error_uri": "https://docs.example/oauth/errors?lang=en#invalid_scope"
+        }));
+    });
+    let user = User::new("error-uri", "id", "s3cr3t");
+    let out = user.run(&token_args(&server));
+    assert_eq!((code(&out), out.stdout.as_slice()), (Some(6), &b""[..]));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "apiauth: token endpoint {} returned 400: invalid_scope (scope x is unknown); see \
+             https://docs.example/oauth/errors\n",
+            server.url("/token")
+        )
+    );
+    mock.assert_calls(1);
+}

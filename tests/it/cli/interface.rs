@@ -400,7 +400,9 @@ fn verbose_logs_without_secrets() {
     let err = stderr(&out);
     assert_eq!(code(&out), Some(0), "{err}");
     assert!(
-        err.contains(&format!("apiauth: [info apiauth::request] GET {base}/\n")),
+        err.contains(&format!(
+            "apiauth: [info apiauth::request] GET {base}/v1/secret-path\n"
+        )),
         "{err}"
     );
     assert!(!err.contains("[debug "), "{err}");
@@ -444,4 +446,54 @@ fn a_closed_stdout_is_exit_1_with_nothing_on_stderr() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stderr(&out), "");
     mock.assert_calls(1);
+}
+
+/// Runs `apiauth -v token` against a fresh token server, as `run` says.
+fn token_with_stderr(test: &str, run: impl FnOnce(&User, &[&str]) -> Output) -> Output {
+    let server = MockServer::start();
+    let mock = any_token(&server, "T");
+    let user = User::new(test, "id", "secret");
+    let url = server.url("/token");
+    let out = run(
+        &user,
+        &["-v", "token", "--provider", "generic", "--token-url", &url],
+    );
+    mock.assert_calls(1);
+    out
+}
+
+#[test]
+fn an_unwritable_stderr_loses_the_log_and_nothing_else() {
+    let full = token_with_stderr("stderr-full", |user, args| {
+        let dev_full = fs::File::create("/dev/full").unwrap();
+        user.command(args).stderr(dev_full).output().unwrap()
+    });
+    let broken = token_with_stderr("stderr-broken-pipe", |user, args| {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader); // the reader is gone before anything is written: EPIPE
+        user.command(args).stderr(writer).output().unwrap()
+    });
+    // `2>&-`: a shell closes stderr before the command starts.
+    let closed = token_with_stderr("stderr-closed", |user, args| {
+        let script = "exec \"$0\" \"$@\" 2>&-";
+        let mut shell = Command::new("sh");
+        shell
+            .args(["-c", script, env!("CARGO_BIN_EXE_apiauth")])
+            .args(args);
+        shell
+            .env_clear()
+            .envs(user.env.iter().cloned())
+            .output()
+            .unwrap()
+    });
+    for out in [full, broken, closed] {
+        assert_eq!((code(&out), out.stdout), (Some(0), b"T\n".to_vec()));
+    }
+    // A failure keeps its exit code, its message lost.
+    let user = User::new("stderr-full-usage", "id", "secret");
+    let out = (user.command(&["-v", "header", "--provider", "nowhere"]))
+        .stderr(fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!((code(&out), out.stdout), (Some(2), vec![]));
 }

@@ -322,3 +322,50 @@ fn credentials_come_from_a_private_file_or_the_environment() {
         )
     );
 }
+
+#[test]
+fn a_carriage_return_in_the_credentials_file_is_refused_as_a_shell_would_keep_it() {
+    let counted = Counted::new();
+    let (token, _) = counted.mocks();
+    let user = User::new("refusals-crlf", "env-id", "env-secret");
+    let url = counted.server.url("/token");
+    let file = user.home.join("credentials");
+    let path = file.display().to_string();
+    let args = [
+        "token",
+        "--provider",
+        "generic",
+        "--token-url",
+        &url,
+        "--credentials-file",
+        &path,
+    ];
+    let cr = "a carriage return (CR), which a shell would read into the value; save the file \
+              with LF line endings";
+    for (text, line) in [
+        // Saved on Windows: `. ./credentials` would send "Zq7PROBE\r" as the secret.
+        (
+            "APIAUTH_CLIENT_ID=file-id\r\nAPIAUTH_CLIENT_SECRET=Zq7PROBE\r\n",
+            1,
+        ),
+        // A stray one, inside a value or quotes.
+        (
+            "APIAUTH_CLIENT_ID=file-id\nAPIAUTH_CLIENT_SECRET=Zq7\rPROBE\n",
+            2,
+        ),
+        (
+            "APIAUTH_CLIENT_ID=file-id\nAPIAUTH_CLIENT_SECRET='Zq7PROBE\r'\n",
+            2,
+        ),
+    ] {
+        let _ = fs::remove_file(&file);
+        fs::write(&file, text).unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+        refused(
+            &user,
+            &args,
+            &format!("credentials file: line {line}: {cr}"),
+        );
+    }
+    token.assert_calls(0);
+}

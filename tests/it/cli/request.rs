@@ -194,7 +194,11 @@ fn a_non_2xx_answer_prints_its_body_and_exits_7() {
     let out = user.run(&args);
     assert_eq!(code(&out), Some(7));
     assert_eq!(out.stdout, b"{\"error\":\"no such thing\"}");
-    assert_eq!(stderr(&out), "apiauth: the API answered 404 Not Found\n");
+    // The method and the URL that answered: a wrong path shows at once.
+    assert_eq!(
+        stderr(&out),
+        format!("apiauth: the API answered 404 Not Found to GET {base}/v1/things/9\n")
+    );
     missing.assert_calls(1);
 }
 
@@ -360,4 +364,98 @@ fn a_proxy_in_the_environment_never_carries_a_loopback_request() {
         assert_eq!(seen.lock().unwrap().len(), 0, "{variable}");
         assert_eq!((tokens.hits(), api.hits()), (n + 1, n + 1), "{variable}");
     }
+}
+
+#[test]
+fn a_401_to_basic_says_the_api_refused_the_credentials_and_exits_3() {
+    let server = MockServer::start();
+    let core = server.mock(|when, then| {
+        when.path("/v1/core").header("authorization", MCF_BASIC);
+        then.status(401).body("bad credentials");
+    });
+    let user = User::new("request-core-401", "clientId", "clientSecret");
+    let base = server.base_url();
+    let args = [
+        "request",
+        "--provider",
+        "my-connected-fleet",
+        "--api",
+        "core",
+    ];
+    let out = user.run(&[&args[..], &["--api-base-url", &base, "/v1/core?x=1"]].concat());
+    assert_eq!(
+        (code(&out), out.stdout.as_slice()),
+        (Some(3), &b"bad credentials"[..])
+    );
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "apiauth: the API refused the credentials: 401 Unauthorized to GET {base}/v1/core; \
+             check APIAUTH_CLIENT_ID and APIAUTH_CLIENT_SECRET\n"
+        )
+    );
+    core.assert_calls(1);
+}
+
+#[test]
+fn a_path_without_an_api_base_url_names_the_provider_in_use() {
+    let server = MockServer::start();
+    let token = any_token(&server, "A");
+    let user = User::new("request-no-api-base", "id", "secret");
+    let url = server.url("/token");
+    let motorweb = [
+        "request",
+        "--provider",
+        "motorweb",
+        "--token-url",
+        &url,
+        "/v1/x",
+    ];
+    let out = user.run(&motorweb);
+    assert_eq!(code(&out), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "apiauth: a path needs --api-base-url (or --env or --base-url) with --provider \
+         motorweb (see apiauth --help)\n"
+    );
+    let generic = [
+        "request",
+        "--provider",
+        "generic",
+        "--token-url",
+        &url,
+        "/v1/x",
+    ];
+    assert_eq!(
+        stderr(&user.run(&generic)),
+        "apiauth: a path needs --api-base-url with --provider generic (see apiauth --help)\n"
+    );
+    token.assert_calls(0);
+}
+
+#[test]
+fn an_api_that_cannot_be_reached_is_named_with_the_method() {
+    let server = MockServer::start();
+    let token = any_token(&server, "A");
+    let closed = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let user = User::new("request-unreachable", "id", "secret");
+    let url = server.url("/token");
+    let args = [
+        "request",
+        "--provider",
+        "generic",
+        "--token-url",
+        &url,
+        "--api-base-url",
+    ];
+    let out = user.run(&[&args[..], &[&closed, "-XDELETE", "/v1/x?key=Zq7PROBE"]].concat());
+    assert_eq!((code(&out), out.stdout.as_slice()), (Some(4), &b""[..]));
+    assert_eq!(
+        stderr(&out),
+        format!("apiauth: could not reach the API for DELETE {closed}/v1/x: connection refused\n")
+    );
+    token.assert_calls(1);
 }

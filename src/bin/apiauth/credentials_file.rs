@@ -4,8 +4,10 @@
 //! without following a symlink and without blocking (a FIFO is refused at once). Its syntax
 //! is a subset of the shell's, read the same way by both: `NAME=value` lines, optionally
 //! `export NAME=value`, the value optionally in `'…'` or `"…"`; blank lines and `#` comments
-//! on lines of their own. A `#` after a value is refused: a shell reads `x # y` as `x`.
+//! on lines of their own. A `#` after a value is refused: a shell reads `x # y` as `x`; so is
+//! a carriage return (CRLF line endings), which a shell reads into the value.
 
+use std::io::Read;
 use std::path::Path;
 
 use apiauth::Credentials;
@@ -15,35 +17,41 @@ use crate::Exit;
 const ID: &str = "APIAUTH_CLIENT_ID";
 const SECRET: &str = "APIAUTH_CLIENT_SECRET";
 
+/// Why a file with a carriage return is refused.
+const CR: &str = "a carriage return (CR), which a shell would read into the value; save the file \
+    with LF line endings";
+
 /// The largest credentials file read.
 const MAX_FILE: u64 = 64 * 1024;
 
 /// The credentials from `file` if given, else from the environment.
 pub fn load(file: Option<&Path>) -> Result<Credentials, Exit> {
-    let (id, secret, origin) = match file {
-        Some(path) => {
-            let (id, secret) = from_file(path)?;
-            (id, secret, "in the credentials file")
-        }
-        None => (var(ID)?, var(SECRET)?, "in the environment"),
+    let (id, secret) = match file {
+        Some(path) => from_file(path)?,
+        None => (var(ID)?, var(SECRET)?),
+    };
+    let origin = if file.is_some() {
+        "in the credentials file"
+    } else {
+        "in the environment"
     };
     match (id, secret) {
         (Some(id), Some(secret)) => Ok(Credentials::new(id, secret)?),
-        (None, None) if file.is_none() => Err(Exit::usage(format!(
+        (None, None) if file.is_none() => Err(format!(
             "no credentials: set {ID} and {SECRET}, or pass --credentials-file PATH"
-        ))),
-        (None, _) => Err(Exit::usage(format!("no {ID} {origin}"))),
-        (_, None) => Err(Exit::usage(format!("no {SECRET} {origin}"))),
+        ))?,
+        (None, _) => Err(format!("no {ID} {origin}"))?,
+        (_, None) => Err(format!("no {SECRET} {origin}"))?,
     }
 }
 
 /// The variable `name`: `None` if unset, an error if empty or not UTF-8.
 fn var(name: &str) -> Result<Option<String>, Exit> {
     match std::env::var(name) {
-        Ok(value) if value.is_empty() => Err(Exit::usage(format!("{name} is set but empty"))),
+        Ok(value) if value.is_empty() => Err(format!("{name} is set but empty"))?,
         Ok(value) => Ok(Some(value)),
         Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(_)) => Err(Exit::usage(format!("{name} is not UTF-8"))),
+        Err(std::env::VarError::NotUnicode(_)) => Err(format!("{name} is not UTF-8"))?,
     }
 }
 
@@ -51,7 +59,7 @@ type Pair = (Option<String>, Option<String>);
 
 /// Reads the id and secret of the file at `path`, refused unless it is private to the user.
 fn from_file(path: &Path) -> Result<Pair, Exit> {
-    let refuse = |why: &str| Exit::usage(format!("credentials file: {why}"));
+    let refuse = |why: &str| Exit::from(format!("credentials file: {why}"));
     let unreadable = |e: std::io::Error| refuse(&format!("cannot read it: {e}"));
     let file = open(path).map_err(|e| match e.raw_os_error() {
         #[cfg(unix)]
@@ -67,20 +75,16 @@ fn from_file(path: &Path) -> Result<Pair, Exit> {
         use std::os::unix::fs::MetadataExt;
         let mode = meta.mode() & 0o777;
         if mode & 0o077 != 0 {
-            return Err(refuse(&format!(
-                "other users can read or write it (mode {mode:o}); chmod 600 it"
-            )));
+            let why = format!("other users can read or write it (mode {mode:o}); chmod 600 it");
+            return Err(refuse(&why));
         }
         // The owner of this process's /proc entry is its user (Linux); elsewhere the check
         // of the mode stands alone.
-        if let Ok(me) = std::fs::metadata("/proc/self")
-            && meta.uid() != me.uid()
-        {
+        if std::fs::metadata("/proc/self").is_ok_and(|me| meta.uid() != me.uid()) {
             return Err(refuse("owned by another user"));
         }
     }
     let mut text = String::new();
-    use std::io::Read;
     file.take(MAX_FILE + 1)
         .read_to_string(&mut text)
         .map_err(unreadable)?;
@@ -93,13 +97,12 @@ fn from_file(path: &Path) -> Result<Pair, Exit> {
 /// Opens `path` for reading, without following a final symlink or waiting on a FIFO.
 fn open(path: &Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
-    options.read(true);
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
-    }
-    options.open(path)
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        libc::O_NOFOLLOW | libc::O_NONBLOCK,
+    );
+    options.read(true).open(path)
 }
 
 /// The id and secret of the file's `text`, or the (1-based) line that breaks the syntax and
@@ -112,47 +115,12 @@ fn parse(text: &str) -> Result<Pair, (usize, &'static str)> {
         ));
     }
     let (mut id, mut secret) = (None, None);
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
-        let (name, value) = line.split_once('=').ok_or((n + 1, "not NAME=value"))?;
-        let shell_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        if !shell_name {
-            return Err((n + 1, "not NAME=value"));
-        }
-        // Read exactly as a shell that sources the file would, or refused: a shell would
-        // expand `$`, `` ` `` and `\` inside double quotes and more outside quotes.
-        let value = match value.as_bytes().first() {
-            Some(q @ (b'"' | b'\'')) => {
-                let inner = value[1..]
-                    .strip_suffix(*q as char)
-                    .filter(|v| !v.contains(*q as char))
-                    .ok_or((n + 1, "a quote is not closed at the end of the line"))?;
-                if *q == b'"' && inner.contains(['$', '`', '\\']) {
-                    return Err((
-                        n + 1,
-                        "a shell would expand $, ` or \\ here; use single quotes",
-                    ));
-                }
-                inner
-            }
-            _ if value.contains('#') => {
-                return Err((n + 1, "a # after a value is ambiguous; quote the value"));
-            }
-            _ if value.contains(char::is_whitespace) => {
-                return Err((n + 1, "a value with spaces must be quoted"));
-            }
-            _ if value.contains(['\\', '\'', '"', '$', '`', ';', '&', '|', '<', '>', '(', ')']) => {
-                return Err((
-                    n + 1,
-                    "a shell would read this value otherwise; single-quote it",
-                ));
-            }
-            _ => value,
+    // `split('\n')`, not `lines()`: a CR before a LF is kept, and refused.
+    for (n, line) in text.split('\n').enumerate() {
+        let (name, value) = match assignment(line) {
+            Ok(Some(assignment)) => assignment,
+            Ok(None) => continue,
+            Err(why) => return Err((n + 1, why)),
         };
         let slot = match name {
             ID => &mut id,
@@ -165,6 +133,47 @@ fn parse(text: &str) -> Result<Pair, (usize, &'static str)> {
         *slot = Some(value.to_owned());
     }
     Ok((id, secret))
+}
+
+/// One line's `NAME=value`, read exactly as a shell that sources the file would, or refused:
+/// a shell keeps a CR in the value, and expands `$`, `` ` `` and `\` inside double quotes and
+/// more outside quotes. `None` for a blank line or a comment.
+fn assignment(line: &str) -> Result<Option<(&str, &str)>, &'static str> {
+    if line.contains('\r') {
+        return Err(CR);
+    }
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return Ok(None);
+    }
+    let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
+    let (name, value) = line.split_once('=').ok_or("not NAME=value")?;
+    let shell_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !shell_name {
+        return Err("not NAME=value");
+    }
+    let value = match value.chars().next() {
+        Some(quote @ ('"' | '\'')) => {
+            let inner = value[1..]
+                .strip_suffix(quote)
+                .filter(|v| !v.contains(quote));
+            let inner = inner.ok_or("a quote is not closed at the end of the line")?;
+            if quote == '"' && inner.contains(['$', '`', '\\']) {
+                return Err("a shell would expand $, ` or \\ here; use single quotes");
+            }
+            inner
+        }
+        _ if value.contains('#') => return Err("a # after a value is ambiguous; quote the value"),
+        _ if value.contains(char::is_whitespace) => {
+            return Err("a value with spaces must be quoted");
+        }
+        _ if value.contains(['\\', '\'', '"', '$', '`', ';', '&', '|', '<', '>', '(', ')']) => {
+            return Err("a shell would read this value otherwise; single-quote it");
+        }
+        _ => value,
+    };
+    Ok(Some((name, value)))
 }
 
 #[cfg(test)]
@@ -184,9 +193,11 @@ mod tests {
             ok("a", "b # c")
         );
         assert_eq!(
-            pair("APIAUTH_CLIENT_ID=\"a=b\"\r\nAPIAUTH_CLIENT_SECRET=x#y\n").unwrap_err(),
+            pair("APIAUTH_CLIENT_ID=\"a=b\"\nAPIAUTH_CLIENT_SECRET=x#y\n").unwrap_err(),
             (2, "a # after a value is ambiguous; quote the value")
         );
+        assert_eq!(pair("# x\nAPIAUTH_CLIENT_ID=a\r\n").unwrap_err(), (2, CR));
+        assert_eq!(pair("APIAUTH_CLIENT_SECRET='a\rb'").unwrap_err(), (1, CR));
         assert_eq!(
             pair("APIAUTH_CLIENT_SECRET=x # comment").unwrap_err(),
             (1, "a # after a value is ambiguous; quote the value")

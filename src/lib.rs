@@ -89,6 +89,7 @@
 mod api;
 mod body;
 mod cache;
+mod client_key;
 mod clock;
 mod config;
 mod credentials;
@@ -109,6 +110,7 @@ mod wire;
 
 pub use api::{ApiClient, Auth};
 pub use body::ReplayBody;
+pub use client_key::{ClientKey, TlsSettings};
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub use clock::TestClock;

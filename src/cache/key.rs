@@ -21,13 +21,20 @@ pub(crate) struct Binding {
 
 impl Binding {
     pub fn new(request: &TokenRequest) -> Binding {
-        let settings = json!({
+        let mut settings = json!({
             "token_url": request.url,
             "client_id": request.credentials.id(),
             "client_auth": client_auth_name(request.client_auth),
             "scopes": request.scopes,
             "params": request.params,
         });
+        // Only when set, so that the slots of the other methods keep their names.
+        if let Some(key) = &request.client_key {
+            settings["client_key"] = key.binding().into();
+        }
+        if let Some(cert) = request.tls.as_ref().and_then(|tls| tls.binding()) {
+            settings["client_cert"] = cert.into();
+        }
         let secret = request.credentials.secret().secret();
         let check = secret_check(secret, &request.url, request.credentials.id());
         let key = key_of(&settings, check);

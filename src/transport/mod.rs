@@ -14,10 +14,10 @@ use ureq::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, DATE, RETRY_AFTER}
 pub use unreachable::{Cause, Side, Unreachable};
 
 use crate::clock::Clock;
-use crate::secret::scrub_credentials;
+use crate::secret::{scrub, scrub_credentials};
 use crate::token::finish_texts;
 use crate::wire::{TokenRequest, host_is_ip, http_date, retry_after};
-use crate::{ClientAuth, Error, Result, Token, Unusable};
+use crate::{ClientAuth, Error, Result, TlsSettings, Token, Unusable};
 
 /// The most of a token response that is read; a longer body is an error, not an allocation.
 pub(crate) const MAX_BODY: u64 = 64 * 1024;
@@ -37,8 +37,9 @@ impl TokenAgent {
     /// and the token settings.
     pub fn own(request: &TokenRequest) -> TokenAgent {
         let limits = phase_limits(request, &Agent::config_builder().build().timeouts());
+        let config = (request.tls.as_ref()).map_or_else(agent_config, TlsSettings::agent_config);
         TokenAgent::Own(Agent::new_with_config(
-            token_config!(agent_config(), limits).build(),
+            token_config!(config, limits).build(),
         ))
     }
 
@@ -109,14 +110,15 @@ impl TokenRequest {
         let mut request = request
             .header(ACCEPT, "application/json")
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
-        if let ClientAuth::Basic(encoding) = self.client_auth {
+        let (body, assertion) = self.form(clock.wall())?;
+        if let (ClientAuth::Basic(encoding), None) = (self.client_auth, &self.client_key) {
             request = request.header(AUTHORIZATION, self.credentials.basic_header(encoding)?);
         }
         let secret = self.credentials.secret().secret();
         let unreachable =
             |e| Unreachable::from_ureq(Side::TokenEndpoint, self.shown_url(), e, &limits, secret);
         let sent_at = clock.now();
-        let mut response = request.send(self.form()).map_err(unreachable)?;
+        let mut response = request.send(body).map_err(unreachable)?;
         let status = response.status().as_u16();
         let retry_after = (response.headers().get(RETRY_AFTER))
             .and_then(|v| retry_after(v.to_str().ok()?, clock.wall()));
@@ -133,9 +135,9 @@ impl TokenRequest {
             Err(ureq::Error::BodyExceedsLimit(_)) => Vec::new(),
             Err(e) => return Err(unreachable(e)),
         };
-        let basic = match self.client_auth {
-            ClientAuth::Basic(encoding) => Some(encoding),
-            ClientAuth::RequestBody => None,
+        let basic = match (self.client_auth, &self.client_key) {
+            (ClientAuth::Basic(encoding), None) => Some(encoding),
+            _ => None,
         };
         let date = (response.headers().get(DATE)).and_then(|v| http_date(v.to_str().ok()?));
         Token::parse(status, &body, sent_at, clock.wall(), date).map_err(|mut e| {
@@ -144,7 +146,8 @@ impl TokenRequest {
                 details.url = self.shown_url();
             }
             finish_texts(&mut e, |text| {
-                scrub_credentials(text, &self.credentials, basic)
+                let text = scrub_credentials(text, &self.credentials, basic);
+                assertion.as_ref().map_or(text.clone(), |a| scrub(&text, a))
             });
             e
         })

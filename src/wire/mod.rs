@@ -5,13 +5,13 @@
 mod retry_after;
 mod url;
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 pub(crate) use retry_after::{MAX_RETRY_AFTER, http_date, retry_after};
 pub(crate) use url::{check, check_uri, host_is_ip, redacted_uri};
 pub use url::{check_url, redacted_url};
 
-use crate::{ClientAuth, Credentials, Error, Result, form};
+use crate::{ClientAuth, ClientKey, Credentials, Error, Result, TlsSettings, form};
 
 /// Everything needed to ask for a token, checked before anything is sent.
 #[derive(Debug, Clone)]
@@ -19,13 +19,21 @@ pub(crate) struct TokenRequest {
     pub url: String,
     pub credentials: Credentials,
     pub client_auth: ClientAuth,
+    /// Replaces `client_auth` when set.
+    pub client_key: Option<ClientKey>,
+    /// For apiauth's own agent.
+    pub tls: Option<TlsSettings>,
     pub scopes: Vec<String>,
     pub params: Vec<(String, String)>,
     pub timeout: Duration,
     pub allow_http: bool,
 }
 
+/// RFC 7523 §2.2: the `client_assertion_type` of a JWT client assertion.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
 /// The form parameters the library sets itself; an extra parameter may not repeat them.
+/// (And `client_assertion` and `client_assertion_type`.)
 const RESERVED: [&str; 4] = ["grant_type", "scope", "client_id", "client_secret"];
 
 impl TokenRequest {
@@ -34,6 +42,8 @@ impl TokenRequest {
             url,
             credentials,
             client_auth,
+            client_key: None,
+            tls: None,
             scopes: Vec::new(),
             params: Vec::new(),
             timeout: Duration::from_secs(10),
@@ -52,31 +62,40 @@ impl TokenRequest {
         if let Some((k, _)) = self
             .params
             .iter()
-            .find(|(k, _)| RESERVED.contains(&k.as_str()))
+            .find(|(k, _)| RESERVED.contains(&k.as_str()) || k.starts_with("client_assertion"))
         {
             return Err(Error::Config(format!(
                 "form parameter {k:?} is set by the library and cannot be overridden"
             )));
         }
-        if let ClientAuth::Basic(encoding) = self.client_auth {
+        if let (ClientAuth::Basic(encoding), None) = (self.client_auth, &self.client_key) {
             self.credentials.basic_header(encoding)?;
         }
         Ok(())
     }
 
-    /// The `application/x-www-form-urlencoded` body.
-    pub fn form(&self) -> String {
+    /// The `application/x-www-form-urlencoded` body of a request made at `now`, and the
+    /// client assertion in it, if any (made anew for each request).
+    pub fn form(&self, now: SystemTime) -> Result<(String, Option<String>)> {
         let scope = self.scopes.join(" ");
         let mut pairs = vec![("grant_type", "client_credentials")];
         if !scope.is_empty() {
             pairs.push(("scope", &scope));
         }
-        if self.client_auth == ClientAuth::RequestBody {
+        let assertion = (self.client_key.as_ref()).map(|key| key.assertion(self, now));
+        let assertion = assertion.transpose()?.flatten();
+        if let Some(assertion) = &assertion {
+            pairs.push(("client_assertion_type", JWT_BEARER));
+            pairs.push(("client_assertion", assertion));
+        }
+        if self.client_key.is_some() {
+            pairs.push(("client_id", self.credentials.id()));
+        } else if self.client_auth == ClientAuth::RequestBody {
             pairs.push(("client_id", self.credentials.id()));
             pairs.push(("client_secret", self.credentials.secret().secret()));
         }
         pairs.extend(self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        form::encode_pairs(pairs)
+        Ok((form::encode_pairs(pairs), assertion))
     }
 
     /// The URL as messages and logs show it: without user, password or query.

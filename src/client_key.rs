@@ -2,7 +2,9 @@
 //! OpenID Connect Core §9 `private_key_jwt` and `client_secret_jwt`), an assertion another
 //! party issues and rotates (a file read for every request, a command, a function), and the
 //! client certificates of RFC 8705 (`tls_client_auth`). [`ClientKey`] says which; the TLS
-//! side (a client certificate, a private CA) is [`TlsSettings`].
+//! side (a client certificate, a private CA) is [`TlsSettings`], checked here and handed to
+//! ureq by the transport. No network here: the transport asks for an assertion, then sends
+//! it.
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -11,16 +13,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+#[cfg(feature = "rustls")]
+use rustls::{crypto::ring::default_provider, sign::CertifiedKey};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject as _;
-use ureq::Agent;
-use ureq::config::ConfigBuilder;
-use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig};
-use ureq::typestate::AgentScope;
 
-use crate::cache::key::fnv1a;
-use crate::wire::TokenRequest;
-use crate::{Error, Result};
+use crate::{Credentials, Error, Result};
 
 /// The most of an assertion file or a command's output that is read.
 const MAX_ASSERTION: u64 = 64 * 1024;
@@ -81,7 +79,7 @@ impl ClientKey {
         #[cfg(feature = "rustls")]
         return sign::KeyPair::from_pem(pem).map(|key| ClientKey::of(Kind::Signed(Arc::new(key))));
         #[cfg(not(feature = "rustls"))]
-        return Err((pem, no_signing()).1);
+        return Err((pem, no_signing()).1); // (`pem` unused without ring)
     }
 
     /// `client_secret_jwt`: assertions signed with HS256 and the client secret of the
@@ -106,12 +104,9 @@ impl ClientKey {
     /// surrounding whitespace dropped), run for every token request with no stdin and its
     /// stderr discarded. It must exit with success within the token request timeout
     /// ([`with_timeout`](crate::TokenConfig::with_timeout)) or it is killed.
-    pub fn assertion_command<A: Into<OsString>>(
-        program: impl Into<OsString>,
-        args: impl IntoIterator<Item = A>,
-    ) -> ClientKey {
-        let args = args.into_iter().map(Into::into).collect();
-        ClientKey::of(Kind::Command(program.into(), args))
+    pub fn assertion_command(program: impl AsRef<OsStr>, args: &[impl AsRef<OsStr>]) -> ClientKey {
+        let args = args.iter().map(|arg| arg.as_ref().into()).collect();
+        ClientKey::of(Kind::Command(program.as_ref().into(), args))
     }
 
     /// The assertion is what `assertion` returns, called for every token request. `name`
@@ -155,39 +150,56 @@ impl ClientKey {
         ClientKey { kind, key_id: None }
     }
 
-    /// What the cache binds a slot to: the method and a hash of the public key or of the
-    /// source, never key material (the secret of `client_secret_jwt` has its own check).
+    /// What authenticates, for the cache to hash into the slot's name: the method and the
+    /// public key, or the source of the assertion (the secret of `client_secret_jwt` has its
+    /// own check). Never key material or an assertion.
     pub(crate) fn binding(&self) -> String {
-        // Debug forms: the source in full, quoted, whatever its bytes.
-        let hash = |source: String| fnv1a(source.as_bytes());
         let kid = self.key_id.as_deref().unwrap_or("");
         match &self.kind {
             #[cfg(feature = "rustls")]
             Kind::Signed(key) => {
-                let (alg, id) = (key.alg(), fnv1a(key.public_key()));
-                format!("private_key_jwt {alg} {id:016x} {kid}")
+                format!("private_key_jwt {} {kid} {:?}", key.alg(), key.public_key())
             }
             Kind::SecretJwt => format!("client_secret_jwt {kid}"),
-            Kind::File(path) => format!("file {:016x}", hash(format!("{path:?}"))),
-            Kind::Command(program, args) => {
-                format!("command {:016x}", hash(format!("{program:?} {args:?}")))
-            }
-            Kind::Function(name, _) => format!("fn {:016x}", hash(format!("{name:?}"))),
+            Kind::File(path) => format!("assertion_file {path:?}"),
+            Kind::Command(program, args) => format!("assertion_command {program:?} {args:?}"),
+            Kind::Function(name, _) => format!("assertion_fn {name:?}"),
             Kind::Tls => "tls_client_auth".into(),
         }
     }
 
-    /// The client assertion of a token request made at `now`, made or read anew; `None`
-    /// for `tls_client_auth`, which sends none.
-    pub(crate) fn assertion(&self, req: &TokenRequest, now: SystemTime) -> Result<Option<String>> {
+    /// Whether this is [`tls_client_auth`](Self::tls_client_auth), which sends no assertion.
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self.kind, Kind::Tls)
+    }
+
+    /// Refuses a method that cannot work with this build or these credentials.
+    pub(crate) fn check(&self, credentials: &Credentials) -> Result<()> {
+        let no_secret = credentials.secret().secret().is_empty();
+        match self.kind {
+            Kind::SecretJwt if cfg!(not(feature = "rustls")) || no_secret => Err(no_signing()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The client assertion of a token request for `creds` to `url` made at `now`, made or
+    /// read anew (a command within `limit`); `None` for `tls_client_auth`, which sends none.
+    pub(crate) fn assertion(
+        &self,
+        creds: &Credentials,
+        url: &str,
+        limit: Duration,
+        now: SystemTime,
+    ) -> Result<Option<String>> {
         let (text, source) = match &self.kind {
             Kind::Tls => return Ok(None),
             #[cfg(feature = "rustls")]
-            Kind::Signed(_) | Kind::SecretJwt => return self.jwt(req, now).map(Some),
+            Kind::Signed(_) | Kind::SecretJwt => return self.jwt(creds, url, now).map(Some),
             #[cfg(not(feature = "rustls"))]
-            Kind::SecretJwt => return Err((now, no_signing()).1),
+            // Nothing signs without ring: the arguments go unused.
+            Kind::SecretJwt => return Err((creds, url, now, no_signing()).3),
             Kind::File(path) => (read_file(path), format!("file {}", path.display())),
-            Kind::Command(cmd, args) => (run(cmd, args, req.timeout), format!("command {cmd:?}")),
+            Kind::Command(cmd, args) => (run(cmd, args, limit), format!("command {cmd:?}")),
             Kind::Function(name, f) => (f().map_err(|e| e.to_string()), format!("fn {name:?}")),
         };
         checked(text, source).map(Some)
@@ -195,7 +207,7 @@ impl ClientKey {
 
     /// A JWT with the claims of RFC 7523 §3, signed by `sign`.
     #[cfg(feature = "rustls")]
-    fn jwt(&self, request: &TokenRequest, now: SystemTime) -> Result<String> {
+    fn jwt(&self, creds: &Credentials, url: &str, now: SystemTime) -> Result<String> {
         use base64::Engine as _;
         use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
         use ring::rand::SecureRandom as _;
@@ -210,9 +222,9 @@ impl ClientKey {
         if let Some(kid) = &self.key_id {
             header["kid"] = kid.as_str().into();
         }
-        let id = request.credentials.id();
+        let id = creds.id();
         let claims = serde_json::json!({
-            "iss": id, "sub": id, "aud": request.url,
+            "iss": id, "sub": id, "aud": url,
             "jti": jti.iter().map(|b| format!("{b:02x}")).collect::<String>(),
             "iat": iat, "exp": iat + LIFETIME,
         });
@@ -221,7 +233,7 @@ impl ClientKey {
         let signature = match &self.kind {
             Kind::Signed(key) => key.sign(input.as_bytes())?,
             _ => {
-                let secret = request.credentials.secret().secret().as_bytes();
+                let secret = creds.secret().secret().as_bytes();
                 let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
                 ring::hmac::sign(&key, input.as_bytes()).as_ref().to_vec()
             }
@@ -230,45 +242,22 @@ impl ClientKey {
     }
 }
 
-/// The checks of [`TokenConfig::build`](crate::TokenConfig::build): a method that can work
-/// with this build and these settings.
-pub(crate) fn check(request: &TokenRequest, agent: Option<&Agent>) -> Result<()> {
-    let config = |why: &str| Err(Error::Config(why.into()));
-    if request.tls.is_some() && agent.is_some() {
-        return config("with_tls is for apiauth's own agent; see TlsSettings::agent_config");
-    }
-    match request.client_key.as_ref().map(|key| &key.kind) {
-        Some(Kind::Tls) => {
-            let own = request.tls.as_ref().and_then(TlsSettings::binding);
-            let theirs = agent.and_then(|a| a.config().tls_config().client_cert().cloned());
-            if own.is_none() && theirs.is_none() {
-                return config("tls_client_auth needs a client certificate (TlsSettings)");
-            }
-        }
-        Some(Kind::SecretJwt) if cfg!(not(feature = "rustls")) => return Err(no_signing()),
-        Some(Kind::SecretJwt) if request.credentials.secret().secret().is_empty() => {
-            return config("client_secret_jwt signs with the client secret, which is empty");
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
 /// What a build without ring says of a signing method.
 fn no_signing() -> Error {
-    Error::Config("signing client assertions needs apiauth's rustls feature (ring)".into())
+    Error::Config("signing needs the rustls feature (ring); client_secret_jwt a secret".into())
 }
 
 /// `text` trimmed, if it can be an assertion (not empty, visible ASCII only), else an
 /// [`Error::Assertion`] about `source` that holds none of it.
 fn checked(text: Result<String, String>, source: String) -> Result<String> {
-    let text = text.and_then(|text| {
-        let text = text.trim();
-        let fit = !text.is_empty() && text.bytes().all(|b| b.is_ascii_graphic());
-        fit.then(|| text.into())
-            .ok_or_else(|| "empty or not visible ASCII".into())
-    });
-    text.map_err(|why| Error::Assertion(format!("{source}: {why}")))
+    let fit = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_graphic());
+    match text.as_deref().map(str::trim) {
+        Ok(text) if fit(text) => Ok(text.into()),
+        Ok(_) => Err(Error::Assertion(format!(
+            "{source}: empty or not visible ASCII"
+        ))),
+        Err(why) => Err(Error::Assertion(format!("{source}: {why}"))),
+    }
 }
 
 /// The content of the file at `path`, read now.
@@ -304,42 +293,35 @@ fn run(program: &OsStr, args: &[OsString], limit: Duration) -> Result<String, St
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("cannot start it: {e}"))?;
-    let deadline = Instant::now() + limit;
-    let (sender, output) = std::sync::mpsc::channel();
-    if let Some(stdout) = child.stdout.take() {
-        std::thread::spawn(move || {
-            let mut out = Vec::new();
-            let read = stdout.take(MAX_ASSERTION + 1).read_to_end(&mut out);
-            drop(sender.send(read.map(|_| out)));
-        });
-    }
+    let (deadline, (sender, output)) = (Instant::now() + limit, std::sync::mpsc::channel());
+    let stdout = child.stdout.take().ok_or_else(|| "no stdout".to_string())?;
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let read = stdout.take(MAX_ASSERTION + 1).read_to_end(&mut out);
+        drop(sender.send(read.map(|_| out)));
+    });
     let out = output.recv_timeout(limit).ok().and_then(Result::ok);
     let out = out.filter(|out| out.len() as u64 <= MAX_ASSERTION);
-    let status = loop {
-        match child.try_wait() {
-            Ok(None) if out.is_some() && Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Ok(Some(status)) => break status,
-            _ => {
-                drop((child.kill(), child.wait()));
-                return Err(format!(
-                    "no output of at most 64 KiB and exit within {limit:?}"
-                ));
-            }
-        }
-    };
-    match (out, status.success()) {
-        (None, _) => Err("more than 64 KiB of output".into()),
+    while out.is_some() && Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    match (child.try_wait(), out) {
         // Bytes that are not UTF-8 become U+FFFD, which `checked` refuses.
-        (Some(out), true) => Ok(String::from_utf8_lossy(&out).into()),
-        (Some(_), false) => Err(format!("{status}")),
+        (Ok(Some(done)), Some(out)) if done.success() => Ok(String::from_utf8_lossy(&out).into()),
+        (Ok(Some(done)), Some(_)) => Err(format!("{done}")),
+        _ => {
+            drop((child.kill(), child.wait()));
+            Err(format!("no output of at most 64 KiB and exit in {limit:?}"))
+        }
     }
 }
 
 impl fmt::Debug for ClientKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("ClientKey").field(&self.binding()).finish()
+        // The method's name only: the binding's first word.
+        let binding = self.binding();
+        let method = binding.split(' ').next().unwrap_or_default();
+        write!(f, "ClientKey({method:?})")
     }
 }
 
@@ -348,7 +330,7 @@ impl fmt::Debug for ClientKey {
 mod sign {
     use ring::rand::SystemRandom;
     use ring::signature::{self, EcdsaKeyPair, KeyPair as _, RsaKeyPair};
-    use rustls_pki_types::PrivateKeyDer;
+    use rustls_pki_types::PrivateKeyDer as Der;
     use rustls_pki_types::pem::PemObject as _;
 
     use crate::{Error, Result};
@@ -364,11 +346,9 @@ mod sign {
             let unfit = || Error::Config("private key: no RSA or P-256 key in the PEM".into());
             let ec = &signature::ECDSA_P256_SHA256_FIXED_SIGNING;
             let ec = |der| EcdsaKeyPair::from_pkcs8(ec, der, &SystemRandom::new());
-            match PrivateKeyDer::from_pem_slice(pem).map_err(|_| unfit())? {
-                PrivateKeyDer::Pkcs1(der) => {
-                    RsaKeyPair::from_der(der.secret_pkcs1_der()).map(KeyPair::Rsa)
-                }
-                PrivateKeyDer::Pkcs8(der) => {
+            match Der::from_pem_slice(pem).map_err(|_| unfit())? {
+                Der::Pkcs1(der) => RsaKeyPair::from_der(der.secret_pkcs1_der()).map(Self::Rsa),
+                Der::Pkcs8(der) => {
                     let der = der.secret_pkcs8_der();
                     let rsa = RsaKeyPair::from_pkcs8(der).map(KeyPair::Rsa);
                     rsa.or_else(|_| ec(der).map(KeyPair::Ec))
@@ -409,13 +389,13 @@ mod sign {
 }
 
 /// TLS settings for apiauth's own agent: a client certificate (RFC 8705, or an API that
-/// requires one) and the CA certificates to trust instead of the webpki roots (a private
+/// requires one) and the CA certificates to trust instead of the default roots (a private
 /// CA, like curl's `--cacert`). Given to [`TokenConfig::with_tls`](crate::TokenConfig::with_tls)
 /// for token requests; [`agent_config`](Self::agent_config) makes an agent for API calls.
 ///
 /// # Security
 ///
-/// `Debug` shows a hash of the client certificate and the number of CA certificates, never
+/// `Debug` shows whether there is a client certificate and how many CA certificates, never
 /// the key.
 ///
 /// # Examples
@@ -426,7 +406,7 @@ mod sign {
 /// let tls = TlsSettings::new()
 ///     .with_client_cert(&std::fs::read("client.pem")?, &std::fs::read("client-key.pem")?)?
 ///     .with_root_certs(&std::fs::read("private-ca.pem")?)?;
-/// let api: ureq::Agent = tls.agent_config().build().into();
+/// let for_api_calls = tls.agent_config().build(); // the same certificate and CA
 /// let source = TokenConfig::new("https://auth.example.com/token", Credentials::new("my-client", "")?)
 ///     .with_client_key(ClientKey::tls_client_auth())
 ///     .with_tls(tls)
@@ -435,8 +415,9 @@ mod sign {
 /// ```
 #[derive(Clone, Default)]
 pub struct TlsSettings {
-    client_cert: Option<(ClientCert, u64)>,
-    roots: Option<Vec<Certificate<'static>>>,
+    /// The chain (the client's first) and the PEM its key was read from.
+    pub(crate) client_cert: Option<(Vec<CertificateDer<'static>>, Arc<[u8]>)>,
+    pub(crate) roots: Option<Vec<CertificateDer<'static>>>,
 }
 
 impl TlsSettings {
@@ -455,27 +436,17 @@ impl TlsSettings {
     pub fn with_client_cert(mut self, chain_pem: &[u8], key_pem: &[u8]) -> Result<Self> {
         let bad = |why: String| Error::Config(format!("client certificate: {why}"));
         let chain = certs(chain_pem).map_err(|why| bad(why.into()))?;
-        let no_key = || bad("no private key in the PEM".into());
-        let key = PrivateKey::from_pem(key_pem).map_err(|_| no_key())?;
-        // The same key as pki-types' type, whose kind can be named (ureq's `KeyKind` cannot).
-        let der = rustls_pki_types::PrivateKeyDer::from_pem_slice(key_pem).map_err(|_| no_key())?;
+        let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(key_pem);
+        let key = key.map_err(|_| bad("no private key in the PEM".into()))?;
+        // What ureq's rustls connector does with them, so it cannot panic on them later.
         #[cfg(feature = "rustls")]
-        {
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let chain_der = chain.iter().map(|c| c.der().to_vec().into()).collect();
-            (rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions())
-            .map_err(|e| bad(e.to_string()))?
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_client_auth_cert(chain_der, der)
+        (CertifiedKey::from_der(chain.clone(), key, &default_provider()))
             .map_err(|e| bad(format!("the key does not fit the certificate: {e}")))?;
-        }
         #[cfg(not(feature = "rustls"))]
-        if !matches!(der, rustls_pki_types::PrivateKeyDer::Pkcs8(_)) {
+        if !matches!(key, rustls_pki_types::PrivateKeyDer::Pkcs8(_)) {
             return Err(bad("native-tls takes only PKCS#8 keys".into()));
         }
-        let id = fnv1a(chain[0].der());
-        self.client_cert = Some((ClientCert::new_with_certs(&chain, key), id));
+        self.client_cert = Some((chain, Arc::from(key_pem)));
         Ok(self)
     }
 
@@ -491,39 +462,25 @@ impl TlsSettings {
         Ok(self)
     }
 
-    /// [`agent_config`](crate::agent_config) with these settings: for an agent that makes
-    /// API calls with the same certificate and CA as the token requests.
-    pub fn agent_config(&self) -> ConfigBuilder<AgentScope> {
-        let provider = crate::agent_config().build().tls_config().provider();
-        let roots = (self.roots.clone()).map_or(RootCerts::WebPki, RootCerts::from);
-        let tls = (TlsConfig::builder().provider(provider))
-            .client_cert(self.client_cert.as_ref().map(|(cert, _)| cert.clone()))
-            .root_certs(roots)
-            .build();
-        crate::agent_config().tls_config(tls)
-    }
-
-    /// What the cache binds a slot to: a hash of the client certificate, if any.
-    pub(crate) fn binding(&self) -> Option<String> {
-        (self.client_cert.as_ref()).map(|(_, id)| format!("cert {id:016x}"))
+    /// The client's certificate (DER), for the cache to hash into the slot's name.
+    pub(crate) fn client_cert_der(&self) -> Option<&[u8]> {
+        Some(self.client_cert.as_ref()?.0.first()?)
     }
 }
 
 /// The certificates in `pem`; at least one.
-fn certs(pem: &[u8]) -> Result<Vec<Certificate<'static>>, &'static str> {
+fn certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, &'static str> {
     let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(pem).collect();
     match certs.map_err(|_| "the PEM does not parse")? {
         certs if certs.is_empty() => Err("no certificate in the PEM"),
-        certs => Ok(Vec::from_iter(
-            certs.iter().map(|d| Certificate::from_der(d).to_owned()),
-        )),
+        certs => Ok(certs),
     }
 }
 
 impl fmt::Debug for TlsSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsSettings")
-            .field("client_cert", &self.binding())
+            .field("client_cert", &self.client_cert.is_some())
             .field("root_certs", &self.roots.as_ref().map(Vec::len))
             .finish()
     }

@@ -74,7 +74,7 @@ impl TokenConfig {
     /// cannot carry.
     pub fn build(self) -> Result<TokenSource> {
         self.request.check()?;
-        crate::client_key::check(&self.request, self.agent.as_ref())?;
+        crate::transport::check_tls(&self.request, self.agent.as_ref())?;
         Ok(TokenSource::from_config(self))
     }
 

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::store::StoreKey;
 use crate::wire::TokenRequest;
-use crate::{BasicEncoding, ClientAuth};
+use crate::{BasicEncoding, ClientAuth, TlsSettings};
 
 /// The settings a record was written for, and the secret's check. A record is used only if
 /// both match the reader's.
@@ -30,10 +30,10 @@ impl Binding {
         });
         // Only when set, so that the slots of the other methods keep their names.
         if let Some(key) = &request.client_key {
-            settings["client_key"] = key.binding().into();
+            settings["client_key"] = format!("{:016x}", fnv1a(key.binding().as_bytes())).into();
         }
-        if let Some(cert) = request.tls.as_ref().and_then(|tls| tls.binding()) {
-            settings["client_cert"] = cert.into();
+        if let Some(cert) = request.tls.as_ref().and_then(TlsSettings::client_cert_der) {
+            settings["client_cert"] = format!("{:016x}", fnv1a(cert)).into();
         }
         let secret = request.credentials.secret().secret();
         let check = secret_check(secret, &request.url, request.credentials.id());
@@ -112,6 +112,50 @@ mod tests {
         assert_ne!(
             check("s3cr3t"),
             secret_check("s3cr3t", "https://a.example/t", "id2")
+        );
+    }
+
+    #[test]
+    fn each_client_key_and_certificate_gets_its_own_slot() {
+        use crate::{ClientKey, Credentials};
+        let pem = |name: &str| std::fs::read(format!("tests/it/keys/{name}")).unwrap();
+        let tls =
+            |cert: &str, key: &str| TlsSettings::new().with_client_cert(&pem(cert), &pem(key));
+        let binding = |key: Option<ClientKey>, tls: Option<TlsSettings>| {
+            let creds = Credentials::new("id", "").unwrap();
+            let url = "https://a.example/t".into();
+            let mut request = TokenRequest::new(url, creds, ClientAuth::RequestBody);
+            (request.client_key, request.tls) = (key, tls);
+            Binding::new(&request)
+        };
+        let plain = binding(None, None);
+        assert!(
+            plain.settings.get("client_key").is_none(),
+            "other slots keep their names"
+        );
+        let keys = [
+            plain.key,
+            binding(Some(ClientKey::assertion_file("/run/a")), None).key,
+            binding(Some(ClientKey::assertion_file("/run/b")), None).key,
+            binding(Some(ClientKey::assertion_command("cat", &["/run/a"])), None).key,
+            binding(
+                Some(ClientKey::tls_client_auth()),
+                tls("client.pem", "client.key").ok(),
+            )
+            .key,
+            binding(
+                Some(ClientKey::tls_client_auth()),
+                tls("server.pem", "server.key").ok(),
+            )
+            .key,
+        ];
+        let distinct: std::collections::HashSet<_> = keys.iter().collect();
+        assert_eq!(distinct.len(), keys.len());
+        let again = binding(Some(ClientKey::assertion_file("/run/a")), None);
+        assert_eq!(again.key, keys[1]);
+        assert!(
+            !again.settings.to_string().contains("/run/a"),
+            "a hash, not the path"
         );
     }
 

@@ -3,6 +3,7 @@
 //! [`wire`](crate::wire)'s; API calls are [`ApiClient`](crate::ApiClient)'s, on the same
 //! agents.
 
+mod tls;
 mod unreachable;
 
 use std::time::Duration;
@@ -11,6 +12,7 @@ use ureq::Agent;
 use ureq::config::Timeouts;
 use ureq::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, DATE, RETRY_AFTER};
 
+pub(crate) use tls::check as check_tls;
 pub use unreachable::{Cause, Side, Unreachable};
 
 use crate::clock::Clock;
@@ -110,7 +112,10 @@ impl TokenRequest {
         let mut request = request
             .header(ACCEPT, "application/json")
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
-        let (body, assertion) = self.form(clock.wall())?;
+        let assertion = match &self.client_key {
+            Some(key) => key.assertion(&self.credentials, &self.url, self.timeout, clock.wall())?,
+            None => None,
+        };
         if let (ClientAuth::Basic(encoding), None) = (self.client_auth, &self.client_key) {
             request = request.header(AUTHORIZATION, self.credentials.basic_header(encoding)?);
         }
@@ -118,6 +123,7 @@ impl TokenRequest {
         let unreachable =
             |e| Unreachable::from_ureq(Side::TokenEndpoint, self.shown_url(), e, &limits, secret);
         let sent_at = clock.now();
+        let body = self.form(assertion.as_deref());
         let mut response = request.send(body).map_err(unreachable)?;
         let status = response.status().as_u16();
         let retry_after = (response.headers().get(RETRY_AFTER))

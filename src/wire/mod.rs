@@ -5,7 +5,7 @@
 mod retry_after;
 mod url;
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 pub(crate) use retry_after::{MAX_RETRY_AFTER, http_date, retry_after};
 pub(crate) use url::{check, check_uri, host_is_ip, redacted_uri};
@@ -71,20 +71,21 @@ impl TokenRequest {
         if let (ClientAuth::Basic(encoding), None) = (self.client_auth, &self.client_key) {
             self.credentials.basic_header(encoding)?;
         }
+        if let Some(key) = &self.client_key {
+            key.check(&self.credentials)?;
+        }
         Ok(())
     }
 
-    /// The `application/x-www-form-urlencoded` body of a request made at `now`, and the
-    /// client assertion in it, if any (made anew for each request).
-    pub fn form(&self, now: SystemTime) -> Result<(String, Option<String>)> {
+    /// The `application/x-www-form-urlencoded` body, with the client `assertion` made for
+    /// this request if the client authenticates with one.
+    pub fn form(&self, assertion: Option<&str>) -> String {
         let scope = self.scopes.join(" ");
         let mut pairs = vec![("grant_type", "client_credentials")];
         if !scope.is_empty() {
             pairs.push(("scope", &scope));
         }
-        let assertion = (self.client_key.as_ref()).map(|key| key.assertion(self, now));
-        let assertion = assertion.transpose()?.flatten();
-        if let Some(assertion) = &assertion {
+        if let Some(assertion) = assertion {
             pairs.push(("client_assertion_type", JWT_BEARER));
             pairs.push(("client_assertion", assertion));
         }
@@ -95,7 +96,7 @@ impl TokenRequest {
             pairs.push(("client_secret", self.credentials.secret().secret()));
         }
         pairs.extend(self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        Ok((form::encode_pairs(pairs), assertion))
+        form::encode_pairs(pairs)
     }
 
     /// The URL as messages and logs show it: without user, password or query.

@@ -33,8 +33,9 @@ const MAX_ASSERTION: u64 = 64 * 1024;
 ///
 /// # Security
 ///
-/// `Debug` shows the method and a hash of the public key or the source, never a key or an
-/// assertion; errors name the file or the command, never what it holds or printed.
+/// `Debug` shows the method's name only, never a key or an assertion; errors name the file,
+/// the command or the function, never what it holds or printed. The cache binds a slot to
+/// a hash of the public key or of the assertion's source.
 ///
 /// # Examples
 ///
@@ -205,7 +206,7 @@ impl ClientKey {
         checked(text, source).map(Some)
     }
 
-    /// A JWT with the claims of RFC 7523 §3, signed by `sign`.
+    /// A JWT with the claims of RFC 7523 §3, signed with the key or (HS256) the secret.
     #[cfg(feature = "rustls")]
     fn jwt(&self, creds: &Credentials, url: &str, now: SystemTime) -> Result<String> {
         use base64::Engine as _;
@@ -242,7 +243,7 @@ impl ClientKey {
     }
 }
 
-/// What a build without ring says of a signing method.
+/// What a build without ring, or `client_secret_jwt` without a secret, is told.
 fn no_signing() -> Error {
     Error::Config("signing needs the rustls feature (ring); client_secret_jwt a secret".into())
 }
@@ -253,9 +254,7 @@ fn checked(text: Result<String, String>, source: String) -> Result<String> {
     let fit = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_graphic());
     match text.as_deref().map(str::trim) {
         Ok(text) if fit(text) => Ok(text.into()),
-        Ok(_) => Err(Error::Assertion(format!(
-            "{source}: empty or not visible ASCII"
-        ))),
+        Ok(_) => Err(Error::Assertion(format!("{source}: empty or binary"))),
         Err(why) => Err(Error::Assertion(format!("{source}: {why}"))),
     }
 }

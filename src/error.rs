@@ -58,6 +58,10 @@ pub enum Error {
     /// The configuration cannot work (a non-https token URL, a form parameter that collides
     /// with one the library sets, …). Nothing was sent.
     Config(String),
+    /// No client assertion could be had for a token request (its file empty, unreadable or
+    /// not a private regular file, its command failed or overran, its function failed): what
+    /// and where, never its content. Nothing was sent; usually worth retrying later.
+    Assertion(String),
 }
 
 /// Why a 2xx token answer is unusable: the reason of an [`Error::InvalidResponse`].
@@ -199,6 +203,7 @@ impl fmt::Display for Error {
             Error::ApiStatus(e) => e.fmt(f),
             Error::ApiBody { url, .. } => write!(f, "api {url} answered json of another shape"),
             Error::Config(why) => write!(f, "invalid configuration: {why}"),
+            Error::Assertion(why) => write!(f, "no client assertion: {why}"),
         }
     }
 }

@@ -62,7 +62,8 @@
 //!
 //! # Features
 //!
-//! - `rustls` (default): TLS through rustls with the webpki roots (ureq's default stack).
+//! - `rustls` (default): TLS through rustls with the webpki roots (ureq's default stack),
+//!   and the signing of client assertions ([`ClientKey::private_key_jwt`], with ring).
 //! - `native-tls`: TLS through the platform's library (OpenSSL on Linux) instead; it wins
 //!   when both are on. For the platform's TLS only: `default-features = false, features =
 //!   ["native-tls"]`.
@@ -78,6 +79,8 @@
 //! [`Credentials`] → Basic header values · [`TokenConfig`] → settings, built into a
 //! [`TokenSource`] → the cache, the only code that calls a token endpoint · [`Token`] → a
 //! parsed token and its expiry · [`DiskCache`] → tokens shared across processes (Unix) ·
+//! [`ClientKey`] / [`TlsSettings`] → client authentication without a shared secret (signed or
+//! rotated assertions, client certificates, a private CA) ·
 //! [`ApiClient`] / [`Auth`] → authorized calls · [`providers`] → presets ·
 //! [`Error`] → what went wrong.
 //!
@@ -90,6 +93,7 @@
 mod api;
 mod body;
 mod cache;
+mod client_key;
 mod clock;
 mod credentials;
 mod error;
@@ -108,6 +112,7 @@ mod wire;
 pub use api::{ApiClient, Auth};
 pub use body::ReplayBody;
 pub use cache::{RefreshEvent, Stats, TokenConfig, TokenSource};
+pub use client_key::{ClientKey, TlsSettings};
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub use clock::TestClock;

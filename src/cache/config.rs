@@ -71,6 +71,7 @@ impl TokenConfig {
     /// build does not include (start agents from [`agent_config`](crate::agent_config)).
     pub fn build(self) -> Result<TokenSource> {
         self.request.check()?;
+        crate::transport::check_tls(&self.request, self.agent.as_ref())?;
         if let Some(agent) = &self.agent {
             check_agent(agent)?;
         }
@@ -102,6 +103,23 @@ impl TokenConfig {
     /// `ClientAuth::Basic(BasicEncoding::FormUrlEncoded)`.
     pub fn with_client_auth(mut self, client_auth: ClientAuth) -> Self {
         self.request.client_auth = client_auth;
+        self
+    }
+
+    /// Authenticates the client with a signed assertion, an assertion from a file, a command
+    /// or a function, or a client certificate instead of the [`ClientAuth`] style (see
+    /// [`ClientKey`](crate::ClientKey)). Defaults to none.
+    pub fn with_client_key(mut self, key: crate::ClientKey) -> Self {
+        self.request.client_key = Some(key);
+        self
+    }
+
+    /// A client certificate and the CA certificates to trust for token requests, on
+    /// apiauth's own agent (with [`with_agent`](Self::with_agent), [`build`](Self::build)
+    /// refuses it: give your agent [`TlsSettings::agent_config`](crate::TlsSettings::agent_config)
+    /// instead). Defaults to none: no client certificate and the TLS stack's roots.
+    pub fn with_tls(mut self, tls: crate::TlsSettings) -> Self {
+        self.request.tls = Some(tls);
         self
     }
 
@@ -199,6 +217,7 @@ impl fmt::Debug for TokenConfig {
             .field("token_url", &redacted_url(&self.request.url))
             .field("client_id", &self.request.credentials.id())
             .field("client_auth", &self.request.client_auth)
+            .field("client_key", &self.request.client_key)
             .field("scopes", &self.request.scopes)
             .field("timeout", &self.request.timeout)
             .field("refresh", &self.refresh)

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::policy::{self, Backoff};
 use crate::store::StoreKey;
 use crate::wire::TokenRequest;
-use crate::{Cause, EndpointError, Error, Side, Unreachable, Unusable};
+use crate::{Cause, EndpointError, Error, Side, TlsSettings, Unreachable, Unusable};
 
 /// The records' format version; a record of another version is ignored (and removed by
 /// `cache clear`).
@@ -64,13 +64,21 @@ pub(crate) struct Binding {
 
 impl Binding {
     pub fn new(request: &TokenRequest) -> Binding {
-        let settings = json!({
+        let mut settings = json!({
             "token_url": request.url,
             "client_id": request.credentials.id(),
             "client_auth": request.client_auth.name(),
             "scopes": request.scopes,
             "params": request.params,
         });
+        // What authenticates, hashed (never key material), and only when set, so that the
+        // slots of the other methods keep their names.
+        if let Some(key) = &request.client_key {
+            settings["client_key"] = format!("{:016x}", fnv1a(key.binding().as_bytes())).into();
+        }
+        if let Some(cert) = request.tls.as_ref().and_then(TlsSettings::client_cert_der) {
+            settings["client_cert"] = format!("{:016x}", fnv1a(cert)).into();
+        }
         let secret = request.credentials.secret().secret();
         let check = secret_check(secret, &request.url, request.credentials.id());
         let key = key_of(&settings, check);
@@ -507,5 +515,49 @@ mod tests {
             assert_eq!(kind(back), kind(error));
         }
         assert!(Summary::of(&Error::Config("bad".into())).is_none());
+    }
+
+    #[test]
+    fn each_client_key_and_certificate_gets_its_own_slot() {
+        use crate::{ClientAuth, ClientKey, Credentials};
+        let pem = |name: &str| std::fs::read(format!("tests/it/keys/{name}")).unwrap();
+        let tls =
+            |cert: &str, key: &str| TlsSettings::new().with_client_cert(&pem(cert), &pem(key));
+        let binding = |key: Option<ClientKey>, tls: Option<TlsSettings>| {
+            let creds = Credentials::new("id", "").unwrap();
+            let url = "https://a.example/t".into();
+            let mut request = TokenRequest::new(url, creds, ClientAuth::RequestBody);
+            (request.client_key, request.tls) = (key, tls);
+            Binding::new(&request)
+        };
+        let plain = binding(None, None);
+        assert!(
+            plain.settings.get("client_key").is_none(),
+            "other slots keep their names"
+        );
+        let keys = [
+            plain.key,
+            binding(Some(ClientKey::assertion_file("/run/a")), None).key,
+            binding(Some(ClientKey::assertion_file("/run/b")), None).key,
+            binding(Some(ClientKey::assertion_command("cat", &["/run/a"])), None).key,
+            binding(
+                Some(ClientKey::tls_client_auth()),
+                tls("client.pem", "client.key").ok(),
+            )
+            .key,
+            binding(
+                Some(ClientKey::tls_client_auth()),
+                tls("server.pem", "server.key").ok(),
+            )
+            .key,
+        ];
+        let distinct: std::collections::HashSet<_> = keys.iter().collect();
+        assert_eq!(distinct.len(), keys.len());
+        let again = binding(Some(ClientKey::assertion_file("/run/a")), None);
+        assert_eq!(again.key, keys[1]);
+        assert!(
+            !again.settings.to_string().contains("/run/a"),
+            "a hash, not the path"
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! how the answer reads are [`wire`](crate::wire)'s; API calls are
 //! [`ApiClient`](crate::ApiClient)'s, on the same agents.
 
+mod tls;
 mod unreachable;
 
 use std::time::Duration;
@@ -11,11 +12,12 @@ pub(crate) use ureq::Agent;
 use ureq::RequestExt;
 use ureq::config::Timeouts;
 
+pub(crate) use tls::check as check_tls;
 pub(crate) use unreachable::from_ureq;
 
 use crate::clock::Clock;
 use crate::wire::{TokenRequest, direct, host_is_ip, redacted_uri};
-use crate::{Error, Result, Side, Token, Unusable};
+use crate::{Error, Result, Side, TlsSettings, Token, Unusable};
 use ureq::http::Uri;
 
 /// The most of a token response that is read; a longer body is an error, not an allocation.
@@ -39,8 +41,9 @@ impl TokenAgent {
             return TokenAgent::Caller(agent.clone());
         }
         let limits = phase_limits(request, &Agent::config_builder().build().timeouts());
+        let config = (request.tls.as_ref()).map_or_else(agent_config, TlsSettings::agent_config);
         TokenAgent::Own(Agent::new_with_config(
-            token_config!(agent_config(), limits, request.direct()).build(),
+            token_config!(config, limits, request.direct()).build(),
         ))
     }
 }
@@ -98,7 +101,11 @@ impl TokenRequest {
     /// Sends the request through `agent` with no redirects and the phase limits, and reads
     /// the answer. The lifetime counts from just before the request was sent.
     pub fn send(&self, agent: &TokenAgent, clock: &Clock) -> Result<Token> {
-        let request = self.http_request()?;
+        let assertion = match &self.client_key {
+            Some(key) => key.assertion(&self.credentials, &self.url, self.timeout, clock.wall())?,
+            None => None,
+        };
+        let request = self.http_request(assertion.as_deref())?;
         let (agent, own) = match agent {
             TokenAgent::Own(agent) => (agent, true),
             TokenAgent::Caller(agent) => (agent, false),
@@ -131,8 +138,8 @@ impl TokenRequest {
             status.as_u16(),
             response.headers(),
             &body,
-            sent_at,
-            clock.wall(),
+            (sent_at, clock.wall()),
+            assertion.as_deref(),
         )
     }
 }

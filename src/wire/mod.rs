@@ -16,7 +16,7 @@ use ureq::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, DATE, RETRY_AFTER}
 use ureq::http::{HeaderMap, Request};
 
 use crate::token::finish_texts;
-use crate::{ClientAuth, Credentials, Error, Result, Token, form};
+use crate::{ClientAuth, ClientKey, Credentials, Error, Result, TlsSettings, Token, form};
 
 /// Everything needed to ask for a token, checked before anything is sent.
 #[derive(Debug, Clone)]
@@ -24,13 +24,21 @@ pub(crate) struct TokenRequest {
     pub url: String,
     pub credentials: Credentials,
     pub client_auth: ClientAuth,
+    /// Replaces `client_auth` when set.
+    pub client_key: Option<ClientKey>,
+    /// For apiauth's own agent.
+    pub tls: Option<TlsSettings>,
     pub scopes: Vec<String>,
     pub params: Vec<(String, String)>,
     pub timeout: Duration,
     pub allow_http: bool,
 }
 
+/// RFC 7523 §2.2: the `client_assertion_type` of a JWT client assertion.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
 /// The form parameters the library sets itself; an extra parameter may not repeat them.
+/// (And `client_assertion` and `client_assertion_type`.)
 const RESERVED: [&str; 4] = ["grant_type", "scope", "client_id", "client_secret"];
 
 impl TokenRequest {
@@ -39,6 +47,8 @@ impl TokenRequest {
             url,
             credentials,
             client_auth,
+            client_key: None,
+            tls: None,
             scopes: Vec::new(),
             params: Vec::new(),
             timeout: Duration::from_secs(10),
@@ -57,26 +67,36 @@ impl TokenRequest {
         if let Some((k, _)) = self
             .params
             .iter()
-            .find(|(k, _)| RESERVED.contains(&k.as_str()))
+            .find(|(k, _)| RESERVED.contains(&k.as_str()) || k.starts_with("client_assertion"))
         {
             return Err(Error::Config(format!(
                 "form parameter {k:?} is set by the library and cannot be overridden"
             )));
         }
-        if let ClientAuth::Basic(encoding) = self.client_auth {
+        if let (ClientAuth::Basic(encoding), None) = (self.client_auth, &self.client_key) {
             self.credentials.basic_header(encoding)?;
+        }
+        if let Some(key) = &self.client_key {
+            key.check(&self.credentials)?;
         }
         Ok(())
     }
 
-    /// The `application/x-www-form-urlencoded` body.
-    pub fn form(&self) -> String {
+    /// The `application/x-www-form-urlencoded` body, with the client `assertion` made for
+    /// this request if the client authenticates with one.
+    pub fn form(&self, assertion: Option<&str>) -> String {
         let scope = self.scopes.join(" ");
         let mut pairs = vec![("grant_type", "client_credentials")];
         if !scope.is_empty() {
             pairs.push(("scope", &scope));
         }
-        if self.client_auth == ClientAuth::RequestBody {
+        if let Some(assertion) = assertion {
+            pairs.push(("client_assertion_type", JWT_BEARER));
+            pairs.push(("client_assertion", assertion));
+        }
+        if self.client_key.is_some() {
+            pairs.push(("client_id", self.credentials.id()));
+        } else if self.client_auth == ClientAuth::RequestBody {
             pairs.push(("client_id", self.credentials.id()));
             pairs.push(("client_secret", self.credentials.secret().secret()));
         }
@@ -95,28 +115,30 @@ impl TokenRequest {
         redacted_url(&self.url)
     }
 
-    /// The request to send: a POST of [`form`](Self::form) with the client's Basic header
-    /// when it authenticates so.
-    pub fn http_request(&self) -> Result<Request<String>> {
+    /// The request to send: a POST of [`form`](Self::form) (with the client `assertion`
+    /// made for it, if any) and the client's Basic header when it authenticates so.
+    pub fn http_request(&self, assertion: Option<&str>) -> Result<Request<String>> {
         let mut request = Request::post(&self.url)
             .header(ACCEPT, "application/json")
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
-        if let ClientAuth::Basic(encoding) = self.client_auth {
+        if let (ClientAuth::Basic(encoding), None) = (self.client_auth, &self.client_key) {
             request = request.header(AUTHORIZATION, self.credentials.basic_header(encoding)?);
         }
-        (request.body(self.form())).map_err(|_| Error::Config("the token url is not valid".into()))
+        let body = self.form(assertion);
+        (request.body(body)).map_err(|_| Error::Config("the token url is not valid".into()))
     }
 
     /// The token in an answer of `status` with `headers` and `body` to a request sent at
     /// `sent_at` (monotonic), read at `wall`. Every text of the server's that reaches an
-    /// error is scrubbed of the client secret (and of the Basic credentials, which hold it).
+    /// error is scrubbed of the client secret (and of the Basic credentials, which hold it)
+    /// and of the client `assertion` sent.
     pub fn read_answer(
         &self,
         status: u16,
         headers: &HeaderMap,
         body: &[u8],
-        sent_at: Instant,
-        wall: SystemTime,
+        (sent_at, wall): (Instant, SystemTime),
+        assertion: Option<&str>,
     ) -> Result<Token> {
         let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
         let retry_after = header(RETRY_AFTER).and_then(|v| retry_after(v, wall));
@@ -126,7 +148,10 @@ impl TokenRequest {
                 details.retry_after = retry_after;
                 details.url = self.shown_url();
             }
-            finish_texts(&mut e, |text| self.credentials.scrub(text));
+            finish_texts(&mut e, |text| {
+                let text = self.credentials.scrub(text);
+                assertion.map_or_else(|| text.clone(), |a| crate::secret::scrub(&text, a))
+            });
             e
         })
     }

@@ -6,6 +6,7 @@ mod api_surface;
 mod cache;
 #[cfg(unix)]
 mod cli;
+mod client_key;
 mod clocks;
 #[cfg(unix)]
 mod disk_cache;

@@ -1,0 +1,729 @@
+//! Client authentication without a shared secret: signed assertions (RFC 7523), assertions
+//! from a file, a command or a function, and client certificates (RFC 8705), against a
+//! loopback token server that records what it receives (and, for TLS, what certificate).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use apiauth::{ClientKey, Credentials, Error, TlsSettings, TokenConfig};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::{Value, json};
+
+use crate::support::{clock, temp_dir};
+
+const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/keys/");
+
+fn key(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{KEYS}{name}")).unwrap()
+}
+
+/// What the token server received and decides.
+#[derive(Default)]
+struct Seen {
+    /// Each request's form body, decoded.
+    forms: Vec<Vec<(String, String)>>,
+    /// Whether each connection presented a client certificate.
+    client_certs: Vec<bool>,
+    /// The only assertion the server accepts (a rotating credential); any if `None`.
+    accept: Option<String>,
+    /// `expires_in` of the tokens it gives.
+    expires_in: u64,
+}
+
+struct TokenServer {
+    url: String,
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl TokenServer {
+    /// A plain-http token server on loopback.
+    fn start() -> TokenServer {
+        TokenServer::with_tls(None)
+    }
+
+    /// A token server, with TLS that requires a client certificate from `ca.pem` if `tls`.
+    fn with_tls(tls: Option<Arc<rustls::ServerConfig>>) -> TokenServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}/token", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Seen {
+            expires_in: 3600,
+            ..Seen::default()
+        }));
+        let shared = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (seen, tls) = (shared.clone(), tls.clone());
+                std::thread::spawn(move || match tls {
+                    Some(config) => {
+                        let conn = rustls::ServerConnection::new(config).unwrap();
+                        let mut stream = rustls::StreamOwned::new(conn, stream);
+                        if stream.conn.complete_io(&mut stream.sock).is_err() {
+                            return;
+                        }
+                        let cert = stream.conn.peer_certificates().is_some();
+                        seen.lock().unwrap().client_certs.push(cert);
+                        serve(&mut stream, &seen);
+                    }
+                    None => serve(&mut { stream }, &seen),
+                });
+            }
+        });
+        TokenServer { url, seen }
+    }
+
+    fn forms(&self) -> Vec<Vec<(String, String)>> {
+        self.seen.lock().unwrap().forms.clone()
+    }
+
+    fn hits(&self) -> usize {
+        self.seen.lock().unwrap().forms.len()
+    }
+}
+
+/// Answers one request on `stream`: a token, or 401 if the assertion is not the accepted one
+/// (the 401 echoes the assertion, as a careless server might).
+fn serve(stream: &mut (impl Read + Write), seen: &Mutex<Seen>) {
+    let mut reader = BufReader::new(&mut *stream);
+    let (mut length, mut line) = (0, String::new());
+    while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+        if let Some(n) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = n.trim().parse().unwrap();
+        }
+        line.clear();
+    }
+    let mut body = vec![0; length];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    let form: Vec<(String, String)> = url::form_urlencoded(&body);
+    let mut seen = seen.lock().unwrap();
+    let assertion = field(&form, "client_assertion").unwrap_or_default();
+    let n = seen.forms.len();
+    let (status, answer) = match &seen.accept {
+        Some(accepted) if *accepted != assertion => (
+            401,
+            json!({"error": "invalid_client", "error_description": format!("bad {assertion}")}),
+        ),
+        _ => (
+            200,
+            json!({"access_token": format!("tok-{n}"), "token_type": "Bearer", "expires_in": seen.expires_in}),
+        ),
+    };
+    seen.forms.push(form);
+    drop(seen);
+    let answer = answer.to_string();
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+        answer.len()
+    );
+    let _ = stream.flush();
+}
+
+/// A tiny form decoder, so the test does not trust the library's encoder to check itself.
+mod url {
+    pub fn form_urlencoded(body: &[u8]) -> Vec<(String, String)> {
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        let decode = |s: &str| {
+            let s = s.replace('+', " ");
+            let mut out = Vec::new();
+            let mut bytes = s.bytes();
+            while let Some(b) = bytes.next() {
+                if b == b'%' {
+                    let hex: String = [bytes.next().unwrap(), bytes.next().unwrap()]
+                        .iter()
+                        .map(|&b| b as char)
+                        .collect();
+                    out.push(u8::from_str_radix(&hex, 16).unwrap());
+                } else {
+                    out.push(b);
+                }
+            }
+            String::from_utf8(out).unwrap()
+        };
+        (text.split('&'))
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                (decode(k), decode(v))
+            })
+            .collect()
+    }
+}
+
+fn field(form: &[(String, String)], name: &str) -> Option<String> {
+    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+}
+
+fn creds(secret: &str) -> Credentials {
+    Credentials::new("my-client", secret).unwrap()
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The JWT's header and claims, and its signing input and signature.
+fn parts(jwt: &str) -> (Value, Value, String, Vec<u8>) {
+    let pieces: Vec<&str> = jwt.split('.').collect();
+    assert_eq!(pieces.len(), 3, "a JWS in compact form");
+    let json = |s: &str| serde_json::from_slice(&URL_SAFE_NO_PAD.decode(s).unwrap()).unwrap();
+    let signature = URL_SAFE_NO_PAD.decode(pieces[2]).unwrap();
+    (
+        json(pieces[0]),
+        json(pieces[1]),
+        format!("{}.{}", pieces[0], pieces[1]),
+        signature,
+    )
+}
+
+/// The public key of a `-----BEGIN PUBLIC KEY-----` file as ring takes it: for RSA the
+/// RSAPublicKey inside the SubjectPublicKeyInfo, for P-256 the uncompressed point.
+fn ring_public_key(pem: &str) -> Vec<u8> {
+    let b64: String = (pem.lines()).filter(|l| !l.starts_with("-----")).collect();
+    let spki = STANDARD.decode(b64).unwrap();
+    match spki.len() {
+        294 => spki[24..].to_vec(), // RSA 2048: 30 82 01 22 30 0d … 03 82 01 0f 00 | 30 82 01 0a …
+        91 => spki[26..].to_vec(),  // P-256: … 03 42 00 | 04 x y
+        n => panic!("unexpected SubjectPublicKeyInfo of {n} bytes"),
+    }
+}
+
+/// Checks the form of a JWT client assertion and its claims; returns the JWT's parts.
+fn assertion_of(form: &[(String, String)], url: &str) -> (Value, Value, String, Vec<u8>) {
+    assert_eq!(field(form, "grant_type").unwrap(), "client_credentials");
+    assert_eq!(
+        field(form, "client_assertion_type").unwrap(),
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    );
+    assert_eq!(field(form, "client_id").unwrap(), "my-client");
+    assert_eq!(field(form, "client_secret"), None);
+    let jwt = field(form, "client_assertion").unwrap();
+    let (header, claims, input, signature) = parts(&jwt);
+    assert_eq!(header["typ"], "JWT");
+    assert_eq!(claims["iss"], "my-client");
+    assert_eq!(claims["sub"], "my-client");
+    assert_eq!(claims["aud"], url);
+    let (iat, exp) = (
+        claims["iat"].as_u64().unwrap(),
+        claims["exp"].as_u64().unwrap(),
+    );
+    assert!(iat.abs_diff(now()) < 60, "iat {iat} is now");
+    assert!((60..=600).contains(&(exp - iat)), "exp a few minutes ahead");
+    assert_eq!(claims["jti"].as_str().unwrap().len(), 32);
+    (header, claims, input, signature)
+}
+
+#[test]
+fn signed_assertions_verify_with_the_public_key_and_carry_the_claims() {
+    use ring::signature::{ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
+    let cases: [(
+        &str,
+        &str,
+        &str,
+        &dyn ring::signature::VerificationAlgorithm,
+    ); 3] = [
+        (
+            "rsa.pem",
+            "rsa.pub.pem",
+            "RS256",
+            &RSA_PKCS1_2048_8192_SHA256,
+        ),
+        (
+            "rsa-pkcs1.pem",
+            "rsa.pub.pem",
+            "RS256",
+            &RSA_PKCS1_2048_8192_SHA256,
+        ),
+        ("ec.pem", "ec.pub.pem", "ES256", &ECDSA_P256_SHA256_FIXED),
+    ];
+    for (private, public, alg, verify) in cases {
+        let server = TokenServer::start();
+        let client_key = ClientKey::private_key_jwt(&key(private)).unwrap();
+        assert_eq!(client_key.algorithm(), Some(alg));
+        let source = TokenConfig::new(&server.url, creds(""))
+            .with_client_key(client_key.with_key_id("k-2026"))
+            .build()
+            .unwrap();
+        source.token().unwrap();
+        source.refresh().unwrap();
+        let forms = server.forms();
+        assert_eq!(forms.len(), 2);
+        let public = ring_public_key(&String::from_utf8(key(public)).unwrap());
+        let mut jtis = Vec::new();
+        for form in &forms {
+            let (header, claims, input, signature) = assertion_of(form, &server.url);
+            assert_eq!(
+                (header["alg"].as_str(), header["kid"].as_str()),
+                (Some(alg), Some("k-2026"))
+            );
+            let key = UnparsedPublicKey::new(verify, &public);
+            key.verify(input.as_bytes(), &signature)
+                .unwrap_or_else(|_| panic!("{private}: the signature verifies"));
+            let mut tampered = input.clone();
+            tampered.push('x');
+            assert!(key.verify(tampered.as_bytes(), &signature).is_err());
+            jtis.push(claims["jti"].clone());
+        }
+        assert_ne!(jtis[0], jtis[1], "a fresh jti per request");
+    }
+}
+
+#[test]
+fn client_secret_jwt_verifies_with_the_secret() {
+    let server = TokenServer::start();
+    let secret = "a-shared-secret-of-32-bytes-or-more!";
+    let source = TokenConfig::new(&server.url, creds(secret))
+        .with_client_key(ClientKey::client_secret_jwt())
+        .build()
+        .unwrap();
+    source.token().unwrap();
+    let forms = server.forms();
+    let (header, _, input, signature) = assertion_of(&forms[0], &server.url);
+    assert_eq!(header["alg"], "HS256");
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    ring::hmac::verify(&key, input.as_bytes(), &signature).expect("HS256 with the secret");
+    assert!(!forms[0].iter().any(|(_, v)| v.contains(secret)));
+    // An empty secret cannot sign.
+    let empty = TokenConfig::new(&server.url, creds(""))
+        .with_client_key(ClientKey::client_secret_jwt())
+        .build();
+    assert!(matches!(empty, Err(Error::Config(_))));
+}
+
+#[test]
+fn a_key_that_is_not_one_is_a_config_error_without_its_bytes() {
+    for pem in [
+        &b"not a pem"[..],
+        &key("client.pem"),
+        b"-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWJ5dGVz\n-----END PRIVATE KEY-----\n",
+    ] {
+        let error = ClientKey::private_key_jwt(pem).unwrap_err();
+        assert!(matches!(error, Error::Config(_)), "{error}");
+        assert!(
+            !error.to_string().contains("c2VjcmV0")
+                && !format!("{error:?}").contains("secret-bytes")
+        );
+    }
+}
+
+/// Writes `text` to `path` by replacing the file (as a rotation does), mode 0600.
+fn rotate(path: &Path, text: &str) {
+    let new = path.with_extension("new");
+    std::fs::write(&new, text).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&new, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    std::fs::rename(new, path).unwrap();
+}
+
+#[test]
+fn a_file_assertion_rewritten_between_requests_is_sent_as_its_new_content() {
+    let dir = temp_dir("assertion-file");
+    let path = dir.join("token");
+    rotate(&path, "assertion-1\n");
+    let server = TokenServer::start();
+    let source = TokenConfig::new(&server.url, creds(""))
+        .with_client_key(ClientKey::assertion_file(&path))
+        .build()
+        .unwrap();
+    source.token().unwrap();
+    rotate(&path, "assertion-2");
+    source.refresh().unwrap();
+    std::fs::write(&path, "  assertion-3 \n").unwrap(); // in place, too
+    source.refresh().unwrap();
+    let sent: Vec<_> = (server.forms().iter())
+        .map(|form| field(form, "client_assertion").unwrap())
+        .collect();
+    assert_eq!(sent, ["assertion-1", "assertion-2", "assertion-3"]);
+    for form in server.forms() {
+        assert_eq!(
+            field(&form, "client_assertion_type").unwrap(),
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        );
+        assert_eq!(field(&form, "client_id").unwrap(), "my-client");
+    }
+}
+
+/// 26 simulated hours: the assertion rotates every hour and the server accepts only the
+/// current one; tokens live 24 h and are refreshed at expiry. Every hour's `token()`
+/// succeeds, with a request at hour 0 and at hour 24 only.
+fn twenty_six_hours(client_key: ClientKey, path: &Path) {
+    let server = TokenServer::start();
+    server.seen.lock().unwrap().expires_in = 24 * 3600;
+    let source = TokenConfig::new(&server.url, creds(""))
+        .with_client_key(client_key)
+        .with_refresh_margin(Duration::ZERO)
+        .with_test_clock(clock())
+        .build()
+        .unwrap();
+    let mut failures = 0;
+    for hour in 0..=26 {
+        let current = format!("assertion-hour-{hour}");
+        rotate(path, &current);
+        server.seen.lock().unwrap().accept = Some(current);
+        failures += usize::from(source.token().is_err());
+        clock().advance(Duration::from_secs(3600));
+    }
+    assert_eq!(failures, 0);
+    let sent: Vec<_> = (server.forms().iter())
+        .map(|form| field(form, "client_assertion").unwrap())
+        .collect();
+    assert_eq!(sent, ["assertion-hour-0", "assertion-hour-24"]);
+}
+
+#[test]
+fn an_hourly_rotated_file_over_26_hours_gives_no_failure_and_one_request_per_token() {
+    let path = temp_dir("assertion-26h").join("token");
+    twenty_six_hours(ClientKey::assertion_file(&path), &path);
+}
+
+#[cfg(unix)]
+#[test]
+fn an_hourly_rotated_command_output_over_26_hours_gives_no_failure_and_one_request_per_token() {
+    let path = temp_dir("assertion-26h-command").join("token");
+    twenty_six_hours(ClientKey::assertion_command("cat", &[&path]), &path);
+}
+
+#[test]
+fn a_function_assertion_is_called_for_every_request() {
+    let server = TokenServer::start();
+    let calls = Arc::new(Mutex::new(0));
+    let counter = calls.clone();
+    let source = TokenConfig::new(&server.url, creds(""))
+        .with_client_key(ClientKey::assertion_fn("ci-oidc", move || {
+            let mut n = counter.lock().unwrap();
+            *n += 1;
+            Ok(format!("assertion-{n}"))
+        }))
+        .build()
+        .unwrap();
+    source.token().unwrap();
+    source.token().unwrap(); // cached
+    source.refresh().unwrap();
+    assert_eq!(*calls.lock().unwrap(), 2);
+    let failing = TokenConfig::new(&server.url, creds(""))
+        .with_client_key(ClientKey::assertion_fn("down", || {
+            Err(std::io::ErrorKind::NotFound.into())
+        }))
+        .build()
+        .unwrap();
+    assert!(matches!(failing.token(), Err(Error::Assertion(_))));
+    assert_eq!(server.hits(), 2);
+}
+
+#[cfg(unix)]
+#[test]
+fn an_unusable_assertion_is_a_typed_error_and_nothing_is_sent() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("assertion-bad");
+    let server = TokenServer::start();
+    let fails = |client_key: ClientKey| {
+        let source = TokenConfig::new(&server.url, creds(""))
+            .with_client_key(client_key)
+            .with_timeout(Duration::from_secs(1))
+            .build()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let error = source.token().unwrap_err();
+        assert!(matches!(error, Error::Assertion(_)), "{error:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        error.to_string()
+    };
+    let empty = dir.join("empty");
+    rotate(&empty, " \n");
+    assert!(fails(ClientKey::assertion_file(&empty)).contains("empty"));
+    assert!(fails(ClientKey::assertion_file(dir.join("missing"))).contains("missing"));
+    let fifo = dir.join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(fails(ClientKey::assertion_file(&fifo)).contains("not a regular file"));
+    let shared = dir.join("shared");
+    rotate(&shared, "assertion-x");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o666)).unwrap();
+    assert!(fails(ClientKey::assertion_file(&shared)).contains("anyone can write"));
+    let big = dir.join("big");
+    rotate(&big, &"a".repeat(64 * 1024 + 1));
+    assert!(fails(ClientKey::assertion_file(&big)).contains("64 KiB"));
+    let control = dir.join("control");
+    rotate(&control, "eyJ\u{1b}[2Jx");
+    let message = fails(ClientKey::assertion_file(&control));
+    assert!(!message.contains("eyJ"));
+    assert!(
+        fails(ClientKey::assertion_command(
+            "sh",
+            &["-c", "echo secret-assertion; exit 3"]
+        ))
+        .contains("exit status: 3")
+    );
+    assert!(fails(ClientKey::assertion_command("sleep", &["30"])).contains("exit in"));
+    assert!(
+        fails(ClientKey::assertion_command(
+            "sh",
+            &["-c", "head -c 70000 /dev/zero | tr '\\0' a"]
+        ))
+        .contains("64 KiB")
+    );
+    assert!(
+        fails(ClientKey::assertion_command(
+            "/nonexistent/helper",
+            &[] as &[&str]
+        ))
+        .contains("cannot start")
+    );
+    assert_eq!(server.hits(), 0, "nothing was sent");
+}
+
+#[test]
+fn assertions_and_keys_stay_out_of_errors_and_debug() {
+    let capture = crate::logs::capture();
+    let dir = temp_dir("assertion-leak");
+    let path = dir.join("token");
+    let assertion =
+        "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJsZWFrIn0.c2lnbmF0dXJlLXRoYXQtbXVzdC1ub3QtbGVhaw";
+    rotate(&path, assertion);
+    let server = TokenServer::start();
+    server.seen.lock().unwrap().accept = Some("another".into());
+    let config =
+        TokenConfig::new(&server.url, creds("")).with_client_key(ClientKey::assertion_file(&path));
+    let source = config.clone().build().unwrap();
+    let error = source.token().unwrap_err();
+    assert!(matches!(error, Error::CredentialsRejected(_)), "{error:?}");
+    assert!(!error.to_string().contains("c2lnbmF0dXJl"), "{error}");
+    assert!(!format!("{error:?}").contains("c2lnbmF0dXJl"));
+    assert!(!format!("{config:?} {source:?}").contains("c2lnbmF0dXJl"));
+    let pem = key("rsa.pem");
+    let body: String = String::from_utf8(pem.clone())
+        .unwrap()
+        .lines()
+        .nth(2)
+        .unwrap()
+        .into();
+    let signed = ClientKey::private_key_jwt(&pem).unwrap();
+    let tls = TlsSettings::new()
+        .with_client_cert(&key("client.pem"), &key("client.key"))
+        .unwrap();
+    let client_key_line: String = String::from_utf8(key("client.key"))
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .into();
+    let shown = format!("{signed:?} {tls:?} {:?}", tls.agent_config().build());
+    assert!(
+        !shown.contains(&body) && !shown.contains(&client_key_line[..20]),
+        "{shown}"
+    );
+    assert!(shown.contains("private_key_jwt"), "{shown}");
+    // A signed assertion's request, refused, and the logs of it all.
+    let signed = TokenConfig::new(&server.url, creds("")).with_client_key(signed);
+    assert!(signed.build().unwrap().token().is_err());
+    let logs = capture.0.lock().unwrap().join("\n");
+    assert!(logs.contains(&server.url), "the requests were logged");
+    assert!(!logs.contains("c2lnbmF0dXJl") && !logs.contains("eyJ") && !logs.contains(&body));
+}
+
+#[cfg(unix)]
+#[test]
+fn two_keys_of_one_client_get_two_cache_slots() {
+    let dir = temp_dir("assertion-slots");
+    let server = TokenServer::start();
+    let cache = apiauth::DiskCache::open(dir.join("cache")).unwrap();
+    let source = |client_key: ClientKey| {
+        TokenConfig::new(&server.url, creds(""))
+            .with_client_key(client_key)
+            .with_disk_cache(cache.clone())
+            .build()
+            .unwrap()
+    };
+    let rsa = || ClientKey::private_key_jwt(&key("rsa.pem")).unwrap();
+    let ec = || ClientKey::private_key_jwt(&key("ec.pem")).unwrap();
+    assert_eq!(
+        source(rsa()).token().unwrap().access_token().secret(),
+        "tok-0"
+    );
+    assert_eq!(
+        source(ec()).token().unwrap().access_token().secret(),
+        "tok-1"
+    );
+    // The same key again (a new process would be the same): served from the cache.
+    assert_eq!(
+        source(rsa()).token().unwrap().access_token().secret(),
+        "tok-0"
+    );
+    assert_eq!(
+        source(rsa().with_key_id("k2"))
+            .token()
+            .unwrap()
+            .access_token()
+            .secret(),
+        "tok-2"
+    );
+    // Files and commands: one slot per source.
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    rotate(&a, "assertion-a");
+    rotate(&b, "assertion-b");
+    assert_eq!(
+        source(ClientKey::assertion_file(&a))
+            .token()
+            .unwrap()
+            .access_token()
+            .secret(),
+        "tok-3"
+    );
+    assert_eq!(
+        source(ClientKey::assertion_file(&b))
+            .token()
+            .unwrap()
+            .access_token()
+            .secret(),
+        "tok-4"
+    );
+    assert_eq!(
+        source(ClientKey::assertion_file(&a))
+            .token()
+            .unwrap()
+            .access_token()
+            .secret(),
+        "tok-3"
+    );
+    assert_eq!(server.hits(), 5);
+    // No key material, assertion or path in the cache's files.
+    for entry in std::fs::read_dir(dir.join("cache")).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("assertion-a") && !text.contains(a.to_str().unwrap()));
+        assert!(!text.contains("PRIVATE") && !text.contains("eyJ"));
+    }
+}
+
+/// A rustls server config that requires a client certificate issued by `ca.pem`.
+fn mtls_server() -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(&key("ca.pem")).unwrap())
+        .unwrap();
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .unwrap();
+    let chain = CertificateDer::pem_slice_iter(&key("server.pem"))
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let server_key = PrivateKeyDer::from_pem_slice(&key("server.key")).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, server_key)
+        .unwrap();
+    Arc::new(config)
+}
+
+#[test]
+fn a_server_that_requires_a_client_certificate_gets_it_and_refuses_a_client_without() {
+    let server = TokenServer::with_tls(Some(mtls_server()));
+    let tls = TlsSettings::new()
+        .with_client_cert(&key("client.pem"), &key("client.key"))
+        .unwrap()
+        .with_root_certs(&key("ca.pem"))
+        .unwrap();
+    let source = TokenConfig::new(&server.url, creds(""))
+        .with_client_key(ClientKey::tls_client_auth())
+        .with_tls(tls.clone())
+        .build()
+        .unwrap();
+    assert_eq!(source.token().unwrap().access_token().secret(), "tok-0");
+    let form = &server.forms()[0];
+    assert_eq!(field(form, "client_id").unwrap(), "my-client");
+    assert_eq!(
+        (
+            field(form, "client_secret"),
+            field(form, "client_assertion")
+        ),
+        (None, None)
+    );
+    assert_eq!(server.seen.lock().unwrap().client_certs, [true]);
+    // API calls through an agent with the same settings present it too.
+    let agent: ureq::Agent = tls.agent_config().build().into();
+    let answer = agent.post(&server.url).send("grant_type=x").unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(server.seen.lock().unwrap().client_certs, [true, true]);
+    // The private CA alone: the server refuses the handshake, and nothing is received.
+    let no_cert = TokenConfig::new(&server.url, creds("s"))
+        .with_client_auth(apiauth::ClientAuth::RequestBody)
+        .with_tls(TlsSettings::new().with_root_certs(&key("ca.pem")).unwrap())
+        .build()
+        .unwrap();
+    assert!(matches!(no_cert.token(), Err(Error::Transport(_))));
+    // Without the private CA, the server is not trusted.
+    let no_ca = TokenConfig::new(&server.url, creds(""))
+        .with_client_key(ClientKey::tls_client_auth())
+        .with_tls(
+            TlsSettings::new()
+                .with_client_cert(&key("client.pem"), &key("client.key"))
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    assert!(matches!(no_ca.token(), Err(Error::Transport(_))));
+    assert_eq!(server.hits(), 2);
+}
+
+#[test]
+fn a_bad_or_mismatched_client_certificate_is_a_config_error_at_build() {
+    let (cert, good) = (key("client.pem"), key("client.key"));
+    for (chain, private) in [
+        (&cert, &key("ec2.pem")), // another key
+        (&cert, &key("rsa.pem")), // another kind of key
+        (&cert, &b"no key here"[..].to_vec()),
+        (&key("client.key"), &good), // a key where the chain should be
+        (
+            &b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".to_vec(),
+            &good,
+        ),
+    ] {
+        let error = TlsSettings::new()
+            .with_client_cert(chain, private)
+            .unwrap_err();
+        assert!(matches!(error, Error::Config(_)), "{error:?}");
+    }
+    assert!(matches!(
+        TlsSettings::new().with_root_certs(b"none"),
+        Err(Error::Config(_))
+    ));
+    // tls_client_auth without a certificate to present, and TLS settings with an agent.
+    let config = TokenConfig::new("https://a.example/token", creds(""));
+    let no_cert = config
+        .clone()
+        .with_client_key(ClientKey::tls_client_auth())
+        .build();
+    assert!(matches!(no_cert, Err(Error::Config(_))));
+    let with_agent = (config.clone().with_tls(TlsSettings::new()))
+        .with_agent(ureq::Agent::new_with_defaults())
+        .build();
+    assert!(matches!(with_agent, Err(Error::Config(_))));
+    // The form parameters the client key sets are not overridable.
+    let reserved = config.with_param("client_assertion", "x").build();
+    assert!(matches!(reserved, Err(Error::Config(_))));
+}

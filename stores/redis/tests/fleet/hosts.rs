@@ -69,16 +69,21 @@ fn a_host_killed_holding_the_lease_is_replaced_after_the_lease() {
     assert!((9_000..=10_000).contains(&ttl), "{ttl}");
     holder.kill().unwrap(); // SIGKILL
     holder.wait().unwrap();
+    // The next host waits for the holder one time limit and a second (3 s, not the lease's
+    // 10 s), then asks on its own; without the lease it writes nothing.
     let next = fleet.run(1);
     assert_eq!(next[0].result, "token=tok-2");
     assert_eq!(server.requests(), 2);
-    // It asked under the lease (a host that gave up waiting would not write the token):
-    // the token is in Redis and the next host reads it without a request.
+    assert_eq!(redis.keys(&prefix), lock, "only the dead holder's lease");
+    // Once the lease has expired, a host takes it, asks, and shares the token.
+    let left: u64 = redis.cmd(&["PTTL", &lock[0]]).parse().unwrap_or(0);
+    std::thread::sleep(Duration::from_millis(left + 100));
+    assert_eq!(fleet.run(1)[0].result, "token=tok-3");
     let keys = redis.keys(&prefix);
     assert_eq!(keys.len(), 1, "{keys:?}");
     assert!(keys[0].ends_with('}'), "{keys:?}");
-    assert_eq!(fleet.run(1)[0].result, "token=tok-2");
-    assert_eq!(server.requests(), 2);
+    assert_eq!(fleet.run(1)[0].result, "token=tok-3");
+    assert_eq!(server.requests(), 3);
 }
 
 #[test]

@@ -376,7 +376,7 @@ impl TokenSource {
         let guard = PanicGuard(inner);
         let outcome = match &inner.slot {
             Some(slot) => self.obtain_shared(slot, mode, rejected.as_deref()),
-            None => self.send(None, None),
+            None => self.send(None, None, mode),
         };
         let result = self.publish(&outcome, mode);
         std::mem::forget(guard);
@@ -406,8 +406,10 @@ impl TokenSource {
     }
 
     /// Sends one token request, and makes its outcome: the backoff follows `previous`
-    /// failures in a row (memory's when `None`), and `stale` stands in for a failure.
-    fn send(&self, previous: Option<u32>, stale: Option<Cached>) -> Outcome {
+    /// failures in a row (memory's when `None`), and `stale` stands in for a failure. A
+    /// token that lives too short is a failure too; it is used only when no valid token is
+    /// at hand (`stale`, or memory's during a background refresh), never in place of one.
+    fn send(&self, previous: Option<u32>, stale: Option<Cached>, mode: Mode) -> Outcome {
         let inner = &*self.inner;
         inner.fetches.fetch_add(1, Relaxed);
         let agent = inner
@@ -418,17 +420,23 @@ impl TokenSource {
         let took = started.elapsed();
         let previous = previous.or_else(|| inner.lock().failure.as_ref().map(|f| f.1.in_a_row));
         let now = inner.config.clock.now();
+        let short = Error::InvalidResponse(crate::Unusable::ShortLived);
         match sent {
-            Ok(token) => Outcome::Fetched {
-                short: (token.validity().below_floor).then(|| {
-                    policy::after_failure(
-                        previous,
-                        &Error::InvalidResponse(crate::Unusable::ShortLived),
-                        now,
-                    )
-                }),
+            Ok(token) if !token.validity().below_floor => Outcome::Fetched {
                 token: Arc::new(token),
+                short: None,
                 took,
+            },
+            Ok(token) if stale.is_none() && mode != Mode::Background => Outcome::Fetched {
+                token: Arc::new(token),
+                short: Some(policy::after_failure(previous, &short, now)),
+                took,
+            },
+            Ok(_) => Outcome::Failed {
+                backoff: policy::after_failure(previous, &short, now),
+                error: short,
+                stale,
+                took: Some(took),
             },
             Err(error) => Outcome::Failed {
                 backoff: policy::after_failure(previous, &error, now),
@@ -454,7 +462,7 @@ impl TokenSource {
         // caller that must have a new token waits for the lock.
         let wait = match (mode, &stale) {
             (Mode::Foreground, Some(_)) => Duration::ZERO,
-            _ => slot::lock_wait(request),
+            _ => slot::hold(request),
         };
         let mut guard = match (slot.lock(wait, request), stale) {
             (Lock::Held(guard), kept) => {
@@ -462,11 +470,21 @@ impl TokenSource {
                 guard
             }
             (Lock::Busy, Some(stale)) => return Outcome::Stored(stale),
-            // A holder that hangs, or a store that fails: this process asks on its own.
-            (Lock::Busy | Lock::Failed, stale) => return self.send(None, stale),
+            // A holder that does not progress: what it wrote before it stopped, if anything,
+            // else this process asks on its own.
+            (Lock::Busy, None) => {
+                let judged =
+                    (mode != Mode::Forced).then(|| self.judge(&slot.read(), slot, mode, rejected));
+                if let Some(Judged::Answer(outcome)) = judged {
+                    return outcome;
+                }
+                return self.send(None, None, mode);
+            }
+            // A store that fails: this process asks on its own.
+            (Lock::Failed, stale) => return self.send(None, stale, mode),
         };
         let Ok(mut record) = slot.read_locked(&mut *guard) else {
-            return self.send(None, stale);
+            return self.send(None, stale, mode);
         };
         let locked_at = Instant::now();
         let clock = &self.inner.config.clock;
@@ -481,15 +499,20 @@ impl TokenSource {
                 Judged::Ask(token) => stale = token.or(stale),
             }
         }
-        let outcome = self.send(previous, stale);
+        let outcome = self.send(previous, stale, mode);
         let wall = slot.now(clock);
         if let Outcome::Fetched { token, .. } = &outcome {
             record.token = Some(slot.stored(token, clock));
         }
-        let failure = outcome.failure();
-        record.failure = failure.and_then(|(error, backoff)| {
-            Some((Row::of(backoff, wall, clock.now()), Summary::of(&error)?))
-        });
+        match outcome.failure() {
+            None => record.failure = None,
+            // A failure a record cannot hold (not the endpoint's) leaves the row as it was.
+            Some((error, backoff)) => {
+                if let Some(summary) = Summary::of(&error) {
+                    record.failure = Some((Row::of(backoff, wall, clock.now()), summary));
+                }
+            }
+        }
         // A holder stopped past its lease (Ctrl-Z, a debugger) writes nothing: the others
         // went on without it, and a timeout it saw on waking is not the endpoint's.
         if locked_at.elapsed() <= slot::hold(request) {

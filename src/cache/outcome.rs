@@ -89,14 +89,16 @@ impl Outcome {
                 took.as_millis(),
                 token.lifetime().as_secs()
             ),
+            // Shown as a store warning (the command prints those without -v): the error
+            // that follows is another process's, not this one's.
             Outcome::Failed {
-                error,
                 backoff,
                 took: None,
                 ..
-            } => log::info!(
-                "another process's token request for client {client} failed ({error}); not \
-                 asking again for {:.1} s",
+            } => log::warn!(
+                target: "apiauth::store",
+                "token endpoint not asked: another process's request for client {client} \
+                 failed, as follows; next try in {:.1} s",
                 wait(backoff)
             ),
             Outcome::Failed {

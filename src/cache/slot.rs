@@ -13,20 +13,13 @@ use crate::store::{Store, StoreError, StoreGuard};
 use crate::token::{shifted, skew_ms as offset_ms};
 use crate::wire::TokenRequest;
 
-/// The most a holder of the slot's lock is waited for, however long its request may take: a
-/// holder that does not progress (stopped, hung) is then ignored.
-const MAX_LOCK_WAIT: Duration = Duration::from_secs(10);
-
-/// How long another process's request may hold the lock before it is taken not to progress:
-/// one time limit, and a second for the rest (never a multiple of the limit).
-pub(super) fn lock_wait(request: &TokenRequest) -> Duration {
-    request.timeout.saturating_add(Duration::from_secs(1))
-}
-
-/// How long a holder may keep the lock (a lease): every phase of its request at its limit.
-/// A holder that took longer (it was stopped) writes nothing: others have gone on.
+/// How long a holder may keep the lock (a lease), and how long it is waited for: every phase
+/// of its request (resolve, connect, send the request and its body, receive the answer and
+/// its body) at its limit, and a second. A store that can tell a holder that does not
+/// progress (the disk store: a stopped process stops touching its lock file) gives it up
+/// sooner. A holder that took longer (it was stopped) writes nothing: others have gone on.
 pub(super) fn hold(request: &TokenRequest) -> Duration {
-    request.timeout.saturating_mul(5)
+    (request.timeout.saturating_mul(6)).saturating_add(Duration::from_secs(1))
 }
 
 /// A store, and what this source's record is bound to.
@@ -115,9 +108,9 @@ impl Slot {
         self.write(&mut *guard, &record).then_some(result)
     }
 
-    /// Takes the lock, waiting at most `wait` (capped) for another holder.
+    /// Takes the lock, waiting at most `wait` for another holder.
     pub fn lock(&self, wait: Duration, request: &TokenRequest) -> Lock<'_> {
-        match (self.store).lock(&self.binding.key, wait.min(MAX_LOCK_WAIT), hold(request)) {
+        match (self.store).lock(&self.binding.key, wait, hold(request)) {
             Ok(Some(guard)) => Lock::Held(guard),
             Ok(None) => Lock::Busy,
             Err(error) => {

@@ -6,6 +6,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{Store, StoreError, StoreGuard, StoreKey};
@@ -213,7 +214,12 @@ impl DiskCache {
                     file = self.open_lock(&path)?;
                 }
                 Ok(()) => return Ok(None),
-                Err(TryLockError::WouldBlock) if started.elapsed() < wait => {
+                // A holder that does not progress (stopped with Ctrl-Z, in a debugger) no
+                // longer beats: it is given up a few seconds later, whatever its time limit.
+                Err(TryLockError::WouldBlock)
+                    if started.elapsed() < wait
+                        && (started.elapsed() < STOPPED_AFTER || beating(&file)) =>
+                {
                     waited = true;
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(20));
@@ -333,10 +339,12 @@ impl Store for DiskCache {
         let Some(file) = self.lock_file(key, wait)? else {
             return Ok(None);
         };
+        let heart = file.try_clone().ok().map(Heart::start);
         Ok(Some(Box::new(DiskGuard {
             cache: self,
             key: key.clone(),
             lock: file,
+            heart,
         })))
     }
 }
@@ -346,6 +354,53 @@ struct DiskGuard<'a> {
     cache: &'a DiskCache,
     key: StoreKey,
     lock: File,
+    heart: Option<Heart>,
+}
+
+/// How often a holder touches its lock file (its modification time, which a full disk
+/// still allows) while it holds it: the sign that it progresses.
+const BEAT: Duration = Duration::from_millis(500);
+
+/// A lock file untouched for this long belongs to a holder that does not progress.
+const STOPPED_AFTER: Duration = Duration::from_secs(2);
+
+/// A thread that touches the lock file every [`BEAT`] until dropped.
+struct Heart {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Heart {
+    fn start(lock: File) -> Heart {
+        let _ = lock.set_modified(SystemTime::now());
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(BEAT) {
+                let _ = lock.set_modified(SystemTime::now());
+            }
+        });
+        Heart { stop, thread }
+    }
+
+    /// Stops the beats, and waits for the last one.
+    fn stop(self) {
+        drop(self.stop);
+        let _ = self.thread.join();
+    }
+}
+
+impl Drop for DiskGuard<'_> {
+    /// Stops the beats before the lock file closes: the beating thread's copy of it holds
+    /// the lock too.
+    fn drop(&mut self) {
+        self.heart.take().map(Heart::stop);
+    }
+}
+
+/// Whether the holder of `lock` touched it lately.
+fn beating(lock: &File) -> bool {
+    let touched = lock.metadata().and_then(|m| m.modified());
+    touched.is_ok_and(|t| t.elapsed().is_ok_and(|age| age < STOPPED_AFTER))
 }
 
 /// Whether the lock file carries the mark of a holder whose write failed: a modification
@@ -365,11 +420,11 @@ impl StoreGuard for DiskGuard<'_> {
     fn write(&mut self, bytes: &[u8], _keep_for: Duration) -> Result<(), StoreError> {
         self.cache.checked()?;
         let written = (self.cache).write_atomically(&self.cache.path(&self.key), bytes);
-        let mark = match written {
-            Ok(()) => SystemTime::now(),
-            Err(_) => SystemTime::UNIX_EPOCH,
-        };
-        let _ = self.lock.set_modified(mark);
+        if written.is_err() {
+            // The mark for the waiters, which the beats must not overwrite.
+            self.heart.take().map(Heart::stop);
+            let _ = self.lock.set_modified(SystemTime::UNIX_EPOCH);
+        }
         written
     }
 

@@ -163,6 +163,33 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// The start of the line a run prints before an error it did not meet itself: another
+/// process's failure, read from the shared record.
+pub const REPLAYED: &str = "apiauth: [warn apiauth::store] token endpoint not asked: another \
+                            process's request for client ";
+
+/// The error a run reported (its last line of stderr), and whether it says it replayed
+/// another process's failure (then that is its only other line).
+pub fn reported(out: &Output) -> (String, bool) {
+    let text = stderr(out);
+    let lines: Vec<&str> = text.lines().collect();
+    let replayed = match lines[..] {
+        [_] => false,
+        [note, _] => {
+            assert!(
+                note.starts_with(REPLAYED) && note.contains("; next try in "),
+                "{text}"
+            );
+            true
+        }
+        _ => panic!("one error, with at most a note before it: {text}"),
+    };
+    (
+        format!("{}\n", lines.last().copied().unwrap_or_default()),
+        replayed,
+    )
+}
+
 pub fn mcf_mock(server: &MockServer) -> Mock<'_> {
     server.mock(|when, then| {
         when.method(POST)

@@ -38,9 +38,8 @@ fn chmod(path: &Path, mode: u32) {
 /// The first file in `dir` whose name ends in `.{extension}`.
 fn file_ending(dir: &Path, extension: &str) -> PathBuf {
     let mut paths = fs::read_dir(dir).unwrap().map(|f| f.unwrap().path());
-    paths
-        .find(|p| p.extension().is_some_and(|e| e == extension))
-        .unwrap()
+    let ends = |p: &PathBuf| p.extension().is_some_and(|e| e == extension);
+    paths.find(ends).unwrap()
 }
 
 #[test]
@@ -174,9 +173,8 @@ fn a_rejected_token_never_comes_back_from_disk() {
 /// The names and contents of the files in `dir`.
 fn files_in(dir: &Path) -> Vec<(std::ffi::OsString, Vec<u8>)> {
     let files = fs::read_dir(dir).unwrap().map(|e| e.unwrap());
-    let mut files: Vec<_> = files
-        .map(|e| (e.file_name(), fs::read(e.path()).unwrap()))
-        .collect();
+    let read = |e: fs::DirEntry| (e.file_name(), fs::read(e.path()).unwrap());
+    let mut files: Vec<_> = files.map(read).collect();
     files.sort();
     files
 }
@@ -247,9 +245,8 @@ fn a_directory_others_could_replace_is_refused() {
     let link = base.join("link");
     symlink(&shared, &link).unwrap();
     lchown(&link, Some(65534), None).unwrap();
-    let error = DiskCache::open(link.join("apiauth"))
-        .unwrap_err()
-        .to_string();
+    let error = DiskCache::open(link.join("apiauth")).unwrap_err();
+    let error = error.to_string();
     let expected = format!("{} belongs to another user", link.display());
     assert!(error.ends_with(&expected), "{error}");
 }
@@ -267,10 +264,8 @@ fn a_failure_is_shared_until_its_retry_time_and_a_success_clears_it() {
     assert_eq!(status(&second), 503);
     assert_eq!(second.stats().fetches, 0);
     clock().advance(Duration::from_millis(900));
-    assert_eq!(
-        (status(&second), status(&source(&server, &dir))),
-        (503, 503)
-    );
+    let statuses = (status(&second), status(&source(&server, &dir)));
+    assert_eq!(statuses, (503, 503));
     down.assert_calls(1);
     // Past it, one process asks again; a success clears the record for everyone.
     clock().advance(Duration::from_millis(200));
@@ -279,10 +274,8 @@ fn a_failure_is_shared_until_its_retry_time_and_a_success_clears_it() {
     assert_eq!(new_process_gets(&server, &dir), ("BACK".into(), 1));
     assert_eq!(secret_of(&second), "BACK");
     assert_eq!(second.stats().fetches, 0);
-    let names: Vec<_> = files_in(&dir.join("apiauth"))
-        .into_iter()
-        .map(|(n, _)| n)
-        .collect();
+    let files = files_in(&dir.join("apiauth"));
+    let names: Vec<_> = files.into_iter().map(|(n, _)| n).collect();
     let failure = names.iter().any(|n| n.to_string_lossy().ends_with(".fail"));
     assert!(!failure, "{names:?}");
     // The next failure starts a new row: 1 s again, not 2 s.
@@ -330,10 +323,8 @@ fn a_process_backing_off_takes_the_token_another_process_fetched() {
     // The long-running process, still inside its hour of backoff, looks in the store (at
     // most once a second) and takes the token instead of failing for the rest of the hour.
     clock().advance(Duration::from_secs(2));
-    assert_eq!(
-        (secret_of(&daemon), secret_of(&daemon)),
-        ("BACK".into(), "BACK".into())
-    );
+    let twice = (secret_of(&daemon), secret_of(&daemon));
+    assert_eq!(twice, ("BACK".into(), "BACK".into()));
     up.assert_calls(1);
     assert_eq!(daemon.stats().fetches, 1);
 }
@@ -420,9 +411,8 @@ fn hostile_things_at_record_paths_are_reported_once_and_cleared() {
     mock.assert_calls(3);
     let shown = format!("cache directory {}", cache.display());
     let lines = capture.0.lock().unwrap().clone();
-    let warned = lines
-        .iter()
-        .filter(|l| l.starts_with("WARN apiauth::store") && l.contains(&shown));
+    let store = |l: &&String| l.starts_with("WARN apiauth::store") && l.contains(&shown);
+    let warned = lines.iter().filter(store);
     assert_eq!(warned.count(), 1);
 
     // Clearing removes them, and lock-named ones too, counted; nothing else is touched.

@@ -26,12 +26,12 @@ fn moves<'a>(server: &'a TokenServer, path: &str, status: u16, location: &str) -
 }
 
 fn auths(source: TokenSource) -> [Auth; 3] {
-    let basic = Auth::Basic(creds(), BasicEncoding::Raw);
-    [
-        Auth::Token(source.clone(), TokenScheme::Bearer),
-        Auth::Token(source, TokenScheme::ConnectToken),
-        basic,
-    ]
+    let (basic, bearer) = (
+        Auth::Basic(creds(), BasicEncoding::Raw),
+        TokenScheme::Bearer,
+    );
+    let connect = Auth::Token(source.clone(), TokenScheme::ConnectToken);
+    [Auth::Token(source, bearer), connect, basic]
 }
 
 #[test]
@@ -46,10 +46,8 @@ fn a_redirect_to_another_origin_is_returned_with_nothing_sent_there() {
         let get = || Request::get(api.url("/v1/jobs")).body(&[][..]).unwrap();
         let response = client.run(get()).unwrap();
         assert_eq!(response.status(), 302, "{auth:?}");
-        assert_eq!(
-            response.headers()["location"],
-            other.url("/v1/jobs").as_str()
-        );
+        let location = other.url("/v1/jobs");
+        assert_eq!(response.headers()["location"], location.as_str());
         assert_eq!(client.run_once(get()).unwrap().status(), 302);
         let result = client.get_json::<Value>(&api.url("/v1/jobs"));
         assert!(matches!(result, Err(Error::ApiStatus(e)) if e.status == 302));
@@ -124,17 +122,14 @@ fn a_307_resends_the_body_and_a_303_becomes_a_get() {
         then.status(303).header("location", "/v1/result");
     });
     let result = api.mock(|when, then| {
-        let when = when
-            .method(GET)
-            .path("/v1/result")
-            .header("authorization", "Bearer T");
-        when.header_missing("content-type");
+        let when = when.method(GET).path("/v1/result");
+        when.header("authorization", "Bearer T")
+            .header_missing("content-type");
         then.status(200).body("done");
     });
     let client = api.client(TokenScheme::Bearer).0;
-    let request = Request::post(api.url("/v1/upload"))
-        .body("payload")
-        .unwrap();
+    let request = Request::post(api.url("/v1/upload")).body("payload");
+    let request = request.unwrap();
     let mut response = client.run(request).unwrap();
     assert_eq!(response.body_mut().read_to_string().unwrap(), "done");
     let calls = [temporary.calls(), resent.calls(), result.calls()];
@@ -146,11 +141,9 @@ fn redirect_hops_are_bounded_by_the_agent() {
     let api = TokenServer::start();
     api.token("T", 3600);
     let lp = moves(&api, "/loop", 302, "/loop");
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .max_redirects(3)
-        .build()
-        .into();
-    let client = ApiClient::new_with_agent(agent, auths(api.source()).into_iter().next().unwrap());
+    let agent = ureq::Agent::config_builder().max_redirects(3).build();
+    let [bearer, ..] = auths(api.source());
+    let client = ApiClient::new_with_agent(agent.into(), bearer);
     let request = Request::get(api.url("/loop")).body([]).unwrap();
     assert_eq!(client.run(request).unwrap().status(), 302);
     lp.assert_calls(4);

@@ -4,68 +4,63 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use apiauth::{Credentials, DEFAULT_LIFETIME, Error, MAX_LIFETIME, TokenConfig, TokenSource};
-use httpmock::Method::POST;
-use httpmock::MockServer;
+use apiauth::{DEFAULT_LIFETIME, Error, MAX_LIFETIME, TokenConfig, TokenSource};
+use httpmock::Mock;
 
+use crate::fixture::{TokenServer, secret_of};
 use crate::support::{clock, eventually, jwt_expiring_in, rfc_token};
 
-fn config(server: &MockServer) -> TokenConfig {
-    let creds = Credentials::new("id", "secret").unwrap();
-    TokenConfig::new(server.url("/token"), creds).with_test_clock(clock())
+fn config(server: &TokenServer) -> TokenConfig {
+    server.config().with_test_clock(clock())
 }
 
-fn source(server: &MockServer) -> TokenSource {
+fn source(server: &TokenServer) -> TokenSource {
     config(server).build().unwrap()
 }
 
 /// A source that has fetched and cached `token` (living `expires_in` s), on a server that
 /// no longer serves it: the test mocks what comes next.
-fn cached_source(server: &MockServer, token: &str, expires_in: u64) -> TokenSource {
-    let mut first = server.mock(|_, then| {
-        then.status(200).json_body(rfc_token(token, expires_in));
-    });
+fn cached_source(server: &TokenServer, token: &str, expires_in: u64) -> TokenSource {
+    let mut first = server.token(token, expires_in);
     let source = source(server);
-    assert_eq!(source.token().unwrap().access_token().secret(), token);
+    assert_eq!(secret_of(&source), token);
     first.delete();
     source
+}
+
+/// The endpoint answers `status` with `body` after `ms` milliseconds.
+fn slow<'a>(server: &'a TokenServer, ms: u64, status: u16, body: &str) -> Mock<'a> {
+    server.mock(|when, then| {
+        when.path("/token");
+        let then = then.status(status).delay(Duration::from_millis(ms));
+        then.header("content-type", "application/json").body(body);
+    })
 }
 
 /// The token each of 64 threads, released together, gets from `source`.
 fn herd_sees(source: &TokenSource) -> Vec<String> {
     let reader = source.clone();
-    on_threads(64, move || {
-        reader.token().unwrap().access_token().secret().to_owned()
-    })
+    on_threads(64, move || secret_of(&reader))
 }
 
 /// Runs `f` on `n` threads released together; returns their results.
 fn on_threads<T: Send + 'static>(n: usize, f: impl Fn() -> T + Send + Sync + 'static) -> Vec<T> {
     let (f, start) = (Arc::new(f), Arc::new(Barrier::new(n)));
-    let handles: Vec<_> = (0..n)
-        .map(|_| {
-            let (f, start) = (f.clone(), start.clone());
-            std::thread::spawn(move || {
-                start.wait();
-                f()
-            })
-        })
-        .collect();
+    let spawn = |_| {
+        let (f, start) = (f.clone(), start.clone());
+        std::thread::spawn(move || (start.wait(), f()).1)
+    };
+    let handles: Vec<_> = (0..n).map(spawn).collect();
     handles.into_iter().map(|h| h.join().unwrap()).collect()
 }
 
 #[test]
 fn nothing_is_fetched_before_use_and_hits_are_shared() {
-    let server = MockServer::start();
-    let mock = server.mock(|when, then| {
-        when.method(POST).path("/token");
-        then.status(200).json_body(rfc_token("A", 3600));
-    });
+    let server = TokenServer::start();
+    let mock = server.token("A", 3600);
     let source = source(&server);
     mock.assert_calls(0);
-    let first = source.token().unwrap();
-    let clone = source.clone();
-    let second = clone.token().unwrap();
+    let (first, second) = (source.token().unwrap(), source.clone().token().unwrap());
     assert!(Arc::ptr_eq(&first, &second));
     mock.assert_calls(1);
     assert_eq!(source.stats().fetches, 1);
@@ -73,60 +68,41 @@ fn nothing_is_fetched_before_use_and_hits_are_shared() {
 
 #[test]
 fn prefetch_fails_fast() {
-    let server = MockServer::start();
-    server.mock(|_, then| {
-        then.status(401).body(r#"{"error":"invalid_client"}"#);
-    });
-    assert!(matches!(
-        source(&server).prefetch(),
-        Err(Error::CredentialsRejected(_))
-    ));
+    let server = TokenServer::start();
+    server.reply(401, r#"{"error":"invalid_client"}"#);
+    let prefetched = source(&server).prefetch();
+    assert!(matches!(prefetched, Err(Error::CredentialsRejected(_))));
 }
 
 #[test]
 fn a_cold_herd_makes_one_request() {
-    let server = MockServer::start();
-    let mock = server.mock(|_, then| {
-        then.status(200)
-            .delay(Duration::from_millis(200))
-            .json_body(rfc_token("A", 3600));
-    });
-    let source = source(&server);
-    let tokens = on_threads(64, move || {
-        source.token().unwrap().access_token().secret().to_owned()
-    });
+    let server = TokenServer::start();
+    let mock = slow(&server, 200, 200, &rfc_token("A", 3600).to_string());
+    let tokens = herd_sees(&source(&server));
     assert!(tokens.iter().all(|t| t == "A"));
     mock.assert_calls(1);
 }
 
 #[test]
 fn a_stale_token_is_refreshed_once_in_the_background_while_readers_keep_it() {
-    let server = MockServer::start();
+    let server = TokenServer::start();
     let source = cached_source(&server, "A", 10);
-    let slow = server.mock(|_, then| {
-        then.status(200)
-            .delay(Duration::from_millis(500))
-            .json_body(rfc_token("B", 10));
-    });
+    let slow = slow(&server, 500, 200, &rfc_token("B", 10).to_string());
     // 10 s token: the 60 s margin is capped at 5 s, so at 6 s it is stale but valid.
     clock().advance(Duration::from_secs(6));
     let seen = herd_sees(&source);
     // Every reader got the old token at once: none waited for the 500 ms refresh.
     assert!(seen.iter().all(|t| t == "A"), "{seen:?}");
-    eventually(|| source.token().unwrap().access_token().secret() == "B");
+    eventually(|| secret_of(&source) == "B");
     slow.assert_calls(1);
     assert_eq!(source.stats().fetches, 2);
 }
 
 #[test]
 fn an_expired_token_makes_callers_wait_for_one_fetch() {
-    let server = MockServer::start();
+    let server = TokenServer::start();
     let source = cached_source(&server, "A", 10);
-    let next = server.mock(|_, then| {
-        then.status(200)
-            .delay(Duration::from_millis(200))
-            .json_body(rfc_token("B", 10));
-    });
+    let next = slow(&server, 200, 200, &rfc_token("B", 10).to_string());
     clock().advance(Duration::from_secs(11));
     let seen = herd_sees(&source);
     assert!(seen.iter().all(|t| t == "B"), "{seen:?}");
@@ -135,20 +111,14 @@ fn an_expired_token_makes_callers_wait_for_one_fetch() {
 
 #[test]
 fn a_failing_endpoint_sees_one_request_per_backoff_window() {
-    let server = MockServer::start();
-    let mock = server.mock(|_, then| {
-        then.status(503)
-            .delay(Duration::from_millis(100))
-            .body("<html>down</html>");
-    });
+    let server = TokenServer::start();
+    let mock = slow(&server, 100, 503, "<html>down</html>");
     let source = source(&server);
     let reader = source.clone();
     let results = on_threads(64, move || reader.token().map(drop));
-    assert!(
-        results
-            .iter()
-            .all(|r| matches!(r, Err(Error::EndpointRefused(d)) if d.status == 503))
-    );
+    let refused =
+        |r: &apiauth::Result<()>| matches!(r, Err(Error::EndpointRefused(d)) if d.status == 503);
+    assert!(results.iter().all(refused));
     for _ in 0..100 {
         assert!(matches!(source.token(), Err(Error::EndpointRefused(_))));
     }
@@ -167,28 +137,24 @@ fn a_failing_endpoint_sees_one_request_per_backoff_window() {
 
 #[test]
 fn a_failed_refresh_keeps_the_old_token() {
-    let server = MockServer::start();
+    let server = TokenServer::start();
     let source = cached_source(&server, "A", 10);
-    let failing = server.mock(|_, then| {
-        then.status(500);
-    });
+    let failing = server.reply(500, "");
     clock().advance(Duration::from_secs(6));
-    assert_eq!(source.token().unwrap().access_token().secret(), "A");
+    assert_eq!(secret_of(&source), "A");
     eventually(|| source.stats().failures == 1);
     for _ in 0..100 {
-        assert_eq!(source.token().unwrap().access_token().secret(), "A");
+        assert_eq!(secret_of(&source), "A");
     }
     failing.assert_calls(1);
 }
 
 #[test]
 fn a_rejection_spares_a_newer_token() {
-    let server = MockServer::start();
+    let server = TokenServer::start();
     let source = cached_source(&server, "A", 3600);
     let old = source.token().unwrap();
-    let second = server.mock(|_, then| {
-        then.status(200).json_body(rfc_token("B", 3600));
-    });
+    let second = server.token("B", 3600);
     assert!(source.reject(&old));
     let new = source.token().unwrap();
     assert_eq!(new.access_token().secret(), "B");
@@ -204,20 +170,15 @@ fn a_rejection_spares_a_newer_token() {
 
 #[test]
 fn lifetimes_zero_short_and_huge() {
+    let max = MAX_LIFETIME.as_secs();
     // (expires_in, lifetime the token gets, seconds after which it is refreshed)
     for (expires_in, lifetime, refresh_after) in [
         (0, DEFAULT_LIFETIME, 241),
         (5, Duration::from_secs(5), 3),
-        (
-            10 * 365 * 24 * 3600,
-            MAX_LIFETIME,
-            MAX_LIFETIME.as_secs() - 59,
-        ),
+        (10 * 365 * 24 * 3600, MAX_LIFETIME, max - 59),
     ] {
-        let server = MockServer::start();
-        let mock = server.mock(|_, then| {
-            then.status(200).json_body(rfc_token("A", expires_in));
-        });
+        let server = TokenServer::start();
+        let mock = server.token("A", expires_in);
         let source = source(&server);
         assert_eq!(source.token().unwrap().lifetime(), lifetime);
         source.token().unwrap();
@@ -230,33 +191,29 @@ fn lifetimes_zero_short_and_huge() {
 
 #[test]
 fn a_jwt_exp_before_expires_in_wins() {
-    let server = MockServer::start();
-    let (jwt, _) = jwt_expiring_in(Duration::from_secs(100));
-    let mut first = server.mock(|_, then| {
-        then.status(200).json_body(rfc_token(&jwt, 3599));
-    });
+    let server = TokenServer::start();
+    let ((jwt, _), (later, _)) = (
+        jwt_expiring_in(Duration::from_secs(100)),
+        jwt_expiring_in(Duration::from_secs(3600)),
+    );
+    let mut first = server.token(&jwt, 3599);
     let source = source(&server);
     source.token().unwrap();
     clock().advance(Duration::from_secs(45));
     source.token().unwrap();
     first.assert_calls(1);
     first.delete();
-    let (later, _) = jwt_expiring_in(Duration::from_secs(3600));
-    let second = server.mock(|_, then| {
-        then.status(200).json_body(rfc_token(&later, 3599));
-    });
+    let second = server.token(&later, 3599);
     // Past exp (100 s) though well inside expires_in (3599 s): a new token, fetched inline.
     clock().advance(Duration::from_secs(60));
-    assert_eq!(source.token().unwrap().access_token().secret(), later);
+    assert_eq!(secret_of(&source), later);
     second.assert_calls(1);
 }
 
 #[test]
 fn refresh_hook_sees_every_fetch_and_may_panic() {
-    let server = MockServer::start();
-    server.mock(|_, then| {
-        then.status(200).json_body(rfc_token("SECRET-A", 3600));
-    });
+    let server = TokenServer::start();
+    server.token("SECRET-A", 3600);
     let seen = Arc::new(AtomicUsize::new(0));
     let counter = seen.clone();
     let source = config(&server).on_refresh(move |event| {
@@ -271,21 +228,18 @@ fn refresh_hook_sees_every_fetch_and_may_panic() {
     source.invalidate();
     source.token().unwrap();
     assert_eq!(seen.load(Ordering::SeqCst), 2);
-    assert_eq!(source.token().unwrap().access_token().secret(), "SECRET-A");
+    assert_eq!(secret_of(&source), "SECRET-A");
 }
 
 #[test]
 fn a_cache_hit_allocates_nothing() {
-    let server = MockServer::start();
-    server.mock(|_, then| {
-        then.status(200).json_body(rfc_token("A", 3600));
-    });
+    let server = TokenServer::start();
+    server.token("A", 3600);
     let source = source(&server);
     source.token().unwrap();
     let before = crate::allocations();
     for _ in 0..1000 {
-        let token = source.token().unwrap();
-        std::hint::black_box(&token);
+        std::hint::black_box(&source.token().unwrap());
     }
     assert_eq!(crate::allocations() - before, 0);
 }

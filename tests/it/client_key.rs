@@ -13,6 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
+use crate::fixture::secret_of;
 use crate::support::{clock, temp_dir};
 
 const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/keys/");
@@ -74,6 +75,11 @@ impl TokenServer {
             }
         });
         TokenServer { url, seen }
+    }
+
+    /// A configuration for this server with `client_key`, for `my-client` without a secret.
+    fn config(&self, client_key: ClientKey) -> TokenConfig {
+        TokenConfig::new(&self.url, creds("")).with_client_key(client_key)
     }
 
     fn forms(&self) -> Vec<Vec<(String, String)>> {
@@ -177,12 +183,8 @@ fn parts(jwt: &str) -> (Value, Value, String, Vec<u8>) {
     assert_eq!(pieces.len(), 3, "a JWS in compact form");
     let json = |s: &str| serde_json::from_slice(&URL_SAFE_NO_PAD.decode(s).unwrap()).unwrap();
     let signature = URL_SAFE_NO_PAD.decode(pieces[2]).unwrap();
-    (
-        json(pieces[0]),
-        json(pieces[1]),
-        format!("{}.{}", pieces[0], pieces[1]),
-        signature,
-    )
+    let input = format!("{}.{}", pieces[0], pieces[1]);
+    (json(pieces[0]), json(pieces[1]), input, signature)
 }
 
 /// The public key of a `-----BEGIN PUBLIC KEY-----` file as ring takes it: for RSA the
@@ -200,10 +202,8 @@ fn ring_public_key(pem: &str) -> Vec<u8> {
 /// Checks the form of a JWT client assertion and its claims; returns the JWT's parts.
 fn assertion_of(form: &[(String, String)], url: &str) -> (Value, Value, String, Vec<u8>) {
     assert_eq!(field(form, "grant_type").unwrap(), "client_credentials");
-    assert_eq!(
-        field(form, "client_assertion_type").unwrap(),
-        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-    );
+    let jwt_bearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+    assert_eq!(field(form, "client_assertion_type").unwrap(), jwt_bearer);
     assert_eq!(field(form, "client_id").unwrap(), "my-client");
     assert_eq!(field(form, "client_secret"), None);
     let jwt = field(form, "client_assertion").unwrap();
@@ -225,32 +225,24 @@ fn assertion_of(form: &[(String, String)], url: &str) -> (Value, Value, String, 
 #[test]
 fn signed_assertions_verify_with_the_public_key_and_carry_the_claims() {
     use ring::signature::{ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
-    let cases: [(
-        &str,
-        &str,
-        &str,
-        &dyn ring::signature::VerificationAlgorithm,
-    ); 3] = [
-        (
-            "rsa.pem",
-            "rsa.pub.pem",
-            "RS256",
-            &RSA_PKCS1_2048_8192_SHA256,
-        ),
-        (
-            "rsa-pkcs1.pem",
-            "rsa.pub.pem",
-            "RS256",
-            &RSA_PKCS1_2048_8192_SHA256,
-        ),
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a dyn ring::signature::VerificationAlgorithm,
+    );
+    #[rustfmt::skip]
+    let cases: [Case; 3] = [
+        ("rsa.pem", "rsa.pub.pem", "RS256", &RSA_PKCS1_2048_8192_SHA256),
+        ("rsa-pkcs1.pem", "rsa.pub.pem", "RS256", &RSA_PKCS1_2048_8192_SHA256),
         ("ec.pem", "ec.pub.pem", "ES256", &ECDSA_P256_SHA256_FIXED),
     ];
     for (private, public, alg, verify) in cases {
         let server = TokenServer::start();
         let client_key = ClientKey::private_key_jwt(&key(private)).unwrap();
         assert_eq!(client_key.algorithm(), Some(alg));
-        let source = TokenConfig::new(&server.url, creds(""))
-            .with_client_key(client_key.with_key_id("k-2026"))
+        let source = server
+            .config(client_key.with_key_id("k-2026"))
             .build()
             .unwrap();
         source.token().unwrap();
@@ -261,10 +253,11 @@ fn signed_assertions_verify_with_the_public_key_and_carry_the_claims() {
         let mut jtis = Vec::new();
         for form in &forms {
             let (header, claims, input, signature) = assertion_of(form, &server.url);
-            assert_eq!(
+            let (alg_kid, expected) = (
                 (header["alg"].as_str(), header["kid"].as_str()),
-                (Some(alg), Some("k-2026"))
+                (Some(alg), Some("k-2026")),
             );
+            assert_eq!(alg_kid, expected);
             let key = UnparsedPublicKey::new(verify, &public);
             key.verify(input.as_bytes(), &signature)
                 .unwrap_or_else(|_| panic!("{private}: the signature verifies"));
@@ -281,7 +274,8 @@ fn signed_assertions_verify_with_the_public_key_and_carry_the_claims() {
 fn client_secret_jwt_verifies_with_the_secret() {
     let server = TokenServer::start();
     let secret = "a-shared-secret-of-32-bytes-or-more!";
-    let source = TokenConfig::new(&server.url, creds(secret))
+    let config = TokenConfig::new(&server.url, creds(secret));
+    let source = config
         .with_client_key(ClientKey::client_secret_jwt())
         .build()
         .unwrap();
@@ -293,9 +287,7 @@ fn client_secret_jwt_verifies_with_the_secret() {
     ring::hmac::verify(&key, input.as_bytes(), &signature).expect("HS256 with the secret");
     assert!(!forms[0].iter().any(|(_, v)| v.contains(secret)));
     // An empty secret cannot sign.
-    let empty = TokenConfig::new(&server.url, creds(""))
-        .with_client_key(ClientKey::client_secret_jwt())
-        .build();
+    let empty = server.config(ClientKey::client_secret_jwt()).build();
     assert!(matches!(empty, Err(Error::Config(_))));
 }
 
@@ -308,10 +300,8 @@ fn a_key_that_is_not_one_is_a_config_error_without_its_bytes() {
     ] {
         let error = ClientKey::private_key_jwt(pem).unwrap_err();
         assert!(matches!(error, Error::Config(_)), "{error}");
-        assert!(
-            !error.to_string().contains("c2VjcmV0")
-                && !format!("{error:?}").contains("secret-bytes")
-        );
+        let (shown, debug) = (error.to_string(), format!("{error:?}"));
+        assert!(!shown.contains("c2VjcmV0") && !debug.contains("secret-bytes"));
     }
 }
 
@@ -333,8 +323,8 @@ fn a_file_assertion_rewritten_between_requests_is_sent_as_its_new_content() {
     let path = dir.join("token");
     rotate(&path, "assertion-1\n");
     let server = TokenServer::start();
-    let source = TokenConfig::new(&server.url, creds(""))
-        .with_client_key(ClientKey::assertion_file(&path))
+    let source = server
+        .config(ClientKey::assertion_file(&path))
         .build()
         .unwrap();
     source.token().unwrap();
@@ -346,11 +336,9 @@ fn a_file_assertion_rewritten_between_requests_is_sent_as_its_new_content() {
         .map(|form| field(form, "client_assertion").unwrap())
         .collect();
     assert_eq!(sent, ["assertion-1", "assertion-2", "assertion-3"]);
+    let jwt_bearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
     for form in server.forms() {
-        assert_eq!(
-            field(&form, "client_assertion_type").unwrap(),
-            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-        );
+        assert_eq!(field(&form, "client_assertion_type").unwrap(), jwt_bearer);
         assert_eq!(field(&form, "client_id").unwrap(), "my-client");
     }
 }
@@ -361,12 +349,10 @@ fn a_file_assertion_rewritten_between_requests_is_sent_as_its_new_content() {
 fn twenty_six_hours(client_key: ClientKey, path: &Path) {
     let server = TokenServer::start();
     server.seen.lock().unwrap().expires_in = 24 * 3600;
-    let source = TokenConfig::new(&server.url, creds(""))
-        .with_client_key(client_key)
-        .with_refresh_margin(Duration::ZERO)
-        .with_test_clock(clock())
-        .build()
-        .unwrap();
+    let config = server
+        .config(client_key)
+        .with_refresh_margin(Duration::ZERO);
+    let source = config.with_test_clock(clock()).build().unwrap();
     let mut failures = 0;
     for hour in 0..=26 {
         let current = format!("assertion-hour-{hour}");
@@ -400,24 +386,18 @@ fn a_function_assertion_is_called_for_every_request() {
     let server = TokenServer::start();
     let calls = Arc::new(Mutex::new(0));
     let counter = calls.clone();
-    let source = TokenConfig::new(&server.url, creds(""))
-        .with_client_key(ClientKey::assertion_fn("ci-oidc", move || {
-            let mut n = counter.lock().unwrap();
-            *n += 1;
-            Ok(format!("assertion-{n}"))
-        }))
-        .build()
-        .unwrap();
+    let client_key = ClientKey::assertion_fn("ci-oidc", move || {
+        let mut n = counter.lock().unwrap();
+        *n += 1;
+        Ok(format!("assertion-{n}"))
+    });
+    let source = server.config(client_key).build().unwrap();
     source.token().unwrap();
     source.token().unwrap(); // cached
     source.refresh().unwrap();
     assert_eq!(*calls.lock().unwrap(), 2);
-    let failing = TokenConfig::new(&server.url, creds(""))
-        .with_client_key(ClientKey::assertion_fn("down", || {
-            Err(std::io::ErrorKind::NotFound.into())
-        }))
-        .build()
-        .unwrap();
+    let down = ClientKey::assertion_fn("down", || Err(std::io::ErrorKind::NotFound.into()));
+    let failing = server.config(down).build().unwrap();
     assert!(matches!(failing.token(), Err(Error::Assertion(_))));
     assert_eq!(server.hits(), 2);
 }
@@ -429,11 +409,10 @@ fn an_unusable_assertion_is_a_typed_error_and_nothing_is_sent() {
     let dir = temp_dir("assertion-bad");
     let server = TokenServer::start();
     let fails = |client_key: ClientKey| {
-        let source = TokenConfig::new(&server.url, creds(""))
-            .with_client_key(client_key)
-            .with_timeout(Duration::from_secs(1))
-            .build()
-            .unwrap();
+        let config = server
+            .config(client_key)
+            .with_timeout(Duration::from_secs(1));
+        let source = config.build().unwrap();
         let started = std::time::Instant::now();
         let error = source.token().unwrap_err();
         assert!(matches!(error, Error::Assertion(_)), "{error:?}");
@@ -445,13 +424,8 @@ fn an_unusable_assertion_is_a_typed_error_and_nothing_is_sent() {
     assert!(fails(ClientKey::assertion_file(&empty)).contains("empty"));
     assert!(fails(ClientKey::assertion_file(dir.join("missing"))).contains("missing"));
     let fifo = dir.join("fifo");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.unwrap().success());
     assert!(fails(ClientKey::assertion_file(&fifo)).contains("not a regular file"));
     let shared = dir.join("shared");
     rotate(&shared, "assertion-x");
@@ -464,28 +438,12 @@ fn an_unusable_assertion_is_a_typed_error_and_nothing_is_sent() {
     rotate(&control, "eyJ\u{1b}[2Jx");
     let message = fails(ClientKey::assertion_file(&control));
     assert!(!message.contains("eyJ"));
-    assert!(
-        fails(ClientKey::assertion_command(
-            "sh",
-            &["-c", "echo secret-assertion; exit 3"]
-        ))
-        .contains("exit status: 3")
-    );
-    assert!(fails(ClientKey::assertion_command("sleep", &["30"])).contains("exit in"));
-    assert!(
-        fails(ClientKey::assertion_command(
-            "sh",
-            &["-c", "head -c 70000 /dev/zero | tr '\\0' a"]
-        ))
-        .contains("64 KiB")
-    );
-    assert!(
-        fails(ClientKey::assertion_command(
-            "/nonexistent/helper",
-            &[] as &[&str]
-        ))
-        .contains("cannot start")
-    );
+    let command = |program: &str, args: &[&str]| fails(ClientKey::assertion_command(program, args));
+    assert!(command("sh", &["-c", "echo secret-assertion; exit 3"]).contains("exit status: 3"));
+    assert!(command("sleep", &["30"]).contains("exit in"));
+    let big = command("sh", &["-c", "head -c 70000 /dev/zero | tr '\\0' a"]);
+    assert!(big.contains("64 KiB"));
+    assert!(command("/nonexistent/helper", &[]).contains("cannot start"));
     assert_eq!(server.hits(), 0, "nothing was sent");
 }
 
@@ -499,8 +457,7 @@ fn assertions_and_keys_stay_out_of_errors_and_debug() {
     rotate(&path, assertion);
     let server = TokenServer::start();
     server.seen.lock().unwrap().accept = Some("another".into());
-    let config =
-        TokenConfig::new(&server.url, creds("")).with_client_key(ClientKey::assertion_file(&path));
+    let config = server.config(ClientKey::assertion_file(&path));
     let source = config.clone().build().unwrap();
     let error = source.token().unwrap_err();
     assert!(matches!(error, Error::CredentialsRejected(_)), "{error:?}");
@@ -508,30 +465,24 @@ fn assertions_and_keys_stay_out_of_errors_and_debug() {
     assert!(!format!("{error:?}").contains("c2lnbmF0dXJl"));
     assert!(!format!("{config:?} {source:?}").contains("c2lnbmF0dXJl"));
     let pem = key("rsa.pem");
-    let body: String = String::from_utf8(pem.clone())
-        .unwrap()
-        .lines()
-        .nth(2)
-        .unwrap()
-        .into();
+    let line = |pem: Vec<u8>, n| {
+        String::from_utf8(pem)
+            .unwrap()
+            .lines()
+            .nth(n)
+            .unwrap()
+            .to_owned()
+    };
+    let body = line(pem.clone(), 2);
     let signed = ClientKey::private_key_jwt(&pem).unwrap();
-    let tls = TlsSettings::new()
-        .with_client_cert(&key("client.pem"), &key("client.key"))
-        .unwrap();
-    let client_key_line: String = String::from_utf8(key("client.key"))
-        .unwrap()
-        .lines()
-        .nth(1)
-        .unwrap()
-        .into();
+    let tls = TlsSettings::new().with_client_cert(&key("client.pem"), &key("client.key"));
+    let (tls, client_key_line) = (tls.unwrap(), line(key("client.key"), 1));
     let shown = format!("{signed:?} {tls:?} {:?}", tls.agent_config().build());
-    assert!(
-        !shown.contains(&body) && !shown.contains(&client_key_line[..20]),
-        "{shown}"
-    );
+    let leaked = shown.contains(&body) || shown.contains(&client_key_line[..20]);
+    assert!(!leaked, "{shown}");
     assert!(shown.contains("private_key_jwt"), "{shown}");
     // A signed assertion's request, refused, and the logs of it all.
-    let signed = TokenConfig::new(&server.url, creds("")).with_client_key(signed);
+    let signed = server.config(signed);
     assert!(signed.build().unwrap().token().is_err());
     let logs = capture.0.lock().unwrap().join("\n");
     assert!(logs.contains(&server.url), "the requests were logged");
@@ -544,64 +495,24 @@ fn two_keys_of_one_client_get_two_cache_slots() {
     let dir = temp_dir("assertion-slots");
     let server = TokenServer::start();
     let cache = apiauth::DiskCache::open(dir.join("cache")).unwrap();
-    let source = |client_key: ClientKey| {
-        TokenConfig::new(&server.url, creds(""))
-            .with_client_key(client_key)
-            .with_disk_cache(cache.clone())
-            .build()
-            .unwrap()
+    let token = |client_key: ClientKey| {
+        let config = server.config(client_key).with_disk_cache(cache.clone());
+        secret_of(&config.build().unwrap())
     };
     let rsa = || ClientKey::private_key_jwt(&key("rsa.pem")).unwrap();
     let ec = || ClientKey::private_key_jwt(&key("ec.pem")).unwrap();
-    assert_eq!(
-        source(rsa()).token().unwrap().access_token().secret(),
-        "tok-0"
-    );
-    assert_eq!(
-        source(ec()).token().unwrap().access_token().secret(),
-        "tok-1"
-    );
+    assert_eq!(token(rsa()), "tok-0");
+    assert_eq!(token(ec()), "tok-1");
     // The same key again (a new process would be the same): served from the cache.
-    assert_eq!(
-        source(rsa()).token().unwrap().access_token().secret(),
-        "tok-0"
-    );
-    assert_eq!(
-        source(rsa().with_key_id("k2"))
-            .token()
-            .unwrap()
-            .access_token()
-            .secret(),
-        "tok-2"
-    );
+    assert_eq!(token(rsa()), "tok-0");
+    assert_eq!(token(rsa().with_key_id("k2")), "tok-2");
     // Files and commands: one slot per source.
     let (a, b) = (dir.join("a"), dir.join("b"));
     rotate(&a, "assertion-a");
     rotate(&b, "assertion-b");
-    assert_eq!(
-        source(ClientKey::assertion_file(&a))
-            .token()
-            .unwrap()
-            .access_token()
-            .secret(),
-        "tok-3"
-    );
-    assert_eq!(
-        source(ClientKey::assertion_file(&b))
-            .token()
-            .unwrap()
-            .access_token()
-            .secret(),
-        "tok-4"
-    );
-    assert_eq!(
-        source(ClientKey::assertion_file(&a))
-            .token()
-            .unwrap()
-            .access_token()
-            .secret(),
-        "tok-3"
-    );
+    assert_eq!(token(ClientKey::assertion_file(&a)), "tok-3");
+    assert_eq!(token(ClientKey::assertion_file(&b)), "tok-4");
+    assert_eq!(token(ClientKey::assertion_file(&a)), "tok-3");
     assert_eq!(server.hits(), 5);
     // No key material, assertion or path in the cache's files.
     for entry in std::fs::read_dir(dir.join("cache")).unwrap() {
@@ -621,15 +532,10 @@ fn mtls_server() -> Arc<rustls::ServerConfig> {
     roots
         .add(CertificateDer::from_pem_slice(&key("ca.pem")).unwrap())
         .unwrap();
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-        Arc::new(roots),
-        provider.clone(),
-    )
-    .build()
-    .unwrap();
-    let chain = CertificateDer::pem_slice_iter(&key("server.pem"))
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap();
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider;
+    let verifier = verifier(Arc::new(roots), provider.clone()).build().unwrap();
+    let chain = CertificateDer::pem_slice_iter(&key("server.pem")).collect::<Result<Vec<_>, _>>();
+    let chain = chain.unwrap();
     let server_key = PrivateKeyDer::from_pem_slice(&key("server.key")).unwrap();
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -643,26 +549,24 @@ fn mtls_server() -> Arc<rustls::ServerConfig> {
 #[test]
 fn a_server_that_requires_a_client_certificate_gets_it_and_refuses_a_client_without() {
     let server = TokenServer::with_tls(Some(mtls_server()));
-    let tls = TlsSettings::new()
-        .with_client_cert(&key("client.pem"), &key("client.key"))
+    let client_cert =
+        || TlsSettings::new().with_client_cert(&key("client.pem"), &key("client.key"));
+    let tls = client_cert()
         .unwrap()
         .with_root_certs(&key("ca.pem"))
         .unwrap();
-    let source = TokenConfig::new(&server.url, creds(""))
-        .with_client_key(ClientKey::tls_client_auth())
-        .with_tls(tls.clone())
-        .build()
-        .unwrap();
-    assert_eq!(source.token().unwrap().access_token().secret(), "tok-0");
+    let config = server.config(ClientKey::tls_client_auth());
+    assert_eq!(
+        secret_of(&config.with_tls(tls.clone()).build().unwrap()),
+        "tok-0"
+    );
     let form = &server.forms()[0];
     assert_eq!(field(form, "client_id").unwrap(), "my-client");
-    assert_eq!(
-        (
-            field(form, "client_secret"),
-            field(form, "client_assertion")
-        ),
-        (None, None)
+    let secrets = (
+        field(form, "client_secret"),
+        field(form, "client_assertion"),
     );
+    assert_eq!(secrets, (None, None));
     assert_eq!(server.seen.lock().unwrap().client_certs, [true]);
     // API calls through an agent with the same settings present it too.
     let agent: ureq::Agent = tls.agent_config().build().into();
@@ -670,22 +574,14 @@ fn a_server_that_requires_a_client_certificate_gets_it_and_refuses_a_client_with
     assert_eq!(answer.status(), 200);
     assert_eq!(server.seen.lock().unwrap().client_certs, [true, true]);
     // The private CA alone: the server refuses the handshake, and nothing is received.
-    let no_cert = TokenConfig::new(&server.url, creds("s"))
-        .with_client_auth(apiauth::ClientAuth::RequestBody)
-        .with_tls(TlsSettings::new().with_root_certs(&key("ca.pem")).unwrap())
-        .build()
-        .unwrap();
+    let config = TokenConfig::new(&server.url, creds("s"));
+    let config = config.with_client_auth(apiauth::ClientAuth::RequestBody);
+    let ca = TlsSettings::new().with_root_certs(&key("ca.pem")).unwrap();
+    let no_cert = config.with_tls(ca).build().unwrap();
     assert!(matches!(no_cert.token(), Err(Error::Transport(_))));
     // Without the private CA, the server is not trusted.
-    let no_ca = TokenConfig::new(&server.url, creds(""))
-        .with_client_key(ClientKey::tls_client_auth())
-        .with_tls(
-            TlsSettings::new()
-                .with_client_cert(&key("client.pem"), &key("client.key"))
-                .unwrap(),
-        )
-        .build()
-        .unwrap();
+    let config = server.config(ClientKey::tls_client_auth());
+    let no_ca = config.with_tls(client_cert().unwrap()).build().unwrap();
     assert!(matches!(no_ca.token(), Err(Error::Transport(_))));
     assert_eq!(server.hits(), 2);
 }
@@ -708,10 +604,8 @@ fn a_bad_or_mismatched_client_certificate_is_a_config_error_at_build() {
             .unwrap_err();
         assert!(matches!(error, Error::Config(_)), "{error:?}");
     }
-    assert!(matches!(
-        TlsSettings::new().with_root_certs(b"none"),
-        Err(Error::Config(_))
-    ));
+    let no_roots = TlsSettings::new().with_root_certs(b"none");
+    assert!(matches!(no_roots, Err(Error::Config(_))));
     // tls_client_auth without a certificate to present, and TLS settings with an agent.
     let config = TokenConfig::new("https://a.example/token", creds(""));
     let no_cert = config
@@ -719,7 +613,8 @@ fn a_bad_or_mismatched_client_certificate_is_a_config_error_at_build() {
         .with_client_key(ClientKey::tls_client_auth())
         .build();
     assert!(matches!(no_cert, Err(Error::Config(_))));
-    let with_agent = (config.clone().with_tls(TlsSettings::new()))
+    let with_tls = config.clone().with_tls(TlsSettings::new());
+    let with_agent = with_tls
         .with_agent(ureq::Agent::new_with_defaults())
         .build();
     assert!(matches!(with_agent, Err(Error::Config(_))));

@@ -2,25 +2,22 @@
 //! host's by an injected offset (it issues JWTs with `iat`/`exp` and a `Date` on its own
 //! clock), and the `test-util` clock for the host.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
-use std::thread;
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use apiauth::{Credentials, TestClock, TokenConfig, TokenSource};
+use apiauth::{TestClock, TokenConfig, TokenSource};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use crate::fixture::{Raw, creds, respond};
 use crate::support::{eventually, http_date};
 
 /// A token server whose clock reads the host's real clock plus `offset` s plus the
 /// simulated time the test has let pass. Its tokens are JWTs with `exp` (and `iat` if
 /// asked) on that clock, answered with `expires_in` and that clock's `Date`.
 pub struct Skewed {
-    url: String,
-    hits: Arc<AtomicUsize>,
+    server: Raw,
     elapsed_ms: Arc<AtomicU64>,
     offset: f64,
     host: TestClock,
@@ -30,44 +27,39 @@ impl Skewed {
     /// `offset`: the server's clock minus the host's, in seconds; `exp_in`: how long after
     /// issue its JWTs expire; `iat`: whether they say when they were issued.
     pub fn start(offset: i64, exp_in: f64, expires_in: u64, iat: bool) -> Skewed {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/token", listener.local_addr().unwrap());
-        let (hits, elapsed_ms) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicU64::new(0)));
-        let offset = offset as f64;
-        let (count, elapsed) = (hits.clone(), elapsed_ms.clone());
-        thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let n = count.fetch_add(1, SeqCst);
-                let now = server_now(offset, &elapsed);
-                let exp = now + exp_in;
-                let claims = match iat {
-                    true => format!(r#"{{"sub":"T{n}","iat":{now},"exp":{exp}}}"#),
-                    false => format!(r#"{{"sub":"T{n}","exp":{exp}}}"#),
-                };
-                let jwt = format!(
-                    "eyJhbGciOiJub25lIn0.{}.c2ln",
-                    URL_SAFE_NO_PAD.encode(claims)
-                );
-                let body = format!(r#"{{"access_token":"{jwt}","expires_in":{expires_in}}}"#);
-                answer(stream, &http_date(now as u64), &body);
-            }
+        let (offset, elapsed_ms) = (offset as f64, Arc::new(AtomicU64::new(0)));
+        let elapsed = elapsed_ms.clone();
+        let server = Raw::start(move |n, stream, _| {
+            let now = server_now(offset, &elapsed);
+            let (exp, iat) = (now + exp_in, iat.then(|| format!(r#""iat":{now},"#)));
+            let claims = format!(r#"{{"sub":"T{n}",{}"exp":{exp}}}"#, iat.unwrap_or_default());
+            let jwt = format!(
+                "eyJhbGciOiJub25lIn0.{}.c2ln",
+                URL_SAFE_NO_PAD.encode(claims)
+            );
+            let body = format!(r#"{{"access_token":"{jwt}","expires_in":{expires_in}}}"#);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ndate: {}\r\nconnection: close\r\ncontent-type: application/json",
+                http_date(now as u64)
+            );
+            respond(&stream, &head, &body);
         });
+        let host = TestClock::new();
         Skewed {
-            url,
-            hits,
+            server,
             elapsed_ms,
             offset,
-            host: TestClock::new(),
+            host,
         }
     }
 
     pub fn url(&self) -> &str {
-        &self.url
+        self.server.url()
     }
 
     /// Token requests received so far.
     pub fn hits(&self) -> usize {
-        self.hits.load(SeqCst)
+        self.server.hits()
     }
 
     /// Lets `by` pass on the host's clocks and the server's.
@@ -78,18 +70,14 @@ impl Skewed {
 
     /// A source on the host's (test) clock.
     pub fn source(&self) -> TokenSource {
-        TokenConfig::new(&self.url, Credentials::new("id", "secret").unwrap())
-            .with_test_clock(self.host.clone())
-            .build()
-            .unwrap()
+        let config = TokenConfig::new(self.url(), creds());
+        config.with_test_clock(self.host.clone()).build().unwrap()
     }
 
     /// Whether an API on the server's clock accepts `jwt`: its `exp` is still ahead.
     pub fn accepts(&self, jwt: &str) -> bool {
-        let claims = URL_SAFE_NO_PAD
-            .decode(jwt.split('.').nth(1).unwrap())
-            .unwrap();
-        let claims: serde_json::Value = serde_json::from_slice(&claims).unwrap();
+        let claims = URL_SAFE_NO_PAD.decode(jwt.split('.').nth(1).unwrap());
+        let claims: serde_json::Value = serde_json::from_slice(&claims.unwrap()).unwrap();
         claims["exp"].as_f64().unwrap() > server_now(self.offset, &self.elapsed_ms)
     }
 }
@@ -97,29 +85,6 @@ impl Skewed {
 fn server_now(offset: f64, elapsed_ms: &AtomicU64) -> f64 {
     let real = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     real.as_secs_f64() + elapsed_ms.load(SeqCst) as f64 / 1000.0 + offset
-}
-
-/// Reads one request and answers it with `body`, then closes the connection.
-fn answer(stream: TcpStream, date: &str, body: &str) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut length = 0;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some(("content-length", n)) = line.to_ascii_lowercase().split_once(':') {
-            length = n.trim().parse().unwrap_or(0);
-        }
-    }
-    let _ = reader.read_exact(&mut vec![0; length]);
-    let head = format!(
-        "HTTP/1.1 200 OK\r\ndate: {date}\r\nconnection: close\r\n\
-         content-type: application/json\r\ncontent-length: {}\r\n\r\n",
-        body.len()
-    );
-    let _ = (&stream).write_all(head.as_bytes());
-    let _ = (&stream).write_all(body.as_bytes());
 }
 
 /// Calls `token()` every `step` for `calls` calls; returns how many tokens the server's
@@ -207,14 +172,12 @@ mod cli {
         let user = User::new("clocks-ahead", "id", "secret");
         let out = header(&user, &server);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        let warned = |secs| {
-            stderr(&out).lines().any(|l| {
-                l.ends_with(&format!(
-                    "host clock {secs} s ahead of the token server; token lifetimes are \
-                     read in the server's time"
-                ))
-            })
+        let warning = |secs| {
+            format!(
+                "host clock {secs} s ahead of the token server; token lifetimes are read in the server's time"
+            )
         };
+        let warned = |secs| stderr(&out).lines().any(|l| l.ends_with(&warning(secs)));
         // The server's Date counts whole seconds: 7200 s, or 7201 s.
         assert!(warned(7200) || warned(7201), "{}", stderr(&out));
         assert_eq!(server.hits(), 1);

@@ -2,8 +2,7 @@
 //! whose file locks exclude one another as processes' do) do not queue behind one another
 //! when no record can be written.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Barrier};
@@ -12,38 +11,10 @@ use std::time::Duration;
 
 use apiauth::{Credentials, DiskCache, TokenConfig};
 
+use crate::fixture::{Raw, respond, secret_of};
 use crate::support::temp_dir;
 
-/// A token endpoint that answers every request after 1 s, counting requests and the most
-/// that were in flight at once.
-fn slow_endpoint() -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/token", listener.local_addr().unwrap());
-    let (hits, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let in_flight = Arc::new(AtomicUsize::new(0));
-    let (h, m) = (hits.clone(), most.clone());
-    thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let (h, m, in_flight) = (h.clone(), m.clone(), in_flight.clone());
-            thread::spawn(move || {
-                let mut stream = stream;
-                let mut buf = [0; 4096];
-                let _ = stream.read(&mut buf);
-                h.fetch_add(1, SeqCst);
-                m.fetch_max(in_flight.fetch_add(1, SeqCst) + 1, SeqCst);
-                thread::sleep(Duration::from_secs(1));
-                in_flight.fetch_sub(1, SeqCst);
-                let body = r#"{"access_token":"T","expires_in":3600}"#;
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            });
-        }
-    });
-    (url, hits, most)
-}
+const OK: &str = "HTTP/1.1 200 OK\r\nconnection: close";
 
 /// A mounted tmpfs, unmounted when dropped.
 struct Mounted(std::path::PathBuf);
@@ -58,16 +29,13 @@ impl Drop for Mounted {
 /// files) but not written. `None` where mounting is not allowed (not root).
 fn full_tmpfs() -> Option<Mounted> {
     let dir = temp_dir("full-disk");
-    let mounted = Command::new("mount")
+    let mut mount = Command::new("mount");
+    mount
         .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
-        .arg(&dir)
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must be able to mount a tmpfs"
-        );
+        .arg(&dir);
+    if !mount.status().is_ok_and(|s| s.success()) {
+        let ci = std::env::var_os("CI").is_some();
+        assert!(!ci, "CI must be able to mount a tmpfs");
         eprintln!("skipped: cannot mount a tmpfs here (not root)");
         return None;
     }
@@ -80,68 +48,46 @@ fn full_tmpfs() -> Option<Mounted> {
 #[test]
 fn a_full_disk_never_serializes_the_processes() {
     let Some(mounted) = full_tmpfs() else { return };
-    let dir = &mounted.0;
-    let (url, hits, most) = slow_endpoint();
-    let cache = DiskCache::open(dir.join("apiauth")).unwrap();
+    // The endpoint answers every request after 1 s, counting the most in flight at once.
+    let (in_flight, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (now, max) = (in_flight.clone(), most.clone());
+    let server = Raw::start(move |_, stream, _| {
+        max.fetch_max(now.fetch_add(1, SeqCst) + 1, SeqCst);
+        thread::sleep(Duration::from_secs(1));
+        now.fetch_sub(1, SeqCst);
+        respond(&stream, OK, r#"{"access_token":"T","expires_in":3600}"#);
+    });
+    let cache = DiskCache::open(mounted.0.join("apiauth")).unwrap();
+    let creds = Credentials::new("id", "s3cr3t").unwrap();
+    let config = TokenConfig::new(server.url(), creds).with_disk_cache(cache);
     let start = Arc::new(Barrier::new(16));
-    let runs: Vec<_> = (0..16)
-        .map(|_| {
-            let (url, cache, start) = (url.clone(), cache.clone(), start.clone());
-            thread::spawn(move || {
-                let source = TokenConfig::new(url, Credentials::new("id", "s3cr3t").unwrap())
-                    .with_disk_cache(cache)
-                    .build()
-                    .unwrap();
-                start.wait();
-                source.token().unwrap().access_token().secret().to_owned()
-            })
-        })
-        .collect();
-    for run in runs {
+    let spawn = |_| {
+        let (source, start) = (config.clone().build().unwrap(), start.clone());
+        thread::spawn(move || (start.wait(), secret_of(&source)).1)
+    };
+    for run in (0..16).map(spawn).collect::<Vec<_>>() {
         assert_eq!(run.join().unwrap(), "T");
     }
     // No record could be written, so each process asks; but the first holder's failed
     // write releases the others at once (before: one request at a time, 16 s in all).
-    assert_eq!(hits.load(SeqCst), 16);
+    assert_eq!(server.hits(), 16);
     let most = most.load(SeqCst);
     assert!(most >= 8, "at most {most} requests in flight at once");
 }
 
-/// A token endpoint whose first connection is accepted and never answered; every later one
-/// gets a token. Counts connections.
-fn first_hangs() -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/token", listener.local_addr().unwrap());
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let counter = accepted.clone();
-    thread::spawn(move || {
-        let mut held = Vec::new();
-        for mut stream in listener.incoming().flatten() {
-            if counter.fetch_add(1, SeqCst) == 0 {
-                held.push(stream);
-                continue;
-            }
-            let mut buf = [0; 4096];
-            let _ = stream.read(&mut buf);
-            let body = r#"{"access_token":"LATER","expires_in":3600}"#;
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    (url, accepted)
-}
-
 #[test]
 fn a_stopped_lock_holder_is_waited_for_a_bounded_time_and_records_nothing_when_resumed() {
-    let (url, accepted) = first_hangs();
+    // The first connection is held and never answered; every later one gets a token.
+    let server = Raw::start(|n, stream, _| match n {
+        0 => thread::sleep(Duration::from_secs(3600)),
+        _ => respond(&stream, OK, r#"{"access_token":"LATER","expires_in":3600}"#),
+    });
+    let url = server.url();
     let home = temp_dir("stopped-holder");
     let run = || {
         let mut command = Command::new(env!("CARGO_BIN_EXE_apiauth"));
         command
-            .args(["token", "--provider", "generic", "--token-url", &url])
+            .args(["token", "--provider", "generic", "--token-url", url])
             .args(["--timeout", "1"])
             .env("XDG_CACHE_HOME", &home)
             .env("APIAUTH_CLIENT_ID", "id")
@@ -152,16 +98,11 @@ fn a_stopped_lock_holder_is_waited_for_a_bounded_time_and_records_nothing_when_r
     };
     // The holder takes the lock, sends, and is stopped while it waits for the answer.
     let holder = run().spawn().unwrap();
-    crate::support::eventually(|| accepted.load(SeqCst) == 1);
+    crate::support::eventually(|| server.hits() == 1);
     let signal = |sig: &str| {
         let pid = holder.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args([sig, &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
+        let killed = Command::new("kill").args([sig, &pid]).status();
+        assert!(killed.unwrap().success());
     };
     signal("-STOP");
     // Another process waits for the lock at most one time limit and a second, then asks
@@ -176,16 +117,14 @@ fn a_stopped_lock_holder_is_waited_for_a_bounded_time_and_records_nothing_when_r
     let holder = holder.wait_with_output().unwrap();
     assert_eq!(holder.status.code(), Some(4));
     let next = run().output().unwrap();
+    let stdout = String::from_utf8_lossy(&next.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&next.stderr);
     assert_eq!(
-        (
-            next.status.code(),
-            String::from_utf8_lossy(&next.stdout).into_owned()
-        ),
-        (Some(0), "LATER\n".to_owned()),
-        "{}",
-        String::from_utf8_lossy(&next.stderr)
+        (next.status.code(), stdout),
+        (Some(0), "LATER\n".into()),
+        "{stderr}"
     );
-    assert_eq!(accepted.load(SeqCst), 3);
+    assert_eq!(server.hits(), 3);
 }
 
 /// A token endpoint that takes `phase` to answer and `phase` again to send the body: each

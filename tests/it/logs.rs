@@ -9,9 +9,9 @@ use apiauth::providers::motorweb;
 use apiauth::{ApiClient, Auth, Credentials, DiskCache, TokenScheme};
 use base64::Engine as _;
 use httpmock::Method::{GET, POST};
-use httpmock::MockServer;
 use serde_json::json;
 
+use crate::fixture::TokenServer;
 use crate::support::{clock, jwt_expiring_in, temp_dir};
 
 /// Every record of apiauth's own targets, as `level target: message`. (ureq's records are
@@ -48,48 +48,41 @@ const SECRET: &str = "LOGSECRET-41a7";
 #[test]
 fn events_are_logged_without_secrets() {
     let capture = capture();
-    let server = MockServer::start();
+    let server = TokenServer::at("/auth/v1/token");
     let (jwt, _) = jwt_expiring_in(Duration::from_secs(3600));
     let body =
         json!({"access_token": jwt, "expires_in": 3599, "refresh_token": "REFRESHTOKEN-LOG"});
     let ok = server.mock(|when, then| {
         when.method(POST).path("/auth/v1/token");
-        then.status(200).json_body(body.clone()).up_to_n_times(2);
+        then.status(200).json_body(body).up_to_n_times(2);
     });
     let refused = server.mock(|when, then| {
         when.method(GET).path("/v1/x");
         then.status(401).body("no");
     });
     let dir = temp_dir("logs");
-    let creds = Credentials::new("log-client", SECRET).unwrap();
-    let config = motorweb::token_config_at(&server.base_url(), creds)
-        .with_disk_cache(DiskCache::open(dir.join("apiauth")).unwrap())
-        .with_test_clock(clock());
-    let source = config.clone().build().unwrap();
+    let config = |secret: &str| {
+        let creds = Credentials::new("log-client", secret).unwrap();
+        let cache = DiskCache::open(dir.join("apiauth")).unwrap();
+        let config = motorweb::token_config_at(&server.base_url(), creds);
+        config.with_disk_cache(cache).with_test_clock(clock())
+    };
+    let source = config(SECRET).build().unwrap();
     // Fetched, then read from disk by a second "process".
     source.token().unwrap();
-    config.clone().build().unwrap().token().unwrap();
+    config(SECRET).build().unwrap().token().unwrap();
     // Rejected by an API: dropped, then a fresh token kept under backoff.
     let client = ApiClient::new(Auth::Token(source.clone(), TokenScheme::Bearer));
     let get = || Request::get(server.url("/v1/x")).body(&[][..]).unwrap();
     assert!(client.run(get()).is_err() && client.run(get()).is_err());
     ok.assert_calls(2);
     // The endpoint fails: a refresh-ahead fails and the valid token is served.
-    server.mock(|when, then| {
-        when.method(POST).path("/auth/v1/token");
-        then.status(503).body("down");
-    });
+    server.reply(503, "down");
     clock().advance(Duration::from_secs(3400));
     source.token().unwrap();
     crate::support::eventually(|| !source.stats().fetching && source.stats().failures == 1);
     // Another secret has a store slot of its own: it reads nothing and asks.
-    let other = motorweb::token_config_at(
-        &server.base_url(),
-        Credentials::new("log-client", "x").unwrap(),
-    )
-    .with_disk_cache(DiskCache::open(dir.join("apiauth")).unwrap())
-    .with_test_clock(clock());
-    assert!(other.build().unwrap().token().is_err());
+    assert!(config("x").build().unwrap().token().is_err());
     refused.assert_calls(3);
 
     let lines = capture.0.lock().unwrap().clone();
@@ -103,13 +96,8 @@ fn events_are_logged_without_secrets() {
         "{mine:#?}"
     );
     assert!(has("DEBUG", "read from the store"), "{mine:#?}");
-    assert!(
-        has(
-            "INFO",
-            "rejected (401) the token of client log-client; dropped"
-        ),
-        "{mine:#?}"
-    );
+    let dropped = "rejected (401) the token of client log-client; dropped";
+    assert!(has("INFO", dropped), "{mine:#?}");
     assert!(
         has("WARN", "a fresh token of client log-client again"),
         "{mine:#?}"

@@ -10,6 +10,7 @@ mod client_key;
 mod clocks;
 #[cfg(unix)]
 mod disk_cache;
+mod fixture;
 #[cfg(unix)]
 mod lock_holders;
 mod logs;

@@ -3,42 +3,34 @@
 
 use std::time::Duration;
 
-use apiauth::{Credentials, TestClock, TokenConfig, TokenSource};
-use httpmock::Method::POST;
-use httpmock::{Mock, MockServer};
+use apiauth::{TestClock, TokenConfig, TokenSource};
 use serde_json::json;
 
-use crate::server::{Reply, Server};
-use crate::support::{eventually, jwt_expiring_in, rfc_token};
+use crate::fixture::{TokenServer, creds, reply, secret_of};
+use crate::server::Server;
+use crate::support::{eventually, jwt_expiring_in};
 
 fn source_at(url: &str, clock: &TestClock) -> TokenSource {
-    TokenConfig::new(url, Credentials::new("id", "secret").unwrap())
+    TokenConfig::new(url, creds())
         .with_test_clock(clock.clone())
         .build()
         .unwrap()
 }
 
-/// A server that hands out one token living `lifetime` s, then answers 503 for ever.
-fn then_down(server: &MockServer, lifetime: u64) -> Mock<'_> {
-    server.mock(|when, then| {
-        when.method(POST).path("/token");
-        then.status(200)
-            .json_body(rfc_token("ONLY", lifetime))
-            .up_to_n_times(1);
-    });
-    server.mock(|when, then| {
-        when.method(POST).path("/token");
-        then.status(503);
-    })
-}
-
 /// Walks the clock forward by `step` until a call fails; returns how long after the first
 /// (failed) refresh attempt that was, and the time of the failure since the token was issued.
 fn outage_tolerance(lifetime: u64, step: Duration) -> (Duration, Duration) {
-    let server = MockServer::start();
-    let down = then_down(&server, lifetime);
+    // One token living `lifetime` s, then 503 for ever.
+    let server = TokenServer::start();
+    server.mock(|when, then| {
+        when.path("/token");
+        then.status(200)
+            .json_body(crate::support::rfc_token("ONLY", lifetime))
+            .up_to_n_times(1);
+    });
+    let down = server.reply(503, "");
     let clock = TestClock::new();
-    let source = source_at(&server.url("/token"), &clock);
+    let source = source_at(&server.token_url(), &clock);
     source.token().unwrap();
     let (mut elapsed, mut first_attempt) = (Duration::ZERO, None);
     loop {
@@ -67,23 +59,19 @@ fn an_hours_token_survives_five_minutes_of_outage() {
 
 #[test]
 fn a_thirty_day_token_survives_fifteen_days_of_outage() {
+    let days = |n: u64| Duration::from_secs(n * 86400);
     let (tolerated, failed_at) = outage_tolerance(30 * 86400, Duration::from_secs(3600));
-    assert!(
-        tolerated >= Duration::from_secs(15 * 86400),
-        "{tolerated:?}"
-    );
-    assert!(
-        failed_at >= Duration::from_secs(30 * 86400),
-        "{failed_at:?}"
-    );
+    assert!(tolerated >= days(15), "{tolerated:?}");
+    assert!(failed_at >= days(30), "{failed_at:?}");
 }
 
 #[test]
 fn an_hours_token_costs_at_most_1_1_requests_an_hour() {
-    let server = Server::start(|n| Reply {
-        status: 200,
-        body: format!(r#"{{"access_token":"T{n}","expires_in":3599}}"#),
-        delay: Duration::ZERO,
+    let server = Server::start(|n| {
+        reply(
+            200,
+            format!(r#"{{"access_token":"T{n}","expires_in":3599}}"#),
+        )
     });
     let clock = TestClock::new();
     let source = source_at(server.url(), &clock);
@@ -101,41 +89,33 @@ fn an_hours_token_costs_at_most_1_1_requests_an_hour() {
 
 #[test]
 fn a_jwt_past_its_exp_after_a_suspend_is_replaced_within_a_second() {
-    let server = MockServer::start();
+    let server = TokenServer::start();
     let (first, _) = jwt_expiring_in(Duration::from_secs(3600));
     let (second, _) = jwt_expiring_in(Duration::from_secs(4 * 3600));
     server.mock(|when, then| {
-        when.method(POST).path("/token");
-        then.status(200)
-            .json_body(json!({"access_token": first, "expires_in": 3599}))
-            .up_to_n_times(1);
+        when.path("/token");
+        let body = json!({"access_token": first, "expires_in": 3599});
+        then.status(200).json_body(body).up_to_n_times(1);
     });
-    let later = server.mock(|when, then| {
-        when.method(POST).path("/token");
-        then.status(200)
-            .json_body(json!({"access_token": second, "expires_in": 3599}));
-    });
+    let later = server.json(200, json!({"access_token": second, "expires_in": 3599}));
     let clock = TestClock::new();
-    let source = source_at(&server.url("/token"), &clock);
-    assert_eq!(source.token().unwrap().access_token().secret(), first);
+    let source = source_at(&server.token_url(), &clock);
+    assert_eq!(secret_of(&source), first);
     // The host sleeps two hours: its monotonic clock stood still, the wall clock did not.
     clock.advance_wall(Duration::from_secs(2 * 3600));
     // Within the first second after resume the old token may still be handed out (the
     // wall clock is read at most once a second); after it, never.
     clock.advance(Duration::from_millis(1001));
-    assert_eq!(source.token().unwrap().access_token().secret(), second);
+    assert_eq!(secret_of(&source), second);
     later.assert_calls(1);
 }
 
 #[test]
 fn a_ten_second_token_is_reused_for_five_seconds() {
-    let server = MockServer::start();
-    let mock = server.mock(|when, then| {
-        when.method(POST).path("/token");
-        then.status(200).json_body(rfc_token("SHORT", 10));
-    });
+    let server = TokenServer::start();
+    let mock = server.token("SHORT", 10);
     let clock = TestClock::new();
-    let source = source_at(&server.url("/token"), &clock);
+    let source = source_at(&server.token_url(), &clock);
     source.token().unwrap();
     clock.advance(Duration::from_millis(4900));
     source.token().unwrap();

@@ -1,52 +1,33 @@
 //! Hostile input, faults and secrets: nothing leaks, hangs or panics.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
+use apiauth::TokenScheme::{Bearer, ConnectToken};
 use apiauth::{
     ApiClient, Auth, BasicEncoding, Credentials, Error, MAX_LIFETIME, Token, TokenConfig,
-    TokenScheme, TokenSource,
+    TokenSource,
 };
 use base64::Engine as _;
-use httpmock::MockServer;
 use serde_json::json;
 
-use crate::server::{Reply, Server};
+use crate::fixture::{Raw, TokenServer, creds, reply, transport};
+use crate::server::Server;
 use crate::support::jwt_expiring_in;
 use crate::usable::assert_usable;
 
-/// A server that accepts one connection, reads the request head, and hands the socket to
-/// `respond`. Returns the token URL.
-fn raw_server(respond: impl FnOnce(TcpStream) + Send + 'static) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/token", listener.local_addr().unwrap());
-    thread::spawn(move || {
-        let (mut socket, _) = listener.accept().unwrap();
-        let mut head = Vec::new();
-        let mut byte = [0];
-        while !head.ends_with(b"\r\n\r\n") && socket.read(&mut byte).is_ok_and(|n| n == 1) {
-            head.push(byte[0]);
-        }
-        respond(socket);
-    });
-    url
-}
-
 fn source(url: &str) -> TokenSource {
-    TokenConfig::new(url, Credentials::new("id", "secret").unwrap())
-        .with_timeout(Duration::from_millis(500))
-        .build()
-        .unwrap()
+    let config = TokenConfig::new(url, creds()).with_timeout(Duration::from_millis(500));
+    config.build().unwrap()
 }
 
-fn transport_error(result: apiauth::Result<Arc<Token>>) -> Box<apiauth::Unreachable> {
-    match result {
-        Err(Error::Transport(e)) => e,
-        other => panic!("expected a transport error, got {other:?}"),
-    }
+/// A source (500 ms time limit) on a server that reads the request and hands the socket to
+/// `respond`.
+fn raw(respond: impl Fn(TcpStream) + Send + Sync + 'static) -> TokenSource {
+    source(Raw::start(move |_, socket, _| respond(socket)).url())
 }
 
 #[test]
@@ -57,17 +38,15 @@ fn connection_refused() {
         .unwrap()
         .port();
     let url = format!("http://127.0.0.1:{port}/token");
-    let error = transport_error(source(&url).token());
+    let error = transport(source(&url).token());
     assert_eq!(error.cause, apiauth::Cause::ConnectionRefused, "{error:?}");
-    assert_eq!(
-        error.to_string(),
-        format!("could not reach the token endpoint {url}: connection refused")
-    );
+    let message = format!("could not reach the token endpoint {url}: connection refused");
+    assert_eq!(error.to_string(), message);
 }
 
 #[test]
 fn a_trickling_body_hits_the_time_limit() {
-    let url = raw_server(|mut socket| {
+    let source = raw(|mut socket| {
         let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{");
         for _ in 0..20 {
             thread::sleep(Duration::from_millis(100));
@@ -77,18 +56,16 @@ fn a_trickling_body_hits_the_time_limit() {
         }
     });
     let started = Instant::now();
-    let error = transport_error(source(&url).token());
+    let error = transport(source.token());
     let after = Some(Duration::from_millis(500));
     assert_eq!(error.cause, apiauth::Cause::TimedOut { after }, "{error:?}");
-    eprintln!(
-        "trickling body: timed out after {:?} (limit 500 ms)",
-        started.elapsed()
-    );
+    let elapsed = started.elapsed();
+    eprintln!("trickling body: timed out after {elapsed:?} (limit 500 ms)");
 }
 
 #[test]
 fn a_10_mb_body_is_refused_after_64_kib() {
-    let url = raw_server(|mut socket| {
+    let source = raw(|mut socket| {
         let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10485760\r\n\r\n");
         let chunk = vec![b' '; 64 * 1024];
         for _ in 0..160 {
@@ -97,52 +74,40 @@ fn a_10_mb_body_is_refused_after_64_kib() {
             }
         }
     });
+    let too_large = source.token();
     assert!(matches!(
-        source(&url).token(),
+        too_large,
         Err(Error::InvalidResponse(apiauth::Unusable::TooLarge))
     ));
 }
 
 #[test]
 fn a_truncated_body_and_a_connection_closed_mid_chunk() {
-    let truncated = raw_server(|mut socket| {
-        let _ = socket
-            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"access_token\":\"abc");
-    });
-    transport_error(source(&truncated).token());
-    let mid_chunk = raw_server(|mut socket| {
-        let _ = socket
-            .write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n40\r\n{\"access");
-    });
-    transport_error(source(&mid_chunk).token());
+    for answer in [
+        &b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"access_token\":\"abc"[..],
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n40\r\n{\"access",
+    ] {
+        transport(raw(move |mut socket| drop(socket.write_all(answer))).token());
+    }
 }
 
 #[test]
 fn a_64_kib_token_is_over_the_body_cap() {
-    let server = MockServer::start();
-    let token = "a".repeat(64 * 1024);
-    server.mock(|_, then| {
-        then.status(200).json_body(json!({"access_token": token}));
-    });
-    let source = TokenConfig::new(server.url("/token"), Credentials::new("id", "s").unwrap())
-        .build()
-        .unwrap();
-    assert!(matches!(source.token(), Err(Error::InvalidResponse(_))));
+    let server = TokenServer::start();
+    server.json(200, json!({"access_token": "a".repeat(64 * 1024)}));
+    assert!(matches!(
+        server.source().token(),
+        Err(Error::InvalidResponse(_))
+    ));
 }
 
 #[test]
 fn huge_and_negative_lifetimes_from_a_server() {
     // A negative one is refused (RFC 6749 §5.1), not guessed at: see strict_answers.rs.
     for (expires_in, lifetime) in [(json!(1e300), Some(MAX_LIFETIME)), (json!(-3600), None)] {
-        let server = MockServer::start();
-        server.mock(|_, then| {
-            then.status(200)
-                .json_body(json!({"access_token": "t", "expires_in": expires_in}));
-        });
-        let source = TokenConfig::new(server.url("/token"), Credentials::new("id", "s").unwrap())
-            .build()
-            .unwrap();
-        assert_eq!(source.token().ok().map(|t| t.lifetime()), lifetime);
+        let server = TokenServer::start();
+        server.json(200, json!({"access_token": "t", "expires_in": expires_in}));
+        assert_eq!(server.source().token().ok().map(|t| t.lifetime()), lifetime);
     }
 }
 
@@ -157,19 +122,15 @@ fn leaks(text: &str) -> bool {
 
 #[test]
 fn no_secret_reaches_debug_or_an_error() {
-    let server = MockServer::start();
-    server.mock(|_, then| {
-        then.status(200).json_body(
-            json!({"access_token": TOKEN, "refresh_token": "REFRESHSECRET", "expires_in": 60}),
-        );
-    });
+    let server = TokenServer::start();
+    let body = json!({"access_token": TOKEN, "refresh_token": "REFRESHSECRET", "expires_in": 60});
+    server.json(200, body);
     let creds = Credentials::new("id", SECRET).unwrap();
     let events = Arc::new(Mutex::new(Vec::new()));
     let log = events.clone();
-    let source = TokenConfig::new(server.url("/token"), creds.clone())
-        .on_refresh(move |event| log.lock().unwrap().push(format!("{event:?}")))
-        .build()
-        .unwrap();
+    let config = TokenConfig::new(server.token_url(), creds.clone());
+    let config = config.on_refresh(move |event| log.lock().unwrap().push(format!("{event:?}")));
+    let source = config.build().unwrap();
     let token = source.token().unwrap();
     let printed = [
         format!("{creds:?}"),
@@ -177,13 +138,10 @@ fn no_secret_reaches_debug_or_an_error() {
         format!("{:?}", creds.basic_header(BasicEncoding::Raw).unwrap()),
         format!("{token:?}"),
         format!("{:?}", token.access_token()),
-        format!("{:?}", token.header(TokenScheme::Bearer)),
-        format!("{:?}", token.header(TokenScheme::ConnectToken)),
+        format!("{:?}", token.header(Bearer)),
+        format!("{:?}", token.header(ConnectToken)),
         format!("{source:?}"),
-        format!(
-            "{:?}",
-            ApiClient::new(Auth::Token(source.clone(), TokenScheme::Bearer))
-        ),
+        format!("{:?}", ApiClient::new(Auth::Token(source.clone(), Bearer))),
         format!("{:?}", Auth::Basic(creds.clone(), BasicEncoding::Raw)),
         format!("{:?}", source.stats()),
     ];
@@ -191,30 +149,19 @@ fn no_secret_reaches_debug_or_an_error() {
         assert!(!leaks(text), "{text}");
     }
     // Errors made from 2xx bodies that held the token, and from refusals.
+    #[rustfmt::skip]
     let bodies = [
-        (
-            200,
-            format!(r#"{{"access_token":"{TOKEN}","token_type":"mac"}}"#),
-        ),
+        (200, format!(r#"{{"access_token":"{TOKEN}","token_type":"mac"}}"#)),
         (200, format!(r#"{{"access_token":"{TOKEN} x"}}"#)),
         (200, format!(r#"{{"access_token":"{TOKEN}""#)),
-        (
-            200,
-            format!(r#"{{"accessToken":"{TOKEN}","success":false}}"#),
-        ),
+        (200, format!(r#"{{"accessToken":"{TOKEN}","success":false}}"#)),
         (200, format!("access_token={TOKEN}&token_type=mac")),
         (200, TOKEN.to_owned()),
         (401, format!("<html>{SECRET}</html>")),
     ];
     for (status, body) in bodies {
-        let error = Token::from_response(
-            status,
-            body.as_bytes(),
-            Instant::now(),
-            SystemTime::now(),
-            None,
-        )
-        .unwrap_err();
+        let (sent, now) = (Instant::now(), SystemTime::now());
+        let error = Token::from_response(status, body.as_bytes(), sent, now, None).unwrap_err();
         for text in [error.to_string(), format!("{error:?}")] {
             assert!(!leaks(&text), "{body}: {text}");
         }
@@ -270,12 +217,8 @@ fn seeded_randomized_parse_never_panics_and_only_yields_usable_tokens() {
                     4 => {
                         let other = corpus[rng.below(corpus.len())].as_bytes();
                         let from = rng.below(other.len());
-                        input.splice(
-                            at..at,
-                            other[from..(from + rng.below(16)).min(other.len())]
-                                .iter()
-                                .copied(),
-                        );
+                        let end = (from + rng.below(16)).min(other.len());
+                        input.splice(at..at, other[from..end].iter().copied());
                     }
                     _ if at < input.len() => input[at] ^= 1 << rng.below(8),
                     _ => {}
@@ -301,60 +244,48 @@ fn soak(threads: usize, secs: u64) {
     let rng = Mutex::new(Rng(0x00D1_5EA5_E50F_50A4));
     let server = Server::start(move |n| {
         let roll = rng.lock().unwrap().below(10);
-        let (status, delay) = match roll {
-            0 => (500, Duration::ZERO),
-            1 => (200, Duration::from_millis(150)),
-            _ => (200, Duration::ZERO),
-        };
         let expires_in = 2 + (roll % 2);
-        Reply {
-            status,
-            body: format!(r#"{{"access_token":"t{n}","expires_in":{expires_in}}}"#),
-            delay,
+        let body = format!(r#"{{"access_token":"t{n}","expires_in":{expires_in}}}"#);
+        let mut reply = reply(200, body);
+        match roll {
+            0 => reply.status = 500,
+            1 => reply.delay = Duration::from_millis(150),
+            _ => {}
         }
+        reply
     });
-    let source = TokenConfig::new(server.url(), Credentials::new("id", "secret").unwrap())
-        .build()
-        .unwrap();
+    let source = TokenConfig::new(server.url(), creds()).build().unwrap();
     let end = Instant::now() + Duration::from_secs(secs);
+    let work = || {
+        let (mut calls, mut errors) = (0u64, 0u64);
+        while Instant::now() < end {
+            let asked = Instant::now();
+            match source.token() {
+                Ok(token) => assert!(token.expires_at_instant() > asked),
+                Err(Error::EndpointRefused(d)) => {
+                    assert_eq!(d.status, 500);
+                    errors += 1;
+                }
+                Err(other) => panic!("unexpected {other:?}"),
+            }
+            calls += 1;
+        }
+        (calls, errors)
+    };
     let (calls, errors) = thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let (mut calls, mut errors) = (0u64, 0u64);
-                    while Instant::now() < end {
-                        let asked = Instant::now();
-                        match source.token() {
-                            Ok(token) => assert!(token.expires_at_instant() > asked),
-                            Err(Error::EndpointRefused(d)) => {
-                                assert_eq!(d.status, 500);
-                                errors += 1;
-                            }
-                            Err(other) => panic!("unexpected {other:?}"),
-                        }
-                        calls += 1;
-                    }
-                    (calls, errors)
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().unwrap())
-            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+        let workers: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
+        let results = workers.into_iter().map(|w| w.join().unwrap());
+        results.fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
     });
     let requests = server.hits();
-    eprintln!(
-        "soak: {threads} threads, {secs} s, {calls} calls, {requests} token requests, {errors} errors"
-    );
+    let counts = format!("{calls} calls, {requests} token requests, {errors} errors");
+    eprintln!("soak: {threads} threads, {secs} s, {counts}");
     // Every token lives at least 2 s and is refreshed no earlier than half-way; every
     // failure waits at least 1 s: at most one request per second, plus the first.
+    let requests = requests as u64;
+    assert!(requests <= secs + 2, "{requests} requests in {secs} s");
     assert!(
-        requests as u64 <= secs + 2,
-        "{requests} requests in {secs} s"
-    );
-    assert!(
-        requests as u64 >= secs / 3,
+        requests >= secs / 3,
         "tokens were refreshed: {requests} requests"
     );
 }

@@ -4,12 +4,10 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use httpmock::Method::{GET, POST};
-use httpmock::MockServer;
 use serde_json::json;
 
 use crate::cli::{User, stderr};
-use crate::support::rfc_token;
+use crate::fixture::TokenServer;
 
 /// The README's recipe: the `sh` block after the `tests/it/shell_recipes.rs` marker.
 fn readme_recipe() -> String {
@@ -21,7 +19,7 @@ fn readme_recipe() -> String {
 }
 
 /// Runs the recipe, pointed at `server`, as `user`, with the built `apiauth` first on PATH.
-fn run_recipe(user: &User, server: &MockServer) -> Output {
+fn run_recipe(user: &User, server: &TokenServer) -> Output {
     let script = readme_recipe()
         .replace("https://auth.example.com/token", &server.url("/token"))
         .replace("https://api.example.com", &server.url(""));
@@ -54,12 +52,8 @@ fn a_wrong_secret_stops_the_recipe_before_the_api_is_called() {
     if curl_missing() {
         return;
     }
-    let server = MockServer::start();
-    let token = server.mock(|when, then| {
-        when.method(POST).path("/token");
-        then.status(401)
-            .json_body(json!({"error": "invalid_client"}));
-    });
+    let server = TokenServer::start();
+    let token = server.json(401, json!({"error": "invalid_client"}));
     let api = server.mock(|when, then| {
         when.any_request();
         then.status(200).body("sent");
@@ -75,19 +69,11 @@ fn the_recipe_sends_the_header_once_credentials_are_right() {
     if curl_missing() {
         return;
     }
-    let server = MockServer::start();
-    let token = server.mock(|when, then| {
-        when.method(POST).path("/token");
-        then.status(200).json_body(rfc_token("T", 3600));
-    });
-    let api = server.mock(|when, then| {
-        when.method(GET)
-            .path("/v1/things")
-            .header("authorization", "Bearer T");
-        then.status(200).body("things");
-    });
+    let server = TokenServer::start();
+    let token = server.token("T", 3600);
+    let api = server.api("/v1/things", ("authorization", "Bearer T"), 200);
     let out = run_recipe(&User::new("recipe-right", "id", "secret"), &server);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(out.stdout, b"things");
+    assert_eq!(out.stdout, br#"{"for":"Bearer T"}"#);
     assert_eq!((token.calls(), api.calls()), (1, 1));
 }

@@ -3,17 +3,16 @@
 //! implementation shares tokens and rejections.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
 
 use apiauth::store::{Store, StoreError, StoreGuard, StoreKey};
-use apiauth::{Credentials, TokenConfig, TokenSource};
+use apiauth::{TokenConfig, TokenSource};
 
-use crate::server::{Reply, Server};
+use crate::fixture::{creds, reply, secret_of};
+use crate::server::Server;
 use crate::support::{clock, eventually, rfc_token};
 
 /// A store whose every call fails, as a full or read-only disk does, counting the calls.
@@ -38,27 +37,19 @@ impl Store for Broken {
 
 #[test]
 fn a_failing_store_keeps_single_flight_inside_the_process() {
-    let server = Server::start(|_| Reply {
-        status: 200,
-        body: rfc_token("T", 3600).to_string(),
-        delay: Duration::from_millis(50),
+    let server = Server::start(|_| {
+        let mut reply = reply(200, rfc_token("T", 3600).to_string());
+        reply.delay = Duration::from_millis(50);
+        reply
     });
     let broken = Broken::default();
-    let source = TokenConfig::new(server.url(), Credentials::new("id", "s").unwrap())
-        .with_store(broken.clone())
-        .build()
-        .unwrap();
-    let start = Arc::new(Barrier::new(8));
-    let threads: Vec<_> = (0..8)
-        .map(|_| {
-            let (source, start) = (source.clone(), start.clone());
-            thread::spawn(move || {
-                start.wait();
-                source.token().unwrap().access_token().secret().to_owned()
-            })
-        })
-        .collect();
-    for thread in threads {
+    let config = TokenConfig::new(server.url(), creds()).with_store(broken.clone());
+    let (source, start) = (config.build().unwrap(), Arc::new(Barrier::new(8)));
+    let spawn = |_| {
+        let (source, start) = (source.clone(), start.clone());
+        thread::spawn(move || (start.wait(), secret_of(&source)).1)
+    };
+    for thread in (0..8).map(spawn).collect::<Vec<_>>() {
         assert_eq!(thread.join().unwrap(), "T");
     }
     assert_eq!(server.hits(), 1);
@@ -70,80 +61,35 @@ fn a_failing_store_keeps_single_flight_inside_the_process() {
     assert_eq!(broken.0.load(Ordering::SeqCst), tried);
 }
 
-/// A token endpoint whose first answer is `A` at once and whose later ones are `B` after
-/// `release` is called; counts requests.
-struct Held {
-    url: String,
-    hits: Arc<AtomicUsize>,
-    gate: Arc<(Mutex<bool>, Condvar)>,
-}
-
-impl Held {
-    fn start() -> Held {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/token", listener.local_addr().unwrap());
-        let hits = Arc::new(AtomicUsize::new(0));
-        let gate = Arc::new((Mutex::new(false), Condvar::new()));
-        let (count, open) = (hits.clone(), gate.clone());
-        thread::spawn(move || {
-            for mut stream in listener.incoming().flatten() {
-                let (count, open) = (count.clone(), open.clone());
-                thread::spawn(move || {
-                    let mut request = [0u8; 4096];
-                    let _ = stream.read(&mut request);
-                    let n = count.fetch_add(1, Ordering::SeqCst);
-                    if n > 0 {
-                        let (lock, cond) = &*open;
-                        let mut released = lock.lock().unwrap();
-                        while !*released {
-                            released = cond.wait(released).unwrap();
-                        }
-                    }
-                    let body = rfc_token(if n == 0 { "A" } else { "B" }, 3600).to_string();
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                        body.len()
-                    );
-                    let _ = stream.write_all(format!("{head}{body}").as_bytes());
-                });
-            }
-        });
-        Held { url, hits, gate }
-    }
-
-    fn release(&self) {
-        let (lock, cond) = &*self.gate;
-        *lock.lock().unwrap() = true;
-        cond.notify_all();
-    }
-}
-
 #[cfg(unix)]
 #[test]
 fn a_stale_token_in_the_store_is_served_at_once_while_another_process_refreshes_it() {
-    let server = Held::start();
+    // The first token request is answered `A` at once, later ones `B` once the gate opens.
+    let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    let open = gate.clone();
+    let server = Server::start(move |n| {
+        let (lock, cond) = &*open;
+        let _released = cond.wait_while(lock.lock().unwrap(), |released| n > 0 && !*released);
+        reply(
+            200,
+            rfc_token(if n == 0 { "A" } else { "B" }, 3600).to_string(),
+        )
+    });
     let dir = crate::support::temp_dir("store-stale-served");
     let process = || -> TokenSource {
-        TokenConfig::new(&server.url, Credentials::new("id", "s").unwrap())
-            .with_disk_cache(apiauth::DiskCache::open(dir.join("apiauth")).unwrap())
+        let cache = apiauth::DiskCache::open(dir.join("apiauth")).unwrap();
+        let config = TokenConfig::new(server.url(), creds()).with_disk_cache(cache);
+        let config = config
             .with_test_clock(clock())
-            .with_timeout(Duration::from_secs(30))
-            .build()
-            .unwrap()
+            .with_timeout(Duration::from_secs(30));
+        config.build().unwrap()
     };
-    assert_eq!(process().token().unwrap().access_token().secret(), "A");
+    assert_eq!(secret_of(&process()), "A");
     // 55 minutes on: the hour's token is stale (refreshed 5 minutes before it expires).
     clock().advance(Duration::from_secs(3320));
     let refreshing = process();
-    let refresher = thread::spawn(move || {
-        refreshing
-            .token()
-            .unwrap()
-            .access_token()
-            .secret()
-            .to_owned()
-    });
-    eventually(|| server.hits.load(Ordering::SeqCst) == 2); // its request hangs, lock held
+    let refresher = thread::spawn(move || secret_of(&refreshing));
+    eventually(|| server.hits() == 2); // its request hangs, lock held
     // Another process gets the stale token at once rather than waiting for the lock.
     let (done, waiter) = (Arc::new(Mutex::new(None)), process());
     let answer = done.clone();
@@ -154,11 +100,12 @@ fn a_stale_token_in_the_store_is_served_at_once_while_another_process_refreshes_
     eventually(|| done.lock().unwrap().is_some());
     assert_eq!(done.lock().unwrap().take().unwrap().unwrap(), "A");
     assert!(!refresher.is_finished());
-    assert_eq!(server.hits.load(Ordering::SeqCst), 2);
-    server.release();
+    assert_eq!(server.hits(), 2);
+    *gate.0.lock().unwrap() = true;
+    gate.1.notify_all();
     assert_eq!(refresher.join().unwrap(), "B");
-    assert_eq!(process().token().unwrap().access_token().secret(), "B");
-    assert_eq!(server.hits.load(Ordering::SeqCst), 2);
+    assert_eq!(secret_of(&process()), "B");
+    assert_eq!(server.hits(), 2);
 }
 
 /// A store in memory, shared by the sources given clones of it: the doc example's, with a
@@ -218,22 +165,13 @@ impl StoreGuard for MemoryGuard<'_> {
 
 #[test]
 fn any_store_shares_tokens_and_rejections_between_sources() {
-    let server = Server::start(|n| Reply {
-        status: 200,
-        body: rfc_token(&format!("T{}", n + 1), 3600).to_string(),
-        delay: Duration::ZERO,
-    });
+    let server = Server::start(|n| reply(200, rfc_token(&format!("T{}", n + 1), 3600).to_string()));
     let store = Memory::default();
-    let host = || {
-        TokenConfig::new(server.url(), Credentials::new("id", "s").unwrap())
-            .with_store(store.clone())
-            .with_test_clock(clock())
-            .build()
-            .unwrap()
-    };
+    let config = TokenConfig::new(server.url(), creds()).with_test_clock(clock());
+    let host = || config.clone().with_store(store.clone()).build().unwrap();
     let (one, two) = (host(), host());
     let first = one.token().unwrap();
-    assert_eq!(two.token().unwrap().access_token().secret(), "T1");
+    assert_eq!(secret_of(&two), "T1");
     assert_eq!(server.hits(), 1);
     // The API revokes T1: host one drops it and fetches T2; host two, which still holds T1,
     // is told the same token was rejected and reads T2 from the store.
@@ -243,7 +181,7 @@ fn any_store_shares_tokens_and_rejections_between_sources() {
     let held = two.token().unwrap();
     assert_eq!(held.access_token().secret(), "T1");
     assert!(two.reject(&held));
-    assert_eq!(two.token().unwrap().access_token().secret(), "T2");
+    assert_eq!(secret_of(&two), "T2");
     assert_eq!(server.hits(), 2);
     // T2 is refused at once too: the rejection window is open for every host, so both keep
     // T2 instead of asking for a token per call.

@@ -5,14 +5,15 @@
 
 use std::time::Duration;
 
-use apiauth::{Credentials, Error, TokenConfig, Unusable};
-use httpmock::MockServer;
-use serde_json::{Value, json};
+use apiauth::{Error, Unusable};
+use serde_json::json;
 
+use crate::fixture::{TokenServer, secret_of};
 use crate::support::clock;
 
 #[test]
 fn malformed_token_type_and_expires_in_are_refused_and_backed_off() {
+    #[rustfmt::skip]
     let cases = [
         ("token_type", json!(5), Unusable::NotBearer),
         ("token_type", json!(false), Unusable::NotBearer),
@@ -26,40 +27,34 @@ fn malformed_token_type_and_expires_in_are_refused_and_backed_off() {
     for (field, value, why) in cases {
         let mut body = json!({"access_token": "SECRETTOKEN", "token_type": "Bearer"});
         body[field] = value.clone();
-        let server = MockServer::start();
-        let mock = server.mock(|_, then| {
-            then.status(200).json_body(body);
-        });
-        let creds = Credentials::new("id", "secret").unwrap();
-        let source = (TokenConfig::new(server.url("/token"), creds).with_test_clock(clock()))
-            .build()
-            .unwrap();
-        let refused = |source: &apiauth::TokenSource| match source.token() {
+        let server = TokenServer::start();
+        let mock = server.any(200, body);
+        let source = server.config().with_test_clock(clock()).build().unwrap();
+        let refused = || match source.token() {
             Err(Error::InvalidResponse(got)) => assert_eq!(got, why, "{field}: {value}"),
             other => panic!("{field}: {value}: {other:?}"),
         };
-        refused(&source);
-        refused(&source);
+        refused();
+        refused();
         mock.assert_calls(1);
         clock().advance(Duration::from_millis(1100));
-        refused(&source);
+        refused();
         mock.assert_calls(2);
     }
 }
 
 #[test]
 fn null_keeps_meaning_missing() {
-    let server = MockServer::start();
-    let body: Value = json!({"access_token": "T", "token_type": null, "expires_in": null});
-    let mock = server.mock(|_, then| {
-        then.status(200).json_body(body);
-    });
-    let creds = Credentials::new("id", "secret").unwrap();
-    let source = (TokenConfig::new(server.url("/token"), creds).with_test_clock(clock()))
-        .build()
-        .unwrap();
-    let token = source.token().unwrap();
-    assert_eq!(token.lifetime(), apiauth::DEFAULT_LIFETIME);
-    assert_eq!(source.token().unwrap().access_token().secret(), "T");
+    let server = TokenServer::start();
+    let mock = server.any(
+        200,
+        json!({"access_token": "T", "token_type": null, "expires_in": null}),
+    );
+    let source = server.config().with_test_clock(clock()).build().unwrap();
+    assert_eq!(
+        source.token().unwrap().lifetime(),
+        apiauth::DEFAULT_LIFETIME
+    );
+    assert_eq!(secret_of(&source), "T");
     mock.assert_calls(1);
 }

@@ -1,19 +1,17 @@
 //! One transport rule (issue 20): the caller's agent for token requests too, https or
 //! loopback only, no userinfo, scrubbed server text, errors that name side, URL and cause.
 
-use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
 
+use apiauth::TokenScheme::Bearer;
 use apiauth::providers::{motorweb, my_connected_fleet};
-use apiauth::{
-    ApiClient, Auth, BasicEncoding, Cause, Credentials, Error, Side, TokenConfig, TokenScheme,
-    Unreachable,
-};
-use httpmock::prelude::*;
-use serde_json::json;
+use apiauth::{ApiClient, Auth, BasicEncoding, Cause, Credentials, Error, Side, TokenConfig};
+use httpmock::Method::{GET, POST};
+use serde_json::{Value, json};
 use ureq::Agent;
 
+use crate::fixture::{Raw, TokenServer, refused, reply, respond, transport};
 use crate::server::Server;
 use crate::support::{PROXY_VARIABLES, rfc_token};
 
@@ -28,25 +26,27 @@ fn creds() -> Credentials {
     Credentials::new("id", SECRET).unwrap()
 }
 
+fn basic() -> ApiClient {
+    ApiClient::new(Auth::Basic(creds(), BasicEncoding::Raw))
+}
+
 #[test]
 fn the_callers_agent_reaches_motorweb_token_requests_and_api_calls() {
-    let server = MockServer::start();
+    let server = TokenServer::start();
     let token = server.mock(|when, then| {
-        when.method(POST)
-            .path("/auth/v1/token")
-            .header("user-agent", AGENT);
+        let when = when.method(POST).path("/auth/v1/token");
+        when.header("user-agent", AGENT);
         then.status(200).json_body(rfc_token("T", 3600));
     });
     let api = server.mock(|when, then| {
-        when.path("/market-data/v1/vehicles/plate/ABC")
-            .header("user-agent", AGENT)
+        let when = when.path("/market-data/v1/vehicles/plate/ABC");
+        when.header("user-agent", AGENT)
             .header("authorization", "Bearer T");
         then.status(200).json_body(json!({"ok": true}));
     });
-    let client = motorweb::Client::at(&server.base_url(), creds())
-        .unwrap()
-        .with_agent(agent());
-    let answer: serde_json::Value = client.vehicle_by_plate("ABC").unwrap();
+    let client = motorweb::Client::at(&server.base_url(), creds()).unwrap();
+    let client = client.with_agent(agent());
+    let answer = client.vehicle_by_plate::<Value>("ABC").unwrap();
     assert_eq!(answer, json!({"ok": true}));
     assert_eq!((token.calls(), api.calls()), (1, 1));
     assert_eq!(client.token_source().stats().fetches, 1);
@@ -54,135 +54,95 @@ fn the_callers_agent_reaches_motorweb_token_requests_and_api_calls() {
 
 #[test]
 fn the_callers_agent_reaches_my_connected_fleet_token_requests_and_api_calls() {
-    let server = MockServer::start();
+    let server = TokenServer::start();
+    let body = json!({"success": true, "accessToken": "T", "expires_in": 3600});
     let token = server.mock(|when, then| {
-        when.method(POST)
-            .path("/masternauth-oauth/oauth/accessToken")
-            .header("user-agent", AGENT);
-        then.status(200)
-            .json_body(json!({"success": true, "accessToken": "T", "expires_in": 3600}));
+        let when = when
+            .method(POST)
+            .path("/masternauth-oauth/oauth/accessToken");
+        when.header("user-agent", AGENT);
+        then.status(200).json_body(body);
     });
     let jobs = server.mock(|when, then| {
-        when.path("/job-management/v1/customer/42/jobs")
-            .header("user-agent", AGENT)
+        let when = when.path("/job-management/v1/customer/42/jobs");
+        when.header("user-agent", AGENT)
             .header("x-connect-token", "TOKEN T");
         then.status(200).json_body(json!([]));
     });
     let base = server.base_url();
-    let client = my_connected_fleet::Client::at(&base, &base, creds(), "42")
-        .unwrap()
-        .with_agent(agent());
-    let answer: serde_json::Value = client.jobs().unwrap();
-    assert_eq!(answer, json!([]));
+    let client = my_connected_fleet::Client::at(&base, &base, creds(), "42").unwrap();
+    let client = client.with_agent(agent());
+    assert_eq!(client.jobs::<Value>().unwrap(), json!([]));
     assert_eq!((token.calls(), jobs.calls()), (1, 1));
     assert_eq!(client.token_source().stats().fetches, 1);
 }
 
 #[test]
 fn a_plain_http_api_base_that_is_not_loopback_is_refused_before_anything_is_sent() {
-    let server = MockServer::start();
-    let token = server.mock(|_, then| {
-        then.status(200).json_body(rfc_token("T", 3600));
-    });
+    let server = TokenServer::start();
+    let token = server.any(200, rfc_token("T", 3600));
     let base = server.base_url();
     // At construction: nothing to resolve, nothing to connect to.
-    let error =
-        my_connected_fleet::Client::at(&base, "http://api.invalid", creds(), "42").unwrap_err();
+    let error = my_connected_fleet::Client::at(&base, "http://api.invalid", creds(), "42");
     assert_eq!(
-        error.to_string(),
+        error.unwrap_err().to_string(),
         "invalid configuration: api base url \"http://api.invalid/\" must be https (plain \
          http only to loopback, or with insecure http allowed)"
     );
     // Set later: refused at the call, before the token is fetched or a name resolved.
-    let client = my_connected_fleet::Client::at(&base, &base, creds(), "42")
-        .unwrap()
-        .with_api_base_url("http://api.invalid:8080");
-    for result in [
-        client.jobs::<serde_json::Value>(),
-        client.tracking_live::<serde_json::Value>(),
-    ] {
+    let client = my_connected_fleet::Client::at(&base, &base, creds(), "42").unwrap();
+    let client = client.with_api_base_url("http://api.invalid:8080");
+    for result in [client.jobs::<Value>(), client.tracking_live::<Value>()] {
         assert!(matches!(result, Err(Error::Config(_))), "{result:?}");
     }
-    let api = ApiClient::new(Auth::Basic(creds(), BasicEncoding::Raw));
     let request = ureq::http::Request::get("http://api.invalid/v1").body(Vec::new());
-    let result = api.run(request.unwrap());
+    let result = basic().run(request.unwrap());
     assert!(matches!(result, Err(Error::Config(_))), "{result:?}");
     assert_eq!(token.calls(), 0);
 }
 
 #[test]
 fn a_password_holding_hash_at_slash_or_question_mark_is_refused() {
-    let server = MockServer::start();
-    let any = server.mock(|_, then| {
-        then.status(200).json_body(rfc_token("T", 3600));
-    });
-    let port = server.port();
+    let server = TokenServer::start();
+    let any = server.any(200, rfc_token("T", 3600));
     for password in ["p#ss", "p@ss", "p/ss", "p?ss"] {
-        let url = format!("http://127.0.0.1:{password}@127.0.0.1:{port}/token");
+        let url = format!(
+            "http://127.0.0.1:{password}@127.0.0.1:{}/token",
+            server.port()
+        );
         let config = TokenConfig::new(&url, creds());
         assert!(!format!("{config:?}").contains("ss"), "{config:?}");
         let error = config.build().unwrap_err();
         assert!(matches!(error, Error::Config(_)), "{error:?}");
         assert!(!error.to_string().contains(password), "{error}");
-        let api = ApiClient::new(Auth::Basic(creds(), BasicEncoding::Raw));
-        let result = api.get_json::<serde_json::Value>(&url);
+        let result = basic().get_json::<Value>(&url);
         assert!(matches!(result, Err(Error::Config(_))), "{result:?}");
     }
     assert_eq!(any.calls(), 0);
 }
 
 /// A token endpoint that puts the form body it got into `error_description`.
-fn echoing_endpoint() -> (String, std::thread::JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let serve = std::thread::spawn(move || {
-        if let Ok((mut socket, _)) = listener.accept() {
-            let mut request = Vec::new();
-            let mut buf = [0; 4096];
-            let body = loop {
-                let n = socket.read(&mut buf).unwrap();
-                request.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&request).into_owned();
-                let Some((head, body)) = text.split_once("\r\n\r\n") else {
-                    continue;
-                };
-                let length = (head.lines())
-                    .find_map(|l| {
-                        l.to_ascii_lowercase()
-                            .strip_prefix("content-length: ")?
-                            .parse()
-                            .ok()
-                    })
-                    .unwrap_or(0);
-                if body.len() >= length || n == 0 {
-                    break body.to_owned();
-                }
-            };
-            let answer = json!({"error": "invalid_request", "error_description": body,
-                                "error_uri": format!("https://e.example/?{body}")})
-            .to_string();
-            let head = format!(
-                "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n\
-                 content-length: {}\r\nconnection: close\r\n\r\n",
-                answer.len()
-            );
-            let _ = socket.write_all(format!("{head}{answer}").as_bytes());
-        }
+fn echoing_endpoint() -> String {
+    let server = Raw::start(|_, stream, request| {
+        let body = request.split_once("\r\n\r\n").unwrap().1;
+        let answer = json!({"error": "invalid_request", "error_description": body,
+                            "error_uri": format!("https://e.example/?{body}")});
+        let head =
+            "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close";
+        respond(&stream, head, &answer.to_string());
     });
-    (url, serve)
+    server.url().strip_suffix("/token").unwrap().to_owned()
 }
 
 #[cfg(unix)]
 #[test]
 fn an_endpoint_echoing_the_form_never_gets_the_secret_into_errors_or_files() {
     let capture = crate::logs::capture();
-    let (base, serve) = echoing_endpoint();
+    let base = echoing_endpoint();
     let dir = crate::support::temp_dir("echo-secret");
-    let source = motorweb::token_config_at(&base, creds())
-        .with_disk_cache(apiauth::DiskCache::open(dir.join("apiauth")).unwrap())
-        .build()
-        .unwrap();
-    let error = source.token().unwrap_err();
+    let cache = apiauth::DiskCache::open(dir.join("apiauth")).unwrap();
+    let config = motorweb::token_config_at(&base, creds()).with_disk_cache(cache);
+    let error = config.build().unwrap().token().unwrap_err();
     let Error::EndpointRefused(details) = &error else {
         panic!("{error:?}")
     };
@@ -197,21 +157,17 @@ fn an_endpoint_echoing_the_form_never_gets_the_secret_into_errors_or_files() {
             assert!(!text.contains(secret), "{text}");
         }
     }
-    let mut files = 0;
-    for entry in std::fs::read_dir(dir.join("apiauth")).unwrap() {
-        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+    let files: Vec<_> = std::fs::read_dir(dir.join("apiauth")).unwrap().collect();
+    for entry in &files {
+        let bytes = std::fs::read(entry.as_ref().unwrap().path()).unwrap();
         let text = String::from_utf8_lossy(&bytes);
         assert!(!text.contains("s3cr3t"), "{text}");
-        files += 1;
     }
-    assert!(files >= 1, "the failure record is written");
-    serve.join().unwrap();
+    assert!(!files.is_empty(), "the failure record is written");
     // Nor into a log record (the failed request is logged at warn, with the error's text).
     let lines = capture.0.lock().unwrap().clone();
-    assert!(
-        lines.iter().any(|l| l.contains("client_secret=[redacted]")),
-        "{lines:#?}"
-    );
+    let redacted = lines.iter().any(|l| l.contains("client_secret=[redacted]"));
+    assert!(redacted, "{lines:#?}");
     for line in &lines {
         assert!(!line.contains(SECRET) && !line.contains(encoded), "{line}");
     }
@@ -219,181 +175,119 @@ fn an_endpoint_echoing_the_form_never_gets_the_secret_into_errors_or_files() {
 
 #[test]
 fn a_redirect_naming_a_user_and_password_reaches_job_management_with_the_token_only() {
-    let server = MockServer::start();
-    server.mock(|when, then| {
-        when.method(POST)
-            .path("/masternauth-oauth/oauth/accessToken");
-        then.status(200)
-            .json_body(json!({"success": true, "accessToken": "T", "expires_in": 3600}));
-    });
+    let server = TokenServer::at("/masternauth-oauth/oauth/accessToken");
+    server.json(
+        200,
+        json!({"success": true, "accessToken": "T", "expires_in": 3600}),
+    );
     let moved = format!("http://user:pw@127.0.0.1:{}/moved", server.port());
     let first = server.mock(|when, then| {
         when.path("/job-management/v1/customer/42/jobs");
         then.status(302).header("location", &moved);
     });
     let clean = server.mock(|when, then| {
-        when.path("/moved")
-            .header("x-connect-token", "TOKEN T")
-            .header_missing("authorization");
+        let when = when.path("/moved").header("x-connect-token", "TOKEN T");
+        when.header_missing("authorization");
         then.status(200).json_body(json!([]));
     });
     let base = server.base_url();
     let client = my_connected_fleet::Client::at(&base, &base, creds(), "42").unwrap();
-    let answer: serde_json::Value = client.jobs().unwrap();
-    assert_eq!(answer, json!([]));
+    assert_eq!(client.jobs::<Value>().unwrap(), json!([]));
     assert_eq!((first.calls(), clean.calls()), (1, 1));
-}
-
-fn unreachable(error: Error) -> Box<Unreachable> {
-    match error {
-        Error::Transport(e) => e,
-        other => panic!("expected a transport error, got {other:?}"),
-    }
 }
 
 #[test]
 fn each_error_names_its_side_url_and_cause() {
     // Token side: a doubled path's 404 names the URL.
-    let server = MockServer::start();
+    let server = TokenServer::start();
     server.mock(|when, then| {
         when.path("/token/token");
         then.status(404).json_body(json!({"error": "not_found"}));
     });
     let url = server.url("/token/token");
-    let error = TokenConfig::new(format!("{url}?x=1"), creds())
-        .build()
-        .unwrap()
-        .token()
-        .unwrap_err();
-    assert_eq!(
-        error.to_string(),
-        format!("token endpoint {url} returned 404: not_found")
-    );
+    let config = TokenConfig::new(format!("{url}?x=1"), creds());
+    let error = config.build().unwrap().token().unwrap_err();
+    let message = format!("token endpoint {url} returned 404: not_found");
+    assert_eq!(error.to_string(), message);
 
     // Token side: the caller's agent's shorter limit wins, and is named.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let silent_url = format!("http://{}/token", silent.local_addr().unwrap());
-    let quick: Agent = Agent::config_builder()
-        .timeout_recv_response(Some(Duration::from_millis(150)))
-        .build()
-        .into();
-    let error = TokenConfig::new(&silent_url, creds())
-        .with_agent(quick)
-        .build()
-        .unwrap()
-        .token()
-        .unwrap_err();
-    let e = unreachable(error);
-    assert_eq!(
-        (e.side, e.cause),
-        (
-            Side::TokenEndpoint,
-            Cause::TimedOut {
-                after: Some(Duration::from_millis(150))
-            }
-        )
-    );
-    assert_eq!(
-        e.to_string(),
-        format!("could not reach the token endpoint {silent_url}: timed out after 150ms")
-    );
+    let limit = Some(Duration::from_millis(150));
+    let quick = Agent::config_builder().timeout_recv_response(limit).build();
+    let quick: Agent = quick.into();
+    let config = TokenConfig::new(&silent_url, creds()).with_agent(quick);
+    let e = transport(config.build().unwrap().token());
+    let expected = (Side::TokenEndpoint, Cause::TimedOut { after: limit });
+    assert_eq!((e.side, e.cause), expected);
+    let message = format!("could not reach the token endpoint {silent_url}: timed out after 150ms");
+    assert_eq!(e.to_string(), message);
     drop(silent);
 
     // API side: refused connection.
     let closed = TcpListener::bind("127.0.0.1:0").unwrap();
     let closed_url = format!("http://{}/v1/x", closed.local_addr().unwrap());
     drop(closed);
-    let api = ApiClient::new(Auth::Basic(creds(), BasicEncoding::Raw));
-    let e = unreachable(api.get_json::<serde_json::Value>(&closed_url).unwrap_err());
-    assert_eq!(
-        e.to_string(),
-        format!("could not reach the api {closed_url}: connection refused")
-    );
+    let e = transport(basic().get_json::<Value>(&closed_url));
+    let message = format!("could not reach the api {closed_url}: connection refused");
+    assert_eq!(e.to_string(), message);
     let io = std::io::Error::from(Error::Transport(e));
     assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
 }
 
 #[test]
 fn api_statuses_keep_the_url_and_the_start_of_the_body_on_the_default_agent() {
-    let server = MockServer::start();
-    let long = "x".repeat(10_000);
+    let server = TokenServer::start();
+    let answer = |path: &str, status: u16, body: &[u8]| {
+        server.mock(|when, then| {
+            when.path(path);
+            then.status(status).body(body);
+        })
+    };
     use base64::Engine as _;
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("id:{SECRET}"));
-    server.mock(|when, then| {
-        when.path("/v1/missing");
-        then.status(404)
-            .body(format!("no such thing; you sent {SECRET} as {basic}"));
-    });
-    server.mock(|when, then| {
-        when.path("/v1/long");
-        then.status(500).body(&long);
-    });
-    let big = vec![b' '; 10 * 1024 * 1024 + 1];
-    server.mock(|when, then| {
-        when.path("/v1/big");
-        then.status(200).body(&big);
-    });
-    let api = ApiClient::new(Auth::Basic(creds(), BasicEncoding::Raw));
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("id:{SECRET}"));
+    answer(
+        "/v1/missing",
+        404,
+        format!("no such thing; you sent {SECRET} as {encoded}").as_bytes(),
+    );
+    answer("/v1/long", 500, "x".repeat(10_000).as_bytes());
+    answer("/v1/big", 200, &vec![b' '; 10 * 1024 * 1024 + 1]);
     let url = server.url("/v1/missing");
-    let Err(Error::ApiStatus(e)) = api.get_json::<serde_json::Value>(&format!("{url}?q=1")) else {
+    let Err(Error::ApiStatus(e)) = basic().get_json::<Value>(&format!("{url}?q=1")) else {
         panic!("expected an api status")
     };
-    assert_eq!(
-        (e.status, e.url.as_str(), e.body.as_str()),
-        (
-            404,
-            url.as_str(),
-            "no such thing; you sent [redacted] as [redacted]"
-        )
-    );
-    assert_eq!(
-        e.to_string(),
-        format!("api GET {url} returned 404 (no such thing; you sent [redacted] as [redacted])")
-    );
-    let Err(Error::ApiStatus(e)) = api.get_json::<serde_json::Value>(&server.url("/v1/long"))
-    else {
+    let redacted = "no such thing; you sent [redacted] as [redacted]";
+    let expected = (404, url.as_str(), redacted);
+    assert_eq!((e.status, e.url.as_str(), e.body.as_str()), expected);
+    let message = format!("api GET {url} returned 404 ({redacted})");
+    assert_eq!(e.to_string(), message);
+    let Err(Error::ApiStatus(e)) = basic().get_json::<Value>(&server.url("/v1/long")) else {
         panic!("expected an api status")
     };
     assert_eq!(e.body.len(), 4096);
-    let e = unreachable(
-        api.get_json::<serde_json::Value>(&server.url("/v1/big"))
-            .unwrap_err(),
-    );
-    assert_eq!(
-        e.to_string(),
-        format!(
-            "api {} sent an answer larger than 10 MiB",
-            server.url("/v1/big")
-        )
-    );
+    let big = server.url("/v1/big");
+    let e = transport(basic().get_json::<Value>(&big));
+    let message = format!("api {big} sent an answer larger than 10 MiB");
+    assert_eq!(e.to_string(), message);
 }
 
 #[test]
 fn loose_retry_after_values_are_no_value_and_long_ones_are_capped() {
+    let (hour, secs) = (Some(Duration::from_secs(3600)), Duration::from_secs);
     for (value, expected) in [
         ("+120", None),
-        ("99999999999999999999", Some(Duration::from_secs(3600))),
+        ("99999999999999999999", hour),
         ("Sun, 06 Nov 2094 08:49:37 PST", None),
-        (
-            "Sun, 06 Nov 2094 08:49:37 GMT",
-            Some(Duration::from_secs(3600)),
-        ),
-        ("120", Some(Duration::from_secs(120))),
+        ("Sun, 06 Nov 2094 08:49:37 GMT", hour),
+        ("120", Some(secs(120))),
     ] {
-        let server = MockServer::start();
-        server.mock(|_, then| {
-            then.status(429)
-                .header("retry-after", value)
-                .json_body(json!({"error": "slow_down"}));
-        });
-        let error = TokenConfig::new(server.url("/token"), creds())
-            .build()
-            .unwrap()
-            .token()
-            .unwrap_err();
-        let Error::EndpointRefused(details) = &error else {
-            panic!("{error:?}")
-        };
+        let server = TokenServer::start();
+        let body = r#"{"error":"slow_down"}"#;
+        let json = ("content-type", "application/json");
+        server.reply_with(429, &[("retry-after", value), json], body);
+        let config = TokenConfig::new(server.token_url(), creds());
+        let details = refused(config.build().unwrap().token());
         assert_eq!(details.retry_after, expected, "{value}");
     }
 }
@@ -402,13 +296,12 @@ fn loose_retry_after_values_are_no_value_and_long_ones_are_capped() {
 fn a_secret_the_length_cap_would_split_is_still_scrubbed() {
     // The token endpoint's text: the secret (form-encoded) starts just before the 256
     // characters an error keeps; the API's body: the token starts just before its 4 KiB.
-    let server = MockServer::start();
+    let server = TokenServer::at("/auth/v1/token");
     let echoed = format!("{}client_secret=s3cr3t%3A%2B+%26%C3%A9", "A".repeat(230));
-    server.mock(|when, then| {
-        when.method(POST).path("/auth/v1/token");
-        then.status(400)
-            .json_body(json!({"error": "invalid_request", "error_description": echoed}));
-    });
+    server.json(
+        400,
+        json!({"error": "invalid_request", "error_description": echoed}),
+    );
     let source = motorweb::token_config_at(&server.base_url(), creds())
         .build()
         .unwrap();
@@ -418,25 +311,16 @@ fn a_secret_the_length_cap_would_split_is_still_scrubbed() {
         assert!(text.contains("client_secret=[redacted]"), "{text}");
     }
 
-    let api = MockServer::start();
-    api.mock(|when, then| {
-        when.method(POST).path("/token");
-        then.status(200)
-            .json_body(rfc_token("TOKEN-AT-THE-EDGE", 3600));
-    });
+    let api = TokenServer::start();
+    api.token("TOKEN-AT-THE-EDGE", 3600);
     let body = format!("{}TOKEN-AT-THE-EDGE", "B".repeat(4090));
     api.mock(|when, then| {
         when.method(GET).path("/v1/x");
         then.status(403).body(&body);
     });
-    let source = apiauth::TokenConfig::new(api.url("/token"), creds())
-        .build()
-        .unwrap();
-    let client =
-        apiauth::ApiClient::new(apiauth::Auth::Token(source, apiauth::TokenScheme::Bearer));
-    let error = client
-        .get_json::<serde_json::Value>(&api.url("/v1/x"))
-        .unwrap_err();
+    let source = TokenConfig::new(api.token_url(), creds()).build().unwrap();
+    let client = ApiClient::new(Auth::Token(source, Bearer));
+    let error = client.get_json::<Value>(&api.url("/v1/x")).unwrap_err();
     let Error::ApiStatus(status) = &error else {
         panic!("{error:?}")
     };
@@ -459,15 +343,12 @@ fn no_proxy_carries_a_loopback_request_whatever_the_agent() {
         return requests_through_every_agent(token_url, api_url);
     }
     let (proxy, seen) = crate::support::logging_proxy();
-    let tokens = Server::start(|_| reply(rfc_token("T", 3600).to_string()));
-    let api = Server::start(|_| reply("{}".into()));
+    let tokens = Server::start(|_| reply(200, rfc_token("T", 3600).to_string()));
+    let api = Server::start(|_| reply(200, "{}"));
+    let this = "transport::no_proxy_carries_a_loopback_request_whatever_the_agent";
     for (n, variable) in PROXY_VARIABLES.into_iter().enumerate() {
         let child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "transport::no_proxy_carries_a_loopback_request_whatever_the_agent",
-                "--exact",
-                "--test-threads=1",
-            ])
+            .args([this, "--exact", "--test-threads=1"])
             .env_clear()
             .env(variable, &proxy)
             .env(
@@ -486,33 +367,20 @@ fn no_proxy_carries_a_loopback_request_whatever_the_agent() {
     }
 }
 
-fn reply(body: String) -> crate::server::Reply {
-    crate::server::Reply {
-        status: 200,
-        body,
-        delay: Duration::ZERO,
-    }
-}
-
 /// A token through apiauth's agent and one through the caller's; an API call through
 /// `ApiClient` on the caller's agent and on the default one, and one through the `Auth`
 /// middleware.
 fn requests_through_every_agent(token_url: &str, api_url: &str) {
     let callers: Agent = apiauth::agent_config().build().into();
     let own = TokenConfig::new(token_url, creds()).build().unwrap();
-    let theirs = TokenConfig::new(token_url, creds())
-        .with_agent(callers.clone())
-        .build()
-        .unwrap();
+    let theirs = TokenConfig::new(token_url, creds()).with_agent(callers.clone());
+    let theirs = theirs.build().unwrap();
     assert_eq!(own.token().unwrap().access_token().secret(), "T");
     assert_eq!(theirs.token().unwrap().access_token().secret(), "T");
-    let client = ApiClient::new_with_agent(callers, Auth::Token(theirs, TokenScheme::Bearer));
-    let _: serde_json::Value = client.get_json(api_url).unwrap();
-    let basic = ApiClient::new(Auth::Basic(creds(), BasicEncoding::Raw));
-    let _: serde_json::Value = basic.get_json(api_url).unwrap();
-    let middleware: Agent = apiauth::agent_config()
-        .middleware(Auth::Token(own, TokenScheme::Bearer))
-        .build()
-        .into();
+    let client = ApiClient::new_with_agent(callers, Auth::Token(theirs, Bearer));
+    client.get_json::<Value>(api_url).unwrap();
+    basic().get_json::<Value>(api_url).unwrap();
+    let middleware = apiauth::agent_config().middleware(Auth::Token(own, Bearer));
+    let middleware: Agent = middleware.build().into();
     assert_eq!(middleware.get(api_url).call().unwrap().status(), 200);
 }

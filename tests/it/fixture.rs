@@ -1,0 +1,303 @@
+//! The shared token-server fixture: the setup most tests need, in one line each.
+//!
+//! `TokenServer` is an httpmock `MockServer` (it derefs to one, so `server.mock(…)`,
+//! `server.url(…)` and `server.base_url()` work as ever) with a token endpoint at one path
+//! (`/token`, or a provider's with `TokenServer::at`). Every helper returns the httpmock
+//! `Mock`, so a test counts hits with `calls()` / `assert_calls(n)`:
+//!
+//! - token answers at that path (POST): `token("A", 3600)` (an RFC 6749 answer, for ever),
+//!   `tokens(&["A", "B"])` (each once in turn, the last for ever; counted together),
+//!   `json(status, value)`, `reply(status, body)` (no content type) and
+//!   `reply_with(status, headers, body)` for anything else; `any(status, value)` answers
+//!   every request, whatever its method and path (to count what must not be sent);
+//! - API mocks: `api(path, (header, value), status)`, a GET that must carry the header and
+//!   answers `{"for": value}`; `on(method, path, headers, status)`, no body;
+//! - a client for it: `config()` (a `TokenConfig` for the endpoint with `creds()`),
+//!   `source()` (built), `client(scheme)` (an `ApiClient` on a new source, and the source),
+//!   `get_json(scheme, path)` (a GET through a new client).
+//!
+//! For answers that depend on the request number, or a delay, or no httpmock at all, use
+//! `crate::server::Server` with `reply(status, body)` below; for what no HTTP server would
+//! send (a trickled or cut body, a held socket, an echo of the request), `Raw`. Free
+//! helpers: `creds()`, `secret_of(source)`, `refused(result)`, `transport(result)`,
+//! `respond(stream, head, body)`.
+//!
+//! ```ignore
+//! let server = TokenServer::start();
+//! let tokens = server.tokens(&["A", "B"]); // A, then B after A is rejected
+//! let old = server.api("/v1/x", ("authorization", "Bearer A"), 401);
+//! let (client, source) = server.client(TokenScheme::Bearer);
+//! let body: Value = client.get_json(&server.url("/v1/x"))?;
+//! assert_eq!((tokens.calls(), old.calls()), (2, 1));
+//! ```
+#![allow(dead_code)] // a fixture for every test file: not every helper is used by each
+
+use std::fmt::Debug;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::thread;
+use std::time::Duration;
+
+use apiauth::{
+    ApiClient, Auth, Credentials, EndpointError, Error, TokenConfig, TokenScheme, TokenSource,
+    Unreachable,
+};
+use httpmock::Method::{self, GET, POST};
+use httpmock::{Mock, MockServer};
+use serde_json::{Value, json};
+
+use crate::server::Reply;
+use crate::support::rfc_token;
+
+/// An httpmock server with a token endpoint at `path`.
+pub struct TokenServer {
+    server: MockServer,
+    path: String,
+}
+
+impl Deref for TokenServer {
+    type Target = MockServer;
+    fn deref(&self) -> &MockServer {
+        &self.server
+    }
+}
+
+/// The token endpoint's mocks that `tokens` made, counted together.
+pub struct Tokens<'a>(Vec<Mock<'a>>);
+
+impl Tokens<'_> {
+    /// Token requests received by all of them.
+    pub fn calls(&self) -> usize {
+        self.0.iter().map(Mock::calls).sum()
+    }
+}
+
+impl TokenServer {
+    /// A new server whose token endpoint is `/token` (nothing is mocked yet).
+    pub fn start() -> TokenServer {
+        TokenServer::at("/token")
+    }
+
+    /// A new server whose token endpoint is `path` (e.g. a provider's `/auth/v1/token`).
+    pub fn at(path: &str) -> TokenServer {
+        let path = path.to_owned();
+        TokenServer {
+            server: MockServer::start(),
+            path,
+        }
+    }
+
+    /// The token endpoint's URL.
+    pub fn token_url(&self) -> String {
+        self.server.url(&self.path)
+    }
+
+    /// The endpoint answers every token request with `token`, living `expires_in` s.
+    pub fn token(&self, token: &str, expires_in: u64) -> Mock<'_> {
+        self.json(200, rfc_token(token, expires_in))
+    }
+
+    /// The endpoint answers each of `tokens` (living an hour) once, in turn, then the last
+    /// for ever.
+    pub fn tokens(&self, tokens: &[&str]) -> Tokens<'_> {
+        let last = tokens.len() - 1;
+        Tokens(
+            (tokens.iter().enumerate())
+                .map(|(n, token)| {
+                    self.server.mock(|when, then| {
+                        when.method(POST).path(&self.path);
+                        let then = then.status(200).json_body(rfc_token(token, 3600));
+                        if n < last {
+                            then.up_to_n_times(1);
+                        }
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// The endpoint answers `status` with the JSON `body`.
+    pub fn json(&self, status: u16, body: Value) -> Mock<'_> {
+        self.server.mock(|when, then| {
+            when.method(POST).path(&self.path);
+            then.status(status).json_body(body);
+        })
+    }
+
+    /// The endpoint answers `status` with `body` and no content type.
+    pub fn reply(&self, status: u16, body: &str) -> Mock<'_> {
+        self.reply_with(status, &[], body)
+    }
+
+    /// The endpoint answers `status` with `headers` and `body`.
+    pub fn reply_with(&self, status: u16, headers: &[(&str, &str)], body: &str) -> Mock<'_> {
+        self.server.mock(|when, then| {
+            when.method(POST).path(&self.path);
+            let then = then.status(status).body(body);
+            headers
+                .iter()
+                .fold(then, |then, (name, value)| then.header(*name, *value));
+        })
+    }
+
+    /// Every request, whatever its method and path, is answered `status` with the JSON
+    /// `body`: for counting requests that must not be sent at all.
+    pub fn any(&self, status: u16, body: Value) -> Mock<'_> {
+        self.server.mock(|_, then| {
+            then.status(status).json_body(body);
+        })
+    }
+
+    /// `method` requests to `path` that carry every one of `headers` are answered `status`,
+    /// with no body.
+    pub fn on(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        status: u16,
+    ) -> Mock<'_> {
+        self.server.mock(|when, then| {
+            let when = when.method(method).path(path);
+            headers
+                .iter()
+                .fold(when, |when, (name, value)| when.header(*name, *value));
+            then.status(status);
+        })
+    }
+
+    /// A GET at `path` carrying `header: value` is answered `status`, `{"for": value}`.
+    pub fn api(&self, path: &str, (name, value): (&str, &str), status: u16) -> Mock<'_> {
+        self.server.mock(|when, then| {
+            when.method(GET).path(path).header(name, value);
+            then.status(status).json_body(json!({ "for": value }));
+        })
+    }
+
+    /// A generic configuration for the endpoint, with `creds()`.
+    pub fn config(&self) -> TokenConfig {
+        TokenConfig::new(self.token_url(), creds())
+    }
+
+    /// `config()`, built.
+    pub fn source(&self) -> TokenSource {
+        self.config().build().unwrap()
+    }
+
+    /// A GET of `path` through a new `client(scheme)`, its JSON answer read.
+    pub fn get_json(&self, scheme: TokenScheme, path: &str) -> apiauth::Result<Value> {
+        self.client(scheme).0.get_json(&self.url(path))
+    }
+
+    /// An `ApiClient` sending a new `source()`'s tokens as `scheme`, and that source.
+    pub fn client(&self, scheme: TokenScheme) -> (ApiClient, TokenSource) {
+        let source = self.source();
+        (ApiClient::new(Auth::Token(source.clone(), scheme)), source)
+    }
+}
+
+/// `id` / `secret`.
+pub fn creds() -> Credentials {
+    Credentials::new("id", "secret").unwrap()
+}
+
+/// The access token `source` hands out now (panics on an error).
+pub fn secret_of(source: &TokenSource) -> String {
+    source.token().unwrap().access_token().secret().to_owned()
+}
+
+/// The details of a refusal by the token endpoint (panics on anything else).
+pub fn refused<T: Debug>(result: apiauth::Result<T>) -> Box<EndpointError> {
+    match result {
+        Err(Error::EndpointRefused(details)) => details,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// The details of a transport error (panics on anything else).
+pub fn transport<T: Debug>(result: apiauth::Result<T>) -> Box<Unreachable> {
+    match result {
+        Err(Error::Transport(e)) => e,
+        other => panic!("expected a transport error, got {other:?}"),
+    }
+}
+
+/// An answer of `crate::server::Server`: `status`, `body`, at once.
+pub fn reply(status: u16, body: impl Into<String>) -> Reply {
+    let (body, delay) = (body.into(), Duration::ZERO);
+    Reply {
+        status,
+        body,
+        delay,
+    }
+}
+
+/// A loopback listener that hands each connection, on a thread of its own, to
+/// `handle(n, stream, request)`: `n` counts connections from 0, `request` is what was read
+/// of the first request (its head, and its body as far as `content-length` says).
+pub struct Raw {
+    url: String,
+    hits: Arc<AtomicUsize>,
+}
+
+impl Raw {
+    pub fn start(handle: impl Fn(usize, TcpStream, String) + Send + Sync + 'static) -> Raw {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/token", listener.local_addr().unwrap());
+        let (hits, handle) = (Arc::new(AtomicUsize::new(0)), Arc::new(handle));
+        let counter = hits.clone();
+        thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let (n, handle) = (counter.fetch_add(1, SeqCst), handle.clone());
+                thread::spawn(move || {
+                    let request = read_request(&mut stream);
+                    handle(n, stream, request)
+                });
+            }
+        });
+        Raw { url, hits }
+    }
+
+    /// `…/token` on the listener.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Connections accepted so far.
+    pub fn hits(&self) -> usize {
+        self.hits.load(SeqCst)
+    }
+}
+
+fn read_request(stream: &mut TcpStream) -> String {
+    let (mut request, mut buf) = (Vec::new(), [0; 4096]);
+    loop {
+        let text = String::from_utf8_lossy(&request).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = |l: &str| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")?
+                    .trim()
+                    .parse()
+                    .ok()
+            };
+            if body.len() >= head.lines().find_map(length).unwrap_or(0) {
+                return text;
+            }
+        }
+        match stream.read(&mut buf) {
+            Ok(n @ 1..) => request.extend_from_slice(&buf[..n]),
+            _ => return text,
+        }
+    }
+}
+
+/// Writes an HTTP/1.1 answer: the status line and headers in `head` (without the
+/// `content-length`, which is added, and the blank line), then `body`; closes nothing.
+pub fn respond(mut stream: &TcpStream, head: &str, body: &str) {
+    let length = body.len();
+    let _ = write!(stream, "{head}\r\ncontent-length: {length}\r\n\r\n{body}");
+}

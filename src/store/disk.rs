@@ -393,7 +393,9 @@ impl Drop for DiskGuard<'_> {
     /// Stops the beats before the lock file closes: the beating thread's copy of it holds
     /// the lock too.
     fn drop(&mut self) {
-        self.heart.take().map(Heart::stop);
+        if let Some(heart) = self.heart.take() {
+            heart.stop();
+        }
     }
 }
 
@@ -422,7 +424,9 @@ impl StoreGuard for DiskGuard<'_> {
         let written = (self.cache).write_atomically(&self.cache.path(&self.key), bytes);
         if written.is_err() {
             // The mark for the waiters, which the beats must not overwrite.
-            self.heart.take().map(Heart::stop);
+            if let Some(heart) = self.heart.take() {
+                heart.stop();
+            }
             let _ = self.lock.set_modified(SystemTime::UNIX_EPOCH);
         }
         written

@@ -127,35 +127,20 @@ fn a_stopped_lock_holder_is_waited_for_a_bounded_time_and_records_nothing_when_r
     assert_eq!(server.hits(), 3);
 }
 
-/// A token endpoint that takes `phase` to answer and `phase` again to send the body: each
-/// phase inside a 2 s limit, the whole longer than it. Counts requests.
-fn two_phase_endpoint(phase: Duration) -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/token", listener.local_addr().unwrap());
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
-    thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let counter = counter.clone();
-            thread::spawn(move || {
-                let mut buf = [0; 4096];
-                let _ = stream.read(&mut buf);
-                counter.fetch_add(1, SeqCst);
-                let body = r#"{"access_token":"T","expires_in":3600}"#;
-                thread::sleep(phase);
-                let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
-                let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.flush());
-                thread::sleep(phase);
-                let _ = stream.write_all(body.as_bytes());
-            });
-        }
-    });
-    (url, hits)
-}
-
 #[test]
 fn a_slow_holder_that_progresses_keeps_single_flight() {
-    let (url, hits) = two_phase_endpoint(Duration::from_millis(1800));
+    // Each phase of the answer inside a 2 s limit, the whole longer than it.
+    let endpoint = Raw::start(|_, mut stream, _| {
+        let body = r#"{"access_token":"T","expires_in":3600}"#;
+        thread::sleep(Duration::from_millis(1800));
+        let head = format!("{OK}\r\ncontent-length: {}\r\n\r\n", body.len());
+        let _ = stream
+            .write_all(head.as_bytes())
+            .and_then(|()| stream.flush());
+        thread::sleep(Duration::from_millis(1800));
+        let _ = stream.write_all(body.as_bytes());
+    });
+    let url = endpoint.url().to_owned();
     let cache = DiskCache::open(temp_dir("slow-holder").join("apiauth")).unwrap();
     let start = Arc::new(Barrier::new(4));
     let runs: Vec<_> = (0..4)
@@ -177,5 +162,5 @@ fn a_slow_holder_that_progresses_keeps_single_flight() {
     }
     // The holder beats while it waits for the slow answer: the others wait for it, longer
     // than one time limit, and read its token.
-    assert_eq!(hits.load(SeqCst), 1);
+    assert_eq!(endpoint.hits(), 1);
 }

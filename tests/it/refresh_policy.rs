@@ -124,3 +124,41 @@ fn a_ten_second_token_is_reused_for_five_seconds() {
     source.token().unwrap();
     eventually(|| mock.calls() == 2);
 }
+
+/// A refresh whose answer lives less than a second (a JWT whose `exp` is that close) is a
+/// failure: the still-valid token it was to replace stays in use, and nothing is sent
+/// again before the backoff.
+#[test]
+fn a_too_short_lived_refresh_never_replaces_a_valid_token() {
+    let clock = TestClock::new();
+    let (now, offset) = (std::time::SystemTime::now, Duration::from_secs(400));
+    let server = Server::start(move |n| match n {
+        0 => reply(200, r#"{"access_token":"A","expires_in":600}"#),
+        _ => {
+            // `exp` less than a second after the host's clock (moved 400 s) at the answer.
+            let secs = (now() + offset)
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let (jwt, _) = jwt_expiring_in(Duration::ZERO);
+            let claims = format!(r#"{{"sub":"client","exp":{}}}"#, secs + 1);
+            let claims = base64::Engine::encode(&base64::prelude::BASE64_URL_SAFE_NO_PAD, claims);
+            let jwt = jwt
+                .split('.')
+                .enumerate()
+                .map(|(i, p)| if i == 1 { &claims } else { p });
+            reply(
+                200,
+                &json!({"access_token": jwt.collect::<Vec<_>>().join(".")}).to_string(),
+            )
+        }
+    });
+    let source = source_at(server.url(), &clock);
+    assert_eq!(secret_of(&source), "A");
+    clock.advance(offset); // A is stale, valid 200 s more: refreshed in the background
+    assert_eq!(secret_of(&source), "A");
+    eventually(|| source.stats().fetches == 2 && !source.stats().fetching);
+    clock.advance(Duration::from_millis(1500)); // the short token would have expired
+    assert_eq!(secret_of(&source), "A");
+    assert_eq!((server.hits(), source.stats().failures), (2, 1));
+}

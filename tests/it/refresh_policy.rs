@@ -149,7 +149,7 @@ fn a_too_short_lived_refresh_never_replaces_a_valid_token() {
                 .map(|(i, p)| if i == 1 { &claims } else { p });
             reply(
                 200,
-                &json!({"access_token": jwt.collect::<Vec<_>>().join(".")}).to_string(),
+                json!({"access_token": jwt.collect::<Vec<_>>().join(".")}).to_string(),
             )
         }
     });

@@ -7,9 +7,9 @@
 use std::error::Error;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use apiauth::providers::motorweb;
+use apiauth::providers::motorweb::{self, Environment};
 use apiauth::providers::my_connected_fleet::{self, Api};
-use apiauth::{Auth, BasicEncoding, Credentials, TokenConfig, TokenScheme};
+use apiauth::{ApiClient, Auth, BasicEncoding, Credentials, TokenConfig, TokenScheme};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use httpmock::Method::{GET, POST};
@@ -41,7 +41,9 @@ fn my_connected_fleet_headers() -> Result<(), Box<dyn Error>> {
         "Core",
         creds.basic_header(BasicEncoding::Raw)?.to_str()?
     );
-    let source = my_connected_fleet::token_config_at(&fleet.base_url(), creds).build()?;
+    let source = my_connected_fleet::token_config(creds)
+        .with_base_url(&fleet.base_url())
+        .build()?;
     let token = source.token()?;
     for api in [
         Api::SmartTire,
@@ -97,11 +99,14 @@ fn motorweb_token_and_api_call() -> Result<(), Box<dyn Error>> {
     });
 
     let creds = Credentials::new("CLIENT_ID", "CLIENT_SECRET")?;
-    let client = motorweb::Client::at(&gateway.base_url(), creds)?;
+    let source = motorweb::token_config(Environment::Test, creds)
+        .with_base_url(&gateway.base_url())
+        .build()?;
+    let client = ApiClient::new(Auth::Token(source.clone(), TokenScheme::Bearer));
     println!("Motorweb (gateway at {})", gateway.base_url());
-    if let Auth::Token(source, scheme) = client.api().auth() {
+    {
         let token = source.token()?;
-        let (name, value) = token.header(*scheme);
+        let (name, value) = token.header(TokenScheme::Bearer);
         println!("  {name}: {}", value.to_str()?);
         let exp = token
             .jwt_expiry()
@@ -112,7 +117,7 @@ fn motorweb_token_and_api_call() -> Result<(), Box<dyn Error>> {
             exp.map_or(0, |d| d.as_secs()),
             token.lifetime().as_secs()
         );
-        let vehicle: Value = client.vehicle_by_plate("ABC123")?;
+        let vehicle: Value = client.get_json(&format!("{}{plate}", gateway.base_url()))?;
         println!(
             "  GET {plate}: 401 (token expired) -> new token -> {vehicle} ({} token requests)",
             source.stats().fetches

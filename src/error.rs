@@ -88,7 +88,7 @@ pub enum Unusable {
     JwtExpired,
     /// The answer is larger than 64 KiB.
     TooLarge,
-    /// The token lives less than [`MIN_LIFETIME`](crate::MIN_LIFETIME) by the server's own
+    /// The token lives less than [`Token::MIN_LIFETIME`](crate::Token::MIN_LIFETIME) by the server's own
     /// clock. It is handed out while it lasts, but counts as a failure: the next request
     /// waits for the backoff, so such a server is never asked once per call.
     ShortLived,

@@ -90,9 +90,9 @@
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
 
-mod api;
-mod body;
 mod cache;
+#[cfg(feature = "client")]
+mod client;
 mod client_key;
 mod clock;
 mod credentials;
@@ -102,36 +102,43 @@ mod header;
 #[cfg(unix)]
 mod listing;
 pub mod providers;
-mod redirect;
 mod secret;
 pub mod store;
 mod token;
 mod transport;
 mod wire;
 
-pub use api::{ApiClient, Auth};
-pub use body::ReplayBody;
 pub use cache::{RefreshEvent, Stats, TokenConfig, TokenSource};
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+pub use client::{ApiClient, Auth, ReplayBody};
 pub use client_key::{ClientKey, TlsSettings};
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub use clock::TestClock;
 pub use credentials::{BasicEncoding, ClientAuth, Credentials};
-#[cfg(unix)]
-#[cfg_attr(docsrs, doc(cfg(unix)))]
-pub use error::{ApiError, Cause, EndpointError, Error, Result, Side, Unreachable, Unusable};
+pub(crate) use error::Result;
+pub use error::{ApiError, Cause, EndpointError, Error, Side, Unreachable, Unusable};
 pub use header::TokenScheme;
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use listing::{CacheEntry, Removed};
-pub use redirect::same_origin;
 pub use secret::{AccessToken, ClientSecret};
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use store::disk::DiskCache;
-pub use token::{DEFAULT_LIFETIME, MAX_LIFETIME, MIN_LIFETIME, Token};
+pub use token::Token;
 pub use transport::agent_config;
-pub use wire::{check_url, redacted_url};
+
+/// Helpers the bundled `apiauth` command shares with the library, so that it checks and
+/// shows URLs exactly as requests see them. Not part of the API: they may change in any
+/// release.
+#[doc(hidden)]
+pub mod command {
+    #[cfg(feature = "client")]
+    pub use crate::client::same_origin;
+    pub use crate::wire::{check_url, redacted_url};
+}
 
 /// The JSON library of this crate's signatures ([`Error::ApiBody`], [`ApiClient::get_json`]'s
 /// `serde_json::Value`), re-exported so its version always matches.

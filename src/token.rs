@@ -20,16 +20,16 @@ use crate::{AccessToken, Error, Result, TokenScheme};
 
 /// The lifetime assumed when an answer has no usable `expires_in` (missing, null, zero,
 /// negative or not a number): 5 minutes. Never "valid forever".
-pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
 
 /// The longest lifetime believed, whatever the server says: 365 days.
-pub const MAX_LIFETIME: Duration = Duration::from_secs(365 * 24 * 3600);
+pub(crate) const MAX_LIFETIME: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// The shortest lifetime a server is taken at its word for: 1 s. A shorter `expires_in` is
-/// read as missing ([`DEFAULT_LIFETIME`]); a JWT whose `exp` is closer than this on the
+/// read as missing ([`Token::DEFAULT_LIFETIME`]); a JWT whose `exp` is closer than this on the
 /// server's clock is kept but marked as living too short, which the cache treats as a
 /// failure (with backoff), never as a reason to fetch on every call.
-pub const MIN_LIFETIME: Duration = Duration::from_secs(1);
+pub(crate) const MIN_LIFETIME: Duration = Duration::from_secs(1);
 
 /// An access token with its scope, expiry and ready-made header values.
 ///
@@ -66,7 +66,7 @@ pub(crate) struct Validity {
     /// The host's wall clock minus the server's, in milliseconds, as measured when the
     /// token was fetched; 0 when the answer did not tell the server's time.
     pub skew_ms: i64,
-    /// The server gave the token less than [`MIN_LIFETIME`].
+    /// The server gave the token less than [`Token::MIN_LIFETIME`].
     pub below_floor: bool,
 }
 
@@ -86,6 +86,15 @@ impl Validity {
 }
 
 impl Token {
+    /// The lifetime assumed when an answer has no `expires_in` (or `null`): 5 minutes.
+    /// Never "valid forever".
+    pub const DEFAULT_LIFETIME: Duration = DEFAULT_LIFETIME;
+    /// The longest lifetime believed, whatever the server says: 365 days.
+    pub const MAX_LIFETIME: Duration = MAX_LIFETIME;
+    /// The shortest lifetime a server is taken at its word for: 1 s. A token the server
+    /// gives less is handed out while it lasts, but counts as a failure (with backoff).
+    pub const MIN_LIFETIME: Duration = MIN_LIFETIME;
+
     /// Parses a token endpoint's answer.
     ///
     /// Accepts RFC 6749 §5.1 JSON, myConnectedFleet's `{"success": true, "accessToken": …}`
@@ -244,8 +253,8 @@ impl Token {
     }
 
     /// How long the token is valid, counted from [`Token::issued_at`]: `expires_in`
-    /// (or [`DEFAULT_LIFETIME`]), shortened to the JWT `exp` if that comes first, and at most
-    /// [`MAX_LIFETIME`].
+    /// (or [`Token::DEFAULT_LIFETIME`]), shortened to the JWT `exp` if that comes first, and at most
+    /// [`Token::MAX_LIFETIME`].
     pub fn lifetime(&self) -> Duration {
         self.validity.lifetime
     }

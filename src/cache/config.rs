@@ -85,6 +85,33 @@ impl TokenConfig {
         self
     }
 
+    /// Moves the token endpoint to `base_url` (a test server, a proxy, another environment),
+    /// keeping the token URL's path: for the provider presets, whose paths are fixed.
+    /// Defaults to the URL given to [`new`](Self::new) or to a preset.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use apiauth::{Credentials, providers::my_connected_fleet};
+    ///
+    /// let config = my_connected_fleet::token_config(Credentials::new("id", "secret")?)
+    ///     .with_base_url("http://127.0.0.1:8080/");
+    /// assert_eq!(config.token_url(), "http://127.0.0.1:8080/masternauth-oauth/oauth/accessToken");
+    /// # Ok::<(), apiauth::Error>(())
+    /// ```
+    pub fn with_base_url(mut self, base_url: &str) -> Self {
+        let path = (self.request.url.parse::<crate::http::Uri>().ok())
+            .and_then(|uri| Some(uri.path_and_query()?.as_str().to_owned()))
+            .unwrap_or_default();
+        self.request.url = format!("{}{path}", base_url.trim_end_matches('/'));
+        self
+    }
+
+    /// The token endpoint's URL.
+    pub fn token_url(&self) -> &str {
+        &self.request.url
+    }
+
     /// Adds a scope; scopes are sent space-separated in `scope`. Defaults to none.
     pub fn with_scope(mut self, scope: impl Into<String>) -> Self {
         self.request.scopes.push(scope.into());
@@ -162,8 +189,8 @@ impl TokenConfig {
         self
     }
 
-    /// Allows a plain-http token URL to a host that is not loopback (see
-    /// [`check_url`](crate::check_url), the rule every URL passes). Defaults to false.
+    /// Allows a plain-http token URL to a host that is not loopback (the rule every URL
+    /// passes: https, or plain http to loopback). Defaults to false.
     ///
     /// # Security
     ///

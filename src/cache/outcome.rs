@@ -25,7 +25,7 @@ pub(super) enum Outcome {
     /// A token read from the store (another process fetched it), with its schedule.
     Stored(Cached),
     /// A token fetched now, in `took` (the request alone). `short`: it lives less than
-    /// [`MIN_LIFETIME`](crate::MIN_LIFETIME) by the server's clock, which also counts as a
+    /// [`Token::MIN_LIFETIME`](crate::Token::MIN_LIFETIME) by the server's clock, which also counts as a
     /// failure (with this backoff), so that such a server is not asked once per call.
     Fetched {
         token: Arc<Token>,

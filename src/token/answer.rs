@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::{EndpointError, Error, MAX_LIFETIME, MIN_LIFETIME, Result, Unusable, form};
+use crate::token::{MAX_LIFETIME, MIN_LIFETIME};
+use crate::{EndpointError, Error, Result, Unusable, form};
 
 /// What a successful answer holds, checked: a usable access token of type bearer.
 pub(crate) struct Answer {

@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
+use super::MAX_LIFETIME;
 use super::jwt;
-use crate::MAX_LIFETIME;
 
 /// How far a stated issue time (`iat`, `issued_at`) may be from the answer's `Date` and
 /// still be believed: 60 s. Farther, the token may be an old one handed out again, or the

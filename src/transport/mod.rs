@@ -201,6 +201,7 @@ pub(crate) fn check_agent(agent: &Agent) -> Result<()> {
 }
 
 /// The agent API calls go through unless the caller brings one.
+#[cfg(feature = "client")]
 pub(crate) fn default_agent() -> Agent {
     Agent::new_with_config(agent_config().build())
 }

@@ -7,7 +7,9 @@ mod retry_after;
 mod url;
 
 pub(crate) use retry_after::{http_date, retry_after};
-pub(crate) use url::{check, check_uri, direct, host_is_ip, redacted_uri};
+#[cfg(feature = "client")]
+pub(crate) use url::check_uri;
+pub(crate) use url::{check, direct, host_is_ip, redacted_uri};
 pub use url::{check_url, redacted_url};
 
 use std::time::{Duration, Instant, SystemTime};

@@ -26,7 +26,7 @@ use crate::{Error, Result};
 /// # Examples
 ///
 /// ```
-/// use apiauth::check_url;
+/// use apiauth::command::check_url;
 ///
 /// assert!(check_url("https://auth.example.com/token", false).is_ok());
 /// assert!(check_url("http://127.0.0.1:8080/token", false).is_ok());
@@ -122,7 +122,7 @@ pub(crate) fn host_is_ip(url: &str) -> bool {
 /// # Examples
 ///
 /// ```
-/// use apiauth::redacted_url;
+/// use apiauth::command::redacted_url;
 ///
 /// assert_eq!(redacted_url("https://u:pw@a.example:8/t?key=k"), "https://a.example:8/t");
 /// assert_eq!(redacted_url("http://127.0.0.1:p#ss@127.0.0.1:9/t"), "[invalid url]");

@@ -4,7 +4,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use apiauth::{DEFAULT_LIFETIME, Error, MAX_LIFETIME, TokenConfig, TokenSource};
+use apiauth::{Error, Token, TokenConfig, TokenSource};
+
+const DEFAULT_LIFETIME: std::time::Duration = Token::DEFAULT_LIFETIME;
+const MAX_LIFETIME: std::time::Duration = Token::MAX_LIFETIME;
 use httpmock::Mock;
 
 use crate::fixture::{TokenServer, secret_of};
@@ -116,8 +119,7 @@ fn a_failing_endpoint_sees_one_request_per_backoff_window() {
     let source = source(&server);
     let reader = source.clone();
     let results = on_threads(64, move || reader.token().map(drop));
-    let refused =
-        |r: &apiauth::Result<()>| matches!(r, Err(Error::EndpointRefused(d)) if d.status == 503);
+    let refused = |r: &Result<(), apiauth::Error>| matches!(r, Err(Error::EndpointRefused(d)) if d.status == 503);
     assert!(results.iter().all(refused));
     for _ in 0..100 {
         assert!(matches!(source.token(), Err(Error::EndpointRefused(_))));

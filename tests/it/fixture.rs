@@ -188,7 +188,7 @@ impl TokenServer {
     }
 
     /// A GET of `path` through a new `client(scheme)`, its JSON answer read.
-    pub fn get_json(&self, scheme: TokenScheme, path: &str) -> apiauth::Result<Value> {
+    pub fn get_json(&self, scheme: TokenScheme, path: &str) -> Result<Value, apiauth::Error> {
         self.client(scheme).0.get_json(&self.url(path))
     }
 
@@ -210,7 +210,7 @@ pub fn secret_of(source: &TokenSource) -> String {
 }
 
 /// The details of a refusal by the token endpoint (panics on anything else).
-pub fn refused<T: Debug>(result: apiauth::Result<T>) -> Box<EndpointError> {
+pub fn refused<T: Debug>(result: Result<T, apiauth::Error>) -> Box<EndpointError> {
     match result {
         Err(Error::EndpointRefused(details)) => details,
         other => panic!("expected a refusal, got {other:?}"),
@@ -218,7 +218,7 @@ pub fn refused<T: Debug>(result: apiauth::Result<T>) -> Box<EndpointError> {
 }
 
 /// The details of a transport error (panics on anything else).
-pub fn transport<T: Debug>(result: apiauth::Result<T>) -> Box<Unreachable> {
+pub fn transport<T: Debug>(result: Result<T, apiauth::Error>) -> Box<Unreachable> {
     match result {
         Err(Error::Transport(e)) => e,
         other => panic!("expected a transport error, got {other:?}"),
@@ -300,4 +300,17 @@ fn read_request(stream: &mut TcpStream) -> String {
 pub fn respond(mut stream: &TcpStream, head: &str, body: &str) {
     let length = body.len();
     let _ = write!(stream, "{head}\r\ncontent-length: {length}\r\n\r\n{body}");
+}
+
+/// What the provider clients of earlier versions did, now that providers are data: a GET of
+/// `base` + `path` through a client with the auth myConnectedFleet's `api` wants, `source`'s
+/// token or `credentials`' Basic.
+pub fn fleet_get(
+    api: apiauth::providers::my_connected_fleet::Api,
+    (credentials, source): (&Credentials, &apiauth::TokenSource),
+    base: &str,
+    path: &str,
+) -> Result<Value, apiauth::Error> {
+    let client = ApiClient::new(api.auth(credentials, source));
+    client.get_json(&format!("{}{path}", base.trim_end_matches('/')))
 }

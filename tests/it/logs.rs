@@ -64,7 +64,8 @@ fn events_are_logged_without_secrets() {
     let config = |secret: &str| {
         let creds = Credentials::new("log-client", secret).unwrap();
         let cache = DiskCache::open(dir.join("apiauth")).unwrap();
-        let config = motorweb::token_config_at(&server.base_url(), creds);
+        let config = motorweb::token_config(motorweb::Environment::Test, creds)
+            .with_base_url(&server.base_url());
         config.with_disk_cache(cache).with_test_clock(clock())
     };
     let source = config(SECRET).build().unwrap();

@@ -2,13 +2,13 @@
 //! works, and a redirect is never taken for a rejection.
 
 use apiauth::http::Request;
-use apiauth::providers::my_connected_fleet;
+use apiauth::providers::my_connected_fleet::{self, Api};
 use apiauth::{ApiClient, Auth, BasicEncoding, Error, TokenScheme, TokenSource};
 use httpmock::Method::{GET, POST};
 use httpmock::Mock;
 use serde_json::{Value, json};
 
-use crate::fixture::{TokenServer, creds};
+use crate::fixture::{TokenServer, creds, fleet_get};
 
 /// Every request another origin receives: it must see none.
 fn elsewhere(server: &TokenServer) -> Mock<'_> {
@@ -79,11 +79,15 @@ fn the_provider_client_keeps_its_token_on_its_origin() {
         301,
         &other.url("/jobs"),
     );
-    let source = my_connected_fleet::token_config_at(&auth.base_url(), creds());
-    let client = my_connected_fleet::Client::new(creds(), "42").unwrap();
-    let client = client.with_api_base_url(&api.base_url());
-    let client = client.with_token_source(source.build().unwrap());
-    let result = client.jobs::<Value>();
+    let source = my_connected_fleet::token_config(creds()).with_base_url(&auth.base_url());
+    let source = source.build().unwrap();
+    let path = "/job-management/v1/customer/42/jobs";
+    let result = fleet_get(
+        Api::JobManagement,
+        (&creds(), &source),
+        &api.base_url(),
+        path,
+    );
     assert!(matches!(result, Err(Error::ApiStatus(e)) if e.status == 301));
     stolen.assert_calls(0);
 }

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use apiauth::TokenScheme::{Bearer, ConnectToken};
 use apiauth::{
-    ApiClient, Auth, BasicEncoding, Credentials, Error, MAX_LIFETIME, Token, TokenConfig,
-    TokenSource,
+    ApiClient, Auth, BasicEncoding, Credentials, Error, Token, TokenConfig, TokenSource,
 };
 use base64::Engine as _;
 use serde_json::json;
@@ -104,7 +103,10 @@ fn a_64_kib_token_is_over_the_body_cap() {
 #[test]
 fn huge_and_negative_lifetimes_from_a_server() {
     // A negative one is refused (RFC 6749 §5.1), not guessed at: see strict_answers.rs.
-    for (expires_in, lifetime) in [(json!(1e300), Some(MAX_LIFETIME)), (json!(-3600), None)] {
+    for (expires_in, lifetime) in [
+        (json!(1e300), Some(Token::MAX_LIFETIME)),
+        (json!(-3600), None),
+    ] {
         let server = TokenServer::start();
         server.json(200, json!({"access_token": "t", "expires_in": expires_in}));
         assert_eq!(server.source().token().ok().map(|t| t.lifetime()), lifetime);

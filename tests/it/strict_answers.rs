@@ -53,7 +53,7 @@ fn null_keeps_meaning_missing() {
     let source = server.config().with_test_clock(clock()).build().unwrap();
     assert_eq!(
         source.token().unwrap().lifetime(),
-        apiauth::DEFAULT_LIFETIME
+        apiauth::Token::DEFAULT_LIFETIME
     );
     assert_eq!(secret_of(&source), "T");
     mock.assert_calls(1);

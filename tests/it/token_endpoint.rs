@@ -29,7 +29,7 @@ fn my_connected_fleet_request_and_answer_are_as_documented() {
             "accessToken": "B983854936PF1A7B61B141AB69494046", "expires_in": 2591999}));
     });
     let creds = Credentials::new("clientId", "clientSecret").unwrap();
-    let config = my_connected_fleet::token_config_at(&server.base_url(), creds);
+    let config = my_connected_fleet::token_config(creds).with_base_url(&server.base_url());
     let token = config.build().unwrap().token().unwrap();
     mock.assert_calls(1);
     let secret = token.access_token().secret();
@@ -59,7 +59,8 @@ fn motorweb_sends_credentials_in_the_body_and_reads_the_jwt_exp() {
             "expires_in": "3599"}));
     });
     let creds = Credentials::new("wmUB6jn1", "a:b+c% &/?=é").unwrap();
-    let config = motorweb::token_config_at(&server.base_url(), creds);
+    let config = motorweb::token_config(motorweb::Environment::Test, creds)
+        .with_base_url(&server.base_url());
     let token = config.build().unwrap().token().unwrap();
     mock.assert_calls(1);
     let exp = std::time::UNIX_EPOCH + Duration::from_secs(exp);

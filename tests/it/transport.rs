@@ -5,13 +5,14 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use apiauth::TokenScheme::Bearer;
-use apiauth::providers::{motorweb, my_connected_fleet};
+use apiauth::providers::motorweb;
+use apiauth::providers::my_connected_fleet::{self, Api};
 use apiauth::{ApiClient, Auth, BasicEncoding, Cause, Credentials, Error, Side, TokenConfig};
 use httpmock::Method::{GET, POST};
 use serde_json::{Value, json};
 use ureq::Agent;
 
-use crate::fixture::{Raw, TokenServer, refused, reply, respond, transport};
+use crate::fixture::{Raw, TokenServer, fleet_get, refused, reply, respond, transport};
 use crate::server::Server;
 use crate::support::{PROXY_VARIABLES, rfc_token};
 
@@ -44,12 +45,17 @@ fn the_callers_agent_reaches_motorweb_token_requests_and_api_calls() {
             .header("authorization", "Bearer T");
         then.status(200).json_body(json!({"ok": true}));
     });
-    let client = motorweb::Client::at(&server.base_url(), creds()).unwrap();
-    let client = client.with_agent(agent());
-    let answer = client.vehicle_by_plate::<Value>("ABC").unwrap();
+    let source = motorweb::token_config(motorweb::Environment::Test, creds())
+        .with_base_url(&server.base_url())
+        .with_agent(agent())
+        .build()
+        .unwrap();
+    let client = ApiClient::new_with_agent(agent(), Auth::Token(source.clone(), Bearer));
+    let plate = server.url("/market-data/v1/vehicles/plate/ABC");
+    let answer = client.get_json::<Value>(&plate).unwrap();
     assert_eq!(answer, json!({"ok": true}));
     assert_eq!((token.calls(), api.calls()), (1, 1));
-    assert_eq!(client.token_source().stats().fetches, 1);
+    assert_eq!(source.stats().fetches, 1);
 }
 
 #[test]
@@ -70,11 +76,17 @@ fn the_callers_agent_reaches_my_connected_fleet_token_requests_and_api_calls() {
         then.status(200).json_body(json!([]));
     });
     let base = server.base_url();
-    let client = my_connected_fleet::Client::at(&base, &base, creds(), "42").unwrap();
-    let client = client.with_agent(agent());
-    assert_eq!(client.jobs::<Value>().unwrap(), json!([]));
+    let source = my_connected_fleet::token_config(creds())
+        .with_base_url(&base)
+        .with_agent(agent())
+        .build()
+        .unwrap();
+    let auth = Api::JobManagement.auth(&creds(), &source);
+    let client = ApiClient::new_with_agent(agent(), auth);
+    let jobs_url = format!("{base}/job-management/v1/customer/42/jobs");
+    assert_eq!(client.get_json::<Value>(&jobs_url).unwrap(), json!([]));
     assert_eq!((token.calls(), jobs.calls()), (1, 1));
-    assert_eq!(client.token_source().stats().fetches, 1);
+    assert_eq!(source.stats().fetches, 1);
 }
 
 #[test]
@@ -82,19 +94,18 @@ fn a_plain_http_api_base_that_is_not_loopback_is_refused_before_anything_is_sent
     let server = TokenServer::start();
     let token = server.any(200, rfc_token("T", 3600));
     let base = server.base_url();
-    // At construction: nothing to resolve, nothing to connect to.
-    let error = my_connected_fleet::Client::at(&base, "http://api.invalid", creds(), "42");
+    let source = my_connected_fleet::token_config(creds()).with_base_url(&base);
+    let source = source.build().unwrap();
+    // Refused at the call, before the token is fetched or a name resolved.
+    let api = "http://api.invalid:8080";
+    let jobs = fleet_get(Api::JobManagement, (&creds(), &source), api, "/v1/jobs");
     assert_eq!(
-        error.unwrap_err().to_string(),
-        "invalid configuration: api base url \"http://api.invalid/\" must be https (plain \
-         http only to loopback, or with insecure http allowed)"
+        jobs.unwrap_err().to_string(),
+        "invalid configuration: api url \"http://api.invalid:8080/v1/jobs\" must be https \
+         (plain http only to loopback, or with insecure http allowed)"
     );
-    // Set later: refused at the call, before the token is fetched or a name resolved.
-    let client = my_connected_fleet::Client::at(&base, &base, creds(), "42").unwrap();
-    let client = client.with_api_base_url("http://api.invalid:8080");
-    for result in [client.jobs::<Value>(), client.tracking_live::<Value>()] {
-        assert!(matches!(result, Err(Error::Config(_))), "{result:?}");
-    }
+    let live = fleet_get(Api::Core, (&creds(), &source), api, "/v1/live");
+    assert!(matches!(live, Err(Error::Config(_))), "{live:?}");
     let request = ureq::http::Request::get("http://api.invalid/v1").body(Vec::new());
     let result = basic().run(request.unwrap());
     assert!(matches!(result, Err(Error::Config(_))), "{result:?}");
@@ -141,7 +152,9 @@ fn an_endpoint_echoing_the_form_never_gets_the_secret_into_errors_or_files() {
     let base = echoing_endpoint();
     let dir = crate::support::temp_dir("echo-secret");
     let cache = apiauth::DiskCache::open(dir.join("apiauth")).unwrap();
-    let config = motorweb::token_config_at(&base, creds()).with_disk_cache(cache);
+    let config = motorweb::token_config(motorweb::Environment::Test, creds())
+        .with_base_url(&base)
+        .with_disk_cache(cache);
     let error = config.build().unwrap().token().unwrap_err();
     let Error::EndpointRefused(details) = &error else {
         panic!("{error:?}")
@@ -191,8 +204,11 @@ fn a_redirect_naming_a_user_and_password_reaches_job_management_with_the_token_o
         then.status(200).json_body(json!([]));
     });
     let base = server.base_url();
-    let client = my_connected_fleet::Client::at(&base, &base, creds(), "42").unwrap();
-    assert_eq!(client.jobs::<Value>().unwrap(), json!([]));
+    let source = my_connected_fleet::token_config(creds()).with_base_url(&base);
+    let source = source.build().unwrap();
+    let path = "/job-management/v1/customer/42/jobs";
+    let jobs = fleet_get(Api::JobManagement, (&creds(), &source), &base, path);
+    assert_eq!(jobs.unwrap(), json!([]));
     assert_eq!((first.calls(), clean.calls()), (1, 1));
 }
 
@@ -302,7 +318,8 @@ fn a_secret_the_length_cap_would_split_is_still_scrubbed() {
         400,
         json!({"error": "invalid_request", "error_description": echoed}),
     );
-    let source = motorweb::token_config_at(&server.base_url(), creds())
+    let source = motorweb::token_config(motorweb::Environment::Test, creds())
+        .with_base_url(&server.base_url())
         .build()
         .unwrap();
     let error = source.token().unwrap_err();

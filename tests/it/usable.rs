@@ -3,7 +3,7 @@
 
 use std::time::{Instant, SystemTime};
 
-use apiauth::{MAX_LIFETIME, Token, TokenScheme};
+use apiauth::{Token, TokenScheme};
 
 /// Panics unless `token`, parsed at `sent`/`now`, can be used as it is.
 pub fn assert_usable(token: &Token, sent: Instant, now: SystemTime) {
@@ -14,7 +14,7 @@ pub fn assert_usable(token: &Token, sent: Instant, now: SystemTime) {
             .bytes()
             .all(|b| b.is_ascii_graphic())
     );
-    assert!(!token.lifetime().is_zero() && token.lifetime() <= MAX_LIFETIME);
+    assert!(!token.lifetime().is_zero() && token.lifetime() <= Token::MAX_LIFETIME);
     for scheme in [TokenScheme::Bearer, TokenScheme::ConnectToken] {
         assert!(token.header(scheme).1.to_str().is_ok());
     }

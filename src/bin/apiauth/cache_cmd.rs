@@ -3,7 +3,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use apiauth::providers::motorweb::{self, Environment};
-use apiauth::providers::my_connected_fleet::{AUTH_BASE_URL, token_url};
+use apiauth::providers::my_connected_fleet;
 
 use crate::command_line::Provider;
 use crate::{Exit, urls};
@@ -79,12 +79,12 @@ pub fn clear(_: Option<&str>, _: Option<&str>) -> Result<String, Exit> {
 /// The name `cache list` shows for a provider's own token URL: `my-connected-fleet`,
 /// `motorweb:test`, `motorweb:production`.
 fn preset(url: &str) -> Option<String> {
-    if url == token_url(AUTH_BASE_URL) {
+    if url == crate::urls::preset_url(my_connected_fleet::token_config, None) {
         return Some(Provider::MyConnectedFleet.name().into());
     }
     let env = Environment::ALL
         .into_iter()
-        .find(|env| motorweb::token_url(env.base_url()) == url);
+        .find(|env| url == crate::urls::preset_url(|c| motorweb::token_config(*env, c), None));
     env.map(|env| format!("{}:{}", Provider::Motorweb.name(), env.name()))
 }
 

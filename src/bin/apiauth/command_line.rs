@@ -444,24 +444,20 @@ fn header_source(settings: &mut Settings, command: Command) -> Result<HeaderSour
             if api == Some(Api::Core) && command == Command::Token {
                 return Err("the core api takes Basic, not a token: use `apiauth header`".into());
             }
-            let apis = base_url
-                .unwrap_or(my_connected_fleet::API_BASE_URL)
-                .to_owned();
-            let auth = base_url.unwrap_or(my_connected_fleet::AUTH_BASE_URL);
+            let apis = base_url.unwrap_or(Api::Core.base_url()).to_owned();
             client_auth = ClientAuth::Basic(BasicEncoding::Raw);
             scheme = api.map_or(scheme, Api::token_scheme);
-            (my_connected_fleet::token_url(auth), Some(apis))
+            let url = urls::preset_url(my_connected_fleet::token_config, base_url);
+            (url, Some(apis))
         }
         Some(Provider::Motorweb) => {
             let base = base_url.or(settings.env.map(Environment::base_url));
             if base.is_none() && token_url.is_none() {
                 return Err("--env is required (test or production)".into());
             }
-            let base = base.map(str::to_owned);
-            (
-                motorweb::token_url(base.as_deref().unwrap_or_default()),
-                base,
-            )
+            let env = settings.env.unwrap_or(Environment::Test);
+            let url = urls::preset_url(|c| motorweb::token_config(env, c), base);
+            (url, base.map(str::to_owned))
         }
         Some(Provider::Generic) => {
             if base_url.is_some() {

@@ -8,7 +8,6 @@ use std::io::Read;
 
 use apiauth::http::header::CONTENT_TYPE;
 use apiauth::http::{HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
-use apiauth::providers::my_connected_fleet::customer_path;
 use apiauth::{ApiClient, Auth, Error, Side};
 
 use crate::command_line::{Provider, Settings};
@@ -142,8 +141,8 @@ fn url(call: &Settings) -> Result<String, Exit> {
     let target = match &call.customer_id {
         Some(_) if !placeholder => Err("--customer-id needs {customerId} in the path")?,
         // The id is never echoed: a misplaced secret could be in it.
-        Some(id) => customer_path(target, id)
-            .map_err(|_| "--customer-id takes letters, digits, '-', '_' and '.' only")?,
+        Some(id) => urls::customer_path(target, id)
+            .ok_or("--customer-id takes letters, digits, '-', '_' and '.' only")?,
         None if placeholder => Err("the path has {customerId}: give --customer-id")?,
         None => target.to_owned(),
     };

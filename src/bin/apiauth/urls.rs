@@ -2,13 +2,14 @@
 //! the only place that calls the library's URL helpers.
 
 use apiauth::http::Uri;
+use apiauth::{Credentials, TokenConfig};
 
-/// Checks `url` by the library's rule ([`apiauth::check_url`]: https, or http to a loopback
+/// Checks `url` by the library's rule (`apiauth::command::check_url`: https, or http to a loopback
 /// host, no user or password). The message says what is wrong, never the URL.
 pub fn check(url: &str) -> Result<(), String> {
     match (
-        apiauth::check_url(url, false),
-        apiauth::check_url(url, true),
+        apiauth::command::check_url(url, false),
+        apiauth::command::check_url(url, true),
     ) {
         (Ok(()), _) => Ok(()),
         (Err(_), Ok(())) => Err(HTTPS.into()),
@@ -21,12 +22,30 @@ const HTTPS: &str =
 
 /// `url` as the command prints it: without user, password, query or fragment.
 pub fn shown(url: &str) -> String {
-    apiauth::redacted_url(url)
+    apiauth::command::redacted_url(url)
+}
+
+/// The token URL of a provider's `preset`, moved to `base` (keeping its path) if given.
+pub fn preset_url(preset: impl FnOnce(Credentials) -> TokenConfig, base: Option<&str>) -> String {
+    // The URL does not depend on the credentials; these are never sent.
+    let config = Credentials::new("", "").map(preset);
+    let config = config.map(|c| base.map_or(c.clone(), |base| c.with_base_url(base)));
+    config.map(|c| c.token_url().to_owned()).unwrap_or_default()
+}
+
+/// `path` with its `{customerId}` replaced by `id`, which must be one plain path segment
+/// (letters, digits, `-`, `_`, `.`) so that it can never change the path.
+pub fn customer_path(path: &str, id: &str) -> Option<String> {
+    let plain = id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    let plain = plain && !id.is_empty() && id != "." && id != "..";
+    plain.then(|| path.replace("{customerId}", id))
 }
 
 /// Whether `target` is on `base`'s origin (scheme, host and port).
 pub fn same_origin(base: &Uri, target: &Uri) -> bool {
-    apiauth::same_origin(base, target)
+    apiauth::command::same_origin(base, target)
 }
 
 /// `text` with every http(s) URL in it [`shown`]: for messages from the library and from

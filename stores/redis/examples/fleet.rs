@@ -14,7 +14,7 @@ use apiauth_redis::RedisStore;
 
 static REQUESTS: AtomicUsize = AtomicUsize::new(0);
 
-fn main() -> apiauth::Result<()> {
+fn main() -> Result<(), apiauth::Error> {
     let token_url = token_endpoint();
     let redis = std::env::var("APIAUTH_REDIS_URL").unwrap_or("redis://127.0.0.1:6379/0".into());
     // One prefix per run, so that the example starts cold each time.
@@ -26,7 +26,7 @@ fn main() -> apiauth::Result<()> {
                 .with_store(store)
                 .build()
         })
-        .collect::<apiauth::Result<_>>()?;
+        .collect::<Result<_, apiauth::Error>>()?;
     for (n, host) in hosts.iter().enumerate() {
         let token = host.token()?;
         println!("host {n}: token {}", token.access_token().secret());

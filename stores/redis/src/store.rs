@@ -89,7 +89,7 @@ impl RedisStore {
     /// message never quotes it), `rediss://` in a build without the `tls-rustls` feature,
     /// no usable platform CA file, or a prefix that is empty or holds a control character,
     /// a space or a brace (braces are the hash tag's).
-    pub fn open(url: &str, prefix: impl Into<String>) -> apiauth::Result<RedisStore> {
+    pub fn open(url: &str, prefix: impl Into<String>) -> Result<RedisStore, apiauth::Error> {
         let prefix = prefix.into();
         if prefix.is_empty()
             || prefix
@@ -150,7 +150,7 @@ impl RedisStore {
     ///
     /// [`Error::Config`](apiauth::Error::Config) when the file cannot be read or holds no
     /// certificate, or the build lacks the `tls-rustls` feature.
-    pub fn with_ca_file(self, path: impl AsRef<std::path::Path>) -> apiauth::Result<Self> {
+    pub fn with_ca_file(self, path: impl AsRef<std::path::Path>) -> Result<Self, apiauth::Error> {
         #[cfg(feature = "tls-rustls")]
         {
             let mut store = self;
@@ -177,7 +177,7 @@ impl RedisStore {
         self,
         chain: impl AsRef<std::path::Path>,
         key: impl AsRef<std::path::Path>,
-    ) -> apiauth::Result<Self> {
+    ) -> Result<Self, apiauth::Error> {
         #[cfg(feature = "tls-rustls")]
         {
             let mut store = self;
@@ -248,14 +248,14 @@ impl RedisStore {
     }
 
     #[cfg(feature = "tls-rustls")]
-    fn configure_tls(&mut self) -> apiauth::Result<()> {
+    fn configure_tls(&mut self) -> Result<(), apiauth::Error> {
         let tls = self.tls_settings.config().map_err(config)?;
         self.tls = Some(tls);
         Ok(())
     }
 
     #[cfg(not(feature = "tls-rustls"))]
-    fn configure_tls(&mut self) -> apiauth::Result<()> {
+    fn configure_tls(&mut self) -> Result<(), apiauth::Error> {
         Err(no_tls())
     }
 

@@ -56,7 +56,7 @@ pub(crate) fn next(parts: &mut Parts, status: StatusCode, headers: &HeaderMap) -
 /// # Examples
 ///
 /// ```
-/// use apiauth::{http::Uri, same_origin};
+/// use apiauth::{command::same_origin, http::Uri};
 ///
 /// let base: Uri = "https://api.example.com/v1/".parse().unwrap();
 /// assert!(same_origin(&base, &"https://API.example.com:443/v2".parse().unwrap()));

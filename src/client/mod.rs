@@ -1,5 +1,6 @@
-//! Authorized API calls through ureq: the right header for each API, and one recovery from
-//! a 401.
+//! Authorized API calls through ureq: the right header for each API ([`Auth`]), and one
+//! recovery from a 401 ([`ApiClient`]). Only with the `client` feature (on by default): a
+//! program that wants only header values leaves it out.
 
 use std::fmt;
 use std::io::Read;
@@ -12,13 +13,19 @@ use ureq::http::{HeaderMap, Method, Request, Response, StatusCode};
 use ureq::middleware::{Middleware, MiddlewareNext};
 use ureq::{Agent, AsSendBody, Body, RequestExt, SendBody};
 
-use crate::redirect::{self, Hop};
+mod body;
+mod redirect;
+
+pub use body::ReplayBody;
+pub use redirect::same_origin;
+
 use crate::secret::scrub;
 use crate::transport::{check_agent, default_agent, from_ureq, proxy_of};
 use crate::wire::{check, check_uri, direct, redacted_uri};
 use crate::{
     ApiError, BasicEncoding, Credentials, Error, Result, Side, Token, TokenScheme, TokenSource,
 };
+use redirect::Hop;
 
 /// An API's answer, or the status the agent turned into an error.
 type Answer = Result<Response<Body>>;
@@ -36,7 +43,7 @@ const SCRUB_MARGIN: u64 = 4 * 1024;
 ///
 /// `Auth` is also a ureq [`Middleware`]: an agent built with it puts the header on every
 /// request it sends (except to the token endpoint itself), without 401 recovery; for that,
-/// use an [`ApiClient`]. A request whose URL fails [`check_url`](crate::check_url) (plain
+/// use an [`ApiClient`]. A request whose URL fails the URL rule (plain
 /// http to a host that is not loopback, a user and password) gets no header and is not
 /// sent. The middleware's own errors (a failed token fetch) reach the caller
 /// as `ureq::Error::Other` holding an [`Error`].
@@ -137,7 +144,7 @@ impl Middleware for Auth {
 /// ureq's default; plain http and loopback never go through a proxy. ureq's per-request
 /// settings (`Agent::configure_request`) are kept.
 ///
-/// Every request's URL passes [`check_url`](crate::check_url) before anything is sent:
+/// Every request's URL passes the URL rule before anything is sent (no user or password):
 /// https, or plain http to loopback only (see [`with_insecure_http`](Self::with_insecure_http)).
 ///
 /// # Examples
@@ -207,8 +214,8 @@ impl ApiClient {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] for a URL that fails [`check_url`](crate::check_url) (nothing is
-    /// sent); [`Error::Transport`] when the API cannot be reached; [`Error::ApiStatus`] for a
+    /// [`Error::Config`] for a URL that fails the URL rule (https, or plain http to
+    /// loopback; nothing is sent); [`Error::Transport`] when the API cannot be reached; [`Error::ApiStatus`] for a
     /// 4xx/5xx when the agent treats statuses as errors (ureq's default), with the start of
     /// the body; any error of the token fetch.
     pub fn run<B: crate::ReplayBody>(&self, request: Request<B>) -> Result<Response<Body>> {

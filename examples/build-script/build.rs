@@ -6,15 +6,13 @@ use std::fs;
 use std::path::Path;
 
 use apiauth::http::Request;
-use apiauth::{ApiClient, Auth, Credentials, TokenConfig, TokenScheme};
+use apiauth::providers::motorweb::{self, Environment};
+use apiauth::{ApiClient, Auth, Credentials, TokenScheme};
 
-/// What the fetch reads: credentials, where to get a token, what to fetch.
-const INPUTS: [&str; 4] = [
-    "APIAUTH_CLIENT_ID",
-    "APIAUTH_CLIENT_SECRET",
-    "APIAUTH_TOKEN_URL",
-    "VEHICLES_URL",
-];
+/// What the fetch reads: credentials, and what to fetch.
+const INPUTS: [&str; 3] = ["APIAUTH_CLIENT_ID", "APIAUTH_CLIENT_SECRET", "VEHICLES_URL"];
+/// Where the token endpoint is, when not Motorweb's test gateway (a proxy, a test server).
+const BASE_URL: &str = "APIAUTH_BASE_URL";
 /// The variables ureq's default agent reads for its proxy (upper and lower case).
 const PROXY: [&str; 8] = [
     "ALL_PROXY",
@@ -31,7 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Run again when an input changes, and only then: not on every edit of src/.
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-changed=snapshot.json");
-    for name in INPUTS.iter().chain(&PROXY).chain(&["DOCS_RS"]) {
+    for name in INPUTS.iter().chain(&PROXY).chain(&[BASE_URL, "DOCS_RS"]) {
         println!("cargo::rerun-if-env-changed={name}");
     }
     println!("cargo::rustc-check-cfg=cfg(vehicles_snapshot)");
@@ -39,13 +37,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let var = |name: &str| env::var(name).ok();
     let docs_rs = env::var_os("DOCS_RS");
-    let (Some(id), Some(secret), Some(token_url), Some(url), None) = (
-        var(INPUTS[0]),
-        var(INPUTS[1]),
-        var(INPUTS[2]),
-        var(INPUTS[3]),
-        docs_rs,
-    ) else {
+    let (Some(id), Some(secret), Some(url), None) =
+        (var(INPUTS[0]), var(INPUTS[1]), var(INPUTS[2]), docs_rs)
+    else {
         // No credentials (or docs.rs): no request at all, the snapshot instead.
         println!(
             "cargo::warning=vehicles.json is the checked-in snapshot: set {} to fetch it",
@@ -57,7 +51,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     // Credentials given: a failure fails the build (its message holds no secret), rather
     // than quietly shipping the snapshot.
-    let source = TokenConfig::new(token_url, Credentials::new(id, secret)?).build()?;
+    // The provider's preset: its token URL and the client authentication it takes
+    // (Motorweb: the credentials in the form body). For myConnectedFleet,
+    // `my_connected_fleet::token_config`; for any other RFC 6749 server,
+    // `TokenConfig::new(url, creds)` with the `ClientAuth` that server documents.
+    let config = motorweb::token_config(Environment::Test, Credentials::new(id, secret)?);
+    let config = match var(BASE_URL) {
+        Some(base) => config.with_base_url(&base),
+        None => config,
+    };
+    let source = config.build()?;
     let client = ApiClient::new(Auth::Token(source, TokenScheme::Bearer));
     let mut response = client.run(Request::get(url).body(())?)?;
     if !response.status().is_success() {

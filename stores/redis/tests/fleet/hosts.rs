@@ -41,7 +41,7 @@ fn a_429_seen_by_one_host_stops_the_others_until_retry_after() {
     for host in &others {
         assert_eq!(host.result, expected, "{host:?}");
         assert_eq!(
-            host.logged("another process's token request"),
+            host.logged("token endpoint not asked: another process"),
             1,
             "{host:?}"
         );
@@ -58,7 +58,7 @@ fn a_host_killed_holding_the_lease_is_replaced_after_the_lease() {
     let server = TokenServer::start(Answer::HangFirst);
     let prefix = prefix("killed");
     let mut fleet = Fleet::new(&redis, &prefix, &server.url);
-    // A lease (and a lock wait) of five times the source's timeout: 10 s.
+    // A lease (and a lock wait) of six times the source's timeout and a second: 13 s.
     fleet.timeout = Duration::from_secs(2);
     let mut holder = fleet.spawn();
     server.wait_for(1); // it holds the lease and its request hangs
@@ -66,24 +66,19 @@ fn a_host_killed_holding_the_lease_is_replaced_after_the_lease() {
     assert_eq!(lock.len(), 1, "{lock:?}");
     assert!(lock[0].ends_with("}:lock"), "{lock:?}");
     let ttl: u64 = redis.cmd(&["PTTL", &lock[0]]).parse().unwrap();
-    assert!((9_000..=10_000).contains(&ttl), "{ttl}");
+    assert!((12_000..=13_000).contains(&ttl), "{ttl}");
     holder.kill().unwrap(); // SIGKILL
     holder.wait().unwrap();
-    // The next host waits for the holder one time limit and a second (3 s, not the lease's
-    // 10 s), then asks on its own; without the lease it writes nothing.
     let next = fleet.run(1);
     assert_eq!(next[0].result, "token=tok-2");
     assert_eq!(server.requests(), 2);
-    assert_eq!(redis.keys(&prefix), lock, "only the dead holder's lease");
-    // Once the lease has expired, a host takes it, asks, and shares the token.
-    let left: u64 = redis.cmd(&["PTTL", &lock[0]]).parse().unwrap_or(0);
-    std::thread::sleep(Duration::from_millis(left + 100));
-    assert_eq!(fleet.run(1)[0].result, "token=tok-3");
+    // It asked under the lease (a host that gave up waiting would not write the token):
+    // the token is in Redis and the next host reads it without a request.
     let keys = redis.keys(&prefix);
     assert_eq!(keys.len(), 1, "{keys:?}");
     assert!(keys[0].ends_with('}'), "{keys:?}");
-    assert_eq!(fleet.run(1)[0].result, "token=tok-3");
-    assert_eq!(server.requests(), 3);
+    assert_eq!(fleet.run(1)[0].result, "token=tok-2");
+    assert_eq!(server.requests(), 2);
 }
 
 #[test]
@@ -184,7 +179,7 @@ fn a_host_stopped_past_its_lease_writes_nothing_over_the_newer_token() {
     let server = TokenServer::start(Answer::HoldFirst);
     let prefix = prefix("stopped-holder");
     let mut fleet = Fleet::new(&redis, &prefix, &server.url);
-    fleet.timeout = Duration::from_secs(1); // a lease of 5 s
+    fleet.timeout = Duration::from_secs(1); // a lease of 7 s (six times and a second)
     let holder = fleet.spawn();
     server.wait_for(1); // it holds the lease; its request waits for the answer
     let signal = |sig: &str| {
@@ -195,7 +190,7 @@ fn a_host_stopped_past_its_lease_writes_nothing_over_the_newer_token() {
         assert!(status.unwrap().success());
     };
     signal("-STOP");
-    std::thread::sleep(Duration::from_millis(5500)); // past its lease
+    std::thread::sleep(Duration::from_millis(7500)); // past its lease
     assert_eq!(redis.keys(&prefix), Vec::<String>::new());
     assert_eq!(fleet.run(1)[0].result, "token=tok-2");
     server.release();

@@ -243,7 +243,7 @@ pub struct Fleet {
     pub token_url: String,
     /// Called with the token, then `reject`ed and called again if it answers 401.
     pub api_url: Option<String>,
-    /// The source's timeout (its lock wait and lease are five times this).
+    /// The source's timeout (its lock wait and lease are six times this and a second).
     pub timeout: Duration,
     /// The CA file for `rediss://`.
     pub ca_file: Option<String>,

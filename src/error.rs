@@ -6,6 +6,8 @@ use std::io::ErrorKind;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde_json::{Value, json};
+
 /// A `Result` whose error defaults to [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -369,6 +371,148 @@ impl fmt::Display for Unreachable {
             Some(detail) => write!(f, " ({detail})"),
             None => Ok(()),
         }
+    }
+}
+
+/// The stable names of the reasons an answer is unusable, as records keep them.
+pub(crate) const UNUSABLE: [(Unusable, &str); 8] = [
+    (Unusable::NotJsonOrForm, "not_json_or_form"),
+    (Unusable::NoAccessToken, "no_access_token"),
+    (Unusable::BadTokenBytes, "bad_token_bytes"),
+    (Unusable::NotBearer, "not_bearer"),
+    (Unusable::JwtExpired, "jwt_expired"),
+    (Unusable::TooLarge, "too_large"),
+    (Unusable::ShortLived, "short_lived"),
+    (Unusable::InvalidExpiresIn, "invalid_expires_in"),
+];
+
+/// The I/O error kinds a record tells apart; any other comes back as `Other`.
+const IO_KINDS: [ErrorKind; 16] = [
+    ErrorKind::TimedOut,
+    ErrorKind::ConnectionRefused,
+    ErrorKind::ConnectionReset,
+    ErrorKind::ConnectionAborted,
+    ErrorKind::NotConnected,
+    ErrorKind::HostUnreachable,
+    ErrorKind::NetworkUnreachable,
+    ErrorKind::NetworkDown,
+    ErrorKind::AddrNotAvailable,
+    ErrorKind::BrokenPipe,
+    ErrorKind::UnexpectedEof,
+    ErrorKind::PermissionDenied,
+    ErrorKind::InvalidData,
+    ErrorKind::StorageFull,
+    ErrorKind::ResourceBusy,
+    ErrorKind::Other,
+];
+
+/// `d` in whole milliseconds, saturating.
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// An error as a shared failure record keeps it: its own plain parts (an endpoint's URL,
+/// status, code, description, URI and `Retry-After`; an unusable answer's reason; a transport
+/// error's side, URL, cause, detail and proxy), so that the same variant with the same message
+/// comes back. Never a secret, a token or a body: errors hold none.
+impl Error {
+    /// The record of the error; `None` for an error that is not the endpoint's (a
+    /// configuration error: nothing was sent, and nothing is shared).
+    pub(crate) fn to_record(&self) -> Option<Value> {
+        let refusal = |kind, e: &EndpointError| {
+            json!({"kind": kind, "url": e.url, "status": e.status, "code": e.code,
+                "description": e.description, "uri": e.uri,
+                "retry_after_ms": e.retry_after.map(millis)})
+        };
+        Some(match self {
+            Error::CredentialsRejected(e) => refusal("rejected", e),
+            Error::EndpointRefused(e) => refusal("refused", e),
+            Error::InvalidResponse(why) => {
+                let name = UNUSABLE.iter().find(|(w, _)| w == why).map(|(_, n)| *n);
+                json!({"kind": "unusable", "why": name})
+            }
+            Error::Transport(e) => {
+                let (cause, value) = match e.cause {
+                    Cause::TimedOut { after } => ("timed_out", after.map(millis)),
+                    Cause::ConnectionRefused => ("connection_refused", None),
+                    Cause::HostNotFound => ("host_not_found", None),
+                    Cause::Tls => ("tls", None),
+                    Cause::Protocol => ("protocol", None),
+                    Cause::Io(kind) => {
+                        let index = IO_KINDS.iter().position(|k| *k == kind);
+                        ("io", index.map(|i| i as u64))
+                    }
+                    Cause::TooLarge { limit } => ("too_large", Some(limit)),
+                    _ => ("other", None),
+                };
+                let side = if e.side == Side::Api {
+                    "api"
+                } else {
+                    "token_endpoint"
+                };
+                json!({"kind": "unreachable", "side": side, "url": e.url, "cause": cause,
+                    "value": value, "detail": e.detail, "proxy": e.proxy})
+            }
+            _ => return None,
+        })
+    }
+
+    /// The error a record holds: the same variant with the same parts, so the same message.
+    pub(crate) fn from_record(value: &Value) -> Option<Error> {
+        let text = |name| value.get(name).and_then(Value::as_str).map(str::to_owned);
+        let number = |name| value.get(name).and_then(Value::as_u64);
+        let refusal = || {
+            Some(Box::new(EndpointError {
+                url: text("url")?,
+                status: u16::try_from(number("status")?).ok()?,
+                code: text("code"),
+                description: text("description"),
+                uri: text("uri"),
+                retry_after: number("retry_after_ms").map(Duration::from_millis),
+            }))
+        };
+        let error = match value.get("kind")?.as_str()? {
+            "rejected" => Error::CredentialsRejected(refusal()?),
+            "refused" => Error::EndpointRefused(refusal()?),
+            "unusable" => {
+                let why = text("why")?;
+                Error::InvalidResponse(UNUSABLE.iter().find(|(_, n)| *n == why)?.0)
+            }
+            "unreachable" => {
+                let extra = number("value");
+                let cause = match value.get("cause")?.as_str()? {
+                    "timed_out" => Cause::TimedOut {
+                        after: extra.map(Duration::from_millis),
+                    },
+                    "connection_refused" => Cause::ConnectionRefused,
+                    "host_not_found" => Cause::HostNotFound,
+                    "tls" => Cause::Tls,
+                    "protocol" => Cause::Protocol,
+                    "too_large" => Cause::TooLarge { limit: extra? },
+                    "io" => Cause::Io(
+                        (extra
+                            .and_then(|i| IO_KINDS.get(usize::try_from(i).ok()?))
+                            .copied())
+                        .unwrap_or(ErrorKind::Other),
+                    ),
+                    "other" => Cause::Other,
+                    _ => return None,
+                };
+                let side = match value.get("side")?.as_str()? {
+                    "api" => Side::Api,
+                    _ => Side::TokenEndpoint,
+                };
+                Error::Transport(Box::new(Unreachable {
+                    side,
+                    url: text("url")?,
+                    cause,
+                    detail: text("detail"),
+                    proxy: text("proxy"),
+                }))
+            }
+            _ => return None,
+        };
+        Some(error)
     }
 }
 

@@ -236,7 +236,7 @@ fn describe(id: String, bytes: &[u8]) -> Option<CacheEntry> {
             .map(|s| s.iter().filter_map(text).collect())
             .unwrap_or_default(),
         token: token.and_then(|t| Some((t.issued_at, t.issued_at.checked_add(t.lifetime)?))),
-        failure: (record.failure).map(|(row, error)| (error.error().to_string(), row.until)),
+        failure: (record.failure).map(|(row, error)| (error.to_string(), row.until)),
         rejected_until: record.rejection.map(|(row, _)| row.until),
         id,
     })

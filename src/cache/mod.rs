@@ -19,7 +19,7 @@ pub(crate) use policy::RefreshPolicy;
 
 use outcome::{Mode, Outcome};
 use policy::{Backoff, Freshness, Known, OnRejection, Schedule, Step};
-use record::{Row, Summary, fnv1a};
+use record::{Row, fnv1a};
 use slot::{Lock, Slot};
 
 use crate::transport::TokenAgent;
@@ -508,8 +508,8 @@ impl TokenSource {
             None => record.failure = None,
             // A failure a record cannot hold (not the endpoint's) leaves the row as it was.
             Some((error, backoff)) => {
-                if let Some(summary) = Summary::of(&error) {
-                    record.failure = Some((Row::of(backoff, wall, clock.now()), summary));
+                if error.to_record().is_some() {
+                    record.failure = Some((Row::of(backoff, wall, clock.now()), error));
                 }
             }
         }
@@ -570,7 +570,7 @@ impl TokenSource {
         let wall = slot.now(clock);
         let failure = (record.failure.as_ref())
             .filter(|_| !fresh)
-            .and_then(|(row, error)| Some((error.error(), row.backoff(wall, clock.now())?)));
+            .and_then(|(row, error)| Some((error.clone(), row.backoff(wall, clock.now())?)));
         let step = policy::decide(Known {
             token: token.as_ref().map(|(f, _)| *f),
             backing_off: failure.is_some(),

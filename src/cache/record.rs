@@ -5,15 +5,15 @@
 //! ignored. Times are milliseconds since the Unix epoch on the record clock (the store's, or
 //! the hosts' wall clocks). Every field is range-checked when read: a hostile record is data.
 
-use std::io::ErrorKind;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
 use super::policy::{self, Backoff};
+use crate::error::millis;
 use crate::store::StoreKey;
 use crate::wire::TokenRequest;
-use crate::{Cause, EndpointError, Error, Side, TlsSettings, Unreachable, Unusable};
+use crate::{Error, TlsSettings};
 
 /// The records' format version; a record of another version is ignored (and removed by
 /// `cache clear`).
@@ -23,7 +23,7 @@ pub(crate) const VERSION: u64 = 4;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Record {
     pub token: Option<StoredToken>,
-    pub failure: Option<(Row, Summary)>,
+    pub failure: Option<(Row, Error)>,
     /// The row of rejections, and the FNV-1a hash of the last rejected token: enough to
     /// recognise it, and nothing to use.
     pub rejection: Option<(Row, u64)>,
@@ -142,7 +142,8 @@ impl Record {
                 "issued_at_ms": wall_ms(t.issued_at), "lifetime_ms": millis(t.lifetime),
                 "skew_ms": t.skew_ms})
         });
-        let failure = (self.failure.as_ref()).map(|(row, error)| row.to_json(error.to_json()));
+        let failure =
+            (self.failure.as_ref()).and_then(|(row, error)| Some(row.to_json(error.to_record()?)));
         let rejection =
             (self.rejection.as_ref()).map(|(row, hash)| row.to_json(format!("{hash:016x}").into()));
         let record = json!({"version": VERSION, "settings": binding.settings,
@@ -172,7 +173,7 @@ impl Record {
         });
         let failure = value
             .get("failure")
-            .and_then(|f| Some((Row::from_json(f)?, Summary::from_json(f.get("detail")?)?)));
+            .and_then(|f| Some((Row::from_json(f)?, Error::from_record(f.get("detail")?)?)));
         let rejection = value.get("rejection").and_then(|r| {
             let hash = u64::from_str_radix(r.get("detail")?.as_str()?, 16).ok()?;
             Some((Row::from_json(r)?, hash))
@@ -231,10 +232,6 @@ pub(crate) fn settings_of(bytes: &[u8]) -> Option<(Value, StoreKey)> {
     Some((settings, key))
 }
 
-pub(crate) fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
 fn wall_ms(t: SystemTime) -> u64 {
     millis(t.duration_since(UNIX_EPOCH).unwrap_or_default())
 }
@@ -243,164 +240,11 @@ fn wall(value: &Value) -> Option<SystemTime> {
     UNIX_EPOCH.checked_add(Duration::from_millis(value.as_u64()?))
 }
 
-/// What a failure record keeps of an [`Error`]: the error's own plain parts (an endpoint's
-/// URL, status, code, description, URI and `Retry-After`; an unusable answer's reason; a
-/// transport error's side, URL, cause and detail), so that the same variant with the same
-/// message comes back. Never a secret, a token or a body: errors hold none.
-#[derive(Debug, Clone)]
-pub(crate) struct Summary(Error);
-
-/// The stable names of the reasons an answer is unusable, as records keep them.
-const UNUSABLE: [(Unusable, &str); 8] = [
-    (Unusable::NotJsonOrForm, "not_json_or_form"),
-    (Unusable::NoAccessToken, "no_access_token"),
-    (Unusable::BadTokenBytes, "bad_token_bytes"),
-    (Unusable::NotBearer, "not_bearer"),
-    (Unusable::JwtExpired, "jwt_expired"),
-    (Unusable::TooLarge, "too_large"),
-    (Unusable::ShortLived, "short_lived"),
-    (Unusable::InvalidExpiresIn, "invalid_expires_in"),
-];
-
-/// The I/O error kinds a record tells apart; any other comes back as `Other`.
-const IO_KINDS: [ErrorKind; 16] = [
-    ErrorKind::TimedOut,
-    ErrorKind::ConnectionRefused,
-    ErrorKind::ConnectionReset,
-    ErrorKind::ConnectionAborted,
-    ErrorKind::NotConnected,
-    ErrorKind::HostUnreachable,
-    ErrorKind::NetworkUnreachable,
-    ErrorKind::NetworkDown,
-    ErrorKind::AddrNotAvailable,
-    ErrorKind::BrokenPipe,
-    ErrorKind::UnexpectedEof,
-    ErrorKind::PermissionDenied,
-    ErrorKind::InvalidData,
-    ErrorKind::StorageFull,
-    ErrorKind::ResourceBusy,
-    ErrorKind::Other,
-];
-
-impl Summary {
-    /// What to keep of `error`; `None` for an error that is not about the endpoint (a
-    /// configuration error: nothing was sent, and nothing is shared).
-    pub fn of(error: &Error) -> Option<Summary> {
-        let kept = matches!(
-            error,
-            Error::CredentialsRejected(_)
-                | Error::EndpointRefused(_)
-                | Error::InvalidResponse(_)
-                | Error::Transport(_)
-        );
-        kept.then(|| Summary(error.clone()))
-    }
-
-    /// The error again: the same variant with the same parts, so the same message.
-    pub fn error(&self) -> Error {
-        self.0.clone()
-    }
-
-    fn to_json(&self) -> Value {
-        let refusal = |kind, e: &EndpointError| {
-            json!({"kind": kind, "url": e.url, "status": e.status, "code": e.code,
-                "description": e.description, "uri": e.uri,
-                "retry_after_ms": e.retry_after.map(millis)})
-        };
-        match &self.0 {
-            Error::CredentialsRejected(e) => refusal("rejected", e),
-            Error::EndpointRefused(e) => refusal("refused", e),
-            Error::InvalidResponse(why) => {
-                let name = UNUSABLE.iter().find(|(w, _)| w == why).map(|(_, n)| *n);
-                json!({"kind": "unusable", "why": name})
-            }
-            Error::Transport(e) => {
-                let (cause, value) = match e.cause {
-                    Cause::TimedOut { after } => ("timed_out", after.map(millis)),
-                    Cause::ConnectionRefused => ("connection_refused", None),
-                    Cause::HostNotFound => ("host_not_found", None),
-                    Cause::Tls => ("tls", None),
-                    Cause::Protocol => ("protocol", None),
-                    Cause::Io(kind) => {
-                        let index = IO_KINDS.iter().position(|k| *k == kind);
-                        ("io", index.map(|i| i as u64))
-                    }
-                    Cause::TooLarge { limit } => ("too_large", Some(limit)),
-                    _ => ("other", None),
-                };
-                let side = if e.side == Side::Api {
-                    "api"
-                } else {
-                    "token_endpoint"
-                };
-                json!({"kind": "unreachable", "side": side, "url": e.url, "cause": cause,
-                    "value": value, "detail": e.detail, "proxy": e.proxy})
-            }
-            _ => Value::Null,
-        }
-    }
-
-    fn from_json(value: &Value) -> Option<Summary> {
-        let text = |name| value.get(name).and_then(Value::as_str).map(str::to_owned);
-        let number = |name| value.get(name).and_then(Value::as_u64);
-        let refusal = || {
-            Some(Box::new(EndpointError {
-                url: text("url")?,
-                status: u16::try_from(number("status")?).ok()?,
-                code: text("code"),
-                description: text("description"),
-                uri: text("uri"),
-                retry_after: number("retry_after_ms").map(Duration::from_millis),
-            }))
-        };
-        let error = match value.get("kind")?.as_str()? {
-            "rejected" => Error::CredentialsRejected(refusal()?),
-            "refused" => Error::EndpointRefused(refusal()?),
-            "unusable" => {
-                let why = text("why")?;
-                Error::InvalidResponse(UNUSABLE.iter().find(|(_, n)| *n == why)?.0)
-            }
-            "unreachable" => {
-                let extra = number("value");
-                let cause = match value.get("cause")?.as_str()? {
-                    "timed_out" => Cause::TimedOut {
-                        after: extra.map(Duration::from_millis),
-                    },
-                    "connection_refused" => Cause::ConnectionRefused,
-                    "host_not_found" => Cause::HostNotFound,
-                    "tls" => Cause::Tls,
-                    "protocol" => Cause::Protocol,
-                    "too_large" => Cause::TooLarge { limit: extra? },
-                    "io" => Cause::Io(
-                        (extra
-                            .and_then(|i| IO_KINDS.get(usize::try_from(i).ok()?))
-                            .copied())
-                        .unwrap_or(ErrorKind::Other),
-                    ),
-                    "other" => Cause::Other,
-                    _ => return None,
-                };
-                let side = match value.get("side")?.as_str()? {
-                    "api" => Side::Api,
-                    _ => Side::TokenEndpoint,
-                };
-                Error::Transport(Box::new(Unreachable {
-                    side,
-                    url: text("url")?,
-                    cause,
-                    detail: text("detail"),
-                    proxy: text("proxy"),
-                }))
-            }
-            _ => return None,
-        };
-        Some(Summary(error))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Cause, EndpointError, Side, Unreachable};
+    use std::io::ErrorKind;
 
     /// The binding of client `id` with `secret` at `https://a.example/t`.
     fn binding(secret: &str) -> Binding {
@@ -475,7 +319,7 @@ mod tests {
             Error::EndpointRefused(Box::new(refusal.clone())),
             Error::CredentialsRejected(Box::new(refusal)),
         ];
-        errors.extend(UNUSABLE.map(|(why, _)| Error::InvalidResponse(why)));
+        errors.extend(crate::error::UNUSABLE.map(|(why, _)| Error::InvalidResponse(why)));
         errors.extend(
             [
                 Cause::TimedOut {
@@ -503,18 +347,17 @@ mod tests {
         };
         for error in errors {
             let record = Record {
-                failure: Some((row, Summary::of(&error).unwrap())),
+                failure: Some((row, error.clone())),
                 ..Record::default()
             };
             let back = Record::decode(&record.encode(&b), Some(&b)).unwrap();
             let (back_row, back) = back.failure.unwrap();
             assert_eq!(back_row, row);
-            let back = back.error();
             assert_eq!(back.to_string(), error.to_string());
             let kind = |e: Error| std::io::Error::from(e).kind();
             assert_eq!(kind(back), kind(error));
         }
-        assert!(Summary::of(&Error::Config("bad".into())).is_none());
+        assert!(Error::Config("bad".into()).to_record().is_none());
     }
 
     #[test]

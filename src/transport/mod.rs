@@ -206,7 +206,7 @@ pub(crate) fn default_agent() -> Agent {
     Agent::new_with_config(agent_config().build())
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "client"))]
 mod tests {
     use crate::{ApiClient, Auth, BasicEncoding, Credentials, Error, TokenConfig};
 

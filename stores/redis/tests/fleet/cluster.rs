@@ -130,7 +130,9 @@ fn a_slot_being_migrated_is_followed_with_ask() {
     let server = TokenServer::start(Answer::Token);
     let key = key_of(&server, credentials());
     let prefix = prefix("ask");
-    let probe = RedisStore::open(&cluster.nodes[0].url, &prefix).unwrap();
+    let probe = RedisStore::open(&cluster.nodes[0].url, &prefix)
+        .unwrap()
+        .with_timeout(Duration::from_secs(2));
     let record = probe.record_key(&key);
     let slot = cluster.nodes[0].cmd(&["CLUSTER", "KEYSLOT", &record]);
     let owner = (cluster.nodes.iter())
@@ -146,7 +148,9 @@ fn a_slot_being_migrated_is_followed_with_ask() {
         from.cmd(&["CLUSTER", "SETSLOT", &slot, "MIGRATING", &id(to)]),
         "OK"
     );
-    let store = RedisStore::open(&from.url, &prefix).unwrap();
+    let store = RedisStore::open(&from.url, &prefix)
+        .unwrap()
+        .with_timeout(Duration::from_secs(2));
     assert_eq!(store.read(&key).unwrap(), None);
     let mut guard = store
         .lock(&key, Duration::ZERO, Duration::from_secs(10))

@@ -283,7 +283,8 @@ fn a_trickling_redis_costs_token_a_deadline_on_every_thread_with_one_warning() {
     }
     assert_eq!(server.requests(), 1);
     // A host (a process of its own): one warning.
-    let fleet = Fleet::new(&redis, &prefix("trickle-host"), &server.url);
+    let mut fleet = Fleet::new(&redis, &prefix("trickle-host"), &server.url);
+    fleet.store_timeout = Duration::from_millis(250);
     let (hosts, took) = timed(|| fleet.run_on(&[&url], 1));
     eprintln!("a host through a trickling Redis ran in {took:?}");
     assert_eq!(hosts[0].result, "token=tok-2");

@@ -29,7 +29,9 @@ fn redis_holds_one_record_per_slot_under_a_hash_tag_with_its_ttl_and_never_the_s
     };
     let server = TokenServer::start(Answer::Token);
     let prefix = prefix("what");
-    let store = RedisStore::open(&redis.url, &prefix).unwrap();
+    let store = RedisStore::open(&redis.url, &prefix)
+        .unwrap()
+        .with_timeout(Duration::from_secs(2));
     let record = store.record_key(&key(&server));
     let source = source(store, &server);
     assert_eq!(source.token().unwrap().access_token().secret(), "tok-2");
@@ -58,8 +60,12 @@ fn a_guard_whose_lease_expired_and_was_taken_cannot_write_or_remove() {
     let key = key(&server);
     let prefix = prefix("fenced");
     let (a, b) = (
-        RedisStore::open(&redis.url, &prefix).unwrap(),
-        RedisStore::open(&redis.url, &prefix).unwrap(),
+        RedisStore::open(&redis.url, &prefix)
+            .unwrap()
+            .with_timeout(Duration::from_secs(2)),
+        RedisStore::open(&redis.url, &prefix)
+            .unwrap()
+            .with_timeout(Duration::from_secs(2)),
     );
     let hold = Duration::from_millis(200);
     let mut old = a.lock(&key, Duration::ZERO, hold).unwrap().unwrap();
@@ -96,7 +102,9 @@ fn now_is_redis_time_not_this_hosts() {
     let Some(redis) = Redis::any("now_is_redis_time") else {
         return;
     };
-    let store = RedisStore::open(&redis.url, prefix("clock")).unwrap();
+    let store = RedisStore::open(&redis.url, prefix("clock"))
+        .unwrap()
+        .with_timeout(Duration::from_secs(2));
     let now = store.now().unwrap();
     let time = redis.cmd(&["TIME"]);
     let seconds: u64 = time.lines().next().unwrap().parse().unwrap();
@@ -134,7 +142,9 @@ fn the_readmes_acl_line_works() {
     let url = format!("redis://billing:acl-test-pw@127.0.0.1:{}/1", redis.port);
     let server = TokenServer::start(Answer::Token);
     let key = key(&server);
-    let store = RedisStore::open(&url, "apiauth:billing:").unwrap();
+    let store = RedisStore::open(&url, "apiauth:billing:")
+        .unwrap()
+        .with_timeout(Duration::from_secs(2));
     assert!(store.now().is_some());
     let mut guard = store
         .lock(&key, Duration::ZERO, Duration::from_secs(10))
@@ -154,7 +164,9 @@ fn the_readmes_acl_line_works() {
     drop(guard);
     assert_eq!(redis.cmd_in(1, &["DBSIZE"]), "0");
     // Outside its prefix, the user may do nothing.
-    let other = RedisStore::open(&url, "apiauth:payroll:").unwrap();
+    let other = RedisStore::open(&url, "apiauth:payroll:")
+        .unwrap()
+        .with_timeout(Duration::from_secs(2));
     let error = other.read(&key).unwrap_err().to_string();
     let server_name = format!("127.0.0.1:{}/1", redis.port);
     assert_eq!(
@@ -171,7 +183,9 @@ fn a_record_over_64_kib_is_refused_while_read() {
     };
     let server = TokenServer::start(Answer::Token);
     let key = key(&server);
-    let store = RedisStore::open(&redis.url, prefix("big")).unwrap();
+    let store = RedisStore::open(&redis.url, prefix("big"))
+        .unwrap()
+        .with_timeout(Duration::from_secs(2));
     let record = store.record_key(&key);
     let big = "x".repeat(64 * 1024 + 1);
     assert_eq!(redis.cmd(&["SET", &record, &big]), "OK");
@@ -181,7 +195,9 @@ fn a_record_over_64_kib_is_refused_while_read() {
         "{error}"
     );
     // A reply cut short is a failure: the store cools down. A new one writes.
-    let store = RedisStore::open(&redis.url, prefix("big")).unwrap();
+    let store = RedisStore::open(&redis.url, prefix("big"))
+        .unwrap()
+        .with_timeout(Duration::from_secs(2));
     let mut guard = store
         .lock(&key, Duration::ZERO, Duration::from_secs(5))
         .unwrap()
@@ -295,7 +311,9 @@ fn an_idle_connection_the_server_closed_is_replaced_at_once() {
     };
     let server = TokenServer::start(Answer::Token);
     let key = key(&server);
-    let store = RedisStore::open(&redis.url, prefix("idle")).unwrap();
+    let store = RedisStore::open(&redis.url, prefix("idle"))
+        .unwrap()
+        .with_timeout(Duration::from_secs(2));
     assert_eq!(store.read(&key).unwrap(), None);
     std::thread::sleep(Duration::from_millis(2500)); // the server closes it
     assert_eq!(store.read(&key).unwrap(), None);

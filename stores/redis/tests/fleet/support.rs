@@ -251,6 +251,9 @@ pub struct Fleet {
     pub ssl_cert_file: Option<String>,
     /// How far ahead of the real time the hosts' wall clocks are.
     pub wall_ahead: Duration,
+    /// The hosts' deadline for each Redis call: generous (2 s) so that a loaded machine
+    /// does not turn a test of sharing into one of deadlines; the fault tests set 250 ms.
+    pub store_timeout: Duration,
 }
 
 impl Fleet {
@@ -264,6 +267,7 @@ impl Fleet {
             ca_file: None,
             ssl_cert_file: None,
             wall_ahead: Duration::ZERO,
+            store_timeout: Duration::from_secs(2),
         }
     }
 
@@ -281,6 +285,10 @@ impl Fleet {
             .env("FLEET_PREFIX", &self.prefix)
             .env("FLEET_TOKEN_URL", &self.token_url)
             .env("FLEET_TIMEOUT_MS", self.timeout.as_millis().to_string())
+            .env(
+                "FLEET_STORE_TIMEOUT_MS",
+                self.store_timeout.as_millis().to_string(),
+            )
             .env(
                 "FLEET_WALL_AHEAD_MS",
                 self.wall_ahead.as_millis().to_string(),
@@ -374,7 +382,9 @@ pub fn run_host() {
     let ms = |name: &str| Duration::from_millis(var(name).parse().unwrap());
     log::set_logger(&LOGGER).unwrap();
     log::set_max_level(log::LevelFilter::Info);
-    let mut store = RedisStore::open(&redis, var("FLEET_PREFIX")).unwrap();
+    let mut store = RedisStore::open(&redis, var("FLEET_PREFIX"))
+        .unwrap()
+        .with_timeout(ms("FLEET_STORE_TIMEOUT_MS"));
     if let Ok(ca) = std::env::var("FLEET_CA") {
         store = store.with_ca_file(ca).unwrap();
     }

@@ -272,8 +272,8 @@ fn read_file(path: &Path) -> Result<String, String> {
         return Err("not a regular file".into());
     }
     #[cfg(unix)]
-    if std::os::unix::fs::MetadataExt::mode(&meta) & 0o002 != 0 {
-        return Err("anyone can write it".into());
+    if std::os::unix::fs::MetadataExt::mode(&meta) & 0o022 != 0 {
+        return Err("others can write it".into());
     }
     let mut text = String::new();
     (file.take(MAX_ASSERTION + 1).read_to_string(&mut text)).map_err(unreadable)?;
@@ -283,32 +283,59 @@ fn read_file(path: &Path) -> Result<String, String> {
     }
 }
 
-/// What `program` prints, run now: its output up to EOF (at most 64 KiB), then its exit,
-/// both within `limit`, or it is killed.
+/// What `program` prints, run now: its output (at most 64 KiB) and its exit, within
+/// `limit`, or it is killed. A program that exits at once but leaves a child holding its
+/// output (a helper that starts a daemon) is taken at its word after a short grace.
 fn run(program: &OsStr, args: &[OsString], limit: Duration) -> Result<String, String> {
     use std::process::{Command, Stdio};
+    use std::sync::{Arc, Mutex};
     let mut child = (Command::new(program).args(args).stdin(Stdio::null()))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("cannot start it: {e}"))?;
-    let (deadline, (sender, output)) = (Instant::now() + limit, std::sync::mpsc::channel());
-    let stdout = child.stdout.take().ok_or_else(|| "no stdout".to_string())?;
-    std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let read = stdout.take(MAX_ASSERTION + 1).read_to_end(&mut out);
-        drop(sender.send(read.map(|_| out)));
+    let deadline = Instant::now() + limit;
+    let mut stdout = child.stdout.take().ok_or_else(|| "no stdout".to_string())?;
+    let (out, (done, finished)) = (Arc::new(Mutex::new(Vec::new())), std::sync::mpsc::channel());
+    let kept = out.clone();
+    let reader = std::thread::Builder::new().spawn(move || {
+        let mut chunk = [0; 4096];
+        while let Ok(n @ 1..) = stdout.read(&mut chunk) {
+            let mut out = kept
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            out.extend_from_slice(&chunk[..n]);
+            if out.len() as u64 > MAX_ASSERTION {
+                break;
+            }
+        }
+        let _ = done.send(());
     });
-    let out = output.recv_timeout(limit).ok().and_then(Result::ok);
-    let out = out.filter(|out| out.len() as u64 <= MAX_ASSERTION);
-    while out.is_some() && Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    match (child.try_wait(), out) {
+    let mut exited_at = None;
+    let status = loop {
+        let read = finished.try_recv().is_ok() || reader.is_err();
+        let status = child.try_wait().ok().flatten();
+        exited_at = exited_at.or(status.map(|_| Instant::now()));
+        let grace_over = exited_at.is_some_and(|at| at.elapsed() > Duration::from_millis(100));
+        match status {
+            Some(status) if read || grace_over => break Some(status),
+            _ if Instant::now() >= deadline => break None,
+            _ => std::thread::sleep(Duration::from_millis(5)),
+        }
+    };
+    let out = std::mem::take(
+        &mut *out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    match status {
         // Bytes that are not UTF-8 become U+FFFD, which `checked` refuses.
-        (Ok(Some(done)), Some(out)) if done.success() => Ok(String::from_utf8_lossy(&out).into()),
-        (Ok(Some(done)), Some(_)) => Err(format!("{done}")),
-        _ => {
+        Some(done) if done.success() && out.len() as u64 <= MAX_ASSERTION => {
+            Ok(String::from_utf8_lossy(&out).into())
+        }
+        Some(done) if done.success() => Err("printed more than 64 KiB".into()),
+        Some(done) => Err(format!("{done}")),
+        None => {
             drop((child.kill(), child.wait()));
             Err(format!("no output of at most 64 KiB and exit in {limit:?}"))
         }
@@ -450,7 +477,7 @@ impl TlsSettings {
     }
 
     /// Trusts only the CA certificates in `pem` for the servers this reaches, instead of the
-    /// webpki roots (rustls) or the platform's (native-tls). Defaults to those.
+    /// webpki roots (with rustls and with native-tls alike: ureq's default). Defaults to those.
     ///
     /// # Errors
     ///

@@ -97,13 +97,18 @@ impl TokenConfig {
     /// let config = my_connected_fleet::token_config(Credentials::new("id", "secret")?)
     ///     .with_base_url("http://127.0.0.1:8080/");
     /// assert_eq!(config.token_url(), "http://127.0.0.1:8080/masternauth-oauth/oauth/accessToken");
+    /// let config = config.with_base_url("https://gw.example/?tenant=a");
+    /// assert_eq!(config.token_url(), "https://gw.example/masternauth-oauth/oauth/accessToken?tenant=a");
     /// # Ok::<(), apiauth::Error>(())
     /// ```
     pub fn with_base_url(mut self, base_url: &str) -> Self {
         let path = (self.request.url.parse::<crate::http::Uri>().ok())
             .and_then(|uri| Some(uri.path_and_query()?.as_str().to_owned()))
             .unwrap_or_default();
-        self.request.url = format!("{}{path}", base_url.trim_end_matches('/'));
+        // The path goes before the base's own query, if it has one (`?tenant=a`).
+        let at = base_url.find(['?', '#']).unwrap_or(base_url.len());
+        let (base, query) = base_url.split_at(at);
+        self.request.url = format!("{}{path}{query}", base.trim_end_matches('/'));
         self
     }
 

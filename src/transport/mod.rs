@@ -3,6 +3,7 @@
 //! how the answer reads are [`wire`](crate::wire)'s; API calls are
 //! [`ApiClient`](crate::ApiClient)'s, on the same agents.
 
+#[cfg(any(feature = "rustls", feature = "native-tls"))]
 mod tls;
 mod unreachable;
 
@@ -12,12 +13,25 @@ pub(crate) use ureq::Agent;
 use ureq::RequestExt;
 use ureq::config::Timeouts;
 
+#[cfg(any(feature = "rustls", feature = "native-tls"))]
 pub(crate) use tls::check as check_tls;
+
+/// Without a TLS stack, TLS settings and a client certificate cannot be used: refused.
+#[cfg(not(any(feature = "rustls", feature = "native-tls")))]
+pub(crate) fn check_tls(request: &TokenRequest, _: Option<&Agent>) -> Result<()> {
+    let tls = request.tls.is_some() || request.client_key.as_ref().is_some_and(|k| k.is_tls());
+    match tls {
+        true => Err(Error::Config(
+            "this build of apiauth has no TLS feature".into(),
+        )),
+        false => Ok(()),
+    }
+}
 pub(crate) use unreachable::from_ureq;
 
 use crate::clock::Clock;
 use crate::wire::{TokenRequest, direct, host_is_ip, redacted_uri};
-use crate::{Error, Result, Side, TlsSettings, Token, Unusable};
+use crate::{Error, Result, Side, Token, Unusable};
 use ureq::http::Uri;
 
 /// The most of a token response that is read; a longer body is an error, not an allocation.
@@ -41,7 +55,11 @@ impl TokenAgent {
             return TokenAgent::Caller(agent.clone());
         }
         let limits = phase_limits(request, &Agent::config_builder().build().timeouts());
-        let config = (request.tls.as_ref()).map_or_else(agent_config, TlsSettings::agent_config);
+        #[cfg(any(feature = "rustls", feature = "native-tls"))]
+        let config =
+            (request.tls.as_ref()).map_or_else(agent_config, crate::TlsSettings::agent_config);
+        #[cfg(not(any(feature = "rustls", feature = "native-tls")))]
+        let config = agent_config();
         TokenAgent::Own(Agent::new_with_config(
             token_config!(config, limits, request.direct()).build(),
         ))

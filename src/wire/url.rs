@@ -65,6 +65,12 @@ pub(crate) fn check_uri(uri: &Uri, what: &str, allow_http: bool) -> Result<()> {
     if !port_is_valid(uri) {
         return Err(invalid(what, "its port is not a number"));
     }
+    if odd_ipv4(uri.host().unwrap_or_default()) {
+        return Err(invalid(
+            what,
+            "its host is an IP address written in a non-standard form",
+        ));
+    }
     match uri.scheme_str() {
         Some("https") => Ok(()),
         Some("http") if allow_http || is_loopback(uri.host().unwrap_or_default()) => Ok(()),
@@ -95,10 +101,29 @@ fn port_is_valid(uri: &Uri) -> bool {
     }
 }
 
-/// `localhost`, or an IP address of the loopback range (`127.0.0.0/8`, `::1`).
+/// `localhost` (with or without its root dot), or an IP address this host connects to
+/// itself at: the loopback range (`127.0.0.0/8`, `::1`, also as `::ffff:127.x.y.z`) and the
+/// unspecified address (`0.0.0.0`, `::`).
 pub(crate) fn is_loopback(host: &str) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let ip = host
+        .trim_matches(['[', ']'])
+        .parse::<IpAddr>()
+        .map(|ip| ip.to_canonical());
     host.eq_ignore_ascii_case("localhost")
-        || (host.trim_matches(['[', ']']).parse::<IpAddr>()).is_ok_and(|ip| ip.is_loopback())
+        || ip.is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
+}
+
+/// Whether `host` is an IPv4 address in a form other than four decimal numbers (`127.1`,
+/// `0x7f.1`, `2130706433`): resolvers read these as addresses, so no rule on names or
+/// addresses can judge them. Refused.
+fn odd_ipv4(host: &str) -> bool {
+    let numeric = |label: &str| match label.strip_prefix("0x").or(label.strip_prefix("0X")) {
+        Some(hex) => hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        None => !label.is_empty() && label.bytes().all(|b| b.is_ascii_digit()),
+    };
+    let host = host.strip_suffix('.').unwrap_or(host);
+    host.split('.').all(numeric) && host.parse::<std::net::Ipv4Addr>().is_err()
 }
 
 /// Whether a request to `uri` goes straight to its host, never through a proxy, whatever
@@ -149,6 +174,36 @@ pub(crate) fn redacted_uri(uri: &Uri) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every way of writing this host goes direct (never through a proxy), and IPv4
+    /// addresses in forms only a resolver reads are refused.
+    #[test]
+    fn every_spelling_of_loopback_goes_direct_or_is_refused() {
+        for url in [
+            "https://localhost./t",
+            "https://LOCALHOST/t",
+            "https://[::ffff:127.0.0.1]/t",
+            "https://0.0.0.0/t",
+            "https://[::]/t",
+            "https://127.0.0.2/t",
+        ] {
+            assert!(direct(&url.parse().unwrap()), "{url}");
+            assert!(check_url(url, false).is_ok(), "{url}");
+        }
+        for url in [
+            "https://127.1/t",
+            "https://2130706433/t",
+            "https://0x7f.1/t",
+        ] {
+            let error = check_url(url, false).unwrap_err().to_string();
+            assert!(
+                error.ends_with("an IP address written in a non-standard form"),
+                "{url}"
+            );
+        }
+        assert!(!direct(&"https://a1.example/t".parse().unwrap()));
+        assert!(check_url("https://1a.example/t", false).is_ok());
+    }
 
     #[test]
     fn https_or_loopback_only() {

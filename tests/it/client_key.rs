@@ -430,7 +430,7 @@ fn an_unusable_assertion_is_a_typed_error_and_nothing_is_sent() {
     let shared = dir.join("shared");
     rotate(&shared, "assertion-x");
     std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o666)).unwrap();
-    assert!(fails(ClientKey::assertion_file(&shared)).contains("anyone can write"));
+    assert!(fails(ClientKey::assertion_file(&shared)).contains("others can write"));
     let big = dir.join("big");
     rotate(&big, &"a".repeat(64 * 1024 + 1));
     assert!(fails(ClientKey::assertion_file(&big)).contains("64 KiB"));
@@ -621,4 +621,41 @@ fn a_bad_or_mismatched_client_certificate_is_a_config_error_at_build() {
     // The form parameters the client key sets are not overridable.
     let reserved = config.with_param("client_assertion", "x").build();
     assert!(matches!(reserved, Err(Error::Config(_))));
+}
+
+/// An assertion command that prints its assertion and exits at once, leaving a background
+/// child that holds its output (a helper that starts a daemon): taken at its word after a
+/// short grace, not refused after the whole time limit.
+#[cfg(unix)]
+#[test]
+fn an_assertion_command_that_exits_is_not_held_by_its_background_child() {
+    let server = crate::fixture::TokenServer::start();
+    let token = server.token("T", 3600);
+    let key = ClientKey::assertion_command("sh", &["-c", "sleep 5 & echo eyJhbGciOi.x.y"]);
+    let config = server.config().with_timeout(Duration::from_secs(2));
+    let source = config.with_client_key(key).build().unwrap();
+    assert_eq!(secret_of(&source), "T");
+    token.assert_calls(1);
+}
+
+/// An assertion file others may write (its group, or everyone) is refused: nothing is sent.
+#[cfg(unix)]
+#[test]
+fn an_assertion_file_others_may_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let server = crate::fixture::TokenServer::start();
+    let any = server.any(200, json!({"access_token": "T"}));
+    let path = crate::support::temp_dir("group-writable-assertion").join("token");
+    std::fs::write(&path, "eyJhbGciOi.eyJzdWIi.c2ln").unwrap();
+    for mode in [0o660, 0o602] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        let key = ClientKey::assertion_file(&path);
+        let source = server.config().with_client_key(key).build().unwrap();
+        let error = source.token().unwrap_err();
+        assert!(
+            matches!(&error, Error::Assertion(m) if m.ends_with("others can write it")),
+            "{error}"
+        );
+    }
+    any.assert_calls(0);
 }

@@ -401,3 +401,27 @@ fn requests_through_every_agent(token_url: &str, api_url: &str) {
     let middleware: Agent = middleware.build().into();
     assert_eq!(middleware.get(api_url).call().unwrap().status(), 200);
 }
+
+/// Every way of writing this host goes direct: an https request to it never reaches the
+/// agent's proxy (which would connect to its own loopback).
+#[test]
+fn loopback_however_written_never_goes_through_a_proxy() {
+    let (proxy, seen) = crate::support::logging_proxy();
+    let proxy = ureq::Proxy::new(&proxy).unwrap();
+    let agent: Agent = (apiauth::agent_config().proxy(Some(proxy)).build()).into();
+    for url in [
+        "https://localhost.:9/token",
+        "https://[::ffff:127.0.0.1]:9/token",
+        "https://0.0.0.0:9/token",
+    ] {
+        let source = TokenConfig::new(url, creds())
+            .with_agent(agent.clone())
+            .build()
+            .unwrap();
+        assert!(matches!(source.token(), Err(Error::Transport(_))), "{url}");
+        assert_eq!(seen.lock().unwrap().len(), 0, "{url}");
+    }
+    // Forms only a resolver reads as an address are refused before anything is sent.
+    let odd = TokenConfig::new("https://127.1:9/token", creds()).build();
+    assert!(matches!(odd, Err(Error::Config(_))));
+}

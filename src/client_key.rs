@@ -329,11 +329,12 @@ fn run(program: &OsStr, args: &[OsString], limit: Duration) -> Result<String, St
             .unwrap_or_else(std::sync::PoisonError::into_inner),
     );
     match status {
-        // Bytes that are not UTF-8 become U+FFFD, which `checked` refuses.
-        Some(done) if done.success() && out.len() as u64 <= MAX_ASSERTION => {
-            Ok(String::from_utf8_lossy(&out).into())
+        _ if out.len() as u64 > MAX_ASSERTION => {
+            drop((child.kill(), child.wait()));
+            Err("printed more than 64 KiB".into())
         }
-        Some(done) if done.success() => Err("printed more than 64 KiB".into()),
+        // Bytes that are not UTF-8 become U+FFFD, which `checked` refuses.
+        Some(done) if done.success() => Ok(String::from_utf8_lossy(&out).into()),
         Some(done) => Err(format!("{done}")),
         None => {
             drop((child.kill(), child.wait()));

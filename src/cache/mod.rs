@@ -178,7 +178,7 @@ impl TokenSource {
     pub fn token(&self) -> Result<Arc<Token>> {
         let inner = &*self.inner;
         let now = inner.config.clock.now();
-        let state = inner.lock();
+        let state = inner.state();
         match &state.cached {
             Some(cached) if now < cached.hit_until => Ok(cached.token.clone()),
             _ => self.token_slow(state),
@@ -202,27 +202,27 @@ impl TokenSource {
     /// The request's [`Error`], which then backs off as any failure does.
     pub fn refresh(&self) -> Result<Arc<Token>> {
         let inner = &*self.inner;
-        let mut state = inner.lock();
+        let mut state = inner.state();
         while state.fetching {
             state = inner.wait(state);
         }
         state.fetching = true;
         let rejected = state.rejected.clone();
         drop(state);
-        self.fetch(Mode::Forced, rejected)
+        self.obtain(Mode::Forced, rejected)
     }
 
     /// Drops the cached token (from the store too), so that the next call fetches a new one.
     pub fn invalidate(&self) {
         let inner = &*self.inner;
-        let dropped = inner.lock().cached.take().map(|cached| cached.token);
+        let dropped = inner.state().cached.take().map(|cached| cached.token);
         let forgotten = (inner.slot.as_ref()).is_none_or(|slot| {
             slot.update(&inner.config.request, |r| r.token = None)
                 .is_some()
         });
         if !forgotten && let Some(dropped) = dropped {
             // The store could not be changed now: at least never read this token back.
-            inner.lock().rejected = Some(dropped);
+            inner.state().rejected = Some(dropped);
         }
     }
 
@@ -241,7 +241,7 @@ impl TokenSource {
         let inner = &*self.inner;
         let is_current =
             |state: &State| (state.cached.as_ref()).is_some_and(|c| Arc::ptr_eq(&c.token, token));
-        let state = inner.lock();
+        let state = inner.state();
         if !is_current(&state) {
             return true;
         }
@@ -255,7 +255,7 @@ impl TokenSource {
                 policy::on_rejection(in_memory, age, now)
             });
         let client = inner.config.request.credentials.id();
-        let mut state = inner.lock();
+        let mut state = inner.state();
         match outcome {
             OnRejection::Keep => {
                 drop(state);
@@ -290,7 +290,7 @@ impl TokenSource {
             fetches: self.inner.fetches.load(Relaxed),
             failures: self.inner.failures.load(Relaxed),
             rejections: self.inner.rejections.load(Relaxed),
-            fetching: self.inner.lock().fetching,
+            fetching: self.inner.state().fetching,
         }
     }
 
@@ -342,7 +342,7 @@ impl TokenSource {
                     state.cached = None;
                     state.fetching = true;
                     drop(state);
-                    return self.fetch(Mode::Foreground, rejected);
+                    return self.obtain(Mode::Foreground, rejected);
                 }
             }
         }
@@ -353,22 +353,22 @@ impl TokenSource {
         let (source, kept) = (self.clone(), rejected.clone());
         let spawned = std::thread::Builder::new()
             .name("apiauth-refresh".into())
-            .spawn(move || drop(source.fetch(Mode::Background, kept)));
+            .spawn(move || drop(source.obtain(Mode::Background, kept)));
         if spawned.is_err() {
-            drop(self.fetch(Mode::Foreground, rejected));
+            drop(self.obtain(Mode::Foreground, rejected));
         }
     }
 
     /// Obtains a token and publishes the outcome. Called only by the thread that set
     /// `fetching` (and read, under the same lock, the token this process `rejected` last,
     /// which a store may still hold); the guard clears `fetching` even if something panics.
-    fn fetch(&self, mode: Mode, rejected: Option<Arc<Token>>) -> Result<Arc<Token>> {
+    fn obtain(&self, mode: Mode, rejected: Option<Arc<Token>>) -> Result<Arc<Token>> {
         /// Clears `fetching` and wakes the waiters if the fetch ends by a panic; otherwise
         /// the result is published in the same critical section.
         struct PanicGuard<'a>(&'a Inner);
         impl Drop for PanicGuard<'_> {
             fn drop(&mut self) {
-                self.0.lock().fetching = false;
+                self.0.state().fetching = false;
                 self.0.fetch_done.notify_all();
             }
         }
@@ -418,7 +418,7 @@ impl TokenSource {
         let started = Instant::now();
         let sent = inner.config.request.send(agent, &inner.config.clock);
         let took = started.elapsed();
-        let previous = previous.or_else(|| inner.lock().failure.as_ref().map(|f| f.1.in_a_row));
+        let previous = previous.or_else(|| inner.state().failure.as_ref().map(|f| f.1.in_a_row));
         let now = inner.config.clock.now();
         let short = Error::InvalidResponse(crate::Unusable::ShortLived);
         match sent {
@@ -527,7 +527,7 @@ impl TokenSource {
         let inner = &*self.inner;
         let cached = self.stored_token(&slot.read(), slot, rejected)?.1;
         let token = cached.token.clone();
-        let mut state = inner.lock();
+        let mut state = inner.state();
         state.cached = Some(cached);
         state.failure = None;
         drop(state);
@@ -611,7 +611,7 @@ impl TokenSource {
         if failure.is_some() && outcome.sent() {
             inner.failures.fetch_add(1, Relaxed);
         }
-        let mut state = inner.lock();
+        let mut state = inner.state();
         let now = inner.config.clock.now();
         let result = cached.map(|cached| {
             let token = cached.token.clone();
@@ -669,7 +669,7 @@ impl TokenSource {
 
 impl Inner {
     #[inline]
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 

@@ -28,7 +28,7 @@ use crate::{
 use redirect::Hop;
 
 /// An API's answer, or the status the agent turned into an error.
-type Answer = Result<Response<Body>>;
+type Reply = Result<Response<Body>>;
 
 /// The most of an API answer [`ApiClient::get_json`] reads: 10 MiB, as ureq's `read_json`.
 const MAX_API_BODY: u64 = 10 * 1024 * 1024;
@@ -286,7 +286,7 @@ impl ApiClient {
         mut parts: Parts,
         body: impl AsSendBody,
         replay: Option<&[u8]>,
-    ) -> Result<(Answer, Option<Arc<Token>>)> {
+    ) -> Result<(Reply, Option<Arc<Token>>)> {
         let mut hops = self.agent.config().max_redirects();
         let (mut answer, mut used) = self.send(Request::from_parts(parts.clone(), body))?;
         while let Ok(response) = &answer
@@ -308,7 +308,7 @@ impl ApiClient {
 
     /// Sends one request with the auth header and redirects off, and returns the answer
     /// (or the status the agent turned into an error) with the token it carried.
-    fn send(&self, mut request: Request<impl AsSendBody>) -> Result<(Answer, Option<Arc<Token>>)> {
+    fn send(&self, mut request: Request<impl AsSendBody>) -> Result<(Reply, Option<Arc<Token>>)> {
         check_uri(request.uri(), "api url", self.allow_http)?;
         check_agent(&self.agent)?;
         let (method, uri) = (request.method().clone(), request.uri().clone()); // for errors
@@ -391,7 +391,7 @@ impl ApiClient {
 
     /// Whether `answer` rejected the token it was sent with; if so, that token is dropped
     /// from the cache unless it has been replaced already.
-    fn rejected(&self, answer: &Answer, used: Option<Arc<Token>>) -> bool {
+    fn rejected(&self, answer: &Reply, used: Option<Arc<Token>>) -> bool {
         let status = match answer {
             Ok(response) => response.status().as_u16(),
             Err(Error::ApiStatus(e)) => e.status,

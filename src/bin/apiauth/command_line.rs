@@ -1,6 +1,6 @@
 //! The command line, read in one `lexopt` loop into typed [`Settings`]. Every option is
-//! declared once, in [`OPTIONS`]: its names, where it applies, its help, and how its value is
-//! read (words with `FromStr`: the library's own for library types).
+//! declared once, in [`OPTIONS`]: where it applies, its names and its help; [`set`] reads its
+//! value (words with `FromStr`: the library's own for library types).
 //!
 //! No error repeats a value or an unknown option as typed: a misplaced secret could be in it.
 
@@ -62,6 +62,24 @@ pub enum Format {
     Json,
 }
 
+/// How the client authenticates (`--client-auth`): a style of the library's with the shared
+/// secret, or a method without one (RFC 7523, RFC 8705).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientMethod {
+    Secret(ClientAuth),
+    PrivateKeyJwt,
+    ClientSecretJwt,
+    Assertion,
+    TlsClientAuth,
+}
+
+/// `--alg`: the algorithm the `--private-key` must sign with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alg {
+    Rs256,
+    Es256,
+}
+
 /// The command line, read and typed. [`parse`] checks the options against each other and
 /// fills in what the provider implies: `source`, `api_base_url` and, for `cache clear`,
 /// `token_url`.
@@ -75,7 +93,16 @@ pub struct Settings {
     pub provider: Option<Provider>,
     api: Option<Api>,
     env: Option<Environment>,
-    client_auth: Option<ClientAuth>,
+    pub client_auth: Option<ClientMethod>,
+    pub private_key: Option<PathBuf>,
+    pub key_id: Option<String>,
+    pub alg: Option<Alg>,
+    pub assertion_file: Option<PathBuf>,
+    pub assertion_command: Option<String>,
+    pub assertion_args: Vec<String>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub cacert: Option<PathBuf>,
     pub token_url: Option<String>,
     base_url: Option<String>,
     pub scopes: Vec<String>,
@@ -112,6 +139,12 @@ impl Settings {
     pub fn max_time(&self) -> Duration {
         self.max_time.unwrap_or(Duration::from_secs(300))
     }
+
+    /// Whether the client authenticates with the shared secret (`APIAUTH_CLIENT_SECRET`).
+    pub fn needs_secret(&self) -> bool {
+        use ClientMethod::{ClientSecretJwt, Secret};
+        matches!(self.client_auth, None | Some(Secret(_) | ClientSecretJwt))
+    }
 }
 
 impl Command {
@@ -127,44 +160,46 @@ impl Command {
     }
 }
 
-impl Provider {
-    const ALL: [Provider; 3] = [
-        Provider::MyConnectedFleet,
-        Provider::Motorweb,
-        Provider::Generic,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Provider::MyConnectedFleet => "my-connected-fleet",
-            Provider::Motorweb => "motorweb",
-            Provider::Generic => "generic",
-        }
-    }
-}
-
-impl Format {
-    const ALL: [Format; 4] = [Format::Line, Format::Value, Format::Curl, Format::Json];
-
-    fn name(self) -> &'static str {
-        match self {
-            Format::Line => "line",
-            Format::Value => "value",
-            Format::Curl => "curl",
-            Format::Json => "json",
-        }
-    }
-}
-
-/// A value an option takes as one of a few words, read by its `FromStr`.
+/// A value an option takes as one of a few words (any case), read by its `FromStr`.
 trait Word: FromStr {
     /// Every word, in `--help`'s order.
     fn names() -> Vec<&'static str>;
 }
 
-/// [`Word`] for the types with an `ALL` and a `name` (the command's and the library's), and
-/// `FromStr` for the command's own.
+/// The command's own words: `ALL` in `--help`'s order, each with its name.
 macro_rules! words {
+    ($($type:ty: $($variant:expr => $name:literal),*;)*) => {$(
+        impl $type {
+            const ALL: &[($type, &str)] = &[$(($variant, $name)),*];
+            #[allow(dead_code)] // not every type's name is printed (Format's is not)
+            pub fn name(self) -> &'static str {
+                Self::ALL.iter().find(|(it, _)| *it == self).map_or("", |(_, name)| name)
+            }
+        }
+        impl FromStr for $type {
+            type Err = ();
+            fn from_str(name: &str) -> Result<$type, ()> {
+                let found = Self::ALL.iter().find(|(_, it)| it.eq_ignore_ascii_case(name));
+                found.map(|(it, _)| *it).ok_or(())
+            }
+        }
+        impl Word for $type {
+            fn names() -> Vec<&'static str> {
+                Self::ALL.iter().map(|(_, name)| *name).collect()
+            }
+        }
+    )*};
+}
+words! {
+    Provider: Provider::MyConnectedFleet => "my-connected-fleet",
+        Provider::Motorweb => "motorweb", Provider::Generic => "generic";
+    Format: Format::Line => "line", Format::Value => "value", Format::Curl => "curl",
+        Format::Json => "json";
+    Alg: Alg::Rs256 => "RS256", Alg::Es256 => "ES256";
+}
+
+/// [`Word`] for the library's types, by their own `ALL`, `name` and `FromStr`.
+macro_rules! library_words {
     ($($type:ty),*) => {$(
         impl Word for $type {
             fn names() -> Vec<&'static str> {
@@ -172,77 +207,185 @@ macro_rules! words {
             }
         }
     )*};
-    ($($type:ty),* ; from_str) => {$(
-        impl FromStr for $type {
-            type Err = ();
-            fn from_str(name: &str) -> Result<$type, ()> {
-                <$type>::ALL.into_iter().find(|word| word.name() == name).ok_or(())
-            }
-        }
-    )*};
 }
-words!(Provider, Format, Api, Environment, ClientAuth);
-words!(Provider, Format; from_str);
+library_words!(Api, Environment, ClientAuth);
 
-/// How an option's value goes into [`Settings`]; the error says what the option takes.
-type Setter = fn(&mut Settings, String) -> Result<(), String>;
+/// The methods without a shared secret, after the library's styles.
+const METHODS_WITHOUT_SECRET: [(ClientMethod, &str); 4] = [
+    (ClientMethod::PrivateKeyJwt, "private-key-jwt"),
+    (ClientMethod::ClientSecretJwt, "client-secret-jwt"),
+    (ClientMethod::Assertion, "assertion"),
+    (ClientMethod::TlsClientAuth, "tls-client-auth"),
+];
 
-/// An option: `-s, --long VALUE` (no VALUE for a flag), the subcommands that take it, the
-/// one provider that does (if only one), the words it takes, its help and its setter.
+impl FromStr for ClientMethod {
+    type Err = ();
+    fn from_str(name: &str) -> Result<ClientMethod, ()> {
+        let own = METHODS_WITHOUT_SECRET.iter().find(|(_, it)| *it == name);
+        let own = own.map(|(method, _)| *method).ok_or(());
+        name.parse().map(ClientMethod::Secret).or(own)
+    }
+}
+
+impl Word for ClientMethod {
+    fn names() -> Vec<&'static str> {
+        let own = METHODS_WITHOUT_SECRET.iter().map(|(_, name)| *name);
+        ClientAuth::names().into_iter().chain(own).collect()
+    }
+}
+
+/// Every option but `-h` and `-V`, in `--help`'s order, one a line: the subcommands it
+/// applies to (`all`; `auth`: request, header, token; `auth+clear`: and cache clear), its
+/// synopsis (`-s, --long VALUE`; no VALUE for a flag), two spaces, its help. [`only`] says
+/// which provider or client authentication an option needs, [`words_of`] the words it takes.
+const OPTIONS: &str = "\
+all -v, --verbose  log what apiauth does to stderr; -vv also Debug records (see below)
+auth+clear --provider PROVIDER  whose token endpoint and APIs
+auth+clear --api API  the API whose header to use (header, request)
+auth+clear --env ENV  the environment (unless --base-url or --token-url)
+auth+clear --token-url URL  the token endpoint (overrides the provider's)
+auth+clear --base-url URL  the provider's base URL, for token endpoint and APIs
+auth+clear --scope S  a scope to ask for (repeatable)
+auth+clear --param NAME=VALUE  an extra form parameter (repeatable)
+header --format FORMAT  what to print (see below)
+auth --credentials-file PATH  where the client id and secret are (see below)
+auth --client-auth STYLE  how the client authenticates (see below)
+auth --private-key FILE  the PEM key that signs private-key-jwt assertions
+auth --key-id KID  the kid of the signed assertions
+auth --alg ALG  refuse a --private-key that does not sign with ALG
+auth --client-assertion-file FILE  the assertion, read again for every token request
+auth --client-assertion-command PROG  the program that prints the assertion (no shell)
+auth --client-assertion-arg ARG  an argument of that program (repeatable)
+auth --cert FILE  the client certificate chain (PEM), with --key
+auth --key FILE  the client certificate's private key (PEM)
+auth --cacert FILE  trust only these CA certificates (PEM)
+auth --no-cache  neither read nor write the disk cache
+auth --refresh  ask for a new token now, past any cached token or backoff
+auth --timeout SECONDS  the limit for each phase of a request (default 10)
+request --api-base-url URL  where the APIs live (default: the provider's)
+request -X, --method METHOD  the method (default GET, or POST with --data)
+request -d, --data @FILE|@-|TEXT  the body: a file, stdin or the text itself
+request -H, --header 'NAME: VALUE'  an extra header (repeatable)
+request -i, --include  print the status line and the response headers first
+request --customer-id ID  replaces {customerId} in the path
+request --max-time SECONDS  the limit for the whole API call (default 300)
+clear --client-id ID  only the entries of this client id";
+
+/// One line of [`OPTIONS`].
+#[derive(Debug, Clone, Copy)]
 struct Opt {
-    synopsis: &'static str,
     commands: &'static [Command],
-    provider: Option<Provider>,
-    words: fn() -> Vec<&'static str>,
+    synopsis: &'static str,
+    short: Option<char>,
+    long: &'static str,
+    takes_value: bool,
     help: &'static str,
-    set: Setter,
 }
 
-const fn opt(synopsis: &'static str, commands: &'static [Command], help: &'static str) -> Opt {
-    let (provider, words, set): (_, _, Setter) = (None, Vec::new, |_, _| Ok(()));
-    Opt {
-        synopsis,
-        commands,
-        provider,
-        words,
-        help,
-        set,
-    }
-}
-
-impl Opt {
-    const fn set(self, set: Setter) -> Opt {
-        Opt { set, ..self }
-    }
-
-    /// One of `words`.
-    const fn words(self, words: fn() -> Vec<&'static str>) -> Opt {
-        Opt { words, ..self }
-    }
-
-    /// Only for `--provider provider`, one of `words` (if any).
-    const fn only(self, provider: Provider, words: fn() -> Vec<&'static str>) -> Opt {
+fn options() -> impl Iterator<Item = Opt> {
+    OPTIONS.lines().map(|line| {
+        let (group, rest) = line.split_once(' ').unwrap_or_default();
+        let (synopsis, help) = rest.split_once("  ").unwrap_or_default();
+        let (short, long) = synopsis.split_once(", ").unwrap_or(("", synopsis));
+        let (long, value) = long.split_once(' ').unwrap_or((long, ""));
+        let commands = match group {
+            "auth" => AUTH,
+            "auth+clear" => AUTH_AND_CLEAR,
+            "request" => &[Command::Request],
+            "header" => &[Command::Header],
+            "clear" => &[Command::CacheClear],
+            _ => &[],
+        };
+        let (short, long) = (short.chars().nth(1), long.trim_start_matches('-'));
+        let takes_value = !value.is_empty();
+        let help = help.trim();
         Opt {
-            provider: Some(provider),
-            words,
-            ..self
+            commands,
+            synopsis,
+            short,
+            long,
+            takes_value,
+            help,
         }
-    }
+    })
+}
 
-    /// `--long`'s name, and whether a value follows it (the synopsis names one).
-    fn long(&self) -> (&'static str, bool) {
-        let long = self.synopsis.rsplit(", ").next().unwrap_or_default();
-        let (long, value) = long
-            .split_once(' ')
-            .map_or((long, false), |(long, _)| (long, true));
-        (long.trim_start_matches('-'), value)
-    }
+/// What an option needs besides its subcommand: a provider, or a `--client-auth`.
+enum Needs {
+    Provider(Provider),
+    Method(&'static [ClientMethod], &'static str),
+}
 
-    /// `-s`'s letter, if any.
-    fn short(&self) -> Option<char> {
-        let (short, _) = self.synopsis.split_once(", ")?;
-        short.chars().nth(1)
+/// What `long` needs besides its subcommand, if anything.
+fn only(long: &str) -> Option<Needs> {
+    use ClientMethod::*;
+    Some(match long {
+        "api" | "customer-id" => Needs::Provider(Provider::MyConnectedFleet),
+        "env" => Needs::Provider(Provider::Motorweb),
+        "client-auth" => Needs::Provider(Provider::Generic),
+        "private-key" | "alg" => Needs::Method(&[PrivateKeyJwt], "private-key-jwt"),
+        "key-id" => Needs::Method(
+            &[PrivateKeyJwt, ClientSecretJwt],
+            "private-key-jwt or client-secret-jwt",
+        ),
+        "client-assertion-file" | "client-assertion-command" | "client-assertion-arg" => {
+            Needs::Method(&[Assertion], "assertion")
+        }
+        _ => return None,
+    })
+}
+
+/// The words `long` takes, for `--help` and its messages.
+fn words_of(long: &str) -> Vec<&'static str> {
+    match long {
+        "provider" => Provider::names(),
+        "api" => Api::names(),
+        "env" => Environment::names(),
+        "client-auth" => ClientMethod::names(),
+        "alg" => Alg::names(),
+        "format" => Format::names(),
+        "method" => METHODS.split(' ').collect(),
+        _ => Vec::new(),
     }
+}
+
+/// Reads the `value` of option `long` into `s`.
+fn set(s: &mut Settings, long: &str, value: String) -> Result<(), String> {
+    let path = || Ok(PathBuf::from(&value));
+    match long {
+        "verbose" => s.verbose = s.verbose.saturating_add(1),
+        "provider" => put(&mut s.provider, word(&value))?,
+        "api" => put(&mut s.api, word(&value))?,
+        "env" => put(&mut s.env, word(&value))?,
+        "client-auth" => put(&mut s.client_auth, word(&value))?,
+        "private-key" => put(&mut s.private_key, path())?,
+        "key-id" => put(&mut s.key_id, Ok(value))?,
+        "alg" => put(&mut s.alg, word(&value))?,
+        "client-assertion-file" => put(&mut s.assertion_file, path())?,
+        "client-assertion-command" => put(&mut s.assertion_command, Ok(value))?,
+        "client-assertion-arg" => s.assertion_args.push(value),
+        "cert" => put(&mut s.cert, path())?,
+        "key" => put(&mut s.key, path())?,
+        "cacert" => put(&mut s.cacert, path())?,
+        "token-url" => put(&mut s.token_url, url(value))?,
+        "base-url" => put(&mut s.base_url, url(value))?,
+        "scope" => s.scopes.push(value),
+        "param" => s.params.push(pair(&value)?),
+        "format" => put(&mut s.format, word(&value))?,
+        "credentials-file" => put(&mut s.credentials_file, path())?,
+        "no-cache" => flag(&mut s.no_cache)?,
+        "refresh" => flag(&mut s.refresh)?,
+        "timeout" => put(&mut s.timeout, seconds(&value))?,
+        "api-base-url" => put(&mut s.api_base_url, url(value))?,
+        "method" => put(&mut s.method, method(&value))?,
+        "data" => put(&mut s.data, Ok(value))?,
+        "header" => s.headers.push(value),
+        "include" => flag(&mut s.include)?,
+        "customer-id" => put(&mut s.customer_id, Ok(value))?,
+        "max-time" => put(&mut s.max_time, seconds(&value))?,
+        _ => put(&mut s.client_id, Ok(value))?,
+    }
+    Ok(())
 }
 
 const AUTH: &[Command] = &[Command::Request, Command::Header, Command::Token];
@@ -251,60 +394,6 @@ const AUTH_AND_CLEAR: &[Command] = &[
     Command::Header,
     Command::Token,
     Command::CacheClear,
-];
-const REQUEST: &[Command] = &[Command::Request];
-
-/// Every option but `-h` and `-V`, in `--help`'s order (no subcommands: every one).
-#[rustfmt::skip] // A table: an option's names, subcommands and help, then how it is read.
-const OPTIONS: [Opt; 22] = [
-    opt("-v, --verbose", &[], "log what apiauth does to stderr; -vv also Debug records (see below)")
-        .set(|opts, _| { opts.verbose = opts.verbose.saturating_add(1); Ok(()) }),
-    opt("--provider PROVIDER", AUTH_AND_CLEAR, "whose token endpoint and APIs")
-        .words(Provider::names).set(|opts, value| put(&mut opts.provider, word(&value))),
-    opt("--api API", AUTH_AND_CLEAR, "the API whose header to use (header, request)")
-        .only(Provider::MyConnectedFleet, Api::names)
-        .set(|opts, value| put(&mut opts.api, word(&value))),
-    opt("--env ENV", AUTH_AND_CLEAR, "the environment (unless --base-url or --token-url)")
-        .only(Provider::Motorweb, Environment::names)
-        .set(|opts, value| put(&mut opts.env, word(&value))),
-    opt("--client-auth STYLE", AUTH_AND_CLEAR, "how the client authenticates (see below)")
-        .only(Provider::Generic, ClientAuth::names)
-        .set(|opts, value| put(&mut opts.client_auth, word(&value))),
-    opt("--token-url URL", AUTH_AND_CLEAR, "the token endpoint (overrides the provider's)")
-        .set(|opts, value| put(&mut opts.token_url, url(value))),
-    opt("--base-url URL", AUTH_AND_CLEAR, "the provider's base URL, for token endpoint and APIs")
-        .set(|opts, value| put(&mut opts.base_url, url(value))),
-    opt("--scope S", AUTH_AND_CLEAR, "a scope to ask for (repeatable)")
-        .set(|opts, value| { opts.scopes.push(value); Ok(()) }),
-    opt("--param NAME=VALUE", AUTH_AND_CLEAR, "an extra form parameter (repeatable)")
-        .set(|opts, value| { opts.params.push(pair(&value)?); Ok(()) }),
-    opt("--format FORMAT", &[Command::Header], "what to print (see below)")
-        .words(Format::names).set(|opts, value| put(&mut opts.format, word(&value))),
-    opt("--credentials-file PATH", AUTH, "where the client id and secret are (see below)")
-        .set(|opts, value| put(&mut opts.credentials_file, Ok(value.into()))),
-    opt("--no-cache", AUTH, "neither read nor write the disk cache")
-        .set(|opts, _| flag(&mut opts.no_cache)),
-    opt("--refresh", AUTH, "ask for a new token now, past any cached token or backoff")
-        .set(|opts, _| flag(&mut opts.refresh)),
-    opt("--timeout SECONDS", AUTH, "the limit for each phase of a request (default 10)")
-        .set(|opts, value| put(&mut opts.timeout, seconds(&value))),
-    opt("--api-base-url URL", REQUEST, "where the APIs live (default: the provider's)")
-        .set(|opts, value| put(&mut opts.api_base_url, url(value))),
-    opt("-X, --method METHOD", REQUEST, "the method (default GET, or POST with --data)")
-        .words(method_names).set(|opts, value| put(&mut opts.method, method(&value))),
-    opt("-d, --data @FILE|@-|TEXT", REQUEST, "the body: a file, stdin or the text itself")
-        .set(|opts, value| put(&mut opts.data, Ok(value))),
-    opt("-H, --header 'NAME: VALUE'", REQUEST, "an extra header (repeatable)")
-        .set(|opts, value| { opts.headers.push(value); Ok(()) }),
-    opt("-i, --include", REQUEST, "print the status line and the response headers first")
-        .set(|opts, _| flag(&mut opts.include)),
-    opt("--customer-id ID", REQUEST, "replaces {customerId} in the path")
-        .only(Provider::MyConnectedFleet, Vec::new)
-        .set(|opts, value| put(&mut opts.customer_id, Ok(value))),
-    opt("--max-time SECONDS", REQUEST, "the limit for the whole API call (default 300)")
-        .set(|opts, value| put(&mut opts.max_time, seconds(&value))),
-    opt("--client-id ID", &[Command::CacheClear], "only the entries of this client id")
-        .set(|opts, value| put(&mut opts.client_id, Ok(value))),
 ];
 
 /// `--method`'s words.
@@ -318,7 +407,7 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
     let total = args.len();
     let mut parser = lexopt::Parser::from_args(args);
     let mut settings = Settings::default();
-    let mut seen: Vec<&Opt> = Vec::new();
+    let mut seen: Vec<Opt> = Vec::new();
     // The 1-based position of the argument being read (for messages that cannot quote it);
     // within a cluster of short options (`-iv`), the cluster's.
     let mut at = 1;
@@ -333,8 +422,8 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
             Arg::Short('h') | Arg::Long("help") => return Ok(Invocation::Help(settings.command)),
             Arg::Short('V') | Arg::Long("version") => return Ok(Invocation::Version),
             Arg::Long(name) if secret_like(name) => return Err(SECRET_ON_ARGV.into()),
-            Arg::Short(short) => OPTIONS.iter().find(|o| o.short() == Some(short)),
-            Arg::Long(long) => OPTIONS.iter().find(|o| o.long().0 == long),
+            Arg::Short(short) => options().find(|o| o.short == Some(short)),
+            Arg::Long(long) => options().find(|o| o.long == long),
             Arg::Value(value) => {
                 let value = value.into_string().map_err(|_| "arguments must be UTF-8")?;
                 if value == "help" && settings.words.is_empty() {
@@ -345,13 +434,13 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
             }
         };
         let option = found.ok_or_else(|| format!("unknown option at argument {at}"))?;
-        let (long, takes_value) = option.long();
-        let value = match takes_value {
+        let long = option.long;
+        let value = match option.takes_value {
             false => String::new(),
             true => (parser.value().map_err(lex_error)?.into_string())
                 .map_err(|_| format!("--{long} takes UTF-8 text"))?,
         };
-        (option.set)(&mut settings, value).map_err(|why| format!("--{long} {why}"))?;
+        set(&mut settings, long, value).map_err(|why| format!("--{long} {why}"))?;
         seen.push(option);
     }
     if settings.params.iter().any(|(name, _)| secret_like(name)) {
@@ -383,9 +472,10 @@ fn read_word(settings: &mut Settings, value: String, at: usize) -> Result<(), St
     Ok(())
 }
 
-/// Refuses `option` where it does not apply: another subcommand, another provider.
-fn applies(settings: &Settings, option: &Opt) -> Result<(), String> {
-    let (long, _) = option.long();
+/// Refuses `option` where it does not apply: another subcommand, another provider, another
+/// client authentication.
+fn applies(settings: &Settings, option: Opt) -> Result<(), String> {
+    let long = option.long;
     if let Some(command) = settings.command
         && !option.commands.is_empty()
         && !option.commands.contains(&command)
@@ -393,11 +483,16 @@ fn applies(settings: &Settings, option: &Opt) -> Result<(), String> {
         let names: Vec<&str> = option.commands.iter().map(|c| c.name()).collect();
         return Err(format!("--{long} applies to apiauth {}", one_of(&names)));
     }
-    match option.provider {
-        Some(only) if settings.provider != Some(only) => Err(format!(
+    match only(long) {
+        Some(Needs::Provider(only)) if settings.provider != Some(only) => Err(format!(
             "--{long} applies only to --provider {}",
             only.name()
         )),
+        Some(Needs::Method(methods, names))
+            if !settings.client_auth.is_some_and(|m| methods.contains(&m)) =>
+        {
+            Err(format!("--{long} applies only to --client-auth {names}"))
+        }
         _ => Ok(()),
     }
 }
@@ -426,7 +521,39 @@ fn finish(settings: &mut Settings) -> Result<(), String> {
         };
         settings.token_url = Some(token_url);
     }
-    Ok(())
+    client_key_options(settings)
+}
+
+/// Checks that the options of the client key and certificate come together.
+fn client_key_options(s: &Settings) -> Result<(), String> {
+    let assertion = (&s.assertion_file, &s.assertion_command);
+    let missing = match s.client_auth {
+        Some(ClientMethod::PrivateKeyJwt) if s.private_key.is_none() => "--private-key FILE",
+        Some(ClientMethod::Assertion) if assertion.0.is_some() == assertion.1.is_some() => {
+            "one of --client-assertion-file FILE and --client-assertion-command PROG"
+        }
+        Some(ClientMethod::TlsClientAuth) if s.cert.is_none() => "--cert FILE and --key FILE",
+        _ if s.cert.is_some() != s.key.is_some() => {
+            return Err("--cert and --key go together".into());
+        }
+        _ if !s.assertion_args.is_empty() && assertion.1.is_none() => {
+            return Err("--client-assertion-arg needs --client-assertion-command".into());
+        }
+        _ => return Ok(()),
+    };
+    let method = s.client_auth.map(|m| m.name()).unwrap_or_default();
+    Err(format!("--client-auth {method} needs {missing}"))
+}
+
+impl ClientMethod {
+    /// Its name, as `--client-auth` takes it.
+    pub fn name(self) -> &'static str {
+        let own = METHODS_WITHOUT_SECRET.iter().find(|(it, _)| *it == self);
+        match self {
+            ClientMethod::Secret(style) => style.name(),
+            _ => own.map_or("", |(_, name)| name),
+        }
+    }
 }
 
 /// The header's source for the provider given; sets where its APIs live.
@@ -434,7 +561,7 @@ fn header_source(settings: &mut Settings, command: Command) -> Result<HeaderSour
     let (base_url, token_url) = (settings.base_url.as_deref(), settings.token_url.clone());
     let mut client_auth = ClientAuth::RequestBody;
     let mut scheme = TokenScheme::Bearer;
-    let provider = match settings.provider {
+    let (token_url, apis) = match settings.provider {
         None => return Err("--provider is required".into()),
         Some(Provider::MyConnectedFleet) => {
             let api = settings.api;
@@ -463,17 +590,16 @@ fn header_source(settings: &mut Settings, command: Command) -> Result<HeaderSour
             if base_url.is_some() {
                 return Err("--provider generic takes --token-url, not --base-url".into());
             }
-            let form_encoded = ClientAuth::Basic(BasicEncoding::FormUrlEncoded);
-            client_auth = settings.client_auth.unwrap_or(form_encoded);
-            (
-                token_url
-                    .clone()
-                    .ok_or("--provider generic needs --token-url")?,
-                None,
-            )
+            client_auth = match settings.client_auth {
+                Some(ClientMethod::Secret(style)) => style,
+                _ => ClientAuth::Basic(BasicEncoding::FormUrlEncoded),
+            };
+            let url = token_url
+                .clone()
+                .ok_or("--provider generic needs --token-url")?;
+            (url, None)
         }
     };
-    let (token_url, apis) = provider;
     settings.api_base_url = settings.api_base_url.take().or(apis);
     if settings.api == Some(Api::Core) {
         return Ok(HeaderSource::CoreBasic);
@@ -516,15 +642,10 @@ fn word<T: Word>(value: &str) -> Result<T, String> {
 
 /// One of [`METHODS`], in any case.
 fn method(value: &str) -> Result<Method, String> {
-    let found = method_names()
-        .into_iter()
-        .find(|m| m.eq_ignore_ascii_case(value));
+    let names = words_of("method");
+    let found = names.iter().find(|m| m.eq_ignore_ascii_case(value));
     let found = found.and_then(|name| Method::from_bytes(name.as_bytes()).ok());
-    found.ok_or_else(|| format!("takes {}", one_of(&method_names())))
-}
-
-fn method_names() -> Vec<&'static str> {
-    METHODS.split(' ').collect()
+    found.ok_or_else(|| format!("takes {}", one_of(&names)))
 }
 
 /// An http(s) URL as [`urls::check`] allows.
@@ -593,21 +714,31 @@ pub fn help(command: Option<Command>) -> String {
         }
     }
     out.push_str("\nOptions:\n");
-    for option in OPTIONS.iter().filter(|o| shown(o.commands)) {
-        let pad = if option.short().is_some() { "" } else { "    " };
+    for option in options().filter(|o| shown(o.commands)) {
+        let pad = if option.short.is_some() { "" } else { "    " };
         let name = format!("{pad}{}", option.synopsis);
         out += &format!("  {name:<27} {}\n", option.help);
         // Where it applies and what it takes, on a line of their own.
-        let provider = option
-            .provider
-            .map(|p| format!("--provider {} only", p.name()));
-        let words = Some(one_of(&(option.words)())).filter(|words| !words.is_empty());
+        let only = match only(option.long) {
+            Some(Needs::Provider(p)) => Some(format!("--provider {} only", p.name())),
+            Some(Needs::Method(_, names)) => Some(format!("--client-auth {names} only")),
+            None => None,
+        };
+        let words = Some(one_of(&words_of(option.long))).filter(|words| !words.is_empty());
         let command = match (option.commands, command) {
             ([only], None) => Some(format!("apiauth {} only", only.name())),
             _ => None,
         };
-        for more in [provider, words, command].into_iter().flatten() {
-            out += &format!("{:30}{more}\n", "");
+        for more in [only, words, command].into_iter().flatten() {
+            // At most 80 columns a line, broken after a comma.
+            let mut line = String::new();
+            for piece in more.split_inclusive(", ") {
+                if line.len() + piece.len() > 80 {
+                    out += &format!("{:30}{}\n", "", std::mem::take(&mut line).trim_end());
+                }
+                line += piece;
+            }
+            out += &format!("{:30}{line}\n", "");
         }
     }
 
@@ -698,7 +829,8 @@ mod tests {
             ),
             (
                 "header --client-auth {P}",
-                "--client-auth takes basic, basic-raw or body",
+                "--client-auth takes basic, basic-raw, body, private-key-jwt, client-secret-jwt, \
+                 assertion or tls-client-auth",
             ),
             (
                 &format!("{mw} -X{PROBE} /p"),
@@ -897,11 +1029,13 @@ mod tests {
 
     #[test]
     fn every_option_once_with_help() {
-        for (i, option) in OPTIONS.iter().enumerate() {
+        let all: Vec<Opt> = options().collect();
+        for (i, option) in all.iter().enumerate() {
             assert!(!option.help.is_empty(), "{}", option.synopsis);
-            for other in &OPTIONS[i + 1..] {
-                assert_ne!(option.long().0, other.long().0);
-                assert!(option.short().is_none() || option.short() != other.short());
+            assert!(!option.commands.is_empty() || option.long == "verbose");
+            for other in &all[i + 1..] {
+                assert_ne!(option.long, other.long);
+                assert!(option.short.is_none() || option.short != other.short);
             }
         }
     }
@@ -909,7 +1043,7 @@ mod tests {
     #[test]
     fn every_option_is_in_the_help_and_only_its_commands_show_it() {
         let all = help(None);
-        for option in &OPTIONS {
+        for option in options() {
             assert!(all.contains(option.synopsis), "{}", option.synopsis);
         }
         let header = help(Some(Command::Header));
@@ -922,7 +1056,8 @@ mod tests {
             assert!(line.chars().count() <= 110, "{line}");
         }
         // The library's names, as the library spells them.
-        assert!(all.contains("\n                              basic, basic-raw or body\n"));
+        let styles = "basic, basic-raw, body, private-key-jwt, client-secret-jwt,\n";
+        assert!(all.contains(&format!("\n                              {styles}")));
         let apis = "core, smart-tire, tacho, vehicle-check or job-management";
         assert!(all.contains(&format!("\n                              {apis}\n")));
     }

@@ -862,6 +862,7 @@ mod tests {
                 "--max-time takes a positive number of seconds, at most 1000000",
             ),
             ("header --param {P}", "--param takes NAME=VALUE"),
+            ("header --alg {P}", "--alg takes RS256 or ES256"),
             ("header --no-cache={P}", "--no-cache takes no value"),
             ("header --provider", "--provider needs a value"),
             (
@@ -920,6 +921,43 @@ mod tests {
             (
                 "request --provider motorweb --env test --customer-id 1 /p",
                 "--customer-id applies only to --provider my-connected-fleet",
+            ),
+            (
+                "header --provider generic --token-url http://127.0.0.1/t --private-key k",
+                "--private-key applies only to --client-auth private-key-jwt",
+            ),
+            (
+                "header --provider generic --client-auth body --key-id k",
+                "--key-id applies only to --client-auth private-key-jwt or client-secret-jwt",
+            ),
+            (
+                "header --provider generic --client-assertion-arg a",
+                "--client-assertion-arg applies only to --client-auth assertion",
+            ),
+            (
+                "header --provider generic --token-url http://127.0.0.1/t \
+                 --client-auth private-key-jwt",
+                "--client-auth private-key-jwt needs --private-key FILE",
+            ),
+            (
+                "header --provider generic --token-url http://127.0.0.1/t --client-auth assertion \
+                 --client-assertion-file f --client-assertion-command c",
+                "--client-auth assertion needs one of --client-assertion-file FILE and \
+                 --client-assertion-command PROG",
+            ),
+            (
+                "header --provider generic --token-url http://127.0.0.1/t --client-auth assertion \
+                 --client-assertion-file f --client-assertion-arg a",
+                "--client-assertion-arg needs --client-assertion-command",
+            ),
+            (
+                "header --provider generic --token-url http://127.0.0.1/t \
+                 --client-auth tls-client-auth",
+                "--client-auth tls-client-auth needs --cert FILE and --key FILE",
+            ),
+            (
+                "header --provider motorweb --env test --cert c",
+                "--cert and --key go together",
             ),
             ("header --provider my-connected-fleet", "--api is required"),
             (

@@ -2,6 +2,7 @@
 //! the tests by behaviour. Usage errors are tested in-process, in the binary's own tests.
 
 mod cache_commands;
+mod client_keys;
 mod cross_process;
 mod deadline;
 mod failures;
@@ -95,6 +96,21 @@ impl User {
             home: self.home.clone(),
             env,
         }
+    }
+
+    /// The same user and cache without the variable `name`.
+    pub fn without(&self, name: &str) -> User {
+        let env = self.env.iter().filter(|(n, _)| *n != name).cloned();
+        let (home, env) = (self.home.clone(), env.collect());
+        User { home, env }
+    }
+
+    /// A copy of `tests/it/keys/{name}` in the user's home, with `mode` (one per mode).
+    pub fn key_file(&self, name: &str, mode: u32) -> String {
+        let path = self.home.join(format!("{mode:o}-{name}"));
+        fs::write(&path, crate::client_key::key(name)).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+        path.display().to_string()
     }
 
     /// Runs a command, killing it and failing if it has not finished within 20 s.

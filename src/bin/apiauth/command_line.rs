@@ -25,16 +25,6 @@ pub enum Invocation {
     Run(Box<Settings>),
 }
 
-/// A subcommand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
-    Request,
-    Header,
-    Token,
-    CacheList,
-    CacheClear,
-}
-
 /// Where the header comes from.
 #[derive(Debug, PartialEq, Eq)]
 pub enum HeaderSource {
@@ -44,40 +34,12 @@ pub enum HeaderSource {
     Token(String, ClientAuth, TokenScheme),
 }
 
-/// Whose token endpoint and APIs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Provider {
-    MyConnectedFleet,
-    Motorweb,
-    Generic,
-}
-
-/// What `apiauth header` prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Format {
-    #[default]
-    Line,
-    Value,
-    Curl,
-    Json,
-}
-
 /// How the client authenticates (`--client-auth`): a style of the library's with the shared
 /// secret, or a method without one (RFC 7523, RFC 8705).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientMethod {
     Secret(ClientAuth),
-    PrivateKeyJwt,
-    ClientSecretJwt,
-    Assertion,
-    TlsClientAuth,
-}
-
-/// `--alg`: the algorithm the `--private-key` must sign with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Alg {
-    Rs256,
-    Es256,
+    Key(KeyMethod),
 }
 
 /// The command line, read and typed. [`parse`] checks the options against each other and
@@ -142,20 +104,14 @@ impl Settings {
 
     /// Whether the client authenticates with the shared secret (`APIAUTH_CLIENT_SECRET`).
     pub fn needs_secret(&self) -> bool {
-        use ClientMethod::{ClientSecretJwt, Secret};
-        matches!(self.client_auth, None | Some(Secret(_) | ClientSecretJwt))
+        matches!(self.key_method(), None | Some(KeyMethod::ClientSecretJwt))
     }
-}
 
-impl Command {
-    /// Its words, as typed and in messages.
-    fn name(self) -> &'static str {
-        match self {
-            Command::Request => "request",
-            Command::Header => "header",
-            Command::Token => "token",
-            Command::CacheList => "cache list",
-            Command::CacheClear => "cache clear",
+    /// The method without a shared secret `--client-auth` names, if any.
+    pub fn key_method(&self) -> Option<KeyMethod> {
+        match self.client_auth? {
+            ClientMethod::Key(method) => Some(method),
+            ClientMethod::Secret(_) => None,
         }
     }
 }
@@ -166,11 +122,15 @@ trait Word: FromStr {
     fn names() -> Vec<&'static str>;
 }
 
-/// The command's own words: `ALL` in `--help`'s order, each with its name.
+/// The command's own enums, each variant with its word: `ALL` in `--help`'s order, `name`,
+/// `FromStr` (any case) and [`Word`].
 macro_rules! words {
-    ($($type:ty: $($variant:expr => $name:literal),*;)*) => {$(
+    ($($(#[$doc:meta])* $type:ident { $($variant:ident = $name:literal),* })*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $type { $($variant),* }
         impl $type {
-            const ALL: &[($type, &str)] = &[$(($variant, $name)),*];
+            const ALL: &[($type, &str)] = &[$(($type::$variant, $name)),*];
             #[allow(dead_code)] // not every type's name is printed (Format's is not)
             pub fn name(self) -> &'static str {
                 Self::ALL.iter().find(|(it, _)| *it == self).map_or("", |(_, name)| name)
@@ -191,11 +151,18 @@ macro_rules! words {
     )*};
 }
 words! {
-    Provider: Provider::MyConnectedFleet => "my-connected-fleet",
-        Provider::Motorweb => "motorweb", Provider::Generic => "generic";
-    Format: Format::Line => "line", Format::Value => "value", Format::Curl => "curl",
-        Format::Json => "json";
-    Alg: Alg::Rs256 => "RS256", Alg::Es256 => "ES256";
+    /// A subcommand.
+    Command { Request = "request", Header = "header", Token = "token",
+        CacheList = "cache list", CacheClear = "cache clear" }
+    /// Whose token endpoint and APIs.
+    Provider { MyConnectedFleet = "my-connected-fleet", Motorweb = "motorweb", Generic = "generic" }
+    /// What `apiauth header` prints.
+    Format { Line = "line", Value = "value", Curl = "curl", Json = "json" }
+    /// `--alg`: the algorithm the `--private-key` must sign with.
+    Alg { Rs256 = "RS256", Es256 = "ES256" }
+    /// A client authentication without a shared secret (but for client-secret-jwt's HMAC).
+    KeyMethod { PrivateKeyJwt = "private-key-jwt", ClientSecretJwt = "client-secret-jwt",
+        Assertion = "assertion", TlsClientAuth = "tls-client-auth" }
 }
 
 /// [`Word`] for the library's types, by their own `ALL`, `name` and `FromStr`.
@@ -210,27 +177,27 @@ macro_rules! library_words {
 }
 library_words!(Api, Environment, ClientAuth);
 
-/// The methods without a shared secret, after the library's styles.
-const METHODS_WITHOUT_SECRET: [(ClientMethod, &str); 4] = [
-    (ClientMethod::PrivateKeyJwt, "private-key-jwt"),
-    (ClientMethod::ClientSecretJwt, "client-secret-jwt"),
-    (ClientMethod::Assertion, "assertion"),
-    (ClientMethod::TlsClientAuth, "tls-client-auth"),
-];
-
 impl FromStr for ClientMethod {
     type Err = ();
     fn from_str(name: &str) -> Result<ClientMethod, ()> {
-        let own = METHODS_WITHOUT_SECRET.iter().find(|(_, it)| *it == name);
-        let own = own.map(|(method, _)| *method).ok_or(());
-        name.parse().map(ClientMethod::Secret).or(own)
+        let key = name.parse().map(ClientMethod::Key);
+        name.parse().map(ClientMethod::Secret).or(key)
     }
 }
 
 impl Word for ClientMethod {
     fn names() -> Vec<&'static str> {
-        let own = METHODS_WITHOUT_SECRET.iter().map(|(_, name)| *name);
-        ClientAuth::names().into_iter().chain(own).collect()
+        [ClientAuth::names(), KeyMethod::names()].concat()
+    }
+}
+
+impl ClientMethod {
+    /// Its name, as `--client-auth` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientMethod::Secret(style) => style.name(),
+            ClientMethod::Key(method) => method.name(),
+        }
     }
 }
 
@@ -313,12 +280,12 @@ fn options() -> impl Iterator<Item = Opt> {
 /// What an option needs besides its subcommand: a provider, or a `--client-auth`.
 enum Needs {
     Provider(Provider),
-    Method(&'static [ClientMethod], &'static str),
+    Method(&'static [KeyMethod], &'static str),
 }
 
 /// What `long` needs besides its subcommand, if anything.
 fn only(long: &str) -> Option<Needs> {
-    use ClientMethod::*;
+    use KeyMethod::*;
     Some(match long {
         "api" | "customer-id" => Needs::Provider(Provider::MyConnectedFleet),
         "env" => Needs::Provider(Provider::Motorweb),
@@ -489,7 +456,7 @@ fn applies(settings: &Settings, option: Opt) -> Result<(), String> {
             only.name()
         )),
         Some(Needs::Method(methods, names))
-            if !settings.client_auth.is_some_and(|m| methods.contains(&m)) =>
+            if !settings.key_method().is_some_and(|m| methods.contains(&m)) =>
         {
             Err(format!("--{long} applies only to --client-auth {names}"))
         }
@@ -527,12 +494,12 @@ fn finish(settings: &mut Settings) -> Result<(), String> {
 /// Checks that the options of the client key and certificate come together.
 fn client_key_options(s: &Settings) -> Result<(), String> {
     let assertion = (&s.assertion_file, &s.assertion_command);
-    let missing = match s.client_auth {
-        Some(ClientMethod::PrivateKeyJwt) if s.private_key.is_none() => "--private-key FILE",
-        Some(ClientMethod::Assertion) if assertion.0.is_some() == assertion.1.is_some() => {
+    let missing = match s.key_method() {
+        Some(KeyMethod::PrivateKeyJwt) if s.private_key.is_none() => "--private-key FILE",
+        Some(KeyMethod::Assertion) if assertion.0.is_some() == assertion.1.is_some() => {
             "one of --client-assertion-file FILE and --client-assertion-command PROG"
         }
-        Some(ClientMethod::TlsClientAuth) if s.cert.is_none() => "--cert FILE and --key FILE",
+        Some(KeyMethod::TlsClientAuth) if s.cert.is_none() => "--cert FILE and --key FILE",
         _ if s.cert.is_some() != s.key.is_some() => {
             return Err("--cert and --key go together".into());
         }
@@ -543,17 +510,6 @@ fn client_key_options(s: &Settings) -> Result<(), String> {
     };
     let method = s.client_auth.map(|m| m.name()).unwrap_or_default();
     Err(format!("--client-auth {method} needs {missing}"))
-}
-
-impl ClientMethod {
-    /// Its name, as `--client-auth` takes it.
-    pub fn name(self) -> &'static str {
-        let own = METHODS_WITHOUT_SECRET.iter().find(|(it, _)| *it == self);
-        match self {
-            ClientMethod::Secret(style) => style.name(),
-            _ => own.map_or("", |(_, name)| name),
-        }
-    }
 }
 
 /// The header's source for the provider given; sets where its APIs live.

@@ -15,7 +15,7 @@ use std::path::Path;
 use apiauth::{ClientKey, Credentials, TlsSettings};
 
 use crate::Exit;
-use crate::command_line::{ClientMethod, Settings};
+use crate::command_line::{KeyMethod, Settings};
 
 const ID: &str = "APIAUTH_CLIENT_ID";
 const SECRET: &str = "APIAUTH_CLIENT_SECRET";
@@ -60,8 +60,8 @@ pub fn load(file: Option<&Path>, needs_secret: bool) -> Result<Credentials, Exit
 
 /// The client key that `--client-auth` names, for the methods without a shared secret.
 pub fn client_key(s: &Settings) -> Result<Option<ClientKey>, Exit> {
-    let key = match (s.client_auth, &s.private_key, &s.assertion_file) {
-        (Some(ClientMethod::PrivateKeyJwt), Some(path), _) => {
+    let key = match (s.key_method(), &s.private_key, &s.assertion_file) {
+        (Some(KeyMethod::PrivateKeyJwt), Some(path), _) => {
             let key = ClientKey::private_key_jwt(&read(path, "--private-key", true)?)?;
             let alg = key.algorithm().unwrap_or_default();
             match s.alg.map(|want| want.name()) {
@@ -71,13 +71,13 @@ pub fn client_key(s: &Settings) -> Result<Option<ClientKey>, Exit> {
                 _ => key,
             }
         }
-        (Some(ClientMethod::ClientSecretJwt), ..) => ClientKey::client_secret_jwt(),
-        (Some(ClientMethod::Assertion), _, Some(path)) => ClientKey::assertion_file(path),
-        (Some(ClientMethod::Assertion), ..) => match &s.assertion_command {
+        (Some(KeyMethod::ClientSecretJwt), ..) => ClientKey::client_secret_jwt(),
+        (Some(KeyMethod::Assertion), _, Some(path)) => ClientKey::assertion_file(path),
+        (Some(KeyMethod::Assertion), ..) => match &s.assertion_command {
             Some(program) => ClientKey::assertion_command(program, &s.assertion_args),
             None => return Ok(None),
         },
-        (Some(ClientMethod::TlsClientAuth), ..) => ClientKey::tls_client_auth(),
+        (Some(KeyMethod::TlsClientAuth), ..) => ClientKey::tls_client_auth(),
         _ => return Ok(None),
     };
     Ok(Some(match &s.key_id {

@@ -199,7 +199,7 @@ fn header_text(settings: &Settings) -> Result<String, Exit> {
     };
     // Visible ASCII: Basic values are base64, and the parser refuses any other token.
     let value = value.to_str().unwrap_or_default();
-    Ok(match settings.format.unwrap_or_default() {
+    Ok(match settings.format.unwrap_or(Format::Line) {
         Format::Line => format!("{name}: {value}\n"),
         Format::Value => format!("{value}\n"),
         Format::Curl => format!(

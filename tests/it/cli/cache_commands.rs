@@ -50,14 +50,7 @@ fn cache_list_and_clear() {
         "removed 0 entries\n"
     );
     assert_eq!(user.entries().len(), 2);
-    let clear1 = [
-        "cache",
-        "clear",
-        "--token-url",
-        &url1,
-        "--client-id",
-        "id-1",
-    ];
+    let clear1 = argv(format!("cache clear --token-url {} --client-id id-1", url1));
     assert_eq!(user.ok(&clear1), "removed 1 entry\n");
     assert_eq!(user.entries().len(), 1);
     assert_eq!(listed(&user), format!("{url2} id-1 read <at> fresh\n"));

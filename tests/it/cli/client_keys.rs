@@ -73,14 +73,10 @@ fn client_secret_jwt_signs_with_the_secret() {
         User::new("csjwt", "my-client", "s3cr3t"),
         TokenServer::start(),
     );
-    let args = [
-        "token",
-        "--no-cache",
-        "--provider",
-        "generic",
-        "--token-url",
-        &server.url,
-    ];
+    let args = argv(format!(
+        "token --no-cache --provider generic --token-url {}",
+        server.url
+    ));
     let more = ["--client-auth", "client-secret-jwt"];
     assert_eq!(user.ok(&[&args[..], &more].concat()), "tok-0\n");
     assert_eq!(jwt_header(&server), json!({"alg": "HS256", "typ": "JWT"}));

@@ -58,13 +58,7 @@ fn the_cache_is_private_and_never_holds_the_secret() {
         .map(|k| k.as_str())
         .collect();
     fields.sort();
-    let expected = [
-        "access_token",
-        "issued_at_ms",
-        "lifetime_ms",
-        "scope",
-        "skew_ms",
-    ];
+    let expected = argv("access_token issued_at_ms lifetime_ms scope skew_ms");
     assert_eq!(fields, expected);
     let mut fields: Vec<&str> = entry
         .as_object()
@@ -73,14 +67,7 @@ fn the_cache_is_private_and_never_holds_the_secret() {
         .map(|k| k.as_str())
         .collect();
     fields.sort();
-    let expected = [
-        "check",
-        "failure",
-        "rejection",
-        "settings",
-        "token",
-        "version",
-    ];
+    let expected = argv("check failure rejection settings token version");
     assert_eq!(fields, expected);
 }
 
@@ -218,15 +205,10 @@ fn a_process_killed_holding_the_lock_does_not_block_the_next() {
         delay: Duration::from_secs(if n == 0 { 60 } else { 0 }),
     });
     let user = User::new("killed", "id", "secret");
-    let args = [
-        "token",
-        "--provider",
-        "generic",
-        "--token-url",
-        server.url(),
-        "--timeout",
-        "30",
-    ];
+    let args = argv(format!(
+        "token --provider generic --token-url {} --timeout 30",
+        server.url()
+    ));
     let mut holder = user.command(&args).stdout(Stdio::null()).spawn().unwrap();
     crate::support::eventually(|| server.hits() == 1); // it holds the lock, waiting
     holder.kill().unwrap();

@@ -25,16 +25,10 @@ fn raw_api(answer: impl Fn(&mut std::net::TcpStream) + Send + 'static) -> String
 }
 
 fn request_args(token_url: &str, base: &str, more: &[&str]) -> Vec<String> {
-    let args = [
-        "request",
-        "--provider",
-        "generic",
-        "--no-cache",
-        "--token-url",
-        token_url,
-        "--api-base-url",
-        base,
-    ];
+    let args = argv(format!(
+        "request --provider generic --no-cache --token-url {} --api-base-url {}",
+        token_url, base
+    ));
     [&args[..], more, &["/v1/answer"]]
         .concat()
         .into_iter()

@@ -22,13 +22,10 @@ fn my_connected_fleet_header_for_every_api() {
         header("job-management"),
         format!("x-connect-token: TOKEN {MCF_TOKEN}\n")
     );
-    let token = [
-        "token",
-        "--provider",
-        "my-connected-fleet",
-        "--base-url",
-        &base,
-    ];
+    let token = argv(format!(
+        "token --provider my-connected-fleet --base-url {}",
+        base
+    ));
     assert_eq!(user.ok(&token), format!("{MCF_TOKEN}\n"));
     // One token, fetched once, for four token APIs and five processes.
     mock.assert_calls(1);
@@ -105,13 +102,10 @@ fn motorweb_header_sends_the_credentials_in_the_body() {
         }));
     });
     let user = User::new("motorweb", "wmUB6jn1", "s&cr=t");
-    let args = [
-        "header",
-        "--provider",
-        "motorweb",
-        "--base-url",
-        &server.base_url(),
-    ];
+    let args = argv(format!(
+        "header --provider motorweb --base-url {}",
+        server.base_url()
+    ));
     assert_eq!(user.ok(&args), format!("Authorization: Bearer {jwt}\n"));
     // The JWT's exp (30 min), not expires_in (1 h), is the expiry.
     let json = user.ok(&[&args[..], &["--format", "json"]].concat());
@@ -166,21 +160,10 @@ fn generic_client_auth_scopes_and_params() {
             "s 1"
         };
         let user = User::new(&format!("generic-{client_auth}"), id, secret);
-        let args = [
-            "header",
-            "--provider",
-            "generic",
-            "--token-url",
-            &url,
-            "--client-auth",
-            client_auth,
-            "--scope",
-            "read",
-            "--scope",
-            "write",
-            "--param",
-            "audience=api",
-        ];
+        let args = argv(format!(
+            "header --provider generic --token-url {} --client-auth {} --scope read --scope write --param audience=api",
+            url, client_auth
+        ));
         assert_eq!(
             user.ok(&args),
             "Authorization: Bearer G1\n",

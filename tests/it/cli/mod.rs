@@ -273,3 +273,9 @@ pub fn rfc3339_reader_known_answer() {
     assert_eq!(unix_seconds("2000-02-29T00:00:00Z"), Some(951_782_400));
     assert_eq!(unix_seconds("2026-11-23 15:04:05Z"), None);
 }
+
+/// The words of `line`, split at spaces: a command line in one string (leaked, so that
+/// they mix with `&str` literals; a test's few lines).
+pub fn argv(line: impl Into<String>) -> Vec<&'static str> {
+    String::leak(line.into()).split(' ').collect()
+}

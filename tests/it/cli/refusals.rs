@@ -49,15 +49,10 @@ fn nothing_typed_is_echoed_and_nothing_is_sent() {
     let user = User::new("refusals-echo", "id", "secret");
     let token_url = counted.server.url("/token");
     let base = counted.server.base_url();
-    let common = [
-        "request",
-        "--provider",
-        "generic",
-        "--token-url",
-        &token_url,
-        "--api-base-url",
-        &base,
-    ];
+    let common = argv(format!(
+        "request --provider generic --token-url {} --api-base-url {}",
+        token_url, base
+    ));
     let with = |more: &[&str]| [&common[..], more].concat().join("\u{0}");
     let methods = "--method takes GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS";
     let cases: [(String, &str); 9] = [
@@ -132,15 +127,10 @@ fn the_credentials_file_must_be_a_private_regular_file_with_plain_syntax() {
     let url = counted.server.url("/token");
     let file = user.home.join("credentials");
     let path = file.display().to_string();
-    let args = [
-        "token",
-        "--provider",
-        "generic",
-        "--token-url",
-        &url,
-        "--credentials-file",
-        &path,
-    ];
+    let args = argv(format!(
+        "token --provider generic --token-url {} --credentials-file {}",
+        url, path
+    ));
     let write = |text: &str, mode: u32| {
         let _ = fs::remove_file(&file);
         fs::write(&file, text).unwrap();
@@ -228,15 +218,10 @@ fn urls_are_shown_without_query_or_user() {
             listener.local_addr().unwrap()
         )
     };
-    let args = [
-        "-vv",
-        "token",
-        "--provider",
-        "generic",
-        "--no-cache",
-        "--token-url",
-        &closed,
-    ];
+    let args = argv(format!(
+        "-vv token --provider generic --no-cache --token-url {}",
+        closed
+    ));
     let out = user.run(&args);
     assert_eq!(out.status.code(), Some(4));
     assert!(!stderr(&out).contains(PROBE), "{}", stderr(&out));
@@ -288,17 +273,10 @@ fn credentials_come_from_a_private_file_or_the_environment() {
     .unwrap();
     let url = server.url("/token");
     let path = file.display().to_string();
-    let args = [
-        "token",
-        "--provider",
-        "generic",
-        "--client-auth",
-        "basic-raw",
-        "--token-url",
-        &url,
-        "--credentials-file",
-        &path,
-    ];
+    let args = argv(format!(
+        "token --provider generic --client-auth basic-raw --token-url {} --credentials-file {}",
+        url, path
+    ));
     fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
     let out = user.run(&args);
     assert_eq!(out.status.code(), Some(2));
@@ -331,15 +309,10 @@ fn a_carriage_return_in_the_credentials_file_is_refused_as_a_shell_would_keep_it
     let url = counted.server.url("/token");
     let file = user.home.join("credentials");
     let path = file.display().to_string();
-    let args = [
-        "token",
-        "--provider",
-        "generic",
-        "--token-url",
-        &url,
-        "--credentials-file",
-        &path,
-    ];
+    let args = argv(format!(
+        "token --provider generic --token-url {} --credentials-file {}",
+        url, path
+    ));
     let cr = "a carriage return (CR), which a shell would read into the value; save the file \
               with LF line endings";
     for (text, line) in [

@@ -21,16 +21,12 @@ fn motorweb_request_retries_once_with_a_new_token_after_a_401() {
     });
     let user = User::new("request-motorweb", "wmUB6jn1", "mw-secret");
     let base = api.base_url();
-    let args = [
-        "request",
-        "--provider",
-        "motorweb",
-        "--token-url",
+    let args = argv(format!(
+        "request --provider motorweb --token-url {} --api-base-url {} {}",
         tokens.url(),
-        "--api-base-url",
-        &base,
-        path,
-    ];
+        base,
+        path
+    ));
     assert_eq!(user.ok(&args), r#"{"plate":"ABC123"}"#);
     assert_eq!(tokens.hits(), 2);
     rejected.assert_calls(1);
@@ -64,18 +60,11 @@ fn data_from_stdin_is_sent_and_resent_on_the_retry() {
     });
     let user = User::new("request-stdin", "id", "secret");
     let base = api.base_url();
-    let args = [
-        "request",
-        "--provider",
-        "generic",
-        "--token-url",
+    let args = argv(format!(
+        "request --provider generic --token-url {} --api-base-url {} --data @- /v1/jobs",
         tokens.url(),
-        "--api-base-url",
-        &base,
-        "--data",
-        "@-",
-        "/v1/jobs",
-    ];
+        base
+    ));
     let out = run_with_stdin(&user, &args, body.as_bytes());
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
     assert_eq!(out.stdout, b"created");
@@ -156,13 +145,7 @@ fn my_connected_fleet_request_with_each_apis_header() {
 
     // A customer id that is not one plain path segment, or one without its placeholder.
     for (id, path) in [("../admin", jobs_path), ("1/2", jobs_path), ("12345", "/x")] {
-        let args = [
-            "request",
-            "--provider",
-            "my-connected-fleet",
-            "--api",
-            "tacho",
-        ];
+        let args = argv("request --provider my-connected-fleet --api tacho");
         let more = ["--api-base-url", &base, "--customer-id", id, path];
         let out = user.run(&[&args[..], &more].concat());
         assert_eq!(code(&out), Some(2), "{id} {path}: {}", stderr(&out));
@@ -181,16 +164,10 @@ fn a_non_2xx_answer_prints_its_body_and_exits_7() {
     let user = User::new("request-404", "id", "secret");
     let token_url = server.url("/token");
     let base = server.base_url();
-    let args = [
-        "request",
-        "--provider",
-        "generic",
-        "--token-url",
-        &token_url,
-        "--api-base-url",
-        &base,
-        "/v1/things/9",
-    ];
+    let args = argv(format!(
+        "request --provider generic --token-url {} --api-base-url {} /v1/things/9",
+        token_url, base
+    ));
     let out = user.run(&args);
     assert_eq!(code(&out), Some(7));
     assert_eq!(out.stdout, b"{\"error\":\"no such thing\"}");
@@ -215,17 +192,10 @@ fn include_prints_the_status_line_and_headers_first() {
     let url = server.url("/v1/ping");
     // A full URL, with the generic provider's --api-base-url on the same origin.
     let base = server.base_url();
-    let args = [
-        "request",
-        "--provider",
-        "generic",
-        "--token-url",
-        &token_url,
-        "--api-base-url",
-        &base,
-        "--include",
-        &url,
-    ];
+    let args = argv(format!(
+        "request --provider generic --token-url {} --api-base-url {} --include {}",
+        token_url, base, url
+    ));
     let out = user.ok(&args);
     let (head, body) = out.split_once("\n\n").unwrap();
     assert_eq!(body, "pong");
@@ -254,15 +224,10 @@ fn refused_before_anything_is_sent() {
     let base = server.base_url();
     let on_other = other.url("/v1/x");
     let same_host_other_port = base.replace(&server.port().to_string(), "1");
-    let common = [
-        "request",
-        "--provider",
-        "generic",
-        "--token-url",
-        &token_url,
-        "--api-base-url",
-        &base,
-    ];
+    let common = argv(format!(
+        "request --provider generic --token-url {} --api-base-url {}",
+        token_url, base
+    ));
     let cases: [(&[&str], &str); 10] = [
         (
             &["-H", "Host: other-tenant.example", "/v1/x"],
@@ -325,16 +290,10 @@ fn my_connected_fleet_base_url_moves_the_apis_with_the_token_endpoint() {
     });
     let user = User::new("request-mcf-base", "clientId", "clientSecret");
     let base = server.base_url();
-    let args = [
-        "request",
-        "--provider",
-        "my-connected-fleet",
-        "--api",
-        "tacho",
-        "--base-url",
-        &base,
-        "/tacho/v1/x",
-    ];
+    let args = argv(format!(
+        "request --provider my-connected-fleet --api tacho --base-url {} /tacho/v1/x",
+        base
+    ));
     assert_eq!(user.ok(&args), "here");
     token.assert_calls(1);
     api.assert_calls(1);
@@ -352,13 +311,10 @@ fn a_proxy_in_the_environment_never_carries_a_loopback_request() {
     let base = api.url().trim_end_matches("/token").to_owned();
     for (n, variable) in crate::support::PROXY_VARIABLES.into_iter().enumerate() {
         let user = User::new("request-proxy", "id", "secret").with_env(variable, &proxy);
-        let args = [
-            "request",
-            "--provider",
-            "generic",
-            "--token-url",
-            tokens.url(),
-        ];
+        let args = argv(format!(
+            "request --provider generic --token-url {}",
+            tokens.url()
+        ));
         let args = [&args[..], &["--api-base-url", &base, "/v1/x"]].concat();
         assert_eq!(user.ok(&args), "{}", "{variable}");
         assert_eq!(seen.lock().unwrap().len(), 0, "{variable}");
@@ -375,13 +331,7 @@ fn a_401_to_basic_says_the_api_refused_the_credentials_and_exits_3() {
     });
     let user = User::new("request-core-401", "clientId", "clientSecret");
     let base = server.base_url();
-    let args = [
-        "request",
-        "--provider",
-        "my-connected-fleet",
-        "--api",
-        "core",
-    ];
+    let args = argv("request --provider my-connected-fleet --api core");
     let out = user.run(&[&args[..], &["--api-base-url", &base, "/v1/core?x=1"]].concat());
     assert_eq!(
         (code(&out), out.stdout.as_slice()),
@@ -403,14 +353,10 @@ fn a_path_without_an_api_base_url_names_the_provider_in_use() {
     let token = any_token(&server, "A");
     let user = User::new("request-no-api-base", "id", "secret");
     let url = server.url("/token");
-    let motorweb = [
-        "request",
-        "--provider",
-        "motorweb",
-        "--token-url",
-        &url,
-        "/v1/x",
-    ];
+    let motorweb = argv(format!(
+        "request --provider motorweb --token-url {} /v1/x",
+        url
+    ));
     let out = user.run(&motorweb);
     assert_eq!(code(&out), Some(2));
     assert_eq!(
@@ -418,14 +364,10 @@ fn a_path_without_an_api_base_url_names_the_provider_in_use() {
         "apiauth: a path needs --api-base-url (or --env or --base-url) with --provider \
          motorweb (see apiauth --help)\n"
     );
-    let generic = [
-        "request",
-        "--provider",
-        "generic",
-        "--token-url",
-        &url,
-        "/v1/x",
-    ];
+    let generic = argv(format!(
+        "request --provider generic --token-url {} /v1/x",
+        url
+    ));
     assert_eq!(
         stderr(&user.run(&generic)),
         "apiauth: a path needs --api-base-url with --provider generic (see apiauth --help)\n"
@@ -443,14 +385,10 @@ fn an_api_that_cannot_be_reached_is_named_with_the_method() {
     };
     let user = User::new("request-unreachable", "id", "secret");
     let url = server.url("/token");
-    let args = [
-        "request",
-        "--provider",
-        "generic",
-        "--token-url",
-        &url,
-        "--api-base-url",
-    ];
+    let args = argv(format!(
+        "request --provider generic --token-url {} --api-base-url",
+        url
+    ));
     let out = user.run(&[&args[..], &[&closed, "-XDELETE", "/v1/x?key=Zq7PROBE"]].concat());
     assert_eq!((code(&out), out.stdout.as_slice()), (Some(4), &b""[..]));
     assert_eq!(

@@ -45,16 +45,11 @@ fn an_api_that_refuses_every_token_costs_a_request_per_backoff_window() {
     });
     let user = User::new("always-401", "id", "s3cr3t");
     let base = api.base_url();
-    let args = [
-        "request",
-        "--provider",
-        "generic",
-        "--token-url",
+    let args = argv(format!(
+        "request --provider generic --token-url {} --api-base-url {} /v1/things",
         tokens.url(),
-        "--api-base-url",
-        &base,
-        "/v1/things",
-    ];
+        base
+    ));
     for run in 0..30 {
         let out = user.run(&args);
         assert_eq!(out.status.code(), Some(7), "run {run}: {}", stderr(&out));

@@ -202,27 +202,28 @@ impl ClientMethod {
 }
 
 /// Every option but `-h` and `-V`, in `--help`'s order, one a line: the subcommands it
-/// applies to (`all`; `auth`: request, header, token; `auth+clear`: and cache clear), its
-/// synopsis (`-s, --long VALUE`; no VALUE for a flag), two spaces, its help. [`only`] says
-/// which provider or client authentication an option needs, [`words_of`] the words it takes.
+/// applies to (`all`; `auth`: request, header, token; `auth+clear`: and cache clear) and,
+/// after a `/`, the providers or client authentications it is only for; its synopsis
+/// (`-s, --long VALUE`; no VALUE for a flag), two spaces, its help. [`words_of`] says the
+/// words it takes.
 const OPTIONS: &str = "\
 all -v, --verbose  log what apiauth does to stderr; -vv also Debug records (see below)
 auth+clear --provider PROVIDER  whose token endpoint and APIs
-auth+clear --api API  the API whose header to use (header, request)
-auth+clear --env ENV  the environment (unless --base-url or --token-url)
+auth+clear/my-connected-fleet --api API  the API whose header to use (header, request)
+auth+clear/motorweb --env ENV  the environment (unless --base-url or --token-url)
 auth+clear --token-url URL  the token endpoint (overrides the provider's)
 auth+clear --base-url URL  the provider's base URL, for token endpoint and APIs
 auth+clear --scope S  a scope to ask for (repeatable)
 auth+clear --param NAME=VALUE  an extra form parameter (repeatable)
 header --format FORMAT  what to print (see below)
 auth --credentials-file PATH  where the client id and secret are (see below)
-auth --client-auth STYLE  how the client authenticates (see below)
-auth --private-key FILE  the PEM key that signs private-key-jwt assertions
-auth --key-id KID  the kid of the signed assertions
-auth --alg ALG  refuse a --private-key that does not sign with ALG
-auth --client-assertion-file FILE  the assertion, read again for every token request
-auth --client-assertion-command PROG  the program that prints the assertion (no shell)
-auth --client-assertion-arg ARG  an argument of that program (repeatable)
+auth/generic --client-auth STYLE  how the client authenticates (see below)
+auth/private-key-jwt --private-key FILE  the PEM key that signs private-key-jwt assertions
+auth/private-key-jwt,client-secret-jwt --key-id KID  the kid of the signed assertions
+auth/private-key-jwt --alg ALG  refuse a --private-key that does not sign with ALG
+auth/assertion --client-assertion-file FILE  the assertion, read again for every token request
+auth/assertion --client-assertion-command PROG  the program that prints the assertion (no shell)
+auth/assertion --client-assertion-arg ARG  an argument of that program (repeatable)
 auth --cert FILE  the client certificate chain (PEM), with --key
 auth --key FILE  the client certificate's private key (PEM)
 auth --cacert FILE  trust only these CA certificates (PEM)
@@ -234,7 +235,7 @@ request -X, --method METHOD  the method (default GET, or POST with --data)
 request -d, --data @FILE|@-|TEXT  the body: a file, stdin or the text itself
 request -H, --header 'NAME: VALUE'  an extra header (repeatable)
 request -i, --include  print the status line and the response headers first
-request --customer-id ID  replaces {customerId} in the path
+request/my-connected-fleet --customer-id ID  replaces {customerId} in the path
 request --max-time SECONDS  the limit for the whole API call (default 300)
 clear --client-id ID  only the entries of this client id";
 
@@ -242,6 +243,8 @@ clear --client-id ID  only the entries of this client id";
 #[derive(Debug, Clone, Copy)]
 struct Opt {
     commands: &'static [Command],
+    /// The providers or the `--client-auth`s it is only for (`a,b`), if any.
+    only: Option<&'static str>,
     synopsis: &'static str,
     short: Option<char>,
     long: &'static str,
@@ -252,6 +255,9 @@ struct Opt {
 fn options() -> impl Iterator<Item = Opt> {
     OPTIONS.lines().map(|line| {
         let (group, rest) = line.split_once(' ').unwrap_or_default();
+        let (group, only) = group
+            .split_once('/')
+            .map_or((group, None), |(g, o)| (g, Some(o)));
         let (synopsis, help) = rest.split_once("  ").unwrap_or_default();
         let (short, long) = synopsis.split_once(", ").unwrap_or(("", synopsis));
         let (long, value) = long.split_once(' ').unwrap_or((long, ""));
@@ -268,6 +274,7 @@ fn options() -> impl Iterator<Item = Opt> {
         let help = help.trim();
         Opt {
             commands,
+            only,
             synopsis,
             short,
             long,
@@ -277,29 +284,16 @@ fn options() -> impl Iterator<Item = Opt> {
     })
 }
 
-/// What an option needs besides its subcommand: a provider, or a `--client-auth`.
-enum Needs {
-    Provider(Provider),
-    Method(&'static [KeyMethod], &'static str),
-}
-
-/// What `long` needs besides its subcommand, if anything.
-fn only(long: &str) -> Option<Needs> {
-    use KeyMethod::*;
-    Some(match long {
-        "api" | "customer-id" => Needs::Provider(Provider::MyConnectedFleet),
-        "env" => Needs::Provider(Provider::Motorweb),
-        "client-auth" => Needs::Provider(Provider::Generic),
-        "private-key" | "alg" => Needs::Method(&[PrivateKeyJwt], "private-key-jwt"),
-        "key-id" => Needs::Method(
-            &[PrivateKeyJwt, ClientSecretJwt],
-            "private-key-jwt or client-secret-jwt",
-        ),
-        "client-assertion-file" | "client-assertion-command" | "client-assertion-arg" => {
-            Needs::Method(&[Assertion], "assertion")
-        }
-        _ => return None,
-    })
+impl Opt {
+    /// The option its `only` names (`--provider`, `--client-auth`), and those it names.
+    fn only(&self) -> Option<(&'static str, Vec<&'static str>)> {
+        let names: Vec<&str> = self.only?.split(',').collect();
+        let provider = names[0].parse::<Provider>().is_ok();
+        Some((
+            ["--client-auth", "--provider"][usize::from(provider)],
+            names,
+        ))
+    }
 }
 
 /// The words `long` takes, for `--help` and its messages.
@@ -450,16 +444,14 @@ fn applies(settings: &Settings, option: Opt) -> Result<(), String> {
         let names: Vec<&str> = option.commands.iter().map(|c| c.name()).collect();
         return Err(format!("--{long} applies to apiauth {}", one_of(&names)));
     }
-    match only(long) {
-        Some(Needs::Provider(only)) if settings.provider != Some(only) => Err(format!(
-            "--{long} applies only to --provider {}",
-            only.name()
-        )),
-        Some(Needs::Method(methods, names))
-            if !settings.key_method().is_some_and(|m| methods.contains(&m)) =>
-        {
-            Err(format!("--{long} applies only to --client-auth {names}"))
-        }
+    let given = [
+        settings.provider.map(Provider::name),
+        settings.key_method().map(KeyMethod::name),
+    ];
+    match option.only() {
+        Some((what, names)) if !names.iter().any(|name| given.contains(&Some(name))) => Err(
+            format!("--{long} applies only to {what} {}", one_of(&names)),
+        ),
         _ => Ok(()),
     }
 }
@@ -675,11 +667,7 @@ pub fn help(command: Option<Command>) -> String {
         let name = format!("{pad}{}", option.synopsis);
         out += &format!("  {name:<27} {}\n", option.help);
         // Where it applies and what it takes, on a line of their own.
-        let only = match only(option.long) {
-            Some(Needs::Provider(p)) => Some(format!("--provider {} only", p.name())),
-            Some(Needs::Method(_, names)) => Some(format!("--client-auth {names} only")),
-            None => None,
-        };
+        let only = (option.only()).map(|(what, names)| format!("{what} {} only", one_of(&names)));
         let words = Some(one_of(&words_of(option.long))).filter(|words| !words.is_empty());
         let command = match (option.commands, command) {
             ([only], None) => Some(format!("apiauth {} only", only.name())),

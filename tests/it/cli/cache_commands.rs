@@ -8,7 +8,7 @@ fn listed(user: &User) -> String {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let out = user.ok(&["cache", "list"]);
+    let out = user.ok("cache list");
     out.lines()
         .map(|line| {
             let mut fields: Vec<&str> = line.split(' ').collect();
@@ -38,7 +38,7 @@ fn cache_list_and_clear() {
     };
     assert_eq!(token(&url1, None), "FIRST-TOKEN\n");
     assert_eq!(token(&url2, Some("read")), "SECOND-TOKEN\n");
-    let list = user.ok(&["cache", "list"]);
+    let list = user.ok("cache list");
     assert!(!list.contains("TOKEN"), "{list}");
     assert_eq!(
         listed(&user),
@@ -46,7 +46,7 @@ fn cache_list_and_clear() {
     );
     // A selection that matches nothing, then one entry, then everything left.
     assert_eq!(
-        user.ok(&["cache", "clear", "--client-id", "id-2"]),
+        user.ok("cache clear --client-id id-2"),
         "removed 0 entries\n"
     );
     assert_eq!(user.entries().len(), 2);
@@ -57,9 +57,9 @@ fn cache_list_and_clear() {
     first.assert_calls(1);
     assert_eq!(token(&url1, None), "FIRST-TOKEN\n");
     first.assert_calls(2);
-    assert_eq!(user.ok(&["cache", "clear"]), "removed 2 entries\n");
+    assert_eq!(user.ok("cache clear"), "removed 2 entries\n");
     assert!(user.entries().is_empty());
-    assert_eq!(user.ok(&["cache", "list"]), "");
+    assert_eq!(user.ok("cache list"), "");
     assert_eq!(token(&url2, Some("read")), "SECOND-TOKEN\n");
     second.assert_calls(2);
 
@@ -70,9 +70,9 @@ fn cache_list_and_clear() {
     fs::copy(&entry, &outside).unwrap();
     fs::remove_file(&entry).unwrap();
     std::os::unix::fs::symlink(&outside, &entry).unwrap();
-    assert_eq!(user.ok(&["cache", "list"]), "");
+    assert_eq!(user.ok("cache list"), "");
     assert_eq!(
-        user.ok(&["cache", "clear"]),
+        user.ok("cache clear"),
         "removed 0 entries, 1 temporary file left by a killed writer\n"
     );
     assert!(outside.exists() && fs::symlink_metadata(&entry).is_err());

@@ -35,7 +35,7 @@ fn the_cache_is_private_and_never_holds_the_secret() {
     any_token(&server, "PRIVATE");
     let user = User::new("private", "the-id", "the-secret-42");
     let url = server.url("/token");
-    user.ok(&["token", "--provider", "generic", "--token-url", &url]);
+    user.ok(&format!("token --provider generic --token-url {url}"));
     let mode = |path: &Path| fs::metadata(path).unwrap().mode() & 0o777;
     assert_eq!(mode(&user.cache_dir()), 0o700);
     let files: Vec<_> = fs::read_dir(user.cache_dir())
@@ -183,14 +183,9 @@ fn no_cache_fetches_every_time_and_writes_nothing() {
     let user = User::new("no-cache", "id", "secret");
     let url = server.url("/token");
     for _ in 0..3 {
-        user.ok(&[
-            "token",
-            "--provider",
-            "generic",
-            "--token-url",
-            &url,
-            "--no-cache",
-        ]);
+        user.ok(&format!(
+            "token --provider generic --token-url {url} --no-cache"
+        ));
     }
     mock.assert_calls(3);
     assert!(!user.cache_dir().exists());

@@ -180,16 +180,9 @@ fn exit_codes() {
     let user = User::new("exit-codes", "id", "s3cr3t-value");
     let generic = |path: &str| {
         let url = server.url(path);
-        user.run(&[
-            "token",
-            "--provider",
-            "generic",
-            "--no-cache",
-            "--token-url",
-            &url,
-            "--timeout",
-            "0.3",
-        ])
+        user.run(&format!(
+            "token --provider generic --no-cache --token-url {url} --timeout 0.3"
+        ))
     };
     let mock = |path: &str, status: u16, body: &str| {
         server.mock(|when, then| {
@@ -207,16 +200,9 @@ fn exit_codes() {
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let silent_url = format!("http://{}/token", silent.local_addr().unwrap());
     let unreachable = |url: &str| {
-        user.run(&[
-            "token",
-            "--provider",
-            "generic",
-            "--no-cache",
-            "--token-url",
-            url,
-            "--timeout",
-            "0.3",
-        ])
+        user.run(&format!(
+            "token --provider generic --no-cache --token-url {url} --timeout 0.3"
+        ))
     };
     let rejected = format!(
         "credentials rejected: token endpoint {} returned 401: invalid_client",
@@ -228,7 +214,7 @@ fn exit_codes() {
         format!("could not reach the token endpoint {silent_url}: timed out after 300ms");
     let cases = [
         (
-            user.run(&["header", "--provider", "nowhere"]),
+            user.run("header --provider nowhere"),
             2,
             "--provider takes my-connected-fleet, motorweb or generic (see apiauth --help)\n",
         ),
@@ -348,17 +334,9 @@ fn verbose_logs_without_secrets() {
     let motorweb = ["--provider", "motorweb", "--base-url", &base, "--no-cache"];
     let header = user.run(&[&["-vv", "header"][..], &motorweb].concat());
     let request = user.run(&[&["request", "-vv"][..], &motorweb, &["/v1/secret-path"]].concat());
-    let core = user.run(&[
-        "-vv",
-        "request",
-        "--provider",
-        "my-connected-fleet",
-        "--api",
-        "core",
-        "--api-base-url",
-        &base,
-        "/v1/core",
-    ]);
+    let core = user.run(&format!(
+        "-vv request --provider my-connected-fleet --api core --api-base-url {base} /v1/core"
+    ));
     for out in [&header, &request, &core] {
         let err = stderr(out);
         assert!(out.status.code().is_some(), "{err}");
@@ -397,17 +375,17 @@ fn verbose_logs_without_secrets() {
 #[test]
 fn each_command_has_its_own_help() {
     let user = User::new("help-per-command", "id", "secret");
-    let header = user.ok(&["header", "--help"]);
+    let header = user.ok("header --help");
     assert!(header.contains("\n  apiauth header --provider PROVIDER [options]\n"));
     assert!(header.contains("\n      --format FORMAT"), "{header}");
     for other in ["apiauth request", "--data", "--client-id", "--max-time"] {
         assert!(!header.contains(other), "{other} in {header}");
     }
-    let request = user.ok(&["request", "-h"]);
+    let request = user.ok("request -h");
     assert!(request.contains("\n  -X, --method METHOD"), "{request}");
     assert!(request.contains("\n      --max-time SECONDS"), "{request}");
     assert!(!request.contains("--format"), "{request}");
-    let clear = user.ok(&["cache", "clear", "--help"]);
+    let clear = user.ok("cache clear --help");
     assert!(clear.contains("\n      --client-id ID"), "{clear}");
     assert!(!clear.contains("--credentials-file"), "{clear}");
 }
@@ -421,7 +399,7 @@ fn a_closed_stdout_is_exit_1_with_nothing_on_stderr() {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader); // the reader is gone before anything is written: EPIPE
     let out = user
-        .command(&["token", "--provider", "generic", "--token-url", &url])
+        .command(&format!("token --provider generic --token-url {url}"))
         .stdout(writer)
         .stderr(Stdio::piped())
         .output()
@@ -474,7 +452,7 @@ fn an_unwritable_stderr_loses_the_log_and_nothing_else() {
     }
     // A failure keeps its exit code, its message lost.
     let user = User::new("stderr-full-usage", "id", "secret");
-    let out = (user.command(&["-v", "header", "--provider", "nowhere"]))
+    let out = (user.command("-v header --provider nowhere"))
         .stderr(fs::File::create("/dev/full").unwrap())
         .output()
         .unwrap();

@@ -33,6 +33,42 @@ pub const MCF_TOKEN: &str = "B983854936PF1A7B61B141AB69494046";
 /// `clientId:clientSecret`, raw RFC 7617 Basic.
 pub const MCF_BASIC: &str = "Basic Y2xpZW50SWQ6Y2xpZW50U2VjcmV0";
 
+/// A command line: its words, or one string of words split at spaces.
+pub trait Argv {
+    fn words(&self) -> Vec<String>;
+}
+
+impl Argv for str {
+    fn words(&self) -> Vec<String> {
+        self.split(' ').map(String::from).collect()
+    }
+}
+
+impl Argv for String {
+    fn words(&self) -> Vec<String> {
+        self.as_str().words()
+    }
+}
+
+impl<T: AsRef<OsStr>> Argv for [T] {
+    fn words(&self) -> Vec<String> {
+        let word = |w: &T| w.as_ref().to_string_lossy().into_owned();
+        self.iter().map(word).collect()
+    }
+}
+
+impl<T: AsRef<OsStr>, const N: usize> Argv for [T; N] {
+    fn words(&self) -> Vec<String> {
+        self[..].words()
+    }
+}
+
+impl<T: AsRef<OsStr>> Argv for Vec<T> {
+    fn words(&self) -> Vec<String> {
+        self[..].words()
+    }
+}
+
 /// One user's environment: a private cache (`XDG_CACHE_HOME`) and credentials.
 pub struct User {
     pub home: PathBuf,
@@ -51,21 +87,21 @@ impl User {
         User { home, env }
     }
 
-    pub fn command(&self, args: &[impl AsRef<OsStr>]) -> Command {
+    pub fn command(&self, args: &(impl Argv + ?Sized)) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_apiauth"));
         command
-            .args(args)
+            .args(args.words())
             .env_clear()
             .envs(self.env.iter().cloned());
         command
     }
 
-    pub fn run(&self, args: &[impl AsRef<OsStr>]) -> Output {
+    pub fn run(&self, args: &(impl Argv + ?Sized)) -> Output {
         self.command(args).output().unwrap()
     }
 
     /// Runs a command that must succeed; returns its stdout.
-    pub fn ok(&self, args: &[impl AsRef<OsStr>]) -> String {
+    pub fn ok(&self, args: &(impl Argv + ?Sized)) -> String {
         let out = self.run(args);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         assert_eq!(stderr(&out), "");
@@ -114,7 +150,7 @@ impl User {
     }
 
     /// Runs a command, killing it and failing if it has not finished within 20 s.
-    pub fn run_within_20s(&self, args: &[impl AsRef<OsStr>]) -> Output {
+    pub fn run_within_20s(&self, args: &(impl Argv + ?Sized)) -> Output {
         let mut child = self.command(args);
         let mut child = child
             .stdout(Stdio::piped())
@@ -240,7 +276,7 @@ pub fn code(out: &Output) -> Option<i32> {
 }
 
 /// Runs `args` with `stdin` on the command's standard input.
-pub fn run_with_stdin(user: &User, args: &[&str], stdin: &[u8]) -> Output {
+pub fn run_with_stdin(user: &User, args: &(impl Argv + ?Sized), stdin: &[u8]) -> Output {
     let mut child = user
         .command(args)
         .stdin(Stdio::piped())

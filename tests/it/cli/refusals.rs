@@ -199,11 +199,11 @@ fn urls_are_shown_without_query_or_user() {
     });
     let user = User::new("refusals-query", "id", "secret");
     let url = format!("{}?api_key=Zq7PROBE", server.url("/token"));
-    let out = user.run(&["-v", "token", "--provider", "generic", "--token-url", &url]);
+    let out = user.run(&format!("-v token --provider generic --token-url {url}"));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!stderr(&out).contains(PROBE), "{}", stderr(&out));
     token.assert_calls(1);
-    let listed = user.ok(&["cache", "list"]);
+    let listed = user.ok("cache list");
     assert!(
         listed.starts_with(&format!("{} id - ", server.url("/token"))),
         "{listed}"

@@ -78,7 +78,7 @@ fn cache_clear_lifts_a_one_hour_record_and_says_so() {
     assert_eq!(user.run(&args).status.code(), Some(6));
     recovered.assert_calls(0);
     // cache list shows it, with until when.
-    let list = user.ok(&["cache", "list"]);
+    let list = user.ok("cache list");
     let url = server.url("/token");
     let shown = format!("{url} id - - no-token failing-until ");
     assert!(list.starts_with(&shown), "{list}");
@@ -94,7 +94,7 @@ fn cache_clear_lifts_a_one_hour_record_and_says_so() {
         "{until} vs {now}"
     );
     // cache clear removes it and says so; the next run asks once and succeeds.
-    let cleared = user.ok(&["cache", "clear"]);
+    let cleared = user.ok("cache clear");
     assert_eq!(
         cleared,
         "removed 0 entries, 1 failure or rejection record\n"
@@ -221,7 +221,7 @@ fn writers_killed_mid_write_leave_nothing_after_cache_clear() {
     assert_eq!(user.ok(&args), "KILLED-WRITER-TOKEN\n");
     assert!(!old.exists() && young.exists());
     // cache clear removes everything that holds the token.
-    let cleared = user.ok(&["cache", "clear"]);
+    let cleared = user.ok("cache clear");
     assert_eq!(
         cleared,
         "removed 1 entry, 1 temporary file left by a killed writer\n"

@@ -251,59 +251,20 @@ fn usage_errors_and_help() {
         user.ok(&["--version"]),
         format!("apiauth {}\n", env!("CARGO_PKG_VERSION"))
     );
-    let generic = ["header", "--provider", "generic"];
-    for (args, message) in [
-        (
-            &[][..],
-            "say `apiauth request`, `apiauth header` or `apiauth token`",
-        ),
-        (&["header"][..], "--provider is required"),
-        (&generic[..], "--provider generic needs --token-url"),
-        (
-            &["header", "--provider", "my-connected-fleet"][..],
-            "--api is required",
-        ),
-        (
-            &["token", "--provider", "my-connected-fleet", "--api", "core"][..],
-            "the core api takes Basic",
-        ),
-        (
-            &["header", "--provider", "motorweb", "--env", "staging"][..],
-            "--env takes test or production",
-        ),
-        (
-            &[
-                "header",
-                "--provider",
-                "motorweb",
-                "--env",
-                "test",
-                "--api",
-                "tacho",
-            ][..],
-            "--api applies only to",
-        ),
-        (
-            &[
-                "token",
-                "--provider",
-                "motorweb",
-                "--env",
-                "test",
-                "--format",
-                "json",
-            ][..],
-            "--format applies to",
-        ),
-        (&["header", "--bogus"][..], "unknown option at argument 2"),
-    ] {
-        let out = user.run(args);
+    for (args, message) in rows(
+        "=> say `apiauth request`, `apiauth header` or `apiauth token`
+        header => --provider is required
+        header --provider generic => --provider generic needs --token-url
+        header --provider my-connected-fleet => --api is required
+        token --provider my-connected-fleet --api core => the core api takes Basic
+        header --provider motorweb --env staging => --env takes test or production
+        header --provider motorweb --env test --api tacho => --api applies only to
+        token --provider motorweb --env test --format json => --format applies to
+        header --bogus => unknown option at argument 2",
+    ) {
+        let (out, expected) = (user.run(args), format!("apiauth: {message}"));
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(
-            stderr(&out).starts_with(&format!("apiauth: {message}")),
-            "{}",
-            stderr(&out)
-        );
+        assert!(stderr(&out).starts_with(&expected), "{}", stderr(&out));
     }
 }
 

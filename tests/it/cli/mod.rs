@@ -40,7 +40,8 @@ pub trait Argv {
 
 impl Argv for str {
     fn words(&self) -> Vec<String> {
-        self.split(' ').map(String::from).collect()
+        let words = self.split(' ').filter(|_| !self.is_empty());
+        words.map(String::from).collect()
     }
 }
 
@@ -209,6 +210,13 @@ pub fn unix_seconds(text: &str) -> Option<u64> {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     Some(days * 86_400 + n(11, 13)? * 3600 + n(14, 16)? * 60 + n(17, 19)?)
+}
+
+/// The rows of a table test, one a line: `input => expected`.
+pub fn rows(table: &'static str) -> impl Iterator<Item = (&'static str, &'static str)> {
+    table
+        .lines()
+        .filter_map(|row| row.trim().split_once(" => "))
 }
 
 pub fn stderr(out: &Output) -> String {

@@ -228,44 +228,29 @@ fn refused_before_anything_is_sent() {
         "request --provider generic --token-url {} --api-base-url {}",
         token_url, base
     ));
-    let cases: [(&[&str], &str); 10] = [
-        (
-            &["-H", "Host: other-tenant.example", "/v1/x"],
-            "refusing --header host",
-        ),
-        (
-            &["-H", "Authorization: Bearer hunter2", "/v1/x"],
-            "refusing --header authorization",
-        ),
-        (
-            &["-H", "X-Connect-Token: TOKEN hunter2", "/v1/x"],
-            "refusing --header x-connect-token",
-        ),
-        (
-            &["-H", "proxy-authorization: Basic hunter2", "/v1/x"],
-            "refusing --header proxy-authorization",
-        ),
-        (
-            &["-H", "COOKIE: session=hunter2", "/v1/x"],
-            "refusing --header cookie",
-        ),
-        (
-            &["-H", "X-Note: a\r\nAuthorization: hunter2", "/v1/x"],
-            "--header refuses CR and LF",
-        ),
-        (&[&on_other], "the URL is not on the API's origin"),
-        (
-            &[&format!("{same_host_other_port}/v1/x")],
-            "the URL is not on the API's origin",
-        ),
-        (&["v1/x"], "the request target must be a path"),
-        (
-            &["--customer-id", "1", "/v1/x"],
-            "--customer-id applies only to",
-        ),
-    ];
-    for (more, message) in cases {
-        let out = user.run(&[&common[..], more].concat());
+    let on_other_port = format!("{same_host_other_port}/v1/x");
+    // The words of each row's arguments are split at `|`.
+    let table = "-H|Host: other-tenant.example|/v1/x => refusing --header host
+        -H|Authorization: Bearer hunter2|/v1/x => refusing --header authorization
+        -H|X-Connect-Token: TOKEN hunter2|/v1/x => refusing --header x-connect-token
+        -H|proxy-authorization: Basic hunter2|/v1/x => refusing --header proxy-authorization
+        -H|COOKIE: session=hunter2|/v1/x => refusing --header cookie
+        ON_OTHER => the URL is not on the API's origin
+        ON_OTHER_PORT => the URL is not on the API's origin
+        v1/x => the request target must be a path
+        --customer-id|1|/v1/x => --customer-id applies only to";
+    let cr_lf = (
+        &["-H", "X-Note: a\r\nAuthorization: hunter2", "/v1/x"][..],
+        "--header refuses CR and LF",
+    );
+    let cases = rows(table).map(|(more, message)| {
+        let more = more
+            .replace("ON_OTHER_PORT", &on_other_port)
+            .replace("ON_OTHER", &on_other);
+        (String::leak(more).split('|').collect::<Vec<_>>(), message)
+    });
+    for (more, message) in cases.chain([(cr_lf.0.to_vec(), cr_lf.1)]) {
+        let out = user.run(&[&common[..], &more].concat());
         let err = stderr(&out);
         assert_eq!(code(&out), Some(2), "{more:?}: {err}");
         assert!(err.starts_with(&format!("apiauth: {message}")), "{err}");

@@ -5,43 +5,35 @@ use super::*;
 
 #[test]
 fn my_connected_fleet_header_for_every_api() {
-    let server = MockServer::start();
-    let mock = mcf_mock(&server);
-    let user = User::new("mcf", "clientId", "clientSecret");
-    let base = server.base_url();
-    let header = |api: &str| {
-        let args = ["header", "--provider", "my-connected-fleet", "--api", api];
-        user.ok(&[&args[..], &["--base-url", &base]].concat())
-    };
+    let (server, user) = (
+        MockServer::start(),
+        User::new("mcf", "clientId", "clientSecret"),
+    );
+    let (mock, base) = (mcf_mock(&server), server.base_url());
+    let mcf = format!("--provider my-connected-fleet --base-url {base}");
+    let header = |api: &str| user.ok(&format!("header {mcf} --api {api}"));
     assert_eq!(header("core"), format!("Authorization: {MCF_BASIC}\n"));
     mock.assert_calls(0);
     for api in ["smart-tire", "tacho", "vehicle-check"] {
         assert_eq!(header(api), format!("Authorization: Bearer {MCF_TOKEN}\n"));
     }
-    assert_eq!(
-        header("job-management"),
-        format!("x-connect-token: TOKEN {MCF_TOKEN}\n")
-    );
-    let token = argv(format!(
-        "token --provider my-connected-fleet --base-url {}",
-        base
-    ));
-    assert_eq!(user.ok(&token), format!("{MCF_TOKEN}\n"));
+    let connect_token = format!("x-connect-token: TOKEN {MCF_TOKEN}\n");
+    assert_eq!(header("job-management"), connect_token);
+    assert_eq!(user.ok(&format!("token {mcf}")), format!("{MCF_TOKEN}\n"));
     // One token, fetched once, for four token APIs and five processes.
     mock.assert_calls(1);
 }
 
 #[test]
 fn every_format() {
-    let server = MockServer::start();
-    let mock = mcf_mock(&server);
-    let user = User::new("formats", "clientId", "clientSecret");
-    let base = server.base_url();
-    let header = |api: &str, format: &str| {
-        let args = ["header", "--provider", "my-connected-fleet", "--api", api];
-        let more = ["--base-url", &base, "--format", format];
-        user.ok(&[&args[..], &more].concat())
-    };
+    let (server, user) = (
+        MockServer::start(),
+        User::new("formats", "clientId", "clientSecret"),
+    );
+    let (mock, base) = (mcf_mock(&server), server.base_url());
+    let mcf = format!("--provider my-connected-fleet --base-url {base}");
+    let header =
+        |api: &str, format| user.ok(&format!("header {mcf} --api {api} --format {format}"));
     let bearer = format!("Bearer {MCF_TOKEN}");
     assert_eq!(
         header("tacho", "line"),
@@ -52,10 +44,8 @@ fn every_format() {
         header("tacho", "curl"),
         format!("-H 'Authorization: {bearer}'\n")
     );
-    assert_eq!(
-        header("job-management", "curl"),
-        format!("-H 'x-connect-token: TOKEN {MCF_TOKEN}'\n")
-    );
+    let curl = format!("-H 'x-connect-token: TOKEN {MCF_TOKEN}'\n");
+    assert_eq!(header("job-management", "curl"), curl);
     assert_eq!(header("core", "value"), format!("{MCF_BASIC}\n"));
     let json: Value = serde_json::from_str(&header("job-management", "json")).unwrap();
     let expires_in = json["expires_in"].as_u64().unwrap();
@@ -64,15 +54,10 @@ fn every_format() {
         "{expires_in}"
     );
     let expires_at = json["expires_at"].as_str().unwrap().to_owned();
-    assert_eq!(
-        json,
-        json!({
-            "name": "x-connect-token",
-            "value": format!("TOKEN {MCF_TOKEN}"),
-            "expires_in": expires_in,
-            "expires_at": expires_at,
-        })
-    );
+    let value = format!("TOKEN {MCF_TOKEN}");
+    let expected = json!({"name": "x-connect-token", "value": value, "expires_in": expires_in,
+        "expires_at": expires_at});
+    assert_eq!(json, expected);
     // RFC 3339 in UTC, to the second, and now + expires_in within a few seconds.
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -81,34 +66,36 @@ fn every_format() {
     let at = unix_seconds(&expires_at).unwrap_or_else(|| panic!("{expires_at}"));
     assert!(at.abs_diff(now + expires_in) <= 3, "{expires_at}");
     let core: Value = serde_json::from_str(&header("core", "json")).unwrap();
-    assert_eq!(
-        core,
-        json!({"name": "Authorization", "value": MCF_BASIC, "expires_in": null, "expires_at": null})
-    );
+    let basic = json!({"name": "Authorization", "value": MCF_BASIC, "expires_in": null,
+        "expires_at": null});
+    assert_eq!(core, basic);
     mock.assert_calls(1);
 }
 
 #[test]
 fn motorweb_header_sends_the_credentials_in_the_body() {
-    let server = MockServer::start();
+    let (server, user) = (
+        TokenServer::at("/auth/v1/token"),
+        User::new("motorweb", "wmUB6jn1", "s&cr=t"),
+    );
     let (jwt, _) = jwt_expiring_in(Duration::from_secs(1800));
     let mock = server.mock(|when, then| {
+        let body = "grant_type=client_credentials&client_id=wmUB6jn1&client_secret=s%26cr%3Dt";
         when.method(POST)
             .path("/auth/v1/token")
             .header_missing("authorization")
-            .body("grant_type=client_credentials&client_id=wmUB6jn1&client_secret=s%26cr%3Dt");
+            .body(body);
         then.status(200).json_body(json!({
             "token_type": "Bearer", "access_token": jwt, "expires_in": "3599"
         }));
     });
-    let user = User::new("motorweb", "wmUB6jn1", "s&cr=t");
-    let args = argv(format!(
+    let args = format!(
         "header --provider motorweb --base-url {}",
         server.base_url()
-    ));
+    );
     assert_eq!(user.ok(&args), format!("Authorization: Bearer {jwt}\n"));
     // The JWT's exp (30 min), not expires_in (1 h), is the expiry.
-    let json = user.ok(&[&args[..], &["--format", "json"]].concat());
+    let json = user.ok(&format!("{args} --format json"));
     let expires_in = serde_json::from_str::<Value>(&json).unwrap()["expires_in"].clone();
     assert!(
         (1700..=1800).contains(&expires_in.as_u64().unwrap()),

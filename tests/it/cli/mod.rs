@@ -26,6 +26,7 @@ use httpmock::Method::{GET, POST, PUT};
 use httpmock::{Mock, MockServer};
 use serde_json::{Value, json};
 
+use crate::fixture::TokenServer;
 use crate::server::{Reply, Server};
 use crate::support::{jwt_expiring_in, rfc_token, temp_dir};
 

@@ -34,14 +34,6 @@ pub enum HeaderSource {
     Token(String, ClientAuth, TokenScheme),
 }
 
-/// How the client authenticates (`--client-auth`): a style of the library's with the shared
-/// secret, or a method without one (RFC 7523, RFC 8705).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientMethod {
-    Secret(ClientAuth),
-    Key(KeyMethod),
-}
-
 /// The command line, read and typed. [`parse`] checks the options against each other and
 /// fills in what the provider implies: `source`, `api_base_url` and, for `cache clear`,
 /// `token_url`.
@@ -55,7 +47,9 @@ pub struct Settings {
     pub provider: Option<Provider>,
     api: Option<Api>,
     env: Option<Environment>,
-    pub client_auth: Option<ClientMethod>,
+    /// `--client-auth`: a style of the library's with the shared secret, or a method without.
+    client_auth: Option<ClientAuth>,
+    pub key_method: Option<KeyMethod>,
     pub private_key: Option<PathBuf>,
     pub key_id: Option<String>,
     pub alg: Option<Alg>,
@@ -104,15 +98,7 @@ impl Settings {
 
     /// Whether the client authenticates with the shared secret (`APIAUTH_CLIENT_SECRET`).
     pub fn needs_secret(&self) -> bool {
-        matches!(self.key_method(), None | Some(KeyMethod::ClientSecretJwt))
-    }
-
-    /// The method without a shared secret `--client-auth` names, if any.
-    pub fn key_method(&self) -> Option<KeyMethod> {
-        match self.client_auth? {
-            ClientMethod::Key(method) => Some(method),
-            ClientMethod::Secret(_) => None,
-        }
+        matches!(self.key_method, None | Some(KeyMethod::ClientSecretJwt))
     }
 }
 
@@ -176,30 +162,6 @@ macro_rules! library_words {
     )*};
 }
 library_words!(Api, Environment, ClientAuth);
-
-impl FromStr for ClientMethod {
-    type Err = ();
-    fn from_str(name: &str) -> Result<ClientMethod, ()> {
-        let key = name.parse().map(ClientMethod::Key);
-        name.parse().map(ClientMethod::Secret).or(key)
-    }
-}
-
-impl Word for ClientMethod {
-    fn names() -> Vec<&'static str> {
-        [ClientAuth::names(), KeyMethod::names()].concat()
-    }
-}
-
-impl ClientMethod {
-    /// Its name, as `--client-auth` takes it.
-    pub fn name(self) -> &'static str {
-        match self {
-            ClientMethod::Secret(style) => style.name(),
-            ClientMethod::Key(method) => method.name(),
-        }
-    }
-}
 
 /// Every option but `-h` and `-V`, in `--help`'s order, one a line: the subcommands it
 /// applies to (`all`; `auth`: request, header, token; `auth+clear`: and cache clear) and,
@@ -302,7 +264,7 @@ fn words_of(long: &str) -> Vec<&'static str> {
         "provider" => Provider::names(),
         "api" => Api::names(),
         "env" => Environment::names(),
-        "client-auth" => ClientMethod::names(),
+        "client-auth" => [ClientAuth::names(), KeyMethod::names()].concat(),
         "alg" => Alg::names(),
         "format" => Format::names(),
         "method" => METHODS.split(' ').collect(),
@@ -318,7 +280,13 @@ fn set(s: &mut Settings, long: &str, value: String) -> Result<(), String> {
         "provider" => put(&mut s.provider, word(&value))?,
         "api" => put(&mut s.api, word(&value))?,
         "env" => put(&mut s.env, word(&value))?,
-        "client-auth" => put(&mut s.client_auth, word(&value))?,
+        "client-auth" if s.client_auth.is_some() || s.key_method.is_some() => {
+            Err("is given more than once")?
+        }
+        "client-auth" => match value.parse() {
+            Ok(style) => s.client_auth = Some(style),
+            Err(_) => s.key_method = Some(word(&value).map_err(|_| takes(&words_of(long)))?),
+        },
         "private-key" => put(&mut s.private_key, path())?,
         "key-id" => put(&mut s.key_id, Ok(value))?,
         "alg" => put(&mut s.alg, word(&value))?,
@@ -446,7 +414,7 @@ fn applies(settings: &Settings, option: Opt) -> Result<(), String> {
     }
     let given = [
         settings.provider.map(Provider::name),
-        settings.key_method().map(KeyMethod::name),
+        settings.key_method.map(KeyMethod::name),
     ];
     match option.only() {
         Some((what, names)) if !names.iter().any(|name| given.contains(&Some(name))) => Err(
@@ -486,7 +454,7 @@ fn finish(settings: &mut Settings) -> Result<(), String> {
 /// Checks that the options of the client key and certificate come together.
 fn client_key_options(s: &Settings) -> Result<(), String> {
     let assertion = (&s.assertion_file, &s.assertion_command);
-    let missing = match s.key_method() {
+    let missing = match s.key_method {
         Some(KeyMethod::PrivateKeyJwt) if s.private_key.is_none() => "--private-key FILE",
         Some(KeyMethod::Assertion) if assertion.0.is_some() == assertion.1.is_some() => {
             "one of --client-assertion-file FILE and --client-assertion-command PROG"
@@ -500,7 +468,7 @@ fn client_key_options(s: &Settings) -> Result<(), String> {
         }
         _ => return Ok(()),
     };
-    let method = s.client_auth.map(|m| m.name()).unwrap_or_default();
+    let method = s.key_method.map(KeyMethod::name).unwrap_or_default();
     Err(format!("--client-auth {method} needs {missing}"))
 }
 
@@ -538,10 +506,8 @@ fn header_source(settings: &mut Settings, command: Command) -> Result<HeaderSour
             if base_url.is_some() {
                 return Err("--provider generic takes --token-url, not --base-url".into());
             }
-            client_auth = match settings.client_auth {
-                Some(ClientMethod::Secret(style)) => style,
-                _ => ClientAuth::Basic(BasicEncoding::FormUrlEncoded),
-            };
+            let form_encoded = ClientAuth::Basic(BasicEncoding::FormUrlEncoded);
+            client_auth = settings.client_auth.unwrap_or(form_encoded);
             let url = token_url
                 .clone()
                 .ok_or("--provider generic needs --token-url")?;
@@ -584,8 +550,12 @@ fn pair(value: &str) -> Result<(String, String), String> {
 
 /// One of `T`'s words, in any case.
 fn word<T: Word>(value: &str) -> Result<T, String> {
-    let names = T::names();
-    (value.to_ascii_lowercase().parse()).map_err(|_| format!("takes {}", one_of(&names)))
+    (value.to_ascii_lowercase().parse()).map_err(|_| takes(&T::names()))
+}
+
+/// What an option takes: `takes a, b or c`.
+fn takes(words: &[&str]) -> String {
+    format!("takes {}", one_of(words))
 }
 
 /// One of [`METHODS`], in any case.
@@ -593,7 +563,7 @@ fn method(value: &str) -> Result<Method, String> {
     let names = words_of("method");
     let found = names.iter().find(|m| m.eq_ignore_ascii_case(value));
     let found = found.and_then(|name| Method::from_bytes(name.as_bytes()).ok());
-    found.ok_or_else(|| format!("takes {}", one_of(&names)))
+    found.ok_or_else(|| takes(&names))
 }
 
 /// An http(s) URL as [`urls::check`] allows.
@@ -828,6 +798,10 @@ mod tests {
         assert_eq!(
             error("header --provider motorweb --provider generic"),
             "--provider is given more than once"
+        );
+        assert_eq!(
+            error("header --provider generic --client-auth body --client-auth assertion"),
+            "--client-auth is given more than once"
         );
     }
 

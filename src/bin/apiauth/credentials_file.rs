@@ -60,7 +60,7 @@ pub fn load(file: Option<&Path>, needs_secret: bool) -> Result<Credentials, Exit
 
 /// The client key that `--client-auth` names, for the methods without a shared secret.
 pub fn client_key(s: &Settings) -> Result<Option<ClientKey>, Exit> {
-    let key = match (s.key_method(), &s.private_key, &s.assertion_file) {
+    let key = match (s.key_method, &s.private_key, &s.assertion_file) {
         (Some(KeyMethod::PrivateKeyJwt), Some(path), _) => {
             let key = ClientKey::private_key_jwt(&read(path, "--private-key", true)?)?;
             let alg = key.algorithm().unwrap_or_default();

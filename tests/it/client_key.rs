@@ -16,38 +16,38 @@ use serde_json::{Value, json};
 use crate::fixture::secret_of;
 use crate::support::{clock, temp_dir};
 
-const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/keys/");
+pub(crate) const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/keys/");
 
-fn key(name: &str) -> Vec<u8> {
+pub(crate) fn key(name: &str) -> Vec<u8> {
     std::fs::read(format!("{KEYS}{name}")).unwrap()
 }
 
 /// What the token server received and decides.
 #[derive(Default)]
-struct Seen {
+pub(crate) struct Seen {
     /// Each request's form body, decoded.
     forms: Vec<Vec<(String, String)>>,
     /// Whether each connection presented a client certificate.
-    client_certs: Vec<bool>,
+    pub(crate) client_certs: Vec<bool>,
     /// The only assertion the server accepts (a rotating credential); any if `None`.
-    accept: Option<String>,
+    pub(crate) accept: Option<String>,
     /// `expires_in` of the tokens it gives.
     expires_in: u64,
 }
 
-struct TokenServer {
-    url: String,
-    seen: Arc<Mutex<Seen>>,
+pub(crate) struct TokenServer {
+    pub(crate) url: String,
+    pub(crate) seen: Arc<Mutex<Seen>>,
 }
 
 impl TokenServer {
     /// A plain-http token server on loopback.
-    fn start() -> TokenServer {
+    pub(crate) fn start() -> TokenServer {
         TokenServer::with_tls(None)
     }
 
     /// A token server, with TLS that requires a client certificate from `ca.pem` if `tls`.
-    fn with_tls(tls: Option<Arc<rustls::ServerConfig>>) -> TokenServer {
+    pub(crate) fn with_tls(tls: Option<Arc<rustls::ServerConfig>>) -> TokenServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let scheme = if tls.is_some() { "https" } else { "http" };
         let url = format!("{scheme}://{}/token", listener.local_addr().unwrap());
@@ -82,11 +82,11 @@ impl TokenServer {
         TokenConfig::new(&self.url, creds("")).with_client_key(client_key)
     }
 
-    fn forms(&self) -> Vec<Vec<(String, String)>> {
+    pub(crate) fn forms(&self) -> Vec<Vec<(String, String)>> {
         self.seen.lock().unwrap().forms.clone()
     }
 
-    fn hits(&self) -> usize {
+    pub(crate) fn hits(&self) -> usize {
         self.seen.lock().unwrap().forms.len()
     }
 }
@@ -162,7 +162,7 @@ mod url {
     }
 }
 
-fn field(form: &[(String, String)], name: &str) -> Option<String> {
+pub(crate) fn field(form: &[(String, String)], name: &str) -> Option<String> {
     form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
 }
 
@@ -178,7 +178,7 @@ fn now() -> u64 {
 }
 
 /// The JWT's header and claims, and its signing input and signature.
-fn parts(jwt: &str) -> (Value, Value, String, Vec<u8>) {
+pub(crate) fn parts(jwt: &str) -> (Value, Value, String, Vec<u8>) {
     let pieces: Vec<&str> = jwt.split('.').collect();
     assert_eq!(pieces.len(), 3, "a JWS in compact form");
     let json = |s: &str| serde_json::from_slice(&URL_SAFE_NO_PAD.decode(s).unwrap()).unwrap();
@@ -524,7 +524,7 @@ fn two_keys_of_one_client_get_two_cache_slots() {
 }
 
 /// A rustls server config that requires a client certificate issued by `ca.pem`.
-fn mtls_server() -> Arc<rustls::ServerConfig> {
+pub(crate) fn mtls_server() -> Arc<rustls::ServerConfig> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -12,6 +12,7 @@
 //!   every request, whatever its method and path (to count what must not be sent);
 //! - API mocks: `api(path, (header, value), status)`, a GET that must carry the header and
 //!   answers `{"for": value}`; `on(method, path, headers, status)`, no body;
+//!   `answer("GET /v1/x authorization: Bearer A => 200 body")`, one line;
 //! - a client for it: `config()` (a `TokenConfig` for the endpoint with `creds()`),
 //!   `source()` (built), `client(scheme)` (an `ApiClient` on a new source, and the source),
 //!   `get_json(scheme, path)` (a GET through a new client).
@@ -174,6 +175,25 @@ impl TokenServer {
         self.server.mock(|when, then| {
             when.method(GET).path(path).header(name, value);
             then.status(status).json_body(json!({ "for": value }));
+        })
+    }
+
+    /// Requests that match `spec`, `METHOD PATH [NAME: VALUE] => STATUS [BODY]` (any method
+    /// for `*`; the header present with that value), are answered `STATUS` with `BODY`.
+    pub fn answer(&self, spec: &str) -> Mock<'_> {
+        let (request, answer) = spec.split_once(" => ").expect("METHOD PATH => STATUS");
+        let mut request = request.splitn(3, ' ');
+        let (method, path) = (request.next().unwrap(), request.next().unwrap());
+        let header = request.next().and_then(|h| h.split_once(": "));
+        let (status, body) = answer.split_once(' ').unwrap_or((answer, ""));
+        self.server.mock(|when, then| {
+            let when = when.path(path);
+            let when = match method {
+                "*" => when,
+                method => when.method(method),
+            };
+            header.map(|(name, value)| when.header(name, value));
+            then.status(status.parse::<u16>().unwrap()).body(body);
         })
     }
 

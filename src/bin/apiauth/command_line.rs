@@ -1,6 +1,6 @@
 //! The command line, read in one `lexopt` loop into typed [`Settings`]. Every option is
-//! declared once, in [`OPTIONS`]: its names, where it applies, its help, and how its value is
-//! read (words with `FromStr`: the library's own for library types).
+//! declared once, in [`OPTIONS`]: where it applies, its names and its help; [`set`] reads its
+//! value (words with `FromStr`: the library's own for library types).
 //!
 //! No error repeats a value or an unknown option as typed: a misplaced secret could be in it.
 
@@ -25,16 +25,6 @@ pub enum Invocation {
     Run(Box<Settings>),
 }
 
-/// A subcommand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
-    Request,
-    Header,
-    Token,
-    CacheList,
-    CacheClear,
-}
-
 /// Where the header comes from.
 #[derive(Debug, PartialEq, Eq)]
 pub enum HeaderSource {
@@ -42,24 +32,6 @@ pub enum HeaderSource {
     CoreBasic,
     /// A token from `token_url` (with the settings' scopes, parameters and timeout).
     Token(String, ClientAuth, TokenScheme),
-}
-
-/// Whose token endpoint and APIs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Provider {
-    MyConnectedFleet,
-    Motorweb,
-    Generic,
-}
-
-/// What `apiauth header` prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Format {
-    #[default]
-    Line,
-    Value,
-    Curl,
-    Json,
 }
 
 /// The command line, read and typed. [`parse`] checks the options against each other and
@@ -75,7 +47,18 @@ pub struct Settings {
     pub provider: Option<Provider>,
     api: Option<Api>,
     env: Option<Environment>,
+    /// `--client-auth`: a style of the library's with the shared secret, or a method without.
     client_auth: Option<ClientAuth>,
+    pub key_method: Option<KeyMethod>,
+    pub private_key: Option<PathBuf>,
+    pub key_id: Option<String>,
+    pub alg: Option<Alg>,
+    pub assertion_file: Option<PathBuf>,
+    pub assertion_command: Option<String>,
+    pub assertion_args: Vec<String>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub cacert: Option<PathBuf>,
     pub token_url: Option<String>,
     base_url: Option<String>,
     pub scopes: Vec<String>,
@@ -112,59 +95,64 @@ impl Settings {
     pub fn max_time(&self) -> Duration {
         self.max_time.unwrap_or(Duration::from_secs(300))
     }
-}
 
-impl Command {
-    /// Its words, as typed and in messages.
-    fn name(self) -> &'static str {
-        match self {
-            Command::Request => "request",
-            Command::Header => "header",
-            Command::Token => "token",
-            Command::CacheList => "cache list",
-            Command::CacheClear => "cache clear",
-        }
+    /// Whether the client authenticates with the shared secret (`APIAUTH_CLIENT_SECRET`).
+    pub fn needs_secret(&self) -> bool {
+        matches!(self.key_method, None | Some(KeyMethod::ClientSecretJwt))
     }
 }
 
-impl Provider {
-    const ALL: [Provider; 3] = [
-        Provider::MyConnectedFleet,
-        Provider::Motorweb,
-        Provider::Generic,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Provider::MyConnectedFleet => "my-connected-fleet",
-            Provider::Motorweb => "motorweb",
-            Provider::Generic => "generic",
-        }
-    }
-}
-
-impl Format {
-    const ALL: [Format; 4] = [Format::Line, Format::Value, Format::Curl, Format::Json];
-
-    fn name(self) -> &'static str {
-        match self {
-            Format::Line => "line",
-            Format::Value => "value",
-            Format::Curl => "curl",
-            Format::Json => "json",
-        }
-    }
-}
-
-/// A value an option takes as one of a few words, read by its `FromStr`.
+/// A value an option takes as one of a few words (any case), read by its `FromStr`.
 trait Word: FromStr {
     /// Every word, in `--help`'s order.
     fn names() -> Vec<&'static str>;
 }
 
-/// [`Word`] for the types with an `ALL` and a `name` (the command's and the library's), and
-/// `FromStr` for the command's own.
+/// The command's own enums, each variant with its word: `ALL` in `--help`'s order, `name`,
+/// `FromStr` (any case) and [`Word`].
 macro_rules! words {
+    ($($(#[$doc:meta])* $type:ident { $($variant:ident = $name:literal),* })*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $type { $($variant),* }
+        impl $type {
+            const ALL: &[($type, &str)] = &[$(($type::$variant, $name)),*];
+            #[allow(dead_code)] // not every type's name is printed (Format's is not)
+            pub fn name(self) -> &'static str {
+                Self::ALL.iter().find(|(it, _)| *it == self).map_or("", |(_, name)| name)
+            }
+        }
+        impl FromStr for $type {
+            type Err = ();
+            fn from_str(name: &str) -> Result<$type, ()> {
+                let found = Self::ALL.iter().find(|(_, it)| it.eq_ignore_ascii_case(name));
+                found.map(|(it, _)| *it).ok_or(())
+            }
+        }
+        impl Word for $type {
+            fn names() -> Vec<&'static str> {
+                Self::ALL.iter().map(|(_, name)| *name).collect()
+            }
+        }
+    )*};
+}
+words! {
+    /// A subcommand.
+    Command { Request = "request", Header = "header", Token = "token",
+        CacheList = "cache list", CacheClear = "cache clear" }
+    /// Whose token endpoint and APIs.
+    Provider { MyConnectedFleet = "my-connected-fleet", Motorweb = "motorweb", Generic = "generic" }
+    /// What `apiauth header` prints.
+    Format { Line = "line", Value = "value", Curl = "curl", Json = "json" }
+    /// `--alg`: the algorithm the `--private-key` must sign with.
+    Alg { Rs256 = "RS256", Es256 = "ES256" }
+    /// A client authentication without a shared secret (but for client-secret-jwt's HMAC).
+    KeyMethod { PrivateKeyJwt = "private-key-jwt", ClientSecretJwt = "client-secret-jwt",
+        Assertion = "assertion", TlsClientAuth = "tls-client-auth" }
+}
+
+/// [`Word`] for the library's types, by their own `ALL`, `name` and `FromStr`.
+macro_rules! library_words {
     ($($type:ty),*) => {$(
         impl Word for $type {
             fn names() -> Vec<&'static str> {
@@ -172,77 +160,161 @@ macro_rules! words {
             }
         }
     )*};
-    ($($type:ty),* ; from_str) => {$(
-        impl FromStr for $type {
-            type Err = ();
-            fn from_str(name: &str) -> Result<$type, ()> {
-                <$type>::ALL.into_iter().find(|word| word.name() == name).ok_or(())
-            }
-        }
-    )*};
 }
-words!(Provider, Format, Api, Environment, ClientAuth);
-words!(Provider, Format; from_str);
+library_words!(Api, Environment, ClientAuth);
 
-/// How an option's value goes into [`Settings`]; the error says what the option takes.
-type Setter = fn(&mut Settings, String) -> Result<(), String>;
+/// Every option but `-h` and `-V`, in `--help`'s order, one a line: the subcommands it
+/// applies to (`all`; `auth`: request, header, token; `auth+clear`: and cache clear) and,
+/// after a `/`, the providers or client authentications it is only for; its synopsis
+/// (`-s, --long VALUE`; no VALUE for a flag), two spaces, its help. [`words_of`] says the
+/// words it takes.
+const OPTIONS: &str = "\
+all -v, --verbose  log what apiauth does to stderr; -vv also Debug records (see below)
+auth+clear --provider PROVIDER  whose token endpoint and APIs
+auth+clear/my-connected-fleet --api API  the API whose header to use (header, request)
+auth+clear/motorweb --env ENV  the environment (unless --base-url or --token-url)
+auth+clear --token-url URL  the token endpoint (overrides the provider's)
+auth+clear --base-url URL  the provider's base URL, for token endpoint and APIs
+auth+clear --scope S  a scope to ask for (repeatable)
+auth+clear --param NAME=VALUE  an extra form parameter (repeatable)
+header --format FORMAT  what to print (see below)
+auth --credentials-file PATH  where the client id and secret are (see below)
+auth/generic --client-auth STYLE  how the client authenticates (see below)
+auth/private-key-jwt --private-key FILE  the PEM key that signs private-key-jwt assertions
+auth/private-key-jwt,client-secret-jwt --key-id KID  the kid of the signed assertions
+auth/private-key-jwt --alg ALG  refuse a --private-key that does not sign with ALG
+auth/assertion --client-assertion-file FILE  the assertion, read again for every token request
+auth/assertion --client-assertion-command PROG  the program that prints the assertion (no shell)
+auth/assertion --client-assertion-arg ARG  an argument of that program (repeatable)
+auth --cert FILE  the client certificate chain (PEM), with --key
+auth --key FILE  the client certificate's private key (PEM)
+auth --cacert FILE  trust only these CA certificates (PEM)
+auth --no-cache  neither read nor write the disk cache
+auth --refresh  ask for a new token now, past any cached token or backoff
+auth --timeout SECONDS  the limit for each phase of a request (default 10)
+request --api-base-url URL  where the APIs live (default: the provider's)
+request -X, --method METHOD  the method (default GET, or POST with --data)
+request -d, --data @FILE|@-|TEXT  the body: a file, stdin or the text itself
+request -H, --header 'NAME: VALUE'  an extra header (repeatable)
+request -i, --include  print the status line and the response headers first
+request/my-connected-fleet --customer-id ID  replaces {customerId} in the path
+request --max-time SECONDS  the limit for the whole API call (default 300)
+clear --client-id ID  only the entries of this client id";
 
-/// An option: `-s, --long VALUE` (no VALUE for a flag), the subcommands that take it, the
-/// one provider that does (if only one), the words it takes, its help and its setter.
+/// One line of [`OPTIONS`].
+#[derive(Debug, Clone, Copy)]
 struct Opt {
-    synopsis: &'static str,
     commands: &'static [Command],
-    provider: Option<Provider>,
-    words: fn() -> Vec<&'static str>,
+    /// The providers or the `--client-auth`s it is only for (`a,b`), if any.
+    only: Option<&'static str>,
+    synopsis: &'static str,
+    short: Option<char>,
+    long: &'static str,
+    takes_value: bool,
     help: &'static str,
-    set: Setter,
 }
 
-const fn opt(synopsis: &'static str, commands: &'static [Command], help: &'static str) -> Opt {
-    let (provider, words, set): (_, _, Setter) = (None, Vec::new, |_, _| Ok(()));
-    Opt {
-        synopsis,
-        commands,
-        provider,
-        words,
-        help,
-        set,
-    }
+fn options() -> impl Iterator<Item = Opt> {
+    OPTIONS.lines().map(|line| {
+        let (group, rest) = line.split_once(' ').unwrap_or_default();
+        let (group, only) = group
+            .split_once('/')
+            .map_or((group, None), |(g, o)| (g, Some(o)));
+        let (synopsis, help) = rest.split_once("  ").unwrap_or_default();
+        let (short, long) = synopsis.split_once(", ").unwrap_or(("", synopsis));
+        let (long, value) = long.split_once(' ').unwrap_or((long, ""));
+        let commands = match group {
+            "auth" => AUTH,
+            "auth+clear" => AUTH_AND_CLEAR,
+            "request" => &[Command::Request],
+            "header" => &[Command::Header],
+            "clear" => &[Command::CacheClear],
+            _ => &[],
+        };
+        let (short, long) = (short.chars().nth(1), long.trim_start_matches('-'));
+        let takes_value = !value.is_empty();
+        let help = help.trim();
+        Opt {
+            commands,
+            only,
+            synopsis,
+            short,
+            long,
+            takes_value,
+            help,
+        }
+    })
 }
 
 impl Opt {
-    const fn set(self, set: Setter) -> Opt {
-        Opt { set, ..self }
+    /// The option its `only` names (`--provider`, `--client-auth`), and those it names.
+    fn only(&self) -> Option<(&'static str, Vec<&'static str>)> {
+        let names: Vec<&str> = self.only?.split(',').collect();
+        let provider = names[0].parse::<Provider>().is_ok();
+        Some((
+            ["--client-auth", "--provider"][usize::from(provider)],
+            names,
+        ))
     }
+}
 
-    /// One of `words`.
-    const fn words(self, words: fn() -> Vec<&'static str>) -> Opt {
-        Opt { words, ..self }
+/// The words `long` takes, for `--help` and its messages.
+fn words_of(long: &str) -> Vec<&'static str> {
+    match long {
+        "provider" => Provider::names(),
+        "api" => Api::names(),
+        "env" => Environment::names(),
+        "client-auth" => [ClientAuth::names(), KeyMethod::names()].concat(),
+        "alg" => Alg::names(),
+        "format" => Format::names(),
+        "method" => METHODS.split(' ').collect(),
+        _ => Vec::new(),
     }
+}
 
-    /// Only for `--provider provider`, one of `words` (if any).
-    const fn only(self, provider: Provider, words: fn() -> Vec<&'static str>) -> Opt {
-        Opt {
-            provider: Some(provider),
-            words,
-            ..self
+/// Reads the `value` of option `long` into `s`.
+fn set(s: &mut Settings, long: &str, value: String) -> Result<(), String> {
+    let path = || Ok(PathBuf::from(&value));
+    match long {
+        "verbose" => s.verbose = s.verbose.saturating_add(1),
+        "provider" => put(&mut s.provider, word(&value))?,
+        "api" => put(&mut s.api, word(&value))?,
+        "env" => put(&mut s.env, word(&value))?,
+        "client-auth" if s.client_auth.is_some() || s.key_method.is_some() => {
+            Err("is given more than once")?
         }
+        "client-auth" => match value.parse() {
+            Ok(style) => s.client_auth = Some(style),
+            Err(_) => s.key_method = Some(word(&value).map_err(|_| takes(&words_of(long)))?),
+        },
+        "private-key" => put(&mut s.private_key, path())?,
+        "key-id" => put(&mut s.key_id, Ok(value))?,
+        "alg" => put(&mut s.alg, word(&value))?,
+        "client-assertion-file" => put(&mut s.assertion_file, path())?,
+        "client-assertion-command" => put(&mut s.assertion_command, Ok(value))?,
+        "client-assertion-arg" => s.assertion_args.push(value),
+        "cert" => put(&mut s.cert, path())?,
+        "key" => put(&mut s.key, path())?,
+        "cacert" => put(&mut s.cacert, path())?,
+        "token-url" => put(&mut s.token_url, url(value))?,
+        "base-url" => put(&mut s.base_url, url(value))?,
+        "scope" => s.scopes.push(value),
+        "param" => s.params.push(pair(&value)?),
+        "format" => put(&mut s.format, word(&value))?,
+        "credentials-file" => put(&mut s.credentials_file, path())?,
+        "no-cache" => flag(&mut s.no_cache)?,
+        "refresh" => flag(&mut s.refresh)?,
+        "timeout" => put(&mut s.timeout, seconds(&value))?,
+        "api-base-url" => put(&mut s.api_base_url, url(value))?,
+        "method" => put(&mut s.method, method(&value))?,
+        "data" => put(&mut s.data, Ok(value))?,
+        "header" => s.headers.push(value),
+        "include" => flag(&mut s.include)?,
+        "customer-id" => put(&mut s.customer_id, Ok(value))?,
+        "max-time" => put(&mut s.max_time, seconds(&value))?,
+        _ => put(&mut s.client_id, Ok(value))?,
     }
-
-    /// `--long`'s name, and whether a value follows it (the synopsis names one).
-    fn long(&self) -> (&'static str, bool) {
-        let long = self.synopsis.rsplit(", ").next().unwrap_or_default();
-        let (long, value) = long
-            .split_once(' ')
-            .map_or((long, false), |(long, _)| (long, true));
-        (long.trim_start_matches('-'), value)
-    }
-
-    /// `-s`'s letter, if any.
-    fn short(&self) -> Option<char> {
-        let (short, _) = self.synopsis.split_once(", ")?;
-        short.chars().nth(1)
-    }
+    Ok(())
 }
 
 const AUTH: &[Command] = &[Command::Request, Command::Header, Command::Token];
@@ -251,60 +323,6 @@ const AUTH_AND_CLEAR: &[Command] = &[
     Command::Header,
     Command::Token,
     Command::CacheClear,
-];
-const REQUEST: &[Command] = &[Command::Request];
-
-/// Every option but `-h` and `-V`, in `--help`'s order (no subcommands: every one).
-#[rustfmt::skip] // A table: an option's names, subcommands and help, then how it is read.
-const OPTIONS: [Opt; 22] = [
-    opt("-v, --verbose", &[], "log what apiauth does to stderr; -vv also Debug records (see below)")
-        .set(|opts, _| { opts.verbose = opts.verbose.saturating_add(1); Ok(()) }),
-    opt("--provider PROVIDER", AUTH_AND_CLEAR, "whose token endpoint and APIs")
-        .words(Provider::names).set(|opts, value| put(&mut opts.provider, word(&value))),
-    opt("--api API", AUTH_AND_CLEAR, "the API whose header to use (header, request)")
-        .only(Provider::MyConnectedFleet, Api::names)
-        .set(|opts, value| put(&mut opts.api, word(&value))),
-    opt("--env ENV", AUTH_AND_CLEAR, "the environment (unless --base-url or --token-url)")
-        .only(Provider::Motorweb, Environment::names)
-        .set(|opts, value| put(&mut opts.env, word(&value))),
-    opt("--client-auth STYLE", AUTH_AND_CLEAR, "how the client authenticates (see below)")
-        .only(Provider::Generic, ClientAuth::names)
-        .set(|opts, value| put(&mut opts.client_auth, word(&value))),
-    opt("--token-url URL", AUTH_AND_CLEAR, "the token endpoint (overrides the provider's)")
-        .set(|opts, value| put(&mut opts.token_url, url(value))),
-    opt("--base-url URL", AUTH_AND_CLEAR, "the provider's base URL, for token endpoint and APIs")
-        .set(|opts, value| put(&mut opts.base_url, url(value))),
-    opt("--scope S", AUTH_AND_CLEAR, "a scope to ask for (repeatable)")
-        .set(|opts, value| { opts.scopes.push(value); Ok(()) }),
-    opt("--param NAME=VALUE", AUTH_AND_CLEAR, "an extra form parameter (repeatable)")
-        .set(|opts, value| { opts.params.push(pair(&value)?); Ok(()) }),
-    opt("--format FORMAT", &[Command::Header], "what to print (see below)")
-        .words(Format::names).set(|opts, value| put(&mut opts.format, word(&value))),
-    opt("--credentials-file PATH", AUTH, "where the client id and secret are (see below)")
-        .set(|opts, value| put(&mut opts.credentials_file, Ok(value.into()))),
-    opt("--no-cache", AUTH, "neither read nor write the disk cache")
-        .set(|opts, _| flag(&mut opts.no_cache)),
-    opt("--refresh", AUTH, "ask for a new token now, past any cached token or backoff")
-        .set(|opts, _| flag(&mut opts.refresh)),
-    opt("--timeout SECONDS", AUTH, "the limit for each phase of a request (default 10)")
-        .set(|opts, value| put(&mut opts.timeout, seconds(&value))),
-    opt("--api-base-url URL", REQUEST, "where the APIs live (default: the provider's)")
-        .set(|opts, value| put(&mut opts.api_base_url, url(value))),
-    opt("-X, --method METHOD", REQUEST, "the method (default GET, or POST with --data)")
-        .words(method_names).set(|opts, value| put(&mut opts.method, method(&value))),
-    opt("-d, --data @FILE|@-|TEXT", REQUEST, "the body: a file, stdin or the text itself")
-        .set(|opts, value| put(&mut opts.data, Ok(value))),
-    opt("-H, --header 'NAME: VALUE'", REQUEST, "an extra header (repeatable)")
-        .set(|opts, value| { opts.headers.push(value); Ok(()) }),
-    opt("-i, --include", REQUEST, "print the status line and the response headers first")
-        .set(|opts, _| flag(&mut opts.include)),
-    opt("--customer-id ID", REQUEST, "replaces {customerId} in the path")
-        .only(Provider::MyConnectedFleet, Vec::new)
-        .set(|opts, value| put(&mut opts.customer_id, Ok(value))),
-    opt("--max-time SECONDS", REQUEST, "the limit for the whole API call (default 300)")
-        .set(|opts, value| put(&mut opts.max_time, seconds(&value))),
-    opt("--client-id ID", &[Command::CacheClear], "only the entries of this client id")
-        .set(|opts, value| put(&mut opts.client_id, Ok(value))),
 ];
 
 /// `--method`'s words.
@@ -318,7 +336,7 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
     let total = args.len();
     let mut parser = lexopt::Parser::from_args(args);
     let mut settings = Settings::default();
-    let mut seen: Vec<&Opt> = Vec::new();
+    let mut seen: Vec<Opt> = Vec::new();
     // The 1-based position of the argument being read (for messages that cannot quote it);
     // within a cluster of short options (`-iv`), the cluster's.
     let mut at = 1;
@@ -333,8 +351,8 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
             Arg::Short('h') | Arg::Long("help") => return Ok(Invocation::Help(settings.command)),
             Arg::Short('V') | Arg::Long("version") => return Ok(Invocation::Version),
             Arg::Long(name) if secret_like(name) => return Err(SECRET_ON_ARGV.into()),
-            Arg::Short(short) => OPTIONS.iter().find(|o| o.short() == Some(short)),
-            Arg::Long(long) => OPTIONS.iter().find(|o| o.long().0 == long),
+            Arg::Short(short) => options().find(|o| o.short == Some(short)),
+            Arg::Long(long) => options().find(|o| o.long == long),
             Arg::Value(value) => {
                 let value = value.into_string().map_err(|_| "arguments must be UTF-8")?;
                 if value == "help" && settings.words.is_empty() {
@@ -345,13 +363,13 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
             }
         };
         let option = found.ok_or_else(|| format!("unknown option at argument {at}"))?;
-        let (long, takes_value) = option.long();
-        let value = match takes_value {
+        let long = option.long;
+        let value = match option.takes_value {
             false => String::new(),
             true => (parser.value().map_err(lex_error)?.into_string())
                 .map_err(|_| format!("--{long} takes UTF-8 text"))?,
         };
-        (option.set)(&mut settings, value).map_err(|why| format!("--{long} {why}"))?;
+        set(&mut settings, long, value).map_err(|why| format!("--{long} {why}"))?;
         seen.push(option);
     }
     if settings.params.iter().any(|(name, _)| secret_like(name)) {
@@ -383,9 +401,10 @@ fn read_word(settings: &mut Settings, value: String, at: usize) -> Result<(), St
     Ok(())
 }
 
-/// Refuses `option` where it does not apply: another subcommand, another provider.
-fn applies(settings: &Settings, option: &Opt) -> Result<(), String> {
-    let (long, _) = option.long();
+/// Refuses `option` where it does not apply: another subcommand, another provider, another
+/// client authentication.
+fn applies(settings: &Settings, option: Opt) -> Result<(), String> {
+    let long = option.long;
     if let Some(command) = settings.command
         && !option.commands.is_empty()
         && !option.commands.contains(&command)
@@ -393,11 +412,14 @@ fn applies(settings: &Settings, option: &Opt) -> Result<(), String> {
         let names: Vec<&str> = option.commands.iter().map(|c| c.name()).collect();
         return Err(format!("--{long} applies to apiauth {}", one_of(&names)));
     }
-    match option.provider {
-        Some(only) if settings.provider != Some(only) => Err(format!(
-            "--{long} applies only to --provider {}",
-            only.name()
-        )),
+    let given = [
+        settings.provider.map(Provider::name),
+        settings.key_method.map(KeyMethod::name),
+    ];
+    match option.only() {
+        Some((what, names)) if !names.iter().any(|name| given.contains(&Some(name))) => Err(
+            format!("--{long} applies only to {what} {}", one_of(&names)),
+        ),
         _ => Ok(()),
     }
 }
@@ -426,7 +448,28 @@ fn finish(settings: &mut Settings) -> Result<(), String> {
         };
         settings.token_url = Some(token_url);
     }
-    Ok(())
+    client_key_options(settings)
+}
+
+/// Checks that the options of the client key and certificate come together.
+fn client_key_options(s: &Settings) -> Result<(), String> {
+    let assertion = (&s.assertion_file, &s.assertion_command);
+    let missing = match s.key_method {
+        Some(KeyMethod::PrivateKeyJwt) if s.private_key.is_none() => "--private-key FILE",
+        Some(KeyMethod::Assertion) if assertion.0.is_some() == assertion.1.is_some() => {
+            "one of --client-assertion-file FILE and --client-assertion-command PROG"
+        }
+        Some(KeyMethod::TlsClientAuth) if s.cert.is_none() => "--cert FILE and --key FILE",
+        _ if s.cert.is_some() != s.key.is_some() => {
+            return Err("--cert and --key go together".into());
+        }
+        _ if !s.assertion_args.is_empty() && assertion.1.is_none() => {
+            return Err("--client-assertion-arg needs --client-assertion-command".into());
+        }
+        _ => return Ok(()),
+    };
+    let method = s.key_method.map(KeyMethod::name).unwrap_or_default();
+    Err(format!("--client-auth {method} needs {missing}"))
 }
 
 /// The header's source for the provider given; sets where its APIs live.
@@ -434,7 +477,7 @@ fn header_source(settings: &mut Settings, command: Command) -> Result<HeaderSour
     let (base_url, token_url) = (settings.base_url.as_deref(), settings.token_url.clone());
     let mut client_auth = ClientAuth::RequestBody;
     let mut scheme = TokenScheme::Bearer;
-    let provider = match settings.provider {
+    let (token_url, apis) = match settings.provider {
         None => return Err("--provider is required".into()),
         Some(Provider::MyConnectedFleet) => {
             let api = settings.api;
@@ -465,15 +508,12 @@ fn header_source(settings: &mut Settings, command: Command) -> Result<HeaderSour
             }
             let form_encoded = ClientAuth::Basic(BasicEncoding::FormUrlEncoded);
             client_auth = settings.client_auth.unwrap_or(form_encoded);
-            (
-                token_url
-                    .clone()
-                    .ok_or("--provider generic needs --token-url")?,
-                None,
-            )
+            let url = token_url
+                .clone()
+                .ok_or("--provider generic needs --token-url")?;
+            (url, None)
         }
     };
-    let (token_url, apis) = provider;
     settings.api_base_url = settings.api_base_url.take().or(apis);
     if settings.api == Some(Api::Core) {
         return Ok(HeaderSource::CoreBasic);
@@ -510,21 +550,20 @@ fn pair(value: &str) -> Result<(String, String), String> {
 
 /// One of `T`'s words, in any case.
 fn word<T: Word>(value: &str) -> Result<T, String> {
-    let names = T::names();
-    (value.to_ascii_lowercase().parse()).map_err(|_| format!("takes {}", one_of(&names)))
+    (value.to_ascii_lowercase().parse()).map_err(|_| takes(&T::names()))
+}
+
+/// What an option takes: `takes a, b or c`.
+fn takes(words: &[&str]) -> String {
+    format!("takes {}", one_of(words))
 }
 
 /// One of [`METHODS`], in any case.
 fn method(value: &str) -> Result<Method, String> {
-    let found = method_names()
-        .into_iter()
-        .find(|m| m.eq_ignore_ascii_case(value));
+    let names = words_of("method");
+    let found = names.iter().find(|m| m.eq_ignore_ascii_case(value));
     let found = found.and_then(|name| Method::from_bytes(name.as_bytes()).ok());
-    found.ok_or_else(|| format!("takes {}", one_of(&method_names())))
-}
-
-fn method_names() -> Vec<&'static str> {
-    METHODS.split(' ').collect()
+    found.ok_or_else(|| takes(&names))
 }
 
 /// An http(s) URL as [`urls::check`] allows.
@@ -593,21 +632,27 @@ pub fn help(command: Option<Command>) -> String {
         }
     }
     out.push_str("\nOptions:\n");
-    for option in OPTIONS.iter().filter(|o| shown(o.commands)) {
-        let pad = if option.short().is_some() { "" } else { "    " };
+    for option in options().filter(|o| shown(o.commands)) {
+        let pad = if option.short.is_some() { "" } else { "    " };
         let name = format!("{pad}{}", option.synopsis);
         out += &format!("  {name:<27} {}\n", option.help);
         // Where it applies and what it takes, on a line of their own.
-        let provider = option
-            .provider
-            .map(|p| format!("--provider {} only", p.name()));
-        let words = Some(one_of(&(option.words)())).filter(|words| !words.is_empty());
+        let only = (option.only()).map(|(what, names)| format!("{what} {} only", one_of(&names)));
+        let words = Some(one_of(&words_of(option.long))).filter(|words| !words.is_empty());
         let command = match (option.commands, command) {
             ([only], None) => Some(format!("apiauth {} only", only.name())),
             _ => None,
         };
-        for more in [provider, words, command].into_iter().flatten() {
-            out += &format!("{:30}{more}\n", "");
+        for more in [only, words, command].into_iter().flatten() {
+            // At most 80 columns a line, broken after a comma.
+            let mut line = String::new();
+            for piece in more.split_inclusive(", ") {
+                if line.len() + piece.len() > 80 {
+                    out += &format!("{:30}{}\n", "", std::mem::take(&mut line).trim_end());
+                }
+                line += piece;
+            }
+            out += &format!("{:30}{line}\n", "");
         }
     }
 
@@ -698,7 +743,8 @@ mod tests {
             ),
             (
                 "header --client-auth {P}",
-                "--client-auth takes basic, basic-raw or body",
+                "--client-auth takes basic, basic-raw, body, private-key-jwt, client-secret-jwt, \
+                 assertion or tls-client-auth",
             ),
             (
                 &format!("{mw} -X{PROBE} /p"),
@@ -730,6 +776,7 @@ mod tests {
                 "--max-time takes a positive number of seconds, at most 1000000",
             ),
             ("header --param {P}", "--param takes NAME=VALUE"),
+            ("header --alg {P}", "--alg takes RS256 or ES256"),
             ("header --no-cache={P}", "--no-cache takes no value"),
             ("header --provider", "--provider needs a value"),
             (
@@ -751,6 +798,10 @@ mod tests {
         assert_eq!(
             error("header --provider motorweb --provider generic"),
             "--provider is given more than once"
+        );
+        assert_eq!(
+            error("header --provider generic --client-auth body --client-auth assertion"),
+            "--client-auth is given more than once"
         );
     }
 
@@ -788,6 +839,43 @@ mod tests {
             (
                 "request --provider motorweb --env test --customer-id 1 /p",
                 "--customer-id applies only to --provider my-connected-fleet",
+            ),
+            (
+                "header --provider generic --token-url http://127.0.0.1/t --private-key k",
+                "--private-key applies only to --client-auth private-key-jwt",
+            ),
+            (
+                "header --provider generic --client-auth body --key-id k",
+                "--key-id applies only to --client-auth private-key-jwt or client-secret-jwt",
+            ),
+            (
+                "header --provider generic --client-assertion-arg a",
+                "--client-assertion-arg applies only to --client-auth assertion",
+            ),
+            (
+                "header --provider generic --token-url http://127.0.0.1/t \
+                 --client-auth private-key-jwt",
+                "--client-auth private-key-jwt needs --private-key FILE",
+            ),
+            (
+                "header --provider generic --token-url http://127.0.0.1/t --client-auth assertion \
+                 --client-assertion-file f --client-assertion-command c",
+                "--client-auth assertion needs one of --client-assertion-file FILE and \
+                 --client-assertion-command PROG",
+            ),
+            (
+                "header --provider generic --token-url http://127.0.0.1/t --client-auth assertion \
+                 --client-assertion-file f --client-assertion-arg a",
+                "--client-assertion-arg needs --client-assertion-command",
+            ),
+            (
+                "header --provider generic --token-url http://127.0.0.1/t \
+                 --client-auth tls-client-auth",
+                "--client-auth tls-client-auth needs --cert FILE and --key FILE",
+            ),
+            (
+                "header --provider motorweb --env test --cert c",
+                "--cert and --key go together",
             ),
             ("header --provider my-connected-fleet", "--api is required"),
             (
@@ -897,11 +985,13 @@ mod tests {
 
     #[test]
     fn every_option_once_with_help() {
-        for (i, option) in OPTIONS.iter().enumerate() {
+        let all: Vec<Opt> = options().collect();
+        for (i, option) in all.iter().enumerate() {
             assert!(!option.help.is_empty(), "{}", option.synopsis);
-            for other in &OPTIONS[i + 1..] {
-                assert_ne!(option.long().0, other.long().0);
-                assert!(option.short().is_none() || option.short() != other.short());
+            assert!(!option.commands.is_empty() || option.long == "verbose");
+            for other in &all[i + 1..] {
+                assert_ne!(option.long, other.long);
+                assert!(option.short.is_none() || option.short != other.short);
             }
         }
     }
@@ -909,7 +999,7 @@ mod tests {
     #[test]
     fn every_option_is_in_the_help_and_only_its_commands_show_it() {
         let all = help(None);
-        for option in &OPTIONS {
+        for option in options() {
             assert!(all.contains(option.synopsis), "{}", option.synopsis);
         }
         let header = help(Some(Command::Header));
@@ -922,7 +1012,8 @@ mod tests {
             assert!(line.chars().count() <= 110, "{line}");
         }
         // The library's names, as the library spells them.
-        assert!(all.contains("\n                              basic, basic-raw or body\n"));
+        let styles = "basic, basic-raw, body, private-key-jwt, client-secret-jwt,\n";
+        assert!(all.contains(&format!("\n                              {styles}")));
         let apis = "core, smart-tire, tacho, vehicle-check or job-management";
         assert!(all.contains(&format!("\n                              {apis}\n")));
     }

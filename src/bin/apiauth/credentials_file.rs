@@ -1,18 +1,21 @@
-//! Where the command finds the client id and secret: the environment, or a private file.
+//! Where the command finds what authenticates the client: the id and secret in the
+//! environment or a private file, and the key files of the methods without a secret.
 //!
-//! The file is a regular file owned by the user, that no one else can read or write, opened
-//! without following a symlink and without blocking (a FIFO is refused at once). Its syntax
-//! is a subset of the shell's, read the same way by both: `NAME=value` lines, optionally
-//! `export NAME=value`, the value optionally in `'…'` or `"…"`; blank lines and `#` comments
-//! on lines of their own. A `#` after a value is refused: a shell reads `x # y` as `x`; so is
-//! a carriage return (CRLF line endings), which a shell reads into the value.
+//! Every file is a regular file owned by the user, that no one else can write (nor read, for
+//! a secret or a private key), of at most 64 KiB, opened without following a symlink and
+//! without blocking (a FIFO is refused at once). The credentials file's syntax is a subset of
+//! the shell's, read the same way by both: `NAME=value` lines, optionally `export NAME=value`,
+//! the value optionally in `'…'` or `"…"`; blank lines and `#` comments on lines of their
+//! own. A `#` after a value is refused: a shell reads `x # y` as `x`; so is a carriage return
+//! (CRLF line endings), which a shell reads into the value.
 
 use std::io::Read;
 use std::path::Path;
 
-use apiauth::Credentials;
+use apiauth::{ClientKey, Credentials, TlsSettings};
 
 use crate::Exit;
+use crate::command_line::{KeyMethod, Settings};
 
 const ID: &str = "APIAUTH_CLIENT_ID";
 const SECRET: &str = "APIAUTH_CLIENT_SECRET";
@@ -21,19 +24,29 @@ const SECRET: &str = "APIAUTH_CLIENT_SECRET";
 const CR: &str = "a carriage return (CR), which a shell would read into the value; save the file \
     with LF line endings";
 
-/// The largest credentials file read.
+/// The largest file read.
 const MAX_FILE: u64 = 64 * 1024;
 
-/// The credentials from `file` if given, else from the environment.
-pub fn load(file: Option<&Path>) -> Result<Credentials, Exit> {
+/// The credentials from `file` if given, else from the environment; the secret only if
+/// `needs_secret` (else empty).
+pub fn load(file: Option<&Path>, needs_secret: bool) -> Result<Credentials, Exit> {
     let (id, secret) = match file {
-        Some(path) => from_file(path)?,
+        Some(path) => {
+            let text = String::from_utf8(read(path, "credentials file", true)?);
+            let text = text.map_err(|_| "credentials file: not UTF-8")?;
+            parse(&text).map_err(|(line, why)| format!("credentials file: line {line}: {why}"))?
+        }
         None => (var(ID)?, var(SECRET)?),
     };
     let origin = if file.is_some() {
         "in the credentials file"
     } else {
         "in the environment"
+    };
+    let secret = if needs_secret {
+        secret
+    } else {
+        Some(String::new())
     };
     match (id, secret) {
         (Some(id), Some(secret)) => Ok(Credentials::new(id, secret)?),
@@ -43,6 +56,47 @@ pub fn load(file: Option<&Path>) -> Result<Credentials, Exit> {
         (None, _) => Err(format!("no {ID} {origin}"))?,
         (_, None) => Err(format!("no {SECRET} {origin}"))?,
     }
+}
+
+/// The client key that `--client-auth` names, for the methods without a shared secret.
+pub fn client_key(s: &Settings) -> Result<Option<ClientKey>, Exit> {
+    let key = match (s.key_method, &s.private_key, &s.assertion_file) {
+        (Some(KeyMethod::PrivateKeyJwt), Some(path), _) => {
+            let key = ClientKey::private_key_jwt(&read(path, "--private-key", true)?)?;
+            let alg = key.algorithm().unwrap_or_default();
+            match s.alg.map(|want| want.name()) {
+                Some(want) if want != alg => Err(format!(
+                    "--alg {want} does not fit the key of --private-key, which signs with {alg}"
+                ))?,
+                _ => key,
+            }
+        }
+        (Some(KeyMethod::ClientSecretJwt), ..) => ClientKey::client_secret_jwt(),
+        (Some(KeyMethod::Assertion), _, Some(path)) => ClientKey::assertion_file(path),
+        (Some(KeyMethod::Assertion), ..) => match &s.assertion_command {
+            Some(program) => ClientKey::assertion_command(program, &s.assertion_args),
+            None => return Ok(None),
+        },
+        (Some(KeyMethod::TlsClientAuth), ..) => ClientKey::tls_client_auth(),
+        _ => return Ok(None),
+    };
+    Ok(Some(match &s.key_id {
+        Some(kid) => key.with_key_id(kid),
+        None => key,
+    }))
+}
+
+/// The TLS settings of `--cert`, `--key` and `--cacert`, if any is given.
+pub fn tls(s: &Settings) -> Result<Option<TlsSettings>, Exit> {
+    let mut tls = TlsSettings::new();
+    if let (Some(cert), Some(key)) = (&s.cert, &s.key) {
+        let key = read(key, "--key", true)?;
+        tls = tls.with_client_cert(&read(cert, "--cert", false)?, &key)?;
+    }
+    if let Some(cacert) = &s.cacert {
+        tls = tls.with_root_certs(&read(cacert, "--cacert", false)?)?;
+    }
+    Ok((s.cert.is_some() || s.cacert.is_some()).then_some(tls))
 }
 
 /// The variable `name`: `None` if unset, an error if empty or not UTF-8.
@@ -57,9 +111,10 @@ fn var(name: &str) -> Result<Option<String>, Exit> {
 
 type Pair = (Option<String>, Option<String>);
 
-/// Reads the id and secret of the file at `path`, refused unless it is private to the user.
-fn from_file(path: &Path) -> Result<Pair, Exit> {
-    let refuse = |why: &str| Exit::from(format!("credentials file: {why}"));
+/// The bytes of the file at `path` (`what` in messages), refused unless it is the user's and
+/// no one else can write it, nor read it if `private`.
+fn read(path: &Path, what: &str, private: bool) -> Result<Vec<u8>, Exit> {
+    let refuse = |why: &str| Exit::from(format!("{what}: {why}"));
     let unreadable = |e: std::io::Error| refuse(&format!("cannot read it: {e}"));
     let file = open(path).map_err(|e| match e.raw_os_error() {
         #[cfg(unix)]
@@ -74,9 +129,12 @@ fn from_file(path: &Path) -> Result<Pair, Exit> {
     {
         use std::os::unix::fs::MetadataExt;
         let mode = meta.mode() & 0o777;
-        if mode & 0o077 != 0 {
+        if private && mode & 0o077 != 0 {
             let why = format!("other users can read or write it (mode {mode:o}); chmod 600 it");
             return Err(refuse(&why));
+        }
+        if mode & 0o022 != 0 {
+            return Err(refuse(&format!("other users can write it (mode {mode:o})")));
         }
         // The owner of this process's /proc entry is its user (Linux); elsewhere the check
         // of the mode stands alone.
@@ -84,14 +142,12 @@ fn from_file(path: &Path) -> Result<Pair, Exit> {
             return Err(refuse("owned by another user"));
         }
     }
-    let mut text = String::new();
-    file.take(MAX_FILE + 1)
-        .read_to_string(&mut text)
-        .map_err(unreadable)?;
-    if text.len() as u64 > MAX_FILE {
+    let mut bytes = Vec::new();
+    (file.take(MAX_FILE + 1).read_to_end(&mut bytes)).map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_FILE {
         return Err(refuse("larger than 64 KiB"));
     }
-    parse(&text).map_err(|(line, why)| refuse(&format!("line {line}: {why}")))
+    Ok(bytes)
 }
 
 /// Opens `path` for reading, without following a final symlink or waiting on a FIFO.

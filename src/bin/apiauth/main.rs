@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use apiauth::http::header::AUTHORIZATION;
-use apiauth::{Auth, BasicEncoding, Error, TokenConfig};
+use apiauth::{Auth, BasicEncoding, Error, TlsSettings, TokenConfig};
 use command_line::{Command, Format, HeaderSource, Invocation, Settings};
 
 /// Why the command failed: an exit code and a one-line message without secrets.
@@ -129,13 +129,21 @@ fn print(bytes: &[u8]) -> Result<(), Exit> {
 }
 
 /// The header the settings ask for: Basic for myConnectedFleet's Core API, else a token
-/// (a new one first with `--refresh`, past any cached token or failure).
-fn auth(settings: &Settings) -> Result<Auth, Exit> {
-    let creds = credentials_file::load(settings.credentials_file.as_deref())?;
+/// (a new one first with `--refresh`, past any cached token or failure), with the client key
+/// and the TLS settings `tls` of the command line.
+fn auth(settings: &Settings, tls: Option<&TlsSettings>) -> Result<Auth, Exit> {
+    let needs_secret = settings.needs_secret();
+    let creds = credentials_file::load(settings.credentials_file.as_deref(), needs_secret)?;
     let Some(HeaderSource::Token(token_url, client_auth, scheme)) = &settings.source else {
         return Ok(Auth::Basic(creds, BasicEncoding::Raw));
     };
-    let config = TokenConfig::new(token_url, creds).with_client_auth(*client_auth);
+    let mut config = TokenConfig::new(token_url, creds).with_client_auth(*client_auth);
+    if let Some(key) = credentials_file::client_key(settings)? {
+        config = config.with_client_key(key);
+    }
+    if let Some(tls) = tls {
+        config = config.with_tls(tls.clone());
+    }
     let config = settings.scopes.iter().fold(
         config.with_timeout(settings.timeout()),
         TokenConfig::with_scope,
@@ -169,7 +177,8 @@ fn with_disk_cache(config: TokenConfig) -> TokenConfig {
 
 /// `apiauth header` and `apiauth token`: what to print.
 fn header_text(settings: &Settings) -> Result<String, Exit> {
-    let (name, value, expires_in) = match auth(settings)? {
+    let tls = credentials_file::tls(settings)?;
+    let (name, value, expires_in) = match auth(settings, tls.as_ref())? {
         Auth::Basic(creds, encoding) => {
             (AUTHORIZATION, creds.basic_header(encoding)?.clone(), None)
         }
@@ -190,7 +199,7 @@ fn header_text(settings: &Settings) -> Result<String, Exit> {
     };
     // Visible ASCII: Basic values are base64, and the parser refuses any other token.
     let value = value.to_str().unwrap_or_default();
-    Ok(match settings.format.unwrap_or_default() {
+    Ok(match settings.format.unwrap_or(Format::Line) {
         Format::Line => format!("{name}: {value}\n"),
         Format::Value => format!("{value}\n"),
         Format::Curl => format!(

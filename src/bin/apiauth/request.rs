@@ -8,7 +8,7 @@ use std::io::Read;
 
 use apiauth::http::header::CONTENT_TYPE;
 use apiauth::http::{HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
-use apiauth::{ApiClient, Auth, Error, Side};
+use apiauth::{ApiClient, Auth, Error, Side, TlsSettings};
 
 use crate::command_line::{Provider, Settings};
 use crate::{API_STATUS, Exit, REJECTED, UNREACHABLE, print, urls};
@@ -42,13 +42,14 @@ pub fn run(call: &Settings) -> Result<(), Exit> {
     let request = request
         .body(body.unwrap_or_default())
         .map_err(|_| "the request's URL is not valid")?;
-    let auth = crate::auth(call)?;
+    let tls = crate::credentials_file::tls(call)?;
+    let auth = crate::auth(call, tls.as_ref())?;
     let basic = matches!(auth, Auth::Basic(..));
     // The method and the URL (its path too, never its query): the log and every message
     // name them.
     let sent = format!("{method} {}", urls::shown(&url));
     log::info!("{sent}");
-    let client = ApiClient::new_with_agent(agent(call), auth);
+    let client = ApiClient::new_with_agent(agent(call, tls.as_ref()), auth);
     let mut response = client.run(request).map_err(|error| match error {
         // With the method: "could not reach the API for GET https://…/path: timed out …".
         Error::Transport(e) if e.side == Side::Api => {
@@ -115,12 +116,12 @@ fn cut_short(call: &Settings, url: &str, error: &std::io::Error) -> Exit {
     )
 }
 
-/// The agent for API calls: every status is an answer, no redirect is followed,
+/// The agent for API calls, with the certificates of `tls`: every status is an answer, no redirect is followed,
 /// `--timeout` limits each phase (each read of the body) and `--max-time` the whole call,
 /// from connecting to the answer's last byte.
-fn agent(call: &Settings) -> ureq::Agent {
+fn agent(call: &Settings, tls: Option<&TlsSettings>) -> ureq::Agent {
     let limit = Some(call.timeout());
-    apiauth::agent_config()
+    tls.map_or_else(apiauth::agent_config, TlsSettings::agent_config)
         .http_status_as_error(false)
         .max_redirects(0)
         .timeout_global(Some(call.max_time()))

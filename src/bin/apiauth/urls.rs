@@ -1,7 +1,6 @@
 //! The command's one URL rule, and URLs as it prints them (no user, no password, no query):
 //! the only place that calls the library's URL helpers.
 
-use apiauth::http::Uri;
 use apiauth::{Credentials, TokenConfig};
 
 /// Checks `url` by the library's rule (`apiauth::command::check_url`: https, or http to a loopback
@@ -21,9 +20,9 @@ const HTTPS: &str =
     "must be https: plain http is allowed only to loopback (127.0.0.0/8, [::1], localhost)";
 
 /// `url` as the command prints it: without user, password, query or fragment.
-pub fn shown(url: &str) -> String {
-    apiauth::command::redacted_url(url)
-}
+pub use apiauth::command::redacted_url as shown;
+/// Whether `target` is on `base`'s origin (scheme, host and port).
+pub use apiauth::command::same_origin;
 
 /// The token URL of a provider's `preset`, moved to `base` (keeping its path) if given.
 pub fn preset_url(preset: impl FnOnce(Credentials) -> TokenConfig, base: Option<&str>) -> String {
@@ -41,11 +40,6 @@ pub fn customer_path(path: &str, id: &str) -> Option<String> {
         .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
     let plain = plain && !id.is_empty() && id != "." && id != "..";
     plain.then(|| path.replace("{customerId}", id))
-}
-
-/// Whether `target` is on `base`'s origin (scheme, host and port).
-pub fn same_origin(base: &Uri, target: &Uri) -> bool {
-    apiauth::command::same_origin(base, target)
 }
 
 /// `text` with every http(s) URL in it [`shown`]: for messages from the library and from

@@ -5,37 +5,35 @@ use super::*;
 
 #[test]
 fn sixteen_processes_on_a_cold_cache_make_one_request() {
-    let server = MockServer::start();
+    let (server, user) = (TokenServer::start(), User::new("sixteen", "id", "secret"));
     let mock = server.mock(|when, then| {
         when.method(POST).path("/token");
+        let token = rfc_token("SHARED", 3600);
         then.status(200)
-            .json_body(rfc_token("SHARED", 3600))
+            .json_body(token)
             .delay(Duration::from_millis(300));
     });
-    let user = User::new("sixteen", "id", "secret");
-    let url = server.url("/token");
-    let args = ["header", "--provider", "generic", "--token-url", &url];
-    let children: Vec<_> = (0..16)
-        .map(|_| user.command(&args).stdout(Stdio::piped()).spawn().unwrap())
-        .collect();
-    for child in children {
+    let args = format!(
+        "header --provider generic --token-url {}",
+        server.token_url()
+    );
+    let spawn = |_| user.command(&args).stdout(Stdio::piped()).spawn().unwrap();
+    for child in (0..16).map(spawn).collect::<Vec<_>>() {
         let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0));
-        assert_eq!(
-            String::from_utf8(out.stdout).unwrap(),
-            "Authorization: Bearer SHARED\n"
-        );
+        let header = "Authorization: Bearer SHARED\n".as_bytes();
+        assert_eq!((out.status.code(), &out.stdout[..]), (Some(0), header));
     }
     mock.assert_calls(1);
 }
 
 #[test]
 fn the_cache_is_private_and_never_holds_the_secret() {
-    let server = MockServer::start();
-    any_token(&server, "PRIVATE");
-    let user = User::new("private", "the-id", "the-secret-42");
-    let url = server.url("/token");
-    user.ok(&["token", "--provider", "generic", "--token-url", &url]);
+    let (server, user) = (
+        TokenServer::start(),
+        User::new("private", "the-id", "the-secret-42"),
+    );
+    let url = (server.token("PRIVATE", 3600), server.token_url()).1;
+    user.ok(&format!("token --provider generic --token-url {url}"));
     let mode = |path: &Path| fs::metadata(path).unwrap().mode() & 0o777;
     assert_eq!(mode(&user.cache_dir()), 0o700);
     let files: Vec<_> = fs::read_dir(user.cache_dir())
@@ -51,44 +49,22 @@ fn the_cache_is_private_and_never_holds_the_secret() {
     assert_eq!(entry["token"]["access_token"], "PRIVATE");
     assert_eq!(entry["settings"]["client_id"], "the-id");
     assert_eq!(entry["settings"]["token_url"], url);
-    let mut fields: Vec<&str> = entry["token"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(|k| k.as_str())
-        .collect();
-    fields.sort();
-    let expected = [
-        "access_token",
-        "issued_at_ms",
-        "lifetime_ms",
-        "scope",
-        "skew_ms",
-    ];
-    assert_eq!(fields, expected);
-    let mut fields: Vec<&str> = entry
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(|k| k.as_str())
-        .collect();
-    fields.sort();
-    let expected = [
-        "check",
-        "failure",
-        "rejection",
-        "settings",
-        "token",
-        "version",
-    ];
-    assert_eq!(fields, expected);
+    let fields = |value: &Value| {
+        let mut keys: Vec<_> = value.as_object().unwrap().keys().cloned().collect();
+        (keys.sort(), keys).1
+    };
+    let token_fields = argv("access_token issued_at_ms lifetime_ms scope skew_ms");
+    assert_eq!(fields(&entry["token"]), token_fields);
+    assert_eq!(
+        fields(&entry),
+        argv("check failure rejection settings token version")
+    );
 }
 
 #[test]
 fn untrusted_or_corrupt_entries_are_ignored_and_replaced() {
-    let server = MockServer::start();
+    let (server, user) = (MockServer::start(), User::new("corrupt", "id", "secret"));
     let mock = any_token(&server, "GOOD");
-    let user = User::new("corrupt", "id", "secret");
     let (args, entry) = user.first_token(&server, "GOOD");
     let valid = fs::read(&entry).unwrap();
     let mut expected_calls = 1;
@@ -120,11 +96,8 @@ fn untrusted_or_corrupt_entries_are_ignored_and_replaced() {
         mock.assert_calls(expected_calls);
         let replaced: Value = serde_json::from_slice(&fs::read(&entry).unwrap()).unwrap();
         assert_eq!(replaced["token"]["access_token"], "GOOD", "{damage}");
-        assert_eq!(
-            fs::metadata(&entry).unwrap().mode() & 0o777,
-            0o600,
-            "{damage}"
-        );
+        let mode = fs::metadata(&entry).unwrap().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{damage}");
         // Replaced: the next process uses it without a request.
         assert_eq!(user.ok(&args), "GOOD\n", "{damage}");
         mock.assert_calls(expected_calls);
@@ -147,10 +120,8 @@ fn an_entry_owned_by_another_user_is_ignored() {
     std::os::unix::fs::chown(&entry, Some(65534), None).unwrap();
     assert_eq!(user.ok(&args), "MINE\n");
     mock.assert_calls(2);
-    assert_eq!(
-        fs::metadata(&entry).unwrap().uid(),
-        fs::metadata(&user.home).unwrap().uid()
-    );
+    let uid = |path: &Path| fs::metadata(path).unwrap().uid();
+    assert_eq!(uid(&entry), uid(&user.home));
 }
 
 #[test]
@@ -162,8 +133,8 @@ fn a_stale_entry_is_refreshed_and_an_expired_one_replaced() {
     // Move the entry's issue time back: 30 s left is inside the 60 s margin; then expired.
     for (left, calls) in [(3000, 1), (30, 2), (-5, 3)] {
         let mut json: Value = serde_json::from_slice(&fs::read(&entry).unwrap()).unwrap();
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_millis() as i64;
         json["token"]["issued_at_ms"] = json!(now_ms - (3600 - left) * 1000);
@@ -175,35 +146,29 @@ fn a_stale_entry_is_refreshed_and_an_expired_one_replaced() {
 
 #[test]
 fn refresh_replaces_the_cached_token() {
-    let server = MockServer::start();
-    let mut first = any_token(&server, "REVOKED");
-    let user = User::new("refresh", "id", "secret");
-    let url = server.url("/token");
-    let args = ["token", "--provider", "generic", "--token-url", &url];
+    let (server, user) = (TokenServer::start(), User::new("refresh", "id", "secret"));
+    let mut first = server.token("REVOKED", 3600);
+    let args = format!(
+        "token --provider generic --token-url {}",
+        server.token_url()
+    );
     assert_eq!(user.ok(&args), "REVOKED\n");
     first.delete();
-    let second = any_token(&server, "NEW");
+    let second = server.token("NEW", 3600);
     assert_eq!(user.ok(&args), "REVOKED\n");
-    assert_eq!(user.ok(&[&args[..], &["--refresh"]].concat()), "NEW\n");
+    assert_eq!(user.ok(&format!("{args} --refresh")), "NEW\n");
     assert_eq!(user.ok(&args), "NEW\n");
     second.assert_calls(1);
 }
 
 #[test]
 fn no_cache_fetches_every_time_and_writes_nothing() {
-    let server = MockServer::start();
-    let mock = any_token(&server, "N");
-    let user = User::new("no-cache", "id", "secret");
-    let url = server.url("/token");
+    let (server, user) = (TokenServer::start(), User::new("no-cache", "id", "secret"));
+    let (mock, url) = (server.token("N", 3600), server.token_url());
     for _ in 0..3 {
-        user.ok(&[
-            "token",
-            "--provider",
-            "generic",
-            "--token-url",
-            &url,
-            "--no-cache",
-        ]);
+        user.ok(&format!(
+            "token --provider generic --token-url {url} --no-cache"
+        ));
     }
     mock.assert_calls(3);
     assert!(!user.cache_dir().exists());
@@ -213,38 +178,20 @@ fn no_cache_fetches_every_time_and_writes_nothing() {
 fn a_process_killed_holding_the_lock_does_not_block_the_next() {
     // The first request hangs; every later one is answered at once.
     let server = Server::start(|n| Reply {
-        status: 200,
-        body: rfc_token("AFTER", 3600).to_string(),
         delay: Duration::from_secs(if n == 0 { 60 } else { 0 }),
+        ..crate::fixture::reply(200, rfc_token("AFTER", 3600).to_string())
     });
     let user = User::new("killed", "id", "secret");
-    let args = [
-        "token",
-        "--provider",
-        "generic",
-        "--token-url",
-        server.url(),
-        "--timeout",
-        "30",
-    ];
+    let args = format!(
+        "token --provider generic --token-url {} --timeout 30",
+        server.url()
+    );
     let mut holder = user.command(&args).stdout(Stdio::null()).spawn().unwrap();
     crate::support::eventually(|| server.hits() == 1); // it holds the lock, waiting
     holder.kill().unwrap();
     holder.wait().unwrap();
     // Were the lock not released, this would wait out 5 × 30 s before fetching.
-    let mut next = user.command(&args).stdout(Stdio::piped()).spawn().unwrap();
-    let finished = (0..2000).any(|_| {
-        std::thread::sleep(Duration::from_millis(10));
-        next.try_wait().unwrap().is_some()
-    });
-    if !finished {
-        next.kill().unwrap();
-    }
-    assert!(
-        finished,
-        "the next process still waits for a dead one's lock"
-    );
-    let out = next.wait_with_output().unwrap();
+    let out = user.run_within_20s(&args);
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "AFTER\n");
     assert_eq!(server.hits(), 2);
 }
@@ -271,15 +218,12 @@ fn a_cached_token_serves_only_the_secret_that_fetched_it() {
     let out = user
         .with_env("APIAUTH_CLIENT_SECRET", "WRONG-s3cr3t")
         .run(&args);
-    assert_eq!(out.status.code(), Some(3));
-    assert!(out.stdout.is_empty());
-    assert_eq!(
-        stderr(&out),
-        format!(
-            "apiauth: credentials rejected: token endpoint {} returned 401: invalid_client\n",
-            server.url("/token")
-        )
+    assert_eq!((out.status.code(), out.stdout.len()), (Some(3), 0));
+    let url = server.url("/token");
+    let rejected = format!(
+        "apiauth: credentials rejected: token endpoint {url} returned 401: invalid_client\n"
     );
+    assert_eq!(stderr(&out), rejected);
     assert_eq!((good.calls(), wrong.calls()), (1, 1));
     assert_eq!(fs::read(&entry).unwrap(), written);
     assert_eq!(user.ok(&args), "GOOD\n");
@@ -308,9 +252,8 @@ fn a_cached_token_serves_only_the_secret_that_fetched_it() {
 
 #[test]
 fn a_fifo_in_the_cache_is_replaced_not_waited_on() {
-    let server = MockServer::start();
+    let (server, user) = (MockServer::start(), User::new("fifo", "id", "secret"));
     let mock = any_token(&server, "T");
-    let user = User::new("fifo", "id", "secret");
     let (args, entry) = user.first_token(&server, "T");
     let lock = entry.with_extension("lock");
     // Opening a FIFO waits for the other end: for ever, for a reader (the entry) or a
@@ -318,11 +261,14 @@ fn a_fifo_in_the_cache_is_replaced_not_waited_on() {
     for (fifo, calls) in [(&entry, 2), (&lock, 3)] {
         fs::remove_file(&entry).unwrap();
         let _ = fs::remove_file(&lock);
-        let made = Command::new("mkfifo").arg(fifo).status().unwrap();
-        assert!(made.success());
+        assert!(Command::new("mkfifo").arg(fifo).status().unwrap().success());
         let out = user.run_within_20s(&args);
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        assert_eq!(String::from_utf8(out.stdout).unwrap(), "T\n");
+        assert_eq!(
+            (out.status.code(), &out.stdout[..]),
+            (Some(0), &b"T\n"[..]),
+            "{}",
+            stderr(&out)
+        );
         mock.assert_calls(calls);
         assert!(fs::symlink_metadata(fifo).unwrap().is_file(), "{fifo:?}");
     }
@@ -332,9 +278,8 @@ fn a_fifo_in_the_cache_is_replaced_not_waited_on() {
 
 #[test]
 fn symlinks_in_the_cache_are_not_followed() {
-    let server = MockServer::start();
+    let (server, user) = (MockServer::start(), User::new("symlinks", "id", "secret"));
     let mock = any_token(&server, "T");
-    let user = User::new("symlinks", "id", "secret");
     let (args, entry) = user.first_token(&server, "T");
     let lock = entry.with_extension("lock");
     let is_file = |path: &Path| fs::symlink_metadata(path).unwrap().is_file();

@@ -1,70 +1,45 @@
 //! `apiauth request`'s answer: streamed to stdout as it arrives, and bounded as a whole by
 //! `--max-time`.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
+use std::net::TcpStream;
 use std::sync::mpsc;
 
 use super::*;
+use crate::fixture::Raw;
 
-/// An API on loopback: for each connection, reads the request head, then lets `answer`
-/// write the answer on the stream.
-fn raw_api(answer: impl Fn(&mut std::net::TcpStream) + Send + 'static) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                line.clear();
-            }
-            answer(&mut stream);
-        }
-    });
-    base
+/// An API on loopback that lets `answer` write the answer of each request on its stream;
+/// its base URL.
+fn raw_api(answer: impl Fn(&mut TcpStream) + Send + Sync + 'static) -> (Raw, String) {
+    let api = Raw::start(move |_, mut stream, _| answer(&mut stream));
+    let base = api.url().trim_end_matches("/token").to_owned();
+    (api, base)
 }
 
-fn request_args(token_url: &str, base: &str, more: &[&str]) -> Vec<String> {
-    let args = [
-        "request",
-        "--provider",
-        "generic",
-        "--no-cache",
-        "--token-url",
-        token_url,
-        "--api-base-url",
-        base,
-    ];
-    [&args[..], more, &["/v1/answer"]]
-        .concat()
-        .into_iter()
-        .map(String::from)
-        .collect()
+fn request_args(token_url: &str, base: &str, more: &str) -> String {
+    let common = format!("request --provider generic --no-cache --token-url {token_url}");
+    format!("{common} --api-base-url {base} {more}/v1/answer")
 }
 
 #[test]
 fn the_body_reaches_stdout_as_it_arrives() {
-    let server = MockServer::start();
-    any_token(&server, "A");
+    let server = TokenServer::start();
+    server.token("A", 3600);
     let (read_first, go) = mpsc::channel::<()>();
     let go = Mutex::new(go);
-    let base = raw_api(move |stream| {
+    let (_api, base) = raw_api(move |stream| {
         let head = "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\npart1";
         stream.write_all(head.as_bytes()).unwrap();
         // The rest only once the test has read the first part from the command's stdout;
         // if it never does, the answer is cut short and the command fails.
-        if go
-            .lock()
-            .unwrap()
-            .recv_timeout(Duration::from_secs(20))
-            .is_ok()
-        {
+        let went = go.lock().unwrap().recv_timeout(Duration::from_secs(20));
+        if went.is_ok() {
             let _ = stream.write_all(b"part2");
         }
     });
     let user = User::new("request-stream", "id", "secret");
-    let mut child = user
-        .command(&request_args(&server.url("/token"), &base, &[]))
+    let mut child = user.command(&request_args(&server.token_url(), &base, ""));
+    let mut child = child
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -85,9 +60,9 @@ fn the_body_reaches_stdout_as_it_arrives() {
 
 #[test]
 fn max_time_bounds_a_trickling_answer() {
-    let server = MockServer::start();
-    any_token(&server, "A");
-    let base = raw_api(|stream| {
+    let server = TokenServer::start();
+    server.token("A", 3600);
+    let (_api, base) = raw_api(|stream| {
         let head = "HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n";
         stream.write_all(head.as_bytes()).unwrap();
         // One byte at a time, each well within --timeout, until the command hangs up.
@@ -96,19 +71,12 @@ fn max_time_bounds_a_trickling_answer() {
         }
     });
     let user = User::new("request-max-time", "id", "secret");
-    let args = request_args(
-        &server.url("/token"),
-        &base,
-        &["--timeout", "5", "--max-time", "1"],
-    );
+    let args = request_args(&server.token_url(), &base, "--timeout 5 --max-time 1 ");
     let out = user.run_within_20s(&args);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(4), "{err}");
-    assert_eq!(
-        err,
-        format!(
-            "apiauth: could not read the answer of the API at {base}: --max-time ran out after 1 s\n"
-        )
-    );
+    let cut =
+        format!("could not read the answer of the API at {base}: --max-time ran out after 1 s");
+    assert_eq!(err, format!("apiauth: {cut}\n"));
     assert!(!out.stdout.is_empty() && out.stdout.iter().all(|b| *b == b'x'));
 }

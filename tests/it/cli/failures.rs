@@ -23,25 +23,23 @@ fn silent_listener() -> (String, Arc<AtomicUsize>) {
 fn sixteen_processes_against_a_hanging_endpoint_share_one_timeout() {
     let (url, accepted) = silent_listener();
     let user = User::new("hang-16", "id", "s3cr3t");
-    let args = ["token", "--provider", "generic", "--token-url", &url];
-    let args = [&args[..], &["--timeout", "1"]].concat();
-    let children: Vec<_> = (0..16)
-        .map(|_| {
-            (user.command(&args).stdout(Stdio::piped()))
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for child in children {
+    let args = format!("token --provider generic --token-url {url} --timeout 1");
+    let spawn = |_| {
+        let mut command = user.command(&args);
+        command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let timed_out =
+        format!("apiauth: could not reach the token endpoint {url}: timed out after 1s\n");
+    for child in (0..16).map(spawn).collect::<Vec<_>>() {
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
         // The process that timed out, and those that read its record, report the same
         // error; those say it was another process's.
-        assert_eq!(
-            reported(&out).0,
-            format!("apiauth: could not reach the token endpoint {url}: timed out after 1s\n")
-        );
+        assert_eq!(reported(&out).0, timed_out);
     }
     // One request times out; the others find its failure. A process that starts after the
     // record's 1 s backoff may try once more.
@@ -53,16 +51,19 @@ fn sixteen_processes_against_a_hanging_endpoint_share_one_timeout() {
 fn throttled<'a>(server: &'a MockServer, retry_after: &str) -> Mock<'a> {
     server.mock(|when, then| {
         when.method(POST).path("/token");
-        then.status(429)
-            .header("retry-after", retry_after)
-            .json_body(json!({"error": "slow_down"}));
+        let then = then.status(429).header("retry-after", retry_after);
+        then.json_body(json!({"error": "slow_down"}));
     })
 }
 
 /// Runs `args` `times` times in a row; each must fail with exit 6 and `slow_down` from the
 /// `--token-url` in `args`.
-fn refused_every_time(user: &User, args: &[String], times: usize) {
-    let url = &args[args.iter().position(|a| a == "--token-url").unwrap() + 1];
+fn refused_every_time(user: &User, args: &str, times: usize) {
+    let url = args
+        .split(' ')
+        .skip_while(|a| *a != "--token-url")
+        .nth(1)
+        .unwrap();
     let slow_down = format!("apiauth: token endpoint {url} returned 429: slow_down\n");
     for run in 0..times {
         let out = user.run(args);
@@ -75,11 +76,11 @@ fn refused_every_time(user: &User, args: &[String], times: usize) {
     }
 }
 
-fn token_args(server: &MockServer) -> Vec<String> {
-    let url = server.url("/token");
-    ["token", "--provider", "generic", "--token-url", &url]
-        .map(String::from)
-        .to_vec()
+fn token_args(server: &MockServer) -> String {
+    format!(
+        "token --provider generic --token-url {}",
+        server.url("/token")
+    )
 }
 
 #[test]
@@ -200,25 +201,17 @@ fn untrusted_failure_records_are_ignored_and_replaced() {
 
 #[test]
 fn the_endpoints_error_uri_is_shown() {
-    let server = MockServer::start();
-    let mock = server.mock(|when, then| {
-        when.method(POST).path("/token");
-        then.status(400).json_body(json!({
-            "error": "invalid_scope",
-            "error_description": "scope x is unknown",
-            "error_uri": "https://docs.example/oauth/errors?lang=en#invalid_scope"
-        }));
-    });
-    let user = User::new("error-uri", "id", "s3cr3t");
+    let (server, user) = (TokenServer::start(), User::new("error-uri", "id", "s3cr3t"));
+    let uri = "https://docs.example/oauth/errors?lang=en#invalid_scope";
+    let body = json!({"error": "invalid_scope", "error_description": "scope x is unknown", "error_uri": uri});
+    let mock = server.json(400, body);
     let out = user.run(&token_args(&server));
     assert_eq!((code(&out), out.stdout.as_slice()), (Some(6), &b""[..]));
-    assert_eq!(
-        stderr(&out),
-        format!(
-            "apiauth: token endpoint {} returned 400: invalid_scope (scope x is unknown); see \
-             https://docs.example/oauth/errors\n",
-            server.url("/token")
-        )
+    let url = server.token_url();
+    let refused = format!(
+        "apiauth: token endpoint {url} returned 400: invalid_scope (scope x is unknown); see \
+         https://docs.example/oauth/errors\n"
     );
+    assert_eq!(stderr(&out), refused);
     mock.assert_calls(1);
 }

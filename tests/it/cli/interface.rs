@@ -5,46 +5,35 @@ use super::*;
 
 #[test]
 fn my_connected_fleet_header_for_every_api() {
-    let server = MockServer::start();
-    let mock = mcf_mock(&server);
-    let user = User::new("mcf", "clientId", "clientSecret");
-    let base = server.base_url();
-    let header = |api: &str| {
-        let args = ["header", "--provider", "my-connected-fleet", "--api", api];
-        user.ok(&[&args[..], &["--base-url", &base]].concat())
-    };
+    let (server, user) = (
+        MockServer::start(),
+        User::new("mcf", "clientId", "clientSecret"),
+    );
+    let (mock, base) = (mcf_mock(&server), server.base_url());
+    let mcf = format!("--provider my-connected-fleet --base-url {base}");
+    let header = |api: &str| user.ok(&format!("header {mcf} --api {api}"));
     assert_eq!(header("core"), format!("Authorization: {MCF_BASIC}\n"));
     mock.assert_calls(0);
     for api in ["smart-tire", "tacho", "vehicle-check"] {
         assert_eq!(header(api), format!("Authorization: Bearer {MCF_TOKEN}\n"));
     }
-    assert_eq!(
-        header("job-management"),
-        format!("x-connect-token: TOKEN {MCF_TOKEN}\n")
-    );
-    let token = [
-        "token",
-        "--provider",
-        "my-connected-fleet",
-        "--base-url",
-        &base,
-    ];
-    assert_eq!(user.ok(&token), format!("{MCF_TOKEN}\n"));
+    let connect_token = format!("x-connect-token: TOKEN {MCF_TOKEN}\n");
+    assert_eq!(header("job-management"), connect_token);
+    assert_eq!(user.ok(&format!("token {mcf}")), format!("{MCF_TOKEN}\n"));
     // One token, fetched once, for four token APIs and five processes.
     mock.assert_calls(1);
 }
 
 #[test]
 fn every_format() {
-    let server = MockServer::start();
-    let mock = mcf_mock(&server);
-    let user = User::new("formats", "clientId", "clientSecret");
-    let base = server.base_url();
-    let header = |api: &str, format: &str| {
-        let args = ["header", "--provider", "my-connected-fleet", "--api", api];
-        let more = ["--base-url", &base, "--format", format];
-        user.ok(&[&args[..], &more].concat())
-    };
+    let (server, user) = (
+        MockServer::start(),
+        User::new("formats", "clientId", "clientSecret"),
+    );
+    let (mock, base) = (mcf_mock(&server), server.base_url());
+    let mcf = format!("--provider my-connected-fleet --base-url {base}");
+    let header =
+        |api: &str, format| user.ok(&format!("header {mcf} --api {api} --format {format}"));
     let bearer = format!("Bearer {MCF_TOKEN}");
     assert_eq!(
         header("tacho", "line"),
@@ -55,10 +44,8 @@ fn every_format() {
         header("tacho", "curl"),
         format!("-H 'Authorization: {bearer}'\n")
     );
-    assert_eq!(
-        header("job-management", "curl"),
-        format!("-H 'x-connect-token: TOKEN {MCF_TOKEN}'\n")
-    );
+    let curl = format!("-H 'x-connect-token: TOKEN {MCF_TOKEN}'\n");
+    assert_eq!(header("job-management", "curl"), curl);
     assert_eq!(header("core", "value"), format!("{MCF_BASIC}\n"));
     let json: Value = serde_json::from_str(&header("job-management", "json")).unwrap();
     let expires_in = json["expires_in"].as_u64().unwrap();
@@ -67,15 +54,10 @@ fn every_format() {
         "{expires_in}"
     );
     let expires_at = json["expires_at"].as_str().unwrap().to_owned();
-    assert_eq!(
-        json,
-        json!({
-            "name": "x-connect-token",
-            "value": format!("TOKEN {MCF_TOKEN}"),
-            "expires_in": expires_in,
-            "expires_at": expires_at,
-        })
-    );
+    let value = format!("TOKEN {MCF_TOKEN}");
+    let expected = json!({"name": "x-connect-token", "value": value, "expires_in": expires_in,
+        "expires_at": expires_at});
+    assert_eq!(json, expected);
     // RFC 3339 in UTC, to the second, and now + expires_in within a few seconds.
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -84,37 +66,36 @@ fn every_format() {
     let at = unix_seconds(&expires_at).unwrap_or_else(|| panic!("{expires_at}"));
     assert!(at.abs_diff(now + expires_in) <= 3, "{expires_at}");
     let core: Value = serde_json::from_str(&header("core", "json")).unwrap();
-    assert_eq!(
-        core,
-        json!({"name": "Authorization", "value": MCF_BASIC, "expires_in": null, "expires_at": null})
-    );
+    let basic = json!({"name": "Authorization", "value": MCF_BASIC, "expires_in": null,
+        "expires_at": null});
+    assert_eq!(core, basic);
     mock.assert_calls(1);
 }
 
 #[test]
 fn motorweb_header_sends_the_credentials_in_the_body() {
-    let server = MockServer::start();
+    let (server, user) = (
+        TokenServer::at("/auth/v1/token"),
+        User::new("motorweb", "wmUB6jn1", "s&cr=t"),
+    );
     let (jwt, _) = jwt_expiring_in(Duration::from_secs(1800));
     let mock = server.mock(|when, then| {
+        let body = "grant_type=client_credentials&client_id=wmUB6jn1&client_secret=s%26cr%3Dt";
         when.method(POST)
             .path("/auth/v1/token")
             .header_missing("authorization")
-            .body("grant_type=client_credentials&client_id=wmUB6jn1&client_secret=s%26cr%3Dt");
+            .body(body);
         then.status(200).json_body(json!({
             "token_type": "Bearer", "access_token": jwt, "expires_in": "3599"
         }));
     });
-    let user = User::new("motorweb", "wmUB6jn1", "s&cr=t");
-    let args = [
-        "header",
-        "--provider",
-        "motorweb",
-        "--base-url",
-        &server.base_url(),
-    ];
+    let args = format!(
+        "header --provider motorweb --base-url {}",
+        server.base_url()
+    );
     assert_eq!(user.ok(&args), format!("Authorization: Bearer {jwt}\n"));
     // The JWT's exp (30 min), not expires_in (1 h), is the expiry.
-    let json = user.ok(&[&args[..], &["--format", "json"]].concat());
+    let json = user.ok(&format!("{args} --format json"));
     let expires_in = serde_json::from_str::<Value>(&json).unwrap()["expires_in"].clone();
     assert!(
         (1700..=1800).contains(&expires_in.as_u64().unwrap()),
@@ -125,29 +106,28 @@ fn motorweb_header_sends_the_credentials_in_the_body() {
 
 #[test]
 fn generic_client_auth_scopes_and_params() {
-    let server = MockServer::start();
-    let url = server.url("/token");
-    let cases = [
+    let server = TokenServer::start();
+    let (form, scopes) = (
+        "grant_type=client_credentials&scope=read+write",
+        "--scope read --scope write",
+    );
+    let body_creds = "client_id=id%3A1&client_secret=s+1";
+    for (client_auth, authorization, body) in [
         // RFC 6749 §2.3.1: id and secret form-encoded before Basic.
         (
             "basic",
             Some("Basic aWQlM0ExOnMrMQ=="),
-            "grant_type=client_credentials&scope=read+write&audience=api",
+            format!("{form}&audience=api"),
         ),
         (
             "basic-raw",
             Some("Basic aWQ6MTpzIDE="),
-            "grant_type=client_credentials&scope=read+write&audience=api",
+            format!("{form}&audience=api"),
         ),
-        (
-            "body",
-            None,
-            "grant_type=client_credentials&scope=read+write&client_id=id%3A1&client_secret=s+1&audience=api",
-        ),
-    ];
-    for (client_auth, authorization, body) in cases {
+        ("body", None, format!("{form}&{body_creds}&audience=api")),
+    ] {
         let mut mock = server.mock(|when, then| {
-            let when = when.method(POST).path("/token").body(body);
+            let when = when.method(POST).path("/token").body(&body);
             match authorization {
                 Some(value) => when.header("authorization", value),
                 None => when.header_missing("authorization"),
@@ -155,32 +135,17 @@ fn generic_client_auth_scopes_and_params() {
             then.status(200).json_body(rfc_token("G1", 3600));
         });
         // basic-raw cannot carry a ':' in the id, so that case uses another id.
-        let id = if client_auth == "basic-raw" {
-            "id"
+        let (id, secret) = if client_auth == "basic-raw" {
+            ("id", "1:s 1")
         } else {
-            "id:1"
-        };
-        let secret = if client_auth == "basic-raw" {
-            "1:s 1"
-        } else {
-            "s 1"
+            ("id:1", "s 1")
         };
         let user = User::new(&format!("generic-{client_auth}"), id, secret);
-        let args = [
-            "header",
-            "--provider",
-            "generic",
-            "--token-url",
-            &url,
-            "--client-auth",
-            client_auth,
-            "--scope",
-            "read",
-            "--scope",
-            "write",
-            "--param",
-            "audience=api",
-        ];
+        let generic = format!(
+            "header --provider generic --token-url {}",
+            server.token_url()
+        );
+        let args = format!("{generic} --client-auth {client_auth} {scopes} --param audience=api");
         assert_eq!(
             user.ok(&args),
             "Authorization: Bearer G1\n",
@@ -193,79 +158,50 @@ fn generic_client_auth_scopes_and_params() {
 
 #[test]
 fn exit_codes() {
-    let server = MockServer::start();
-    let user = User::new("exit-codes", "id", "s3cr3t-value");
-    let generic = |path: &str| {
-        let url = server.url(path);
-        user.run(&[
-            "token",
-            "--provider",
-            "generic",
-            "--no-cache",
-            "--token-url",
-            &url,
-            "--timeout",
-            "0.3",
-        ])
-    };
-    let mock = |path: &str, status: u16, body: &str| {
-        server.mock(|when, then| {
-            when.path(path);
-            then.status(status).body(body);
-        })
-    };
-    mock("/rejected", 401, r#"{"error":"invalid_client"}"#);
-    mock("/unusable", 200, r#"{"nothing":"here"}"#);
-    mock("/refused", 503, "<html>down</html>");
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}/token", listener.local_addr().unwrap())
-    };
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let silent_url = format!("http://{}/token", silent.local_addr().unwrap());
-    let unreachable = |url: &str| {
-        user.run(&[
-            "token",
-            "--provider",
-            "generic",
-            "--no-cache",
-            "--token-url",
-            url,
-            "--timeout",
-            "0.3",
-        ])
-    };
-    let rejected = format!(
-        "credentials rejected: token endpoint {} returned 401: invalid_client",
-        server.url("/rejected")
+    let (server, user) = (
+        TokenServer::start(),
+        User::new("exit-codes", "id", "s3cr3t-value"),
     );
+    let run = |url: &str| {
+        user.run(&format!(
+            "token --provider generic --no-cache --token-url {url} --timeout 0.3"
+        ))
+    };
+    let generic = |path: &str| run(&server.url(path));
+    server.answer(r#"* /rejected => 401 {"error":"invalid_client"}"#);
+    server.answer(r#"* /unusable => 200 {"nothing":"here"}"#);
+    server.answer("* /refused => 503 <html>down</html>");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = format!("http://{}/token", listener.local_addr().unwrap());
+    drop(listener);
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}/token", silent.local_addr().unwrap());
+    let rejected_url = server.url("/rejected");
+    let rejected =
+        format!("credentials rejected: token endpoint {rejected_url} returned 401: invalid_client");
     let refused = format!("token endpoint {} returned 503", server.url("/refused"));
     let not_listening = format!("could not reach the token endpoint {closed}: connection refused");
     let timed_out =
         format!("could not reach the token endpoint {silent_url}: timed out after 300ms");
-    let cases = [
-        (
-            user.run(&["header", "--provider", "nowhere"]),
-            2,
-            "--provider takes my-connected-fleet, motorweb or generic (see apiauth --help)\n",
-        ),
+    let provider =
+        "--provider takes my-connected-fleet, motorweb or generic (see apiauth --help)\n";
+    for (out, code, message) in [
+        (user.run("header --provider nowhere"), 2, provider),
         (generic("/rejected"), 3, rejected.as_str()),
-        (unreachable(&closed), 4, not_listening.as_str()),
-        (unreachable(&silent_url), 4, timed_out.as_str()),
+        (run(&closed), 4, not_listening.as_str()),
+        (run(&silent_url), 4, timed_out.as_str()),
         (
             generic("/unusable"),
             5,
             "unusable token response: no access token in the answer",
         ),
         (generic("/refused"), 6, refused.as_str()),
-    ];
-    for (out, code, message) in cases {
+    ] {
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(code), "{err}");
         assert!(err.starts_with(&format!("apiauth: {message}")), "{err}");
         assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(!err.contains("s3cr3t"), "{err}");
-        assert!(out.stdout.is_empty());
+        assert!(!err.contains("s3cr3t") && out.stdout.is_empty(), "{err}");
     }
     drop(silent);
 }
@@ -273,190 +209,134 @@ fn exit_codes() {
 #[test]
 fn usage_errors_and_help() {
     let user = User::new("usage", "id", "secret");
-    let help = user.ok(&["--help"]);
+    let help = user.ok("--help");
     assert!(
         help.contains("printf '%s\\n' \"$h\" | curl -H @-"),
         "{help}"
     );
-    assert_eq!(
-        user.ok(&["--version"]),
-        format!("apiauth {}\n", env!("CARGO_PKG_VERSION"))
-    );
-    let generic = ["header", "--provider", "generic"];
-    for (args, message) in [
-        (
-            &[][..],
-            "say `apiauth request`, `apiauth header` or `apiauth token`",
-        ),
-        (&["header"][..], "--provider is required"),
-        (&generic[..], "--provider generic needs --token-url"),
-        (
-            &["header", "--provider", "my-connected-fleet"][..],
-            "--api is required",
-        ),
-        (
-            &["token", "--provider", "my-connected-fleet", "--api", "core"][..],
-            "the core api takes Basic",
-        ),
-        (
-            &["header", "--provider", "motorweb", "--env", "staging"][..],
-            "--env takes test or production",
-        ),
-        (
-            &[
-                "header",
-                "--provider",
-                "motorweb",
-                "--env",
-                "test",
-                "--api",
-                "tacho",
-            ][..],
-            "--api applies only to",
-        ),
-        (
-            &[
-                "token",
-                "--provider",
-                "motorweb",
-                "--env",
-                "test",
-                "--format",
-                "json",
-            ][..],
-            "--format applies to",
-        ),
-        (&["header", "--bogus"][..], "unknown option at argument 2"),
-    ] {
-        let out = user.run(args);
+    let version = format!("apiauth {}\n", env!("CARGO_PKG_VERSION"));
+    assert_eq!(user.ok("--version"), version);
+    for (args, message) in rows(
+        "=> say `apiauth request`, `apiauth header` or `apiauth token`
+        header => --provider is required
+        header --provider generic => --provider generic needs --token-url
+        header --provider my-connected-fleet => --api is required
+        token --provider my-connected-fleet --api core => the core api takes Basic
+        header --provider motorweb --env staging => --env takes test or production
+        header --provider motorweb --env test --api tacho => --api applies only to
+        token --provider motorweb --env test --format json => --format applies to
+        header --bogus => unknown option at argument 2",
+    ) {
+        let (out, expected) = (user.run(args), format!("apiauth: {message}"));
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(
-            stderr(&out).starts_with(&format!("apiauth: {message}")),
-            "{}",
-            stderr(&out)
-        );
+        assert!(stderr(&out).starts_with(&expected), "{}", stderr(&out));
     }
 }
 
 #[test]
 fn verbose_logs_without_secrets() {
-    let server = MockServer::start();
-    let id = "wmUB6jn1";
-    let secret = "mw-s3cr3t-value";
+    let (server, id, secret) = (TokenServer::start(), "wmUB6jn1", "mw-s3cr3t-value");
     let jwt = "eyJhbGciOiJub25lIn0.e30.VERYSECRETTOKEN";
     let token = server.mock(|when, then| {
         when.method(POST).path("/auth/v1/token");
         then.status(200)
-            .json_body(serde_json::json!({"access_token": jwt, "expires_in": 3599}));
+            .json_body(json!({"access_token": jwt, "expires_in": 3599}));
     });
-    let api = server.mock(|when, then| {
-        when.path("/v1/secret-path")
-            .header("authorization", format!("Bearer {jwt}"));
-        then.status(200).body("ok");
-    });
+    let api = server.answer(&format!(
+        "* /v1/secret-path authorization: Bearer {jwt} => 200 ok"
+    ));
     let basic = "d21VQjZqbjE6bXctczNjcjN0LXZhbHVl"; // base64("wmUB6jn1:mw-s3cr3t-value")
-    let core_api = server.mock(|when, then| {
-        when.path("/v1/core")
-            .header("authorization", format!("Basic {basic}"));
-        then.status(200).body("core");
-    });
-    let user = User::new("verbose", id, secret);
-    let base = server.base_url();
-    let motorweb = ["--provider", "motorweb", "--base-url", &base, "--no-cache"];
-    let header = user.run(&[&["-vv", "header"][..], &motorweb].concat());
-    let request = user.run(&[&["request", "-vv"][..], &motorweb, &["/v1/secret-path"]].concat());
-    let core = user.run(&[
-        "-vv",
-        "request",
-        "--provider",
-        "my-connected-fleet",
-        "--api",
-        "core",
-        "--api-base-url",
-        &base,
-        "/v1/core",
-    ]);
+    let core_api = server.answer(&format!(
+        "* /v1/core authorization: Basic {basic} => 200 core"
+    ));
+    let (user, base) = (User::new("verbose", id, secret), server.base_url());
+    let motorweb = format!("--provider motorweb --base-url {base} --no-cache");
+    let header = user.run(&format!("-vv header {motorweb}"));
+    let request = user.run(&format!("request -vv {motorweb} /v1/secret-path"));
+    let core = user.run(&format!(
+        "-vv request --provider my-connected-fleet --api core --api-base-url {base} /v1/core"
+    ));
     for out in [&header, &request, &core] {
         let err = stderr(out);
-        assert!(out.status.code().is_some(), "{err}");
-        for line in err.lines() {
-            assert!(line.starts_with("apiauth: ["), "{line}");
-        }
+        assert_eq!(code(out), Some(0), "{err}");
+        assert!(
+            err.lines().all(|line| line.starts_with("apiauth: [")),
+            "{err}"
+        );
         for hidden in [secret, "s3cr3t", jwt, "VERYSECRETTOKEN", basic, "[trace "] {
             assert!(!err.contains(hidden), "{hidden} in {err}");
         }
         // -vv shows ureq's Debug records (a request, with its headers redacted).
         assert!(err.contains("apiauth: [debug ureq::"), "{err}");
     }
-    for out in [&header, &request, &core] {
-        assert_eq!(code(out), Some(0));
-    }
     assert_eq!(request.stdout, b"ok");
-    core_api.assert_calls(1);
-    token.assert_calls(2);
-    api.assert_calls(1);
+    assert_eq!(
+        [&core_api, &token, &api].map(|mock| mock.calls()),
+        [1, 2, 1]
+    );
     // -v: apiauth's Info records, and nothing of ureq's Debug.
-    let out = user.run(&[&["-v", "request"][..], &motorweb, &["/v1/secret-path"]].concat());
+    let out = user.run(&format!("-v request {motorweb} /v1/secret-path"));
     let err = stderr(&out);
     assert_eq!(code(&out), Some(0), "{err}");
-    assert!(
-        err.contains(&format!(
-            "apiauth: [info apiauth::request] GET {base}/v1/secret-path\n"
-        )),
-        "{err}"
-    );
-    assert!(!err.contains("[debug "), "{err}");
+    let logged = format!("apiauth: [info apiauth::request] GET {base}/v1/secret-path\n");
+    assert!(err.contains(&logged) && !err.contains("[debug "), "{err}");
     // Without -v, nothing.
-    let quiet = user.run(&[&["request"][..], &motorweb, &["/v1/secret-path"]].concat());
-    assert_eq!(stderr(&quiet), "");
+    assert_eq!(
+        stderr(&user.run(&format!("request {motorweb} /v1/secret-path"))),
+        ""
+    );
 }
 
 #[test]
 fn each_command_has_its_own_help() {
     let user = User::new("help-per-command", "id", "secret");
-    let header = user.ok(&["header", "--help"]);
+    let header = user.ok("header --help");
     assert!(header.contains("\n  apiauth header --provider PROVIDER [options]\n"));
     assert!(header.contains("\n      --format FORMAT"), "{header}");
     for other in ["apiauth request", "--data", "--client-id", "--max-time"] {
         assert!(!header.contains(other), "{other} in {header}");
     }
-    let request = user.ok(&["request", "-h"]);
+    let request = user.ok("request -h");
     assert!(request.contains("\n  -X, --method METHOD"), "{request}");
     assert!(request.contains("\n      --max-time SECONDS"), "{request}");
     assert!(!request.contains("--format"), "{request}");
-    let clear = user.ok(&["cache", "clear", "--help"]);
+    let clear = user.ok("cache clear --help");
     assert!(clear.contains("\n      --client-id ID"), "{clear}");
     assert!(!clear.contains("--credentials-file"), "{clear}");
 }
 
 #[test]
 fn a_closed_stdout_is_exit_1_with_nothing_on_stderr() {
-    let server = MockServer::start();
-    let mock = any_token(&server, "T");
-    let user = User::new("closed-stdout", "id", "secret");
-    let url = server.url("/token");
+    let (server, user) = (
+        TokenServer::start(),
+        User::new("closed-stdout", "id", "secret"),
+    );
+    let mock = server.token("T", 3600);
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader); // the reader is gone before anything is written: EPIPE
-    let out = user
-        .command(&["token", "--provider", "generic", "--token-url", &url])
+    let mut command = user.command(&format!(
+        "token --provider generic --token-url {}",
+        server.token_url()
+    ));
+    let out = command
         .stdout(writer)
         .stderr(Stdio::piped())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(stderr(&out), "");
+    assert_eq!((out.status.code(), stderr(&out).as_str()), (Some(1), ""));
     mock.assert_calls(1);
 }
 
 /// Runs `apiauth -v token` against a fresh token server, as `run` says.
 fn token_with_stderr(test: &str, run: impl FnOnce(&User, &[&str]) -> Output) -> Output {
-    let server = MockServer::start();
-    let mock = any_token(&server, "T");
-    let user = User::new(test, "id", "secret");
-    let url = server.url("/token");
+    let (server, user) = (TokenServer::start(), User::new(test, "id", "secret"));
+    let mock = server.token("T", 3600);
     let out = run(
         &user,
-        &["-v", "token", "--provider", "generic", "--token-url", &url],
+        &argv(format!(
+            "-v token --provider generic --token-url {}",
+            server.token_url()
+        )),
     );
     mock.assert_calls(1);
     out
@@ -475,23 +355,26 @@ fn an_unwritable_stderr_loses_the_log_and_nothing_else() {
     });
     // `2>&-`: a shell closes stderr before the command starts.
     let closed = token_with_stderr("stderr-closed", |user, args| {
-        let script = "exec \"$0\" \"$@\" 2>&-";
+        let script = [
+            "-c",
+            "exec \"$0\" \"$@\" 2>&-",
+            env!("CARGO_BIN_EXE_apiauth"),
+        ];
         let mut shell = Command::new("sh");
         shell
-            .args(["-c", script, env!("CARGO_BIN_EXE_apiauth")])
-            .args(args);
-        shell
+            .args(script)
+            .args(args)
             .env_clear()
-            .envs(user.env.iter().cloned())
-            .output()
-            .unwrap()
+            .envs(user.env.iter().cloned());
+        shell.output().unwrap()
     });
     for out in [full, broken, closed] {
         assert_eq!((code(&out), out.stdout), (Some(0), b"T\n".to_vec()));
     }
     // A failure keeps its exit code, its message lost.
     let user = User::new("stderr-full-usage", "id", "secret");
-    let out = (user.command(&["-v", "header", "--provider", "nowhere"]))
+    let mut command = user.command("-v header --provider nowhere");
+    let out = command
         .stderr(fs::File::create("/dev/full").unwrap())
         .output()
         .unwrap();

@@ -2,6 +2,7 @@
 //! the tests by behaviour. Usage errors are tested in-process, in the binary's own tests.
 
 mod cache_commands;
+mod client_keys;
 mod cross_process;
 mod deadline;
 mod failures;
@@ -25,12 +26,50 @@ use httpmock::Method::{GET, POST, PUT};
 use httpmock::{Mock, MockServer};
 use serde_json::{Value, json};
 
+use crate::fixture::TokenServer;
 use crate::server::{Reply, Server};
 use crate::support::{jwt_expiring_in, rfc_token, temp_dir};
 
 pub const MCF_TOKEN: &str = "B983854936PF1A7B61B141AB69494046";
 /// `clientId:clientSecret`, raw RFC 7617 Basic.
 pub const MCF_BASIC: &str = "Basic Y2xpZW50SWQ6Y2xpZW50U2VjcmV0";
+
+/// A command line: its words, or one string of words split at spaces.
+pub trait Argv {
+    fn words(&self) -> Vec<String>;
+}
+
+impl Argv for str {
+    fn words(&self) -> Vec<String> {
+        let words = self.split(' ').filter(|_| !self.is_empty());
+        words.map(String::from).collect()
+    }
+}
+
+impl Argv for String {
+    fn words(&self) -> Vec<String> {
+        self.as_str().words()
+    }
+}
+
+impl<T: AsRef<OsStr>> Argv for [T] {
+    fn words(&self) -> Vec<String> {
+        let word = |w: &T| w.as_ref().to_string_lossy().into_owned();
+        self.iter().map(word).collect()
+    }
+}
+
+impl<T: AsRef<OsStr>, const N: usize> Argv for [T; N] {
+    fn words(&self) -> Vec<String> {
+        self[..].words()
+    }
+}
+
+impl<T: AsRef<OsStr>> Argv for Vec<T> {
+    fn words(&self) -> Vec<String> {
+        self[..].words()
+    }
+}
 
 /// One user's environment: a private cache (`XDG_CACHE_HOME`) and credentials.
 pub struct User {
@@ -50,21 +89,21 @@ impl User {
         User { home, env }
     }
 
-    pub fn command(&self, args: &[impl AsRef<OsStr>]) -> Command {
+    pub fn command(&self, args: &(impl Argv + ?Sized)) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_apiauth"));
         command
-            .args(args)
+            .args(args.words())
             .env_clear()
             .envs(self.env.iter().cloned());
         command
     }
 
-    pub fn run(&self, args: &[impl AsRef<OsStr>]) -> Output {
+    pub fn run(&self, args: &(impl Argv + ?Sized)) -> Output {
         self.command(args).output().unwrap()
     }
 
     /// Runs a command that must succeed; returns its stdout.
-    pub fn ok(&self, args: &[impl AsRef<OsStr>]) -> String {
+    pub fn ok(&self, args: &(impl Argv + ?Sized)) -> String {
         let out = self.run(args);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         assert_eq!(stderr(&out), "");
@@ -97,8 +136,23 @@ impl User {
         }
     }
 
+    /// The same user and cache without the variable `name`.
+    pub fn without(&self, name: &str) -> User {
+        let env = self.env.iter().filter(|(n, _)| *n != name).cloned();
+        let (home, env) = (self.home.clone(), env.collect());
+        User { home, env }
+    }
+
+    /// A copy of `tests/it/keys/{name}` in the user's home, with `mode` (one per mode).
+    pub fn key_file(&self, name: &str, mode: u32) -> String {
+        let path = self.home.join(format!("{mode:o}-{name}"));
+        fs::write(&path, crate::client_key::key(name)).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+        path.display().to_string()
+    }
+
     /// Runs a command, killing it and failing if it has not finished within 20 s.
-    pub fn run_within_20s(&self, args: &[impl AsRef<OsStr>]) -> Output {
+    pub fn run_within_20s(&self, args: &(impl Argv + ?Sized)) -> Output {
         let mut child = self.command(args);
         let mut child = child
             .stdout(Stdio::piped())
@@ -157,6 +211,13 @@ pub fn unix_seconds(text: &str) -> Option<u64> {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     Some(days * 86_400 + n(11, 13)? * 3600 + n(14, 16)? * 60 + n(17, 19)?)
+}
+
+/// The rows of a table test, one a line: `input => expected`.
+pub fn rows(table: &'static str) -> impl Iterator<Item = (&'static str, &'static str)> {
+    table
+        .lines()
+        .filter_map(|row| row.trim().split_once(" => "))
 }
 
 pub fn stderr(out: &Output) -> String {
@@ -224,7 +285,7 @@ pub fn code(out: &Output) -> Option<i32> {
 }
 
 /// Runs `args` with `stdin` on the command's standard input.
-pub fn run_with_stdin(user: &User, args: &[&str], stdin: &[u8]) -> Output {
+pub fn run_with_stdin(user: &User, args: &(impl Argv + ?Sized), stdin: &[u8]) -> Output {
     let mut child = user
         .command(args)
         .stdin(Stdio::piped())
@@ -256,4 +317,10 @@ pub fn rfc3339_reader_known_answer() {
     assert_eq!(unix_seconds("2026-11-23T15:04:05Z"), Some(1_795_446_245));
     assert_eq!(unix_seconds("2000-02-29T00:00:00Z"), Some(951_782_400));
     assert_eq!(unix_seconds("2026-11-23 15:04:05Z"), None);
+}
+
+/// The words of `line`, split at spaces: a command line in one string (leaked, so that
+/// they mix with `&str` literals; a test's few lines).
+pub fn argv(line: impl Into<String>) -> Vec<&'static str> {
+    String::leak(line.into()).split(' ').collect()
 }

@@ -2,41 +2,32 @@
 
 use super::*;
 
+/// `apiauth request --provider generic` with a token from `token_url` and APIs at `base`.
+fn generic(token_url: &str, base: &str) -> String {
+    format!("request --provider generic --token-url {token_url} --api-base-url {base}")
+}
+
 #[test]
 fn motorweb_request_retries_once_with_a_new_token_after_a_401() {
-    let tokens = numbered_tokens();
-    let api = MockServer::start();
+    let (tokens, api) = (numbered_tokens(), TokenServer::start());
     let path = "/market-data/v1/vehicles/plate/ABC123";
-    let rejected = api.mock(|when, then| {
-        when.method(GET)
-            .path(path)
-            .header("authorization", "Bearer T1");
-        then.status(401).body("invalid_access_token");
-    });
-    let accepted = api.mock(|when, then| {
-        when.method(GET)
-            .path(path)
-            .header("authorization", "Bearer T2");
-        then.status(200).body(r#"{"plate":"ABC123"}"#);
-    });
+    let rejected = api.answer(&format!(
+        "GET {path} authorization: Bearer T1 => 401 invalid_access_token"
+    ));
+    let plate = r#"{"plate":"ABC123"}"#;
+    let accepted = api.answer(&format!(
+        "GET {path} authorization: Bearer T2 => 200 {plate}"
+    ));
     let user = User::new("request-motorweb", "wmUB6jn1", "mw-secret");
-    let base = api.base_url();
-    let args = [
-        "request",
-        "--provider",
-        "motorweb",
-        "--token-url",
-        tokens.url(),
-        "--api-base-url",
-        &base,
-        path,
-    ];
-    assert_eq!(user.ok(&args), r#"{"plate":"ABC123"}"#);
+    let (token_url, base) = (tokens.url(), api.base_url());
+    let args =
+        format!("request --provider motorweb --token-url {token_url} --api-base-url {base} {path}");
+    assert_eq!(user.ok(&args), plate);
     assert_eq!(tokens.hits(), 2);
     rejected.assert_calls(1);
     accepted.assert_calls(1);
     // The new token was cached: the next process sends it at once.
-    assert_eq!(user.ok(&args), r#"{"plate":"ABC123"}"#);
+    assert_eq!(user.ok(&args), plate);
     assert_eq!(tokens.hits(), 2);
     accepted.assert_calls(2);
     rejected.assert_calls(1);
@@ -44,15 +35,14 @@ fn motorweb_request_retries_once_with_a_new_token_after_a_401() {
 
 #[test]
 fn data_from_stdin_is_sent_and_resent_on_the_retry() {
-    let tokens = numbered_tokens();
-    let api = MockServer::start();
+    let (tokens, api) = (numbered_tokens(), MockServer::start());
     let body = "{\"name\":\"job 1\",\"bytes\":\"\u{e9}\\n\"}";
     let first = api.mock(|when, then| {
-        when.method(POST)
+        let when = when
+            .method(POST)
             .path("/v1/jobs")
-            .header("authorization", "Bearer T1")
-            .header("content-type", "application/json")
-            .body(body);
+            .header("authorization", "Bearer T1");
+        when.header("content-type", "application/json").body(body);
         then.status(401);
     });
     let second = api.mock(|when, then| {
@@ -63,40 +53,40 @@ fn data_from_stdin_is_sent_and_resent_on_the_retry() {
         then.status(201).body("created");
     });
     let user = User::new("request-stdin", "id", "secret");
-    let base = api.base_url();
-    let args = [
-        "request",
-        "--provider",
-        "generic",
-        "--token-url",
-        tokens.url(),
-        "--api-base-url",
-        &base,
-        "--data",
-        "@-",
-        "/v1/jobs",
-    ];
-    let out = run_with_stdin(&user, &args, body.as_bytes());
-    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
-    assert_eq!(out.stdout, b"created");
+    let common = generic(tokens.url(), &api.base_url());
+    let out = run_with_stdin(
+        &user,
+        &format!("{common} --data @- /v1/jobs"),
+        body.as_bytes(),
+    );
+    assert_eq!(
+        (code(&out), out.stdout.as_slice()),
+        (Some(0), &b"created"[..]),
+        "{}",
+        stderr(&out)
+    );
     first.assert_calls(1);
     second.assert_calls(1);
     assert_eq!(tokens.hits(), 2);
-
     // --method and a Content-Type of the caller's own; a body over 10 MiB is refused.
     let put = api.mock(|when, then| {
-        when.method(PUT)
-            .path("/v1/jobs")
-            .header("content-type", "text/plain")
-            .body("x=1");
+        let when = when.method(PUT).path("/v1/jobs");
+        when.header("content-type", "text/plain").body("x=1");
         then.status(200).body("put");
     });
-    let more = ["-X", "put", "-H", "Content-Type: text/plain", "-d", "x=1"];
-    let args_put = [&args[..7], &more[..], &["/v1/jobs"]].concat();
-    assert_eq!(user.ok(&args_put), "put");
+    let more = [
+        "-X",
+        "put",
+        "-H",
+        "Content-Type: text/plain",
+        "-d",
+        "x=1",
+        "/v1/jobs",
+    ];
+    assert_eq!(user.ok(&[&argv(&common)[..], &more].concat()), "put");
     put.assert_calls(1);
     let big = vec![b'a'; 10 * 1024 * 1024 + 1];
-    let out = run_with_stdin(&user, &args, &big);
+    let out = run_with_stdin(&user, &format!("{common} --data @- /v1/jobs"), &big);
     assert_eq!(code(&out), Some(2));
     assert!(
         stderr(&out).contains("larger than 10 MiB"),
@@ -108,35 +98,30 @@ fn data_from_stdin_is_sent_and_resent_on_the_retry() {
 
 #[test]
 fn my_connected_fleet_request_with_each_apis_header() {
-    let server = MockServer::start();
+    let (server, user) = (
+        TokenServer::start(),
+        User::new("request-mcf", "clientId", "clientSecret"),
+    );
     let token = mcf_mock(&server);
     let prefix = "/connect-webservices/services/public/v1/customer/12345";
-    let core = server.mock(|when, then| {
-        when.method(GET)
-            .path(format!("{prefix}/tracking/live"))
-            .header("authorization", MCF_BASIC);
-        then.status(200).body("live");
-    });
-    let tire = server.mock(|when, then| {
-        when.method(GET)
-            .path(format!("{prefix}/tire/events"))
-            .header("authorization", format!("Bearer {MCF_TOKEN}"));
-        then.status(200).body("tires");
-    });
+    let core = server.answer(&format!(
+        "GET {prefix}/tracking/live authorization: {MCF_BASIC} => 200 live"
+    ));
+    let bearer = format!("authorization: Bearer {MCF_TOKEN}");
+    let tire = server.answer(&format!("GET {prefix}/tire/events {bearer} => 200 tires"));
     let jobs = server.mock(|when, then| {
-        when.method(GET)
-            .path("/job-management/v1/customer/12345/jobs")
-            .header("x-connect-token", format!("TOKEN {MCF_TOKEN}"))
+        let when = when
+            .method(GET)
+            .path("/job-management/v1/customer/12345/jobs");
+        when.header("x-connect-token", format!("TOKEN {MCF_TOKEN}"))
             .header_missing("authorization");
         then.status(200).body("jobs");
     });
-    let user = User::new("request-mcf", "clientId", "clientSecret");
     let base = server.base_url();
-    let request = |api: &str, path: &str| {
-        let args = ["request", "--provider", "my-connected-fleet", "--api", api];
-        let more = ["--base-url", &base, "--api-base-url", &base];
-        user.ok(&[&args[..], &more, &["--customer-id", "12345", path]].concat())
-    };
+    let mcf =
+        format!("request --provider my-connected-fleet --base-url {base} --api-base-url {base}");
+    let request =
+        |api: &str, path: &str| user.ok(&format!("{mcf} --api {api} --customer-id 12345 {path}"));
     let templated = "/connect-webservices/services/public/v1/customer/{customerId}";
     assert_eq!(
         request("core", &format!("{templated}/tracking/live")),
@@ -149,22 +134,14 @@ fn my_connected_fleet_request_with_each_apis_header() {
     );
     let jobs_path = "/job-management/v1/customer/{customerId}/jobs";
     assert_eq!(request("job-management", jobs_path), "jobs");
-    core.assert_calls(1);
-    tire.assert_calls(1);
-    jobs.assert_calls(1);
-    token.assert_calls(1);
-
+    let calls = [&core, &tire, &jobs, &token].map(|mock| mock.calls());
+    assert_eq!(calls, [1, 1, 1, 1]);
     // A customer id that is not one plain path segment, or one without its placeholder.
     for (id, path) in [("../admin", jobs_path), ("1/2", jobs_path), ("12345", "/x")] {
-        let args = [
-            "request",
-            "--provider",
-            "my-connected-fleet",
-            "--api",
-            "tacho",
-        ];
-        let more = ["--api-base-url", &base, "--customer-id", id, path];
-        let out = user.run(&[&args[..], &more].concat());
+        let tacho = "request --provider my-connected-fleet --api tacho";
+        let out = user.run(&format!(
+            "{tacho} --api-base-url {base} --customer-id {id} {path}"
+        ));
         assert_eq!(code(&out), Some(2), "{id} {path}: {}", stderr(&out));
     }
     token.assert_calls(1);
@@ -172,61 +149,39 @@ fn my_connected_fleet_request_with_each_apis_header() {
 
 #[test]
 fn a_non_2xx_answer_prints_its_body_and_exits_7() {
-    let server = MockServer::start();
-    any_token(&server, "A");
-    let missing = server.mock(|when, then| {
-        when.path("/v1/things/9");
-        then.status(404).body("{\"error\":\"no such thing\"}");
-    });
-    let user = User::new("request-404", "id", "secret");
-    let token_url = server.url("/token");
+    let (server, user) = (
+        TokenServer::start(),
+        User::new("request-404", "id", "secret"),
+    );
+    server.token("A", 3600);
+    let missing = server.answer("* /v1/things/9 => 404 {\"error\":\"no such thing\"}");
     let base = server.base_url();
-    let args = [
-        "request",
-        "--provider",
-        "generic",
-        "--token-url",
-        &token_url,
-        "--api-base-url",
-        &base,
-        "/v1/things/9",
-    ];
-    let out = user.run(&args);
+    let out = user.run(&format!(
+        "{} /v1/things/9",
+        generic(&server.token_url(), &base)
+    ));
     assert_eq!(code(&out), Some(7));
     assert_eq!(out.stdout, b"{\"error\":\"no such thing\"}");
     // The method and the URL that answered: a wrong path shows at once.
-    assert_eq!(
-        stderr(&out),
-        format!("apiauth: the API answered 404 Not Found to GET {base}/v1/things/9\n")
-    );
+    let answered = format!("apiauth: the API answered 404 Not Found to GET {base}/v1/things/9\n");
+    assert_eq!(stderr(&out), answered);
     missing.assert_calls(1);
 }
 
 #[test]
 fn include_prints_the_status_line_and_headers_first() {
-    let server = MockServer::start();
-    any_token(&server, "A");
+    let (server, user) = (
+        TokenServer::start(),
+        User::new("request-include", "id", "secret"),
+    );
+    server.token("A", 3600);
     server.mock(|when, then| {
         when.path("/v1/ping");
         then.status(200).header("x-request-id", "r-42").body("pong");
     });
-    let user = User::new("request-include", "id", "secret");
-    let token_url = server.url("/token");
-    let url = server.url("/v1/ping");
     // A full URL, with the generic provider's --api-base-url on the same origin.
-    let base = server.base_url();
-    let args = [
-        "request",
-        "--provider",
-        "generic",
-        "--token-url",
-        &token_url,
-        "--api-base-url",
-        &base,
-        "--include",
-        &url,
-    ];
-    let out = user.ok(&args);
+    let common = generic(&server.token_url(), &server.base_url());
+    let out = user.ok(&format!("{common} --include {}", server.url("/v1/ping")));
     let (head, body) = out.split_once("\n\n").unwrap();
     assert_eq!(body, "pong");
     let mut lines = head.lines();
@@ -238,103 +193,56 @@ fn include_prints_the_status_line_and_headers_first() {
 
 #[test]
 fn refused_before_anything_is_sent() {
-    let server = MockServer::start();
-    let token = any_token(&server, "A");
-    let api = server.mock(|when, then| {
-        when.path_includes("/v1");
-        then.status(200).body("sent");
-    });
-    let other = MockServer::start();
-    let elsewhere = other.mock(|when, then| {
-        when.any_request();
-        then.status(200).body("sent elsewhere");
-    });
+    let (server, other) = (TokenServer::start(), TokenServer::start());
+    let (sent, elsewhere) = (server.any(200, json!({})), other.any(200, json!({})));
     let user = User::new("request-refused", "id", "secret");
-    let token_url = server.url("/token");
     let base = server.base_url();
+    let on_other_port = format!("{}/v1/x", base.replace(&server.port().to_string(), "1"));
+    let common = argv(generic(&server.token_url(), &base));
     let on_other = other.url("/v1/x");
-    let same_host_other_port = base.replace(&server.port().to_string(), "1");
-    let common = [
-        "request",
-        "--provider",
-        "generic",
-        "--token-url",
-        &token_url,
-        "--api-base-url",
-        &base,
-    ];
-    let cases: [(&[&str], &str); 10] = [
-        (
-            &["-H", "Host: other-tenant.example", "/v1/x"],
-            "refusing --header host",
-        ),
-        (
-            &["-H", "Authorization: Bearer hunter2", "/v1/x"],
-            "refusing --header authorization",
-        ),
-        (
-            &["-H", "X-Connect-Token: TOKEN hunter2", "/v1/x"],
-            "refusing --header x-connect-token",
-        ),
-        (
-            &["-H", "proxy-authorization: Basic hunter2", "/v1/x"],
-            "refusing --header proxy-authorization",
-        ),
-        (
-            &["-H", "COOKIE: session=hunter2", "/v1/x"],
-            "refusing --header cookie",
-        ),
-        (
-            &["-H", "X-Note: a\r\nAuthorization: hunter2", "/v1/x"],
-            "--header refuses CR and LF",
-        ),
-        (&[&on_other], "the URL is not on the API's origin"),
-        (
-            &[&format!("{same_host_other_port}/v1/x")],
-            "the URL is not on the API's origin",
-        ),
-        (&["v1/x"], "the request target must be a path"),
-        (
-            &["--customer-id", "1", "/v1/x"],
-            "--customer-id applies only to",
-        ),
-    ];
-    for (more, message) in cases {
-        let out = user.run(&[&common[..], more].concat());
+    // The words of each row's arguments are split at `|`.
+    let table = format!(
+        "-H|Host: other-tenant.example|/v1/x => refusing --header host
+        -H|Authorization: Bearer hunter2|/v1/x => refusing --header authorization
+        -H|X-Connect-Token: TOKEN hunter2|/v1/x => refusing --header x-connect-token
+        -H|proxy-authorization: Basic hunter2|/v1/x => refusing --header proxy-authorization
+        -H|COOKIE: session=hunter2|/v1/x => refusing --header cookie
+        {on_other} => the URL is not on the API's origin
+        {on_other_port} => the URL is not on the API's origin
+        v1/x => the request target must be a path
+        --customer-id|1|/v1/x => --customer-id applies only to"
+    );
+    let cr_lf = "-H|X-Note: a\r\nAuthorization: hunter2|/v1/x => --header refuses CR and LF";
+    for row in table.lines().chain([cr_lf]) {
+        let (more, message) = row.trim_start().split_once(" => ").unwrap();
+        let out = user.run(&[&common[..], &more.split('|').collect::<Vec<_>>()].concat());
         let err = stderr(&out);
         assert_eq!(code(&out), Some(2), "{more:?}: {err}");
         assert!(err.starts_with(&format!("apiauth: {message}")), "{err}");
         assert!(!err.contains("hunter2") && out.stdout.is_empty(), "{err}");
     }
     // generic without --api-base-url cannot take a path.
-    let out = user.run(&[&common[..5], &["/v1/x"]].concat());
-    assert_eq!(code(&out), Some(2));
-    token.assert_calls(0);
-    api.assert_calls(0);
+    assert_eq!(
+        code(&user.run(&[&common[..5], &["/v1/x"]].concat())),
+        Some(2)
+    );
+    sent.assert_calls(0);
     elsewhere.assert_calls(0);
 }
 
 #[test]
 fn my_connected_fleet_base_url_moves_the_apis_with_the_token_endpoint() {
-    let server = MockServer::start();
+    let (server, user) = (
+        TokenServer::start(),
+        User::new("request-mcf-base", "clientId", "clientSecret"),
+    );
     let token = mcf_mock(&server);
-    let api = server.mock(|when, then| {
-        when.path("/tacho/v1/x")
-            .header("authorization", format!("Bearer {MCF_TOKEN}"));
-        then.status(200).body("here");
-    });
-    let user = User::new("request-mcf-base", "clientId", "clientSecret");
+    let api = server.answer(&format!(
+        "* /tacho/v1/x authorization: Bearer {MCF_TOKEN} => 200 here"
+    ));
     let base = server.base_url();
-    let args = [
-        "request",
-        "--provider",
-        "my-connected-fleet",
-        "--api",
-        "tacho",
-        "--base-url",
-        &base,
-        "/tacho/v1/x",
-    ];
+    let args =
+        format!("request --provider my-connected-fleet --api tacho --base-url {base} /tacho/v1/x");
     assert_eq!(user.ok(&args), "here");
     token.assert_calls(1);
     api.assert_calls(1);
@@ -343,24 +251,18 @@ fn my_connected_fleet_base_url_moves_the_apis_with_the_token_endpoint() {
 #[test]
 fn a_proxy_in_the_environment_never_carries_a_loopback_request() {
     let (proxy, seen) = crate::support::logging_proxy();
-    let tokens = numbered_tokens();
-    let api = Server::start(|_| Reply {
-        status: 200,
-        body: "{}".into(),
-        delay: Duration::ZERO,
-    });
+    let (tokens, api) = (
+        numbered_tokens(),
+        Server::start(|_| crate::fixture::reply(200, "{}")),
+    );
     let base = api.url().trim_end_matches("/token").to_owned();
     for (n, variable) in crate::support::PROXY_VARIABLES.into_iter().enumerate() {
         let user = User::new("request-proxy", "id", "secret").with_env(variable, &proxy);
-        let args = [
-            "request",
-            "--provider",
-            "generic",
-            "--token-url",
-            tokens.url(),
-        ];
-        let args = [&args[..], &["--api-base-url", &base, "/v1/x"]].concat();
-        assert_eq!(user.ok(&args), "{}", "{variable}");
+        assert_eq!(
+            user.ok(&format!("{} /v1/x", generic(tokens.url(), &base))),
+            "{}",
+            "{variable}"
+        );
         assert_eq!(seen.lock().unwrap().len(), 0, "{variable}");
         assert_eq!((tokens.hits(), api.hits()), (n + 1, n + 1), "{variable}");
     }
@@ -368,94 +270,67 @@ fn a_proxy_in_the_environment_never_carries_a_loopback_request() {
 
 #[test]
 fn a_401_to_basic_says_the_api_refused_the_credentials_and_exits_3() {
-    let server = MockServer::start();
-    let core = server.mock(|when, then| {
-        when.path("/v1/core").header("authorization", MCF_BASIC);
-        then.status(401).body("bad credentials");
-    });
-    let user = User::new("request-core-401", "clientId", "clientSecret");
+    let (server, user) = (
+        TokenServer::start(),
+        User::new("request-core-401", "clientId", "clientSecret"),
+    );
+    let core = server.answer(&format!(
+        "* /v1/core authorization: {MCF_BASIC} => 401 bad credentials"
+    ));
     let base = server.base_url();
-    let args = [
-        "request",
-        "--provider",
-        "my-connected-fleet",
-        "--api",
-        "core",
-    ];
-    let out = user.run(&[&args[..], &["--api-base-url", &base, "/v1/core?x=1"]].concat());
+    let mcf = "request --provider my-connected-fleet --api core";
+    let out = user.run(&format!("{mcf} --api-base-url {base} /v1/core?x=1"));
     assert_eq!(
         (code(&out), out.stdout.as_slice()),
         (Some(3), &b"bad credentials"[..])
     );
-    assert_eq!(
-        stderr(&out),
-        format!(
-            "apiauth: the API refused the credentials: 401 Unauthorized to GET {base}/v1/core; \
-             check APIAUTH_CLIENT_ID and APIAUTH_CLIENT_SECRET\n"
-        )
+    let refused = format!(
+        "apiauth: the API refused the credentials: 401 Unauthorized to GET {base}/v1/core; \
+         check APIAUTH_CLIENT_ID and APIAUTH_CLIENT_SECRET\n"
     );
+    assert_eq!(stderr(&out), refused);
     core.assert_calls(1);
 }
 
 #[test]
 fn a_path_without_an_api_base_url_names_the_provider_in_use() {
-    let server = MockServer::start();
-    let token = any_token(&server, "A");
-    let user = User::new("request-no-api-base", "id", "secret");
-    let url = server.url("/token");
-    let motorweb = [
-        "request",
-        "--provider",
-        "motorweb",
-        "--token-url",
-        &url,
-        "/v1/x",
-    ];
-    let out = user.run(&motorweb);
+    let (server, user) = (
+        TokenServer::start(),
+        User::new("request-no-api-base", "id", "secret"),
+    );
+    let sent = server.any(200, json!({}));
+    let url = server.token_url();
+    let out = user.run(&format!(
+        "request --provider motorweb --token-url {url} /v1/x"
+    ));
     assert_eq!(code(&out), Some(2));
-    assert_eq!(
-        stderr(&out),
-        "apiauth: a path needs --api-base-url (or --env or --base-url) with --provider \
-         motorweb (see apiauth --help)\n"
-    );
-    let generic = [
-        "request",
-        "--provider",
-        "generic",
-        "--token-url",
-        &url,
-        "/v1/x",
-    ];
-    assert_eq!(
-        stderr(&user.run(&generic)),
-        "apiauth: a path needs --api-base-url with --provider generic (see apiauth --help)\n"
-    );
-    token.assert_calls(0);
+    let motorweb = "apiauth: a path needs --api-base-url (or --env or --base-url) with --provider \
+                    motorweb (see apiauth --help)\n";
+    assert_eq!(stderr(&out), motorweb);
+    let generic = format!("request --provider generic --token-url {url} /v1/x");
+    let message =
+        "apiauth: a path needs --api-base-url with --provider generic (see apiauth --help)\n";
+    assert_eq!(stderr(&user.run(&generic)), message);
+    sent.assert_calls(0);
 }
 
 #[test]
 fn an_api_that_cannot_be_reached_is_named_with_the_method() {
-    let server = MockServer::start();
-    let token = any_token(&server, "A");
-    let closed = {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", listener.local_addr().unwrap())
-    };
-    let user = User::new("request-unreachable", "id", "secret");
-    let url = server.url("/token");
-    let args = [
-        "request",
-        "--provider",
-        "generic",
-        "--token-url",
-        &url,
-        "--api-base-url",
-    ];
-    let out = user.run(&[&args[..], &[&closed, "-XDELETE", "/v1/x?key=Zq7PROBE"]].concat());
-    assert_eq!((code(&out), out.stdout.as_slice()), (Some(4), &b""[..]));
-    assert_eq!(
-        stderr(&out),
-        format!("apiauth: could not reach the API for DELETE {closed}/v1/x: connection refused\n")
+    let (server, user) = (
+        TokenServer::start(),
+        User::new("request-unreachable", "id", "secret"),
     );
+    let token = server.token("A", 3600);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let out = user.run(&format!(
+        "{} -XDELETE /v1/x?key=Zq7PROBE",
+        generic(&server.token_url(), &closed)
+    ));
+    assert_eq!((code(&out), out.stdout.as_slice()), (Some(4), &b""[..]));
+    let unreachable =
+        format!("apiauth: could not reach the API for DELETE {closed}/v1/x: connection refused\n");
+    assert_eq!(stderr(&out), unreachable);
     token.assert_calls(1);
 }

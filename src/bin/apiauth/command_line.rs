@@ -372,7 +372,17 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
         set(&mut settings, long, value).map_err(|why| format!("--{long} {why}"))?;
         seen.push(option);
     }
-    if settings.params.iter().any(|(name, _)| secret_like(name)) {
+    // A parameter can also carry an assertion, a token or a key: never on argv.
+    let carries = |name: &str| {
+        ["assertion", "token", "key"]
+            .iter()
+            .any(|w| name.contains(w))
+    };
+    let params = settings.params.iter();
+    if params
+        .map(|(name, _)| name.to_ascii_lowercase())
+        .any(|n| secret_like(&n) || carries(&n))
+    {
         return Err(SECRET_ON_ARGV.into());
     }
     for option in seen {
@@ -702,6 +712,10 @@ mod tests {
             "header --provider motorweb --env test --client-secret={P}",
             "header --provider generic --token-url http://127.0.0.1/t --param client_secret={P}",
             "token --password {P} --provider motorweb",
+            "header --provider generic --token-url http://127.0.0.1/t --param assertion={P}",
+            "header --provider generic --token-url http://127.0.0.1/t --param Client_Assertion={P}",
+            "header --provider generic --token-url http://127.0.0.1/t --param api_key={P}",
+            "header --provider generic --token-url http://127.0.0.1/t --param access_token={P}",
         ] {
             assert_eq!(error(line), SECRET_ON_ARGV, "{line}");
         }

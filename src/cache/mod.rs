@@ -106,6 +106,9 @@ pub(super) struct Cached {
 struct State {
     cached: Option<Cached>,
     fetching: bool,
+    /// How many threads wait for the fetch under way (woken only if any: a wake-up is a
+    /// system call).
+    waiting: usize,
     /// The last failure, its backoff, and when the store may next be looked at for a token
     /// another process fetched meanwhile (at most once a second while the backoff runs).
     failure: Option<(Error, Backoff, Instant)>,
@@ -380,7 +383,6 @@ impl TokenSource {
         };
         let result = self.publish(&outcome, mode);
         std::mem::forget(guard);
-        inner.fetch_done.notify_all();
         outcome.log(&inner.config.request, mode, inner.config.clock.now());
         let hook = inner.config.on_refresh.as_ref();
         if let (
@@ -620,6 +622,11 @@ impl TokenSource {
         });
         state.failure = failure.map(|(error, backoff)| (error, backoff, now));
         state.fetching = false;
+        let waiting = state.waiting > 0;
+        drop(state);
+        if waiting {
+            inner.fetch_done.notify_all();
+        }
         result
     }
 
@@ -674,8 +681,11 @@ impl Inner {
     }
 
     /// Waits for the fetch under way to publish its result.
-    fn wait<'a>(&'a self, state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
-        (self.fetch_done.wait(state)).unwrap_or_else(PoisonError::into_inner)
+    fn wait<'a>(&'a self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        state.waiting += 1;
+        let mut state = (self.fetch_done.wait(state)).unwrap_or_else(PoisonError::into_inner);
+        state.waiting -= 1;
+        state
     }
 
     /// `token` with its refresh schedule, its jitter drawn from a hash of the token: the

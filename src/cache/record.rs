@@ -54,8 +54,9 @@ pub(crate) struct Row {
 /// both match the reader's.
 #[derive(Clone)]
 pub(crate) struct Binding {
-    /// `{"token_url", "client_id", "client_auth", "scopes", "params"}`, as written.
-    pub settings: Value,
+    /// `{"client_auth", "client_id", "params", "scopes", "token_url"}` (and what
+    /// authenticates, hashed, when it is not a secret), as JSON text with its keys sorted.
+    pub settings: String,
     /// [`secret_check`] of the client secret.
     pub check: u16,
     /// Names the store slot: the settings and the check, hashed.
@@ -64,24 +65,34 @@ pub(crate) struct Binding {
 
 impl Binding {
     pub fn new(request: &TokenRequest) -> Binding {
-        let mut settings = json!({
-            "token_url": request.url,
-            "client_id": request.credentials.id(),
-            "client_auth": request.client_auth.name(),
-            "scopes": request.scopes,
-            "params": request.params,
-        });
+        // The JSON text of the settings, keys sorted: what serde_json writes of the same
+        // object, so that a listing finds the key again from a record's settings.
+        fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+            serde_json::to_string(value).unwrap_or_default()
+        }
+        let mut settings = format!(
+            "{{\"client_auth\":{},\"client_id\":{}",
+            json(request.client_auth.name()),
+            json(request.credentials.id())
+        );
         // What authenticates, hashed (never key material), and only when set, so that the
         // slots of the other methods keep their names.
-        if let Some(key) = &request.client_key {
-            settings["client_key"] = format!("{:016x}", fnv1a(key.binding().as_bytes())).into();
-        }
         if let Some(cert) = request.tls.as_ref().and_then(TlsSettings::client_cert_der) {
-            settings["client_cert"] = format!("{:016x}", fnv1a(cert)).into();
+            settings += &format!(",\"client_cert\":\"{:016x}\"", fnv1a(cert));
         }
+        if let Some(key) = &request.client_key {
+            let hash = fnv1a(key.binding().as_bytes());
+            settings += &format!(",\"client_key\":\"{hash:016x}\"");
+        }
+        settings += &format!(
+            ",\"params\":{},\"scopes\":{},\"token_url\":{}}}",
+            json(&request.params),
+            json(&request.scopes),
+            json(&request.url)
+        );
         let secret = request.credentials.secret().secret();
         let check = secret_check(secret, &request.url, request.credentials.id());
-        let key = key_of(&settings, check);
+        let key = key_of_text(&settings, check);
         Binding {
             settings,
             check,
@@ -93,15 +104,25 @@ impl Binding {
 /// The key a record with these settings and check lives under: a listing checks that a
 /// record is where its contents say it belongs.
 pub(crate) fn key_of(settings: &Value, check: u16) -> StoreKey {
-    let mut bytes = serde_json::to_vec(settings).unwrap_or_default();
-    bytes.extend_from_slice(&check.to_be_bytes());
-    StoreKey::new(format!("{:016x}", fnv1a(&bytes)))
+    key_of_text(&settings.to_string(), check)
+}
+
+/// [`key_of`] the settings' JSON text.
+fn key_of_text(settings: &str, check: u16) -> StoreKey {
+    let hash = fnv1a_of(&[settings.as_bytes(), &check.to_be_bytes()]);
+    StoreKey::new(format!("{hash:016x}"))
 }
 
 /// FNV-1a, 64 bits: names that are stable across builds and Rust versions (std's hashers
 /// promise neither). Collisions are harmless: a record's settings are checked on reading.
 pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+    fnv1a_of(&[bytes])
+}
+
+/// [`fnv1a`] of `parts` one after the other, without joining them.
+fn fnv1a_of(parts: &[&[u8]]) -> u64 {
+    let bytes = parts.iter().flat_map(|part| part.iter());
+    bytes.fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
         (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
 }
@@ -112,12 +133,8 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
 /// in the tree of both TLS features); a slow hash would make a cached run dearer than a
 /// token request, to guard only secrets weak enough to guess online.
 fn secret_check(secret: &str, token_url: &str, client_id: &str) -> u16 {
-    let hash = fnv1a(
-        [secret, "\0", token_url, "\0", client_id]
-            .concat()
-            .as_bytes(),
-    );
-    (hash >> 48) as u16 // the top bits: the last multiplications mix every byte into them
+    let parts = [secret, "\0", token_url, "\0", client_id].map(str::as_bytes);
+    (fnv1a_of(&parts) >> 48) as u16 // the top bits: the last multiplications mix every byte
 }
 
 impl Record {
@@ -146,7 +163,8 @@ impl Record {
             (self.failure.as_ref()).and_then(|(row, error)| Some(row.to_json(error.to_record()?)));
         let rejection =
             (self.rejection.as_ref()).map(|(row, hash)| row.to_json(format!("{hash:016x}").into()));
-        let record = json!({"version": VERSION, "settings": binding.settings,
+        let settings: Value = serde_json::from_str(&binding.settings).unwrap_or_default();
+        let record = json!({"version": VERSION, "settings": settings,
             "check": binding.check, "token": token, "failure": failure, "rejection": rejection});
         serde_json::to_vec(&record).unwrap_or_default()
     }
@@ -154,12 +172,14 @@ impl Record {
     /// The record in `bytes` if it is of this version and for `binding` (any binding when
     /// `None`: a listing), with the parts that are well formed.
     pub fn decode(bytes: &[u8], binding: Option<&Binding>) -> Option<Record> {
-        let value: Value = serde_json::from_slice(bytes).ok()?;
+        // The settings are compared as the text they were written as, never parsed: a new
+        // process's first read costs about a bare parse.
+        let value: Parts = serde_json::from_slice(bytes).ok()?;
         let ours = binding.is_none_or(|b| {
-            value.get("settings") == Some(&b.settings)
-                && value.get("check").and_then(Value::as_u64) == Some(u64::from(b.check))
+            value.settings.map(|s| s.get()) == Some(b.settings.as_str())
+                && value.check == Some(u64::from(b.check))
         });
-        if value.get("version").and_then(Value::as_u64) != Some(VERSION) || !ours {
+        if value.version != Some(VERSION) || !ours {
             return None;
         }
         let token = value.get("token").and_then(|t| {
@@ -183,6 +203,56 @@ impl Record {
             failure,
             rejection,
         })
+    }
+}
+
+/// The fields of a record that a source reads, in one pass; the settings as their text.
+#[derive(Default)]
+struct Parts<'a> {
+    version: Option<u64>,
+    settings: Option<&'a serde_json::value::RawValue>,
+    check: Option<u64>,
+    token: Option<Value>,
+    failure: Option<Value>,
+    rejection: Option<Value>,
+}
+
+impl Parts<'_> {
+    fn get(&self, part: &str) -> Option<&Value> {
+        match part {
+            "token" => self.token.as_ref(),
+            "failure" => self.failure.as_ref(),
+            _ => self.rejection.as_ref(),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Parts<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Parts<'de>, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, Visitor};
+        struct PartsVisitor;
+        impl<'de> Visitor<'de> for PartsVisitor {
+            type Value = Parts<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a token record")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Parts<'de>, A::Error> {
+                let mut parts = Parts::default();
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    match &*key {
+                        "version" => parts.version = map.next_value()?,
+                        "settings" => parts.settings = map.next_value()?,
+                        "check" => parts.check = map.next_value()?,
+                        "token" => parts.token = map.next_value()?,
+                        "failure" => parts.failure = map.next_value()?,
+                        "rejection" => parts.rejection = map.next_value()?,
+                        _ => drop(map.next_value::<IgnoredAny>()?),
+                    }
+                }
+                Ok(parts)
+            }
+        }
+        deserializer.deserialize_map(PartsVisitor)
     }
 }
 
@@ -271,6 +341,24 @@ mod tests {
         let distinct: std::collections::HashSet<u16> =
             (0..1000).map(|n| check(&format!("secret-{n}"))).collect();
         assert!(distinct.len() > 980, "{}", distinct.len());
+    }
+
+    /// The settings' text is what serde_json writes of the same object: a listing finds a
+    /// record's key again from its settings.
+    #[test]
+    fn the_settings_text_is_serde_jsons() {
+        let creds = crate::Credentials::new("i\"d", "s").unwrap();
+        let mut request = TokenRequest::new(
+            "https://a.example/t?x=\u{e9}".into(),
+            creds,
+            crate::ClientAuth::RequestBody,
+        );
+        request.scopes = vec!["read".into(), "wr\nite".into()];
+        request.params = vec![("audience".into(), "https://api".into())];
+        let binding = Binding::new(&request);
+        let value: Value = serde_json::from_str(&binding.settings).unwrap();
+        assert_eq!(value.to_string(), binding.settings);
+        assert_eq!(key_of(&value, binding.check), binding.key);
     }
 
     #[test]
@@ -375,7 +463,7 @@ mod tests {
         };
         let plain = binding(None, None);
         assert!(
-            plain.settings.get("client_key").is_none(),
+            !plain.settings.contains("client_key"),
             "other slots keep their names"
         );
         let keys = [
@@ -398,9 +486,6 @@ mod tests {
         assert_eq!(distinct.len(), keys.len());
         let again = binding(Some(ClientKey::assertion_file("/run/a")), None);
         assert_eq!(again.key, keys[1]);
-        assert!(
-            !again.settings.to_string().contains("/run/a"),
-            "a hash, not the path"
-        );
+        assert!(!again.settings.contains("/run/a"), "a hash, not the path");
     }
 }

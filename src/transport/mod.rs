@@ -224,7 +224,8 @@ pub(crate) fn default_agent() -> Agent {
     Agent::new_with_config(agent_config().build())
 }
 
-#[cfg(all(test, feature = "client"))]
+#[cfg(test)]
+#[cfg(feature = "client")]
 mod tests {
     use crate::{ApiClient, Auth, BasicEncoding, Credentials, Error, TokenConfig};
 

@@ -1,4 +1,4 @@
-//! The two clocks a cache reads. Without the `test-util` feature they are the system's and
+//! The two clocks a cache reads, and the arithmetic of clocks that disagree. Without the `test-util` feature they are the system's and
 //! cost nothing more; with it, a [`TestClock`] can move them.
 
 use std::time::{Instant, SystemTime};
@@ -37,6 +37,25 @@ impl Clock {
         }
         now
     }
+}
+
+/// The skew of `host` over `server`, in milliseconds: positive when the host is ahead.
+pub(crate) fn skew_ms(host: SystemTime, server: SystemTime) -> i64 {
+    let millis = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    match host.duration_since(server) {
+        Ok(ahead) => millis(ahead),
+        Err(behind) => -millis(behind.duration()),
+    }
+}
+
+/// `time` moved by `ms` milliseconds (back when negative); `time` itself if that overflows.
+pub(crate) fn shifted(time: SystemTime, ms: i64) -> SystemTime {
+    let by = std::time::Duration::from_millis(ms.unsigned_abs());
+    match ms {
+        0.. => time.checked_add(by),
+        _ => time.checked_sub(by),
+    }
+    .unwrap_or(time)
 }
 
 #[cfg(feature = "test-util")]

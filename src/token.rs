@@ -5,7 +5,7 @@ mod answer;
 pub(crate) use answer::finish_texts;
 pub(crate) mod jwt;
 mod server_time;
-pub(crate) use server_time::{shifted, skew_ms};
+pub(crate) use crate::clock::{shifted, skew_ms};
 #[cfg(test)]
 mod tests;
 
@@ -79,7 +79,7 @@ impl Validity {
     /// How long before the JWT's `exp`, judged at `host_wall` moved by the measured skew
     /// (zero once past it); `None` for a token that is not a JWT with an `exp`.
     pub fn wall_left(&self, host_wall: SystemTime) -> Option<Duration> {
-        let server_now = server_time::shifted(host_wall, self.skew_ms.saturating_neg());
+        let server_now = shifted(host_wall, self.skew_ms.saturating_neg());
         let exp = self.jwt_expiry?;
         Some(exp.duration_since(server_now).unwrap_or_default())
     }
@@ -161,7 +161,7 @@ impl Token {
         let life = answer.expires_in.unwrap_or(MAX_LIFETIME);
         let server_now = server_time::reading(jwt, issued_at, date)
             .filter(|t| jwt.is_none_or(|jwt| server_time::plausible(*t, jwt.exp, life)));
-        let skew_ms = server_now.map_or(0, |server| server_time::skew_ms(now, server));
+        let skew_ms = server_now.map_or(0, |server| skew_ms(now, server));
         server_time::warn_if_off(skew_ms);
         let lifetime = match jwt {
             None => expires_in,

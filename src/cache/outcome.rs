@@ -66,26 +66,30 @@ impl Outcome {
     /// Tells the `log` facade how the fetch of `request` went (its URL shown without
     /// userinfo or query, and only where a request was at stake).
     pub fn log(&self, request: &TokenRequest, mode: Mode, now: Instant) {
-        let (url, client) = (|| request.shown_url(), request.credentials.id());
+        let url = || request.shown_url();
+        let client = || request.credentials.id();
         let wait = |b: &Backoff| b.retry_at.saturating_duration_since(now).as_secs_f64();
         match self {
             Outcome::Stored(cached) => log::debug!(
-                "token for client {client} read from the store, valid {} s",
+                "token for client {} read from the store, valid {} s",
+                client(),
                 cached.token.lifetime().as_secs()
             ),
             Outcome::Fetched {
                 short: Some(backoff),
                 ..
             } => log::warn!(
-                "refreshing the token for client {client} at {} failed ({}); serving the \
+                "refreshing the token for client {} at {} failed ({}); serving the \
                  still-valid token, next try in {:.1} s",
+                client(),
                 url(),
                 Error::InvalidResponse(Unusable::ShortLived),
                 wait(backoff)
             ),
             Outcome::Fetched { token, took, .. } => log::info!(
-                "token fetched from {} for client {client} in {} ms, valid {} s",
+                "token fetched from {} for client {} in {} ms, valid {} s",
                 url(),
+                client(),
                 took.as_millis(),
                 token.lifetime().as_secs()
             ),
@@ -97,8 +101,9 @@ impl Outcome {
                 ..
             } => log::warn!(
                 target: "apiauth::store",
-                "token endpoint not asked: another process's request for client {client} \
+                "token endpoint not asked: another process's request for client {} \
                  failed, as follows; next try in {:.1} s",
+                client(),
                 wait(backoff)
             ),
             Outcome::Failed {
@@ -108,16 +113,18 @@ impl Outcome {
                 ..
             } if stale.is_some() || mode == Mode::Background => {
                 log::warn!(
-                    "refreshing the token for client {client} at {} failed ({error}); \
+                    "refreshing the token for client {} at {} failed ({error}); \
                      serving the still-valid token, next try in {:.1} s",
+                    client(),
                     url(),
                     wait(backoff)
                 )
             }
             Outcome::Failed { error, backoff, .. } => log::warn!(
-                "token request to {} for client {client} failed ({error}); next try in \
+                "token request to {} for client {} failed ({error}); next try in \
                  {:.1} s",
                 url(),
+                client(),
                 wait(backoff)
             ),
         }

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 
 use super::MAX_LIFETIME;
+
 use super::jwt;
 
 /// How far a stated issue time (`iat`, `issued_at`) may be from the answer's `Date` and
@@ -72,25 +73,6 @@ pub(crate) fn issued_at(extras: &Map<String, Value>) -> Option<SystemTime> {
     UNIX_EPOCH.checked_add(Duration::from_millis(millis))
 }
 
-/// The skew of `host` over `server`, in milliseconds: positive when the host is ahead.
-pub(crate) fn skew_ms(host: SystemTime, server: SystemTime) -> i64 {
-    let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-    match host.duration_since(server) {
-        Ok(ahead) => millis(ahead),
-        Err(behind) => -millis(behind.duration()),
-    }
-}
-
-/// `time` moved by `ms` milliseconds (back when negative); `time` itself if that overflows.
-pub(crate) fn shifted(time: SystemTime, ms: i64) -> SystemTime {
-    let by = Duration::from_millis(ms.unsigned_abs());
-    match ms {
-        0.. => time.checked_add(by),
-        _ => time.checked_sub(by),
-    }
-    .unwrap_or(time)
-}
-
 /// Warns, once per process, when the host's clock is more than [`WARN_SKEW`] off the
 /// token server's (`skew_ms` as [`skew_ms`] gives it).
 pub(crate) fn warn_if_off(skew_ms: i64) {
@@ -117,6 +99,7 @@ fn gap(a: SystemTime, b: SystemTime) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::{shifted, skew_ms};
 
     fn at(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)

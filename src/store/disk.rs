@@ -339,7 +339,7 @@ impl Store for DiskCache {
         let Some(file) = self.lock_file(key, wait)? else {
             return Ok(None);
         };
-        let heart = file.try_clone().ok().map(Heart::start);
+        let heart = file.try_clone().ok().and_then(Heart::start);
         Ok(Some(Box::new(DiskGuard {
             cache: self,
             key: key.clone(),
@@ -371,15 +371,21 @@ struct Heart {
 }
 
 impl Heart {
-    fn start(lock: File) -> Heart {
+    /// `None` when no thread can be started: then the holder does not beat, and waiters
+    /// take it to be stopped after a while, as they would a holder that is.
+    fn start(lock: File) -> Option<Heart> {
         let _ = lock.set_modified(SystemTime::now());
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        let thread = std::thread::spawn(move || {
+        let beats = std::thread::Builder::new().name("apiauth-lock".into());
+        let thread = beats.spawn(move || {
             while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(BEAT) {
                 let _ = lock.set_modified(SystemTime::now());
             }
         });
-        Heart { stop, thread }
+        Some(Heart {
+            stop,
+            thread: thread.ok()?,
+        })
     }
 
     /// Stops the beats, and waits for the last one.

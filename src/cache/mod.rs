@@ -19,7 +19,7 @@ pub(crate) use policy::RefreshPolicy;
 
 use outcome::{Mode, Outcome};
 use policy::{Backoff, Freshness, Known, OnRejection, Schedule, Step};
-use record::{Row, fnv1a};
+use record::{Record, Row, fnv1a};
 use slot::{Lock, Slot};
 
 use crate::transport::TokenAgent;
@@ -422,30 +422,25 @@ impl TokenSource {
         let took = started.elapsed();
         let previous = previous.or_else(|| inner.state().failure.as_ref().map(|f| f.1.in_a_row));
         let now = inner.config.clock.now();
-        let short = Error::InvalidResponse(crate::Unusable::ShortLived);
-        match sent {
-            Ok(token) if !token.validity().below_floor => Outcome::Fetched {
-                token: Arc::new(token),
-                short: None,
-                took,
-            },
-            Ok(token) if stale.is_none() && mode != Mode::Background => Outcome::Fetched {
-                token: Arc::new(token),
-                short: Some(policy::after_failure(previous, &short, now)),
-                took,
-            },
-            Ok(_) => Outcome::Failed {
-                backoff: policy::after_failure(previous, &short, now),
-                error: short,
-                stale,
-                took: Some(took),
-            },
-            Err(error) => Outcome::Failed {
-                backoff: policy::after_failure(previous, &error, now),
-                error,
-                stale,
-                took: Some(took),
-            },
+        let error = match sent {
+            Ok(token)
+                if !token.validity().below_floor
+                    || (stale.is_none() && mode != Mode::Background) =>
+            {
+                let short = Error::InvalidResponse(crate::Unusable::ShortLived);
+                let short = (token.validity().below_floor)
+                    .then(|| policy::after_failure(previous, &short, now));
+                let token = Arc::new(token);
+                return Outcome::Fetched { token, short, took };
+            }
+            Ok(_) => Error::InvalidResponse(crate::Unusable::ShortLived),
+            Err(error) => error,
+        };
+        Outcome::Failed {
+            backoff: policy::after_failure(previous, &error, now),
+            error,
+            stale,
+            took: Some(took),
         }
     }
 
@@ -453,37 +448,33 @@ impl TokenSource {
     /// deciding again; then write the new record for every process.
     fn obtain_shared(&self, slot: &Slot, mode: Mode, rejected: Option<&Token>) -> Outcome {
         let request = &self.inner.config.request;
-        let mut stale = None;
-        if mode != Mode::Forced {
-            match self.judge(&slot.read(), slot, mode, rejected) {
-                Judged::Answer(outcome) => return outcome,
-                Judged::Ask(token) => stale = token,
-            }
-        }
+        // Looks without the lock (a forced request reads nothing before it holds it).
+        let look = || {
+            let record = (mode != Mode::Forced).then(|| slot.read());
+            self.judge(&record.unwrap_or_default(), slot, mode, rejected)
+        };
+        let mut stale = match look() {
+            Judged::Answer(outcome) => return outcome,
+            Judged::Ask(token) => token,
+        };
         // A stale token is served at once while another process refreshes it; only a
         // caller that must have a new token waits for the lock.
         let wait = match (mode, &stale) {
             (Mode::Foreground, Some(_)) => Duration::ZERO,
             _ => slot::hold(request),
         };
-        let mut guard = match (slot.lock(wait, request), stale) {
-            (Lock::Held(guard), kept) => {
-                stale = kept;
-                guard
-            }
-            (Lock::Busy, Some(stale)) => return Outcome::Stored(stale),
+        let mut guard = match slot.lock(wait, request) {
+            Lock::Held(guard) => guard,
             // A holder that does not progress: what it wrote before it stopped, if anything,
             // else this process asks on its own.
-            (Lock::Busy, None) => {
-                let judged =
-                    (mode != Mode::Forced).then(|| self.judge(&slot.read(), slot, mode, rejected));
-                if let Some(Judged::Answer(outcome)) = judged {
-                    return outcome;
-                }
-                return self.send(None, None, mode);
+            Lock::Busy => {
+                return stale.map(Outcome::Stored).unwrap_or_else(|| match look() {
+                    Judged::Answer(outcome) => outcome,
+                    Judged::Ask(_) => self.send(None, None, mode),
+                });
             }
             // A store that fails: this process asks on its own.
-            (Lock::Failed, stale) => return self.send(None, stale, mode),
+            Lock::Failed => return self.send(None, stale, mode),
         };
         let Ok(mut record) = slot.read_locked(&mut *guard) else {
             return self.send(None, stale, mode);
@@ -491,15 +482,12 @@ impl TokenSource {
         let locked_at = Instant::now();
         let clock = &self.inner.config.clock;
         let wall = slot.now(clock);
-        let mut previous = None;
-        if mode != Mode::Forced {
-            previous = (record.failure.as_ref())
-                .filter(|(row, _)| policy::row_counts(row.until, wall))
-                .map(|(row, _)| row.in_a_row);
-            match self.judge(&record, slot, mode, rejected) {
-                Judged::Answer(outcome) => return outcome,
-                Judged::Ask(token) => stale = token.or(stale),
-            }
+        let previous = (record.failure.as_ref())
+            .filter(|(row, _)| mode != Mode::Forced && policy::row_counts(row.until, wall))
+            .map(|(row, _)| row.in_a_row);
+        match self.judge(&record, slot, mode, rejected) {
+            Judged::Answer(outcome) => return outcome,
+            Judged::Ask(token) => stale = token.or(stale),
         }
         let outcome = self.send(previous, stale, mode);
         let wall = slot.now(clock);
@@ -508,12 +496,11 @@ impl TokenSource {
         }
         match outcome.failure() {
             None => record.failure = None,
-            // A failure a record cannot hold (not the endpoint's) leaves the row as it was.
-            Some((error, backoff)) => {
-                if error.to_record().is_some() {
-                    record.failure = Some((Row::of(backoff, wall, clock.now()), error));
-                }
+            Some((error, backoff)) if error.to_record().is_some() => {
+                record.failure = Some((Row::of(backoff, wall, clock.now()), error));
             }
+            // A failure a record cannot hold (not the endpoint's) leaves the row as it was.
+            Some(_) => {}
         }
         // A holder stopped past its lease (Ctrl-Z, a debugger) writes nothing: the others
         // went on without it, and a timeout it saw on waking is not the endpoint's.
@@ -543,7 +530,7 @@ impl TokenSource {
     /// The token of `record`, unless it is expired or the one this process rejected.
     fn stored_token(
         &self,
-        record: &record::Record,
+        record: &Record,
         slot: &Slot,
         rejected: Option<&Token>,
     ) -> Option<(Freshness, Cached)> {
@@ -558,14 +545,11 @@ impl TokenSource {
     }
 
     /// What the policy makes of a slot's record: its token first, and its failure only
-    /// when the token is not fresh.
-    fn judge(
-        &self,
-        record: &record::Record,
-        slot: &Slot,
-        mode: Mode,
-        rejected: Option<&Token>,
-    ) -> Judged {
+    /// when the token is not fresh; a forced request asks whatever the record holds.
+    fn judge(&self, record: &Record, slot: &Slot, mode: Mode, rejected: Option<&Token>) -> Judged {
+        if mode == Mode::Forced {
+            return Judged::Ask(None);
+        }
         let clock = &self.inner.config.clock;
         let token = self.stored_token(record, slot, rejected);
         let fresh = token.as_ref().is_some_and(|(f, _)| *f == Freshness::Fresh);
@@ -578,20 +562,18 @@ impl TokenSource {
             backing_off: failure.is_some(),
             fetching: false,
         });
-        let usable = token.map(|(_, t)| t);
-        match (step, failure) {
-            (Step::Serve, None) => match usable {
-                Some(token) => Judged::Answer(Outcome::Stored(token)),
-                None => Judged::Ask(None),
-            },
+        match (step, failure, token.map(|(_, t)| t)) {
+            (Step::Serve, None, Some(token)) => Judged::Answer(Outcome::Stored(token)),
             // Another process's failure: every process backs off together.
-            (Step::Serve | Step::Fail, Some((error, backoff))) => Judged::Answer(Outcome::Failed {
-                error,
-                backoff,
-                stale: usable.filter(|_| mode != Mode::Background),
-                took: None,
-            }),
-            _ => Judged::Ask(usable),
+            (Step::Serve | Step::Fail, Some((error, backoff)), usable) => {
+                Judged::Answer(Outcome::Failed {
+                    error,
+                    backoff,
+                    stale: usable.filter(|_| mode != Mode::Background),
+                    took: None,
+                })
+            }
+            (_, _, usable) => Judged::Ask(usable),
         }
     }
 

@@ -258,10 +258,8 @@ impl TokenSource {
                 policy::on_rejection(in_memory, age, now)
             });
         let client = inner.config.request.credentials.id();
-        let mut state = inner.state();
         match outcome {
             OnRejection::Keep => {
-                drop(state);
                 log::warn!(
                     "an API rejected (401) a fresh token of client {client} again; keeping it \
                      rather than fetching a new one for every call"
@@ -269,6 +267,7 @@ impl TokenSource {
                 false
             }
             OnRejection::Drop(rejected) => {
+                let mut state = inner.state();
                 state.rejection = Some(rejected);
                 if is_current(&state) {
                     state.cached = None;
@@ -642,14 +641,7 @@ impl TokenSource {
             let outcome = policy::on_rejection(previous.map(|p| p.0).or(in_memory), age, now);
             if let OnRejection::Drop(backoff) = outcome {
                 record.rejection = Some((Row::of(backoff, wall, now), hash));
-                let secret = token.access_token().secret();
-                if record
-                    .token
-                    .as_ref()
-                    .is_some_and(|t| t.access_token == secret)
-                {
-                    record.token = None;
-                }
+                (record.token).take_if(|t| t.access_token == token.access_token().secret());
             }
             outcome
         })

@@ -63,15 +63,9 @@ impl Slot {
     }
 
     fn decode(&self, read: Result<Option<Vec<u8>>, StoreError>) -> Result<Record, ()> {
-        match read {
-            Ok(bytes) => Ok((bytes.as_deref())
-                .and_then(|b| Record::decode(b, Some(&self.binding)))
-                .unwrap_or_default()),
-            Err(error) => {
-                self.report(&error);
-                Err(())
-            }
-        }
+        let bytes = read.map_err(|error| self.report(&error))?;
+        let record = (bytes.as_deref()).and_then(|b| Record::decode(b, Some(&self.binding)));
+        Ok(record.unwrap_or_default())
     }
 
     /// The record, read without the lock; empty when there is none or the store failed.

@@ -219,10 +219,8 @@ impl TokenSource {
     pub fn invalidate(&self) {
         let inner = &*self.inner;
         let dropped = inner.state().cached.take().map(|cached| cached.token);
-        let forgotten = (inner.slot.as_ref()).is_none_or(|slot| {
-            slot.update(&inner.config.request, |r| r.token = None)
-                .is_some()
-        });
+        let forgotten =
+            (inner.slot.as_ref()).is_none_or(|slot| slot.update(|r| r.token = None).is_some());
         if !forgotten && let Some(dropped) = dropped {
             // The store could not be changed now: at least never read this token back.
             inner.state().rejected = Some(dropped);
@@ -318,7 +316,14 @@ impl TokenSource {
                     drop(state);
                     // Started before logging: a logger that panics must not leave
                     // `fetching` set with no fetch to clear it.
-                    self.refresh_in_background(rejected);
+                    let (source, kept) = (self.clone(), rejected.clone());
+                    let spawned = std::thread::Builder::new()
+                        .name("apiauth-refresh".into())
+                        .spawn(move || drop(source.obtain(Mode::Background, kept)));
+                    if spawned.is_err() {
+                        // No thread can be started: refresh inline.
+                        drop(self.obtain(Mode::Foreground, rejected));
+                    }
                     log::debug!(
                         "token for client {} is due for refresh ({} s left); refreshing in \
                          the background",
@@ -347,17 +352,6 @@ impl TokenSource {
                     return self.obtain(Mode::Foreground, rejected);
                 }
             }
-        }
-    }
-
-    /// Refreshes a stale token on a new thread; inline if no thread can be started.
-    fn refresh_in_background(&self, rejected: Option<Arc<Token>>) {
-        let (source, kept) = (self.clone(), rejected.clone());
-        let spawned = std::thread::Builder::new()
-            .name("apiauth-refresh".into())
-            .spawn(move || drop(source.obtain(Mode::Background, kept)));
-        if spawned.is_err() {
-            drop(self.obtain(Mode::Foreground, rejected));
         }
     }
 
@@ -394,10 +388,7 @@ impl TokenSource {
         {
             let failure = outcome.failure();
             let event = RefreshEvent {
-                result: match &failure {
-                    Some((error, _)) => Err(error),
-                    None => result.as_deref(),
-                },
+                result: (failure.as_ref()).map_or(result.as_deref(), |(error, _)| Err(error)),
                 took: *took,
                 background: mode == Mode::Background,
             };
@@ -446,7 +437,6 @@ impl TokenSource {
     /// The store's way: decide from the slot's record, and send only under its lock after
     /// deciding again; then write the new record for every process.
     fn obtain_shared(&self, slot: &Slot, mode: Mode, rejected: Option<&Token>) -> Outcome {
-        let request = &self.inner.config.request;
         // Looks without the lock (a forced request reads nothing before it holds it).
         let look = || {
             let record = (mode != Mode::Forced).then(|| slot.read());
@@ -460,9 +450,9 @@ impl TokenSource {
         // caller that must have a new token waits for the lock.
         let wait = match (mode, &stale) {
             (Mode::Foreground, Some(_)) => Duration::ZERO,
-            _ => slot::hold(request),
+            _ => slot.hold,
         };
-        let mut guard = match slot.lock(wait, request) {
+        let mut guard = match slot.lock(wait) {
             Lock::Held(guard) => guard,
             // A holder that does not progress: what it wrote before it stopped, if anything,
             // else this process asks on its own.
@@ -503,7 +493,7 @@ impl TokenSource {
         }
         // A holder stopped past its lease (Ctrl-Z, a debugger) writes nothing: the others
         // went on without it, and a timeout it saw on waking is not the endpoint's.
-        if locked_at.elapsed() <= slot::hold(request) {
+        if locked_at.elapsed() <= slot.hold {
             slot.write(&mut *guard, &record);
         }
         outcome
@@ -596,11 +586,7 @@ impl TokenSource {
         }
         let mut state = inner.state();
         let now = inner.config.clock.now();
-        let result = cached.map(|cached| {
-            let token = cached.token.clone();
-            state.cached = Some(cached);
-            token
-        });
+        let result = cached.map(|cached| state.cached.insert(cached).token.clone());
         state.failure = failure.map(|(error, backoff)| (error, backoff, now));
         state.fetching = false;
         let waiting = state.waiting > 0;
@@ -620,22 +606,21 @@ impl TokenSource {
         in_memory: Option<Backoff>,
     ) -> Option<OnRejection> {
         let clock = &self.inner.config.clock;
-        slot.update(&self.inner.config.request, |record| {
+        slot.update(|record| {
             // Read after the lock: waiting for it must not make the token look younger.
             let (now, wall) = (clock.now(), slot.now(clock));
             let age = now.saturating_duration_since(token.issued_at());
             let hash = fnv1a(token.access_token().secret().as_bytes());
+            let issued = wall.checked_sub(age).unwrap_or(std::time::UNIX_EPOCH);
             let previous = (record.rejection).map(|(row, stored)| {
                 let backoff = row.backoff(wall, now).unwrap_or(Backoff {
                     in_a_row: row.in_a_row,
                     retry_at: now,
                 });
-                (backoff, stored == hash, row.since)
+                let elsewhere = policy::rejected_elsewhere(stored == hash, issued, row.since);
+                (backoff, elsewhere)
             });
-            let issued = wall.checked_sub(age).unwrap_or(std::time::UNIX_EPOCH);
-            if let Some((backoff, same, rejected_at)) = previous
-                && policy::rejected_elsewhere(same, issued, rejected_at)
-            {
+            if let Some((backoff, true)) = previous {
                 return OnRejection::Drop(backoff);
             }
             let outcome = policy::on_rejection(previous.map(|p| p.0).or(in_memory), age, now);

@@ -13,19 +13,16 @@ use crate::store::{Store, StoreError, StoreGuard};
 use crate::token::{shifted, skew_ms as offset_ms};
 use crate::wire::TokenRequest;
 
-/// How long a holder may keep the lock (a lease), and how long it is waited for: every phase
-/// of its request (resolve, connect, send the request and its body, receive the answer and
-/// its body) at its limit, and a second. A store that can tell a holder that does not
-/// progress (the disk store: a stopped process stops touching its lock file) gives it up
-/// sooner. A holder that took longer (it was stopped) writes nothing: others have gone on.
-pub(super) fn hold(request: &TokenRequest) -> Duration {
-    (request.timeout.saturating_mul(6)).saturating_add(Duration::from_secs(1))
-}
-
 /// A store, and what this source's record is bound to.
 pub(super) struct Slot {
     store: Arc<dyn Store>,
     binding: Binding,
+    /// How long a holder may keep the lock (a lease), and how long it is waited for: every phase
+    /// of its request (resolve, connect, send the request and its body, receive the answer and
+    /// its body) at its limit, and a second. A store that can tell a holder that does not
+    /// progress (the disk store: a stopped process stops touching its lock file) gives it up
+    /// sooner. A holder that took longer (it was stopped) writes nothing: others have gone on.
+    pub hold: Duration,
     /// Whether a failing store was reported already.
     warned: AtomicBool,
 }
@@ -44,6 +41,7 @@ impl Slot {
         Slot {
             store,
             binding: Binding::new(request),
+            hold: (request.timeout.saturating_mul(6)).saturating_add(Duration::from_secs(1)),
             warned: AtomicBool::new(false),
         }
     }
@@ -89,12 +87,8 @@ impl Slot {
     /// fetching: then memory alone decides), lets `change` change it, and writes it back;
     /// `None` when the lock or the store failed. For `reject` and `invalidate`, on an API
     /// call's path.
-    pub fn update<T>(
-        &self,
-        request: &TokenRequest,
-        change: impl FnOnce(&mut Record) -> T,
-    ) -> Option<T> {
-        let Lock::Held(mut guard) = self.lock(Duration::from_millis(100), request) else {
+    pub fn update<T>(&self, change: impl FnOnce(&mut Record) -> T) -> Option<T> {
+        let Lock::Held(mut guard) = self.lock(Duration::from_millis(100)) else {
             return None;
         };
         let mut record = self.read_locked(&mut *guard).ok()?;
@@ -103,8 +97,8 @@ impl Slot {
     }
 
     /// Takes the lock, waiting at most `wait` for another holder.
-    pub fn lock(&self, wait: Duration, request: &TokenRequest) -> Lock<'_> {
-        match (self.store).lock(&self.binding.key, wait, hold(request)) {
+    pub fn lock(&self, wait: Duration) -> Lock<'_> {
+        match (self.store).lock(&self.binding.key, wait, self.hold) {
             Ok(Some(guard)) => Lock::Held(guard),
             Ok(None) => Lock::Busy,
             Err(error) => {

@@ -20,7 +20,7 @@ pub(crate) use policy::RefreshPolicy;
 use outcome::{Mode, Outcome};
 use policy::{Backoff, Freshness, Known, OnRejection, Schedule, Step};
 use record::{Record, Row, fnv1a};
-use slot::{Lock, Slot};
+use slot::Slot;
 
 use crate::transport::TokenAgent;
 use crate::wire::redacted_url;
@@ -377,19 +377,11 @@ impl TokenSource {
         let result = self.publish(&outcome, mode);
         std::mem::forget(guard);
         outcome.log(&inner.config.request, mode, inner.config.clock.now());
-        let hook = inner.config.on_refresh.as_ref();
-        if let (
-            Some(hook),
-            Outcome::Fetched { took, .. }
-            | Outcome::Failed {
-                took: Some(took), ..
-            },
-        ) = (hook, &outcome)
-        {
+        if let (Some(hook), Some(took)) = (&inner.config.on_refresh, outcome.took()) {
             let failure = outcome.failure();
             let event = RefreshEvent {
                 result: (failure.as_ref()).map_or(result.as_deref(), |(error, _)| Err(error)),
-                took: *took,
+                took,
                 background: mode == Mode::Background,
             };
             let _ = catch_unwind(AssertUnwindSafe(|| hook(&event)));
@@ -453,17 +445,17 @@ impl TokenSource {
             _ => slot.hold,
         };
         let mut guard = match slot.lock(wait) {
-            Lock::Held(guard) => guard,
+            Ok(Some(guard)) => guard,
             // A holder that does not progress: what it wrote before it stopped, if anything,
             // else this process asks on its own.
-            Lock::Busy => {
+            Ok(None) => {
                 return stale.map(Outcome::Stored).unwrap_or_else(|| match look() {
                     Judged::Answer(outcome) => outcome,
                     Judged::Ask(_) => self.send(None, None, mode),
                 });
             }
             // A store that fails: this process asks on its own.
-            Lock::Failed => return self.send(None, stale, mode),
+            Err(()) => return self.send(None, stale, mode),
         };
         let Ok(mut record) = slot.read_locked(&mut *guard) else {
             return self.send(None, stale, mode);
@@ -581,7 +573,7 @@ impl TokenSource {
             Outcome::Failed { error, .. } => Err(error.clone()),
         };
         let failure = outcome.failure();
-        if failure.is_some() && outcome.sent() {
+        if failure.is_some() && outcome.took().is_some() {
             inner.failures.fetch_add(1, Relaxed);
         }
         let mut state = inner.state();

@@ -55,12 +55,13 @@ impl Outcome {
         }
     }
 
-    /// Whether a request was sent.
-    pub fn sent(&self) -> bool {
-        matches!(
-            self,
-            Outcome::Fetched { .. } | Outcome::Failed { took: Some(_), .. }
-        )
+    /// How long the request took, if one was sent.
+    pub fn took(&self) -> Option<Duration> {
+        match self {
+            Outcome::Fetched { took, .. } => Some(*took),
+            Outcome::Failed { took, .. } => *took,
+            Outcome::Stored(_) => None,
+        }
     }
 
     /// Tells the `log` facade how the fetch of `request` went (its URL shown without

@@ -27,15 +27,6 @@ pub(super) struct Slot {
     warned: AtomicBool,
 }
 
-/// The slot's lock, or why there is none.
-pub(super) enum Lock<'a> {
-    Held(Box<dyn StoreGuard + 'a>),
-    /// Another process holds it (after the wait).
-    Busy,
-    /// The store failed (reported): go on as a single process.
-    Failed,
-}
-
 impl Slot {
     pub fn new(store: Arc<dyn Store>, request: &TokenRequest) -> Slot {
         Slot {
@@ -88,7 +79,7 @@ impl Slot {
     /// `None` when the lock or the store failed. For `reject` and `invalidate`, on an API
     /// call's path.
     pub fn update<T>(&self, change: impl FnOnce(&mut Record) -> T) -> Option<T> {
-        let Lock::Held(mut guard) = self.lock(Duration::from_millis(100)) else {
+        let Ok(Some(mut guard)) = self.lock(Duration::from_millis(100)) else {
             return None;
         };
         let mut record = self.read_locked(&mut *guard).ok()?;
@@ -96,16 +87,12 @@ impl Slot {
         self.write(&mut *guard, &record).then_some(result)
     }
 
-    /// Takes the lock, waiting at most `wait` for another holder.
-    pub fn lock(&self, wait: Duration) -> Lock<'_> {
-        match (self.store).lock(&self.binding.key, wait, self.hold) {
-            Ok(Some(guard)) => Lock::Held(guard),
-            Ok(None) => Lock::Busy,
-            Err(error) => {
-                self.report(&error);
-                Lock::Failed
-            }
-        }
+    /// Takes the lock, waiting at most `wait` for another holder: `Ok(None)` when another
+    /// process holds it still, `Err` when the store failed (reported: go on as a single
+    /// process).
+    pub fn lock(&self, wait: Duration) -> Result<Option<Box<dyn StoreGuard + '_>>, ()> {
+        let locked = (self.store).lock(&self.binding.key, wait, self.hold);
+        locked.map_err(|error| self.report(&error))
     }
 
     /// Now on the record clock: the store's own, or this host's wall clock.

@@ -409,9 +409,11 @@ impl TokenSource {
                 if !token.validity().below_floor
                     || (stale.is_none() && mode != Mode::Background) =>
             {
-                let short = Error::InvalidResponse(crate::Unusable::ShortLived);
-                let short = (token.validity().below_floor)
-                    .then(|| policy::after_failure(previous, &short, now));
+                let short = (token.validity().below_floor).then(|| {
+                    let short = Error::InvalidResponse(crate::Unusable::ShortLived);
+                    let backoff = policy::after_failure(previous, &short, now);
+                    (short, backoff)
+                });
                 let token = Arc::new(token);
                 return Outcome::Fetched { token, short, took };
             }
@@ -496,10 +498,9 @@ impl TokenSource {
     fn peek(&self, slot: &Slot, rejected: Option<&Token>) -> Option<Arc<Token>> {
         let inner = &*self.inner;
         let cached = self.stored_token(&slot.read(), slot, rejected)?.1;
-        let token = cached.token.clone();
         let mut state = inner.state();
-        state.cached = Some(cached);
         state.failure = None;
+        let token = state.cached.insert(cached).token.clone();
         drop(state);
         log::info!(
             "token for client {} read from the store: another process fetched it",

@@ -248,13 +248,11 @@ impl TokenSource {
         }
         let in_memory = state.rejection;
         drop(state); // no store I/O under the lock every cache hit takes
-        let outcome = (inner.slot.as_ref())
-            .and_then(|slot| self.reject_shared(slot, token, in_memory))
-            .unwrap_or_else(|| {
-                let now = inner.config.clock.now();
-                let age = now.saturating_duration_since(token.issued_at());
-                policy::on_rejection(in_memory, age, now)
-            });
+        let outcome = self.reject_shared(token, in_memory).unwrap_or_else(|| {
+            let now = inner.config.clock.now();
+            let age = now.saturating_duration_since(token.issued_at());
+            policy::on_rejection(in_memory, age, now)
+        });
         let client = inner.config.request.credentials.id();
         match outcome {
             OnRejection::Keep => {
@@ -497,7 +495,7 @@ impl TokenSource {
     /// off), published to memory in place of the failure; `None` if there is none.
     fn peek(&self, slot: &Slot, rejected: Option<&Token>) -> Option<Arc<Token>> {
         let inner = &*self.inner;
-        let cached = self.stored_token(&slot.read(), slot, rejected)?.1;
+        let cached = self.usable(&slot.read(), rejected)?.1;
         let mut state = inner.state();
         state.failure = None;
         let token = state.cached.insert(cached).token.clone();
@@ -510,13 +508,9 @@ impl TokenSource {
     }
 
     /// The token of `record`, unless it is expired or the one this process rejected.
-    fn stored_token(
-        &self,
-        record: &Record,
-        slot: &Slot,
-        rejected: Option<&Token>,
-    ) -> Option<(Freshness, Cached)> {
+    fn usable(&self, record: &Record, rejected: Option<&Token>) -> Option<(Freshness, Cached)> {
         let inner = &*self.inner;
+        let slot = inner.slot.as_ref()?;
         let token = slot.restore(record.token.as_ref()?, &inner.config.clock)?;
         if rejected.is_some_and(|r| r.access_token() == token.access_token()) {
             return None;
@@ -533,7 +527,7 @@ impl TokenSource {
             return Judged::Ask(None);
         }
         let clock = &self.inner.config.clock;
-        let token = self.stored_token(record, slot, rejected);
+        let token = self.usable(record, rejected);
         let fresh = token.as_ref().is_some_and(|(f, _)| *f == Freshness::Fresh);
         let wall = slot.now(clock);
         let failure = (record.failure.as_ref())
@@ -590,14 +584,10 @@ impl TokenSource {
         result
     }
 
-    /// The rejection rule with the slot's record, under its lock: `None` when the store
-    /// cannot be used (then the caller applies it to memory alone).
-    fn reject_shared(
-        &self,
-        slot: &Slot,
-        token: &Token,
-        in_memory: Option<Backoff>,
-    ) -> Option<OnRejection> {
+    /// The rejection rule with the slot's record, under its lock: `None` without a store,
+    /// or when it cannot be used (then the caller applies it to memory alone).
+    fn reject_shared(&self, token: &Token, in_memory: Option<Backoff>) -> Option<OnRejection> {
+        let slot = self.inner.slot.as_ref()?;
         let clock = &self.inner.config.clock;
         slot.update(|record| {
             // Read after the lock: waiting for it must not make the token look younger.

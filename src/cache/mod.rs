@@ -372,11 +372,34 @@ impl TokenSource {
             Some(slot) => self.obtain_shared(slot, mode, rejected.as_deref()),
             None => self.send(None, None, mode),
         };
-        let result = self.publish(&outcome, mode);
+        // Published to memory in one critical section (the schedule of a token read from the
+        // store was made when it was judged).
+        let cached = match &outcome {
+            Outcome::Fetched { token, .. } => Ok(inner.cached(token.clone())),
+            Outcome::Stored(cached) => Ok(cached.clone()),
+            Outcome::Failed {
+                stale: Some(cached),
+                ..
+            } if mode != Mode::Background => Ok(cached.clone()),
+            Outcome::Failed { error, .. } => Err(error.clone()),
+        };
+        let failure = outcome.failure();
+        if failure.is_some() && outcome.took().is_some() {
+            inner.failures.fetch_add(1, Relaxed);
+        }
+        let mut state = inner.state();
+        let now = inner.config.clock.now();
+        let result = cached.map(|cached| state.cached.insert(cached).token.clone());
+        state.failure = (failure.clone()).map(|(error, backoff)| (error, backoff, now));
+        state.fetching = false;
+        let waiting = state.waiting > 0;
+        drop(state);
+        if waiting {
+            inner.fetch_done.notify_all();
+        }
         std::mem::forget(guard);
         outcome.log(&inner.config.request, mode, inner.config.clock.now());
         if let (Some(hook), Some(took)) = (&inner.config.on_refresh, outcome.took()) {
-            let failure = outcome.failure();
             let event = RefreshEvent {
                 result: (failure.as_ref()).map_or(result.as_deref(), |(error, _)| Err(error)),
                 took,
@@ -551,37 +574,6 @@ impl TokenSource {
             }
             (_, _, usable) => Judged::Ask(usable),
         }
-    }
-
-    /// Publishes `outcome` to memory in one critical section, and returns what the caller
-    /// gets.
-    fn publish(&self, outcome: &Outcome, mode: Mode) -> Result<Arc<Token>> {
-        let inner = &*self.inner;
-        // The schedule of a token read from the store was made when it was judged.
-        let cached = match outcome {
-            Outcome::Fetched { token, .. } => Ok(inner.cached(token.clone())),
-            Outcome::Stored(cached) => Ok(cached.clone()),
-            Outcome::Failed {
-                stale: Some(cached),
-                ..
-            } if mode != Mode::Background => Ok(cached.clone()),
-            Outcome::Failed { error, .. } => Err(error.clone()),
-        };
-        let failure = outcome.failure();
-        if failure.is_some() && outcome.took().is_some() {
-            inner.failures.fetch_add(1, Relaxed);
-        }
-        let mut state = inner.state();
-        let now = inner.config.clock.now();
-        let result = cached.map(|cached| state.cached.insert(cached).token.clone());
-        state.failure = failure.map(|(error, backoff)| (error, backoff, now));
-        state.fetching = false;
-        let waiting = state.waiting > 0;
-        drop(state);
-        if waiting {
-            inner.fetch_done.notify_all();
-        }
-        result
     }
 
     /// The rejection rule with the slot's record, under its lock: `None` without a store,

@@ -191,9 +191,7 @@ impl Record {
                 skew_ms: t.get("skew_ms")?.as_i64()?,
             })
         });
-        let failure = value
-            .failure
-            .as_ref()
+        let failure = (value.failure.as_ref())
             .and_then(|f| Some((Row::from_json(f)?, Error::from_record(f.get("detail")?)?)));
         let rejection = value.rejection.as_ref().and_then(|r| {
             let hash = u64::from_str_radix(r.get("detail")?.as_str()?, 16).ok()?;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::record::{Binding, Record, StoredToken};
 use crate::Token;
@@ -104,16 +104,13 @@ impl Slot {
     pub fn stored(&self, token: &Token, clock: &Clock) -> StoredToken {
         let (wall, record_now) = (clock.wall(), self.now(clock));
         let age = clock.now().saturating_duration_since(token.issued_at());
+        let offset = offset_ms(record_now, wall);
         StoredToken {
             access_token: token.access_token().secret().to_owned(),
             scope: token.scope().map(str::to_owned),
-            issued_at: record_now
-                .checked_sub(age)
-                .unwrap_or(SystemTime::UNIX_EPOCH),
+            issued_at: record_now.checked_sub(age).unwrap_or(UNIX_EPOCH),
             lifetime: token.lifetime(),
-            skew_ms: token
-                .clock_skew_ms()
-                .saturating_add(offset_ms(record_now, wall)),
+            skew_ms: token.clock_skew_ms().saturating_add(offset),
         }
     }
 

@@ -639,8 +639,7 @@ impl Inner {
     /// next check.
     fn freshness(&self, cached: &mut Cached, now: Instant) -> Freshness {
         let validity = cached.token.validity();
-        let wall = || self.config.clock.wall();
-        let freshness = cached.schedule.freshness(validity, now, wall);
+        let freshness = (cached.schedule).freshness(validity, now, || self.config.clock.wall());
         if freshness == Freshness::Fresh {
             cached.hit_until = cached.schedule.hit_until(validity, now);
         }

@@ -72,9 +72,7 @@ impl TokenConfig {
     pub fn build(self) -> Result<TokenSource> {
         self.request.check()?;
         crate::transport::check_tls(&self.request, self.agent.as_ref())?;
-        if let Some(agent) = &self.agent {
-            check_agent(agent)?;
-        }
+        self.agent.as_ref().map_or(Ok(()), check_agent)?;
         Ok(TokenSource::from_config(self))
     }
 

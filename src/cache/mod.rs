@@ -19,8 +19,8 @@ pub(crate) use policy::RefreshPolicy;
 
 use outcome::{Mode, Outcome};
 use policy::{Backoff, Freshness, Known, OnRejection, Schedule, Step};
-use record::{Row, fnv1a};
-use slot::{Lock, Slot};
+use record::{Record, Row, fnv1a};
+use slot::Slot;
 
 use crate::transport::TokenAgent;
 use crate::wire::redacted_url;
@@ -219,10 +219,8 @@ impl TokenSource {
     pub fn invalidate(&self) {
         let inner = &*self.inner;
         let dropped = inner.state().cached.take().map(|cached| cached.token);
-        let forgotten = (inner.slot.as_ref()).is_none_or(|slot| {
-            slot.update(&inner.config.request, |r| r.token = None)
-                .is_some()
-        });
+        let forgotten =
+            (inner.slot.as_ref()).is_none_or(|slot| slot.update(|r| r.token = None).is_some());
         if !forgotten && let Some(dropped) = dropped {
             // The store could not be changed now: at least never read this token back.
             inner.state().rejected = Some(dropped);
@@ -250,18 +248,14 @@ impl TokenSource {
         }
         let in_memory = state.rejection;
         drop(state); // no store I/O under the lock every cache hit takes
-        let outcome = (inner.slot.as_ref())
-            .and_then(|slot| self.reject_shared(slot, token, in_memory))
-            .unwrap_or_else(|| {
-                let now = inner.config.clock.now();
-                let age = now.saturating_duration_since(token.issued_at());
-                policy::on_rejection(in_memory, age, now)
-            });
+        let outcome = self.reject_shared(token, in_memory).unwrap_or_else(|| {
+            let now = inner.config.clock.now();
+            let age = now.saturating_duration_since(token.issued_at());
+            policy::on_rejection(in_memory, age, now)
+        });
         let client = inner.config.request.credentials.id();
-        let mut state = inner.state();
         match outcome {
             OnRejection::Keep => {
-                drop(state);
                 log::warn!(
                     "an API rejected (401) a fresh token of client {client} again; keeping it \
                      rather than fetching a new one for every call"
@@ -269,6 +263,7 @@ impl TokenSource {
                 false
             }
             OnRejection::Drop(rejected) => {
+                let mut state = inner.state();
                 state.rejection = Some(rejected);
                 if is_current(&state) {
                     state.cached = None;
@@ -319,7 +314,14 @@ impl TokenSource {
                     drop(state);
                     // Started before logging: a logger that panics must not leave
                     // `fetching` set with no fetch to clear it.
-                    self.refresh_in_background(rejected);
+                    let (source, kept) = (self.clone(), rejected.clone());
+                    let spawned = std::thread::Builder::new()
+                        .name("apiauth-refresh".into())
+                        .spawn(move || drop(source.obtain(Mode::Background, kept)));
+                    if spawned.is_err() {
+                        // No thread can be started: refresh inline.
+                        drop(self.obtain(Mode::Foreground, rejected));
+                    }
                     log::debug!(
                         "token for client {} is due for refresh ({} s left); refreshing in \
                          the background",
@@ -351,17 +353,6 @@ impl TokenSource {
         }
     }
 
-    /// Refreshes a stale token on a new thread; inline if no thread can be started.
-    fn refresh_in_background(&self, rejected: Option<Arc<Token>>) {
-        let (source, kept) = (self.clone(), rejected.clone());
-        let spawned = std::thread::Builder::new()
-            .name("apiauth-refresh".into())
-            .spawn(move || drop(source.obtain(Mode::Background, kept)));
-        if spawned.is_err() {
-            drop(self.obtain(Mode::Foreground, rejected));
-        }
-    }
-
     /// Obtains a token and publishes the outcome. Called only by the thread that set
     /// `fetching` (and read, under the same lock, the token this process `rejected` last,
     /// which a store may still hold); the guard clears `fetching` even if something panics.
@@ -381,25 +372,37 @@ impl TokenSource {
             Some(slot) => self.obtain_shared(slot, mode, rejected.as_deref()),
             None => self.send(None, None, mode),
         };
-        let result = self.publish(&outcome, mode);
+        // Published to memory in one critical section (the schedule of a token read from the
+        // store was made when it was judged).
+        let cached = match &outcome {
+            Outcome::Fetched { token, .. } => Ok(inner.cached(token.clone())),
+            Outcome::Stored(cached) => Ok(cached.clone()),
+            Outcome::Failed {
+                stale: Some(cached),
+                ..
+            } if mode != Mode::Background => Ok(cached.clone()),
+            Outcome::Failed { error, .. } => Err(error.clone()),
+        };
+        let failure = outcome.failure();
+        if failure.is_some() && outcome.took().is_some() {
+            inner.failures.fetch_add(1, Relaxed);
+        }
+        let mut state = inner.state();
+        let now = inner.config.clock.now();
+        let result = cached.map(|cached| state.cached.insert(cached).token.clone());
+        state.failure = (failure.clone()).map(|(error, backoff)| (error, backoff, now));
+        state.fetching = false;
+        let waiting = state.waiting > 0;
+        drop(state);
+        if waiting {
+            inner.fetch_done.notify_all();
+        }
         std::mem::forget(guard);
         outcome.log(&inner.config.request, mode, inner.config.clock.now());
-        let hook = inner.config.on_refresh.as_ref();
-        if let (
-            Some(hook),
-            Outcome::Fetched { took, .. }
-            | Outcome::Failed {
-                took: Some(took), ..
-            },
-        ) = (hook, &outcome)
-        {
-            let failure = outcome.failure();
+        if let (Some(hook), Some(took)) = (&inner.config.on_refresh, outcome.took()) {
             let event = RefreshEvent {
-                result: match &failure {
-                    Some((error, _)) => Err(error),
-                    None => result.as_deref(),
-                },
-                took: *took,
+                result: (failure.as_ref()).map_or(result.as_deref(), |(error, _)| Err(error)),
+                took,
                 background: mode == Mode::Background,
             };
             let _ = catch_unwind(AssertUnwindSafe(|| hook(&event)));
@@ -422,68 +425,60 @@ impl TokenSource {
         let took = started.elapsed();
         let previous = previous.or_else(|| inner.state().failure.as_ref().map(|f| f.1.in_a_row));
         let now = inner.config.clock.now();
-        let short = Error::InvalidResponse(crate::Unusable::ShortLived);
-        match sent {
-            Ok(token) if !token.validity().below_floor => Outcome::Fetched {
-                token: Arc::new(token),
-                short: None,
-                took,
-            },
-            Ok(token) if stale.is_none() && mode != Mode::Background => Outcome::Fetched {
-                token: Arc::new(token),
-                short: Some(policy::after_failure(previous, &short, now)),
-                took,
-            },
-            Ok(_) => Outcome::Failed {
-                backoff: policy::after_failure(previous, &short, now),
-                error: short,
-                stale,
-                took: Some(took),
-            },
-            Err(error) => Outcome::Failed {
-                backoff: policy::after_failure(previous, &error, now),
-                error,
-                stale,
-                took: Some(took),
-            },
+        let error = match sent {
+            Ok(token)
+                if !token.validity().below_floor
+                    || (stale.is_none() && mode != Mode::Background) =>
+            {
+                let short = (token.validity().below_floor).then(|| {
+                    let short = Error::InvalidResponse(crate::Unusable::ShortLived);
+                    let backoff = policy::after_failure(previous, &short, now);
+                    (short, backoff)
+                });
+                let token = Arc::new(token);
+                return Outcome::Fetched { token, short, took };
+            }
+            Ok(_) => Error::InvalidResponse(crate::Unusable::ShortLived),
+            Err(error) => error,
+        };
+        Outcome::Failed {
+            backoff: policy::after_failure(previous, &error, now),
+            error,
+            stale,
+            took: Some(took),
         }
     }
 
     /// The store's way: decide from the slot's record, and send only under its lock after
     /// deciding again; then write the new record for every process.
     fn obtain_shared(&self, slot: &Slot, mode: Mode, rejected: Option<&Token>) -> Outcome {
-        let request = &self.inner.config.request;
-        let mut stale = None;
-        if mode != Mode::Forced {
-            match self.judge(&slot.read(), slot, mode, rejected) {
-                Judged::Answer(outcome) => return outcome,
-                Judged::Ask(token) => stale = token,
-            }
-        }
+        // Looks without the lock (a forced request reads nothing before it holds it).
+        let look = || {
+            let record = (mode != Mode::Forced).then(|| slot.read());
+            self.judge(&record.unwrap_or_default(), slot, mode, rejected)
+        };
+        let mut stale = match look() {
+            Judged::Answer(outcome) => return outcome,
+            Judged::Ask(token) => token,
+        };
         // A stale token is served at once while another process refreshes it; only a
         // caller that must have a new token waits for the lock.
         let wait = match (mode, &stale) {
             (Mode::Foreground, Some(_)) => Duration::ZERO,
-            _ => slot::hold(request),
+            _ => slot.hold,
         };
-        let mut guard = match (slot.lock(wait, request), stale) {
-            (Lock::Held(guard), kept) => {
-                stale = kept;
-                guard
-            }
-            (Lock::Busy, Some(stale)) => return Outcome::Stored(stale),
+        let mut guard = match slot.lock(wait) {
+            Ok(Some(guard)) => guard,
             // A holder that does not progress: what it wrote before it stopped, if anything,
             // else this process asks on its own.
-            (Lock::Busy, None) => {
-                let judged =
-                    (mode != Mode::Forced).then(|| self.judge(&slot.read(), slot, mode, rejected));
-                if let Some(Judged::Answer(outcome)) = judged {
-                    return outcome;
-                }
-                return self.send(None, None, mode);
+            Ok(None) => {
+                return stale.map(Outcome::Stored).unwrap_or_else(|| match look() {
+                    Judged::Answer(outcome) => outcome,
+                    Judged::Ask(_) => self.send(None, None, mode),
+                });
             }
             // A store that fails: this process asks on its own.
-            (Lock::Failed, stale) => return self.send(None, stale, mode),
+            Err(()) => return self.send(None, stale, mode),
         };
         let Ok(mut record) = slot.read_locked(&mut *guard) else {
             return self.send(None, stale, mode);
@@ -491,15 +486,12 @@ impl TokenSource {
         let locked_at = Instant::now();
         let clock = &self.inner.config.clock;
         let wall = slot.now(clock);
-        let mut previous = None;
-        if mode != Mode::Forced {
-            previous = (record.failure.as_ref())
-                .filter(|(row, _)| policy::row_counts(row.until, wall))
-                .map(|(row, _)| row.in_a_row);
-            match self.judge(&record, slot, mode, rejected) {
-                Judged::Answer(outcome) => return outcome,
-                Judged::Ask(token) => stale = token.or(stale),
-            }
+        let previous = (record.failure.as_ref())
+            .filter(|(row, _)| mode != Mode::Forced && policy::row_counts(row.until, wall))
+            .map(|(row, _)| row.in_a_row);
+        match self.judge(&record, slot, mode, rejected) {
+            Judged::Answer(outcome) => return outcome,
+            Judged::Ask(token) => stale = token.or(stale),
         }
         let outcome = self.send(previous, stale, mode);
         let wall = slot.now(clock);
@@ -508,16 +500,15 @@ impl TokenSource {
         }
         match outcome.failure() {
             None => record.failure = None,
-            // A failure a record cannot hold (not the endpoint's) leaves the row as it was.
-            Some((error, backoff)) => {
-                if error.to_record().is_some() {
-                    record.failure = Some((Row::of(backoff, wall, clock.now()), error));
-                }
+            Some((error, backoff)) if error.to_record().is_some() => {
+                record.failure = Some((Row::of(backoff, wall, clock.now()), error));
             }
+            // A failure a record cannot hold (not the endpoint's) leaves the row as it was.
+            Some(_) => {}
         }
         // A holder stopped past its lease (Ctrl-Z, a debugger) writes nothing: the others
         // went on without it, and a timeout it saw on waking is not the endpoint's.
-        if locked_at.elapsed() <= slot::hold(request) {
+        if locked_at.elapsed() <= slot.hold {
             slot.write(&mut *guard, &record);
         }
         outcome
@@ -527,11 +518,10 @@ impl TokenSource {
     /// off), published to memory in place of the failure; `None` if there is none.
     fn peek(&self, slot: &Slot, rejected: Option<&Token>) -> Option<Arc<Token>> {
         let inner = &*self.inner;
-        let cached = self.stored_token(&slot.read(), slot, rejected)?.1;
-        let token = cached.token.clone();
+        let cached = self.usable(&slot.read(), rejected)?.1;
         let mut state = inner.state();
-        state.cached = Some(cached);
         state.failure = None;
+        let token = state.cached.insert(cached).token.clone();
         drop(state);
         log::info!(
             "token for client {} read from the store: another process fetched it",
@@ -541,13 +531,9 @@ impl TokenSource {
     }
 
     /// The token of `record`, unless it is expired or the one this process rejected.
-    fn stored_token(
-        &self,
-        record: &record::Record,
-        slot: &Slot,
-        rejected: Option<&Token>,
-    ) -> Option<(Freshness, Cached)> {
+    fn usable(&self, record: &Record, rejected: Option<&Token>) -> Option<(Freshness, Cached)> {
         let inner = &*self.inner;
+        let slot = inner.slot.as_ref()?;
         let token = slot.restore(record.token.as_ref()?, &inner.config.clock)?;
         if rejected.is_some_and(|r| r.access_token() == token.access_token()) {
             return None;
@@ -558,16 +544,13 @@ impl TokenSource {
     }
 
     /// What the policy makes of a slot's record: its token first, and its failure only
-    /// when the token is not fresh.
-    fn judge(
-        &self,
-        record: &record::Record,
-        slot: &Slot,
-        mode: Mode,
-        rejected: Option<&Token>,
-    ) -> Judged {
+    /// when the token is not fresh; a forced request asks whatever the record holds.
+    fn judge(&self, record: &Record, slot: &Slot, mode: Mode, rejected: Option<&Token>) -> Judged {
+        if mode == Mode::Forced {
+            return Judged::Ask(None);
+        }
         let clock = &self.inner.config.clock;
-        let token = self.stored_token(record, slot, rejected);
+        let token = self.usable(record, rejected);
         let fresh = token.as_ref().is_some_and(|(f, _)| *f == Freshness::Fresh);
         let wall = slot.now(clock);
         let failure = (record.failure.as_ref())
@@ -578,96 +561,47 @@ impl TokenSource {
             backing_off: failure.is_some(),
             fetching: false,
         });
-        let usable = token.map(|(_, t)| t);
-        match (step, failure) {
-            (Step::Serve, None) => match usable {
-                Some(token) => Judged::Answer(Outcome::Stored(token)),
-                None => Judged::Ask(None),
-            },
+        match (step, failure, token.map(|(_, t)| t)) {
+            (Step::Serve, None, Some(token)) => Judged::Answer(Outcome::Stored(token)),
             // Another process's failure: every process backs off together.
-            (Step::Serve | Step::Fail, Some((error, backoff))) => Judged::Answer(Outcome::Failed {
-                error,
-                backoff,
-                stale: usable.filter(|_| mode != Mode::Background),
-                took: None,
-            }),
-            _ => Judged::Ask(usable),
+            (Step::Serve | Step::Fail, Some((error, backoff)), usable) => {
+                Judged::Answer(Outcome::Failed {
+                    error,
+                    backoff,
+                    stale: usable.filter(|_| mode != Mode::Background),
+                    took: None,
+                })
+            }
+            (_, _, usable) => Judged::Ask(usable),
         }
     }
 
-    /// Publishes `outcome` to memory in one critical section, and returns what the caller
-    /// gets.
-    fn publish(&self, outcome: &Outcome, mode: Mode) -> Result<Arc<Token>> {
-        let inner = &*self.inner;
-        // The schedule of a token read from the store was made when it was judged.
-        let cached = match outcome {
-            Outcome::Fetched { token, .. } => Ok(inner.cached(token.clone())),
-            Outcome::Stored(cached) => Ok(cached.clone()),
-            Outcome::Failed {
-                stale: Some(cached),
-                ..
-            } if mode != Mode::Background => Ok(cached.clone()),
-            Outcome::Failed { error, .. } => Err(error.clone()),
-        };
-        let failure = outcome.failure();
-        if failure.is_some() && outcome.sent() {
-            inner.failures.fetch_add(1, Relaxed);
-        }
-        let mut state = inner.state();
-        let now = inner.config.clock.now();
-        let result = cached.map(|cached| {
-            let token = cached.token.clone();
-            state.cached = Some(cached);
-            token
-        });
-        state.failure = failure.map(|(error, backoff)| (error, backoff, now));
-        state.fetching = false;
-        let waiting = state.waiting > 0;
-        drop(state);
-        if waiting {
-            inner.fetch_done.notify_all();
-        }
-        result
-    }
-
-    /// The rejection rule with the slot's record, under its lock: `None` when the store
-    /// cannot be used (then the caller applies it to memory alone).
-    fn reject_shared(
-        &self,
-        slot: &Slot,
-        token: &Token,
-        in_memory: Option<Backoff>,
-    ) -> Option<OnRejection> {
+    /// The rejection rule with the slot's record, under its lock: `None` without a store,
+    /// or when it cannot be used (then the caller applies it to memory alone).
+    fn reject_shared(&self, token: &Token, in_memory: Option<Backoff>) -> Option<OnRejection> {
+        let slot = self.inner.slot.as_ref()?;
         let clock = &self.inner.config.clock;
-        slot.update(&self.inner.config.request, |record| {
+        slot.update(|record| {
             // Read after the lock: waiting for it must not make the token look younger.
             let (now, wall) = (clock.now(), slot.now(clock));
             let age = now.saturating_duration_since(token.issued_at());
             let hash = fnv1a(token.access_token().secret().as_bytes());
+            let issued = wall.checked_sub(age).unwrap_or(std::time::UNIX_EPOCH);
             let previous = (record.rejection).map(|(row, stored)| {
                 let backoff = row.backoff(wall, now).unwrap_or(Backoff {
                     in_a_row: row.in_a_row,
                     retry_at: now,
                 });
-                (backoff, stored == hash, row.since)
+                let elsewhere = policy::rejected_elsewhere(stored == hash, issued, row.since);
+                (backoff, elsewhere)
             });
-            let issued = wall.checked_sub(age).unwrap_or(std::time::UNIX_EPOCH);
-            if let Some((backoff, same, rejected_at)) = previous
-                && policy::rejected_elsewhere(same, issued, rejected_at)
-            {
+            if let Some((backoff, true)) = previous {
                 return OnRejection::Drop(backoff);
             }
             let outcome = policy::on_rejection(previous.map(|p| p.0).or(in_memory), age, now);
             if let OnRejection::Drop(backoff) = outcome {
                 record.rejection = Some((Row::of(backoff, wall, now), hash));
-                let secret = token.access_token().secret();
-                if record
-                    .token
-                    .as_ref()
-                    .is_some_and(|t| t.access_token == secret)
-                {
-                    record.token = None;
-                }
+                (record.token).take_if(|t| t.access_token == token.access_token().secret());
             }
             outcome
         })
@@ -705,8 +639,7 @@ impl Inner {
     /// next check.
     fn freshness(&self, cached: &mut Cached, now: Instant) -> Freshness {
         let validity = cached.token.validity();
-        let wall = || self.config.clock.wall();
-        let freshness = cached.schedule.freshness(validity, now, wall);
+        let freshness = (cached.schedule).freshness(validity, now, || self.config.clock.wall());
         if freshness == Freshness::Fresh {
             cached.hit_until = cached.schedule.hit_until(validity, now);
         }

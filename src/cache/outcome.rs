@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::Cached;
 use super::policy::Backoff;
 use crate::wire::TokenRequest;
-use crate::{Error, Token, Unusable};
+use crate::{Error, Token};
 
 /// Why a fetch runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,10 +26,11 @@ pub(super) enum Outcome {
     Stored(Cached),
     /// A token fetched now, in `took` (the request alone). `short`: it lives less than
     /// [`Token::MIN_LIFETIME`](crate::Token::MIN_LIFETIME) by the server's clock, which also counts as a
-    /// failure (with this backoff), so that such a server is not asked once per call.
+    /// failure (this error, with this backoff), so that such a server is not asked once per
+    /// call.
     Fetched {
         token: Arc<Token>,
-        short: Option<Backoff>,
+        short: Option<(Error, Backoff)>,
         took: Duration,
     },
     /// No new token: the error and its backoff, and a still-valid token served meanwhile.
@@ -48,19 +49,18 @@ impl Outcome {
     pub fn failure(&self) -> Option<(Error, Backoff)> {
         match self {
             Outcome::Stored(_) => None,
-            Outcome::Fetched { short, .. } => {
-                short.map(|b| (Error::InvalidResponse(Unusable::ShortLived), b))
-            }
+            Outcome::Fetched { short, .. } => short.clone(),
             Outcome::Failed { error, backoff, .. } => Some((error.clone(), *backoff)),
         }
     }
 
-    /// Whether a request was sent.
-    pub fn sent(&self) -> bool {
-        matches!(
-            self,
-            Outcome::Fetched { .. } | Outcome::Failed { took: Some(_), .. }
-        )
+    /// How long the request took, if one was sent.
+    pub fn took(&self) -> Option<Duration> {
+        match self {
+            Outcome::Fetched { took, .. } => Some(*took),
+            Outcome::Failed { took, .. } => *took,
+            Outcome::Stored(_) => None,
+        }
     }
 
     /// Tells the `log` facade how the fetch of `request` went (its URL shown without
@@ -76,17 +76,10 @@ impl Outcome {
                 cached.token.lifetime().as_secs()
             ),
             Outcome::Fetched {
-                short: Some(backoff),
-                ..
-            } => log::warn!(
-                "refreshing the token for client {} at {} failed ({}); serving the \
-                 still-valid token, next try in {:.1} s",
-                client(),
-                url(),
-                Error::InvalidResponse(Unusable::ShortLived),
-                wait(backoff)
-            ),
-            Outcome::Fetched { token, took, .. } => log::info!(
+                token,
+                took,
+                short: None,
+            } => log::info!(
                 "token fetched from {} for client {} in {} ms, valid {} s",
                 url(),
                 client(),
@@ -109,22 +102,24 @@ impl Outcome {
             Outcome::Failed {
                 error,
                 backoff,
-                stale,
+                stale: None,
                 ..
-            } if stale.is_some() || mode == Mode::Background => {
-                log::warn!(
-                    "refreshing the token for client {} at {} failed ({error}); \
-                     serving the still-valid token, next try in {:.1} s",
-                    client(),
-                    url(),
-                    wait(backoff)
-                )
-            }
-            Outcome::Failed { error, backoff, .. } => log::warn!(
+            } if mode != Mode::Background => log::warn!(
                 "token request to {} for client {} failed ({error}); next try in \
                  {:.1} s",
                 url(),
                 client(),
+                wait(backoff)
+            ),
+            Outcome::Fetched {
+                short: Some((error, backoff)),
+                ..
+            }
+            | Outcome::Failed { error, backoff, .. } => log::warn!(
+                "refreshing the token for client {} at {} failed ({error}); serving the \
+                 still-valid token, next try in {:.1} s",
+                client(),
+                url(),
                 wait(backoff)
             ),
         }

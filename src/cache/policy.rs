@@ -234,15 +234,12 @@ pub(crate) fn on_rejection(previous: Option<Backoff>, age: Duration, now: Instan
 }
 
 /// Whether a token issued at `issued` is the one another process rejected at
-/// `rejected_at` (same hash, fetched before that rejection): then it is dropped here too,
-/// without counting a rejection twice. The same string fetched again after the rejection,
-/// as servers that hand out one token per client do, is a fresh token rejected again.
-pub(crate) fn rejected_elsewhere(
-    same_hash: bool,
-    issued: SystemTime,
-    rejected_at: SystemTime,
-) -> bool {
-    same_hash && issued < rejected_at
+/// `rejected_at` (`same`: the same hash, and fetched before that rejection): then it is
+/// dropped here too, without counting a rejection twice. The same string fetched again
+/// after the rejection, as servers that hand out one token per client do, is a fresh token
+/// rejected again.
+pub(crate) fn rejected_elsewhere(same: bool, issued: SystemTime, rejected_at: SystemTime) -> bool {
+    same && issued < rejected_at
 }
 
 /// How long a rejection record is worth keeping past its window: rejections count in a

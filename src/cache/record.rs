@@ -182,7 +182,7 @@ impl Record {
         if value.version != Some(VERSION) || !ours {
             return None;
         }
-        let token = value.get("token").and_then(|t| {
+        let token = value.token.as_ref().and_then(|t| {
             Some(StoredToken {
                 access_token: t.get("access_token")?.as_str()?.to_owned(),
                 scope: t.get("scope")?.as_str().map(str::to_owned),
@@ -191,10 +191,9 @@ impl Record {
                 skew_ms: t.get("skew_ms")?.as_i64()?,
             })
         });
-        let failure = value
-            .get("failure")
+        let failure = (value.failure.as_ref())
             .and_then(|f| Some((Row::from_json(f)?, Error::from_record(f.get("detail")?)?)));
-        let rejection = value.get("rejection").and_then(|r| {
+        let rejection = value.rejection.as_ref().and_then(|r| {
             let hash = u64::from_str_radix(r.get("detail")?.as_str()?, 16).ok()?;
             Some((Row::from_json(r)?, hash))
         });
@@ -215,16 +214,6 @@ struct Parts<'a> {
     token: Option<Value>,
     failure: Option<Value>,
     rejection: Option<Value>,
-}
-
-impl Parts<'_> {
-    fn get(&self, part: &str) -> Option<&Value> {
-        match part {
-            "token" => self.token.as_ref(),
-            "failure" => self.failure.as_ref(),
-            _ => self.rejection.as_ref(),
-        }
-    }
 }
 
 impl<'de> serde::Deserialize<'de> for Parts<'de> {

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::record::{Binding, Record, StoredToken};
 use crate::Token;
@@ -13,30 +13,18 @@ use crate::store::{Store, StoreError, StoreGuard};
 use crate::token::{shifted, skew_ms as offset_ms};
 use crate::wire::TokenRequest;
 
-/// How long a holder may keep the lock (a lease), and how long it is waited for: every phase
-/// of its request (resolve, connect, send the request and its body, receive the answer and
-/// its body) at its limit, and a second. A store that can tell a holder that does not
-/// progress (the disk store: a stopped process stops touching its lock file) gives it up
-/// sooner. A holder that took longer (it was stopped) writes nothing: others have gone on.
-pub(super) fn hold(request: &TokenRequest) -> Duration {
-    (request.timeout.saturating_mul(6)).saturating_add(Duration::from_secs(1))
-}
-
 /// A store, and what this source's record is bound to.
 pub(super) struct Slot {
     store: Arc<dyn Store>,
     binding: Binding,
+    /// How long a holder may keep the lock (a lease), and how long it is waited for: every phase
+    /// of its request (resolve, connect, send the request and its body, receive the answer and
+    /// its body) at its limit, and a second. A store that can tell a holder that does not
+    /// progress (the disk store: a stopped process stops touching its lock file) gives it up
+    /// sooner. A holder that took longer (it was stopped) writes nothing: others have gone on.
+    pub hold: Duration,
     /// Whether a failing store was reported already.
     warned: AtomicBool,
-}
-
-/// The slot's lock, or why there is none.
-pub(super) enum Lock<'a> {
-    Held(Box<dyn StoreGuard + 'a>),
-    /// Another process holds it (after the wait).
-    Busy,
-    /// The store failed (reported): go on as a single process.
-    Failed,
 }
 
 impl Slot {
@@ -44,6 +32,7 @@ impl Slot {
         Slot {
             store,
             binding: Binding::new(request),
+            hold: (request.timeout.saturating_mul(6)).saturating_add(Duration::from_secs(1)),
             warned: AtomicBool::new(false),
         }
     }
@@ -63,15 +52,9 @@ impl Slot {
     }
 
     fn decode(&self, read: Result<Option<Vec<u8>>, StoreError>) -> Result<Record, ()> {
-        match read {
-            Ok(bytes) => Ok((bytes.as_deref())
-                .and_then(|b| Record::decode(b, Some(&self.binding)))
-                .unwrap_or_default()),
-            Err(error) => {
-                self.report(&error);
-                Err(())
-            }
-        }
+        let bytes = read.map_err(|error| self.report(&error))?;
+        let record = (bytes.as_deref()).and_then(|b| Record::decode(b, Some(&self.binding)));
+        Ok(record.unwrap_or_default())
     }
 
     /// The record, read without the lock; empty when there is none or the store failed.
@@ -95,12 +78,8 @@ impl Slot {
     /// fetching: then memory alone decides), lets `change` change it, and writes it back;
     /// `None` when the lock or the store failed. For `reject` and `invalidate`, on an API
     /// call's path.
-    pub fn update<T>(
-        &self,
-        request: &TokenRequest,
-        change: impl FnOnce(&mut Record) -> T,
-    ) -> Option<T> {
-        let Lock::Held(mut guard) = self.lock(Duration::from_millis(100), request) else {
+    pub fn update<T>(&self, change: impl FnOnce(&mut Record) -> T) -> Option<T> {
+        let Ok(Some(mut guard)) = self.lock(Duration::from_millis(100)) else {
             return None;
         };
         let mut record = self.read_locked(&mut *guard).ok()?;
@@ -108,16 +87,12 @@ impl Slot {
         self.write(&mut *guard, &record).then_some(result)
     }
 
-    /// Takes the lock, waiting at most `wait` for another holder.
-    pub fn lock(&self, wait: Duration, request: &TokenRequest) -> Lock<'_> {
-        match (self.store).lock(&self.binding.key, wait, hold(request)) {
-            Ok(Some(guard)) => Lock::Held(guard),
-            Ok(None) => Lock::Busy,
-            Err(error) => {
-                self.report(&error);
-                Lock::Failed
-            }
-        }
+    /// Takes the lock, waiting at most `wait` for another holder: `Ok(None)` when another
+    /// process holds it still, `Err` when the store failed (reported: go on as a single
+    /// process).
+    pub fn lock(&self, wait: Duration) -> Result<Option<Box<dyn StoreGuard + '_>>, ()> {
+        let locked = (self.store).lock(&self.binding.key, wait, self.hold);
+        locked.map_err(|error| self.report(&error))
     }
 
     /// Now on the record clock: the store's own, or this host's wall clock.
@@ -129,16 +104,13 @@ impl Slot {
     pub fn stored(&self, token: &Token, clock: &Clock) -> StoredToken {
         let (wall, record_now) = (clock.wall(), self.now(clock));
         let age = clock.now().saturating_duration_since(token.issued_at());
+        let offset = offset_ms(record_now, wall);
         StoredToken {
             access_token: token.access_token().secret().to_owned(),
             scope: token.scope().map(str::to_owned),
-            issued_at: record_now
-                .checked_sub(age)
-                .unwrap_or(SystemTime::UNIX_EPOCH),
+            issued_at: record_now.checked_sub(age).unwrap_or(UNIX_EPOCH),
             lifetime: token.lifetime(),
-            skew_ms: token
-                .clock_skew_ms()
-                .saturating_add(offset_ms(record_now, wall)),
+            skew_ms: token.clock_skew_ms().saturating_add(offset),
         }
     }
 

@@ -70,16 +70,13 @@ impl Binding {
         fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
             serde_json::to_string(value).unwrap_or_default()
         }
-        let mut settings = format!(
-            "{{\"client_auth\":{},\"client_id\":{}",
-            json(request.client_auth.name()),
-            json(request.credentials.id())
-        );
+        let mut settings = format!("{{\"client_auth\":{}", json(request.client_auth.name()));
         // What authenticates, hashed (never key material), and only when set, so that the
         // slots of the other methods keep their names.
         if let Some(cert) = request.tls.as_ref().and_then(TlsSettings::client_cert_der) {
             settings += &format!(",\"client_cert\":\"{:016x}\"", fnv1a(cert));
         }
+        settings += &format!(",\"client_id\":{}", json(request.credentials.id()));
         if let Some(key) = &request.client_key {
             let hash = fnv1a(key.binding().as_bytes());
             settings += &format!(",\"client_key\":\"{hash:016x}\"");
@@ -163,10 +160,11 @@ impl Record {
             (self.failure.as_ref()).and_then(|(row, error)| Some(row.to_json(error.to_record()?)));
         let rejection =
             (self.rejection.as_ref()).map(|(row, hash)| row.to_json(format!("{hash:016x}").into()));
-        let settings: Value = serde_json::from_str(&binding.settings).unwrap_or_default();
-        let record = json!({"version": VERSION, "settings": settings,
-            "check": binding.check, "token": token, "failure": failure, "rejection": rejection});
-        serde_json::to_vec(&record).unwrap_or_default()
+        // The settings go in as the very text they are compared with when read.
+        let rest = json!({"version": VERSION, "check": binding.check, "token": token,
+            "failure": failure, "rejection": rejection});
+        let rest = rest.to_string();
+        format!("{{\"settings\":{},{}", binding.settings, &rest[1..]).into_bytes()
     }
 
     /// The record in `bytes` if it is of this version and for `binding` (any binding when
@@ -344,10 +342,19 @@ mod tests {
         );
         request.scopes = vec!["read".into(), "wr\nite".into()];
         request.params = vec![("audience".into(), "https://api".into())];
-        let binding = Binding::new(&request);
-        let value: Value = serde_json::from_str(&binding.settings).unwrap();
-        assert_eq!(value.to_string(), binding.settings);
-        assert_eq!(key_of(&value, binding.check), binding.key);
+        let same = |request: &TokenRequest| {
+            let binding = Binding::new(request);
+            let value: Value = serde_json::from_str(&binding.settings).unwrap();
+            assert_eq!(value.to_string(), binding.settings);
+            assert_eq!(key_of(&value, binding.check), binding.key);
+        };
+        same(&request);
+        // With what authenticates instead of a secret, hashed: a certificate and a key.
+        let pem = |name: &str| std::fs::read(format!("tests/it/keys/{name}")).unwrap();
+        let tls = TlsSettings::new().with_client_cert(&pem("client.pem"), &pem("client.key"));
+        request.tls = Some(tls.unwrap());
+        request.client_key = Some(crate::ClientKey::tls_client_auth());
+        same(&request);
     }
 
     #[test]

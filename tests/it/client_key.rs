@@ -659,3 +659,28 @@ fn an_assertion_file_others_may_write_is_refused() {
     }
     any.assert_calls(0);
 }
+
+/// A token fetched with a client certificate is read back from the disk by the next process
+/// with the same certificate (its slot is bound to the certificate's hash): one request.
+#[cfg(unix)]
+#[test]
+fn a_token_for_a_client_certificate_is_shared_through_the_disk() {
+    let server = crate::fixture::TokenServer::start();
+    let token = server.token("T", 3600);
+    let dir = temp_dir("client-cert-disk");
+    let pem = |name: &str| std::fs::read(format!("tests/it/keys/{name}")).unwrap();
+    let source = || {
+        let tls = TlsSettings::new().with_client_cert(&pem("client.pem"), &pem("client.key"));
+        let cache = apiauth::DiskCache::open(dir.join("apiauth")).unwrap();
+        let config = TokenConfig::new(server.token_url(), Credentials::new("id", "").unwrap());
+        config
+            .with_client_key(ClientKey::tls_client_auth())
+            .with_tls(tls.unwrap())
+            .with_disk_cache(cache)
+            .build()
+            .unwrap()
+    };
+    assert_eq!(secret_of(&source()), "T");
+    assert_eq!(secret_of(&source()), "T");
+    token.assert_calls(1);
+}

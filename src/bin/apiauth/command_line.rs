@@ -102,36 +102,23 @@ impl Settings {
     }
 }
 
-/// A value an option takes as one of a few words (any case), read by its `FromStr`.
-trait Word: FromStr {
-    /// Every word, in `--help`'s order.
-    fn names() -> Vec<&'static str>;
-}
-
-/// The command's own enums, each variant with its word: `ALL` in `--help`'s order, `name`,
-/// `FromStr` (any case) and [`Word`].
+/// The command's own enums, as the library's: `ALL` in `--help`'s order, `name` and
+/// `FromStr` (any case).
 macro_rules! words {
     ($($(#[$doc:meta])* $type:ident { $($variant:ident = $name:literal),* })*) => {$(
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum $type { $($variant),* }
         impl $type {
-            const ALL: &[($type, &str)] = &[$(($type::$variant, $name)),*];
-            #[allow(dead_code)] // not every type's name is printed (Format's is not)
+            const ALL: &[$type] = &[$($type::$variant),*];
             pub fn name(self) -> &'static str {
-                Self::ALL.iter().find(|(it, _)| *it == self).map_or("", |(_, name)| name)
+                match self { $($type::$variant => $name),* }
             }
         }
         impl FromStr for $type {
             type Err = ();
             fn from_str(name: &str) -> Result<$type, ()> {
-                let found = Self::ALL.iter().find(|(_, it)| it.eq_ignore_ascii_case(name));
-                found.map(|(it, _)| *it).ok_or(())
-            }
-        }
-        impl Word for $type {
-            fn names() -> Vec<&'static str> {
-                Self::ALL.iter().map(|(_, name)| *name).collect()
+                Self::ALL.iter().copied().find(|it| it.name().eq_ignore_ascii_case(name)).ok_or(())
             }
         }
     )*};
@@ -139,7 +126,7 @@ macro_rules! words {
 words! {
     /// A subcommand.
     Command { Request = "request", Header = "header", Token = "token",
-        CacheList = "cache list", CacheClear = "cache clear" }
+        CacheClear = "cache clear", CacheList = "cache list" }
     /// Whose token endpoint and APIs.
     Provider { MyConnectedFleet = "my-connected-fleet", Motorweb = "motorweb", Generic = "generic" }
     /// What `apiauth header` prints.
@@ -151,17 +138,10 @@ words! {
         Assertion = "assertion", TlsClientAuth = "tls-client-auth" }
 }
 
-/// [`Word`] for the library's types, by their own `ALL`, `name` and `FromStr`.
-macro_rules! library_words {
-    ($($type:ty),*) => {$(
-        impl Word for $type {
-            fn names() -> Vec<&'static str> {
-                <$type>::ALL.iter().map(|word| word.name()).collect()
-            }
-        }
-    )*};
+/// The names of the types' `ALL`, in order: the library's own for library types.
+macro_rules! names {
+    ($($type:ty),*) => { [$(<$type>::ALL.iter().map(|it| it.name()).collect::<Vec<_>>()),*].concat() };
 }
-library_words!(Api, Environment, ClientAuth);
 
 /// Every option but `-h` and `-V`, in `--help`'s order, one a line: the subcommands it
 /// applies to (`all`; `auth`: request, header, token; `auth+clear`: and cache clear) and,
@@ -217,31 +197,26 @@ struct Opt {
 fn options() -> impl Iterator<Item = Opt> {
     OPTIONS.lines().map(|line| {
         let (group, rest) = line.split_once(' ').unwrap_or_default();
-        let (group, only) = group
-            .split_once('/')
-            .map_or((group, None), |(g, o)| (g, Some(o)));
+        let mut group = group.split('/');
         let (synopsis, help) = rest.split_once("  ").unwrap_or_default();
         let (short, long) = synopsis.split_once(", ").unwrap_or(("", synopsis));
         let (long, value) = long.split_once(' ').unwrap_or((long, ""));
-        let commands = match group {
-            "auth" => AUTH,
-            "auth+clear" => AUTH_AND_CLEAR,
+        let commands = match group.next().unwrap_or_default() {
+            "auth" => &Command::ALL[..3],
+            "auth+clear" => &Command::ALL[..4],
             "request" => &[Command::Request],
             "header" => &[Command::Header],
             "clear" => &[Command::CacheClear],
             _ => &[],
         };
-        let (short, long) = (short.chars().nth(1), long.trim_start_matches('-'));
-        let takes_value = !value.is_empty();
-        let help = help.trim();
         Opt {
             commands,
-            only,
+            only: group.next(),
             synopsis,
-            short,
-            long,
-            takes_value,
-            help,
+            short: short.chars().nth(1),
+            long: long.trim_start_matches('-'),
+            takes_value: !value.is_empty(),
+            help: help.trim(),
         }
     })
 }
@@ -261,12 +236,12 @@ impl Opt {
 /// The words `long` takes, for `--help` and its messages.
 fn words_of(long: &str) -> Vec<&'static str> {
     match long {
-        "provider" => Provider::names(),
-        "api" => Api::names(),
-        "env" => Environment::names(),
-        "client-auth" => [ClientAuth::names(), KeyMethod::names()].concat(),
-        "alg" => Alg::names(),
-        "format" => Format::names(),
+        "provider" => names!(Provider),
+        "api" => names!(Api),
+        "env" => names!(Environment),
+        "client-auth" => names!(ClientAuth, KeyMethod),
+        "alg" => names!(Alg),
+        "format" => names!(Format),
         "method" => METHODS.split(' ').collect(),
         _ => Vec::new(),
     }
@@ -277,19 +252,19 @@ fn set(s: &mut Settings, long: &str, value: String) -> Result<(), String> {
     let path = || Ok(PathBuf::from(&value));
     match long {
         "verbose" => s.verbose = s.verbose.saturating_add(1),
-        "provider" => put(&mut s.provider, word(&value))?,
-        "api" => put(&mut s.api, word(&value))?,
-        "env" => put(&mut s.env, word(&value))?,
+        "provider" => put(&mut s.provider, word(&value, long))?,
+        "api" => put(&mut s.api, word(&value, long))?,
+        "env" => put(&mut s.env, word(&value, long))?,
         "client-auth" if s.client_auth.is_some() || s.key_method.is_some() => {
             Err("is given more than once")?
         }
         "client-auth" => match value.parse() {
             Ok(style) => s.client_auth = Some(style),
-            Err(_) => s.key_method = Some(word(&value).map_err(|_| takes(&words_of(long)))?),
+            Err(_) => s.key_method = Some(word(&value, long)?),
         },
         "private-key" => put(&mut s.private_key, path())?,
         "key-id" => put(&mut s.key_id, Ok(value))?,
-        "alg" => put(&mut s.alg, word(&value))?,
+        "alg" => put(&mut s.alg, word(&value, long))?,
         "client-assertion-file" => put(&mut s.assertion_file, path())?,
         "client-assertion-command" => put(&mut s.assertion_command, Ok(value))?,
         "client-assertion-arg" => s.assertion_args.push(value),
@@ -300,7 +275,7 @@ fn set(s: &mut Settings, long: &str, value: String) -> Result<(), String> {
         "base-url" => put(&mut s.base_url, url(value))?,
         "scope" => s.scopes.push(value),
         "param" => s.params.push(pair(&value)?),
-        "format" => put(&mut s.format, word(&value))?,
+        "format" => put(&mut s.format, word(&value, long))?,
         "credentials-file" => put(&mut s.credentials_file, path())?,
         "no-cache" => flag(&mut s.no_cache)?,
         "refresh" => flag(&mut s.refresh)?,
@@ -316,14 +291,6 @@ fn set(s: &mut Settings, long: &str, value: String) -> Result<(), String> {
     }
     Ok(())
 }
-
-const AUTH: &[Command] = &[Command::Request, Command::Header, Command::Token];
-const AUTH_AND_CLEAR: &[Command] = &[
-    Command::Request,
-    Command::Header,
-    Command::Token,
-    Command::CacheClear,
-];
 
 /// `--method`'s words.
 const METHODS: &str = "GET HEAD POST PUT PATCH DELETE OPTIONS";
@@ -558,9 +525,9 @@ fn pair(value: &str) -> Result<(String, String), String> {
     Ok((name.into(), value.into()))
 }
 
-/// One of `T`'s words, in any case.
-fn word<T: Word>(value: &str) -> Result<T, String> {
-    (value.to_ascii_lowercase().parse()).map_err(|_| takes(&T::names()))
+/// One of the words of option `long`, in any case.
+fn word<T: FromStr>(value: &str, long: &str) -> Result<T, String> {
+    (value.to_ascii_lowercase().parse()).map_err(|_| takes(&words_of(long)))
 }
 
 /// What an option takes: `takes a, b or c`.

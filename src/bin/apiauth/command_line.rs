@@ -4,7 +4,6 @@
 //!
 //! No error repeats a value or an unknown option as typed: a misplaced secret could be in it.
 
-use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -50,37 +49,38 @@ pub struct Settings {
     /// `--client-auth`: a style of the library's with the shared secret, or a method without.
     client_auth: Option<ClientAuth>,
     pub key_method: Option<KeyMethod>,
-    pub private_key: Option<PathBuf>,
-    pub key_id: Option<String>,
     pub alg: Option<Alg>,
-    pub assertion_file: Option<PathBuf>,
-    pub assertion_command: Option<String>,
-    pub assertion_args: Vec<String>,
-    pub cert: Option<PathBuf>,
-    pub key: Option<PathBuf>,
-    pub cacert: Option<PathBuf>,
     pub token_url: Option<String>,
-    base_url: Option<String>,
-    pub scopes: Vec<String>,
     pub params: Vec<(String, String)>,
     pub format: Option<Format>,
-    pub credentials_file: Option<PathBuf>,
-    pub no_cache: bool,
-    pub refresh: bool,
     timeout: Option<Duration>,
     pub api_base_url: Option<String>,
     pub method: Option<Method>,
     pub data: Option<String>,
     pub headers: Vec<String>,
     pub include: bool,
-    pub customer_id: Option<String>,
     max_time: Option<Duration>,
-    pub client_id: Option<String>,
+    /// Every option read, with its value as given (empty for a flag): [`Settings::get`].
+    given: Vec<(Opt, String)>,
     /// For `header`, `token` and `request`.
     pub source: Option<HeaderSource>,
 }
 
 impl Settings {
+    /// The values given to option `long`, in order.
+    pub fn all(&self, long: &str) -> impl Iterator<Item = &str> {
+        let given = self
+            .given
+            .iter()
+            .filter(move |(option, _)| option.long == long);
+        given.map(|(_, value)| value.as_str())
+    }
+
+    /// The value of option `long` (empty for a flag), if given.
+    pub fn get(&self, long: &str) -> Option<&str> {
+        self.all(long).next()
+    }
+
     /// `request`'s target: a path below the API base URL, or a full URL on its origin.
     pub fn target(&self) -> &str {
         self.words.get(1).map_or("", String::as_str)
@@ -247,47 +247,30 @@ fn words_of(long: &str) -> Vec<&'static str> {
     }
 }
 
-/// Reads the `value` of option `long` into `s`.
-fn set(s: &mut Settings, long: &str, value: String) -> Result<(), String> {
-    let path = || Ok(PathBuf::from(&value));
+/// Reads the `value` of option `long` into the typed settings (the others keep it as given).
+fn set(s: &mut Settings, long: &str, value: &str) -> Result<(), String> {
     match long {
         "verbose" => s.verbose = s.verbose.saturating_add(1),
-        "provider" => put(&mut s.provider, word(&value, long))?,
-        "api" => put(&mut s.api, word(&value, long))?,
-        "env" => put(&mut s.env, word(&value, long))?,
-        "client-auth" if s.client_auth.is_some() || s.key_method.is_some() => {
-            Err("is given more than once")?
-        }
+        "provider" => s.provider = Some(word(value, long)?),
+        "api" => s.api = Some(word(value, long)?),
+        "env" => s.env = Some(word(value, long)?),
         "client-auth" => match value.parse() {
             Ok(style) => s.client_auth = Some(style),
-            Err(_) => s.key_method = Some(word(&value, long)?),
+            Err(_) => s.key_method = Some(word(value, long)?),
         },
-        "private-key" => put(&mut s.private_key, path())?,
-        "key-id" => put(&mut s.key_id, Ok(value))?,
-        "alg" => put(&mut s.alg, word(&value, long))?,
-        "client-assertion-file" => put(&mut s.assertion_file, path())?,
-        "client-assertion-command" => put(&mut s.assertion_command, Ok(value))?,
-        "client-assertion-arg" => s.assertion_args.push(value),
-        "cert" => put(&mut s.cert, path())?,
-        "key" => put(&mut s.key, path())?,
-        "cacert" => put(&mut s.cacert, path())?,
-        "token-url" => put(&mut s.token_url, url(value))?,
-        "base-url" => put(&mut s.base_url, url(value))?,
-        "scope" => s.scopes.push(value),
-        "param" => s.params.push(pair(&value)?),
-        "format" => put(&mut s.format, word(&value, long))?,
-        "credentials-file" => put(&mut s.credentials_file, path())?,
-        "no-cache" => flag(&mut s.no_cache)?,
-        "refresh" => flag(&mut s.refresh)?,
-        "timeout" => put(&mut s.timeout, seconds(&value))?,
-        "api-base-url" => put(&mut s.api_base_url, url(value))?,
-        "method" => put(&mut s.method, method(&value))?,
-        "data" => put(&mut s.data, Ok(value))?,
-        "header" => s.headers.push(value),
-        "include" => flag(&mut s.include)?,
-        "customer-id" => put(&mut s.customer_id, Ok(value))?,
-        "max-time" => put(&mut s.max_time, seconds(&value))?,
-        _ => put(&mut s.client_id, Ok(value))?,
+        "alg" => s.alg = Some(word(value, long)?),
+        "token-url" => s.token_url = Some(url(value)?),
+        "base-url" => urls::check(value)?,
+        "param" => s.params.push(pair(value)?),
+        "format" => s.format = Some(word(value, long)?),
+        "timeout" => s.timeout = Some(seconds(value)?),
+        "api-base-url" => s.api_base_url = Some(url(value)?),
+        "method" => s.method = Some(method(value)?),
+        "data" => s.data = Some(value.into()),
+        "header" => s.headers.push(value.into()),
+        "include" => s.include = true,
+        "max-time" => s.max_time = Some(seconds(value)?),
+        _ => {}
     }
     Ok(())
 }
@@ -303,7 +286,6 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
     let total = args.len();
     let mut parser = lexopt::Parser::from_args(args);
     let mut settings = Settings::default();
-    let mut seen: Vec<Opt> = Vec::new();
     // The 1-based position of the argument being read (for messages that cannot quote it);
     // within a cluster of short options (`-iv`), the cluster's.
     let mut at = 1;
@@ -336,8 +318,12 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
             true => (parser.value().map_err(lex_error)?.into_string())
                 .map_err(|_| format!("--{long} takes UTF-8 text"))?,
         };
-        set(&mut settings, long, value).map_err(|why| format!("--{long} {why}"))?;
-        seen.push(option);
+        let repeats = long == "verbose" || option.help.ends_with("(repeatable)");
+        if !repeats && settings.get(long).is_some() {
+            return Err(format!("--{long} is given more than once"));
+        }
+        set(&mut settings, long, &value).map_err(|why| format!("--{long} {why}"))?;
+        settings.given.push((option, value));
     }
     // A parameter can also carry an assertion, a token or a key: never on argv.
     let carries = |name: &str| {
@@ -352,8 +338,8 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
     {
         return Err(SECRET_ON_ARGV.into());
     }
-    for option in seen {
-        applies(&settings, option)?;
+    for (option, _) in &settings.given {
+        applies(&settings, *option)?;
     }
     finish(&mut settings)?;
     Ok(Invocation::Run(Box::new(settings)))
@@ -430,17 +416,20 @@ fn finish(settings: &mut Settings) -> Result<(), String> {
 
 /// Checks that the options of the client key and certificate come together.
 fn client_key_options(s: &Settings) -> Result<(), String> {
-    let assertion = (&s.assertion_file, &s.assertion_command);
+    let assertion = (
+        s.get("client-assertion-file"),
+        s.get("client-assertion-command"),
+    );
     let missing = match s.key_method {
-        Some(KeyMethod::PrivateKeyJwt) if s.private_key.is_none() => "--private-key FILE",
+        Some(KeyMethod::PrivateKeyJwt) if s.get("private-key").is_none() => "--private-key FILE",
         Some(KeyMethod::Assertion) if assertion.0.is_some() == assertion.1.is_some() => {
             "one of --client-assertion-file FILE and --client-assertion-command PROG"
         }
-        Some(KeyMethod::TlsClientAuth) if s.cert.is_none() => "--cert FILE and --key FILE",
-        _ if s.cert.is_some() != s.key.is_some() => {
+        Some(KeyMethod::TlsClientAuth) if s.get("cert").is_none() => "--cert FILE and --key FILE",
+        _ if s.get("cert").is_some() != s.get("key").is_some() => {
             return Err("--cert and --key go together".into());
         }
-        _ if !s.assertion_args.is_empty() && assertion.1.is_none() => {
+        _ if s.get("client-assertion-arg").is_some() && assertion.1.is_none() => {
             return Err("--client-assertion-arg needs --client-assertion-command".into());
         }
         _ => return Ok(()),
@@ -451,7 +440,7 @@ fn client_key_options(s: &Settings) -> Result<(), String> {
 
 /// The header's source for the provider given; sets where its APIs live.
 fn header_source(settings: &mut Settings, command: Command) -> Result<HeaderSource, String> {
-    let (base_url, token_url) = (settings.base_url.as_deref(), settings.token_url.clone());
+    let (base_url, token_url) = (settings.get("base-url"), settings.token_url.clone());
     let mut client_auth = ClientAuth::RequestBody;
     let mut scheme = TokenScheme::Bearer;
     let (token_url, apis) = match settings.provider {
@@ -499,23 +488,6 @@ fn header_source(settings: &mut Settings, command: Command) -> Result<HeaderSour
     Ok(HeaderSource::Token(token_url, client_auth, scheme))
 }
 
-/// Sets an option's `slot` once.
-fn put<T>(slot: &mut Option<T>, value: Result<T, String>) -> Result<(), String> {
-    if slot.is_some() {
-        return Err("is given more than once".into());
-    }
-    *slot = Some(value?);
-    Ok(())
-}
-
-/// Sets a flag once.
-fn flag(slot: &mut bool) -> Result<(), String> {
-    match std::mem::replace(slot, true) {
-        true => Err("is given more than once".into()),
-        false => Ok(()),
-    }
-}
-
 /// `NAME=VALUE`.
 fn pair(value: &str) -> Result<(String, String), String> {
     let (name, value) = value
@@ -544,8 +516,8 @@ fn method(value: &str) -> Result<Method, String> {
 }
 
 /// An http(s) URL as [`urls::check`] allows.
-fn url(value: String) -> Result<String, String> {
-    urls::check(&value).map(|()| value)
+fn url(value: &str) -> Result<String, String> {
+    urls::check(value).map(|()| value.into())
 }
 
 /// A positive, finite number of seconds, at most 1,000,000 (about 11 days: a limit beyond any

@@ -60,7 +60,8 @@ pub fn load(file: Option<&Path>, needs_secret: bool) -> Result<Credentials, Exit
 
 /// The client key that `--client-auth` names, for the methods without a shared secret.
 pub fn client_key(s: &Settings) -> Result<Option<ClientKey>, Exit> {
-    let key = match (s.key_method, &s.private_key, &s.assertion_file) {
+    let (key, file) = (s.get("private-key"), s.get("client-assertion-file"));
+    let key = match (s.key_method, key.map(Path::new), file) {
         (Some(KeyMethod::PrivateKeyJwt), Some(path), _) => {
             let key = ClientKey::private_key_jwt(&read(path, "--private-key", true)?)?;
             let alg = key.algorithm().unwrap_or_default();
@@ -73,14 +74,17 @@ pub fn client_key(s: &Settings) -> Result<Option<ClientKey>, Exit> {
         }
         (Some(KeyMethod::ClientSecretJwt), ..) => ClientKey::client_secret_jwt(),
         (Some(KeyMethod::Assertion), _, Some(path)) => ClientKey::assertion_file(path),
-        (Some(KeyMethod::Assertion), ..) => match &s.assertion_command {
-            Some(program) => ClientKey::assertion_command(program, &s.assertion_args),
+        (Some(KeyMethod::Assertion), ..) => match s.get("client-assertion-command") {
+            Some(program) => {
+                let args: Vec<&str> = s.all("client-assertion-arg").collect();
+                ClientKey::assertion_command(program, &args)
+            }
             None => return Ok(None),
         },
         (Some(KeyMethod::TlsClientAuth), ..) => ClientKey::tls_client_auth(),
         _ => return Ok(None),
     };
-    Ok(Some(match &s.key_id {
+    Ok(Some(match s.get("key-id") {
         Some(kid) => key.with_key_id(kid),
         None => key,
     }))
@@ -89,14 +93,15 @@ pub fn client_key(s: &Settings) -> Result<Option<ClientKey>, Exit> {
 /// The TLS settings of `--cert`, `--key` and `--cacert`, if any is given.
 pub fn tls(s: &Settings) -> Result<Option<TlsSettings>, Exit> {
     let mut tls = TlsSettings::new();
-    if let (Some(cert), Some(key)) = (&s.cert, &s.key) {
+    let path = |long| s.get(long).map(Path::new);
+    if let (Some(cert), Some(key)) = (path("cert"), path("key")) {
         let key = read(key, "--key", true)?;
         tls = tls.with_client_cert(&read(cert, "--cert", false)?, &key)?;
     }
-    if let Some(cacert) = &s.cacert {
+    if let Some(cacert) = path("cacert") {
         tls = tls.with_root_certs(&read(cacert, "--cacert", false)?)?;
     }
-    Ok((s.cert.is_some() || s.cacert.is_some()).then_some(tls))
+    Ok((path("cert").is_some() || path("cacert").is_some()).then_some(tls))
 }
 
 /// The variable `name`: `None` if unset, an error if empty or not UTF-8.

@@ -11,6 +11,7 @@ mod request;
 mod urls;
 
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
@@ -104,7 +105,7 @@ fn run() -> Result<(), Exit> {
         Invocation::Run(settings) => settings,
     };
     logger::install(settings.verbose);
-    let (token_url, client_id) = (settings.token_url.as_deref(), settings.client_id.as_deref());
+    let (token_url, client_id) = (settings.token_url.as_deref(), settings.get("client-id"));
     match settings.command {
         Some(Command::Request) => request::run(&settings),
         Some(Command::CacheList) => print(cache_cmd::list()?.as_bytes()),
@@ -133,7 +134,10 @@ fn print(bytes: &[u8]) -> Result<(), Exit> {
 /// and the TLS settings `tls` of the command line.
 fn auth(settings: &Settings, tls: Option<&TlsSettings>) -> Result<Auth, Exit> {
     let needs_secret = settings.needs_secret();
-    let creds = credentials_file::load(settings.credentials_file.as_deref(), needs_secret)?;
+    let creds = credentials_file::load(
+        settings.get("credentials-file").map(Path::new),
+        needs_secret,
+    )?;
     let Some(HeaderSource::Token(token_url, client_auth, scheme)) = &settings.source else {
         return Ok(Auth::Basic(creds, BasicEncoding::Raw));
     };
@@ -144,7 +148,7 @@ fn auth(settings: &Settings, tls: Option<&TlsSettings>) -> Result<Auth, Exit> {
     if let Some(tls) = tls {
         config = config.with_tls(tls.clone());
     }
-    let config = settings.scopes.iter().fold(
+    let config = settings.all("scope").fold(
         config.with_timeout(settings.timeout()),
         TokenConfig::with_scope,
     );
@@ -152,13 +156,13 @@ fn auth(settings: &Settings, tls: Option<&TlsSettings>) -> Result<Auth, Exit> {
     let config = params.fold(config, |config, (name, value)| {
         config.with_param(name, value)
     });
-    let source = if settings.no_cache {
+    let source = if settings.get("no-cache").is_some() {
         config
     } else {
         with_disk_cache(config)
     }
     .build()?;
-    if settings.refresh {
+    if settings.get("refresh").is_some() {
         source.refresh()?;
     }
     Ok(Auth::Token(source, *scheme))

@@ -139,7 +139,7 @@ fn agent(call: &Settings, tls: Option<&TlsSettings>) -> ureq::Agent {
 /// secret could be in it).
 fn url(call: &Settings) -> Result<String, Exit> {
     let (target, placeholder) = (call.target(), call.target().contains("{customerId}"));
-    let target = match &call.customer_id {
+    let target = match call.get("customer-id") {
         Some(_) if !placeholder => Err("--customer-id needs {customerId} in the path")?,
         // The id is never echoed: a misplaced secret could be in it.
         Some(id) => urls::customer_path(target, id)

@@ -69,10 +69,7 @@ pub struct Settings {
 impl Settings {
     /// The values given to option `long`, in order.
     pub fn all(&self, long: &str) -> impl Iterator<Item = &str> {
-        let given = self
-            .given
-            .iter()
-            .filter(move |(option, _)| option.long == long);
+        let given = self.given.iter().filter(move |(it, _)| it.long == long);
         given.map(|(_, value)| value.as_str())
     }
 
@@ -94,11 +91,6 @@ impl Settings {
     /// The limit for the whole API call (`--max-time`): 300 s unless given.
     pub fn max_time(&self) -> Duration {
         self.max_time.unwrap_or(Duration::from_secs(300))
-    }
-
-    /// Whether the client authenticates with the shared secret (`APIAUTH_CLIENT_SECRET`).
-    pub fn needs_secret(&self) -> bool {
-        matches!(self.key_method, None | Some(KeyMethod::ClientSecretJwt))
     }
 }
 
@@ -299,7 +291,9 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
         let found = match arg {
             Arg::Short('h') | Arg::Long("help") => return Ok(Invocation::Help(settings.command)),
             Arg::Short('V') | Arg::Long("version") => return Ok(Invocation::Version),
-            Arg::Long(name) if secret_like(name) => return Err(SECRET_ON_ARGV.into()),
+            Arg::Long(name) if carries_secret(name, &SECRET_WORDS[..3]) => {
+                return Err(SECRET_ON_ARGV.into());
+            }
             Arg::Short(short) => options().find(|o| o.short == Some(short)),
             Arg::Long(long) => options().find(|o| o.long == long),
             Arg::Value(value) => {
@@ -326,16 +320,7 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
         settings.given.push((option, value));
     }
     // A parameter can also carry an assertion, a token or a key: never on argv.
-    let carries = |name: &str| {
-        ["assertion", "token", "key"]
-            .iter()
-            .any(|w| name.contains(w))
-    };
-    let params = settings.params.iter();
-    if params
-        .map(|(name, _)| name.to_ascii_lowercase())
-        .any(|n| secret_like(&n) || carries(&n))
-    {
+    if (settings.params.iter()).any(|(name, _)| carries_secret(name, SECRET_WORDS)) {
         return Err(SECRET_ON_ARGV.into());
     }
     for (option, _) in &settings.given {
@@ -538,12 +523,13 @@ fn one_of(words: &[&str]) -> String {
     }
 }
 
-/// Whether an option or parameter name looks like it carries a secret.
-fn secret_like(name: &str) -> bool {
+/// What an option's name (the first three) or a parameter's name must not hold.
+const SECRET_WORDS: &[&str] = &["secret", "password", "passwd", "assertion", "token", "key"];
+
+/// Whether an option or parameter name holds one of `words`, in any case.
+fn carries_secret(name: &str, words: &[&str]) -> bool {
     let name = name.to_ascii_lowercase();
-    ["secret", "password", "passwd"]
-        .iter()
-        .any(|word| name.contains(word))
+    words.iter().any(|word| name.contains(word))
 }
 
 /// lexopt's error, without the value it may quote.

@@ -27,9 +27,10 @@ const CR: &str = "a carriage return (CR), which a shell would read into the valu
 /// The largest file read.
 const MAX_FILE: u64 = 64 * 1024;
 
-/// The credentials from `file` if given, else from the environment; the secret only if
-/// `needs_secret` (else empty).
-pub fn load(file: Option<&Path>, needs_secret: bool) -> Result<Credentials, Exit> {
+/// The credentials from `--credentials-file` if given, else from the environment; the secret
+/// only if the client authenticates with it (else empty).
+pub fn load(s: &Settings) -> Result<Credentials, Exit> {
+    let file = s.get("credentials-file").map(Path::new);
     let (id, secret) = match file {
         Some(path) => {
             let text = String::from_utf8(read(path, "credentials file", true)?);
@@ -38,16 +39,11 @@ pub fn load(file: Option<&Path>, needs_secret: bool) -> Result<Credentials, Exit
         }
         None => (var(ID)?, var(SECRET)?),
     };
-    let origin = if file.is_some() {
-        "in the credentials file"
-    } else {
-        "in the environment"
-    };
-    let secret = if needs_secret {
-        secret
-    } else {
-        Some(String::new())
-    };
+    let origin = file.map_or("in the environment", |_| "in the credentials file");
+    let needs_secret = matches!(s.key_method, None | Some(KeyMethod::ClientSecretJwt));
+    let secret = needs_secret
+        .then_some(secret)
+        .unwrap_or(Some(String::new()));
     match (id, secret) {
         (Some(id), Some(secret)) => Ok(Credentials::new(id, secret)?),
         (None, None) if file.is_none() => Err(format!(

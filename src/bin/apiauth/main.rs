@@ -11,7 +11,6 @@ mod request;
 mod urls;
 
 use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
@@ -40,8 +39,10 @@ const API_STATUS: u8 = 7;
 
 impl Exit {
     fn new(code: u8, message: impl Into<String>) -> Exit {
-        let message = message.into();
-        Exit { code, message }
+        Exit {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -81,22 +82,16 @@ fn main() -> ExitCode {
     let Err(failure) = run() else {
         return ExitCode::SUCCESS;
     };
-    let hint = if failure.code == USAGE {
-        " (see apiauth --help)"
-    } else {
-        ""
-    };
+    let hint = (failure.code == USAGE).then_some(" (see apiauth --help)");
     if !failure.message.is_empty() {
-        say(&format!("{}{hint}", failure.message));
+        say(&format!("{}{}", failure.message, hint.unwrap_or_default()));
     }
     ExitCode::from(failure.code)
 }
 
 fn run() -> Result<(), Exit> {
     let args = std::env::args_os().skip(1).map(|arg| arg.into_string());
-    let args = args
-        .collect::<Result<_, _>>()
-        .map_err(|_| "arguments must be UTF-8")?;
+    let args = (args.collect::<Result<_, _>>()).map_err(|_| "arguments must be UTF-8")?;
     let settings = match command_line::parse(args)? {
         Invocation::Help(command) => return print(command_line::help(command).as_bytes()),
         Invocation::Version => {
@@ -133,11 +128,7 @@ fn print(bytes: &[u8]) -> Result<(), Exit> {
 /// (a new one first with `--refresh`, past any cached token or failure), with the client key
 /// and the TLS settings `tls` of the command line.
 fn auth(settings: &Settings, tls: Option<&TlsSettings>) -> Result<Auth, Exit> {
-    let needs_secret = settings.needs_secret();
-    let creds = credentials_file::load(
-        settings.get("credentials-file").map(Path::new),
-        needs_secret,
-    )?;
+    let creds = credentials_file::load(settings)?;
     let Some(HeaderSource::Token(token_url, client_auth, scheme)) = &settings.source else {
         return Ok(Auth::Basic(creds, BasicEncoding::Raw));
     };
@@ -148,20 +139,15 @@ fn auth(settings: &Settings, tls: Option<&TlsSettings>) -> Result<Auth, Exit> {
     if let Some(tls) = tls {
         config = config.with_tls(tls.clone());
     }
-    let config = settings.all("scope").fold(
-        config.with_timeout(settings.timeout()),
-        TokenConfig::with_scope,
-    );
-    let params = settings.params.iter();
-    let config = params.fold(config, |config, (name, value)| {
-        config.with_param(name, value)
-    });
-    let source = if settings.get("no-cache").is_some() {
-        config
-    } else {
-        with_disk_cache(config)
+    config = config.with_timeout(settings.timeout());
+    config = settings.all("scope").fold(config, TokenConfig::with_scope);
+    for (name, value) in &settings.params {
+        config = config.with_param(name, value);
     }
-    .build()?;
+    if settings.get("no-cache").is_none() {
+        config = with_disk_cache(config);
+    }
+    let source = config.build()?;
     if settings.get("refresh").is_some() {
         source.refresh()?;
     }

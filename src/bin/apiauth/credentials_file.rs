@@ -41,9 +41,7 @@ pub fn load(s: &Settings) -> Result<Credentials, Exit> {
     };
     let origin = file.map_or("in the environment", |_| "in the credentials file");
     let needs_secret = matches!(s.key_method, None | Some(KeyMethod::ClientSecretJwt));
-    let secret = needs_secret
-        .then_some(secret)
-        .unwrap_or(Some(String::new()));
+    let secret = (!needs_secret).then(String::new).or(secret);
     match (id, secret) {
         (Some(id), Some(secret)) => Ok(Credentials::new(id, secret)?),
         (None, None) if file.is_none() => Err(format!(

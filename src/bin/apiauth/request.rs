@@ -55,8 +55,7 @@ pub fn run(call: &Settings) -> Result<(), Exit> {
         Error::Transport(e) if e.side == Side::Api => {
             let detail = e
                 .detail
-                .map(|detail| format!(" ({detail})"))
-                .unwrap_or_default();
+                .map_or(String::new(), |detail| format!(" ({detail})"));
             let why = format!("could not reach the API for {sent}: {}{detail}", e.cause);
             Exit::new(UNREACHABLE, urls::redact(&why))
         }
@@ -94,10 +93,10 @@ pub fn run(call: &Settings) -> Result<(), Exit> {
 
 /// Why the answer stopped before its end, with the API's origin and the limit that ran out.
 fn cut_short(call: &Settings, url: &str, error: &std::io::Error) -> Exit {
-    let why = match error
+    let cause = error
         .get_ref()
-        .and_then(|e| e.downcast_ref::<ureq::Error>())
-    {
+        .and_then(|e| e.downcast_ref::<ureq::Error>());
+    let why = match cause {
         Some(ureq::Error::Timeout(ureq::Timeout::Global)) => {
             format!(
                 "--max-time ran out after {} s",
@@ -110,10 +109,8 @@ fn cut_short(call: &Settings, url: &str, error: &std::io::Error) -> Exit {
         _ => error.to_string(),
     };
     let origin = origin_text(&url.parse().unwrap_or_default());
-    Exit::new(
-        UNREACHABLE,
-        format!("could not read the answer of the API at {origin}: {why}"),
-    )
+    let why = format!("could not read the answer of the API at {origin}: {why}");
+    Exit::new(UNREACHABLE, why)
 }
 
 /// The agent for API calls, with the certificates of `tls`: every status is an answer, no redirect is followed,
@@ -147,22 +144,15 @@ fn url(call: &Settings) -> Result<String, Exit> {
         None if placeholder => Err("the path has {customerId}: give --customer-id")?,
         None => target.to_owned(),
     };
-    let full = ["http://", "https://"].iter().any(|s| {
-        target
-            .get(..s.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(s))
-    });
+    let full = urls::find_url(&target) == Some(0);
     let provider = call.provider.map_or("", Provider::name);
     let (url, base) = match (&call.api_base_url, full) {
         (Some(base), false) if target.starts_with('/') => {
             (format!("{}{target}", base.trim_end_matches('/')), base)
         }
         (None, false) if target.starts_with('/') => {
-            let env = if provider == "motorweb" {
-                " (or --env or --base-url)"
-            } else {
-                ""
-            };
+            let env = (provider == "motorweb").then_some(" (or --env or --base-url)");
+            let env = env.unwrap_or_default();
             Err(format!(
                 "a path needs --api-base-url{env} with --provider {provider}"
             ))?

@@ -58,7 +58,8 @@ pub fn redact(text: &str) -> String {
     out + rest
 }
 
-fn find_url(text: &str) -> Option<usize> {
+/// Where the first http(s) URL in `text` starts, in any case.
+pub fn find_url(text: &str) -> Option<usize> {
     let lower = text.to_ascii_lowercase();
     [lower.find("http://"), lower.find("https://")]
         .into_iter()

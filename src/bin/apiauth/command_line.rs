@@ -251,13 +251,15 @@ fn set(s: &mut Settings, long: &str, value: &str) -> Result<(), String> {
             Err(_) => s.key_method = Some(word(value, long)?),
         },
         "alg" => s.alg = Some(word(value, long)?),
-        "token-url" => s.token_url = Some(url(value)?),
-        "base-url" => urls::check(value)?,
-        "param" => s.params.push(pair(value)?),
+        "token-url" | "base-url" | "api-base-url" => urls::check(value)?,
+        "param" => {
+            let pair = value.split_once('=').filter(|(name, _)| !name.is_empty());
+            let (name, value) = pair.ok_or("takes NAME=VALUE")?;
+            s.params.push((name.into(), value.into()));
+        }
         "format" => s.format = Some(word(value, long)?),
         "timeout" => s.timeout = Some(seconds(value)?),
-        "api-base-url" => s.api_base_url = Some(url(value)?),
-        "method" => s.method = Some(method(value)?),
+        "method" => s.method = Some(word(value, long)?),
         "data" => s.data = Some(value.into()),
         "header" => s.headers.push(value.into()),
         "include" => s.include = true,
@@ -374,6 +376,8 @@ fn applies(settings: &Settings, option: Opt) -> Result<(), String> {
 
 /// Checks what the options mean together, and fills in what the provider implies.
 fn finish(settings: &mut Settings) -> Result<(), String> {
+    settings.token_url = settings.get("token-url").map(Into::into);
+    settings.api_base_url = settings.get("api-base-url").map(Into::into);
     let command = match (settings.command, settings.words.is_empty()) {
         (Some(command), _) => command,
         (None, true) => {
@@ -473,36 +477,11 @@ fn header_source(settings: &mut Settings, command: Command) -> Result<HeaderSour
     Ok(HeaderSource::Token(token_url, client_auth, scheme))
 }
 
-/// `NAME=VALUE`.
-fn pair(value: &str) -> Result<(String, String), String> {
-    let (name, value) = value
-        .split_once('=')
-        .filter(|(name, _)| !name.is_empty())
-        .ok_or("takes NAME=VALUE")?;
-    Ok((name.into(), value.into()))
-}
-
-/// One of the words of option `long`, in any case.
+/// One of the words of option `long`, in any case, read by `T`'s `FromStr` as it spells it.
 fn word<T: FromStr>(value: &str, long: &str) -> Result<T, String> {
-    (value.to_ascii_lowercase().parse()).map_err(|_| takes(&words_of(long)))
-}
-
-/// What an option takes: `takes a, b or c`.
-fn takes(words: &[&str]) -> String {
-    format!("takes {}", one_of(words))
-}
-
-/// One of [`METHODS`], in any case.
-fn method(value: &str) -> Result<Method, String> {
-    let names = words_of("method");
-    let found = names.iter().find(|m| m.eq_ignore_ascii_case(value));
-    let found = found.and_then(|name| Method::from_bytes(name.as_bytes()).ok());
-    found.ok_or_else(|| takes(&names))
-}
-
-/// An http(s) URL as [`urls::check`] allows.
-fn url(value: &str) -> Result<String, String> {
-    urls::check(value).map(|()| value.into())
+    let words = words_of(long);
+    let found = words.iter().find(|word| word.eq_ignore_ascii_case(value));
+    (found.and_then(|word| word.parse().ok())).ok_or_else(|| format!("takes {}", one_of(&words)))
 }
 
 /// A positive, finite number of seconds, at most 1,000,000 (about 11 days: a limit beyond any

@@ -405,20 +405,18 @@ fn finish(settings: &mut Settings) -> Result<(), String> {
 
 /// Checks that the options of the client key and certificate come together.
 fn client_key_options(s: &Settings) -> Result<(), String> {
-    let assertion = (
-        s.get("client-assertion-file"),
-        s.get("client-assertion-command"),
-    );
+    let file = s.get("client-assertion-file");
+    let program = s.get("client-assertion-command");
     let missing = match s.key_method {
         Some(KeyMethod::PrivateKeyJwt) if s.get("private-key").is_none() => "--private-key FILE",
-        Some(KeyMethod::Assertion) if assertion.0.is_some() == assertion.1.is_some() => {
+        Some(KeyMethod::Assertion) if file.is_some() == program.is_some() => {
             "one of --client-assertion-file FILE and --client-assertion-command PROG"
         }
         Some(KeyMethod::TlsClientAuth) if s.get("cert").is_none() => "--cert FILE and --key FILE",
         _ if s.get("cert").is_some() != s.get("key").is_some() => {
             return Err("--cert and --key go together".into());
         }
-        _ if s.get("client-assertion-arg").is_some() && assertion.1.is_none() => {
+        _ if s.get("client-assertion-arg").is_some() && program.is_none() => {
             return Err("--client-assertion-arg needs --client-assertion-command".into());
         }
         _ => return Ok(()),
@@ -463,9 +461,7 @@ fn header_source(settings: &mut Settings, command: Command) -> Result<HeaderSour
             }
             let form_encoded = ClientAuth::Basic(BasicEncoding::FormUrlEncoded);
             client_auth = settings.client_auth.unwrap_or(form_encoded);
-            let url = token_url
-                .clone()
-                .ok_or("--provider generic needs --token-url")?;
+            let url = (token_url.clone()).ok_or("--provider generic needs --token-url")?;
             (url, None)
         }
     };
@@ -530,8 +526,6 @@ const HELP: &str = include_str!("help.txt");
 /// The help for `command` (every command for `None`): the usage lines, the options, then
 /// the notes of `help.txt` that concern it.
 pub fn help(command: Option<Command>) -> String {
-    let shown =
-        |commands: &[Command]| command.is_none_or(|c| commands.contains(&c)) || commands.is_empty();
     let (usage, notes) = HELP.split_once("\n[").unwrap_or_default();
     let mut out = String::new();
     let mut keep = true;
@@ -546,7 +540,8 @@ pub fn help(command: Option<Command>) -> String {
         }
     }
     out.push_str("\nOptions:\n");
-    for option in options().filter(|o| shown(o.commands)) {
+    let shown = |o: &Opt| o.commands.is_empty() || command.is_none_or(|c| o.commands.contains(&c));
+    for option in options().filter(shown) {
         let pad = if option.short.is_some() { "" } else { "    " };
         let name = format!("{pad}{}", option.synopsis);
         out += &format!("  {name:<27} {}\n", option.help);

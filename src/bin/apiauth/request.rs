@@ -195,10 +195,7 @@ fn header(line: &str) -> Result<(HeaderName, HeaderValue), Exit> {
     let (name, value) = line.split_once(':').ok_or("--header takes 'Name: value'")?;
     let name = HeaderName::from_bytes(name.trim().as_bytes())
         .map_err(|_| "--header takes 'Name: value' with a valid name")?;
-    if REFUSED_HEADERS
-        .split(' ')
-        .any(|refused| refused == name.as_str())
-    {
+    if REFUSED_HEADERS.split(' ').any(|refused| refused == name) {
         Err(format!(
             "refusing --header {name}: apiauth sets the auth header itself, and credentials \
              never go on the command line (every user of this host can read it with `ps`)"
@@ -212,17 +209,14 @@ fn header(line: &str) -> Result<(HeaderName, HeaderValue), Exit> {
 /// The body of `--data`: `@-` reads stdin, `@FILE` a file, anything else is the body.
 fn body(data: Option<&str>) -> Result<Option<Vec<u8>>, Exit> {
     let Some(data) = data else { return Ok(None) };
-    let mut body = Vec::new();
-    let read = match data.strip_prefix('@') {
+    let why = |e: std::io::Error| format!("--data: cannot read the body: {e}");
+    let source: Box<dyn Read> = match data.strip_prefix('@') {
         None => return Ok(Some(data.as_bytes().to_vec())),
-        Some("-") => std::io::stdin()
-            .lock()
-            .take(MAX_DATA + 1)
-            .read_to_end(&mut body),
-        Some(path) => std::fs::File::open(path)
-            .and_then(|file| file.take(MAX_DATA + 1).read_to_end(&mut body)),
+        Some("-") => Box::new(std::io::stdin()),
+        Some(path) => Box::new(std::fs::File::open(path).map_err(why)?),
     };
-    read.map_err(|e| format!("--data: cannot read the body: {e}"))?;
+    let mut body = Vec::new();
+    (source.take(MAX_DATA + 1).read_to_end(&mut body)).map_err(why)?;
     if body.len() as u64 > MAX_DATA {
         Err("--data: the body is larger than 10 MiB")?;
     }

@@ -1,15 +1,13 @@
 //! The command's one URL rule, and URLs as it prints them (no user, no password, no query):
 //! the only place that calls the library's URL helpers.
 
+use apiauth::command::check_url;
 use apiauth::{Credentials, TokenConfig};
 
 /// Checks `url` by the library's rule (`apiauth::command::check_url`: https, or http to a loopback
 /// host, no user or password). The message says what is wrong, never the URL.
 pub fn check(url: &str) -> Result<(), String> {
-    match (
-        apiauth::command::check_url(url, false),
-        apiauth::command::check_url(url, true),
-    ) {
+    match (check_url(url, false), check_url(url, true)) {
         (Ok(()), _) => Ok(()),
         (Err(_), Ok(())) => Err(HTTPS.into()),
         (Err(_), Err(_)) => Err("takes an http(s) URL without user or password".into()),

@@ -12,6 +12,9 @@
 use std::io::Read;
 use std::path::Path;
 
+#[cfg(unix)]
+use libc::{ELOOP, O_NOFOLLOW, O_NONBLOCK};
+
 use apiauth::{ClientKey, Credentials, TlsSettings};
 
 use crate::Exit;
@@ -78,10 +81,11 @@ pub fn client_key(s: &Settings) -> Result<Option<ClientKey>, Exit> {
         (Some(KeyMethod::TlsClientAuth), ..) => ClientKey::tls_client_auth(),
         _ => return Ok(None),
     };
-    Ok(Some(match s.get("key-id") {
-        Some(kid) => key.with_key_id(kid),
-        None => key,
-    }))
+    Ok(Some(
+        s.get("key-id")
+            .into_iter()
+            .fold(key, ClientKey::with_key_id),
+    ))
 }
 
 /// The TLS settings of `--cert`, `--key` and `--cacert`, if any is given.
@@ -115,11 +119,18 @@ type Pair = (Option<String>, Option<String>);
 fn read(path: &Path, what: &str, private: bool) -> Result<Vec<u8>, Exit> {
     let refuse = |why: &str| Exit::from(format!("{what}: {why}"));
     let unreadable = |e: std::io::Error| refuse(&format!("cannot read it: {e}"));
-    let file = open(path).map_err(|e| match e.raw_os_error() {
-        #[cfg(unix)]
-        Some(libc::ELOOP) => refuse("is a symbolic link; give the file itself"),
-        _ => unreadable(e),
-    })?;
+    let mut options = std::fs::OpenOptions::new();
+    // Never through a final symlink, never waiting on a FIFO.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, O_NOFOLLOW | O_NONBLOCK);
+    let file = options
+        .read(true)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            #[cfg(unix)]
+            Some(ELOOP) => refuse("is a symbolic link; give the file itself"),
+            _ => unreadable(e),
+        })?;
     let meta = file.metadata().map_err(unreadable)?;
     if !meta.is_file() {
         return Err(refuse("not a regular file"));
@@ -149,25 +160,12 @@ fn read(path: &Path, what: &str, private: bool) -> Result<Vec<u8>, Exit> {
     Ok(bytes)
 }
 
-/// Opens `path` for reading, without following a final symlink or waiting on a FIFO.
-fn open(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(
-        &mut options,
-        libc::O_NOFOLLOW | libc::O_NONBLOCK,
-    );
-    options.read(true).open(path)
-}
-
 /// The id and secret of the file's `text`, or the (1-based) line that breaks the syntax and
 /// why (never the line's text).
 fn parse(text: &str) -> Result<Pair, (usize, &'static str)> {
     if text.starts_with('\u{feff}') {
-        return Err((
-            1,
-            "the file starts with a byte-order mark; save it without one",
-        ));
+        let why = "the file starts with a byte-order mark; save it without one";
+        return Err((1, why));
     }
     let (mut id, mut secret) = (None, None);
     // `split('\n')`, not `lines()`: a CR before a LF is kept, and refused.
@@ -203,9 +201,8 @@ fn assignment(line: &str) -> Result<Option<(&str, &str)>, &'static str> {
     }
     let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
     let (name, value) = line.split_once('=').ok_or("not NAME=value")?;
-    let shell_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if !shell_name {
+    let first = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+    if !first || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return Err("not NAME=value");
     }
     let value = match value.chars().next() {

@@ -81,11 +81,8 @@ pub fn client_key(s: &Settings) -> Result<Option<ClientKey>, Exit> {
         (Some(KeyMethod::TlsClientAuth), ..) => ClientKey::tls_client_auth(),
         _ => return Ok(None),
     };
-    Ok(Some(
-        s.get("key-id")
-            .into_iter()
-            .fold(key, ClientKey::with_key_id),
-    ))
+    let key_id = s.get("key-id").into_iter();
+    Ok(Some(key_id.fold(key, ClientKey::with_key_id)))
 }
 
 /// The TLS settings of `--cert`, `--key` and `--cacert`, if any is given.

@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use apiauth::providers::motorweb::{self, Environment};
 use apiauth::providers::my_connected_fleet;
 
-use crate::command_line::Provider;
+use crate::command_line::{Provider, Settings};
 use crate::{Exit, urls};
 
 /// One line per entry: provider (or token URL, without query or user), client id, scopes
@@ -41,7 +41,8 @@ pub fn list() -> Result<String, Exit> {
 
 /// Removes the entries for `url` and `client_id` (each when given), and says how many.
 #[cfg(unix)]
-pub fn clear(url: Option<&str>, client_id: Option<&str>) -> Result<String, Exit> {
+pub fn clear(settings: &Settings) -> Result<String, Exit> {
+    let (url, client_id) = (settings.token_url.as_deref(), settings.get("client-id"));
     let removed = open()?.remove_entries(|entry| {
         url.is_none_or(|url| entry.token_url() == url)
             && client_id.is_none_or(|id| entry.client_id() == id)
@@ -72,7 +73,7 @@ pub fn list() -> Result<String, Exit> {
 }
 
 #[cfg(not(unix))]
-pub fn clear(_: Option<&str>, _: Option<&str>) -> Result<String, Exit> {
+pub fn clear(_: &Settings) -> Result<String, Exit> {
     list()
 }
 

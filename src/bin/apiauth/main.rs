@@ -92,21 +92,20 @@ fn main() -> ExitCode {
 fn run() -> Result<(), Exit> {
     let args = std::env::args_os().skip(1).map(|arg| arg.into_string());
     let args = (args.collect::<Result<_, _>>()).map_err(|_| "arguments must be UTF-8")?;
-    let settings = match command_line::parse(args)? {
-        Invocation::Help(command) => return print(command_line::help(command).as_bytes()),
-        Invocation::Version => {
-            return print(format!("apiauth {}\n", env!("CARGO_PKG_VERSION")).as_bytes());
+    let text = match command_line::parse(args)? {
+        Invocation::Help(command) => command_line::help(command),
+        Invocation::Version => format!("apiauth {}\n", env!("CARGO_PKG_VERSION")),
+        Invocation::Run(settings) => {
+            logger::install(settings.verbose);
+            match settings.command {
+                Some(Command::Request) => return request::run(&settings),
+                Some(Command::CacheList) => cache_cmd::list()?,
+                Some(Command::CacheClear) => cache_cmd::clear(&settings)?,
+                _ => header_text(&settings)?,
+            }
         }
-        Invocation::Run(settings) => settings,
     };
-    logger::install(settings.verbose);
-    let (token_url, client_id) = (settings.token_url.as_deref(), settings.get("client-id"));
-    match settings.command {
-        Some(Command::Request) => request::run(&settings),
-        Some(Command::CacheList) => print(cache_cmd::list()?.as_bytes()),
-        Some(Command::CacheClear) => print(cache_cmd::clear(token_url, client_id)?.as_bytes()),
-        _ => print(header_text(&settings)?.as_bytes()),
-    }
+    print(text.as_bytes())
 }
 
 /// Writes `apiauth: {message}` as one line on stderr. A stderr that cannot be written (closed,
@@ -189,13 +188,11 @@ fn header_text(settings: &Settings) -> Result<String, Exit> {
     };
     // Visible ASCII: Basic values are base64, and the parser refuses any other token.
     let value = value.to_str().unwrap_or_default();
+    let line = format!("{name}: {value}");
     Ok(match settings.format.unwrap_or(Format::Line) {
-        Format::Line => format!("{name}: {value}\n"),
+        Format::Line => format!("{line}\n"),
         Format::Value => format!("{value}\n"),
-        Format::Curl => format!(
-            "-H '{}'\n",
-            format!("{name}: {value}").replace('\'', r"'\''")
-        ),
+        Format::Curl => format!("-H '{}'\n", line.replace('\'', r"'\''")),
         Format::Json => {
             let expires_at = expires_in.map(|left| cache_cmd::rfc3339(SystemTime::now() + left));
             let expires_in = expires_in.map(|left| left.as_secs());

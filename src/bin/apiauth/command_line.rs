@@ -137,27 +137,27 @@ macro_rules! names {
 
 /// Every option but `-h` and `-V`, in `--help`'s order, one a line: the subcommands it
 /// applies to (`all`; `auth`: request, header, token; `auth+clear`: and cache clear) and,
-/// after a `/`, the providers or client authentications it is only for; its synopsis
-/// (`-s, --long VALUE`; no VALUE for a flag), two spaces, its help. [`words_of`] says the
-/// words it takes.
+/// after a `/`, the providers or client authentications it is only for (`--provider=a,b`);
+/// its synopsis (`-s, --long VALUE`; no VALUE for a flag), two spaces, its help.
+/// [`words_of`] says the words it takes.
 const OPTIONS: &str = "\
 all -v, --verbose  log what apiauth does to stderr; -vv also Debug records (see below)
 auth+clear --provider PROVIDER  whose token endpoint and APIs
-auth+clear/my-connected-fleet --api API  the API whose header to use (header, request)
-auth+clear/motorweb --env ENV  the environment (unless --base-url or --token-url)
+auth+clear/--provider=my-connected-fleet --api API  the API whose header to use (header, request)
+auth+clear/--provider=motorweb --env ENV  the environment (unless --base-url or --token-url)
 auth+clear --token-url URL  the token endpoint (overrides the provider's)
 auth+clear --base-url URL  the provider's base URL, for token endpoint and APIs
 auth+clear --scope S  a scope to ask for (repeatable)
 auth+clear --param NAME=VALUE  an extra form parameter (repeatable)
 header --format FORMAT  what to print (see below)
 auth --credentials-file PATH  where the client id and secret are (see below)
-auth/generic --client-auth STYLE  how the client authenticates (see below)
-auth/private-key-jwt --private-key FILE  the PEM key that signs private-key-jwt assertions
-auth/private-key-jwt,client-secret-jwt --key-id KID  the kid of the signed assertions
-auth/private-key-jwt --alg ALG  refuse a --private-key that does not sign with ALG
-auth/assertion --client-assertion-file FILE  the assertion, read again for every token request
-auth/assertion --client-assertion-command PROG  the program that prints the assertion (no shell)
-auth/assertion --client-assertion-arg ARG  an argument of that program (repeatable)
+auth/--provider=generic --client-auth STYLE  how the client authenticates (see below)
+auth/--client-auth=private-key-jwt --private-key FILE  the PEM key that signs private-key-jwt assertions
+auth/--client-auth=private-key-jwt,client-secret-jwt --key-id KID  the kid of the signed assertions
+auth/--client-auth=private-key-jwt --alg ALG  refuse a --private-key that does not sign with ALG
+auth/--client-auth=assertion --client-assertion-file FILE  the assertion, read again for every token request
+auth/--client-auth=assertion --client-assertion-command PROG  the program that prints the assertion (no shell)
+auth/--client-auth=assertion --client-assertion-arg ARG  an argument of that program (repeatable)
 auth --cert FILE  the client certificate chain (PEM), with --key
 auth --key FILE  the client certificate's private key (PEM)
 auth --cacert FILE  trust only these CA certificates (PEM)
@@ -169,7 +169,7 @@ request -X, --method METHOD  the method (default GET, or POST with --data)
 request -d, --data @FILE|@-|TEXT  the body: a file, stdin or the text itself
 request -H, --header 'NAME: VALUE'  an extra header (repeatable)
 request -i, --include  print the status line and the response headers first
-request/my-connected-fleet --customer-id ID  replaces {customerId} in the path
+request/--provider=my-connected-fleet --customer-id ID  replaces {customerId} in the path
 request --max-time SECONDS  the limit for the whole API call (default 300)
 clear --client-id ID  only the entries of this client id";
 
@@ -177,7 +177,7 @@ clear --client-id ID  only the entries of this client id";
 #[derive(Debug, Clone, Copy)]
 struct Opt {
     commands: &'static [Command],
-    /// The providers or the `--client-auth`s it is only for (`a,b`), if any.
+    /// The providers or the `--client-auth`s it is only for (`--provider=a,b`), if any.
     only: Option<&'static str>,
     synopsis: &'static str,
     short: Option<char>,
@@ -216,12 +216,8 @@ fn options() -> impl Iterator<Item = Opt> {
 impl Opt {
     /// The option its `only` names (`--provider`, `--client-auth`), and those it names.
     fn only(&self) -> Option<(&'static str, Vec<&'static str>)> {
-        let names: Vec<&str> = self.only?.split(',').collect();
-        let provider = names[0].parse::<Provider>().is_ok();
-        Some((
-            ["--client-auth", "--provider"][usize::from(provider)],
-            names,
-        ))
+        let (what, names) = self.only?.split_once('=')?;
+        Some((what, names.split(',').collect()))
     }
 }
 

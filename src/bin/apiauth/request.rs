@@ -53,9 +53,7 @@ pub fn run(call: &Settings) -> Result<(), Exit> {
     let mut response = client.run(request).map_err(|error| match error {
         // With the method: "could not reach the API for GET https://…/path: timed out …".
         Error::Transport(e) if e.side == Side::Api => {
-            let detail = e
-                .detail
-                .map_or(String::new(), |detail| format!(" ({detail})"));
+            let detail = e.detail.map_or(String::new(), |d| format!(" ({d})"));
             let why = format!("could not reach the API for {sent}: {}{detail}", e.cause);
             Exit::new(UNREACHABLE, urls::redact(&why))
         }

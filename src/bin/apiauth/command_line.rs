@@ -289,9 +289,7 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
         let found = match arg {
             Arg::Short('h') | Arg::Long("help") => return Ok(Invocation::Help(settings.command)),
             Arg::Short('V') | Arg::Long("version") => return Ok(Invocation::Version),
-            Arg::Long(name) if carries_secret(name, &SECRET_WORDS[..3]) => {
-                return Err(SECRET_ON_ARGV.into());
-            }
+            Arg::Long(name) if carries_secret(name, 3) => return Err(SECRET_ON_ARGV.into()),
             Arg::Short(short) => options().find(|o| o.short == Some(short)),
             Arg::Long(long) => options().find(|o| o.long == long),
             Arg::Value(value) => {
@@ -318,7 +316,7 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
         settings.given.push((option, value));
     }
     // A parameter can also carry an assertion, a token or a key: never on argv.
-    if (settings.params.iter()).any(|(name, _)| carries_secret(name, SECRET_WORDS)) {
+    if (settings.params.iter()).any(|(name, _)| carries_secret(name, 6)) {
         return Err(SECRET_ON_ARGV.into());
     }
     for (option, _) in &settings.given {
@@ -373,7 +371,6 @@ fn applies(settings: &Settings, option: Opt) -> Result<(), String> {
 /// Checks what the options mean together, and fills in what the provider implies.
 fn finish(settings: &mut Settings) -> Result<(), String> {
     settings.token_url = settings.get("token-url").map(Into::into);
-    settings.api_base_url = settings.get("api-base-url").map(Into::into);
     let command = match (settings.command, settings.words.is_empty()) {
         (Some(command), _) => command,
         (None, true) => {
@@ -424,49 +421,47 @@ fn client_key_options(s: &Settings) -> Result<(), String> {
 /// The header's source for the provider given; sets where its APIs live.
 fn header_source(settings: &mut Settings, command: Command) -> Result<HeaderSource, String> {
     let (base_url, token_url) = (settings.get("base-url"), settings.token_url.clone());
-    let mut client_auth = ClientAuth::RequestBody;
-    let mut scheme = TokenScheme::Bearer;
-    let (token_url, apis) = match settings.provider {
-        None => return Err("--provider is required".into()),
-        Some(Provider::MyConnectedFleet) => {
-            let api = settings.api;
+    let (api, env) = (settings.api, settings.env);
+    let (url, apis, client_auth) = match settings.provider.ok_or("--provider is required")? {
+        Provider::MyConnectedFleet => {
             if api.is_none() && matches!(command, Command::Header | Command::Request) {
                 return Err("--api is required".into());
             }
             if api == Some(Api::Core) && command == Command::Token {
                 return Err("the core api takes Basic, not a token: use `apiauth header`".into());
             }
-            let apis = base_url.unwrap_or(Api::Core.base_url()).to_owned();
-            client_auth = ClientAuth::Basic(BasicEncoding::Raw);
-            scheme = api.map_or(scheme, Api::token_scheme);
             let url = urls::preset_url(my_connected_fleet::token_config, base_url);
-            (url, Some(apis))
+            let apis = base_url.unwrap_or(Api::Core.base_url());
+            (url, Some(apis), ClientAuth::Basic(BasicEncoding::Raw))
         }
-        Some(Provider::Motorweb) => {
-            let base = base_url.or(settings.env.map(Environment::base_url));
+        Provider::Motorweb => {
+            let base = base_url.or(env.map(Environment::base_url));
             if base.is_none() && token_url.is_none() {
                 return Err("--env is required (test or production)".into());
             }
-            let env = settings.env.unwrap_or(Environment::Test);
+            let env = env.unwrap_or(Environment::Test);
             let url = urls::preset_url(|c| motorweb::token_config(env, c), base);
-            (url, base.map(str::to_owned))
+            (url, base, ClientAuth::RequestBody)
         }
-        Some(Provider::Generic) => {
+        Provider::Generic => {
             if base_url.is_some() {
                 return Err("--provider generic takes --token-url, not --base-url".into());
             }
-            let form_encoded = ClientAuth::Basic(BasicEncoding::FormUrlEncoded);
-            client_auth = settings.client_auth.unwrap_or(form_encoded);
             let url = (token_url.clone()).ok_or("--provider generic needs --token-url")?;
-            (url, None)
+            let form_encoded = ClientAuth::Basic(BasicEncoding::FormUrlEncoded);
+            (url, None, settings.client_auth.unwrap_or(form_encoded))
         }
     };
-    settings.api_base_url = settings.api_base_url.take().or(apis);
-    if settings.api == Some(Api::Core) {
+    settings.api_base_url = settings.get("api-base-url").or(apis).map(Into::into);
+    if api == Some(Api::Core) {
         return Ok(HeaderSource::CoreBasic);
     }
-    let token_url = settings.token_url.clone().unwrap_or(token_url);
-    Ok(HeaderSource::Token(token_url, client_auth, scheme))
+    let scheme = api.map_or(TokenScheme::Bearer, Api::token_scheme);
+    Ok(HeaderSource::Token(
+        token_url.unwrap_or(url),
+        client_auth,
+        scheme,
+    ))
 }
 
 /// One of the words of option `long`, in any case, read by `T`'s `FromStr` as it spells it.
@@ -494,13 +489,12 @@ fn one_of(words: &[&str]) -> String {
     }
 }
 
-/// What an option's name (the first three) or a parameter's name must not hold.
-const SECRET_WORDS: &[&str] = &["secret", "password", "passwd", "assertion", "token", "key"];
-
-/// Whether an option or parameter name holds one of `words`, in any case.
-fn carries_secret(name: &str, words: &[&str]) -> bool {
+/// Whether an option's name (the first 3 words) or a parameter's name (all 6) holds a word
+/// of a secret, in any case.
+fn carries_secret(name: &str, words: usize) -> bool {
     let name = name.to_ascii_lowercase();
-    words.iter().any(|word| name.contains(word))
+    let secret = ["secret", "password", "passwd", "assertion", "token", "key"];
+    secret[..words].iter().any(|word| name.contains(word))
 }
 
 /// lexopt's error, without the value it may quote.

@@ -116,18 +116,16 @@ type Pair = (Option<String>, Option<String>);
 fn read(path: &Path, what: &str, private: bool) -> Result<Vec<u8>, Exit> {
     let refuse = |why: &str| Exit::from(format!("{what}: {why}"));
     let unreadable = |e: std::io::Error| refuse(&format!("cannot read it: {e}"));
-    let mut options = std::fs::OpenOptions::new();
+    let mut options = std::fs::File::options();
+    options.read(true);
     // Never through a final symlink, never waiting on a FIFO.
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, O_NOFOLLOW | O_NONBLOCK);
-    let file = options
-        .read(true)
-        .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            #[cfg(unix)]
-            Some(ELOOP) => refuse("is a symbolic link; give the file itself"),
-            _ => unreadable(e),
-        })?;
+    let file = options.open(path).map_err(|e| match e.raw_os_error() {
+        #[cfg(unix)]
+        Some(ELOOP) => refuse("is a symbolic link; give the file itself"),
+        _ => unreadable(e),
+    })?;
     let meta = file.metadata().map_err(unreadable)?;
     if !meta.is_file() {
         return Err(refuse("not a regular file"));
@@ -167,10 +165,8 @@ fn parse(text: &str) -> Result<Pair, (usize, &'static str)> {
     let (mut id, mut secret) = (None, None);
     // `split('\n')`, not `lines()`: a CR before a LF is kept, and refused.
     for (n, line) in text.split('\n').enumerate() {
-        let (name, value) = match assignment(line) {
-            Ok(Some(assignment)) => assignment,
-            Ok(None) => continue,
-            Err(why) => return Err((n + 1, why)),
+        let Some((name, value)) = assignment(line).map_err(|why| (n + 1, why))? else {
+            continue;
         };
         let slot = match name {
             ID => &mut id,

@@ -68,12 +68,8 @@ impl From<Error> for Exit {
             Error::EndpointRefused(_) => REFUSED,
             _ => USAGE,
         };
-        let mut message = error.to_string();
-        let mut source = std::error::Error::source(&error);
-        while let Some(cause) = source {
-            message += &format!(": {cause}");
-            source = cause.source();
-        }
+        let causes = std::iter::successors(std::error::Error::source(&error), |c| c.source());
+        let message = causes.fold(error.to_string(), |message, c| format!("{message}: {c}"));
         Exit::new(code, urls::redact(&message))
     }
 }

@@ -70,12 +70,12 @@ pub fn run(call: &Settings) -> Result<(), Exit> {
     }
     let mut reader = response.body_mut().as_reader();
     let mut buffer = vec![0; 64 * 1024];
-    loop {
-        match reader.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => print(&buffer[..n])?, // each piece as it arrives
-            Err(e) => return Err(cut_short(call, &url, &e)),
-        }
+    // Each piece as it arrives.
+    while let n @ 1.. = reader
+        .read(&mut buffer)
+        .map_err(|e| cut_short(call, &url, &e))?
+    {
+        print(&buffer[..n])?;
     }
     let answered = format!("{status} to {sent}");
     let check = "check APIAUTH_CLIENT_ID and APIAUTH_CLIENT_SECRET";

@@ -128,12 +128,9 @@ fn auth(settings: &Settings, tls: Option<&TlsSettings>) -> Result<Auth, Exit> {
         return Ok(Auth::Basic(creds, BasicEncoding::Raw));
     };
     let mut config = TokenConfig::new(token_url, creds).with_client_auth(*client_auth);
-    if let Some(key) = credentials_file::client_key(settings)? {
-        config = config.with_client_key(key);
-    }
-    if let Some(tls) = tls {
-        config = config.with_tls(tls.clone());
-    }
+    let key = credentials_file::client_key(settings)?;
+    config = key.into_iter().fold(config, TokenConfig::with_client_key);
+    config = tls.cloned().into_iter().fold(config, TokenConfig::with_tls);
     config = config.with_timeout(settings.timeout());
     config = settings.all("scope").fold(config, TokenConfig::with_scope);
     for (name, value) in &settings.params {
@@ -164,9 +161,7 @@ fn with_disk_cache(config: TokenConfig) -> TokenConfig {
 fn header_text(settings: &Settings) -> Result<String, Exit> {
     let tls = credentials_file::tls(settings)?;
     let (name, value, expires_in) = match auth(settings, tls.as_ref())? {
-        Auth::Basic(creds, encoding) => {
-            (AUTHORIZATION, creds.basic_header(encoding)?.clone(), None)
-        }
+        Auth::Basic(creds, enc) => (AUTHORIZATION, creds.basic_header(enc)?.clone(), None),
         Auth::Token(source, scheme) => {
             let token = source.token()?;
             if settings.command == Some(Command::Token) {

@@ -39,9 +39,8 @@ pub fn run(call: &Settings) -> Result<(), Exit> {
     for (name, value) in headers {
         request = request.header(name, value);
     }
-    let request = request
-        .body(body.unwrap_or_default())
-        .map_err(|_| "the request's URL is not valid")?;
+    let request = request.body(body.unwrap_or_default());
+    let request = request.map_err(|_| "the request's URL is not valid")?;
     let tls = crate::credentials_file::tls(call)?;
     let auth = crate::auth(call, tls.as_ref())?;
     let basic = matches!(auth, Auth::Basic(..));
@@ -69,41 +68,31 @@ pub fn run(call: &Settings) -> Result<(), Exit> {
         print(format!("{head}\n").as_bytes())?;
     }
     let mut reader = response.body_mut().as_reader();
+    let mut read = |buffer: &mut [u8]| reader.read(buffer).map_err(|e| cut_short(call, &url, &e));
     let mut buffer = vec![0; 64 * 1024];
     // Each piece as it arrives.
-    while let n @ 1.. = reader
-        .read(&mut buffer)
-        .map_err(|e| cut_short(call, &url, &e))?
-    {
+    while let n @ 1.. = read(&mut buffer)? {
         print(&buffer[..n])?;
     }
     let answered = format!("{status} to {sent}");
     let check = "check APIAUTH_CLIENT_ID and APIAUTH_CLIENT_SECRET";
+    let refused = format!("the API refused the credentials: {answered}; {check}");
     Err(match status {
         _ if status.is_success() => return Ok(()),
-        StatusCode::UNAUTHORIZED if basic => Exit::new(
-            REJECTED,
-            format!("the API refused the credentials: {answered}; {check}"),
-        ),
+        StatusCode::UNAUTHORIZED if basic => Exit::new(REJECTED, refused),
         _ => Exit::new(API_STATUS, format!("the API answered {answered}")),
     })
 }
 
 /// Why the answer stopped before its end, with the API's origin and the limit that ran out.
 fn cut_short(call: &Settings, url: &str, error: &std::io::Error) -> Exit {
-    let cause = error
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<ureq::Error>());
+    let cause = (error.get_ref()).and_then(|e| e.downcast_ref::<ureq::Error>());
+    let (max_time, timeout) = (call.max_time().as_secs_f64(), call.timeout().as_secs_f64());
     let why = match cause {
         Some(ureq::Error::Timeout(ureq::Timeout::Global)) => {
-            format!(
-                "--max-time ran out after {} s",
-                call.max_time().as_secs_f64()
-            )
+            format!("--max-time ran out after {max_time} s")
         }
-        Some(ureq::Error::Timeout(_)) => {
-            format!("no data for --timeout {} s", call.timeout().as_secs_f64())
-        }
+        Some(ureq::Error::Timeout(_)) => format!("no data for --timeout {timeout} s"),
         _ => error.to_string(),
     };
     let origin = origin_text(&url.parse().unwrap_or_default());
@@ -191,16 +180,15 @@ fn header(line: &str) -> Result<(HeaderName, HeaderValue), Exit> {
         Err("--header refuses CR and LF")?;
     }
     let (name, value) = line.split_once(':').ok_or("--header takes 'Name: value'")?;
-    let name = HeaderName::from_bytes(name.trim().as_bytes())
-        .map_err(|_| "--header takes 'Name: value' with a valid name")?;
+    let takes = |what: &str| format!("--header takes 'Name: value' with a {what}");
+    let name: HeaderName = (name.trim().parse()).map_err(|_| takes("valid name"))?;
     if REFUSED_HEADERS.split(' ').any(|refused| refused == name) {
         Err(format!(
             "refusing --header {name}: apiauth sets the auth header itself, and credentials \
              never go on the command line (every user of this host can read it with `ps`)"
         ))?;
     }
-    let value = HeaderValue::from_str(value.trim())
-        .map_err(|_| "--header takes 'Name: value' with a visible ASCII value")?;
+    let value = HeaderValue::from_str(value.trim()).map_err(|_| takes("visible ASCII value"))?;
     Ok((name, value))
 }
 

@@ -131,13 +131,12 @@ fn url(call: &Settings) -> Result<String, Exit> {
         None if placeholder => Err("the path has {customerId}: give --customer-id")?,
         None => target.to_owned(),
     };
-    let full = urls::find_url(&target) == Some(0);
+    let (full, path) = (urls::find_url(&target) == Some(0), target.starts_with('/'));
     let provider = call.provider.map_or("", Provider::name);
-    let (url, base) = match (&call.api_base_url, full) {
-        (Some(base), false) if target.starts_with('/') => {
-            (format!("{}{target}", base.trim_end_matches('/')), base)
-        }
-        (None, false) if target.starts_with('/') => {
+    let base = call.api_base_url.as_deref();
+    let url = match (base, full) {
+        (Some(base), false) if path => format!("{}{target}", base.trim_end_matches('/')),
+        (None, false) if path => {
             let env = (provider == "motorweb").then_some(" (or --env or --base-url)");
             let env = env.unwrap_or_default();
             Err(format!(
@@ -145,14 +144,11 @@ fn url(call: &Settings) -> Result<String, Exit> {
             ))?
         }
         (_, false) => Err("the request target must be a path (/…) or an http(s) URL")?,
-        (Some(base), true) => (target.clone(), base),
-        (None, true) => (target.clone(), &target),
+        (_, true) => target.clone(),
     };
-    let what = match call.api_base_url {
-        None => "the URL".to_owned(),
-        Some(_) => format!("the API base URL of --provider {provider}"),
-    };
-    urls::check(base).map_err(|why| format!("{what} {why}"))?;
+    // A base URL was checked as it was read: only a full URL without one is checked here.
+    let base = base.unwrap_or(&target);
+    urls::check(base).map_err(|why| format!("the URL {why}"))?;
     let (Ok(base), Ok(target)) = (base.parse::<Uri>(), url.parse::<Uri>()) else {
         Err("the request target is not a valid URL")?
     };

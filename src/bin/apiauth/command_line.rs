@@ -373,14 +373,11 @@ fn finish(settings: &mut Settings) -> Result<(), String> {
     settings.token_url = settings.get("token-url").map(Into::into);
     let command = match (settings.command, settings.words.is_empty()) {
         (Some(command), _) => command,
-        (None, true) => {
-            return Err("say `apiauth request`, `apiauth header` or `apiauth token`".into());
-        }
-        (None, false) => return Err("say `apiauth cache list` or `apiauth cache clear`".into()),
+        (None, true) => Err("say `apiauth request`, `apiauth header` or `apiauth token`")?,
+        (None, false) => Err("say `apiauth cache list` or `apiauth cache clear`")?,
     };
-    if command == Command::CacheList
-        || settings.provider.is_none() && command == Command::CacheClear
-    {
+    let clear_all = (command, settings.provider) == (Command::CacheClear, None);
+    if command == Command::CacheList || clear_all {
         return Ok(());
     }
     settings.source = Some(header_source(settings, command)?);
@@ -407,7 +404,7 @@ fn client_key_options(s: &Settings) -> Result<(), String> {
         }
         Some(KeyMethod::TlsClientAuth) if s.get("cert").is_none() => "--cert FILE and --key FILE",
         _ if s.get("cert").is_some() != s.get("key").is_some() => {
-            return Err("--cert and --key go together".into());
+            Err("--cert and --key go together")?
         }
         _ if s.get("client-assertion-arg").is_some() && program.is_none() => {
             return Err("--client-assertion-arg needs --client-assertion-command".into());

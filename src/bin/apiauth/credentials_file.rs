@@ -200,9 +200,7 @@ fn assignment(line: &str) -> Result<Option<(&str, &str)>, &'static str> {
     }
     let value = match value.chars().next() {
         Some(quote @ ('"' | '\'')) => {
-            let inner = value[1..]
-                .strip_suffix(quote)
-                .filter(|v| !v.contains(quote));
+            let inner = (value[1..].strip_suffix(quote)).filter(|v| !v.contains(quote));
             let inner = inner.ok_or("a quote is not closed at the end of the line")?;
             if quote == '"' && inner.contains(['$', '`', '\\']) {
                 return Err("a shell would expand $, ` or \\ here; use single quotes");
@@ -210,9 +208,7 @@ fn assignment(line: &str) -> Result<Option<(&str, &str)>, &'static str> {
             inner
         }
         _ if value.contains('#') => return Err("a # after a value is ambiguous; quote the value"),
-        _ if value.contains(char::is_whitespace) => {
-            return Err("a value with spaces must be quoted");
-        }
+        _ if value.contains(char::is_whitespace) => Err("a value with spaces must be quoted")?,
         _ if value.contains(['\\', '\'', '"', '$', '`', ';', '&', '|', '<', '>', '(', ')']) => {
             return Err("a shell would read this value otherwise; single-quote it");
         }

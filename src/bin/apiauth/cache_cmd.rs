@@ -80,12 +80,13 @@ pub fn clear(_: &Settings) -> Result<String, Exit> {
 /// The name `cache list` shows for a provider's own token URL: `my-connected-fleet`,
 /// `motorweb:test`, `motorweb:production`.
 fn preset(url: &str) -> Option<String> {
-    if url == crate::urls::preset_url(my_connected_fleet::token_config, None) {
+    if url == urls::preset_url(my_connected_fleet::token_config, None) {
         return Some(Provider::MyConnectedFleet.name().into());
     }
+    let motorweb = |env: Environment| urls::preset_url(|c| motorweb::token_config(env, c), None);
     let env = Environment::ALL
         .into_iter()
-        .find(|env| url == crate::urls::preset_url(|c| motorweb::token_config(*env, c), None));
+        .find(|env| url == motorweb(*env));
     env.map(|env| format!("{}:{}", Provider::Motorweb.name(), env.name()))
 }
 

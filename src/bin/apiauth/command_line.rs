@@ -454,11 +454,8 @@ fn header_source(settings: &mut Settings, command: Command) -> Result<HeaderSour
         return Ok(HeaderSource::CoreBasic);
     }
     let scheme = api.map_or(TokenScheme::Bearer, Api::token_scheme);
-    Ok(HeaderSource::Token(
-        token_url.unwrap_or(url),
-        client_auth,
-        scheme,
-    ))
+    let token_url = token_url.unwrap_or(url);
+    Ok(HeaderSource::Token(token_url, client_auth, scheme))
 }
 
 /// One of the words of option `long`, in any case, read by `T`'s `FromStr` as it spells it.

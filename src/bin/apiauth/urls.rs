@@ -33,9 +33,7 @@ pub fn preset_url(preset: impl FnOnce(Credentials) -> TokenConfig, base: Option<
 /// `path` with its `{customerId}` replaced by `id`, which must be one plain path segment
 /// (letters, digits, `-`, `_`, `.`) so that it can never change the path.
 pub fn customer_path(path: &str, id: &str) -> Option<String> {
-    let plain = id
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    let plain = (id.bytes()).all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
     let plain = plain && !id.is_empty() && id != "." && id != "..";
     plain.then(|| path.replace("{customerId}", id))
 }

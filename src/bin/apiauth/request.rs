@@ -163,10 +163,8 @@ fn url(call: &Settings) -> Result<String, Exit> {
 
 /// `uri`'s origin: no path, no query.
 fn origin_text(uri: &Uri) -> String {
-    match (uri.scheme_str(), uri.authority()) {
-        (Some(scheme), Some(authority)) => format!("{scheme}://{authority}"),
-        _ => String::new(),
-    }
+    let origin = uri.scheme_str().zip(uri.authority());
+    origin.map_or(String::new(), |(scheme, host)| format!("{scheme}://{host}"))
 }
 
 /// One `--header 'Name: value'`. Auth headers, cookies and CR/LF are refused; the value is

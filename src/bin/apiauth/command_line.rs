@@ -280,9 +280,7 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
     // within a cluster of short options (`-iv`), the cluster's.
     let mut at = 1;
     loop {
-        if let Some(rest) = parser.try_raw_args() {
-            at = total - rest.as_slice().len() + 1;
-        }
+        at = (parser.try_raw_args()).map_or(at, |rest| total - rest.as_slice().len() + 1);
         let Some(arg) = parser.next().map_err(lex_error)? else {
             break;
         };

@@ -39,10 +39,8 @@ const API_STATUS: u8 = 7;
 
 impl Exit {
     fn new(code: u8, message: impl Into<String>) -> Exit {
-        Exit {
-            code,
-            message: message.into(),
-        }
+        let message = message.into();
+        Exit { code, message }
     }
 }
 

@@ -134,25 +134,20 @@ fn auth(settings: &Settings, tls: Option<&TlsSettings>) -> Result<Auth, Exit> {
     for (name, value) in &settings.params {
         config = config.with_param(name, value);
     }
+    // The user's disk cache, or none (with a warning) if there is none.
+    #[cfg(unix)]
     if settings.get("no-cache").is_none() {
-        config = with_disk_cache(config);
+        match apiauth::DiskCache::default_dir().map(apiauth::DiskCache::open) {
+            Some(Ok(cache)) => config = config.with_disk_cache(cache),
+            Some(Err(error)) => say(&format!("warning: {error}; not caching")),
+            None => say("warning: neither XDG_CACHE_HOME nor HOME is set; not caching"),
+        }
     }
     let source = config.build()?;
     if settings.get("refresh").is_some() {
         source.refresh()?;
     }
     Ok(Auth::Token(source, *scheme))
-}
-
-/// The source with the user's disk cache, or as it was (with a warning) if there is none.
-fn with_disk_cache(config: TokenConfig) -> TokenConfig {
-    #[cfg(unix)]
-    match apiauth::DiskCache::default_dir().map(apiauth::DiskCache::open) {
-        Some(Ok(cache)) => return config.with_disk_cache(cache),
-        Some(Err(error)) => say(&format!("warning: {error}; not caching")),
-        None => say("warning: neither XDG_CACHE_HOME nor HOME is set; not caching"),
-    }
-    config
 }
 
 /// `apiauth header` and `apiauth token`: what to print.

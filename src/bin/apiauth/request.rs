@@ -48,7 +48,22 @@ pub fn run(call: &Settings) -> Result<(), Exit> {
     // name them.
     let sent = format!("{method} {}", urls::shown(&url));
     log::info!("{sent}");
-    let client = ApiClient::new_with_agent(agent(call, tls.as_ref()), auth);
+    // The agent for API calls, with the certificates of `tls`: every status is an answer, no
+    // redirect is followed, `--timeout` limits each phase (each read of the body) and
+    // `--max-time` the whole call, from connecting to the answer's last byte.
+    let limit = Some(call.timeout());
+    let agent = (tls.as_ref())
+        .map_or_else(apiauth::agent_config, TlsSettings::agent_config)
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(call.max_time()))
+        .timeout_connect(limit)
+        .timeout_send_request(limit)
+        .timeout_send_body(limit)
+        .timeout_recv_response(limit)
+        .timeout_per_read(limit)
+        .build();
+    let client = ApiClient::new_with_agent(agent.into(), auth);
     let mut response = client.run(request).map_err(|error| match error {
         // With the method: "could not reach the API for GET https://…/path: timed out …".
         Error::Transport(e) if e.side == Side::Api => {
@@ -98,24 +113,6 @@ fn cut_short(call: &Settings, url: &str, error: &std::io::Error) -> Exit {
     let origin = origin_text(&url.parse().unwrap_or_default());
     let why = format!("could not read the answer of the API at {origin}: {why}");
     Exit::new(UNREACHABLE, why)
-}
-
-/// The agent for API calls, with the certificates of `tls`: every status is an answer, no redirect is followed,
-/// `--timeout` limits each phase (each read of the body) and `--max-time` the whole call,
-/// from connecting to the answer's last byte.
-fn agent(call: &Settings, tls: Option<&TlsSettings>) -> ureq::Agent {
-    let limit = Some(call.timeout());
-    tls.map_or_else(apiauth::agent_config, TlsSettings::agent_config)
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(call.max_time()))
-        .timeout_connect(limit)
-        .timeout_send_request(limit)
-        .timeout_send_body(limit)
-        .timeout_recv_response(limit)
-        .timeout_per_read(limit)
-        .build()
-        .into()
 }
 
 /// The URL to call: the target below the API base URL or, for a full URL, the target

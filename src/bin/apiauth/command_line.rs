@@ -199,7 +199,7 @@ fn options() -> impl Iterator<Item = Opt> {
             "request" => &[Command::Request],
             "header" => &[Command::Header],
             "clear" => &[Command::CacheClear],
-            _ => &[],
+            _ => Command::ALL,
         };
         Opt {
             commands,
@@ -346,12 +346,9 @@ fn read_word(settings: &mut Settings, value: String, at: usize) -> Result<(), St
 /// Refuses `option` where it does not apply: another subcommand, another provider, another
 /// client authentication.
 fn applies(settings: &Settings, option: Opt) -> Result<(), String> {
-    let long = option.long;
-    if let Some(command) = settings.command
-        && !option.commands.is_empty()
-        && !option.commands.contains(&command)
-    {
-        let names: Vec<&str> = option.commands.iter().map(|c| c.name()).collect();
+    let (long, commands) = (option.long, option.commands);
+    if settings.command.is_some_and(|c| !commands.contains(&c)) {
+        let names: Vec<&str> = commands.iter().map(|c| c.name()).collect();
         return Err(format!("--{long} applies to apiauth {}", one_of(&names)));
     }
     let given = [
@@ -522,7 +519,7 @@ pub fn help(command: Option<Command>) -> String {
         }
     }
     out.push_str("\nOptions:\n");
-    let shown = |o: &Opt| o.commands.is_empty() || command.is_none_or(|c| o.commands.contains(&c));
+    let shown = |o: &Opt| command.is_none_or(|c| o.commands.contains(&c));
     for option in options().filter(shown) {
         let pad = if option.short.is_some() { "" } else { "    " };
         let name = format!("{pad}{}", option.synopsis);

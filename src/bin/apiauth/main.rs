@@ -93,8 +93,7 @@ fn run() -> Result<(), Exit> {
             logger::install(settings.verbose);
             match settings.command {
                 Some(Command::Request) => return request::run(&settings),
-                Some(Command::CacheList) => cache_cmd::list()?,
-                Some(Command::CacheClear) => cache_cmd::clear(&settings)?,
+                Some(Command::CacheList | Command::CacheClear) => cache_cmd::run(&settings)?,
                 _ => header_text(&settings)?,
             }
         }

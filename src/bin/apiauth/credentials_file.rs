@@ -71,13 +71,12 @@ pub fn client_key(s: &Settings) -> Result<Option<ClientKey>, Exit> {
         }
         (Some(KeyMethod::ClientSecretJwt), ..) => ClientKey::client_secret_jwt(),
         (Some(KeyMethod::Assertion), _, Some(path)) => ClientKey::assertion_file(path),
-        (Some(KeyMethod::Assertion), ..) => match s.get("client-assertion-command") {
-            Some(program) => {
-                let args: Vec<&str> = s.all("client-assertion-arg").collect();
-                ClientKey::assertion_command(program, &args)
-            }
-            None => return Ok(None),
-        },
+        // Without a file, a command: the command line gives exactly one of them.
+        (Some(KeyMethod::Assertion), _, None) => {
+            let program = s.get("client-assertion-command").unwrap_or_default();
+            let args: Vec<&str> = s.all("client-assertion-arg").collect();
+            ClientKey::assertion_command(program, &args)
+        }
         (Some(KeyMethod::TlsClientAuth), ..) => ClientKey::tls_client_auth(),
         _ => return Ok(None),
     };

@@ -51,13 +51,12 @@ impl Log for Logger {
     }
 
     fn log(&self, record: &Record) {
-        if !self.enabled(record.metadata()) {
-            return;
+        if self.enabled(record.metadata()) {
+            let level = record.level().as_str().to_ascii_lowercase();
+            // A line of its own: `say` puts CR and LF as spaces.
+            let message = crate::urls::redact(&record.args().to_string());
+            crate::say(&format!("[{level} {}] {message}", record.target()));
         }
-        let level = record.level().as_str().to_ascii_lowercase();
-        // A line of its own: `say` puts CR and LF as spaces.
-        let message = crate::urls::redact(&record.args().to_string());
-        crate::say(&format!("[{level} {}] {message}", record.target()));
     }
 
     fn flush(&self) {}

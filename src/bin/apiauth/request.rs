@@ -27,8 +27,7 @@ const REFUSED_HEADERS: &str = "authorization proxy-authorization x-connect-token
 /// refused the credentials themselves: no token to renew).
 pub fn run(call: &Settings) -> Result<(), Exit> {
     let url = url(call)?;
-    let headers: Result<Vec<_>, _> = call.headers.iter().map(|line| header(line)).collect();
-    let headers = headers?;
+    let headers = (call.headers.iter().map(|line| header(line))).collect::<Result<Vec<_>, _>>()?;
     let body = body(call.data.as_deref())?;
     let method =
         (call.method.clone()).unwrap_or(body.as_ref().map_or(Method::GET, |_| Method::POST));

@@ -230,7 +230,9 @@ fn words_of(long: &str) -> Vec<&'static str> {
         "client-auth" => names!(ClientAuth, KeyMethod),
         "alg" => names!(Alg),
         "format" => names!(Format),
-        "method" => METHODS.split(' ').collect(),
+        "method" => "GET HEAD POST PUT PATCH DELETE OPTIONS"
+            .split(' ')
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -264,9 +266,6 @@ fn set(s: &mut Settings, long: &str, value: &str) -> Result<(), String> {
     }
     Ok(())
 }
-
-/// `--method`'s words.
-const METHODS: &str = "GET HEAD POST PUT PATCH DELETE OPTIONS";
 
 pub const SECRET_ON_ARGV: &str = "refusing a secret on the command line: every user of this host \
     can read it with `ps`; set APIAUTH_CLIENT_SECRET or use --credentials-file (chmod 600)";
@@ -498,14 +497,13 @@ fn lex_error(error: lexopt::Error) -> String {
     }
 }
 
-/// The prose of `--help`: what the command is and its usage, then notes, each under a line
-/// that names the subcommands whose help shows it (`[request header token]`).
-const HELP: &str = include_str!("help.txt");
-
 /// The help for `command` (every command for `None`): the usage lines, the options, then
 /// the notes of `help.txt` that concern it.
 pub fn help(command: Option<Command>) -> String {
-    let (usage, notes) = HELP.split_once("\n[").unwrap_or_default();
+    // help.txt: what the command is and its usage, then notes, each under a line that names
+    // the subcommands whose help shows it (`[request header token]`).
+    let help = include_str!("help.txt");
+    let (usage, notes) = help.split_once("\n[").unwrap_or_default();
     let mut out = String::new();
     let mut keep = true;
     for line in usage.lines() {

@@ -108,8 +108,6 @@ fn var(name: &str) -> Result<Option<String>, Exit> {
     }
 }
 
-type Pair = (Option<String>, Option<String>);
-
 /// The bytes of the file at `path` (`what` in messages), refused unless it is the user's and
 /// no one else can write it, nor read it if `private`.
 fn read(path: &Path, what: &str, private: bool) -> Result<Vec<u8>, Exit> {
@@ -156,7 +154,7 @@ fn read(path: &Path, what: &str, private: bool) -> Result<Vec<u8>, Exit> {
 
 /// The id and secret of the file's `text`, or the (1-based) line that breaks the syntax and
 /// why (never the line's text).
-fn parse(text: &str) -> Result<Pair, (usize, &'static str)> {
+fn parse(text: &str) -> Result<(Option<String>, Option<String>), (usize, &'static str)> {
     if text.starts_with('\u{feff}') {
         let why = "the file starts with a byte-order mark; save it without one";
         return Err((1, why));

@@ -289,12 +289,24 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
             Arg::Long(name) if carries_secret(name, 3) => return Err(SECRET_ON_ARGV.into()),
             Arg::Short(short) => options().find(|o| o.short == Some(short)),
             Arg::Long(long) => options().find(|o| o.long == long),
+            // A word: the subcommand's, or `request`'s target.
             Arg::Value(value) => {
                 let value = value.into_string().map_err(|_| "arguments must be UTF-8")?;
-                if value == "help" && settings.words.is_empty() {
-                    return Ok(Invocation::Help(None));
-                }
-                read_word(&mut settings, value, at)?;
+                let words: Vec<&str> = settings.words.iter().map(String::as_str).collect();
+                settings.command = match (words.as_slice(), value.as_str()) {
+                    ([], "help") => return Ok(Invocation::Help(None)),
+                    ([], "request") => Some(Command::Request),
+                    ([], "header") => Some(Command::Header),
+                    ([], "token") => Some(Command::Token),
+                    ([], "cache") => None,
+                    ([], _) => Err("unknown command: say request, header, token or cache")?,
+                    (["cache"], "list") => Some(Command::CacheList),
+                    (["cache"], "clear") => Some(Command::CacheClear),
+                    (["cache"], _) => Err("say `apiauth cache list` or `apiauth cache clear`")?,
+                    (["request"], _) => settings.command,
+                    _ => Err(format!("unexpected argument at position {at}"))?,
+                };
+                settings.words.push(value);
                 continue;
             }
         };
@@ -321,25 +333,6 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
     }
     finish(&mut settings)?;
     Ok(Invocation::Run(Box::new(settings)))
-}
-
-/// Takes a word: the subcommand's, or `request`'s target.
-fn read_word(settings: &mut Settings, value: String, at: usize) -> Result<(), String> {
-    let words: Vec<&str> = settings.words.iter().map(String::as_str).collect();
-    settings.command = match (words.as_slice(), value.as_str()) {
-        ([], "request") => Some(Command::Request),
-        ([], "header") => Some(Command::Header),
-        ([], "token") => Some(Command::Token),
-        ([], "cache") => None,
-        ([], _) => return Err("unknown command: say request, header, token or cache".into()),
-        (["cache"], "list") => Some(Command::CacheList),
-        (["cache"], "clear") => Some(Command::CacheClear),
-        (["cache"], _) => return Err("say `apiauth cache list` or `apiauth cache clear`".into()),
-        (["request"], _) => settings.command,
-        _ => return Err(format!("unexpected argument at position {at}")),
-    };
-    settings.words.push(value);
-    Ok(())
 }
 
 /// Refuses `option` where it does not apply: another subcommand, another provider, another

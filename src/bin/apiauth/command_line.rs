@@ -343,12 +343,10 @@ fn applies(settings: &Settings, option: Opt) -> Result<(), String> {
         let names: Vec<&str> = commands.iter().map(|c| c.name()).collect();
         return Err(format!("--{long} applies to apiauth {}", one_of(&names)));
     }
-    let given = [
-        settings.provider.map(Provider::name),
-        settings.key_method.map(KeyMethod::name),
-    ];
+    // The value of `--provider` or `--client-auth`, read: lowercase, as every name it may be.
+    let given = |what: &str| settings.get(&what[2..]).map(str::to_ascii_lowercase);
     match option.only() {
-        Some((what, names)) if !names.iter().any(|name| given.contains(&Some(name))) => Err(
+        Some((what, names)) if !names.contains(&given(what).unwrap_or_default().as_str()) => Err(
             format!("--{long} applies only to {what} {}", one_of(&names)),
         ),
         _ => Ok(()),

@@ -164,10 +164,9 @@ fn header_text(settings: &Settings) -> Result<String, Exit> {
             (name, value.clone(), Some(left.unwrap_or_default()))
         }
     };
-    let name = if name == AUTHORIZATION {
-        "Authorization"
-    } else {
-        name.as_str()
+    let name = match name.as_str() {
+        "authorization" => "Authorization",
+        other => other,
     };
     // Visible ASCII: Basic values are base64, and the parser refuses any other token.
     let value = value.to_str().unwrap_or_default();

@@ -479,9 +479,7 @@ fn carries_secret(name: &str, words: usize) -> bool {
 /// lexopt's error, without the value it may quote.
 fn lex_error(error: lexopt::Error) -> String {
     match error {
-        lexopt::Error::MissingValue {
-            option: Some(option),
-        } => format!("{option} needs a value"),
+        lexopt::Error::MissingValue { option: Some(o) } => format!("{o} needs a value"),
         lexopt::Error::UnexpectedValue { option, .. } => format!("{option} takes no value"),
         lexopt::Error::NonUnicodeValue(_) => "arguments must be UTF-8".into(),
         _ => "the arguments could not be read".into(),

@@ -51,7 +51,6 @@ pub struct Settings {
     pub key_method: Option<KeyMethod>,
     pub alg: Option<Alg>,
     pub token_url: Option<String>,
-    pub params: Vec<(String, String)>,
     pub format: Option<Format>,
     timeout: Option<Duration>,
     pub api_base_url: Option<String>,
@@ -76,6 +75,11 @@ impl Settings {
     /// The value of option `long` (empty for a flag), if given.
     pub fn get(&self, long: &str) -> Option<&str> {
         self.all(long).next()
+    }
+
+    /// The `--param`s: each NAME and VALUE.
+    pub fn params(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.all("param").filter_map(|param| param.split_once('='))
     }
 
     /// `request`'s target: a path below the API base URL, or a full URL on its origin.
@@ -250,11 +254,7 @@ fn set(s: &mut Settings, long: &str, value: &str) -> Result<(), String> {
         },
         "alg" => s.alg = Some(word(value, long)?),
         "token-url" | "base-url" | "api-base-url" => urls::check(value)?,
-        "param" => {
-            let pair = value.split_once('=').filter(|(name, _)| !name.is_empty());
-            let (name, value) = pair.ok_or("takes NAME=VALUE")?;
-            s.params.push((name.into(), value.into()));
-        }
+        "param" if value.starts_with('=') || !value.contains('=') => Err("takes NAME=VALUE")?,
         "format" => s.format = Some(word(value, long)?),
         "timeout" => s.timeout = Some(seconds(value)?),
         "method" => s.method = Some(word(value, long)?),
@@ -325,7 +325,7 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
         settings.given.push((option, value));
     }
     // A parameter can also carry an assertion, a token or a key: never on argv.
-    if (settings.params.iter()).any(|(name, _)| carries_secret(name, 6)) {
+    if settings.params().any(|(name, _)| carries_secret(name, 6)) {
         return Err(SECRET_ON_ARGV.into());
     }
     for (option, _) in &settings.given {

@@ -130,7 +130,7 @@ fn auth(settings: &Settings, tls: Option<&TlsSettings>) -> Result<Auth, Exit> {
     config = tls.cloned().into_iter().fold(config, TokenConfig::with_tls);
     config = config.with_timeout(settings.timeout());
     config = settings.all("scope").fold(config, TokenConfig::with_scope);
-    for (name, value) in &settings.params {
+    for (name, value) in settings.params() {
         config = config.with_param(name, value);
     }
     // The user's disk cache, or none (with a warning) if there is none.

@@ -78,10 +78,8 @@ fn preset(url: &str) -> Option<String> {
     if url == urls::preset_url(my_connected_fleet::token_config, None) {
         return Some(Provider::MyConnectedFleet.name().into());
     }
-    let motorweb = |env: Environment| urls::preset_url(|c| motorweb::token_config(env, c), None);
-    let env = Environment::ALL
-        .into_iter()
-        .find(|env| url == motorweb(*env));
+    let url_of = |env: Environment| urls::preset_url(|c| motorweb::token_config(env, c), None);
+    let env = Environment::ALL.into_iter().find(|env| url == url_of(*env));
     env.map(|env| format!("{}:{}", Provider::Motorweb.name(), env.name()))
 }
 

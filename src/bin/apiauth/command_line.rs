@@ -234,12 +234,13 @@ fn words_of(long: &str) -> Vec<&'static str> {
         "client-auth" => names!(ClientAuth, KeyMethod),
         "alg" => names!(Alg),
         "format" => names!(Format),
-        "method" => "GET HEAD POST PUT PATCH DELETE OPTIONS"
-            .split(' ')
-            .collect(),
+        "method" => METHODS.split(' ').collect(),
         _ => Vec::new(),
     }
 }
+
+/// `--method`'s words.
+const METHODS: &str = "GET HEAD POST PUT PATCH DELETE OPTIONS";
 
 /// Reads the `value` of option `long` into the typed settings (the others keep it as given).
 fn set(s: &mut Settings, long: &str, value: &str) -> Result<(), String> {

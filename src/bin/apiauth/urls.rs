@@ -57,10 +57,8 @@ pub fn redact(text: &str) -> String {
 /// Where the first http(s) URL in `text` starts, in any case.
 pub fn find_url(text: &str) -> Option<usize> {
     let lower = text.to_ascii_lowercase();
-    [lower.find("http://"), lower.find("https://")]
-        .into_iter()
-        .flatten()
-        .min()
+    let at = |scheme| lower.find(scheme);
+    [at("http://"), at("https://")].into_iter().flatten().min()
 }
 
 #[cfg(test)]

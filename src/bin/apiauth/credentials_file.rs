@@ -18,7 +18,7 @@ use libc::{ELOOP, O_NOFOLLOW, O_NONBLOCK};
 use apiauth::{ClientKey, Credentials, TlsSettings};
 
 use crate::Exit;
-use crate::command_line::{KeyMethod, Settings};
+use crate::command_line::{Alg, KeyMethod, Settings};
 
 const ID: &str = "APIAUTH_CLIENT_ID";
 const SECRET: &str = "APIAUTH_CLIENT_SECRET";
@@ -62,10 +62,9 @@ pub fn client_key(s: &Settings) -> Result<Option<ClientKey>, Exit> {
         (Some(KeyMethod::PrivateKeyJwt), Some(path), _) => {
             let key = ClientKey::private_key_jwt(&read(path, "--private-key", true)?)?;
             let alg = key.algorithm().unwrap_or_default();
-            match s.alg.map(|want| want.name()) {
-                Some(want) if want != alg => Err(format!(
-                    "--alg {want} does not fit the key of --private-key, which signs with {alg}"
-                ))?,
+            let misfit = "does not fit the key of --private-key, which signs with";
+            match s.alg.map(Alg::name) {
+                Some(want) if want != alg => Err(format!("--alg {want} {misfit} {alg}"))?,
                 _ => key,
             }
         }

@@ -294,15 +294,14 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
             Arg::Value(value) => {
                 let value = value.into_string().map_err(|_| "arguments must be UTF-8")?;
                 let words: Vec<&str> = settings.words.iter().map(String::as_str).collect();
+                // The words so far name a command (`cache clear`), one word at a time.
+                let said = [words.as_slice(), &[value.as_str()]].concat().join(" ");
+                let named = Command::ALL.iter().copied().find(|c| c.name() == said);
                 settings.command = match (words.as_slice(), value.as_str()) {
+                    _ if named.is_some() && !value.contains(' ') => named,
                     ([], "help") => return Ok(Invocation::Help(None)),
-                    ([], "request") => Some(Command::Request),
-                    ([], "header") => Some(Command::Header),
-                    ([], "token") => Some(Command::Token),
                     ([], "cache") => None,
                     ([], _) => Err("unknown command: say request, header, token or cache")?,
-                    (["cache"], "list") => Some(Command::CacheList),
-                    (["cache"], "clear") => Some(Command::CacheClear),
                     (["cache"], _) => Err("say `apiauth cache list` or `apiauth cache clear`")?,
                     (["request"], _) => settings.command,
                     _ => Err(format!("unexpected argument at position {at}"))?,

@@ -5,17 +5,50 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use apiauth::providers::motorweb::{self, Environment};
 use apiauth::providers::my_connected_fleet;
 
-use crate::command_line::Provider;
+use crate::command_line::{Command, Provider, Settings};
 use crate::{Exit, urls};
+
+/// `apiauth cache list` or `apiauth cache clear`: what to print. `cache clear` removes the
+/// entries for the token URL and the client id (each when given), and says how many.
+#[cfg(unix)]
+pub fn run(settings: &Settings) -> Result<String, Exit> {
+    let dir = apiauth::DiskCache::default_dir().ok_or("neither XDG_CACHE_HOME nor HOME is set")?;
+    let cache = apiauth::DiskCache::open(dir)?;
+    if settings.command == Some(Command::CacheList) {
+        return Ok(list(&cache));
+    }
+    let (url, client_id) = (settings.token_url.as_deref(), settings.get("client-id"));
+    let removed = cache.remove_entries(|entry| {
+        url.is_none_or(|url| entry.token_url() == url)
+            && client_id.is_none_or(|id| entry.client_id() == id)
+    });
+    let count =
+        |n: usize, one: &str, many: &str| format!("{n} {}", [many, one][usize::from(n == 1)]);
+    let mut said = format!("removed {}", count(removed.tokens, "entry", "entries"));
+    if removed.records > 0 {
+        let what = "failure or rejection record";
+        said += &format!(", {}", count(removed.records, what, &format!("{what}s")));
+    }
+    if removed.stray > 0 {
+        let stray = count(removed.stray, "temporary file", "temporary files");
+        said += &format!(", {stray} left by a killed writer");
+    }
+    Ok(said + "\n")
+}
+
+#[cfg(not(unix))]
+pub fn run(_: &Settings) -> Result<String, Exit> {
+    Err("the disk cache is Unix only".into())
+}
 
 /// One line per entry: provider (or token URL, without query or user), client id, scopes
 /// (`-` for none), expiry in UTC, and `fresh`, `stale` (refreshed on next use), `expired` or
 /// `no-token`; then a failure or a rejection still in force, with until when.
 #[cfg(unix)]
-pub fn list() -> Result<String, Exit> {
+fn list(cache: &apiauth::DiskCache) -> String {
     let now = SystemTime::now();
     let mut out = String::new();
-    for entry in open()?.entries() {
+    for entry in cache.entries() {
         let url = entry.token_url();
         let provider = preset(url).unwrap_or_else(|| urls::shown(url));
         let scopes = Some(entry.scopes().join(",")).filter(|scopes| !scopes.is_empty());
@@ -36,55 +69,17 @@ pub fn list() -> Result<String, Exit> {
         }
         out.push('\n');
     }
-    Ok(out)
-}
-
-/// Removes the entries for `url` and `client_id` (each when given), and says how many.
-#[cfg(unix)]
-pub fn clear(url: Option<&str>, client_id: Option<&str>) -> Result<String, Exit> {
-    let removed = open()?.remove_entries(|entry| {
-        url.is_none_or(|url| entry.token_url() == url)
-            && client_id.is_none_or(|id| entry.client_id() == id)
-    });
-    let count =
-        |n: usize, one: &str, many: &str| format!("{n} {}", [many, one][usize::from(n == 1)]);
-    let mut said = format!("removed {}", count(removed.tokens, "entry", "entries"));
-    if removed.records > 0 {
-        let what = "failure or rejection record";
-        said += &format!(", {}", count(removed.records, what, &format!("{what}s")));
-    }
-    if removed.stray > 0 {
-        let stray = count(removed.stray, "temporary file", "temporary files");
-        said += &format!(", {stray} left by a killed writer");
-    }
-    Ok(said + "\n")
-}
-
-#[cfg(unix)]
-fn open() -> Result<apiauth::DiskCache, Exit> {
-    let dir = apiauth::DiskCache::default_dir().ok_or("neither XDG_CACHE_HOME nor HOME is set")?;
-    Ok(apiauth::DiskCache::open(dir)?)
-}
-
-#[cfg(not(unix))]
-pub fn list() -> Result<String, Exit> {
-    Err("the disk cache is Unix only".into())
-}
-
-#[cfg(not(unix))]
-pub fn clear(_: Option<&str>, _: Option<&str>) -> Result<String, Exit> {
-    list()
+    out
 }
 
 /// The name `cache list` shows for a provider's own token URL: `my-connected-fleet`,
 /// `motorweb:test`, `motorweb:production`.
 fn preset(url: &str) -> Option<String> {
-    if url == crate::urls::preset_url(my_connected_fleet::token_config, None) {
+    if url == urls::preset_url(my_connected_fleet::token_config, None) {
         return Some(Provider::MyConnectedFleet.name().into());
     }
-    let env = Environment::ALL
-        .into_iter()
-        .find(|env| url == crate::urls::preset_url(|c| motorweb::token_config(*env, c), None));
+    let url_of = |env: Environment| urls::preset_url(|c| motorweb::token_config(env, c), None);
+    let env = Environment::ALL.into_iter().find(|env| url == url_of(*env));
     env.map(|env| format!("{}:{}", Provider::Motorweb.name(), env.name()))
 }
 

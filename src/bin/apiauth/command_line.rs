@@ -4,7 +4,6 @@
 //!
 //! No error repeats a value or an unknown option as typed: a misplaced secret could be in it.
 
-use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -50,37 +49,39 @@ pub struct Settings {
     /// `--client-auth`: a style of the library's with the shared secret, or a method without.
     client_auth: Option<ClientAuth>,
     pub key_method: Option<KeyMethod>,
-    pub private_key: Option<PathBuf>,
-    pub key_id: Option<String>,
     pub alg: Option<Alg>,
-    pub assertion_file: Option<PathBuf>,
-    pub assertion_command: Option<String>,
-    pub assertion_args: Vec<String>,
-    pub cert: Option<PathBuf>,
-    pub key: Option<PathBuf>,
-    pub cacert: Option<PathBuf>,
     pub token_url: Option<String>,
-    base_url: Option<String>,
-    pub scopes: Vec<String>,
-    pub params: Vec<(String, String)>,
     pub format: Option<Format>,
-    pub credentials_file: Option<PathBuf>,
-    pub no_cache: bool,
-    pub refresh: bool,
     timeout: Option<Duration>,
     pub api_base_url: Option<String>,
     pub method: Option<Method>,
     pub data: Option<String>,
     pub headers: Vec<String>,
     pub include: bool,
-    pub customer_id: Option<String>,
     max_time: Option<Duration>,
-    pub client_id: Option<String>,
+    /// Every option read, with its value as given (empty for a flag): [`Settings::get`].
+    given: Vec<(Opt, String)>,
     /// For `header`, `token` and `request`.
     pub source: Option<HeaderSource>,
 }
 
 impl Settings {
+    /// The values given to option `long`, in order.
+    pub fn all(&self, long: &str) -> impl Iterator<Item = &str> {
+        let given = self.given.iter().filter(move |(it, _)| it.long == long);
+        given.map(|(_, value)| value.as_str())
+    }
+
+    /// The value of option `long` (empty for a flag), if given.
+    pub fn get(&self, long: &str) -> Option<&str> {
+        self.all(long).next()
+    }
+
+    /// The `--param`s: each NAME and VALUE.
+    pub fn params(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.all("param").filter_map(|param| param.split_once('='))
+    }
+
     /// `request`'s target: a path below the API base URL, or a full URL on its origin.
     pub fn target(&self) -> &str {
         self.words.get(1).map_or("", String::as_str)
@@ -95,43 +96,25 @@ impl Settings {
     pub fn max_time(&self) -> Duration {
         self.max_time.unwrap_or(Duration::from_secs(300))
     }
-
-    /// Whether the client authenticates with the shared secret (`APIAUTH_CLIENT_SECRET`).
-    pub fn needs_secret(&self) -> bool {
-        matches!(self.key_method, None | Some(KeyMethod::ClientSecretJwt))
-    }
 }
 
-/// A value an option takes as one of a few words (any case), read by its `FromStr`.
-trait Word: FromStr {
-    /// Every word, in `--help`'s order.
-    fn names() -> Vec<&'static str>;
-}
-
-/// The command's own enums, each variant with its word: `ALL` in `--help`'s order, `name`,
-/// `FromStr` (any case) and [`Word`].
+/// The command's own enums, as the library's: `ALL` in `--help`'s order, `name` and
+/// `FromStr` (any case).
 macro_rules! words {
     ($($(#[$doc:meta])* $type:ident { $($variant:ident = $name:literal),* })*) => {$(
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum $type { $($variant),* }
         impl $type {
-            const ALL: &[($type, &str)] = &[$(($type::$variant, $name)),*];
-            #[allow(dead_code)] // not every type's name is printed (Format's is not)
+            const ALL: &[$type] = &[$($type::$variant),*];
             pub fn name(self) -> &'static str {
-                Self::ALL.iter().find(|(it, _)| *it == self).map_or("", |(_, name)| name)
+                match self { $($type::$variant => $name),* }
             }
         }
         impl FromStr for $type {
             type Err = ();
             fn from_str(name: &str) -> Result<$type, ()> {
-                let found = Self::ALL.iter().find(|(_, it)| it.eq_ignore_ascii_case(name));
-                found.map(|(it, _)| *it).ok_or(())
-            }
-        }
-        impl Word for $type {
-            fn names() -> Vec<&'static str> {
-                Self::ALL.iter().map(|(_, name)| *name).collect()
+                Self::ALL.iter().copied().find(|it| it.name().eq_ignore_ascii_case(name)).ok_or(())
             }
         }
     )*};
@@ -139,7 +122,7 @@ macro_rules! words {
 words! {
     /// A subcommand.
     Command { Request = "request", Header = "header", Token = "token",
-        CacheList = "cache list", CacheClear = "cache clear" }
+        CacheClear = "cache clear", CacheList = "cache list" }
     /// Whose token endpoint and APIs.
     Provider { MyConnectedFleet = "my-connected-fleet", Motorweb = "motorweb", Generic = "generic" }
     /// What `apiauth header` prints.
@@ -151,41 +134,34 @@ words! {
         Assertion = "assertion", TlsClientAuth = "tls-client-auth" }
 }
 
-/// [`Word`] for the library's types, by their own `ALL`, `name` and `FromStr`.
-macro_rules! library_words {
-    ($($type:ty),*) => {$(
-        impl Word for $type {
-            fn names() -> Vec<&'static str> {
-                <$type>::ALL.iter().map(|word| word.name()).collect()
-            }
-        }
-    )*};
+/// The names of the types' `ALL`, in order: the library's own for library types.
+macro_rules! names {
+    ($($type:ty),*) => { [$(<$type>::ALL.iter().map(|it| it.name()).collect::<Vec<_>>()),*].concat() };
 }
-library_words!(Api, Environment, ClientAuth);
 
 /// Every option but `-h` and `-V`, in `--help`'s order, one a line: the subcommands it
 /// applies to (`all`; `auth`: request, header, token; `auth+clear`: and cache clear) and,
-/// after a `/`, the providers or client authentications it is only for; its synopsis
-/// (`-s, --long VALUE`; no VALUE for a flag), two spaces, its help. [`words_of`] says the
-/// words it takes.
+/// after a `/`, the providers or client authentications it is only for (`--provider=a,b`);
+/// its synopsis (`-s, --long VALUE`; no VALUE for a flag), two spaces, its help.
+/// [`words_of`] says the words it takes.
 const OPTIONS: &str = "\
 all -v, --verbose  log what apiauth does to stderr; -vv also Debug records (see below)
 auth+clear --provider PROVIDER  whose token endpoint and APIs
-auth+clear/my-connected-fleet --api API  the API whose header to use (header, request)
-auth+clear/motorweb --env ENV  the environment (unless --base-url or --token-url)
+auth+clear/--provider=my-connected-fleet --api API  the API whose header to use (header, request)
+auth+clear/--provider=motorweb --env ENV  the environment (unless --base-url or --token-url)
 auth+clear --token-url URL  the token endpoint (overrides the provider's)
 auth+clear --base-url URL  the provider's base URL, for token endpoint and APIs
 auth+clear --scope S  a scope to ask for (repeatable)
 auth+clear --param NAME=VALUE  an extra form parameter (repeatable)
 header --format FORMAT  what to print (see below)
 auth --credentials-file PATH  where the client id and secret are (see below)
-auth/generic --client-auth STYLE  how the client authenticates (see below)
-auth/private-key-jwt --private-key FILE  the PEM key that signs private-key-jwt assertions
-auth/private-key-jwt,client-secret-jwt --key-id KID  the kid of the signed assertions
-auth/private-key-jwt --alg ALG  refuse a --private-key that does not sign with ALG
-auth/assertion --client-assertion-file FILE  the assertion, read again for every token request
-auth/assertion --client-assertion-command PROG  the program that prints the assertion (no shell)
-auth/assertion --client-assertion-arg ARG  an argument of that program (repeatable)
+auth/--provider=generic --client-auth STYLE  how the client authenticates (see below)
+auth/--client-auth=private-key-jwt --private-key FILE  the PEM key that signs private-key-jwt assertions
+auth/--client-auth=private-key-jwt,client-secret-jwt --key-id KID  the kid of the signed assertions
+auth/--client-auth=private-key-jwt --alg ALG  refuse a --private-key that does not sign with ALG
+auth/--client-auth=assertion --client-assertion-file FILE  the assertion, read again for every token request
+auth/--client-auth=assertion --client-assertion-command PROG  the program that prints the assertion (no shell)
+auth/--client-auth=assertion --client-assertion-arg ARG  an argument of that program (repeatable)
 auth --cert FILE  the client certificate chain (PEM), with --key
 auth --key FILE  the client certificate's private key (PEM)
 auth --cacert FILE  trust only these CA certificates (PEM)
@@ -197,7 +173,7 @@ request -X, --method METHOD  the method (default GET, or POST with --data)
 request -d, --data @FILE|@-|TEXT  the body: a file, stdin or the text itself
 request -H, --header 'NAME: VALUE'  an extra header (repeatable)
 request -i, --include  print the status line and the response headers first
-request/my-connected-fleet --customer-id ID  replaces {customerId} in the path
+request/--provider=my-connected-fleet --customer-id ID  replaces {customerId} in the path
 request --max-time SECONDS  the limit for the whole API call (default 300)
 clear --client-id ID  only the entries of this client id";
 
@@ -205,7 +181,7 @@ clear --client-id ID  only the entries of this client id";
 #[derive(Debug, Clone, Copy)]
 struct Opt {
     commands: &'static [Command],
-    /// The providers or the `--client-auth`s it is only for (`a,b`), if any.
+    /// The providers or the `--client-auth`s it is only for (`--provider=a,b`), if any.
     only: Option<&'static str>,
     synopsis: &'static str,
     short: Option<char>,
@@ -217,31 +193,26 @@ struct Opt {
 fn options() -> impl Iterator<Item = Opt> {
     OPTIONS.lines().map(|line| {
         let (group, rest) = line.split_once(' ').unwrap_or_default();
-        let (group, only) = group
-            .split_once('/')
-            .map_or((group, None), |(g, o)| (g, Some(o)));
+        let mut group = group.split('/');
         let (synopsis, help) = rest.split_once("  ").unwrap_or_default();
         let (short, long) = synopsis.split_once(", ").unwrap_or(("", synopsis));
         let (long, value) = long.split_once(' ').unwrap_or((long, ""));
-        let commands = match group {
-            "auth" => AUTH,
-            "auth+clear" => AUTH_AND_CLEAR,
+        let commands = match group.next().unwrap_or_default() {
+            "auth" => &Command::ALL[..3],
+            "auth+clear" => &Command::ALL[..4],
             "request" => &[Command::Request],
             "header" => &[Command::Header],
             "clear" => &[Command::CacheClear],
-            _ => &[],
+            _ => Command::ALL,
         };
-        let (short, long) = (short.chars().nth(1), long.trim_start_matches('-'));
-        let takes_value = !value.is_empty();
-        let help = help.trim();
         Opt {
             commands,
-            only,
+            only: group.next(),
             synopsis,
-            short,
-            long,
-            takes_value,
-            help,
+            short: short.chars().nth(1),
+            long: long.trim_start_matches('-'),
+            takes_value: !value.is_empty(),
+            help: help.trim(),
         }
     })
 }
@@ -249,84 +220,53 @@ fn options() -> impl Iterator<Item = Opt> {
 impl Opt {
     /// The option its `only` names (`--provider`, `--client-auth`), and those it names.
     fn only(&self) -> Option<(&'static str, Vec<&'static str>)> {
-        let names: Vec<&str> = self.only?.split(',').collect();
-        let provider = names[0].parse::<Provider>().is_ok();
-        Some((
-            ["--client-auth", "--provider"][usize::from(provider)],
-            names,
-        ))
+        let (what, names) = self.only?.split_once('=')?;
+        Some((what, names.split(',').collect()))
     }
 }
 
 /// The words `long` takes, for `--help` and its messages.
 fn words_of(long: &str) -> Vec<&'static str> {
     match long {
-        "provider" => Provider::names(),
-        "api" => Api::names(),
-        "env" => Environment::names(),
-        "client-auth" => [ClientAuth::names(), KeyMethod::names()].concat(),
-        "alg" => Alg::names(),
-        "format" => Format::names(),
+        "provider" => names!(Provider),
+        "api" => names!(Api),
+        "env" => names!(Environment),
+        "client-auth" => names!(ClientAuth, KeyMethod),
+        "alg" => names!(Alg),
+        "format" => names!(Format),
         "method" => METHODS.split(' ').collect(),
         _ => Vec::new(),
     }
 }
 
-/// Reads the `value` of option `long` into `s`.
-fn set(s: &mut Settings, long: &str, value: String) -> Result<(), String> {
-    let path = || Ok(PathBuf::from(&value));
+/// `--method`'s words.
+const METHODS: &str = "GET HEAD POST PUT PATCH DELETE OPTIONS";
+
+/// Reads the `value` of option `long` into the typed settings (the others keep it as given).
+fn set(s: &mut Settings, long: &str, value: &str) -> Result<(), String> {
     match long {
         "verbose" => s.verbose = s.verbose.saturating_add(1),
-        "provider" => put(&mut s.provider, word(&value))?,
-        "api" => put(&mut s.api, word(&value))?,
-        "env" => put(&mut s.env, word(&value))?,
-        "client-auth" if s.client_auth.is_some() || s.key_method.is_some() => {
-            Err("is given more than once")?
-        }
+        "provider" => s.provider = Some(word(value, long)?),
+        "api" => s.api = Some(word(value, long)?),
+        "env" => s.env = Some(word(value, long)?),
         "client-auth" => match value.parse() {
             Ok(style) => s.client_auth = Some(style),
-            Err(_) => s.key_method = Some(word(&value).map_err(|_| takes(&words_of(long)))?),
+            Err(_) => s.key_method = Some(word(value, long)?),
         },
-        "private-key" => put(&mut s.private_key, path())?,
-        "key-id" => put(&mut s.key_id, Ok(value))?,
-        "alg" => put(&mut s.alg, word(&value))?,
-        "client-assertion-file" => put(&mut s.assertion_file, path())?,
-        "client-assertion-command" => put(&mut s.assertion_command, Ok(value))?,
-        "client-assertion-arg" => s.assertion_args.push(value),
-        "cert" => put(&mut s.cert, path())?,
-        "key" => put(&mut s.key, path())?,
-        "cacert" => put(&mut s.cacert, path())?,
-        "token-url" => put(&mut s.token_url, url(value))?,
-        "base-url" => put(&mut s.base_url, url(value))?,
-        "scope" => s.scopes.push(value),
-        "param" => s.params.push(pair(&value)?),
-        "format" => put(&mut s.format, word(&value))?,
-        "credentials-file" => put(&mut s.credentials_file, path())?,
-        "no-cache" => flag(&mut s.no_cache)?,
-        "refresh" => flag(&mut s.refresh)?,
-        "timeout" => put(&mut s.timeout, seconds(&value))?,
-        "api-base-url" => put(&mut s.api_base_url, url(value))?,
-        "method" => put(&mut s.method, method(&value))?,
-        "data" => put(&mut s.data, Ok(value))?,
-        "header" => s.headers.push(value),
-        "include" => flag(&mut s.include)?,
-        "customer-id" => put(&mut s.customer_id, Ok(value))?,
-        "max-time" => put(&mut s.max_time, seconds(&value))?,
-        _ => put(&mut s.client_id, Ok(value))?,
+        "alg" => s.alg = Some(word(value, long)?),
+        "token-url" | "base-url" | "api-base-url" => urls::check(value)?,
+        "param" if value.starts_with('=') || !value.contains('=') => Err("takes NAME=VALUE")?,
+        "format" => s.format = Some(word(value, long)?),
+        "timeout" => s.timeout = Some(seconds(value)?),
+        "method" => s.method = Some(word(value, long)?),
+        "data" => s.data = Some(value.into()),
+        "header" => s.headers.push(value.into()),
+        "include" => s.include = true,
+        "max-time" => s.max_time = Some(seconds(value)?),
+        _ => {}
     }
     Ok(())
 }
-
-const AUTH: &[Command] = &[Command::Request, Command::Header, Command::Token];
-const AUTH_AND_CLEAR: &[Command] = &[
-    Command::Request,
-    Command::Header,
-    Command::Token,
-    Command::CacheClear,
-];
-
-/// `--method`'s words.
-const METHODS: &str = "GET HEAD POST PUT PATCH DELETE OPTIONS";
 
 pub const SECRET_ON_ARGV: &str = "refusing a secret on the command line: every user of this host \
     can read it with `ps`; set APIAUTH_CLIENT_SECRET or use --credentials-file (chmod 600)";
@@ -336,29 +276,37 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
     let total = args.len();
     let mut parser = lexopt::Parser::from_args(args);
     let mut settings = Settings::default();
-    let mut seen: Vec<Opt> = Vec::new();
     // The 1-based position of the argument being read (for messages that cannot quote it);
     // within a cluster of short options (`-iv`), the cluster's.
     let mut at = 1;
     loop {
-        if let Some(rest) = parser.try_raw_args() {
-            at = total - rest.as_slice().len() + 1;
-        }
+        at = (parser.try_raw_args()).map_or(at, |rest| total - rest.as_slice().len() + 1);
         let Some(arg) = parser.next().map_err(lex_error)? else {
             break;
         };
         let found = match arg {
             Arg::Short('h') | Arg::Long("help") => return Ok(Invocation::Help(settings.command)),
             Arg::Short('V') | Arg::Long("version") => return Ok(Invocation::Version),
-            Arg::Long(name) if secret_like(name) => return Err(SECRET_ON_ARGV.into()),
+            Arg::Long(name) if carries_secret(name, 3) => return Err(SECRET_ON_ARGV.into()),
             Arg::Short(short) => options().find(|o| o.short == Some(short)),
             Arg::Long(long) => options().find(|o| o.long == long),
+            // A word: the subcommand's, or `request`'s target.
             Arg::Value(value) => {
                 let value = value.into_string().map_err(|_| "arguments must be UTF-8")?;
-                if value == "help" && settings.words.is_empty() {
-                    return Ok(Invocation::Help(None));
-                }
-                read_word(&mut settings, value, at)?;
+                let words: Vec<&str> = settings.words.iter().map(String::as_str).collect();
+                // The words so far name a command (`cache clear`), one word at a time.
+                let said = [words.as_slice(), &[value.as_str()]].concat().join(" ");
+                let named = Command::ALL.iter().copied().find(|c| c.name() == said);
+                settings.command = match (words.as_slice(), value.as_str()) {
+                    _ if named.is_some() && !value.contains(' ') => named,
+                    ([], "help") => return Ok(Invocation::Help(None)),
+                    ([], "cache") => None,
+                    ([], _) => Err("unknown command: say request, header, token or cache")?,
+                    (["cache"], _) => Err("say `apiauth cache list` or `apiauth cache clear`")?,
+                    (["request"], _) => settings.command,
+                    _ => Err(format!("unexpected argument at position {at}"))?,
+                };
+                settings.words.push(value);
                 continue;
             }
         };
@@ -369,65 +317,36 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
             true => (parser.value().map_err(lex_error)?.into_string())
                 .map_err(|_| format!("--{long} takes UTF-8 text"))?,
         };
-        set(&mut settings, long, value).map_err(|why| format!("--{long} {why}"))?;
-        seen.push(option);
+        let repeats = long == "verbose" || option.help.ends_with("(repeatable)");
+        if !repeats && settings.get(long).is_some() {
+            return Err(format!("--{long} is given more than once"));
+        }
+        set(&mut settings, long, &value).map_err(|why| format!("--{long} {why}"))?;
+        settings.given.push((option, value));
     }
     // A parameter can also carry an assertion, a token or a key: never on argv.
-    let carries = |name: &str| {
-        ["assertion", "token", "key"]
-            .iter()
-            .any(|w| name.contains(w))
-    };
-    let params = settings.params.iter();
-    if params
-        .map(|(name, _)| name.to_ascii_lowercase())
-        .any(|n| secret_like(&n) || carries(&n))
-    {
+    if settings.params().any(|(name, _)| carries_secret(name, 6)) {
         return Err(SECRET_ON_ARGV.into());
     }
-    for option in seen {
-        applies(&settings, option)?;
+    for (option, _) in &settings.given {
+        applies(&settings, *option)?;
     }
     finish(&mut settings)?;
     Ok(Invocation::Run(Box::new(settings)))
 }
 
-/// Takes a word: the subcommand's, or `request`'s target.
-fn read_word(settings: &mut Settings, value: String, at: usize) -> Result<(), String> {
-    let words: Vec<&str> = settings.words.iter().map(String::as_str).collect();
-    settings.command = match (words.as_slice(), value.as_str()) {
-        ([], "request") => Some(Command::Request),
-        ([], "header") => Some(Command::Header),
-        ([], "token") => Some(Command::Token),
-        ([], "cache") => None,
-        ([], _) => return Err("unknown command: say request, header, token or cache".into()),
-        (["cache"], "list") => Some(Command::CacheList),
-        (["cache"], "clear") => Some(Command::CacheClear),
-        (["cache"], _) => return Err("say `apiauth cache list` or `apiauth cache clear`".into()),
-        (["request"], _) => settings.command,
-        _ => return Err(format!("unexpected argument at position {at}")),
-    };
-    settings.words.push(value);
-    Ok(())
-}
-
 /// Refuses `option` where it does not apply: another subcommand, another provider, another
 /// client authentication.
 fn applies(settings: &Settings, option: Opt) -> Result<(), String> {
-    let long = option.long;
-    if let Some(command) = settings.command
-        && !option.commands.is_empty()
-        && !option.commands.contains(&command)
-    {
-        let names: Vec<&str> = option.commands.iter().map(|c| c.name()).collect();
+    let (long, commands) = (option.long, option.commands);
+    if settings.command.is_some_and(|c| !commands.contains(&c)) {
+        let names: Vec<&str> = commands.iter().map(|c| c.name()).collect();
         return Err(format!("--{long} applies to apiauth {}", one_of(&names)));
     }
-    let given = [
-        settings.provider.map(Provider::name),
-        settings.key_method.map(KeyMethod::name),
-    ];
+    // The value of `--provider` or `--client-auth`, read: lowercase, as every name it may be.
+    let given = |what: &str| settings.get(&what[2..]).map(str::to_ascii_lowercase);
     match option.only() {
-        Some((what, names)) if !names.iter().any(|name| given.contains(&Some(name))) => Err(
+        Some((what, names)) if !names.contains(&given(what).unwrap_or_default().as_str()) => Err(
             format!("--{long} applies only to {what} {}", one_of(&names)),
         ),
         _ => Ok(()),
@@ -436,16 +355,14 @@ fn applies(settings: &Settings, option: Opt) -> Result<(), String> {
 
 /// Checks what the options mean together, and fills in what the provider implies.
 fn finish(settings: &mut Settings) -> Result<(), String> {
+    settings.token_url = settings.get("token-url").map(Into::into);
     let command = match (settings.command, settings.words.is_empty()) {
         (Some(command), _) => command,
-        (None, true) => {
-            return Err("say `apiauth request`, `apiauth header` or `apiauth token`".into());
-        }
-        (None, false) => return Err("say `apiauth cache list` or `apiauth cache clear`".into()),
+        (None, true) => Err("say `apiauth request`, `apiauth header` or `apiauth token`")?,
+        (None, false) => Err("say `apiauth cache list` or `apiauth cache clear`")?,
     };
-    if command == Command::CacheList
-        || settings.provider.is_none() && command == Command::CacheClear
-    {
+    let clear_all = (command, settings.provider) == (Command::CacheClear, None);
+    if command == Command::CacheList || clear_all {
         return Ok(());
     }
     settings.source = Some(header_source(settings, command)?);
@@ -463,17 +380,18 @@ fn finish(settings: &mut Settings) -> Result<(), String> {
 
 /// Checks that the options of the client key and certificate come together.
 fn client_key_options(s: &Settings) -> Result<(), String> {
-    let assertion = (&s.assertion_file, &s.assertion_command);
+    let file = s.get("client-assertion-file");
+    let program = s.get("client-assertion-command");
     let missing = match s.key_method {
-        Some(KeyMethod::PrivateKeyJwt) if s.private_key.is_none() => "--private-key FILE",
-        Some(KeyMethod::Assertion) if assertion.0.is_some() == assertion.1.is_some() => {
+        Some(KeyMethod::PrivateKeyJwt) if s.get("private-key").is_none() => "--private-key FILE",
+        Some(KeyMethod::Assertion) if file.is_some() == program.is_some() => {
             "one of --client-assertion-file FILE and --client-assertion-command PROG"
         }
-        Some(KeyMethod::TlsClientAuth) if s.cert.is_none() => "--cert FILE and --key FILE",
-        _ if s.cert.is_some() != s.key.is_some() => {
-            return Err("--cert and --key go together".into());
+        Some(KeyMethod::TlsClientAuth) if s.get("cert").is_none() => "--cert FILE and --key FILE",
+        _ if s.get("cert").is_some() != s.get("key").is_some() => {
+            Err("--cert and --key go together")?
         }
-        _ if !s.assertion_args.is_empty() && assertion.1.is_none() => {
+        _ if s.get("client-assertion-arg").is_some() && program.is_none() => {
             return Err("--client-assertion-arg needs --client-assertion-command".into());
         }
         _ => return Ok(()),
@@ -484,101 +402,52 @@ fn client_key_options(s: &Settings) -> Result<(), String> {
 
 /// The header's source for the provider given; sets where its APIs live.
 fn header_source(settings: &mut Settings, command: Command) -> Result<HeaderSource, String> {
-    let (base_url, token_url) = (settings.base_url.as_deref(), settings.token_url.clone());
-    let mut client_auth = ClientAuth::RequestBody;
-    let mut scheme = TokenScheme::Bearer;
-    let (token_url, apis) = match settings.provider {
-        None => return Err("--provider is required".into()),
-        Some(Provider::MyConnectedFleet) => {
-            let api = settings.api;
+    let (base_url, token_url) = (settings.get("base-url"), settings.token_url.clone());
+    let (api, env) = (settings.api, settings.env);
+    let (url, apis, client_auth) = match settings.provider.ok_or("--provider is required")? {
+        Provider::MyConnectedFleet => {
             if api.is_none() && matches!(command, Command::Header | Command::Request) {
                 return Err("--api is required".into());
             }
             if api == Some(Api::Core) && command == Command::Token {
                 return Err("the core api takes Basic, not a token: use `apiauth header`".into());
             }
-            let apis = base_url.unwrap_or(Api::Core.base_url()).to_owned();
-            client_auth = ClientAuth::Basic(BasicEncoding::Raw);
-            scheme = api.map_or(scheme, Api::token_scheme);
             let url = urls::preset_url(my_connected_fleet::token_config, base_url);
-            (url, Some(apis))
+            let apis = base_url.unwrap_or(Api::Core.base_url());
+            (url, Some(apis), ClientAuth::Basic(BasicEncoding::Raw))
         }
-        Some(Provider::Motorweb) => {
-            let base = base_url.or(settings.env.map(Environment::base_url));
+        Provider::Motorweb => {
+            let base = base_url.or(env.map(Environment::base_url));
             if base.is_none() && token_url.is_none() {
                 return Err("--env is required (test or production)".into());
             }
-            let env = settings.env.unwrap_or(Environment::Test);
+            let env = env.unwrap_or(Environment::Test);
             let url = urls::preset_url(|c| motorweb::token_config(env, c), base);
-            (url, base.map(str::to_owned))
+            (url, base, ClientAuth::RequestBody)
         }
-        Some(Provider::Generic) => {
+        Provider::Generic => {
             if base_url.is_some() {
                 return Err("--provider generic takes --token-url, not --base-url".into());
             }
+            let url = (token_url.clone()).ok_or("--provider generic needs --token-url")?;
             let form_encoded = ClientAuth::Basic(BasicEncoding::FormUrlEncoded);
-            client_auth = settings.client_auth.unwrap_or(form_encoded);
-            let url = token_url
-                .clone()
-                .ok_or("--provider generic needs --token-url")?;
-            (url, None)
+            (url, None, settings.client_auth.unwrap_or(form_encoded))
         }
     };
-    settings.api_base_url = settings.api_base_url.take().or(apis);
-    if settings.api == Some(Api::Core) {
+    settings.api_base_url = settings.get("api-base-url").or(apis).map(Into::into);
+    if api == Some(Api::Core) {
         return Ok(HeaderSource::CoreBasic);
     }
-    let token_url = settings.token_url.clone().unwrap_or(token_url);
+    let scheme = api.map_or(TokenScheme::Bearer, Api::token_scheme);
+    let token_url = token_url.unwrap_or(url);
     Ok(HeaderSource::Token(token_url, client_auth, scheme))
 }
 
-/// Sets an option's `slot` once.
-fn put<T>(slot: &mut Option<T>, value: Result<T, String>) -> Result<(), String> {
-    if slot.is_some() {
-        return Err("is given more than once".into());
-    }
-    *slot = Some(value?);
-    Ok(())
-}
-
-/// Sets a flag once.
-fn flag(slot: &mut bool) -> Result<(), String> {
-    match std::mem::replace(slot, true) {
-        true => Err("is given more than once".into()),
-        false => Ok(()),
-    }
-}
-
-/// `NAME=VALUE`.
-fn pair(value: &str) -> Result<(String, String), String> {
-    let (name, value) = value
-        .split_once('=')
-        .filter(|(name, _)| !name.is_empty())
-        .ok_or("takes NAME=VALUE")?;
-    Ok((name.into(), value.into()))
-}
-
-/// One of `T`'s words, in any case.
-fn word<T: Word>(value: &str) -> Result<T, String> {
-    (value.to_ascii_lowercase().parse()).map_err(|_| takes(&T::names()))
-}
-
-/// What an option takes: `takes a, b or c`.
-fn takes(words: &[&str]) -> String {
-    format!("takes {}", one_of(words))
-}
-
-/// One of [`METHODS`], in any case.
-fn method(value: &str) -> Result<Method, String> {
-    let names = words_of("method");
-    let found = names.iter().find(|m| m.eq_ignore_ascii_case(value));
-    let found = found.and_then(|name| Method::from_bytes(name.as_bytes()).ok());
-    found.ok_or_else(|| takes(&names))
-}
-
-/// An http(s) URL as [`urls::check`] allows.
-fn url(value: String) -> Result<String, String> {
-    urls::check(&value).map(|()| value)
+/// One of the words of option `long`, in any case, read by `T`'s `FromStr` as it spells it.
+fn word<T: FromStr>(value: &str, long: &str) -> Result<T, String> {
+    let words = words_of(long);
+    let found = words.iter().find(|word| word.eq_ignore_ascii_case(value));
+    (found.and_then(|word| word.parse().ok())).ok_or_else(|| format!("takes {}", one_of(&words)))
 }
 
 /// A positive, finite number of seconds, at most 1,000,000 (about 11 days: a limit beyond any
@@ -599,36 +468,31 @@ fn one_of(words: &[&str]) -> String {
     }
 }
 
-/// Whether an option or parameter name looks like it carries a secret.
-fn secret_like(name: &str) -> bool {
+/// Whether an option's name (the first 3 words) or a parameter's name (all 6) holds a word
+/// of a secret, in any case.
+fn carries_secret(name: &str, words: usize) -> bool {
     let name = name.to_ascii_lowercase();
-    ["secret", "password", "passwd"]
-        .iter()
-        .any(|word| name.contains(word))
+    let secret = ["secret", "password", "passwd", "assertion", "token", "key"];
+    secret[..words].iter().any(|word| name.contains(word))
 }
 
 /// lexopt's error, without the value it may quote.
 fn lex_error(error: lexopt::Error) -> String {
     match error {
-        lexopt::Error::MissingValue {
-            option: Some(option),
-        } => format!("{option} needs a value"),
+        lexopt::Error::MissingValue { option: Some(o) } => format!("{o} needs a value"),
         lexopt::Error::UnexpectedValue { option, .. } => format!("{option} takes no value"),
         lexopt::Error::NonUnicodeValue(_) => "arguments must be UTF-8".into(),
         _ => "the arguments could not be read".into(),
     }
 }
 
-/// The prose of `--help`: what the command is and its usage, then notes, each under a line
-/// that names the subcommands whose help shows it (`[request header token]`).
-const HELP: &str = include_str!("help.txt");
-
 /// The help for `command` (every command for `None`): the usage lines, the options, then
 /// the notes of `help.txt` that concern it.
 pub fn help(command: Option<Command>) -> String {
-    let shown =
-        |commands: &[Command]| command.is_none_or(|c| commands.contains(&c)) || commands.is_empty();
-    let (usage, notes) = HELP.split_once("\n[").unwrap_or_default();
+    // help.txt: what the command is and its usage, then notes, each under a line that names
+    // the subcommands whose help shows it (`[request header token]`).
+    let help = include_str!("help.txt");
+    let (usage, notes) = help.split_once("\n[").unwrap_or_default();
     let mut out = String::new();
     let mut keep = true;
     for line in usage.lines() {
@@ -642,7 +506,8 @@ pub fn help(command: Option<Command>) -> String {
         }
     }
     out.push_str("\nOptions:\n");
-    for option in options().filter(|o| shown(o.commands)) {
+    let shown = |o: &Opt| command.is_none_or(|c| o.commands.contains(&c));
+    for option in options().filter(shown) {
         let pad = if option.short.is_some() { "" } else { "    " };
         let name = format!("{pad}{}", option.synopsis);
         out += &format!("  {name:<27} {}\n", option.help);

@@ -12,10 +12,13 @@
 use std::io::Read;
 use std::path::Path;
 
+#[cfg(unix)]
+use libc::{ELOOP, O_NOFOLLOW, O_NONBLOCK};
+
 use apiauth::{ClientKey, Credentials, TlsSettings};
 
 use crate::Exit;
-use crate::command_line::{KeyMethod, Settings};
+use crate::command_line::{Alg, KeyMethod, Settings};
 
 const ID: &str = "APIAUTH_CLIENT_ID";
 const SECRET: &str = "APIAUTH_CLIENT_SECRET";
@@ -27,9 +30,10 @@ const CR: &str = "a carriage return (CR), which a shell would read into the valu
 /// The largest file read.
 const MAX_FILE: u64 = 64 * 1024;
 
-/// The credentials from `file` if given, else from the environment; the secret only if
-/// `needs_secret` (else empty).
-pub fn load(file: Option<&Path>, needs_secret: bool) -> Result<Credentials, Exit> {
+/// The credentials from `--credentials-file` if given, else from the environment; the secret
+/// only if the client authenticates with it (else empty).
+pub fn load(s: &Settings) -> Result<Credentials, Exit> {
+    let file = s.get("credentials-file").map(Path::new);
     let (id, secret) = match file {
         Some(path) => {
             let text = String::from_utf8(read(path, "credentials file", true)?);
@@ -38,16 +42,9 @@ pub fn load(file: Option<&Path>, needs_secret: bool) -> Result<Credentials, Exit
         }
         None => (var(ID)?, var(SECRET)?),
     };
-    let origin = if file.is_some() {
-        "in the credentials file"
-    } else {
-        "in the environment"
-    };
-    let secret = if needs_secret {
-        secret
-    } else {
-        Some(String::new())
-    };
+    let origin = file.map_or("in the environment", |_| "in the credentials file");
+    let needs_secret = matches!(s.key_method, None | Some(KeyMethod::ClientSecretJwt));
+    let secret = (!needs_secret).then(String::new).or(secret);
     match (id, secret) {
         (Some(id), Some(secret)) => Ok(Credentials::new(id, secret)?),
         (None, None) if file.is_none() => Err(format!(
@@ -60,43 +57,44 @@ pub fn load(file: Option<&Path>, needs_secret: bool) -> Result<Credentials, Exit
 
 /// The client key that `--client-auth` names, for the methods without a shared secret.
 pub fn client_key(s: &Settings) -> Result<Option<ClientKey>, Exit> {
-    let key = match (s.key_method, &s.private_key, &s.assertion_file) {
+    let (key, file) = (s.get("private-key"), s.get("client-assertion-file"));
+    let key = match (s.key_method, key.map(Path::new), file) {
         (Some(KeyMethod::PrivateKeyJwt), Some(path), _) => {
             let key = ClientKey::private_key_jwt(&read(path, "--private-key", true)?)?;
             let alg = key.algorithm().unwrap_or_default();
-            match s.alg.map(|want| want.name()) {
-                Some(want) if want != alg => Err(format!(
-                    "--alg {want} does not fit the key of --private-key, which signs with {alg}"
-                ))?,
+            let misfit = "does not fit the key of --private-key, which signs with";
+            match s.alg.map(Alg::name) {
+                Some(want) if want != alg => Err(format!("--alg {want} {misfit} {alg}"))?,
                 _ => key,
             }
         }
         (Some(KeyMethod::ClientSecretJwt), ..) => ClientKey::client_secret_jwt(),
         (Some(KeyMethod::Assertion), _, Some(path)) => ClientKey::assertion_file(path),
-        (Some(KeyMethod::Assertion), ..) => match &s.assertion_command {
-            Some(program) => ClientKey::assertion_command(program, &s.assertion_args),
-            None => return Ok(None),
-        },
+        // Without a file, a command: the command line gives exactly one of them.
+        (Some(KeyMethod::Assertion), _, None) => {
+            let program = s.get("client-assertion-command").unwrap_or_default();
+            let args: Vec<&str> = s.all("client-assertion-arg").collect();
+            ClientKey::assertion_command(program, &args)
+        }
         (Some(KeyMethod::TlsClientAuth), ..) => ClientKey::tls_client_auth(),
         _ => return Ok(None),
     };
-    Ok(Some(match &s.key_id {
-        Some(kid) => key.with_key_id(kid),
-        None => key,
-    }))
+    let key_id = s.get("key-id").into_iter();
+    Ok(Some(key_id.fold(key, ClientKey::with_key_id)))
 }
 
 /// The TLS settings of `--cert`, `--key` and `--cacert`, if any is given.
 pub fn tls(s: &Settings) -> Result<Option<TlsSettings>, Exit> {
     let mut tls = TlsSettings::new();
-    if let (Some(cert), Some(key)) = (&s.cert, &s.key) {
+    let path = |long| s.get(long).map(Path::new);
+    if let (Some(cert), Some(key)) = (path("cert"), path("key")) {
         let key = read(key, "--key", true)?;
         tls = tls.with_client_cert(&read(cert, "--cert", false)?, &key)?;
     }
-    if let Some(cacert) = &s.cacert {
+    if let Some(cacert) = path("cacert") {
         tls = tls.with_root_certs(&read(cacert, "--cacert", false)?)?;
     }
-    Ok((s.cert.is_some() || s.cacert.is_some()).then_some(tls))
+    Ok((path("cert").is_some() || path("cacert").is_some()).then_some(tls))
 }
 
 /// The variable `name`: `None` if unset, an error if empty or not UTF-8.
@@ -109,16 +107,19 @@ fn var(name: &str) -> Result<Option<String>, Exit> {
     }
 }
 
-type Pair = (Option<String>, Option<String>);
-
 /// The bytes of the file at `path` (`what` in messages), refused unless it is the user's and
 /// no one else can write it, nor read it if `private`.
 fn read(path: &Path, what: &str, private: bool) -> Result<Vec<u8>, Exit> {
     let refuse = |why: &str| Exit::from(format!("{what}: {why}"));
     let unreadable = |e: std::io::Error| refuse(&format!("cannot read it: {e}"));
-    let file = open(path).map_err(|e| match e.raw_os_error() {
+    let mut options = std::fs::File::options();
+    options.read(true);
+    // Never through a final symlink, never waiting on a FIFO.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, O_NOFOLLOW | O_NONBLOCK);
+    let file = options.open(path).map_err(|e| match e.raw_os_error() {
         #[cfg(unix)]
-        Some(libc::ELOOP) => refuse("is a symbolic link; give the file itself"),
+        Some(ELOOP) => refuse("is a symbolic link; give the file itself"),
         _ => unreadable(e),
     })?;
     let meta = file.metadata().map_err(unreadable)?;
@@ -150,33 +151,20 @@ fn read(path: &Path, what: &str, private: bool) -> Result<Vec<u8>, Exit> {
     Ok(bytes)
 }
 
-/// Opens `path` for reading, without following a final symlink or waiting on a FIFO.
-fn open(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(
-        &mut options,
-        libc::O_NOFOLLOW | libc::O_NONBLOCK,
-    );
-    options.read(true).open(path)
-}
+type Pair = (Option<String>, Option<String>);
 
 /// The id and secret of the file's `text`, or the (1-based) line that breaks the syntax and
 /// why (never the line's text).
 fn parse(text: &str) -> Result<Pair, (usize, &'static str)> {
     if text.starts_with('\u{feff}') {
-        return Err((
-            1,
-            "the file starts with a byte-order mark; save it without one",
-        ));
+        let why = "the file starts with a byte-order mark; save it without one";
+        return Err((1, why));
     }
     let (mut id, mut secret) = (None, None);
     // `split('\n')`, not `lines()`: a CR before a LF is kept, and refused.
     for (n, line) in text.split('\n').enumerate() {
-        let (name, value) = match assignment(line) {
-            Ok(Some(assignment)) => assignment,
-            Ok(None) => continue,
-            Err(why) => return Err((n + 1, why)),
+        let Some((name, value)) = assignment(line).map_err(|why| (n + 1, why))? else {
+            continue;
         };
         let slot = match name {
             ID => &mut id,
@@ -204,16 +192,13 @@ fn assignment(line: &str) -> Result<Option<(&str, &str)>, &'static str> {
     }
     let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
     let (name, value) = line.split_once('=').ok_or("not NAME=value")?;
-    let shell_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if !shell_name {
+    let first = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+    if !first || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return Err("not NAME=value");
     }
     let value = match value.chars().next() {
         Some(quote @ ('"' | '\'')) => {
-            let inner = value[1..]
-                .strip_suffix(quote)
-                .filter(|v| !v.contains(quote));
+            let inner = (value[1..].strip_suffix(quote)).filter(|v| !v.contains(quote));
             let inner = inner.ok_or("a quote is not closed at the end of the line")?;
             if quote == '"' && inner.contains(['$', '`', '\\']) {
                 return Err("a shell would expand $, ` or \\ here; use single quotes");
@@ -221,9 +206,7 @@ fn assignment(line: &str) -> Result<Option<(&str, &str)>, &'static str> {
             inner
         }
         _ if value.contains('#') => return Err("a # after a value is ambiguous; quote the value"),
-        _ if value.contains(char::is_whitespace) => {
-            return Err("a value with spaces must be quoted");
-        }
+        _ if value.contains(char::is_whitespace) => Err("a value with spaces must be quoted")?,
         _ if value.contains(['\\', '\'', '"', '$', '`', ';', '&', '|', '<', '>', '(', ')']) => {
             return Err("a shell would read this value otherwise; single-quote it");
         }

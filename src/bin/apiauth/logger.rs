@@ -32,11 +32,7 @@ pub fn install(verbose: u8) {
 impl Logger {
     /// The most detailed level shown for `target`: never Trace.
     fn level(&self, target: &str) -> LevelFilter {
-        let under = |root: &str| {
-            target
-                .strip_prefix(root)
-                .is_some_and(|t| t.is_empty() || t.starts_with("::"))
-        };
+        let under = |root: &str| target == root || target.starts_with(&format!("{root}::"));
         let ours = under("apiauth");
         match self.verbose {
             0 if under("apiauth::store") => LevelFilter::Warn,
@@ -55,13 +51,12 @@ impl Log for Logger {
     }
 
     fn log(&self, record: &Record) {
-        if !self.enabled(record.metadata()) {
-            return;
+        if self.enabled(record.metadata()) {
+            let level = record.level().as_str().to_ascii_lowercase();
+            // A line of its own: `say` puts CR and LF as spaces.
+            let message = crate::urls::redact(&record.args().to_string());
+            crate::say(&format!("[{level} {}] {message}", record.target()));
         }
-        let level = record.level().as_str().to_ascii_lowercase();
-        let message = record.args().to_string().replace(['\n', '\r'], " ");
-        let message = crate::urls::redact(&message);
-        crate::say(&format!("[{level} {}] {message}", record.target()));
     }
 
     fn flush(&self) {}

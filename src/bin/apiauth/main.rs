@@ -66,12 +66,8 @@ impl From<Error> for Exit {
             Error::EndpointRefused(_) => REFUSED,
             _ => USAGE,
         };
-        let mut message = error.to_string();
-        let mut source = std::error::Error::source(&error);
-        while let Some(cause) = source {
-            message += &format!(": {cause}");
-            source = cause.source();
-        }
+        let causes = std::iter::successors(std::error::Error::source(&error), |c| c.source());
+        let message = causes.fold(error.to_string(), |message, c| format!("{message}: {c}"));
         Exit::new(code, urls::redact(&message))
     }
 }
@@ -80,37 +76,29 @@ fn main() -> ExitCode {
     let Err(failure) = run() else {
         return ExitCode::SUCCESS;
     };
-    let hint = if failure.code == USAGE {
-        " (see apiauth --help)"
-    } else {
-        ""
-    };
+    let hint = (failure.code == USAGE).then_some(" (see apiauth --help)");
     if !failure.message.is_empty() {
-        say(&format!("{}{hint}", failure.message));
+        say(&format!("{}{}", failure.message, hint.unwrap_or_default()));
     }
     ExitCode::from(failure.code)
 }
 
 fn run() -> Result<(), Exit> {
     let args = std::env::args_os().skip(1).map(|arg| arg.into_string());
-    let args = args
-        .collect::<Result<_, _>>()
-        .map_err(|_| "arguments must be UTF-8")?;
-    let settings = match command_line::parse(args)? {
-        Invocation::Help(command) => return print(command_line::help(command).as_bytes()),
-        Invocation::Version => {
-            return print(format!("apiauth {}\n", env!("CARGO_PKG_VERSION")).as_bytes());
+    let args = (args.collect::<Result<_, _>>()).map_err(|_| "arguments must be UTF-8")?;
+    let text = match command_line::parse(args)? {
+        Invocation::Help(command) => command_line::help(command),
+        Invocation::Version => format!("apiauth {}\n", env!("CARGO_PKG_VERSION")),
+        Invocation::Run(settings) => {
+            logger::install(settings.verbose);
+            match settings.command {
+                Some(Command::Request) => return request::run(&settings),
+                Some(Command::CacheList | Command::CacheClear) => cache_cmd::run(&settings)?,
+                _ => header_text(&settings)?,
+            }
         }
-        Invocation::Run(settings) => settings,
     };
-    logger::install(settings.verbose);
-    let (token_url, client_id) = (settings.token_url.as_deref(), settings.client_id.as_deref());
-    match settings.command {
-        Some(Command::Request) => request::run(&settings),
-        Some(Command::CacheList) => print(cache_cmd::list()?.as_bytes()),
-        Some(Command::CacheClear) => print(cache_cmd::clear(token_url, client_id)?.as_bytes()),
-        _ => print(header_text(&settings)?.as_bytes()),
-    }
+    print(text.as_bytes())
 }
 
 /// Writes `apiauth: {message}` as one line on stderr. A stderr that cannot be written (closed,
@@ -132,56 +120,40 @@ fn print(bytes: &[u8]) -> Result<(), Exit> {
 /// (a new one first with `--refresh`, past any cached token or failure), with the client key
 /// and the TLS settings `tls` of the command line.
 fn auth(settings: &Settings, tls: Option<&TlsSettings>) -> Result<Auth, Exit> {
-    let needs_secret = settings.needs_secret();
-    let creds = credentials_file::load(settings.credentials_file.as_deref(), needs_secret)?;
+    let creds = credentials_file::load(settings)?;
     let Some(HeaderSource::Token(token_url, client_auth, scheme)) = &settings.source else {
         return Ok(Auth::Basic(creds, BasicEncoding::Raw));
     };
     let mut config = TokenConfig::new(token_url, creds).with_client_auth(*client_auth);
-    if let Some(key) = credentials_file::client_key(settings)? {
-        config = config.with_client_key(key);
+    let key = credentials_file::client_key(settings)?;
+    config = key.into_iter().fold(config, TokenConfig::with_client_key);
+    config = tls.cloned().into_iter().fold(config, TokenConfig::with_tls);
+    config = config.with_timeout(settings.timeout());
+    config = settings.all("scope").fold(config, TokenConfig::with_scope);
+    for (name, value) in settings.params() {
+        config = config.with_param(name, value);
     }
-    if let Some(tls) = tls {
-        config = config.with_tls(tls.clone());
+    // The user's disk cache, or none (with a warning) if there is none.
+    #[cfg(unix)]
+    if settings.get("no-cache").is_none() {
+        match apiauth::DiskCache::default_dir().map(apiauth::DiskCache::open) {
+            Some(Ok(cache)) => config = config.with_disk_cache(cache),
+            Some(Err(error)) => say(&format!("warning: {error}; not caching")),
+            None => say("warning: neither XDG_CACHE_HOME nor HOME is set; not caching"),
+        }
     }
-    let config = settings.scopes.iter().fold(
-        config.with_timeout(settings.timeout()),
-        TokenConfig::with_scope,
-    );
-    let params = settings.params.iter();
-    let config = params.fold(config, |config, (name, value)| {
-        config.with_param(name, value)
-    });
-    let source = if settings.no_cache {
-        config
-    } else {
-        with_disk_cache(config)
-    }
-    .build()?;
-    if settings.refresh {
+    let source = config.build()?;
+    if settings.get("refresh").is_some() {
         source.refresh()?;
     }
     Ok(Auth::Token(source, *scheme))
-}
-
-/// The source with the user's disk cache, or as it was (with a warning) if there is none.
-fn with_disk_cache(config: TokenConfig) -> TokenConfig {
-    #[cfg(unix)]
-    match apiauth::DiskCache::default_dir().map(apiauth::DiskCache::open) {
-        Some(Ok(cache)) => return config.with_disk_cache(cache),
-        Some(Err(error)) => say(&format!("warning: {error}; not caching")),
-        None => say("warning: neither XDG_CACHE_HOME nor HOME is set; not caching"),
-    }
-    config
 }
 
 /// `apiauth header` and `apiauth token`: what to print.
 fn header_text(settings: &Settings) -> Result<String, Exit> {
     let tls = credentials_file::tls(settings)?;
     let (name, value, expires_in) = match auth(settings, tls.as_ref())? {
-        Auth::Basic(creds, encoding) => {
-            (AUTHORIZATION, creds.basic_header(encoding)?.clone(), None)
-        }
+        Auth::Basic(creds, enc) => (AUTHORIZATION, creds.basic_header(enc)?.clone(), None),
         Auth::Token(source, scheme) => {
             let token = source.token()?;
             if settings.command == Some(Command::Token) {
@@ -192,20 +164,17 @@ fn header_text(settings: &Settings) -> Result<String, Exit> {
             (name, value.clone(), Some(left.unwrap_or_default()))
         }
     };
-    let name = if name == AUTHORIZATION {
-        "Authorization"
-    } else {
-        name.as_str()
+    let name = match name.as_str() {
+        "authorization" => "Authorization",
+        other => other,
     };
     // Visible ASCII: Basic values are base64, and the parser refuses any other token.
     let value = value.to_str().unwrap_or_default();
+    let line = format!("{name}: {value}");
     Ok(match settings.format.unwrap_or(Format::Line) {
-        Format::Line => format!("{name}: {value}\n"),
+        Format::Line => format!("{line}\n"),
         Format::Value => format!("{value}\n"),
-        Format::Curl => format!(
-            "-H '{}'\n",
-            format!("{name}: {value}").replace('\'', r"'\''")
-        ),
+        Format::Curl => format!("-H '{}'\n", line.replace('\'', r"'\''")),
         Format::Json => {
             let expires_at = expires_in.map(|left| cache_cmd::rfc3339(SystemTime::now() + left));
             let expires_in = expires_in.map(|left| left.as_secs());

@@ -27,8 +27,7 @@ const REFUSED_HEADERS: &str = "authorization proxy-authorization x-connect-token
 /// refused the credentials themselves: no token to renew).
 pub fn run(call: &Settings) -> Result<(), Exit> {
     let url = url(call)?;
-    let headers: Result<Vec<_>, _> = call.headers.iter().map(|line| header(line)).collect();
-    let headers = headers?;
+    let headers = (call.headers.iter().map(|line| header(line))).collect::<Result<Vec<_>, _>>()?;
     let body = body(call.data.as_deref())?;
     let method =
         (call.method.clone()).unwrap_or(body.as_ref().map_or(Method::GET, |_| Method::POST));
@@ -39,9 +38,8 @@ pub fn run(call: &Settings) -> Result<(), Exit> {
     for (name, value) in headers {
         request = request.header(name, value);
     }
-    let request = request
-        .body(body.unwrap_or_default())
-        .map_err(|_| "the request's URL is not valid")?;
+    let request = request.body(body.unwrap_or_default());
+    let request = request.map_err(|_| "the request's URL is not valid")?;
     let tls = crate::credentials_file::tls(call)?;
     let auth = crate::auth(call, tls.as_ref())?;
     let basic = matches!(auth, Auth::Basic(..));
@@ -49,14 +47,26 @@ pub fn run(call: &Settings) -> Result<(), Exit> {
     // name them.
     let sent = format!("{method} {}", urls::shown(&url));
     log::info!("{sent}");
-    let client = ApiClient::new_with_agent(agent(call, tls.as_ref()), auth);
+    // The agent for API calls, with the certificates of `tls`: every status is an answer, no
+    // redirect is followed, `--timeout` limits each phase (each read of the body) and
+    // `--max-time` the whole call, from connecting to the answer's last byte.
+    let limit = Some(call.timeout());
+    let agent = (tls.as_ref())
+        .map_or_else(apiauth::agent_config, TlsSettings::agent_config)
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(call.max_time()))
+        .timeout_connect(limit)
+        .timeout_send_request(limit)
+        .timeout_send_body(limit)
+        .timeout_recv_response(limit)
+        .timeout_per_read(limit)
+        .build();
+    let client = ApiClient::new_with_agent(agent.into(), auth);
     let mut response = client.run(request).map_err(|error| match error {
         // With the method: "could not reach the API for GET https://…/path: timed out …".
         Error::Transport(e) if e.side == Side::Api => {
-            let detail = e
-                .detail
-                .map(|detail| format!(" ({detail})"))
-                .unwrap_or_default();
+            let detail = e.detail.map_or(String::new(), |d| format!(" ({d})"));
             let why = format!("could not reach the API for {sent}: {}{detail}", e.cause);
             Exit::new(UNREACHABLE, urls::redact(&why))
         }
@@ -72,66 +82,36 @@ pub fn run(call: &Settings) -> Result<(), Exit> {
         print(format!("{head}\n").as_bytes())?;
     }
     let mut reader = response.body_mut().as_reader();
+    let mut read = |buffer: &mut [u8]| reader.read(buffer).map_err(|e| cut_short(call, &url, &e));
     let mut buffer = vec![0; 64 * 1024];
-    loop {
-        match reader.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => print(&buffer[..n])?, // each piece as it arrives
-            Err(e) => return Err(cut_short(call, &url, &e)),
-        }
+    // Each piece as it arrives.
+    while let n @ 1.. = read(&mut buffer)? {
+        print(&buffer[..n])?;
     }
     let answered = format!("{status} to {sent}");
     let check = "check APIAUTH_CLIENT_ID and APIAUTH_CLIENT_SECRET";
+    let refused = format!("the API refused the credentials: {answered}; {check}");
     Err(match status {
         _ if status.is_success() => return Ok(()),
-        StatusCode::UNAUTHORIZED if basic => Exit::new(
-            REJECTED,
-            format!("the API refused the credentials: {answered}; {check}"),
-        ),
+        StatusCode::UNAUTHORIZED if basic => Exit::new(REJECTED, refused),
         _ => Exit::new(API_STATUS, format!("the API answered {answered}")),
     })
 }
 
 /// Why the answer stopped before its end, with the API's origin and the limit that ran out.
 fn cut_short(call: &Settings, url: &str, error: &std::io::Error) -> Exit {
-    let why = match error
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<ureq::Error>())
-    {
+    let cause = (error.get_ref()).and_then(|e| e.downcast_ref::<ureq::Error>());
+    let (max_time, timeout) = (call.max_time().as_secs_f64(), call.timeout().as_secs_f64());
+    let why = match cause {
         Some(ureq::Error::Timeout(ureq::Timeout::Global)) => {
-            format!(
-                "--max-time ran out after {} s",
-                call.max_time().as_secs_f64()
-            )
+            format!("--max-time ran out after {max_time} s")
         }
-        Some(ureq::Error::Timeout(_)) => {
-            format!("no data for --timeout {} s", call.timeout().as_secs_f64())
-        }
+        Some(ureq::Error::Timeout(_)) => format!("no data for --timeout {timeout} s"),
         _ => error.to_string(),
     };
     let origin = origin_text(&url.parse().unwrap_or_default());
-    Exit::new(
-        UNREACHABLE,
-        format!("could not read the answer of the API at {origin}: {why}"),
-    )
-}
-
-/// The agent for API calls, with the certificates of `tls`: every status is an answer, no redirect is followed,
-/// `--timeout` limits each phase (each read of the body) and `--max-time` the whole call,
-/// from connecting to the answer's last byte.
-fn agent(call: &Settings, tls: Option<&TlsSettings>) -> ureq::Agent {
-    let limit = Some(call.timeout());
-    tls.map_or_else(apiauth::agent_config, TlsSettings::agent_config)
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(call.max_time()))
-        .timeout_connect(limit)
-        .timeout_send_request(limit)
-        .timeout_send_body(limit)
-        .timeout_recv_response(limit)
-        .timeout_per_read(limit)
-        .build()
-        .into()
+    let why = format!("could not read the answer of the API at {origin}: {why}");
+    Exit::new(UNREACHABLE, why)
 }
 
 /// The URL to call: the target below the API base URL or, for a full URL, the target
@@ -139,7 +119,7 @@ fn agent(call: &Settings, tls: Option<&TlsSettings>) -> ureq::Agent {
 /// secret could be in it).
 fn url(call: &Settings) -> Result<String, Exit> {
     let (target, placeholder) = (call.target(), call.target().contains("{customerId}"));
-    let target = match &call.customer_id {
+    let target = match call.get("customer-id") {
         Some(_) if !placeholder => Err("--customer-id needs {customerId} in the path")?,
         // The id is never echoed: a misplaced secret could be in it.
         Some(id) => urls::customer_path(target, id)
@@ -147,35 +127,24 @@ fn url(call: &Settings) -> Result<String, Exit> {
         None if placeholder => Err("the path has {customerId}: give --customer-id")?,
         None => target.to_owned(),
     };
-    let full = ["http://", "https://"].iter().any(|s| {
-        target
-            .get(..s.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(s))
-    });
+    let (full, path) = (urls::find_url(&target) == Some(0), target.starts_with('/'));
     let provider = call.provider.map_or("", Provider::name);
-    let (url, base) = match (&call.api_base_url, full) {
-        (Some(base), false) if target.starts_with('/') => {
-            (format!("{}{target}", base.trim_end_matches('/')), base)
-        }
-        (None, false) if target.starts_with('/') => {
-            let env = if provider == "motorweb" {
-                " (or --env or --base-url)"
-            } else {
-                ""
-            };
+    let base = call.api_base_url.as_deref();
+    let url = match (base, full) {
+        (Some(base), false) if path => format!("{}{target}", base.trim_end_matches('/')),
+        (None, false) if path => {
+            let env = (provider == "motorweb").then_some(" (or --env or --base-url)");
+            let env = env.unwrap_or_default();
             Err(format!(
                 "a path needs --api-base-url{env} with --provider {provider}"
             ))?
         }
         (_, false) => Err("the request target must be a path (/…) or an http(s) URL")?,
-        (Some(base), true) => (target.clone(), base),
-        (None, true) => (target.clone(), &target),
+        (_, true) => target.clone(),
     };
-    let what = match call.api_base_url {
-        None => "the URL".to_owned(),
-        Some(_) => format!("the API base URL of --provider {provider}"),
-    };
-    urls::check(base).map_err(|why| format!("{what} {why}"))?;
+    // A base URL was checked as it was read: only a full URL without one is checked here.
+    let base = base.unwrap_or(&target);
+    urls::check(base).map_err(|why| format!("the URL {why}"))?;
     let (Ok(base), Ok(target)) = (base.parse::<Uri>(), url.parse::<Uri>()) else {
         Err("the request target is not a valid URL")?
     };
@@ -190,10 +159,8 @@ fn url(call: &Settings) -> Result<String, Exit> {
 
 /// `uri`'s origin: no path, no query.
 fn origin_text(uri: &Uri) -> String {
-    match (uri.scheme_str(), uri.authority()) {
-        (Some(scheme), Some(authority)) => format!("{scheme}://{authority}"),
-        _ => String::new(),
-    }
+    let origin = uri.scheme_str().zip(uri.authority());
+    origin.map_or(String::new(), |(scheme, host)| format!("{scheme}://{host}"))
 }
 
 /// One `--header 'Name: value'`. Auth headers, cookies and CR/LF are refused; the value is
@@ -203,36 +170,29 @@ fn header(line: &str) -> Result<(HeaderName, HeaderValue), Exit> {
         Err("--header refuses CR and LF")?;
     }
     let (name, value) = line.split_once(':').ok_or("--header takes 'Name: value'")?;
-    let name = HeaderName::from_bytes(name.trim().as_bytes())
-        .map_err(|_| "--header takes 'Name: value' with a valid name")?;
-    if REFUSED_HEADERS
-        .split(' ')
-        .any(|refused| refused == name.as_str())
-    {
+    let takes = |what: &str| format!("--header takes 'Name: value' with a {what}");
+    let name: HeaderName = (name.trim().parse()).map_err(|_| takes("valid name"))?;
+    if REFUSED_HEADERS.split(' ').any(|refused| refused == name) {
         Err(format!(
             "refusing --header {name}: apiauth sets the auth header itself, and credentials \
              never go on the command line (every user of this host can read it with `ps`)"
         ))?;
     }
-    let value = HeaderValue::from_str(value.trim())
-        .map_err(|_| "--header takes 'Name: value' with a visible ASCII value")?;
+    let value = HeaderValue::from_str(value.trim()).map_err(|_| takes("visible ASCII value"))?;
     Ok((name, value))
 }
 
 /// The body of `--data`: `@-` reads stdin, `@FILE` a file, anything else is the body.
 fn body(data: Option<&str>) -> Result<Option<Vec<u8>>, Exit> {
     let Some(data) = data else { return Ok(None) };
-    let mut body = Vec::new();
-    let read = match data.strip_prefix('@') {
+    let why = |e: std::io::Error| format!("--data: cannot read the body: {e}");
+    let source: Box<dyn Read> = match data.strip_prefix('@') {
         None => return Ok(Some(data.as_bytes().to_vec())),
-        Some("-") => std::io::stdin()
-            .lock()
-            .take(MAX_DATA + 1)
-            .read_to_end(&mut body),
-        Some(path) => std::fs::File::open(path)
-            .and_then(|file| file.take(MAX_DATA + 1).read_to_end(&mut body)),
+        Some("-") => Box::new(std::io::stdin()),
+        Some(path) => Box::new(std::fs::File::open(path).map_err(why)?),
     };
-    read.map_err(|e| format!("--data: cannot read the body: {e}"))?;
+    let mut body = Vec::new();
+    (source.take(MAX_DATA + 1).read_to_end(&mut body)).map_err(why)?;
     if body.len() as u64 > MAX_DATA {
         Err("--data: the body is larger than 10 MiB")?;
     }

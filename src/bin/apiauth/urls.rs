@@ -1,15 +1,13 @@
 //! The command's one URL rule, and URLs as it prints them (no user, no password, no query):
 //! the only place that calls the library's URL helpers.
 
+use apiauth::command::check_url;
 use apiauth::{Credentials, TokenConfig};
 
 /// Checks `url` by the library's rule (`apiauth::command::check_url`: https, or http to a loopback
 /// host, no user or password). The message says what is wrong, never the URL.
 pub fn check(url: &str) -> Result<(), String> {
-    match (
-        apiauth::command::check_url(url, false),
-        apiauth::command::check_url(url, true),
-    ) {
+    match (check_url(url, false), check_url(url, true)) {
         (Ok(()), _) => Ok(()),
         (Err(_), Ok(())) => Err(HTTPS.into()),
         (Err(_), Err(_)) => Err("takes an http(s) URL without user or password".into()),
@@ -35,9 +33,7 @@ pub fn preset_url(preset: impl FnOnce(Credentials) -> TokenConfig, base: Option<
 /// `path` with its `{customerId}` replaced by `id`, which must be one plain path segment
 /// (letters, digits, `-`, `_`, `.`) so that it can never change the path.
 pub fn customer_path(path: &str, id: &str) -> Option<String> {
-    let plain = id
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    let plain = (id.bytes()).all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
     let plain = plain && !id.is_empty() && id != "." && id != "..";
     plain.then(|| path.replace("{customerId}", id))
 }
@@ -58,12 +54,11 @@ pub fn redact(text: &str) -> String {
     out + rest
 }
 
-fn find_url(text: &str) -> Option<usize> {
+/// Where the first http(s) URL in `text` starts, in any case.
+pub fn find_url(text: &str) -> Option<usize> {
     let lower = text.to_ascii_lowercase();
-    [lower.find("http://"), lower.find("https://")]
-        .into_iter()
-        .flatten()
-        .min()
+    let at = |scheme| lower.find(scheme);
+    [at("http://"), at("https://")].into_iter().flatten().min()
 }
 
 #[cfg(test)]

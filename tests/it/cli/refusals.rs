@@ -14,6 +14,20 @@ fn counted(test: &str) -> (TokenServer, User) {
     )
 }
 
+/// The user's credentials file, a `token` command line without it and one `args` with it.
+fn with_credentials_file(
+    server: &TokenServer,
+    user: &User,
+) -> (std::path::PathBuf, String, String) {
+    let file = user.home.join("credentials");
+    let token = format!(
+        "token --provider generic --token-url {}",
+        server.token_url()
+    );
+    let args = format!("{token} --credentials-file {}", file.display());
+    (file, token, args)
+}
+
 /// Runs `args`, which must fail with exit 2 and exactly `message` on stderr, without the
 /// probe anywhere in the output.
 fn refused(user: &User, args: &(impl Argv + ?Sized), message: &str) {
@@ -96,12 +110,7 @@ fn the_environment_is_checked_before_anything_is_sent() {
 fn the_credentials_file_must_be_a_private_regular_file_with_plain_syntax() {
     let (server, user) = counted("refusals-file");
     let sent = server.any(200, json!({}));
-    let file = user.home.join("credentials");
-    let token = format!(
-        "token --provider generic --token-url {}",
-        server.token_url()
-    );
-    let args = format!("{token} --credentials-file {}", file.display());
+    let (file, token, args) = with_credentials_file(&server, &user);
     let good = "APIAUTH_CLIENT_ID=file-id\nAPIAUTH_CLIENT_SECRET=Zq7PROBE\n";
     for mode in [0o622, 0o640, 0o602] {
         write(&file, good, mode);
@@ -237,12 +246,7 @@ fn credentials_come_from_a_private_file_or_the_environment() {
 fn a_carriage_return_in_the_credentials_file_is_refused_as_a_shell_would_keep_it() {
     let (server, user) = counted("refusals-crlf");
     let sent = server.any(200, json!({}));
-    let file = user.home.join("credentials");
-    let token = format!(
-        "token --provider generic --token-url {}",
-        server.token_url()
-    );
-    let args = format!("{token} --credentials-file {}", file.display());
+    let (file, _, args) = with_credentials_file(&server, &user);
     let cr = "a carriage return (CR), which a shell would read into the value; save the file \
               with LF line endings";
     let id = "APIAUTH_CLIENT_ID=file-id";

@@ -70,6 +70,19 @@ pub(crate) struct Validity {
     pub below_floor: bool,
 }
 
+/// A token as a store keeps it: when it was fetched, for how long (in the server's terms),
+/// the JWT's `exp` (on the server's clock), and how far the clock `issued_at` is on was
+/// ahead of the server's, in milliseconds (negative: behind).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Stored {
+    pub access_token: String,
+    pub scope: Option<String>,
+    pub issued_at: SystemTime,
+    pub lifetime: Duration,
+    pub exp: Option<SystemTime>,
+    pub skew_ms: i64,
+}
+
 impl Validity {
     /// When the token expires, on the monotonic clock.
     pub fn expires_at(&self) -> Instant {
@@ -181,39 +194,34 @@ impl Token {
         Token::build(answer.access_token, answer.scope, answer.extras, validity)
     }
 
-    /// A token read back from a store: issued at `issued` on the host's wall clock, valid
-    /// for `lifetime` (already in the server's terms) from then, fetched when the host's
-    /// clock was `skew_ms` ahead of the server's (negative: behind); `now` and `wall` are the
-    /// two clocks' present readings. `None` when the stored values cannot be a token, or
-    /// were stored more than a minute "in the future".
-    pub(crate) fn restore(
-        access_token: String,
-        scope: Option<String>,
-        issued: SystemTime,
-        lifetime: Duration,
-        skew_ms: i64,
-        now: Instant,
-        wall: SystemTime,
-    ) -> Option<Token> {
-        if lifetime > MAX_LIFETIME || !access_token.bytes().all(|b| b.is_ascii_graphic()) {
+    /// A token read back from a store, its times already moved onto this host's clocks;
+    /// `now` and `wall` are their present readings. `None` when the stored values cannot be
+    /// a token, or were stored more than a minute "in the future".
+    pub(crate) fn restore(stored: Stored, now: Instant, wall: SystemTime) -> Option<Token> {
+        let Stored {
+            access_token,
+            lifetime,
+            ..
+        } = &stored;
+        if *lifetime > MAX_LIFETIME || !access_token.bytes().all(|b| b.is_ascii_graphic()) {
             return None;
         }
         // Issued in the future: the clock was set back since. A little is NTP at work; more
         // and the token's age is unknown, so it is not trusted.
-        let age = match wall.duration_since(issued) {
+        let age = match wall.duration_since(stored.issued_at) {
             Ok(age) => age,
             Err(ahead) if ahead.duration() <= Duration::from_secs(60) => Duration::ZERO,
             Err(_) => return None,
         };
         let validity = Validity {
             issued_at: now.checked_sub(age)?,
-            issued_wall: issued,
-            lifetime,
-            jwt_expiry: jwt::expiry(&access_token),
-            skew_ms,
-            below_floor: lifetime < MIN_LIFETIME,
+            issued_wall: stored.issued_at,
+            lifetime: stored.lifetime,
+            jwt_expiry: stored.exp,
+            skew_ms: stored.skew_ms,
+            below_floor: stored.lifetime < MIN_LIFETIME,
         };
-        Token::build(access_token, scope, Map::new(), validity).ok()
+        Token::build(stored.access_token, stored.scope, Map::new(), validity).ok()
     }
 
     fn build(

@@ -4,7 +4,6 @@
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -23,7 +22,6 @@ use record::{Record, Row, fnv1a};
 use slot::Slot;
 
 use crate::transport::TokenAgent;
-use crate::wire::redacted_url;
 use crate::{Error, Result, Token};
 
 /// A thread-safe, lazily refreshed cache of one client-credentials token.
@@ -88,9 +86,6 @@ struct Inner {
     slot: Option<Slot>,
     state: Mutex<State>,
     fetch_done: Condvar,
-    fetches: AtomicU64,
-    failures: AtomicU64,
-    rejections: AtomicU64,
 }
 
 /// A token, when it turns stale, and until when a hit needs no other check.
@@ -114,6 +109,8 @@ struct State {
     failure: Option<(Error, Backoff, Instant)>,
     /// The last rejection by an API, and the backoff that rejections follow.
     rejection: Option<Backoff>,
+    /// Counts of requests, failures and rejections (`fetching` is the field above).
+    stats: Stats,
     /// The last token this process dropped after a rejection: never served again, even if a
     /// store still holds it.
     rejected: Option<Arc<Token>>,
@@ -164,9 +161,6 @@ impl TokenSource {
                 slot,
                 state: Mutex::default(),
                 fetch_done: Condvar::new(),
-                fetches: AtomicU64::new(0),
-                failures: AtomicU64::new(0),
-                rejections: AtomicU64::new(0),
             }),
         }
     }
@@ -210,9 +204,8 @@ impl TokenSource {
             state = inner.wait(state);
         }
         state.fetching = true;
-        let rejected = state.rejected.clone();
         drop(state);
-        self.obtain(Mode::Forced, rejected)
+        self.obtain(Mode::Forced)
     }
 
     /// Drops the cached token (from the store too), so that the next call fetches a new one.
@@ -269,8 +262,8 @@ impl TokenSource {
                     state.cached = None;
                     state.rejected = Some(token.clone());
                 }
+                state.stats.rejections += 1;
                 drop(state);
-                inner.rejections.fetch_add(1, Relaxed);
                 log::info!("an API rejected (401) the token of client {client}; dropped it");
                 true
             }
@@ -284,11 +277,10 @@ impl TokenSource {
 
     /// Counts of token requests so far.
     pub fn stats(&self) -> Stats {
+        let state = self.inner.state();
         Stats {
-            fetches: self.inner.fetches.load(Relaxed),
-            failures: self.inner.failures.load(Relaxed),
-            rejections: self.inner.rejections.load(Relaxed),
-            fetching: self.inner.state().fetching,
+            fetching: state.fetching,
+            ..state.stats
         }
     }
 
@@ -305,7 +297,6 @@ impl TokenSource {
                 fetching: state.fetching,
             });
             let held = &mut *state;
-            let rejected = held.rejected.clone();
             match (step, &held.cached, &mut held.failure) {
                 (Step::Serve, Some(cached), _) => return Ok(cached.token.clone()),
                 (Step::ServeAndRefresh, Some(cached), _) => {
@@ -314,13 +305,13 @@ impl TokenSource {
                     drop(state);
                     // Started before logging: a logger that panics must not leave
                     // `fetching` set with no fetch to clear it.
-                    let (source, kept) = (self.clone(), rejected.clone());
+                    let source = self.clone();
                     let spawned = std::thread::Builder::new()
                         .name("apiauth-refresh".into())
-                        .spawn(move || drop(source.obtain(Mode::Background, kept)));
+                        .spawn(move || drop(source.obtain(Mode::Background)));
                     if spawned.is_err() {
                         // No thread can be started: refresh inline.
-                        drop(self.obtain(Mode::Foreground, rejected));
+                        drop(self.obtain(Mode::Foreground));
                     }
                     log::debug!(
                         "token for client {} is due for refresh ({} s left); refreshing in \
@@ -339,7 +330,7 @@ impl TokenSource {
                     // the record): look, at most once a second, without the store's lock.
                     *peek_at = now + PEEK_EVERY;
                     drop(state);
-                    return self.peek(slot, rejected.as_deref()).ok_or(error);
+                    return self.peek(slot).ok_or(error);
                 }
                 (Step::Wait, ..) => state = inner.wait(state),
                 // Fetch (the other pairs cannot happen: the policy serves only what is held).
@@ -347,16 +338,15 @@ impl TokenSource {
                     state.cached = None;
                     state.fetching = true;
                     drop(state);
-                    return self.obtain(Mode::Foreground, rejected);
+                    return self.obtain(Mode::Foreground);
                 }
             }
         }
     }
 
     /// Obtains a token and publishes the outcome. Called only by the thread that set
-    /// `fetching` (and read, under the same lock, the token this process `rejected` last,
-    /// which a store may still hold); the guard clears `fetching` even if something panics.
-    fn obtain(&self, mode: Mode, rejected: Option<Arc<Token>>) -> Result<Arc<Token>> {
+    /// `fetching`; the guard clears `fetching` even if something panics.
+    fn obtain(&self, mode: Mode) -> Result<Arc<Token>> {
         /// Clears `fetching` and wakes the waiters if the fetch ends by a panic; otherwise
         /// the result is published in the same critical section.
         struct PanicGuard<'a>(&'a Inner);
@@ -369,7 +359,7 @@ impl TokenSource {
         let inner = &*self.inner;
         let guard = PanicGuard(inner);
         let outcome = match &inner.slot {
-            Some(slot) => self.obtain_shared(slot, mode, rejected.as_deref()),
+            Some(slot) => self.obtain_shared(slot, mode),
             None => self.send(None, None, mode),
         };
         // Published to memory in one critical section (the schedule of a token read from the
@@ -384,10 +374,8 @@ impl TokenSource {
             Outcome::Failed { error, .. } => Err(error.clone()),
         };
         let failure = outcome.failure();
-        if failure.is_some() && outcome.took().is_some() {
-            inner.failures.fetch_add(1, Relaxed);
-        }
         let mut state = inner.state();
+        state.stats.failures += u64::from(failure.is_some() && outcome.took().is_some());
         let now = inner.config.clock.now();
         let result = cached.map(|cached| state.cached.insert(cached).token.clone());
         state.failure = (failure.clone()).map(|(error, backoff)| (error, backoff, now));
@@ -416,7 +404,7 @@ impl TokenSource {
     /// at hand (`stale`, or memory's during a background refresh), never in place of one.
     fn send(&self, previous: Option<u32>, stale: Option<Cached>, mode: Mode) -> Outcome {
         let inner = &*self.inner;
-        inner.fetches.fetch_add(1, Relaxed);
+        inner.state().stats.fetches += 1;
         let agent = inner
             .agent
             .get_or_init(|| TokenAgent::new(inner.config.agent.as_ref(), &inner.config.request));
@@ -425,20 +413,22 @@ impl TokenSource {
         let took = started.elapsed();
         let previous = previous.or_else(|| inner.state().failure.as_ref().map(|f| f.1.in_a_row));
         let now = inner.config.clock.now();
+        let short_lived = Error::InvalidResponse(crate::Unusable::ShortLived);
         let error = match sent {
-            Ok(token)
-                if !token.validity().below_floor
-                    || (stale.is_none() && mode != Mode::Background) =>
-            {
-                let short = (token.validity().below_floor).then(|| {
-                    let short = Error::InvalidResponse(crate::Unusable::ShortLived);
-                    let backoff = policy::after_failure(previous, &short, now);
-                    (short, backoff)
-                });
+            Ok(token) if !token.validity().below_floor => {
                 let token = Arc::new(token);
+                return Outcome::Fetched {
+                    token,
+                    short: None,
+                    took,
+                };
+            }
+            Ok(token) if stale.is_none() && mode != Mode::Background => {
+                let backoff = policy::after_failure(previous, &short_lived, now);
+                let (token, short) = (Arc::new(token), Some((short_lived, backoff)));
                 return Outcome::Fetched { token, short, took };
             }
-            Ok(_) => Error::InvalidResponse(crate::Unusable::ShortLived),
+            Ok(_) => short_lived,
             Err(error) => error,
         };
         Outcome::Failed {
@@ -451,11 +441,11 @@ impl TokenSource {
 
     /// The store's way: decide from the slot's record, and send only under its lock after
     /// deciding again; then write the new record for every process.
-    fn obtain_shared(&self, slot: &Slot, mode: Mode, rejected: Option<&Token>) -> Outcome {
+    fn obtain_shared(&self, slot: &Slot, mode: Mode) -> Outcome {
         // Looks without the lock (a forced request reads nothing before it holds it).
         let look = || {
             let record = (mode != Mode::Forced).then(|| slot.read());
-            self.judge(&record.unwrap_or_default(), slot, mode, rejected)
+            self.judge(&record.unwrap_or_default(), slot, mode)
         };
         let mut stale = match look() {
             Judged::Answer(outcome) => return outcome,
@@ -467,8 +457,8 @@ impl TokenSource {
             (Mode::Foreground, Some(_)) => Duration::ZERO,
             _ => slot.hold,
         };
-        let mut guard = match slot.lock(wait) {
-            Ok(Some(guard)) => guard,
+        let (mut record, mut guard) = match slot.lock(wait) {
+            Ok(Some(held)) => held,
             // A holder that does not progress: what it wrote before it stopped, if anything,
             // else this process asks on its own.
             Ok(None) => {
@@ -480,16 +470,13 @@ impl TokenSource {
             // A store that fails: this process asks on its own.
             Err(()) => return self.send(None, stale, mode),
         };
-        let Ok(mut record) = slot.read_locked(&mut *guard) else {
-            return self.send(None, stale, mode);
-        };
         let locked_at = Instant::now();
         let clock = &self.inner.config.clock;
         let wall = slot.now(clock);
         let previous = (record.failure.as_ref())
             .filter(|(row, _)| mode != Mode::Forced && policy::row_counts(row.until, wall))
             .map(|(row, _)| row.in_a_row);
-        match self.judge(&record, slot, mode, rejected) {
+        match self.judge(&record, slot, mode) {
             Judged::Answer(outcome) => return outcome,
             Judged::Ask(token) => stale = token.or(stale),
         }
@@ -516,9 +503,9 @@ impl TokenSource {
 
     /// A usable token the slot holds (another process fetched it while this one backed
     /// off), published to memory in place of the failure; `None` if there is none.
-    fn peek(&self, slot: &Slot, rejected: Option<&Token>) -> Option<Arc<Token>> {
+    fn peek(&self, slot: &Slot) -> Option<Arc<Token>> {
         let inner = &*self.inner;
-        let cached = self.usable(&slot.read(), rejected)?.1;
+        let cached = self.usable(&slot.read())?.1;
         let mut state = inner.state();
         state.failure = None;
         let token = state.cached.insert(cached).token.clone();
@@ -531,11 +518,13 @@ impl TokenSource {
     }
 
     /// The token of `record`, unless it is expired or the one this process rejected.
-    fn usable(&self, record: &Record, rejected: Option<&Token>) -> Option<(Freshness, Cached)> {
+    fn usable(&self, record: &Record) -> Option<(Freshness, Cached)> {
         let inner = &*self.inner;
         let slot = inner.slot.as_ref()?;
         let token = slot.restore(record.token.as_ref()?, &inner.config.clock)?;
-        if rejected.is_some_and(|r| r.access_token() == token.access_token()) {
+        if (inner.state().rejected.as_ref())
+            .is_some_and(|r| r.access_token() == token.access_token())
+        {
             return None;
         }
         let mut cached = inner.cached(Arc::new(token));
@@ -545,12 +534,12 @@ impl TokenSource {
 
     /// What the policy makes of a slot's record: its token first, and its failure only
     /// when the token is not fresh; a forced request asks whatever the record holds.
-    fn judge(&self, record: &Record, slot: &Slot, mode: Mode, rejected: Option<&Token>) -> Judged {
+    fn judge(&self, record: &Record, slot: &Slot, mode: Mode) -> Judged {
         if mode == Mode::Forced {
             return Judged::Ask(None);
         }
         let clock = &self.inner.config.clock;
-        let token = self.usable(record, rejected);
+        let token = self.usable(record);
         let fresh = token.as_ref().is_some_and(|(f, _)| *f == Freshness::Fresh);
         let wall = slot.now(clock);
         let failure = (record.failure.as_ref())
@@ -627,11 +616,10 @@ impl Inner {
     fn cached(&self, token: Arc<Token>) -> Cached {
         let seed = fnv1a(token.access_token().secret().as_bytes());
         let schedule = self.config.refresh.schedule(token.validity(), seed);
-        let hit_until = schedule.hit_until(token.validity(), self.config.clock.now());
         Cached {
+            hit_until: schedule.hit_until(token.validity(), self.config.clock.now()),
             token,
             schedule,
-            hit_until,
         }
     }
 
@@ -649,14 +637,10 @@ impl Inner {
 
 impl fmt::Debug for TokenSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let settings = &self.inner.config;
         f.debug_struct("TokenSource")
-            .field("token_url", &redacted_url(&settings.request.url))
-            .field("client_id", &settings.request.credentials.id())
-            .field("client_auth", &settings.request.client_auth)
-            .field("refresh", &settings.refresh)
+            .field("config", &self.inner.config)
             .field("stats", &self.stats())
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 

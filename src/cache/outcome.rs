@@ -66,13 +66,11 @@ impl Outcome {
     /// Tells the `log` facade how the fetch of `request` went (its URL shown without
     /// userinfo or query, and only where a request was at stake).
     pub fn log(&self, request: &TokenRequest, mode: Mode, now: Instant) {
-        let url = || request.shown_url();
-        let client = || request.credentials.id();
+        let (url, client) = (|| request.shown_url(), request.credentials.id());
         let wait = |b: &Backoff| b.retry_at.saturating_duration_since(now).as_secs_f64();
         match self {
             Outcome::Stored(cached) => log::debug!(
-                "token for client {} read from the store, valid {} s",
-                client(),
+                "token for client {client} read from the store, valid {} s",
                 cached.token.lifetime().as_secs()
             ),
             Outcome::Fetched {
@@ -80,23 +78,17 @@ impl Outcome {
                 took,
                 short: None,
             } => log::info!(
-                "token fetched from {} for client {} in {} ms, valid {} s",
+                "token fetched from {} for client {client} in {} ms, valid {} s",
                 url(),
-                client(),
                 took.as_millis(),
                 token.lifetime().as_secs()
             ),
             // Shown as a store warning (the command prints those without -v): the error
             // that follows is another process's, not this one's.
-            Outcome::Failed {
-                backoff,
-                took: None,
-                ..
-            } => log::warn!(
+            Outcome::Failed { backoff, took, .. } if took.is_none() => log::warn!(
                 target: "apiauth::store",
-                "token endpoint not asked: another process's request for client {} \
+                "token endpoint not asked: another process's request for client {client} \
                  failed, as follows; next try in {:.1} s",
-                client(),
                 wait(backoff)
             ),
             Outcome::Failed {
@@ -105,10 +97,8 @@ impl Outcome {
                 stale: None,
                 ..
             } if mode != Mode::Background => log::warn!(
-                "token request to {} for client {} failed ({error}); next try in \
-                 {:.1} s",
+                "token request to {} for client {client} failed ({error}); next try in {:.1} s",
                 url(),
-                client(),
                 wait(backoff)
             ),
             Outcome::Fetched {
@@ -116,9 +106,8 @@ impl Outcome {
                 ..
             }
             | Outcome::Failed { error, backoff, .. } => log::warn!(
-                "refreshing the token for client {} at {} failed ({error}); serving the \
+                "refreshing the token for client {client} at {} failed ({error}); serving the \
                  still-valid token, next try in {:.1} s",
-                client(),
                 url(),
                 wait(backoff)
             ),

@@ -5,41 +5,31 @@
 //! ignored. Times are milliseconds since the Unix epoch on the record clock (the store's, or
 //! the hosts' wall clocks). Every field is range-checked when read: a hostile record is data.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::policy::{self, Backoff};
 use crate::error::millis;
 use crate::store::StoreKey;
+use crate::token::Stored;
 use crate::wire::TokenRequest;
 use crate::{Error, TlsSettings};
 
 /// The records' format version; a record of another version is ignored (and removed by
 /// `cache clear`).
-pub(crate) const VERSION: u64 = 4;
+pub(crate) const VERSION: u64 = 5;
 
 /// What a slot holds: each part is there or not.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Record {
-    pub token: Option<StoredToken>,
+    pub token: Option<Stored>,
     pub failure: Option<(Row, Error)>,
     /// The row of rejections, and the FNV-1a hash of the last rejected token: enough to
     /// recognise it, and nothing to use.
     pub rejection: Option<(Row, u64)>,
-}
-
-/// A token as a record keeps it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StoredToken {
-    pub access_token: String,
-    pub scope: Option<String>,
-    /// When the token request was sent, on the record clock.
-    pub issued_at: SystemTime,
-    /// The token's lifetime, in the server's terms.
-    pub lifetime: Duration,
-    /// The record clock minus the token server's, in milliseconds.
-    pub skew_ms: i64,
 }
 
 /// A row of failures or rejections: since when, until when it answers, how many in a row.
@@ -89,7 +79,7 @@ impl Binding {
         );
         let secret = request.credentials.secret().secret();
         let check = secret_check(secret, &request.url, request.credentials.id());
-        let key = key_of_text(&settings, check);
+        let key = key_of(&settings, check);
         Binding {
             settings,
             check,
@@ -98,14 +88,9 @@ impl Binding {
     }
 }
 
-/// The key a record with these settings and check lives under: a listing checks that a
-/// record is where its contents say it belongs.
-pub(crate) fn key_of(settings: &Value, check: u16) -> StoreKey {
-    key_of_text(&settings.to_string(), check)
-}
-
-/// [`key_of`] the settings' JSON text.
-fn key_of_text(settings: &str, check: u16) -> StoreKey {
+/// The key a record with these settings (their JSON text) and check lives under: a listing
+/// checks that a record is where its contents say it belongs.
+fn key_of(settings: &str, check: u16) -> StoreKey {
     let hash = fnv1a_of(&[settings.as_bytes(), &check.to_be_bytes()]);
     StoreKey::new(format!("{hash:016x}"))
 }
@@ -139,22 +124,18 @@ impl Record {
     /// ends or its rejection stops counting, whichever is last.
     pub fn keep_for(&self) -> Duration {
         let token = self.token.as_ref().map_or(Duration::ZERO, |t| t.lifetime);
-        let rows = [
-            self.failure.as_ref().map(|f| f.0),
-            self.rejection.map(|r| r.0),
-        ];
-        let rows = rows.into_iter().flatten().map(|row| {
-            let left = row.until.duration_since(row.since).unwrap_or_default();
-            left + policy::REJECTION_MEMORY
-        });
-        rows.fold(token, Duration::max)
+        let rows =
+            (self.failure.as_ref().map(|f| f.0).into_iter()).chain(self.rejection.map(|r| r.0));
+        let lasts = |row: Row| row.until.duration_since(row.since).unwrap_or_default();
+        rows.map(|row| lasts(row) + policy::REJECTION_MEMORY)
+            .fold(token, Duration::max)
     }
 
     pub fn encode(&self, binding: &Binding) -> Vec<u8> {
         let token = self.token.as_ref().map(|t| {
             json!({"access_token": t.access_token, "scope": t.scope,
                 "issued_at_ms": wall_ms(t.issued_at), "lifetime_ms": millis(t.lifetime),
-                "skew_ms": t.skew_ms})
+                "exp_ms": t.exp.map(wall_ms), "skew_ms": t.skew_ms})
         });
         let failure =
             (self.failure.as_ref()).and_then(|(row, error)| Some(row.to_json(error.to_record()?)));
@@ -172,74 +153,41 @@ impl Record {
     pub fn decode(bytes: &[u8], binding: Option<&Binding>) -> Option<Record> {
         // The settings are compared as the text they were written as, never parsed: a new
         // process's first read costs about a bare parse.
-        let value: Parts = serde_json::from_slice(bytes).ok()?;
+        let parts: BTreeMap<&str, &RawValue> = serde_json::from_slice(bytes).ok()?;
+        let part = |name| serde_json::from_str::<Value>(parts.get(name)?.get()).ok();
         let ours = binding.is_none_or(|b| {
-            value.settings.map(|s| s.get()) == Some(b.settings.as_str())
-                && value.check == Some(u64::from(b.check))
+            parts.get("settings").map(|s| s.get()) == Some(b.settings.as_str())
+                && part("check") == Some(b.check.into())
         });
-        if value.version != Some(VERSION) || !ours {
+        if part("version") != Some(VERSION.into()) || !ours {
             return None;
         }
-        let token = value.token.as_ref().and_then(|t| {
-            Some(StoredToken {
+        let token = part("token").and_then(|t| {
+            let exp = t.get("exp_ms")?;
+            Some(Stored {
                 access_token: t.get("access_token")?.as_str()?.to_owned(),
                 scope: t.get("scope")?.as_str().map(str::to_owned),
                 issued_at: wall(t.get("issued_at_ms")?)?,
                 lifetime: Duration::from_millis(t.get("lifetime_ms")?.as_u64()?),
+                exp: if exp.is_null() {
+                    None
+                } else {
+                    Some(wall(exp)?)
+                },
                 skew_ms: t.get("skew_ms")?.as_i64()?,
             })
         });
-        let failure = (value.failure.as_ref())
-            .and_then(|f| Some((Row::from_json(f)?, Error::from_record(f.get("detail")?)?)));
-        let rejection = value.rejection.as_ref().and_then(|r| {
+        let failure = part("failure")
+            .and_then(|f| Some((Row::from_json(&f)?, Error::from_record(f.get("detail")?)?)));
+        let rejection = part("rejection").and_then(|r| {
             let hash = u64::from_str_radix(r.get("detail")?.as_str()?, 16).ok()?;
-            Some((Row::from_json(r)?, hash))
+            Some((Row::from_json(&r)?, hash))
         });
         Some(Record {
             token,
             failure,
             rejection,
         })
-    }
-}
-
-/// The fields of a record that a source reads, in one pass; the settings as their text.
-#[derive(Default)]
-struct Parts<'a> {
-    version: Option<u64>,
-    settings: Option<&'a serde_json::value::RawValue>,
-    check: Option<u64>,
-    token: Option<Value>,
-    failure: Option<Value>,
-    rejection: Option<Value>,
-}
-
-impl<'de> serde::Deserialize<'de> for Parts<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Parts<'de>, D::Error> {
-        use serde::de::{IgnoredAny, MapAccess, Visitor};
-        struct PartsVisitor;
-        impl<'de> Visitor<'de> for PartsVisitor {
-            type Value = Parts<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a token record")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Parts<'de>, A::Error> {
-                let mut parts = Parts::default();
-                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    match &*key {
-                        "version" => parts.version = map.next_value()?,
-                        "settings" => parts.settings = map.next_value()?,
-                        "check" => parts.check = map.next_value()?,
-                        "token" => parts.token = map.next_value()?,
-                        "failure" => parts.failure = map.next_value()?,
-                        "rejection" => parts.rejection = map.next_value()?,
-                        _ => drop(map.next_value::<IgnoredAny>()?),
-                    }
-                }
-                Ok(parts)
-            }
-        }
-        deserializer.deserialize_map(PartsVisitor)
     }
 }
 
@@ -285,7 +233,7 @@ pub(crate) fn settings_of(bytes: &[u8]) -> Option<(Value, StoreKey)> {
     let value: Value = serde_json::from_slice(bytes).ok()?;
     let check = u16::try_from(value.get("check")?.as_u64()?).ok()?;
     let settings = value.get("settings")?.clone();
-    let key = key_of(&settings, check);
+    let key = key_of(&settings.to_string(), check);
     Some((settings, key))
 }
 
@@ -346,7 +294,7 @@ mod tests {
             let binding = Binding::new(request);
             let value: Value = serde_json::from_str(&binding.settings).unwrap();
             assert_eq!(value.to_string(), binding.settings);
-            assert_eq!(key_of(&value, binding.check), binding.key);
+            assert_eq!(key_of(&value.to_string(), binding.check), binding.key);
         };
         same(&request);
         // With what authenticates instead of a secret, hashed: a certificate and a key.
@@ -360,11 +308,12 @@ mod tests {
     #[test]
     fn a_record_serves_only_its_own_secret_and_version() {
         let (b, other) = (binding("s"), binding("t"));
-        let token = StoredToken {
+        let token = Stored {
             access_token: "tok".into(),
             scope: None,
             issued_at: UNIX_EPOCH + Duration::from_secs(5),
             lifetime: Duration::from_secs(60),
+            exp: Some(UNIX_EPOCH + Duration::from_secs(65)),
             skew_ms: -7_200_000,
         };
         let record = Record {
@@ -376,7 +325,7 @@ mod tests {
         assert!(Record::decode(&bytes, Some(&other)).is_none());
         let old = String::from_utf8(bytes)
             .unwrap()
-            .replace("\"version\":4", "\"version\":3");
+            .replace("\"version\":5", "\"version\":4");
         assert!(Record::decode(old.as_bytes(), Some(&b)).is_none());
     }
 

@@ -6,12 +6,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::record::{Binding, Record, StoredToken};
+use super::record::{Binding, Record};
 use crate::Token;
 use crate::clock::Clock;
 use crate::store::{Store, StoreError, StoreGuard};
-use crate::token::{shifted, skew_ms as offset_ms};
+use crate::token::{Stored, shifted, skew_ms as offset_ms};
 use crate::wire::TokenRequest;
+
+/// The slot's lock, held: dropping it releases the lock.
+pub(super) type Held<'a> = Box<dyn StoreGuard + 'a>;
 
 /// A store, and what this source's record is bound to.
 pub(super) struct Slot {
@@ -63,11 +66,6 @@ impl Slot {
             .unwrap_or_default()
     }
 
-    /// The record read again under the lock; `Err` when the store failed (reported).
-    pub fn read_locked(&self, guard: &mut dyn StoreGuard) -> Result<Record, ()> {
-        self.decode(guard.read())
-    }
-
     /// Writes `record` under the lock; `false` when the store failed (reported).
     pub fn write(&self, guard: &mut dyn StoreGuard, record: &Record) -> bool {
         let written = guard.write(&record.encode(&self.binding), record.keep_for());
@@ -79,20 +77,22 @@ impl Slot {
     /// `None` when the lock or the store failed. For `reject` and `invalidate`, on an API
     /// call's path.
     pub fn update<T>(&self, change: impl FnOnce(&mut Record) -> T) -> Option<T> {
-        let Ok(Some(mut guard)) = self.lock(Duration::from_millis(100)) else {
+        let Ok(Some((mut record, mut guard))) = self.lock(Duration::from_millis(100)) else {
             return None;
         };
-        let mut record = self.read_locked(&mut *guard).ok()?;
         let result = change(&mut record);
         self.write(&mut *guard, &record).then_some(result)
     }
 
-    /// Takes the lock, waiting at most `wait` for another holder: `Ok(None)` when another
-    /// process holds it still, `Err` when the store failed (reported: go on as a single
-    /// process).
-    pub fn lock(&self, wait: Duration) -> Result<Option<Box<dyn StoreGuard + '_>>, ()> {
+    /// Takes the lock, waiting at most `wait` for another holder, and reads the record
+    /// again under it: `Ok(None)` when another process holds the lock still, `Err` when the
+    /// store failed (reported: go on as a single process).
+    pub fn lock(&self, wait: Duration) -> Result<Option<(Record, Held<'_>)>, ()> {
         let locked = (self.store).lock(&self.binding.key, wait, self.hold);
-        locked.map_err(|error| self.report(&error))
+        let Some(mut guard) = locked.map_err(|error| self.report(&error))? else {
+            return Ok(None);
+        };
+        Ok(Some((self.decode(guard.read())?, guard)))
     }
 
     /// Now on the record clock: the store's own, or this host's wall clock.
@@ -101,32 +101,30 @@ impl Slot {
     }
 
     /// `token` as a record keeps it, its times moved onto the record clock.
-    pub fn stored(&self, token: &Token, clock: &Clock) -> StoredToken {
+    pub fn stored(&self, token: &Token, clock: &Clock) -> Stored {
         let (wall, record_now) = (clock.wall(), self.now(clock));
         let age = clock.now().saturating_duration_since(token.issued_at());
         let offset = offset_ms(record_now, wall);
-        StoredToken {
+        Stored {
             access_token: token.access_token().secret().to_owned(),
             scope: token.scope().map(str::to_owned),
             issued_at: record_now.checked_sub(age).unwrap_or(UNIX_EPOCH),
             lifetime: token.lifetime(),
+            exp: token.jwt_expiry(),
             skew_ms: token.clock_skew_ms().saturating_add(offset),
         }
     }
 
     /// The token `stored` holds, its times moved back onto this host's clocks; `None` when
     /// it cannot be a token.
-    pub fn restore(&self, stored: &StoredToken, clock: &Clock) -> Option<Token> {
+    pub fn restore(&self, stored: &Stored, clock: &Clock) -> Option<Token> {
         let (wall, record_now) = (clock.wall(), self.now(clock));
         let offset = offset_ms(wall, record_now);
-        Token::restore(
-            stored.access_token.clone(),
-            stored.scope.clone(),
-            shifted(stored.issued_at, offset),
-            stored.lifetime,
-            stored.skew_ms.saturating_add(offset),
-            clock.now(),
-            wall,
-        )
+        let stored = Stored {
+            issued_at: shifted(stored.issued_at, offset),
+            skew_ms: stored.skew_ms.saturating_add(offset),
+            ..stored.clone()
+        };
+        Token::restore(stored, clock.now(), wall)
     }
 }

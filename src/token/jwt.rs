@@ -40,11 +40,6 @@ pub(crate) fn times(token: &str) -> Option<Times> {
     })
 }
 
-/// The `exp` claim of a JWT, as [`times`] reads it.
-pub(crate) fn expiry(token: &str) -> Option<SystemTime> {
-    times(token).map(|t| t.exp)
-}
-
 /// The claims object read for `exp` and `iat` alone: the other claims are skipped, not
 /// built. A hand-written impl, as apiauth derives none (no proc macros to build for its
 /// users).

@@ -4,6 +4,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::*;
+
+fn expiry(token: &str) -> Option<SystemTime> {
+    jwt::times(token).map(|t| t.exp)
+}
 use crate::cache::policy::{Freshness, RefreshPolicy};
 
 fn jwt(claims: &str) -> String {
@@ -95,8 +99,8 @@ fn jwt_exp_shortens_the_lifetime() {
 fn jwt_exp_among_other_claims() {
     let at = |secs| Some(UNIX_EPOCH + Duration::from_secs(secs));
     let claims = r#"{"sub":"x","aud":["a",{"b":[1,2]}],"nbf":1.5,"exp":2000000000,"z":null}"#;
-    assert_eq!(jwt::expiry(&jwt(claims)), at(2_000_000_000));
-    assert_eq!(jwt::expiry(&jwt(r#"{"\u0065xp":7,"ex":1}"#)), at(7));
+    assert_eq!(expiry(&jwt(claims)), at(2_000_000_000));
+    assert_eq!(expiry(&jwt(r#"{"\u0065xp":7,"ex":1}"#)), at(7));
 }
 
 #[test]
@@ -110,14 +114,14 @@ fn jwt_claims_that_do_not_count() {
         r#"[2000000000]"#,
         r#"{"exp":null}"#,
     ] {
-        assert_eq!(jwt::expiry(&jwt(claims)), None, "{claims}");
+        assert_eq!(expiry(&jwt(claims)), None, "{claims}");
     }
-    assert_eq!(jwt::expiry("a.!!!.c"), None);
-    assert_eq!(jwt::expiry("a.b"), None);
-    assert_eq!(jwt::expiry("a.b.c.d"), None);
+    assert_eq!(expiry("a.!!!.c"), None);
+    assert_eq!(expiry("a.b"), None);
+    assert_eq!(expiry("a.b.c.d"), None);
     let float = jwt(r#"{"exp":2000000000.5}"#);
     assert_eq!(
-        jwt::expiry(&float),
+        expiry(&float),
         Some(UNIX_EPOCH + Duration::from_secs_f64(2000000000.5))
     );
 }
@@ -149,7 +153,15 @@ fn a_restored_token_keeps_its_age_and_margin() {
             ago @ 0.. => wall - Duration::from_secs(ago as u64),
             ahead => wall + Duration::from_secs(ahead.unsigned_abs()),
         };
-        Token::restore(token.into(), None, issued, lifetime, 0, now, wall)
+        let stored = Stored {
+            access_token: token.into(),
+            scope: None,
+            issued_at: issued,
+            lifetime,
+            exp: None,
+            skew_ms: 0,
+        };
+        Token::restore(stored, now, wall)
     };
     let at = |t: &Token, now| {
         RefreshPolicy {
@@ -332,16 +344,15 @@ fn the_wall_recheck_moves_the_host_clock_by_the_skew() {
     );
     // Read back from disk with the stored skew, the same judgement.
     let restored = |skew_ms| {
-        Token::restore(
-            t.access_token().secret().into(),
-            None,
-            host,
-            t.lifetime(),
+        let stored = Stored {
+            access_token: t.access_token().secret().into(),
+            scope: None,
+            issued_at: host,
+            lifetime: t.lifetime(),
+            exp: t.jwt_expiry(),
             skew_ms,
-            v.issued_at,
-            host,
-        )
-        .unwrap()
+        };
+        Token::restore(stored, v.issued_at, host).unwrap()
     };
     let r = restored(t.clock_skew_ms());
     assert_eq!(r.validity().wall_left(host), v.wall_left(host));

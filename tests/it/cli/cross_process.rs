@@ -53,7 +53,7 @@ fn the_cache_is_private_and_never_holds_the_secret() {
         let mut keys: Vec<_> = value.as_object().unwrap().keys().cloned().collect();
         (keys.sort(), keys).1
     };
-    let token_fields = argv("access_token issued_at_ms lifetime_ms scope skew_ms");
+    let token_fields = argv("access_token exp_ms issued_at_ms lifetime_ms scope skew_ms");
     assert_eq!(fields(&entry["token"]), token_fields);
     assert_eq!(
         fields(&entry),

@@ -353,8 +353,9 @@ impl Store for DiskCache {
 struct DiskGuard<'a> {
     cache: &'a DiskCache,
     key: StoreKey,
-    lock: File,
+    /// Stopped before the lock file is closed (fields drop in order).
     heart: Option<Heart>,
+    lock: File,
 }
 
 /// How often a holder touches its lock file (its modification time, which a full disk
@@ -367,7 +368,7 @@ const STOPPED_AFTER: Duration = Duration::from_secs(2);
 /// A thread that touches the lock file every [`BEAT`] until dropped.
 struct Heart {
     stop: std::sync::mpsc::Sender<()>,
-    thread: std::thread::JoinHandle<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Heart {
@@ -382,25 +383,18 @@ impl Heart {
                 let _ = lock.set_modified(SystemTime::now());
             }
         });
-        Some(Heart {
-            stop,
-            thread: thread.ok()?,
-        })
-    }
-
-    /// Stops the beats, and waits for the last one.
-    fn stop(self) {
-        drop(self.stop);
-        let _ = self.thread.join();
+        let thread = Some(thread.ok()?);
+        Some(Heart { stop, thread })
     }
 }
 
-impl Drop for DiskGuard<'_> {
-    /// Stops the beats before the lock file closes: the beating thread's copy of it holds
-    /// the lock too.
+impl Drop for Heart {
+    /// Stops the beats, and waits for the last one: the beating thread's copy of the lock
+    /// file holds the lock too.
     fn drop(&mut self) {
-        if let Some(heart) = self.heart.take() {
-            heart.stop();
+        let _ = self.stop.send(());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 }
@@ -430,9 +424,7 @@ impl StoreGuard for DiskGuard<'_> {
         let written = (self.cache).write_atomically(&self.cache.path(&self.key), bytes);
         if written.is_err() {
             // The mark for the waiters, which the beats must not overwrite.
-            if let Some(heart) = self.heart.take() {
-                heart.stop();
-            }
+            drop(self.heart.take());
             let _ = self.lock.set_modified(SystemTime::UNIX_EPOCH);
         }
         written

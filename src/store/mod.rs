@@ -13,25 +13,17 @@ pub(crate) mod disk;
 /// authentication, scopes, parameters and a 16-bit check of the client secret. It holds no
 /// secret; two secrets of one client get two slots, so neither can read or overwrite the
 /// other's records.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct StoreKey {
-    id: String,
-}
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StoreKey(String);
 
 impl StoreKey {
     pub(crate) fn new(id: String) -> StoreKey {
-        StoreKey { id }
+        StoreKey(id)
     }
 
     /// The key as 16 lowercase hex digits, usable in a file name or after a prefix.
     pub fn id(&self) -> &str {
-        &self.id
-    }
-}
-
-impl fmt::Debug for StoreKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("StoreKey").field(&self.id).finish()
+        &self.0
     }
 }
 

@@ -10,8 +10,7 @@ use apiauth::{ApiClient, Auth, BasicEncoding, Credentials, Error, TokenScheme::*
 use httpmock::Method::{GET, POST};
 use serde_json::{Value, json};
 
-use crate::fixture::{TokenServer, creds, fleet_get, secret_of};
-use crate::support::{clock, eventually, rfc_token};
+use crate::fixture::{TokenServer, clock, creds, eventually, fleet_get, rfc_token, secret_of};
 
 /// Whether `result` is an API status error with `status`.
 fn status_is<T>(result: Result<T, apiauth::Error>, status: u16) -> bool {

@@ -10,8 +10,7 @@ const DEFAULT_LIFETIME: std::time::Duration = Token::DEFAULT_LIFETIME;
 const MAX_LIFETIME: std::time::Duration = Token::MAX_LIFETIME;
 use httpmock::Mock;
 
-use crate::fixture::{TokenServer, secret_of};
-use crate::support::{clock, eventually, jwt_expiring_in, rfc_token};
+use crate::fixture::{TokenServer, clock, eventually, jwt_expiring_in, rfc_token, secret_of};
 
 fn config(server: &TokenServer) -> TokenConfig {
     server.config().with_test_clock(clock())

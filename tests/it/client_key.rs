@@ -13,8 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
-use crate::fixture::secret_of;
-use crate::support::{clock, temp_dir};
+use crate::fixture::{clock, secret_of, temp_dir};
 
 pub(crate) const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/keys/");
 
@@ -645,7 +644,7 @@ fn an_assertion_file_others_may_write_is_refused() {
     use std::os::unix::fs::PermissionsExt as _;
     let server = crate::fixture::TokenServer::start();
     let any = server.any(200, json!({"access_token": "T"}));
-    let path = crate::support::temp_dir("group-writable-assertion").join("token");
+    let path = crate::fixture::temp_dir("group-writable-assertion").join("token");
     std::fs::write(&path, "eyJhbGciOi.eyJzdWIi.c2ln").unwrap();
     for mode in [0o660, 0o602] {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();

@@ -10,8 +10,7 @@ use apiauth::{TestClock, TokenConfig, TokenSource};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::fixture::{Raw, creds, respond};
-use crate::support::{eventually, http_date};
+use crate::fixture::{Raw, creds, eventually, http_date, respond};
 
 /// A token server whose clock reads the host's real clock plus `offset` s plus the
 /// simulated time the test has let pass. Its tokens are JWTs with `exp` (and `iat` if

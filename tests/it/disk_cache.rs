@@ -11,9 +11,8 @@ use std::time::Duration;
 use apiauth::{ApiClient, Auth, DiskCache, TestClock, TokenConfig, TokenScheme, TokenSource};
 use serde_json::{Value, json};
 
-use crate::fixture::{TokenServer, refused, reply, secret_of};
+use crate::fixture::{TokenServer, clock, eventually, refused, reply, secret_of, temp_dir};
 use crate::server::Server;
-use crate::support::{clock, eventually, temp_dir};
 
 fn config(server: &TokenServer, dir: &Path) -> TokenConfig {
     let cache = DiskCache::open(dir.join("apiauth")).unwrap();

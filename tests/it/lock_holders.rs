@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use apiauth::{Credentials, DiskCache, TokenConfig};
 
-use crate::fixture::{Raw, respond, secret_of};
-use crate::support::temp_dir;
+use crate::fixture::{Raw, respond, secret_of, temp_dir};
 
 const OK: &str = "HTTP/1.1 200 OK\r\nconnection: close";
 
@@ -98,7 +97,7 @@ fn a_stopped_lock_holder_is_waited_for_a_bounded_time_and_records_nothing_when_r
     };
     // The holder takes the lock, sends, and is stopped while it waits for the answer.
     let holder = run().spawn().unwrap();
-    crate::support::eventually(|| server.hits() == 1);
+    crate::fixture::eventually(|| server.hits() == 1);
     let signal = |sig: &str| {
         let pid = holder.id().to_string();
         let killed = Command::new("kill").args([sig, &pid]).status();

@@ -11,8 +11,7 @@ use base64::Engine as _;
 use httpmock::Method::{GET, POST};
 use serde_json::json;
 
-use crate::fixture::TokenServer;
-use crate::support::{clock, jwt_expiring_in, temp_dir};
+use crate::fixture::{TokenServer, clock, jwt_expiring_in, temp_dir};
 
 /// Every record of apiauth's own targets, as `level target: message`. (ureq's records are
 /// ureq's: at Trace it logs the raw bytes it sends, which is why `apiauth -vv` stops at
@@ -81,7 +80,7 @@ fn events_are_logged_without_secrets() {
     server.reply(503, "down");
     clock().advance(Duration::from_secs(3400));
     source.token().unwrap();
-    crate::support::eventually(|| !source.stats().fetching && source.stats().failures == 1);
+    crate::fixture::eventually(|| !source.stats().fetching && source.stats().failures == 1);
     // Another secret has a store slot of its own: it reads nothing and asks.
     assert!(config("x").build().unwrap().token().is_err());
     refused.assert_calls(3);

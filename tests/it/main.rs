@@ -22,7 +22,6 @@ mod server;
 mod shell_recipes;
 mod store;
 mod strict_answers;
-mod support;
 mod token_endpoint;
 mod transport;
 mod usable;

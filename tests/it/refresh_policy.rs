@@ -6,9 +6,8 @@ use std::time::Duration;
 use apiauth::{TestClock, TokenConfig, TokenSource};
 use serde_json::json;
 
-use crate::fixture::{TokenServer, creds, reply, secret_of};
+use crate::fixture::{TokenServer, creds, eventually, jwt_expiring_in, reply, secret_of};
 use crate::server::Server;
-use crate::support::{eventually, jwt_expiring_in};
 
 fn source_at(url: &str, clock: &TestClock) -> TokenSource {
     TokenConfig::new(url, creds())
@@ -25,7 +24,7 @@ fn outage_tolerance(lifetime: u64, step: Duration) -> (Duration, Duration) {
     server.mock(|when, then| {
         when.path("/token");
         then.status(200)
-            .json_body(crate::support::rfc_token("ONLY", lifetime))
+            .json_body(crate::fixture::rfc_token("ONLY", lifetime))
             .up_to_n_times(1);
     });
     let down = server.reply(503, "");

@@ -13,9 +13,8 @@ use apiauth::{
 use base64::Engine as _;
 use serde_json::json;
 
-use crate::fixture::{Raw, TokenServer, creds, reply, transport};
+use crate::fixture::{Raw, TokenServer, creds, jwt_expiring_in, reply, transport};
 use crate::server::Server;
-use crate::support::jwt_expiring_in;
 use crate::usable::assert_usable;
 
 fn source(url: &str) -> TokenSource {

@@ -11,9 +11,8 @@ use std::time::Duration;
 use apiauth::store::{Store, StoreError, StoreGuard, StoreKey};
 use apiauth::{TokenConfig, TokenSource};
 
-use crate::fixture::{creds, reply, secret_of};
+use crate::fixture::{clock, creds, eventually, reply, rfc_token, secret_of};
 use crate::server::Server;
-use crate::support::{clock, eventually, rfc_token};
 
 /// A store whose every call fails, as a full or read-only disk does, counting the calls.
 #[derive(Debug, Default, Clone)]
@@ -75,7 +74,7 @@ fn a_stale_token_in_the_store_is_served_at_once_while_another_process_refreshes_
             rfc_token(if n == 0 { "A" } else { "B" }, 3600).to_string(),
         )
     });
-    let dir = crate::support::temp_dir("store-stale-served");
+    let dir = crate::fixture::temp_dir("store-stale-served");
     let process = || -> TokenSource {
         let cache = apiauth::DiskCache::open(dir.join("apiauth")).unwrap();
         let config = TokenConfig::new(server.url(), creds()).with_disk_cache(cache);

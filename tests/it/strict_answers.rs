@@ -8,8 +8,7 @@ use std::time::Duration;
 use apiauth::{Error, Unusable};
 use serde_json::json;
 
-use crate::fixture::{TokenServer, secret_of};
-use crate::support::clock;
+use crate::fixture::{TokenServer, clock, secret_of};
 
 #[test]
 fn malformed_token_type_and_expires_in_are_refused_and_backed_off() {

@@ -9,8 +9,7 @@ use apiauth::{BasicEncoding, ClientAuth, Credentials, Error, TokenConfig, TokenS
 use httpmock::Method::POST;
 use serde_json::json;
 
-use crate::fixture::{TokenServer, creds, refused, secret_of};
-use crate::support::{jwt_expiring_in, rfc_token};
+use crate::fixture::{TokenServer, creds, jwt_expiring_in, refused, rfc_token, secret_of};
 
 const FORM: &str = "application/x-www-form-urlencoded";
 

@@ -12,9 +12,10 @@ use httpmock::Method::{GET, POST};
 use serde_json::{Value, json};
 use ureq::Agent;
 
-use crate::fixture::{Raw, TokenServer, fleet_get, refused, reply, respond, transport};
+use crate::fixture::{
+    PROXY_VARIABLES, Raw, TokenServer, fleet_get, refused, reply, respond, rfc_token, transport,
+};
 use crate::server::Server;
-use crate::support::{PROXY_VARIABLES, rfc_token};
 
 const AGENT: &str = "apiauth-test-agent/7";
 const SECRET: &str = "s3cr3t:+ &é";
@@ -150,7 +151,7 @@ fn echoing_endpoint() -> String {
 fn an_endpoint_echoing_the_form_never_gets_the_secret_into_errors_or_files() {
     let capture = crate::logs::capture();
     let base = echoing_endpoint();
-    let dir = crate::support::temp_dir("echo-secret");
+    let dir = crate::fixture::temp_dir("echo-secret");
     let cache = apiauth::DiskCache::open(dir.join("apiauth")).unwrap();
     let config = motorweb::token_config(motorweb::Environment::Test, creds())
         .with_base_url(&base)
@@ -359,7 +360,7 @@ fn no_proxy_carries_a_loopback_request_whatever_the_agent() {
         let (token_url, api_url) = urls.split_once(' ').unwrap();
         return requests_through_every_agent(token_url, api_url);
     }
-    let (proxy, seen) = crate::support::logging_proxy();
+    let (proxy, seen) = crate::fixture::logging_proxy();
     let tokens = Server::start(|_| reply(200, rfc_token("T", 3600).to_string()));
     let api = Server::start(|_| reply(200, "{}"));
     let this = "transport::no_proxy_carries_a_loopback_request_whatever_the_agent";
@@ -406,7 +407,7 @@ fn requests_through_every_agent(token_url: &str, api_url: &str) {
 /// agent's proxy (which would connect to its own loopback).
 #[test]
 fn loopback_however_written_never_goes_through_a_proxy() {
-    let (proxy, seen) = crate::support::logging_proxy();
+    let (proxy, seen) = crate::fixture::logging_proxy();
     let proxy = ureq::Proxy::new(&proxy).unwrap();
     let agent: Agent = (apiauth::agent_config().proxy(Some(proxy)).build()).into();
     for url in [

@@ -2,7 +2,7 @@
 //! `apiauth` command run as many processes against a hanging or refusing endpoint.
 
 use super::*;
-use crate::support::http_date;
+use crate::fixture::http_date;
 
 /// A listener on loopback that accepts connections, counts them, and never answers.
 fn silent_listener() -> (String, Arc<AtomicUsize>) {
@@ -23,7 +23,7 @@ fn silent_listener() -> (String, Arc<AtomicUsize>) {
 fn sixteen_processes_against_a_hanging_endpoint_share_one_timeout() {
     let (url, accepted) = silent_listener();
     let user = User::new("hang-16", "id", "s3cr3t");
-    let args = format!("token --provider generic --token-url {url} --timeout 1");
+    let args = format!("{} --timeout 1", generic("token", &url));
     let spawn = |_| {
         let mut command = user.command(&args);
         command
@@ -48,22 +48,19 @@ fn sixteen_processes_against_a_hanging_endpoint_share_one_timeout() {
 }
 
 /// A token endpoint that answers 429 `slow_down` with `retry_after`.
-fn throttled<'a>(server: &'a MockServer, retry_after: &str) -> Mock<'a> {
-    server.mock(|when, then| {
-        when.method(POST).path("/token");
-        let then = then.status(429).header("retry-after", retry_after);
-        then.json_body(json!({"error": "slow_down"}));
-    })
+pub fn throttled<'a>(server: &'a TokenServer, retry_after: &str) -> Mock<'a> {
+    let headers = [
+        ("retry-after", retry_after),
+        ("content-type", "application/json"),
+    ];
+    server.reply_with(429, &headers, r#"{"error":"slow_down"}"#)
 }
 
 /// Runs `args` `times` times in a row; each must fail with exit 6 and `slow_down` from the
 /// `--token-url` in `args`.
 fn refused_every_time(user: &User, args: &str, times: usize) {
-    let url = args
-        .split(' ')
-        .skip_while(|a| *a != "--token-url")
-        .nth(1)
-        .unwrap();
+    let url = args.split(' ').skip_while(|a| *a != "--token-url").nth(1);
+    let url = url.unwrap();
     let slow_down = format!("apiauth: token endpoint {url} returned 429: slow_down\n");
     for run in 0..times {
         let out = user.run(args);
@@ -76,34 +73,28 @@ fn refused_every_time(user: &User, args: &str, times: usize) {
     }
 }
 
-fn token_args(server: &MockServer) -> String {
-    format!(
-        "token --provider generic --token-url {}",
-        server.url("/token")
-    )
+fn token_args(server: &TokenServer) -> String {
+    generic("token", &server.token_url())
 }
 
 #[test]
 fn retry_after_in_seconds_holds_for_every_later_process() {
-    let server = MockServer::start();
+    let server = TokenServer::start();
     let mock = throttled(&server, "3600");
     let user = User::new("retry-after-secs", "id", "s3cr3t-429");
     refused_every_time(&user, &token_args(&server), 20);
     mock.assert_calls(1);
     // The record holds the error and when to retry, never the secret.
     let record = fs::read_to_string(record_path(&user)).unwrap();
-    assert!(
-        record.contains("slow_down") && !record.contains("s3cr3t-429"),
-        "{record}"
-    );
+    let secret = record.contains("s3cr3t-429");
+    assert!(record.contains("slow_down") && !secret, "{record}");
 }
 
 #[test]
 fn retry_after_as_an_http_date_holds_for_every_later_process() {
     assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    let server = MockServer::start();
-    let mock = throttled(&server, &http_date(now.as_secs() + 3600));
+    let server = TokenServer::start();
+    let mock = throttled(&server, &http_date(now_secs() + 3600));
     let user = User::new("retry-after-date", "id", "s3cr3t");
     refused_every_time(&user, &token_args(&server), 5);
     mock.assert_calls(1);
@@ -121,7 +112,7 @@ type Damage<'a> = (&'a str, Box<dyn Fn() + 'a>);
 
 #[test]
 fn untrusted_failure_records_are_ignored_and_replaced() {
-    let server = MockServer::start();
+    let server = TokenServer::start();
     let mock = throttled(&server, "3600");
     let user = User::new("fail-untrusted", "id", "s3cr3t");
     let args = token_args(&server);
@@ -131,7 +122,7 @@ fn untrusted_failure_records_are_ignored_and_replaced() {
     let restore = || {
         let _ = fs::remove_file(&record);
         fs::write(&record, &valid).unwrap();
-        fs::set_permissions(&record, fs::Permissions::from_mode(0o600)).unwrap();
+        chmod(&record, 0o600);
     };
     let elsewhere = user.home.join("elsewhere.json");
     let can_chown = {
@@ -144,7 +135,7 @@ fn untrusted_failure_records_are_ignored_and_replaced() {
             "a symlink to a valid record",
             Box::new(|| {
                 fs::write(&elsewhere, &valid).unwrap();
-                fs::set_permissions(&elsewhere, fs::Permissions::from_mode(0o600)).unwrap();
+                chmod(&elsewhere, 0o600);
                 fs::remove_file(&record).unwrap();
                 std::os::unix::fs::symlink(&elsewhere, &record).unwrap();
             }),
@@ -153,15 +144,14 @@ fn untrusted_failure_records_are_ignored_and_replaced() {
             "a fifo",
             Box::new(|| {
                 fs::remove_file(&record).unwrap();
-                let made = Command::new("mkfifo").arg(&record).status().unwrap();
-                assert!(made.success());
+                mkfifo(&record);
             }),
         ),
         (
             "readable by others",
             Box::new(|| {
                 restore();
-                fs::set_permissions(&record, fs::Permissions::from_mode(0o644)).unwrap();
+                chmod(&record, 0o644);
             }),
         ),
     ];
@@ -201,7 +191,7 @@ fn untrusted_failure_records_are_ignored_and_replaced() {
 
 #[test]
 fn the_endpoints_error_uri_is_shown() {
-    let (server, user) = (TokenServer::start(), User::new("error-uri", "id", "s3cr3t"));
+    let (server, user) = start("error-uri");
     let uri = "https://docs.example/oauth/errors?lang=en#invalid_scope";
     let body = json!({"error": "invalid_scope", "error_description": "scope x is unknown", "error_uri": uri});
     let mock = server.json(400, body);

@@ -6,7 +6,7 @@ use super::*;
 #[test]
 fn my_connected_fleet_header_for_every_api() {
     let (server, user) = (
-        MockServer::start(),
+        TokenServer::start(),
         User::new("mcf", "clientId", "clientSecret"),
     );
     let (mock, base) = (mcf_mock(&server), server.base_url());
@@ -26,10 +26,8 @@ fn my_connected_fleet_header_for_every_api() {
 
 #[test]
 fn every_format() {
-    let (server, user) = (
-        MockServer::start(),
-        User::new("formats", "clientId", "clientSecret"),
-    );
+    let server = TokenServer::start();
+    let user = User::new("formats", "clientId", "clientSecret");
     let (mock, base) = (mcf_mock(&server), server.base_url());
     let mcf = format!("--provider my-connected-fleet --base-url {base}");
     let header =
@@ -59,12 +57,8 @@ fn every_format() {
         "expires_at": expires_at});
     assert_eq!(json, expected);
     // RFC 3339 in UTC, to the second, and now + expires_in within a few seconds.
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
     let at = unix_seconds(&expires_at).unwrap_or_else(|| panic!("{expires_at}"));
-    assert!(at.abs_diff(now + expires_in) <= 3, "{expires_at}");
+    assert!(at.abs_diff(now_secs() + expires_in) <= 3, "{expires_at}");
     let core: Value = serde_json::from_str(&header("core", "json")).unwrap();
     let basic = json!({"name": "Authorization", "value": MCF_BASIC, "expires_in": null,
         "expires_at": null});
@@ -74,10 +68,8 @@ fn every_format() {
 
 #[test]
 fn motorweb_header_sends_the_credentials_in_the_body() {
-    let (server, user) = (
-        TokenServer::at("/auth/v1/token"),
-        User::new("motorweb", "wmUB6jn1", "s&cr=t"),
-    );
+    let server = TokenServer::at("/auth/v1/token");
+    let user = User::new("motorweb", "wmUB6jn1", "s&cr=t");
     let (jwt, _) = jwt_expiring_in(Duration::from_secs(1800));
     let mock = server.mock(|when, then| {
         let body = "grant_type=client_credentials&client_id=wmUB6jn1&client_secret=s%26cr%3Dt";
@@ -141,11 +133,8 @@ fn generic_client_auth_scopes_and_params() {
             ("id:1", "s 1")
         };
         let user = User::new(&format!("generic-{client_auth}"), id, secret);
-        let generic = format!(
-            "header --provider generic --token-url {}",
-            server.token_url()
-        );
-        let args = format!("{generic} --client-auth {client_auth} {scopes} --param audience=api");
+        let header = generic("header", &server.token_url());
+        let args = format!("{header} --client-auth {client_auth} {scopes} --param audience=api");
         assert_eq!(
             user.ok(&args),
             "Authorization: Bearer G1\n",
@@ -164,16 +153,15 @@ fn exit_codes() {
     );
     let run = |url: &str| {
         user.run(&format!(
-            "token --provider generic --no-cache --token-url {url} --timeout 0.3"
+            "{} --no-cache --timeout 0.3",
+            generic("token", url)
         ))
     };
     let generic = |path: &str| run(&server.url(path));
     server.answer(r#"* /rejected => 401 {"error":"invalid_client"}"#);
     server.answer(r#"* /unusable => 200 {"nothing":"here"}"#);
     server.answer("* /refused => 503 <html>down</html>");
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let closed = format!("http://{}/token", listener.local_addr().unwrap());
-    drop(listener);
+    let closed = closed_url("/token");
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let silent_url = format!("http://{}/token", silent.local_addr().unwrap());
     let rejected_url = server.url("/rejected");
@@ -307,17 +295,11 @@ fn each_command_has_its_own_help() {
 
 #[test]
 fn a_closed_stdout_is_exit_1_with_nothing_on_stderr() {
-    let (server, user) = (
-        TokenServer::start(),
-        User::new("closed-stdout", "id", "secret"),
-    );
+    let (server, user) = start("closed-stdout");
     let mock = server.token("T", 3600);
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader); // the reader is gone before anything is written: EPIPE
-    let mut command = user.command(&format!(
-        "token --provider generic --token-url {}",
-        server.token_url()
-    ));
+    let mut command = user.command(&generic("token", &server.token_url()));
     let out = command
         .stdout(writer)
         .stderr(Stdio::piped())
@@ -329,15 +311,9 @@ fn a_closed_stdout_is_exit_1_with_nothing_on_stderr() {
 
 /// Runs `apiauth -v token` against a fresh token server, as `run` says.
 fn token_with_stderr(test: &str, run: impl FnOnce(&User, &[&str]) -> Output) -> Output {
-    let (server, user) = (TokenServer::start(), User::new(test, "id", "secret"));
+    let (server, user) = start(test);
     let mock = server.token("T", 3600);
-    let out = run(
-        &user,
-        &argv(format!(
-            "-v token --provider generic --token-url {}",
-            server.token_url()
-        )),
-    );
+    let out = run(&user, &argv(generic("-v token", &server.token_url())));
     mock.assert_calls(1);
     out
 }
@@ -361,12 +337,8 @@ fn an_unwritable_stderr_loses_the_log_and_nothing_else() {
             env!("CARGO_BIN_EXE_apiauth"),
         ];
         let mut shell = Command::new("sh");
-        shell
-            .args(script)
-            .args(args)
-            .env_clear()
-            .envs(user.env.iter().cloned());
-        shell.output().unwrap()
+        let shell = shell.args(script).args(args).env_clear();
+        shell.envs(user.env.iter().cloned()).output().unwrap()
     });
     for out in [full, broken, closed] {
         assert_eq!((code(&out), out.stdout), (Some(0), b"T\n".to_vec()));
@@ -374,9 +346,7 @@ fn an_unwritable_stderr_loses_the_log_and_nothing_else() {
     // A failure keeps its exit code, its message lost.
     let user = User::new("stderr-full-usage", "id", "secret");
     let mut command = user.command("-v header --provider nowhere");
-    let out = command
-        .stderr(fs::File::create("/dev/full").unwrap())
-        .output()
-        .unwrap();
+    let dev_full = fs::File::create("/dev/full").unwrap();
+    let out = command.stderr(dev_full).output().unwrap();
     assert_eq!((code(&out), out.stdout), (Some(2), vec![]));
 }

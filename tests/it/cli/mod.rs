@@ -26,9 +26,11 @@ use httpmock::Method::{GET, POST, PUT};
 use httpmock::{Mock, MockServer};
 use serde_json::{Value, json};
 
-use crate::fixture::TokenServer;
+use crate::fixture::{
+    TokenServer, chmod, closed_url, jwt_expiring_in, mkfifo, now_secs, numbered_tokens, rfc_token,
+    temp_dir,
+};
 use crate::server::{Reply, Server};
-use crate::support::{jwt_expiring_in, rfc_token, temp_dir};
 
 pub const MCF_TOKEN: &str = "B983854936PF1A7B61B141AB69494046";
 /// `clientId:clientSecret`, raw RFC 7617 Basic.
@@ -116,13 +118,12 @@ impl User {
 
     /// Runs `apiauth token` against `server`'s generic `/token`, which must hand out
     /// `token`; returns the arguments and the entry that run wrote.
-    fn first_token(&self, server: &MockServer, token: &str) -> (Vec<String>, PathBuf) {
-        let url = server.url("/token");
-        let args = ["token", "--provider", "generic", "--token-url", &url].map(String::from);
+    fn first_token(&self, server: &TokenServer, token: &str) -> (Vec<String>, PathBuf) {
+        let args = generic("token", &server.token_url()).words();
         assert_eq!(self.ok(&args), format!("{token}\n"));
         let entries = self.entries();
         assert_eq!(entries.len(), 1);
-        (args.to_vec(), entries[0].clone())
+        (args, entries[0].clone())
     }
 
     /// The same user and cache with `name` set to `value`.
@@ -263,21 +264,14 @@ pub fn mcf_mock(server: &MockServer) -> Mock<'_> {
     })
 }
 
-/// A generic server that answers `token` for an hour to anyone.
-pub fn any_token<'a>(server: &'a MockServer, token: &str) -> Mock<'a> {
-    server.mock(|when, then| {
-        when.method(POST).path("/token");
-        then.status(200).json_body(rfc_token(token, 3600));
-    })
+/// `COMMAND --provider generic --token-url TOKEN_URL`.
+pub fn generic(command: &str, token_url: &str) -> String {
+    format!("{command} --provider generic --token-url {token_url}")
 }
 
-/// A token endpoint that hands out `T1`, then `T2`, … (one an hour).
-pub fn numbered_tokens() -> Server {
-    Server::start(|n| Reply {
-        status: 200,
-        body: rfc_token(&format!("T{}", n + 1), 3600).to_string(),
-        delay: Duration::ZERO,
-    })
+/// A new token server, and a user `id` with `secret` for test `test`.
+pub fn start(test: &str) -> (TokenServer, User) {
+    (TokenServer::start(), User::new(test, "id", "secret"))
 }
 
 pub fn code(out: &Output) -> Option<i32> {

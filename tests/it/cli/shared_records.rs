@@ -3,26 +3,20 @@
 
 use super::*;
 
-fn token_args(url: &str) -> String {
-    format!("token --provider generic --token-url {url}")
-}
+use super::failures::throttled;
 
 /// A 429 `slow_down`, `Retry-After` an hour.
-fn slow_down(server: &MockServer) -> Mock<'_> {
-    server.mock(|when, then| {
-        when.method(POST).path("/token");
-        let then = then.status(429).header("retry-after", "3600");
-        then.json_body(json!({"error": "slow_down"}));
-    })
+fn slow_down(server: &TokenServer) -> Mock<'_> {
+    throttled(server, "3600")
 }
 
 #[test]
 fn two_secrets_in_turn_each_keep_their_own_failure_record() {
-    let server = MockServer::start();
+    let server = TokenServer::start();
     let mock = slow_down(&server);
     let old = User::new("rotation-429", "id", "OLD-s3cr3t");
     let new = old.with_env("APIAUTH_CLIENT_SECRET", "NEW-s3cr3t");
-    let args = token_args(&server.url("/token"));
+    let args = generic("token", &server.token_url());
     for run in 0..20 {
         let user = if run % 2 == 0 { &old } else { &new };
         let out = user.run(&args);
@@ -40,7 +34,8 @@ fn an_api_that_refuses_every_token_costs_a_request_per_backoff_window() {
     let user = User::new("always-401", "id", "s3cr3t");
     let (token_url, base) = (tokens.url(), api.base_url());
     let args = format!(
-        "request --provider generic --token-url {token_url} --api-base-url {base} /v1/things"
+        "{} --api-base-url {base} /v1/things",
+        generic("request", token_url)
     );
     for run in 0..30 {
         let out = user.run(&args);
@@ -58,28 +53,25 @@ fn an_api_that_refuses_every_token_costs_a_request_per_backoff_window() {
 
 #[test]
 fn cache_clear_lifts_a_one_hour_record_and_says_so() {
-    let server = MockServer::start();
+    let server = TokenServer::start();
     let mut throttled = slow_down(&server);
     let user = User::new("clear-429", "id", "s3cr3t");
-    let args = token_args(&server.url("/token"));
+    let args = generic("token", &server.token_url());
     assert_eq!(user.run(&args).status.code(), Some(6));
     // The endpoint recovers, but the record still holds every process back.
     throttled.delete();
-    let recovered = any_token(&server, "BACK");
+    let recovered = server.token("BACK", 3600);
     assert_eq!(user.run(&args).status.code(), Some(6));
     recovered.assert_calls(0);
     // cache list shows it, with until when.
     let list = user.ok("cache list");
-    let url = server.url("/token");
+    let url = server.token_url();
     let shown = format!("{url} id - - no-token failing-until ");
     assert!(list.starts_with(&shown), "{list}");
     let reason = format!("(token endpoint {url} returned 429: slow_down)\n");
     assert!(list.ends_with(&reason), "{list}");
     let until = unix_seconds(&list[shown.len()..shown.len() + 20]).unwrap();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = now_secs();
     assert!(
         (now + 3590..=now + 3600).contains(&until),
         "{until} vs {now}"
@@ -95,24 +87,21 @@ fn cache_clear_lifts_a_one_hour_record_and_says_so() {
 
 #[test]
 fn refresh_sends_one_request_past_a_record_and_its_success_lifts_it() {
-    let server = MockServer::start();
+    let server = TokenServer::start();
     let mut throttled = slow_down(&server);
     let user = User::new("refresh-429", "id", "s3cr3t");
-    let args = token_args(&server.url("/token"));
+    let args = generic("token", &server.token_url());
     assert_eq!(user.run(&args).status.code(), Some(6));
     throttled.delete();
-    let recovered = any_token(&server, "BACK");
+    let recovered = server.token("BACK", 3600);
     assert_eq!(user.ok(&format!("{args} --refresh")), "BACK\n");
     recovered.assert_calls(1);
     // The record is gone for every process: the next run is served from the cache.
     assert_eq!(user.ok(&args), "BACK\n");
     recovered.assert_calls(1);
     let fail = |e: fs::DirEntry| e.path().extension().is_some_and(|x| x == "fail");
-    assert!(
-        !fs::read_dir(user.cache_dir())
-            .unwrap()
-            .any(|e| fail(e.unwrap()))
-    );
+    let mut files = fs::read_dir(user.cache_dir()).unwrap();
+    assert!(!files.any(|e| fail(e.unwrap())));
 }
 
 #[test]
@@ -126,9 +115,8 @@ fn protocol_errors_are_recorded_like_any_failure() {
         let endpoint =
             crate::fixture::Raw::start(move |_, mut stream, _| drop(stream.write_all(answer)));
         let user = User::new(&format!("protocol-{n}"), "id", "s3cr3t");
-        let outs: Vec<Output> = (0..20)
-            .map(|_| user.run(&token_args(endpoint.url())))
-            .collect();
+        let args = generic("token", endpoint.url());
+        let outs: Vec<Output> = (0..20).map(|_| user.run(&args)).collect();
         for out in &outs {
             assert_eq!(out.status.code(), Some(4), "{}", stderr(out));
             assert_eq!(reported(out).0, reported(&outs[0]).0);
@@ -140,9 +128,12 @@ fn protocol_errors_are_recorded_like_any_failure() {
 
 #[test]
 fn a_cache_that_cannot_be_locked_is_reported_and_bypassed() {
-    let (server, user) = (MockServer::start(), User::new("unlockable", "id", "s3cr3t"));
-    let mock = any_token(&server, "T");
-    let args = token_args(&server.url("/token"));
+    let (server, user) = (
+        TokenServer::start(),
+        User::new("unlockable", "id", "s3cr3t"),
+    );
+    let mock = server.token("T", 3600);
+    let args = generic("token", &server.token_url());
     assert_eq!(user.ok(&args), "T\n");
     // Something that is not a file (here a directory with a file in it) where the lock
     // must be: it cannot be replaced, so the cache cannot be used.
@@ -172,20 +163,20 @@ fn a_cache_that_cannot_be_locked_is_reported_and_bypassed() {
 #[test]
 fn writers_killed_mid_write_leave_nothing_after_cache_clear() {
     let (server, user) = (
-        MockServer::start(),
+        TokenServer::start(),
         User::new("killed-writers", "id", "s3cr3t"),
     );
-    any_token(&server, "KILLED-WRITER-TOKEN");
-    let args = token_args(&server.url("/token"));
+    server.token("KILLED-WRITER-TOKEN", 3600);
+    let args = generic("token", &server.token_url());
     // Writers killed between writing their temporary file and renaming it (kill -9).
     let dir = user.cache_dir();
     fs::create_dir_all(&dir).unwrap();
-    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+    chmod(&dir, 0o700);
     let old = dir.join("0123456789abcdef.4242.0.tmp");
     let young = dir.join("0123456789abcdef.4243.0.tmp");
     for tmp in [&old, &young] {
         fs::write(tmp, "{\"access_token\":\"KILLED-WRITER-TOKEN\"}").unwrap();
-        fs::set_permissions(tmp, fs::Permissions::from_mode(0o600)).unwrap();
+        chmod(tmp, 0o600);
     }
     let an_hour_ago = SystemTime::now() - Duration::from_secs(3600);
     let old_file = fs::File::options().write(true).open(&old).unwrap();

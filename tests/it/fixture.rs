@@ -293,7 +293,9 @@ impl Raw {
     }
 }
 
-fn read_request(stream: &mut TcpStream) -> String {
+/// What was read of the first request on `stream`: its head, and its body as far as
+/// `content-length` says.
+pub fn read_request(stream: &mut impl Read) -> String {
     let (mut request, mut buf) = (Vec::new(), [0; 4096]);
     loop {
         let text = String::from_utf8_lossy(&request).into_owned();
@@ -318,7 +320,7 @@ fn read_request(stream: &mut TcpStream) -> String {
 
 /// Writes an HTTP/1.1 answer: the status line and headers in `head` (without the
 /// `content-length`, which is added, and the blank line), then `body`; closes nothing.
-pub fn respond(mut stream: &TcpStream, head: &str, body: &str) {
+pub fn respond(mut stream: impl Write, head: &str, body: &str) {
     let length = body.len();
     let _ = write!(stream, "{head}\r\ncontent-length: {length}\r\n\r\n{body}");
 }

@@ -468,3 +468,19 @@ pub fn numbered_tokens() -> crate::server::Server {
         reply(200, rfc_token(&format!("T{}", n + 1), 3600).to_string())
     })
 }
+
+/// motorweb's test environment moved to `base`, for `creds`.
+pub fn motorweb_at(base: &str, creds: Credentials) -> TokenConfig {
+    use apiauth::providers::motorweb::{Environment, token_config};
+    token_config(Environment::Test, creds).with_base_url(base)
+}
+
+/// myConnectedFleet moved to `base`, for `creds`.
+pub fn mcf_at(base: &str, creds: Credentials) -> TokenConfig {
+    apiauth::providers::my_connected_fleet::token_config(creds).with_base_url(base)
+}
+
+/// A myConnectedFleet token answer: `token`, living `expires_in` s.
+pub fn mcf_token(token: &str, expires_in: u64) -> Value {
+    json!({"success": true, "accessToken": token, "expires_in": expires_in})
+}

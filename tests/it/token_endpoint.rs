@@ -4,12 +4,13 @@ use std::io::Read;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use apiauth::providers::{motorweb, my_connected_fleet};
-use apiauth::{BasicEncoding, ClientAuth, Credentials, Error, TokenConfig, TokenScheme};
+use apiauth::{BasicEncoding, ClientAuth, Credentials, Error, TokenConfig, TokenScheme, Unusable};
 use httpmock::Method::POST;
 use serde_json::json;
 
-use crate::fixture::{TokenServer, creds, jwt_expiring_in, refused, rfc_token, secret_of};
+use crate::fixture::{
+    TokenServer, creds, jwt_expiring_in, mcf_at, motorweb_at, refused, rfc_token, secret_of,
+};
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
@@ -28,7 +29,7 @@ fn my_connected_fleet_request_and_answer_are_as_documented() {
             "accessToken": "B983854936PF1A7B61B141AB69494046", "expires_in": 2591999}));
     });
     let creds = Credentials::new("clientId", "clientSecret").unwrap();
-    let config = my_connected_fleet::token_config(creds).with_base_url(&server.base_url());
+    let config = mcf_at(&server.base_url(), creds);
     let token = config.build().unwrap().token().unwrap();
     mock.assert_calls(1);
     let secret = token.access_token().secret();
@@ -58,8 +59,7 @@ fn motorweb_sends_credentials_in_the_body_and_reads_the_jwt_exp() {
             "expires_in": "3599"}));
     });
     let creds = Credentials::new("wmUB6jn1", "a:b+c% &/?=é").unwrap();
-    let config = motorweb::token_config(motorweb::Environment::Test, creds)
-        .with_base_url(&server.base_url());
+    let config = motorweb_at(&server.base_url(), creds);
     let token = config.build().unwrap().token().unwrap();
     mock.assert_calls(1);
     let exp = std::time::UNIX_EPOCH + Duration::from_secs(exp);
@@ -79,11 +79,9 @@ fn motorweb_sends_credentials_in_the_body_and_reads_the_jwt_exp() {
 #[test]
 fn generic_server_gets_scopes_params_and_either_basic_encoding() {
     // base64("aaa%2F%3B%26:a%3Ab%2Bc%25+x") and base64("aaa/;&:a:b+c% x")
+    let form = "Basic YWFhJTJGJTNCJTI2OmElM0FiJTJCYyUyNSt4";
     for (encoding, expected) in [
-        (
-            BasicEncoding::FormUrlEncoded,
-            "Basic YWFhJTJGJTNCJTI2OmElM0FiJTJCYyUyNSt4",
-        ),
+        (BasicEncoding::FormUrlEncoded, form),
         (BasicEncoding::Raw, "Basic YWFhLzsmOmE6YitjJSB4"),
     ] {
         let server = TokenServer::at("/oauth2/token");
@@ -93,9 +91,11 @@ fn generic_server_gets_scopes_params_and_either_basic_encoding() {
             then.status(200).json_body(rfc_token("tok", 3600));
         });
         let creds = Credentials::new("aaa/;&", "a:b+c% x").unwrap();
-        let source = TokenConfig::new(server.token_url(), creds)
+        let source = TokenConfig::new(server.token_url(), creds);
+        let source = source
             .with_client_auth(ClientAuth::Basic(encoding))
-            .with_scope("read")
+            .with_scope("read");
+        let source = source
             .with_scope("write:all")
             .with_param("audience", "https://api.example");
         assert_eq!(secret_of(&source.build().unwrap()), "tok");
@@ -214,15 +214,10 @@ fn retry_after_is_kept_on_429_and_503() {
 fn unusable_2xx_answers_never_carry_the_body() {
     let header = "access token is empty or holds bytes not allowed in a header";
     let neither = "body is neither a JSON object nor a form";
+    let (mac, no_token) = ("token type is not bearer", "no access token in the answer");
     let cases = [
-        (
-            r#"{"access_token":"SECRETTOKEN","token_type":"mac"}"#,
-            "token type is not bearer",
-        ),
-        (
-            r#"{"token":"SECRETTOKEN"}"#,
-            "no access token in the answer",
-        ),
+        (r#"{"access_token":"SECRETTOKEN","token_type":"mac"}"#, mac),
+        (r#"{"token":"SECRETTOKEN"}"#, no_token),
         (r#"{"access_token":"SECRETTOKEN""#, neither),
         ("SECRETTOKEN", neither),
         (r#"{"access_token":"SECRET TOKEN"}"#, header),
@@ -244,11 +239,9 @@ fn unusable_2xx_answers_never_carry_the_body() {
 #[test]
 fn form_and_text_answers_whatever_the_content_type() {
     let json = r#"{"access_token":"abc","expires_in":120}"#;
+    let form = "access_token=abc&token_type=bearer&expires_in=120";
     for (content_type, body) in [
-        (
-            Some(FORM),
-            "access_token=abc&token_type=bearer&expires_in=120",
-        ),
+        (Some(FORM), form),
         (Some("text/plain"), json),
         (Some("text/html"), json),
         (None, "access_token=abc&expires_in=120"),
@@ -279,7 +272,7 @@ fn oversized_answer_is_an_error_not_an_allocation() {
     let too_large = server.source().token().unwrap_err();
     assert!(matches!(
         too_large,
-        Error::InvalidResponse(apiauth::Unusable::TooLarge)
+        Error::InvalidResponse(Unusable::TooLarge)
     ));
 }
 

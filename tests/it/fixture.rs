@@ -484,3 +484,9 @@ pub fn mcf_at(base: &str, creds: Credentials) -> TokenConfig {
 pub fn mcf_token(token: &str, expires_in: u64) -> Value {
     json!({"success": true, "accessToken": token, "expires_in": expires_in})
 }
+
+/// A token endpoint that reads each request and never answers, holding the connection until
+/// the client hangs up; `hits()` counts the connections.
+pub fn silent() -> Raw {
+    Raw::start(|_, mut stream, _| while stream.read(&mut [0; 64]).is_ok_and(|n| n > 0) {})
+}

@@ -1,7 +1,5 @@
 //! What a token endpoint receives, and what becomes of every answer it can give.
 
-use std::io::Read;
-use std::net::TcpListener;
 use std::time::Duration;
 
 use apiauth::{BasicEncoding, ClientAuth, Credentials, Error, TokenConfig, TokenScheme, Unusable};
@@ -278,14 +276,10 @@ fn oversized_answer_is_an_error_not_an_allocation() {
 
 #[test]
 fn a_silent_endpoint_times_out() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/token", listener.local_addr().unwrap());
-    let hold = std::thread::spawn(move || {
-        // Accept, read the request, never answer; hold the socket until the client gives up.
-        let (mut socket, _) = listener.accept().unwrap();
-        while socket.read(&mut [0; 4096]).is_ok_and(|n| n > 0) {}
-    });
-    let config = TokenConfig::new(&url, creds()).with_timeout(Duration::from_millis(200));
+    // Reads the request, never answers, and holds the socket until the client gives up.
+    let endpoint = crate::fixture::silent();
+    let url = endpoint.url();
+    let config = TokenConfig::new(url, creds()).with_timeout(Duration::from_millis(200));
     let started = std::time::Instant::now();
     let error = config.build().unwrap().token().unwrap_err();
     let elapsed = started.elapsed();
@@ -296,5 +290,4 @@ fn a_silent_endpoint_times_out() {
     assert!(timed_out, "{error:?}");
     let message = format!("could not reach the token endpoint {url}: timed out after 200ms");
     assert_eq!(error.to_string(), message);
-    hold.join().unwrap();
 }

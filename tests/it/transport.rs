@@ -1,7 +1,6 @@
 //! One transport rule (issue 20): the caller's agent for token requests too, https or
 //! loopback only, no userinfo, scrubbed server text, errors that name side, URL and cause.
 
-use std::net::TcpListener;
 use std::time::Duration;
 
 use apiauth::TokenScheme::Bearer;
@@ -212,20 +211,19 @@ fn each_error_names_its_side_url_and_cause() {
     assert_eq!(error.to_string(), message);
 
     // Token side: the caller's agent's shorter limit wins, and is named.
-    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
-    let silent_url = format!("http://{}/token", silent.local_addr().unwrap());
+    let silent = crate::fixture::silent();
+    let silent_url = silent.url();
     let limit = Some(Duration::from_millis(150));
     let quick: Agent = Agent::config_builder()
         .timeout_recv_response(limit)
         .build()
         .into();
-    let config = TokenConfig::new(&silent_url, creds()).with_agent(quick);
+    let config = TokenConfig::new(silent_url, creds()).with_agent(quick);
     let e = transport(config.build().unwrap().token());
     let expected = (Side::TokenEndpoint, Cause::TimedOut { after: limit });
     assert_eq!((e.side, e.cause), expected);
     let message = format!("could not reach the token endpoint {silent_url}: timed out after 150ms");
     assert_eq!(e.to_string(), message);
-    drop(silent);
 
     // API side: refused connection.
     let closed_url = closed_url("/v1/x");

@@ -4,26 +4,12 @@
 use super::*;
 use crate::fixture::http_date;
 
-/// A listener on loopback that accepts connections, counts them, and never answers.
-fn silent_listener() -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/token", listener.local_addr().unwrap());
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let (count, held) = (accepted.clone(), Mutex::new(Vec::new()));
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            count.fetch_add(1, Ordering::SeqCst);
-            held.lock().unwrap().push(stream); // open, and silent
-        }
-    });
-    (url, accepted)
-}
-
 #[test]
 fn sixteen_processes_against_a_hanging_endpoint_share_one_timeout() {
-    let (url, accepted) = silent_listener();
+    let endpoint = crate::fixture::silent();
+    let url = endpoint.url();
     let user = User::new("hang-16", "id", "s3cr3t");
-    let args = format!("{} --timeout 1", generic("token", &url));
+    let args = format!("{} --timeout 1", generic("token", url));
     let spawn = |_| {
         let mut command = user.command(&args);
         command
@@ -43,7 +29,7 @@ fn sixteen_processes_against_a_hanging_endpoint_share_one_timeout() {
     }
     // One request times out; the others find its failure. A process that starts after the
     // record's 1 s backoff may try once more.
-    let connections = accepted.load(Ordering::SeqCst);
+    let connections = endpoint.hits();
     assert!(connections <= 2, "{connections} connections");
 }
 

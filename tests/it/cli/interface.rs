@@ -162,8 +162,8 @@ fn exit_codes() {
     server.answer(r#"* /unusable => 200 {"nothing":"here"}"#);
     server.answer("* /refused => 503 <html>down</html>");
     let closed = closed_url("/token");
-    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
-    let silent_url = format!("http://{}/token", silent.local_addr().unwrap());
+    let silent = crate::fixture::silent();
+    let silent_url = silent.url();
     let rejected_url = server.url("/rejected");
     let rejected =
         format!("credentials rejected: token endpoint {rejected_url} returned 401: invalid_client");
@@ -171,18 +171,15 @@ fn exit_codes() {
     let not_listening = format!("could not reach the token endpoint {closed}: connection refused");
     let timed_out =
         format!("could not reach the token endpoint {silent_url}: timed out after 300ms");
+    let unusable = "unusable token response: no access token in the answer";
     let provider =
         "--provider takes my-connected-fleet, motorweb or generic (see apiauth --help)\n";
     for (out, code, message) in [
         (user.run("header --provider nowhere"), 2, provider),
         (generic("/rejected"), 3, rejected.as_str()),
         (run(&closed), 4, not_listening.as_str()),
-        (run(&silent_url), 4, timed_out.as_str()),
-        (
-            generic("/unusable"),
-            5,
-            "unusable token response: no access token in the answer",
-        ),
+        (run(silent_url), 4, timed_out.as_str()),
+        (generic("/unusable"), 5, unusable),
         (generic("/refused"), 6, refused.as_str()),
     ] {
         let err = stderr(&out);
@@ -191,7 +188,6 @@ fn exit_codes() {
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(!err.contains("s3cr3t") && out.stdout.is_empty(), "{err}");
     }
-    drop(silent);
 }
 
 #[test]

@@ -5,9 +5,6 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use apiauth::{Error, Token, TokenConfig, TokenSource};
-
-const DEFAULT_LIFETIME: std::time::Duration = Token::DEFAULT_LIFETIME;
-const MAX_LIFETIME: std::time::Duration = Token::MAX_LIFETIME;
 use httpmock::Mock;
 
 use crate::fixture::{TokenServer, clock, eventually, jwt_expiring_in, rfc_token, secret_of};
@@ -118,7 +115,8 @@ fn a_failing_endpoint_sees_one_request_per_backoff_window() {
     let source = source(&server);
     let reader = source.clone();
     let results = on_threads(64, move || reader.token().map(drop));
-    let refused = |r: &Result<(), apiauth::Error>| matches!(r, Err(Error::EndpointRefused(d)) if d.status == 503);
+    let refused =
+        |r: &Result<(), Error>| matches!(r, Err(Error::EndpointRefused(d)) if d.status == 503);
     assert!(results.iter().all(refused));
     for _ in 0..100 {
         assert!(matches!(source.token(), Err(Error::EndpointRefused(_))));
@@ -171,12 +169,12 @@ fn a_rejection_spares_a_newer_token() {
 
 #[test]
 fn lifetimes_zero_short_and_huge() {
-    let max = MAX_LIFETIME.as_secs();
+    let max = Token::MAX_LIFETIME.as_secs();
     // (expires_in, lifetime the token gets, seconds after which it is refreshed)
     for (expires_in, lifetime, refresh_after) in [
-        (0, DEFAULT_LIFETIME, 241),
+        (0, Token::DEFAULT_LIFETIME, 241),
         (5, Duration::from_secs(5), 3),
-        (10 * 365 * 24 * 3600, MAX_LIFETIME, max - 59),
+        (10 * 365 * 24 * 3600, Token::MAX_LIFETIME, max - 59),
     ] {
         let server = TokenServer::start();
         let mock = server.token("A", expires_in);
@@ -193,10 +191,8 @@ fn lifetimes_zero_short_and_huge() {
 #[test]
 fn a_jwt_exp_before_expires_in_wins() {
     let server = TokenServer::start();
-    let ((jwt, _), (later, _)) = (
-        jwt_expiring_in(Duration::from_secs(100)),
-        jwt_expiring_in(Duration::from_secs(3600)),
-    );
+    let (jwt, _) = jwt_expiring_in(Duration::from_secs(100));
+    let (later, _) = jwt_expiring_in(Duration::from_secs(3600));
     let mut first = server.token(&jwt, 3599);
     let source = source(&server);
     source.token().unwrap();

@@ -147,22 +147,14 @@ fn exp_fifty_milliseconds_away_costs_a_handful_of_requests() {
 #[cfg(unix)]
 mod cli {
     use super::Skewed;
-    use std::time::{SystemTime, UNIX_EPOCH};
-
-    use crate::cli::{User, stderr, unix_seconds};
+    use crate::cli::{User, generic, stderr, unix_seconds};
+    use crate::fixture::now_secs;
 
     fn header(user: &User, server: &Skewed) -> std::process::Output {
-        let url = server.url();
-        user.run(&[
-            "-v",
-            "header",
-            "--provider",
-            "generic",
-            "--token-url",
-            url,
-            "--format",
-            "json",
-        ])
+        user.run(&format!(
+            "{} --format json",
+            generic("-v header", server.url())
+        ))
     }
 
     #[test]
@@ -171,11 +163,8 @@ mod cli {
         let user = User::new("clocks-ahead", "id", "secret");
         let out = header(&user, &server);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        let warning = |secs| {
-            format!(
-                "host clock {secs} s ahead of the token server; token lifetimes are read in the server's time"
-            )
-        };
+        let warning = "s ahead of the token server; token lifetimes are read in the server's time";
+        let warning = |secs| format!("host clock {secs} {warning}");
         let warned = |secs| stderr(&out).lines().any(|l| l.ends_with(&warning(secs)));
         // The server's Date counts whole seconds: 7200 s, or 7201 s.
         assert!(warned(7200) || warned(7201), "{}", stderr(&out));
@@ -185,11 +174,7 @@ mod cli {
         let expires_in = json["expires_in"].as_u64().unwrap();
         assert!((3590..=3599).contains(&expires_in), "{json}");
         let at = unix_seconds(json["expires_at"].as_str().unwrap()).unwrap();
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        assert!(at.abs_diff(now + expires_in) <= 2, "{json}");
+        assert!(at.abs_diff(now_secs() + expires_in) <= 2, "{json}");
     }
 
     #[test]

@@ -246,9 +246,9 @@ pub fn transport<T: Debug>(result: Result<T, apiauth::Error>) -> Box<Unreachable
     }
 }
 
-/// An answer of `crate::server::Server`: `status`, `body`, at once.
-pub fn reply(status: u16, body: impl Into<String>) -> Reply {
-    let (body, delay) = (body.into(), Duration::ZERO);
+/// An answer of `crate::server::Server`: `status`, `body` (a string or JSON), at once.
+pub fn reply(status: u16, body: impl ToString) -> Reply {
+    let (body, delay) = (body.to_string(), Duration::ZERO);
     Reply {
         status,
         body,
@@ -464,9 +464,7 @@ pub fn chmod(path: &std::path::Path, mode: u32) {
 
 /// A token endpoint that hands out `T1`, then `T2`, … (each for an hour), counting requests.
 pub fn numbered_tokens() -> crate::server::Server {
-    crate::server::Server::start(|n| {
-        reply(200, rfc_token(&format!("T{}", n + 1), 3600).to_string())
-    })
+    crate::server::Server::start(|n| reply(200, rfc_token(&format!("T{}", n + 1), 3600)))
 }
 
 /// motorweb's test environment moved to `base`, for `creds`.

@@ -3,7 +3,7 @@
 //! when no record can be written.
 
 use std::io::Write;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use apiauth::{Credentials, DiskCache, TokenConfig};
 
+use crate::cli::{User, generic, stderr};
 use crate::fixture::{Raw, respond, secret_of, temp_dir};
 
 const OK: &str = "HTTP/1.1 200 OK\r\nconnection: close";
@@ -29,7 +30,7 @@ impl Drop for Mounted {
 fn full_tmpfs() -> Option<Mounted> {
     let dir = temp_dir("full-disk");
     let mut mount = Command::new("mount");
-    mount
+    let mount = mount
         .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
         .arg(&dir);
     if !mount.status().is_ok_and(|s| s.success()) {
@@ -82,17 +83,11 @@ fn a_stopped_lock_holder_is_waited_for_a_bounded_time_and_records_nothing_when_r
         _ => respond(&stream, OK, r#"{"access_token":"LATER","expires_in":3600}"#),
     });
     let url = server.url();
-    let home = temp_dir("stopped-holder");
+    let user = User::new("stopped-holder", "id", "s3cr3t");
+    let args = format!("{} --timeout 1", generic("token", url));
     let run = || {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_apiauth"));
-        command
-            .args(["token", "--provider", "generic", "--token-url", url])
-            .args(["--timeout", "1"])
-            .env("XDG_CACHE_HOME", &home)
-            .env("APIAUTH_CLIENT_ID", "id")
-            .env("APIAUTH_CLIENT_SECRET", "s3cr3t")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
+        let mut command = user.command(&args);
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
         command
     };
     // The holder takes the lock, sends, and is stopped while it waits for the answer.
@@ -116,11 +111,10 @@ fn a_stopped_lock_holder_is_waited_for_a_bounded_time_and_records_nothing_when_r
     let holder = holder.wait_with_output().unwrap();
     assert_eq!(holder.status.code(), Some(4));
     let next = run().output().unwrap();
-    let stdout = String::from_utf8_lossy(&next.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&next.stderr);
+    let (stdout, stderr) = (String::from_utf8_lossy(&next.stdout), stderr(&next));
     assert_eq!(
-        (next.status.code(), stdout),
-        (Some(0), "LATER\n".into()),
+        (next.status.code(), &*stdout),
+        (Some(0), "LATER\n"),
         "{stderr}"
     );
     assert_eq!(server.hits(), 3);
@@ -146,11 +140,9 @@ fn a_slow_holder_that_progresses_keeps_single_flight() {
         .map(|_| {
             let (url, cache, start) = (url.clone(), cache.clone(), start.clone());
             thread::spawn(move || {
-                let source = TokenConfig::new(url, Credentials::new("id", "s3cr3t").unwrap())
-                    .with_timeout(Duration::from_secs(2))
-                    .with_disk_cache(cache)
-                    .build()
-                    .unwrap();
+                let config = TokenConfig::new(url, Credentials::new("id", "s3cr3t").unwrap());
+                let config = config.with_timeout(Duration::from_secs(2));
+                let source = config.with_disk_cache(cache).build().unwrap();
                 start.wait();
                 source.token().unwrap().access_token().secret().to_owned()
             })

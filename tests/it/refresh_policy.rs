@@ -1,7 +1,7 @@
 //! When tokens are refreshed, and how long a token endpoint may be down before any caller
 //! notices: measured on the controllable clock of the `test-util` feature, never by sleeping.
 
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use apiauth::{TestClock, TokenConfig, TokenSource};
 use serde_json::json;
@@ -10,10 +10,8 @@ use crate::fixture::{TokenServer, creds, eventually, jwt_expiring_in, reply, sec
 use crate::server::Server;
 
 fn source_at(url: &str, clock: &TestClock) -> TokenSource {
-    TokenConfig::new(url, creds())
-        .with_test_clock(clock.clone())
-        .build()
-        .unwrap()
+    let config = TokenConfig::new(url, creds()).with_test_clock(clock.clone());
+    config.build().unwrap()
 }
 
 /// Walks the clock forward by `step` until a call fails; returns how long after the first
@@ -23,9 +21,8 @@ fn outage_tolerance(lifetime: u64, step: Duration) -> (Duration, Duration) {
     let server = TokenServer::start();
     server.mock(|when, then| {
         when.path("/token");
-        then.status(200)
-            .json_body(crate::fixture::rfc_token("ONLY", lifetime))
-            .up_to_n_times(1);
+        let body = crate::fixture::rfc_token("ONLY", lifetime);
+        then.status(200).json_body(body).up_to_n_times(1);
     });
     let down = server.reply(503, "");
     let clock = TestClock::new();
@@ -69,7 +66,7 @@ fn an_hours_token_costs_at_most_1_1_requests_an_hour() {
     let server = Server::start(|n| {
         reply(
             200,
-            format!(r#"{{"access_token":"T{n}","expires_in":3599}}"#),
+            json!({"access_token": format!("T{n}"), "expires_in": 3599}),
         )
     });
     let clock = TestClock::new();
@@ -136,7 +133,7 @@ fn a_too_short_lived_refresh_never_replaces_a_valid_token() {
         _ => {
             // `exp` less than a second after the host's clock (moved 400 s) at the answer.
             let secs = (now() + offset)
-                .duration_since(std::time::UNIX_EPOCH)
+                .duration_since(UNIX_EPOCH)
                 .unwrap()
                 .as_secs();
             let (jwt, _) = jwt_expiring_in(Duration::ZERO);
@@ -148,7 +145,7 @@ fn a_too_short_lived_refresh_never_replaces_a_valid_token() {
                 .map(|(i, p)| if i == 1 { &claims } else { p });
             reply(
                 200,
-                json!({"access_token": jwt.collect::<Vec<_>>().join(".")}).to_string(),
+                json!({"access_token": jwt.collect::<Vec<_>>().join(".")}),
             )
         }
     });

@@ -11,8 +11,8 @@ use std::time::Duration;
 use apiauth::store::{Store, StoreError, StoreGuard, StoreKey};
 use apiauth::{TokenConfig, TokenSource};
 
-use crate::fixture::{clock, creds, eventually, reply, rfc_token, secret_of};
-use crate::server::Server;
+use crate::fixture::{clock, creds, eventually, numbered_tokens, reply, rfc_token, secret_of};
+use crate::server::{Reply, Server};
 
 /// A store whose every call fails, as a full or read-only disk does, counting the calls.
 #[derive(Debug, Default, Clone)]
@@ -36,10 +36,10 @@ impl Store for Broken {
 
 #[test]
 fn a_failing_store_keeps_single_flight_inside_the_process() {
-    let server = Server::start(|_| {
-        let mut reply = reply(200, rfc_token("T", 3600).to_string());
-        reply.delay = Duration::from_millis(50);
-        reply
+    let delay = Duration::from_millis(50);
+    let server = Server::start(move |_| Reply {
+        delay,
+        ..reply(200, rfc_token("T", 3600))
     });
     let broken = Broken::default();
     let config = TokenConfig::new(server.url(), creds()).with_store(broken.clone());
@@ -69,19 +69,17 @@ fn a_stale_token_in_the_store_is_served_at_once_while_another_process_refreshes_
     let server = Server::start(move |n| {
         let (lock, cond) = &*open;
         let _released = cond.wait_while(lock.lock().unwrap(), |released| n > 0 && !*released);
-        reply(
-            200,
-            rfc_token(if n == 0 { "A" } else { "B" }, 3600).to_string(),
-        )
+        reply(200, rfc_token(if n == 0 { "A" } else { "B" }, 3600))
     });
     let dir = crate::fixture::temp_dir("store-stale-served");
     let process = || -> TokenSource {
         let cache = apiauth::DiskCache::open(dir.join("apiauth")).unwrap();
         let config = TokenConfig::new(server.url(), creds()).with_disk_cache(cache);
-        let config = config
-            .with_test_clock(clock())
-            .with_timeout(Duration::from_secs(30));
-        config.build().unwrap()
+        let config = config.with_test_clock(clock());
+        config
+            .with_timeout(Duration::from_secs(30))
+            .build()
+            .unwrap()
     };
     assert_eq!(secret_of(&process()), "A");
     // 55 minutes on: the hour's token is stale (refreshed 5 minutes before it expires).
@@ -164,7 +162,7 @@ impl StoreGuard for MemoryGuard<'_> {
 
 #[test]
 fn any_store_shares_tokens_and_rejections_between_sources() {
-    let server = Server::start(|n| reply(200, rfc_token(&format!("T{}", n + 1), 3600).to_string()));
+    let server = numbered_tokens();
     let store = Memory::default();
     let config = TokenConfig::new(server.url(), creds()).with_test_clock(clock());
     let host = || config.clone().with_store(store.clone()).build().unwrap();

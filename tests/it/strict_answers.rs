@@ -45,15 +45,11 @@ fn malformed_token_type_and_expires_in_are_refused_and_backed_off() {
 #[test]
 fn null_keeps_meaning_missing() {
     let server = TokenServer::start();
-    let mock = server.any(
-        200,
-        json!({"access_token": "T", "token_type": null, "expires_in": null}),
-    );
+    let body = json!({"access_token": "T", "token_type": null, "expires_in": null});
+    let mock = server.any(200, body);
     let source = server.config().with_test_clock(clock()).build().unwrap();
-    assert_eq!(
-        source.token().unwrap().lifetime(),
-        apiauth::Token::DEFAULT_LIFETIME
-    );
+    let lifetime = source.token().unwrap().lifetime();
+    assert_eq!(lifetime, apiauth::Token::DEFAULT_LIFETIME);
     assert_eq!(secret_of(&source), "T");
     mock.assert_calls(1);
 }

@@ -332,7 +332,7 @@ fn no_proxy_carries_a_loopback_request_whatever_the_agent() {
         return requests_through_every_agent(token_url, api_url);
     }
     let (proxy, seen) = crate::fixture::logging_proxy();
-    let tokens = Server::start(|_| reply(200, rfc_token("T", 3600).to_string()));
+    let tokens = Server::start(|_| reply(200, rfc_token("T", 3600)));
     let api = Server::start(|_| reply(200, "{}"));
     let this = "transport::no_proxy_carries_a_loopback_request_whatever_the_agent";
     for (n, variable) in PROXY_VARIABLES.into_iter().enumerate() {

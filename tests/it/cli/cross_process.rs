@@ -169,7 +169,7 @@ fn a_process_killed_holding_the_lock_does_not_block_the_next() {
     // The first request hangs; every later one is answered at once.
     let server = Server::start(|n| Reply {
         delay: Duration::from_secs(if n == 0 { 60 } else { 0 }),
-        ..crate::fixture::reply(200, rfc_token("AFTER", 3600).to_string())
+        ..crate::fixture::reply(200, rfc_token("AFTER", 3600))
     });
     let user = User::new("killed", "id", "secret");
     let args = format!("{} --timeout 30", generic("token", server.url()));

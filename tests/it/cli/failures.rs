@@ -93,9 +93,6 @@ fn record_path(user: &User) -> PathBuf {
     records.remove(0)
 }
 
-/// What is done to a record, and how.
-type Damage<'a> = (&'a str, Box<dyn Fn() + 'a>);
-
 #[test]
 fn untrusted_failure_records_are_ignored_and_replaced() {
     let server = TokenServer::start();
@@ -105,56 +102,48 @@ fn untrusted_failure_records_are_ignored_and_replaced() {
     refused_every_time(&user, &args, 1);
     let record = record_path(&user);
     let valid = fs::read(&record).unwrap();
-    let restore = || {
-        let _ = fs::remove_file(&record);
-        fs::write(&record, &valid).unwrap();
-        chmod(&record, 0o600);
-    };
     let elsewhere = user.home.join("elsewhere.json");
     let can_chown = {
         let probe = user.home.join("probe");
         fs::write(&probe, "").unwrap();
         std::os::unix::fs::chown(&probe, Some(65534), None).is_ok()
     };
-    let mut damages: Vec<Damage<'_>> = vec![
-        (
-            "a symlink to a valid record",
-            Box::new(|| {
-                fs::write(&elsewhere, &valid).unwrap();
-                chmod(&elsewhere, 0o600);
-                fs::remove_file(&record).unwrap();
-                std::os::unix::fs::symlink(&elsewhere, &record).unwrap();
-            }),
-        ),
-        (
-            "a fifo",
-            Box::new(|| {
-                fs::remove_file(&record).unwrap();
-                mkfifo(&record);
-            }),
-        ),
-        (
-            "readable by others",
-            Box::new(|| {
-                restore();
-                chmod(&record, 0o644);
-            }),
-        ),
+    let mut damages = vec![
+        "a symlink to a valid record",
+        "a fifo",
+        "readable by others",
     ];
     if can_chown {
-        damages.push((
-            "another user's",
-            Box::new(|| {
-                restore();
-                std::os::unix::fs::chown(&record, Some(65534), None).unwrap();
-            }),
-        ));
+        damages.push("another user's");
     } else {
         eprintln!("skipped another user's record: cannot chown (not root)");
     }
+    let restore = || {
+        fs::write(&record, &valid).unwrap();
+        chmod(&record, 0o600);
+    };
+    let apply = |damage| {
+        let _ = fs::remove_file(&record);
+        match damage {
+            "a symlink to a valid record" => {
+                fs::write(&elsewhere, &valid).unwrap();
+                chmod(&elsewhere, 0o600);
+                std::os::unix::fs::symlink(&elsewhere, &record).unwrap();
+            }
+            "a fifo" => mkfifo(&record),
+            "readable by others" => {
+                restore();
+                chmod(&record, 0o644);
+            }
+            _ => {
+                restore();
+                std::os::unix::fs::chown(&record, Some(65534), None).unwrap();
+            }
+        }
+    };
     let mut calls = 1;
-    for (damage, apply) in damages {
-        apply();
+    for damage in damages {
+        apply(damage);
         let out = user.run_within_20s(&args);
         assert_eq!(out.status.code(), Some(6), "{damage}: {}", stderr(&out));
         calls += 1;

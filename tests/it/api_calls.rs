@@ -177,10 +177,8 @@ fn my_connected_fleet_client_uses_each_apis_header() {
     let apis = TokenServer::start();
     let base = "/connect-webservices/services/public/v1/customer/42";
     let basic = "Basic Y2xpZW50SWQ6Y2xpZW50U2VjcmV0";
-    let (live_path, tire_path) = (
-        format!("{base}/tracking/live"),
-        format!("{base}/tire/events"),
-    );
+    let live_path = format!("{base}/tracking/live");
+    let tire_path = format!("{base}/tire/events");
     let live = apis.api(&live_path, ("authorization", basic), 200);
     let tire = apis.api(&tire_path, ("authorization", "Bearer T1"), 200);
     let jobs = apis.mock(|when, then| {

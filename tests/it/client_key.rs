@@ -217,10 +217,8 @@ fn assertion_of(form: &[(String, String)], url: &str) -> (Value, Value, String, 
     assert_eq!(claims["iss"], "my-client");
     assert_eq!(claims["sub"], "my-client");
     assert_eq!(claims["aud"], url);
-    let (iat, exp) = (
-        claims["iat"].as_u64().unwrap(),
-        claims["exp"].as_u64().unwrap(),
-    );
+    let iat = claims["iat"].as_u64().unwrap();
+    let exp = claims["exp"].as_u64().unwrap();
     assert!(iat.abs_diff(now_secs()) < 60, "iat {iat} is now");
     assert!((60..=600).contains(&(exp - iat)), "exp a few minutes ahead");
     assert_eq!(claims["jti"].as_str().unwrap().len(), 32);

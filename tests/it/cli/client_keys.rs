@@ -69,10 +69,8 @@ fn private_key_jwt_signs_with_the_key_file_and_needs_no_secret() {
 #[test]
 fn client_secret_jwt_signs_with_the_secret() {
     use ring::hmac;
-    let (user, server) = (
-        User::new("csjwt", "my-client", "s3cr3t"),
-        TokenServer::start(),
-    );
+    let user = User::new("csjwt", "my-client", "s3cr3t");
+    let server = TokenServer::start();
     let args = argv(format!(
         "token --no-cache --provider generic --token-url {}",
         server.url
@@ -147,10 +145,8 @@ fn key_files_open_to_others_are_refused_unread() {
     let (user, server) = (User::new("key-modes", "", ""), TokenServer::start());
     let pkjwt = |key: &str| format!("--client-auth private-key-jwt --private-key {key}");
     let tls = |key: &str, ca: &str| format!("--client-auth tls-client-auth {key} --cacert {ca}");
-    let (cert, ca) = (
-        user.key_file("client.pem", 0o644),
-        user.key_file("ca.pem", 0o644),
-    );
+    let cert = user.key_file("client.pem", 0o644);
+    let ca = user.key_file("ca.pem", 0o644);
     let key = |mode| format!("--cert {cert} --key {}", user.key_file("client.key", mode));
     let fifo = user.home.join("fifo");
     assert!(
@@ -193,14 +189,10 @@ fn key_files_open_to_others_are_refused_unread() {
 
 #[test]
 fn tls_client_auth_presents_the_certificate_to_the_token_endpoint_and_the_api() {
-    let (user, server) = (
-        User::new("mtls", "", ""),
-        TokenServer::with_tls(Some(mtls_server())),
-    );
-    let (cert, key) = (
-        user.key_file("client.pem", 0o644),
-        user.key_file("client.key", 0o600),
-    );
+    let user = User::new("mtls", "", "");
+    let server = TokenServer::with_tls(Some(mtls_server()));
+    let cert = user.key_file("client.pem", 0o644);
+    let key = user.key_file("client.key", 0o600);
     let ca = user.key_file("ca.pem", 0o644);
     let mtls = format!("--client-auth tls-client-auth --cert {cert} --key {key}");
     let (stdout, stderr, _) = token(&user, &server, &format!("{mtls} --cacert {ca}"));

@@ -25,10 +25,8 @@ fn sixteen_processes_on_a_cold_cache_make_one_request() {
 
 #[test]
 fn the_cache_is_private_and_never_holds_the_secret() {
-    let (server, user) = (
-        TokenServer::start(),
-        User::new("private", "the-id", "the-secret-42"),
-    );
+    let server = TokenServer::start();
+    let user = User::new("private", "the-id", "the-secret-42");
     let url = (server.token("PRIVATE", 3600), server.token_url()).1;
     user.ok(&generic("token", &url));
     let mode = |path: &Path| fs::metadata(path).unwrap().mode() & 0o777;

@@ -5,10 +5,8 @@ use super::*;
 
 #[test]
 fn my_connected_fleet_header_for_every_api() {
-    let (server, user) = (
-        TokenServer::start(),
-        User::new("mcf", "clientId", "clientSecret"),
-    );
+    let server = TokenServer::start();
+    let user = User::new("mcf", "clientId", "clientSecret");
     let (mock, base) = (mcf_mock(&server), server.base_url());
     let mcf = format!("--provider my-connected-fleet --base-url {base}");
     let header = |api: &str| user.ok(&format!("header {mcf} --api {api}"));
@@ -99,10 +97,8 @@ fn motorweb_header_sends_the_credentials_in_the_body() {
 #[test]
 fn generic_client_auth_scopes_and_params() {
     let server = TokenServer::start();
-    let (form, scopes) = (
-        "grant_type=client_credentials&scope=read+write",
-        "--scope read --scope write",
-    );
+    let form = "grant_type=client_credentials&scope=read+write";
+    let scopes = "--scope read --scope write";
     let body_creds = "client_id=id%3A1&client_secret=s+1";
     for (client_auth, authorization, body) in [
         // RFC 6749 §2.3.1: id and secret form-encoded before Basic.
@@ -147,10 +143,8 @@ fn generic_client_auth_scopes_and_params() {
 
 #[test]
 fn exit_codes() {
-    let (server, user) = (
-        TokenServer::start(),
-        User::new("exit-codes", "id", "s3cr3t-value"),
-    );
+    let server = TokenServer::start();
+    let user = User::new("exit-codes", "id", "s3cr3t-value");
     let run = |url: &str| {
         user.run(&format!(
             "{} --no-cache --timeout 0.3",

@@ -17,10 +17,8 @@ fn counted(test: &str) -> (TokenServer, User) {
 
 /// The user's credentials file, a `token` command line without it and one `args` with it.
 fn with_credentials_file(server: &TokenServer, user: &User) -> (PathBuf, String, String) {
-    let (file, token) = (
-        user.home.join("credentials"),
-        generic("token", &server.token_url()),
-    );
+    let file = user.home.join("credentials");
+    let token = generic("token", &server.token_url());
     let args = format!("{token} --credentials-file {}", file.display());
     (file, token, args)
 }

@@ -25,10 +25,8 @@ fn a_401_then_200_succeeds_with_exactly_two_token_fetches() {
     let tokens = server.tokens(&["A", "B"]);
     let old = server.api("/v1/x", ("authorization", "Bearer A"), 401);
     let new = server.api("/v1/x", ("authorization", "Bearer B"), 200);
-    assert_eq!(
-        server.get_json(Bearer, "/v1/x").unwrap(),
-        json!({"for": "Bearer B"})
-    );
+    let actual = server.get_json(Bearer, "/v1/x").unwrap();
+    assert_eq!(actual, json!({"for": "Bearer B"}));
     assert_eq!((tokens.calls(), old.calls(), new.calls()), (2, 1, 1));
 }
 

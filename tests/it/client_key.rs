@@ -534,10 +534,8 @@ fn a_server_that_requires_a_client_certificate_gets_it_and_refuses_a_client_with
     let server = TokenServer::with_tls(Some(mtls_server()));
     let tls = client_cert().with_root_certs(&key("ca.pem")).unwrap();
     let config = server.config(ClientKey::tls_client_auth());
-    assert_eq!(
-        secret_of(&config.with_tls(tls.clone()).build().unwrap()),
-        "tok-0"
-    );
+    let actual = secret_of(&config.with_tls(tls.clone()).build().unwrap());
+    assert_eq!(actual, "tok-0");
     let form = &server.forms()[0];
     assert_eq!(field(form, "client_id").unwrap(), "my-client");
     let secrets = (

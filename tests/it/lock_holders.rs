@@ -112,11 +112,8 @@ fn a_stopped_lock_holder_is_waited_for_a_bounded_time_and_records_nothing_when_r
     assert_eq!(holder.status.code(), Some(4));
     let next = run().output().unwrap();
     let (stdout, stderr) = (String::from_utf8_lossy(&next.stdout), stderr(&next));
-    assert_eq!(
-        (next.status.code(), &*stdout),
-        (Some(0), "LATER\n"),
-        "{stderr}"
-    );
+    let actual = (next.status.code(), &*stdout);
+    assert_eq!(actual, (Some(0), "LATER\n"), "{stderr}");
     assert_eq!(server.hits(), 3);
 }
 

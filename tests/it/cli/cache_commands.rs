@@ -41,10 +41,8 @@ fn cache_list_and_clear() {
     let both = format!("{url2} id-1 read <at> fresh\n{url1} id-1 - <at> fresh\n");
     assert_eq!(listed(&user), both);
     // A selection that matches nothing, then one entry, then everything left.
-    assert_eq!(
-        user.ok("cache clear --client-id id-2"),
-        "removed 0 entries\n"
-    );
+    let actual = user.ok("cache clear --client-id id-2");
+    assert_eq!(actual, "removed 0 entries\n");
     assert_eq!(user.entries().len(), 2);
     let clear1 = format!("cache clear --token-url {url1} --client-id id-1");
     assert_eq!(user.ok(&clear1), "removed 1 entry\n");

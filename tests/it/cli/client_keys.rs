@@ -56,10 +56,8 @@ fn private_key_jwt_signs_with_the_key_file_and_needs_no_secret() {
         let more = format!("--client-auth private-key-jwt --private-key {key_file} --key-id k1");
         let (stdout, stderr, exit) = token(&user, &server, &format!("{more} --alg {alg}"));
         assert_eq!((stdout.as_str(), exit), ("tok-0\n", Some(0)), "{stderr}");
-        assert_eq!(
-            jwt_header(&server),
-            json!({"alg": alg, "typ": "JWT", "kid": "k1"})
-        );
+        let actual = jwt_header(&server);
+        assert_eq!(actual, json!({"alg": alg, "typ": "JWT", "kid": "k1"}));
         let pem = String::from_utf8(key(file)).unwrap();
         assert!(!stderr.contains(pem.lines().nth(1).unwrap()));
         assert!(!stderr.contains(&assertion(&server, 0)) && stderr.contains("token fetched"));
@@ -115,11 +113,8 @@ fn a_refused_assertion_stays_out_of_the_message() {
         file.display()
     );
     let (stdout, stderr, exit) = token(&user, &server, &more);
-    assert_eq!(
-        (stdout.as_str(), exit, server.hits()),
-        ("", Some(3), 1),
-        "{stderr}"
-    );
+    let actual = (stdout.as_str(), exit, server.hits());
+    assert_eq!(actual, ("", Some(3), 1), "{stderr}");
     assert!(
         stderr.contains("invalid_client") && !stderr.contains("c2lnbmF0dXJl"),
         "{stderr}"
@@ -133,10 +128,8 @@ fn an_alg_that_does_not_fit_the_key_is_refused() {
     let more = format!("--client-auth private-key-jwt --private-key {key_file} --alg rs256");
     let message = "apiauth: --alg RS256 does not fit the key of --private-key, which signs with \
                    ES256 (see apiauth --help)\n";
-    assert_eq!(
-        token(&user, &server, &more),
-        (String::new(), message.into(), Some(2))
-    );
+    let actual = token(&user, &server, &more);
+    assert_eq!(actual, (String::new(), message.into(), Some(2)));
     assert_eq!(server.hits(), 0);
 }
 
@@ -179,10 +172,8 @@ fn key_files_open_to_others_are_refused_unread() {
             ""
         };
         let message = format!("apiauth: {message}{chmod} (see apiauth --help)\n");
-        assert_eq!(
-            token(&user, &server, &more),
-            (String::new(), message, Some(2))
-        );
+        let actual = token(&user, &server, &more);
+        assert_eq!(actual, (String::new(), message, Some(2)));
     }
     assert_eq!(server.hits(), 0);
 }

@@ -249,11 +249,8 @@ fn a_fifo_in_the_cache_is_replaced_not_waited_on() {
         mkfifo(fifo);
         let out = user.run_within_20s(&args);
         let err = stderr(&out);
-        assert_eq!(
-            (out.status.code(), &out.stdout[..]),
-            (Some(0), &b"T\n"[..]),
-            "{err}"
-        );
+        let actual = (out.status.code(), &out.stdout[..]);
+        assert_eq!(actual, (Some(0), &b"T\n"[..]), "{err}");
         mock.assert_calls(calls);
         assert!(fs::symlink_metadata(fifo).unwrap().is_file(), "{fifo:?}");
     }

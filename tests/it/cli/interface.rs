@@ -31,15 +31,11 @@ fn every_format() {
     let header =
         |api: &str, format| user.ok(&format!("header {mcf} --api {api} --format {format}"));
     let bearer = format!("Bearer {MCF_TOKEN}");
-    assert_eq!(
-        header("tacho", "line"),
-        format!("Authorization: {bearer}\n")
-    );
+    let actual = header("tacho", "line");
+    assert_eq!(actual, format!("Authorization: {bearer}\n"));
     assert_eq!(header("tacho", "value"), format!("{bearer}\n"));
-    assert_eq!(
-        header("tacho", "curl"),
-        format!("-H 'Authorization: {bearer}'\n")
-    );
+    let actual = header("tacho", "curl");
+    assert_eq!(actual, format!("-H 'Authorization: {bearer}'\n"));
     let curl = format!("-H 'x-connect-token: TOKEN {MCF_TOKEN}'\n");
     assert_eq!(header("job-management", "curl"), curl);
     assert_eq!(header("core", "value"), format!("{MCF_BASIC}\n"));
@@ -131,11 +127,8 @@ fn generic_client_auth_scopes_and_params() {
         let user = User::new(&format!("generic-{client_auth}"), id, secret);
         let header = generic("header", &server.token_url());
         let args = format!("{header} --client-auth {client_auth} {scopes} --param audience=api");
-        assert_eq!(
-            user.ok(&args),
-            "Authorization: Bearer G1\n",
-            "{client_auth}"
-        );
+        let actual = user.ok(&args);
+        assert_eq!(actual, "Authorization: Bearer G1\n", "{client_auth}");
         mock.assert_calls(1);
         mock.delete();
     }
@@ -248,10 +241,8 @@ fn verbose_logs_without_secrets() {
         assert!(err.contains("apiauth: [debug ureq::"), "{err}");
     }
     assert_eq!(request.stdout, b"ok");
-    assert_eq!(
-        [&core_api, &token, &api].map(|mock| mock.calls()),
-        [1, 2, 1]
-    );
+    let actual = [&core_api, &token, &api].map(|mock| mock.calls());
+    assert_eq!(actual, [1, 2, 1]);
     // -v: apiauth's Info records, and nothing of ureq's Debug.
     let out = user.run(&format!("-v request {motorweb} /v1/secret-path"));
     let err = stderr(&out);
@@ -259,10 +250,8 @@ fn verbose_logs_without_secrets() {
     let logged = format!("apiauth: [info apiauth::request] GET {base}/v1/secret-path\n");
     assert!(err.contains(&logged) && !err.contains("[debug "), "{err}");
     // Without -v, nothing.
-    assert_eq!(
-        stderr(&user.run(&format!("request {motorweb} /v1/secret-path"))),
-        ""
-    );
+    let actual = stderr(&user.run(&format!("request {motorweb} /v1/secret-path")));
+    assert_eq!(actual, "");
 }
 
 #[test]

@@ -59,11 +59,8 @@ fn data_from_stdin_is_sent_and_resent_on_the_retry() {
     let data = format!("{common} --data @- /v1/jobs");
     let out = run_with_stdin(&user, &data, body.as_bytes());
     let err = stderr(&out);
-    assert_eq!(
-        (code(&out), out.stdout.as_slice()),
-        (Some(0), &b"created"[..]),
-        "{err}"
-    );
+    let actual = (code(&out), out.stdout.as_slice());
+    assert_eq!(actual, (Some(0), &b"created"[..]), "{err}");
     first.assert_calls(1);
     second.assert_calls(1);
     assert_eq!(tokens.hits(), 2);
@@ -267,10 +264,8 @@ fn a_path_without_an_api_base_url_names_the_provider_in_use() {
     assert_eq!(stderr(&out), motorweb);
     let message =
         "apiauth: a path needs --api-base-url with --provider generic (see apiauth --help)\n";
-    assert_eq!(
-        stderr(&user.run(&format!("{} /v1/x", generic("request", &url)))),
-        message
-    );
+    let actual = stderr(&user.run(&format!("{} /v1/x", generic("request", &url))));
+    assert_eq!(actual, message);
     sent.assert_calls(0);
 }
 

@@ -143,11 +143,8 @@ fn a_cache_that_cannot_be_locked_is_reported_and_bypassed() {
     fs::write(lock.join("keep"), "").unwrap();
     let out = user.run(&args);
     let said = stderr(&out);
-    assert_eq!(
-        (out.status.code(), &out.stdout[..]),
-        (Some(0), &b"T\n"[..]),
-        "{said}"
-    );
+    let actual = (out.status.code(), &out.stdout[..]);
+    assert_eq!(actual, (Some(0), &b"T\n"[..]), "{said}");
     // Said at default verbosity, once, naming the directory and not the token.
     let warning = "apiauth: [warn apiauth::store] token store failed (cache directory ";
     assert!(

@@ -148,10 +148,8 @@ fn an_endpoint_echoing_the_form_never_gets_the_secret_into_errors_or_files() {
         panic!("{error:?}")
     };
     let description = details.description.as_deref().unwrap();
-    assert!(
-        description.contains("client_secret=[redacted]"),
-        "{description}"
-    );
+    let redacted = description.contains("client_secret=[redacted]");
+    assert!(redacted, "{description}");
     let encoded = "s3cr3t%3A%2B+%26%C3%A9";
     for text in [error.to_string(), format!("{error:?}")] {
         for secret in [SECRET, encoded, "s3cr3t"] {

@@ -41,10 +41,8 @@ fn every_format() {
     assert_eq!(header("core", "value"), format!("{MCF_BASIC}\n"));
     let json: Value = serde_json::from_str(&header("job-management", "json")).unwrap();
     let expires_in = json["expires_in"].as_u64().unwrap();
-    assert!(
-        (2591999 - 60..=2591999).contains(&expires_in),
-        "{expires_in}"
-    );
+    let about_30_days = 2591999 - 60..=2591999;
+    assert!(about_30_days.contains(&expires_in), "{expires_in}");
     let expires_at = json["expires_at"].as_str().unwrap().to_owned();
     let value = format!("TOKEN {MCF_TOKEN}");
     let expected = json!({"name": "x-connect-token", "value": value, "expires_in": expires_in,
@@ -83,10 +81,8 @@ fn motorweb_header_sends_the_credentials_in_the_body() {
     // The JWT's exp (30 min), not expires_in (1 h), is the expiry.
     let json = user.ok(&format!("{args} --format json"));
     let expires_in = serde_json::from_str::<Value>(&json).unwrap()["expires_in"].clone();
-    assert!(
-        (1700..=1800).contains(&expires_in.as_u64().unwrap()),
-        "{json}"
-    );
+    let expires_in = expires_in.as_u64().unwrap();
+    assert!((1700..=1800).contains(&expires_in), "{json}");
     mock.assert_calls(1);
 }
 
@@ -181,10 +177,8 @@ fn exit_codes() {
 fn usage_errors_and_help() {
     let user = User::new("usage", "id", "secret");
     let help = user.ok("--help");
-    assert!(
-        help.contains("printf '%s\\n' \"$h\" | curl -H @-"),
-        "{help}"
-    );
+    let recipe = "printf '%s\\n' \"$h\" | curl -H @-";
+    assert!(help.contains(recipe), "{help}");
     let version = format!("apiauth {}\n", env!("CARGO_PKG_VERSION"));
     assert_eq!(user.ok("--version"), version);
     for (args, message) in rows(
@@ -230,10 +224,8 @@ fn verbose_logs_without_secrets() {
     for out in [&header, &request, &core] {
         let err = stderr(out);
         assert_eq!(code(out), Some(0), "{err}");
-        assert!(
-            err.lines().all(|line| line.starts_with("apiauth: [")),
-            "{err}"
-        );
+        let logged = err.lines().all(|line| line.starts_with("apiauth: ["));
+        assert!(logged, "{err}");
         for hidden in [secret, "s3cr3t", jwt, "VERYSECRETTOKEN", basic, "[trace "] {
             assert!(!err.contains(hidden), "{hidden} in {err}");
         }

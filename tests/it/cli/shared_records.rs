@@ -72,10 +72,8 @@ fn cache_clear_lifts_a_one_hour_record_and_says_so() {
     assert!(list.ends_with(&reason), "{list}");
     let until = unix_seconds(&list[shown.len()..shown.len() + 20]).unwrap();
     let now = now_secs();
-    assert!(
-        (now + 3590..=now + 3600).contains(&until),
-        "{until} vs {now}"
-    );
+    let an_hour = now + 3590..=now + 3600;
+    assert!(an_hour.contains(&until), "{until} vs {now}");
     // cache clear removes it and says so; the next run asks once and succeeds.
     let cleared = "removed 0 entries, 1 failure or rejection record\n";
     assert_eq!(user.ok("cache clear"), cleared);
@@ -147,10 +145,8 @@ fn a_cache_that_cannot_be_locked_is_reported_and_bypassed() {
     assert_eq!(actual, (Some(0), &b"T\n"[..]), "{said}");
     // Said at default verbosity, once, naming the directory and not the token.
     let warning = "apiauth: [warn apiauth::store] token store failed (cache directory ";
-    assert!(
-        said.starts_with(warning) && said.lines().count() == 1,
-        "{said}"
-    );
+    let once = said.lines().count() == 1;
+    assert!(said.starts_with(warning) && once, "{said}");
     assert!(said.contains("lock file: Is a directory"), "{said}");
     mock.assert_calls(2);
 }

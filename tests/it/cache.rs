@@ -1,13 +1,15 @@
 //! TokenSource: counted token requests under every cache state.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use apiauth::{Error, Token, TokenConfig, TokenSource};
 use httpmock::Mock;
 
-use crate::fixture::{TokenServer, clock, eventually, jwt_expiring_in, rfc_token, secret_of};
+use crate::fixture::{
+    TokenServer, clock, eventually, jwt_expiring_in, on_threads, rfc_token, secret_of,
+};
 
 fn config(server: &TokenServer) -> TokenConfig {
     server.config().with_test_clock(clock())
@@ -40,17 +42,6 @@ fn slow<'a>(server: &'a TokenServer, ms: u64, status: u16, body: &str) -> Mock<'
 fn herd_sees(source: &TokenSource) -> Vec<String> {
     let reader = source.clone();
     on_threads(64, move || secret_of(&reader))
-}
-
-/// Runs `f` on `n` threads released together; returns their results.
-fn on_threads<T: Send + 'static>(n: usize, f: impl Fn() -> T + Send + Sync + 'static) -> Vec<T> {
-    let (f, start) = (Arc::new(f), Arc::new(Barrier::new(n)));
-    let spawn = |_| {
-        let (f, start) = (f.clone(), start.clone());
-        std::thread::spawn(move || (start.wait(), f()).1)
-    };
-    let handles: Vec<_> = (0..n).map(spawn).collect();
-    handles.into_iter().map(|h| h.join().unwrap()).collect()
 }
 
 #[test]

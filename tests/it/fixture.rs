@@ -37,8 +37,8 @@ use std::fmt::Debug;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::ops::Deref;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -487,4 +487,18 @@ pub fn mcf_token(token: &str, expires_in: u64) -> Value {
 /// the client hangs up; `hits()` counts the connections.
 pub fn silent() -> Raw {
     Raw::start(|_, mut stream, _| while stream.read(&mut [0; 64]).is_ok_and(|n| n > 0) {})
+}
+
+/// Runs `f` on `n` threads released together; returns their results.
+pub fn on_threads<T: Send + 'static>(
+    n: usize,
+    f: impl Fn() -> T + Send + Sync + 'static,
+) -> Vec<T> {
+    let (f, start) = (Arc::new(f), Arc::new(Barrier::new(n)));
+    let spawn = |_| {
+        let (f, start) = (f.clone(), start.clone());
+        std::thread::spawn(move || (start.wait(), f()).1)
+    };
+    let handles: Vec<_> = (0..n).map(spawn).collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
 }

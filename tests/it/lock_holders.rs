@@ -4,15 +4,15 @@
 
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
 use apiauth::{Credentials, DiskCache, TokenConfig};
 
 use crate::cli::{User, generic, stderr};
-use crate::fixture::{Raw, respond, secret_of, temp_dir};
+use crate::fixture::{Raw, on_threads, respond, secret_of, temp_dir};
 
 const OK: &str = "HTTP/1.1 200 OK\r\nconnection: close";
 
@@ -60,14 +60,9 @@ fn a_full_disk_never_serializes_the_processes() {
     let cache = DiskCache::open(mounted.0.join("apiauth")).unwrap();
     let creds = Credentials::new("id", "s3cr3t").unwrap();
     let config = TokenConfig::new(server.url(), creds).with_disk_cache(cache);
-    let start = Arc::new(Barrier::new(16));
-    let spawn = |_| {
-        let (source, start) = (config.clone().build().unwrap(), start.clone());
-        thread::spawn(move || (start.wait(), secret_of(&source)).1)
-    };
-    for run in (0..16).map(spawn).collect::<Vec<_>>() {
-        assert_eq!(run.join().unwrap(), "T");
-    }
+    // A source of its own for each thread, as a process has.
+    let tokens = on_threads(16, move || secret_of(&config.clone().build().unwrap()));
+    assert_eq!(tokens, ["T"; 16]);
     // No record could be written, so each process asks; but the first holder's failed
     // write releases the others at once (before: one request at a time, 16 s in all).
     assert_eq!(server.hits(), 16);
@@ -130,24 +125,14 @@ fn a_slow_holder_that_progresses_keeps_single_flight() {
         thread::sleep(Duration::from_millis(1800));
         let _ = stream.write_all(body.as_bytes());
     });
-    let url = endpoint.url().to_owned();
     let cache = DiskCache::open(temp_dir("slow-holder").join("apiauth")).unwrap();
-    let start = Arc::new(Barrier::new(4));
-    let runs: Vec<_> = (0..4)
-        .map(|_| {
-            let (url, cache, start) = (url.clone(), cache.clone(), start.clone());
-            thread::spawn(move || {
-                let config = TokenConfig::new(url, Credentials::new("id", "s3cr3t").unwrap());
-                let config = config.with_timeout(Duration::from_secs(2));
-                let source = config.with_disk_cache(cache).build().unwrap();
-                start.wait();
-                source.token().unwrap().access_token().secret().to_owned()
-            })
-        })
-        .collect();
-    for run in runs {
-        assert_eq!(run.join().unwrap(), "T");
-    }
+    let config = TokenConfig::new(endpoint.url(), Credentials::new("id", "s3cr3t").unwrap());
+    let config = config
+        .with_timeout(Duration::from_secs(2))
+        .with_disk_cache(cache);
+    // A source of its own for each thread, as a process has.
+    let tokens = on_threads(4, move || secret_of(&config.clone().build().unwrap()));
+    assert_eq!(tokens, ["T"; 4]);
     // The holder beats while it waits for the slow answer: the others wait for it, longer
     // than one time limit, and read its token.
     assert_eq!(endpoint.hits(), 1);

@@ -4,14 +4,16 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
 
 use apiauth::store::{Store, StoreError, StoreGuard, StoreKey};
 use apiauth::{TokenConfig, TokenSource};
 
-use crate::fixture::{clock, creds, eventually, numbered_tokens, reply, rfc_token, secret_of};
+use crate::fixture::{
+    clock, creds, eventually, numbered_tokens, on_threads, reply, rfc_token, secret_of,
+};
 use crate::server::{Reply, Server};
 
 /// A store whose every call fails, as a full or read-only disk does, counting the calls.
@@ -43,14 +45,9 @@ fn a_failing_store_keeps_single_flight_inside_the_process() {
     });
     let broken = Broken::default();
     let config = TokenConfig::new(server.url(), creds()).with_store(broken.clone());
-    let (source, start) = (config.build().unwrap(), Arc::new(Barrier::new(8)));
-    let spawn = |_| {
-        let (source, start) = (source.clone(), start.clone());
-        thread::spawn(move || (start.wait(), secret_of(&source)).1)
-    };
-    for thread in (0..8).map(spawn).collect::<Vec<_>>() {
-        assert_eq!(thread.join().unwrap(), "T");
-    }
+    let source = config.build().unwrap();
+    let reader = source.clone();
+    assert_eq!(on_threads(8, move || secret_of(&reader)), ["T"; 8]);
     assert_eq!(server.hits(), 1);
     assert_eq!(source.stats().fetches, 1);
     // The store was tried (a read and a lock), and not again once the token was in memory.

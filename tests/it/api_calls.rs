@@ -34,7 +34,7 @@ fn a_401_then_200_succeeds_with_exactly_two_token_fetches() {
 fn two_401s_give_an_error_after_exactly_one_retry() {
     let server = TokenServer::start();
     let tokens = server.tokens(&["A", "B"]);
-    let rejecting = server.on(GET, "/v1/x", &[], 401);
+    let rejecting = server.answer("GET /v1/x => 401");
     let result = server.get_json(Bearer, "/v1/x");
     let debug = format!("{result:?}");
     assert!(status_is(result, 401), "{debug}");
@@ -288,7 +288,7 @@ fn an_api_that_always_answers_401_costs_a_token_request_per_backoff_not_per_call
 fn spaced_401s_back_off_too() {
     let server = TokenServer::start();
     let tokens = server.token("T", 3600);
-    server.on(GET, "/v1/x", &[], 401);
+    server.answer("GET /v1/x => 401");
     let source = server.config().with_test_clock(clock()).build().unwrap();
     let client = ApiClient::new(Auth::Token(source, Bearer));
     // One call every 5 s for 10 minutes: the backoff grows to a minute and stays there.

@@ -11,8 +11,8 @@
 //!   `reply_with(status, headers, body)` for anything else; `any(status, value)` answers
 //!   every request, whatever its method and path (to count what must not be sent);
 //! - API mocks: `api(path, (header, value), status)`, a GET that must carry the header and
-//!   answers `{"for": value}`; `on(method, path, headers, status)`, no body;
-//!   `answer("GET /v1/x authorization: Bearer A => 200 body")`, one line;
+//!   answers `{"for": value}`; `answer("GET /v1/x authorization: Bearer A => 200 body")`,
+//!   any other in one line;
 //! - a client for it: `config()` (a `TokenConfig` for the endpoint with `creds()`),
 //!   `source()` (built), `client(scheme)` (an `ApiClient` on a new source, and the source),
 //!   `get_json(scheme, path)` (a GET through a new client).
@@ -48,7 +48,7 @@ use apiauth::{
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use httpmock::Method::{self, GET, POST};
+use httpmock::Method::{GET, POST};
 use httpmock::{Mock, MockServer};
 use serde_json::{Value, json};
 
@@ -85,11 +85,8 @@ impl TokenServer {
 
     /// A new server whose token endpoint is `path` (e.g. a provider's `/auth/v1/token`).
     pub fn at(path: &str) -> TokenServer {
-        let path = path.to_owned();
-        TokenServer {
-            server: MockServer::start(),
-            path,
-        }
+        let (server, path) = (MockServer::start(), path.to_owned());
+        TokenServer { server, path }
     }
 
     /// The token endpoint's URL.
@@ -106,19 +103,16 @@ impl TokenServer {
     /// for ever.
     pub fn tokens(&self, tokens: &[&str]) -> Tokens<'_> {
         let last = tokens.len() - 1;
-        Tokens(
-            (tokens.iter().enumerate())
-                .map(|(n, token)| {
-                    self.server.mock(|when, then| {
-                        when.method(POST).path(&self.path);
-                        let then = then.status(200).json_body(rfc_token(token, 3600));
-                        if n < last {
-                            then.up_to_n_times(1);
-                        }
-                    })
-                })
-                .collect(),
-        )
+        let answer = |(n, token): (usize, &&str)| {
+            self.server.mock(|when, then| {
+                when.method(POST).path(&self.path);
+                let then = then.status(200).json_body(rfc_token(token, 3600));
+                if n < last {
+                    then.up_to_n_times(1);
+                }
+            })
+        };
+        Tokens(tokens.iter().enumerate().map(answer).collect())
     }
 
     /// The endpoint answers `status` with the JSON `body`.
@@ -139,9 +133,7 @@ impl TokenServer {
         self.server.mock(|when, then| {
             when.method(POST).path(&self.path);
             let then = then.status(status).body(body);
-            headers
-                .iter()
-                .fold(then, |then, (name, value)| then.header(*name, *value));
+            headers.iter().fold(then, |t, (n, v)| t.header(*n, *v));
         })
     }
 
@@ -150,24 +142,6 @@ impl TokenServer {
     pub fn any(&self, status: u16, body: Value) -> Mock<'_> {
         self.server.mock(|_, then| {
             then.status(status).json_body(body);
-        })
-    }
-
-    /// `method` requests to `path` that carry every one of `headers` are answered `status`,
-    /// with no body.
-    pub fn on(
-        &self,
-        method: Method,
-        path: &str,
-        headers: &[(&str, &str)],
-        status: u16,
-    ) -> Mock<'_> {
-        self.server.mock(|when, then| {
-            let when = when.method(method).path(path);
-            headers
-                .iter()
-                .fold(when, |when, (name, value)| when.header(*name, *value));
-            then.status(status);
         })
     }
 

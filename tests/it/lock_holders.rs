@@ -3,7 +3,7 @@
 //! when no record can be written.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::thread;
@@ -80,13 +80,8 @@ fn a_stopped_lock_holder_is_waited_for_a_bounded_time_and_records_nothing_when_r
     let url = server.url();
     let user = User::new("stopped-holder", "id", "s3cr3t");
     let args = format!("{} --timeout 1", generic("token", url));
-    let run = || {
-        let mut command = user.command(&args);
-        command.stdout(Stdio::piped()).stderr(Stdio::piped());
-        command
-    };
     // The holder takes the lock, sends, and is stopped while it waits for the answer.
-    let holder = run().spawn().unwrap();
+    let holder = user.spawn(&args);
     crate::fixture::eventually(|| server.hits() == 1);
     let signal = |sig: &str| {
         let pid = holder.id().to_string();
@@ -96,7 +91,7 @@ fn a_stopped_lock_holder_is_waited_for_a_bounded_time_and_records_nothing_when_r
     signal("-STOP");
     // Another process waits for the lock at most one time limit and a second, then asks
     // on its own (before: five time limits).
-    let waiter = run().output().unwrap();
+    let waiter = user.run(&args);
     assert_eq!(waiter.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&waiter.stdout), "LATER\n");
     // Resumed past its lease (5 × 1 s), the holder times out on waking: a timeout the
@@ -105,7 +100,7 @@ fn a_stopped_lock_holder_is_waited_for_a_bounded_time_and_records_nothing_when_r
     signal("-CONT");
     let holder = holder.wait_with_output().unwrap();
     assert_eq!(holder.status.code(), Some(4));
-    let next = run().output().unwrap();
+    let next = user.run(&args);
     let (stdout, stderr) = (String::from_utf8_lossy(&next.stdout), stderr(&next));
     let actual = (next.status.code(), &*stdout);
     assert_eq!(actual, (Some(0), "LATER\n"), "{stderr}");

@@ -38,12 +38,7 @@ fn the_body_reaches_stdout_as_it_arrives() {
         }
     });
     let user = User::new("request-stream", "id", "secret");
-    let mut child = user.command(&request_args(&server.token_url(), &base, ""));
-    let mut child = child
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = user.spawn(&request_args(&server.token_url(), &base, ""));
     let mut first = [0; 5];
     child
         .stdout

@@ -10,14 +10,7 @@ fn sixteen_processes_against_a_hanging_endpoint_share_one_timeout() {
     let url = endpoint.url();
     let user = User::new("hang-16", "id", "s3cr3t");
     let args = format!("{} --timeout 1", generic("token", url));
-    let spawn = |_| {
-        let mut command = user.command(&args);
-        command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    let spawn = |_| user.spawn(&args);
     let timed_out =
         format!("apiauth: could not reach the token endpoint {url}: timed out after 1s\n");
     for child in (0..16).map(spawn).collect::<Vec<_>>() {

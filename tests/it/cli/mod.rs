@@ -14,9 +14,9 @@ mod shared_records;
 use std::ffi::OsStr;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -59,12 +59,6 @@ impl<T: AsRef<OsStr>> Argv for [T] {
     }
 }
 
-impl<T: AsRef<OsStr>, const N: usize> Argv for [T; N] {
-    fn words(&self) -> Vec<String> {
-        self[..].words()
-    }
-}
-
 impl<T: AsRef<OsStr>> Argv for Vec<T> {
     fn words(&self) -> Vec<String> {
         self[..].words()
@@ -91,11 +85,16 @@ impl User {
 
     pub fn command(&self, args: &(impl Argv + ?Sized)) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_apiauth"));
+        let (words, env) = (args.words(), self.env.iter().cloned());
+        command.args(words).env_clear().envs(env);
         command
-            .args(args.words())
-            .env_clear()
-            .envs(self.env.iter().cloned());
-        command
+    }
+
+    /// Starts a command with its stdout and stderr piped.
+    pub fn spawn(&self, args: &(impl Argv + ?Sized)) -> Child {
+        let mut command = self.command(args);
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        command.spawn().unwrap()
     }
 
     pub fn run(&self, args: &(impl Argv + ?Sized)) -> Output {
@@ -126,13 +125,9 @@ impl User {
 
     /// The same user and cache with `name` set to `value`.
     pub fn with_env(&self, name: &'static str, value: &str) -> User {
-        let mut env = self.env.clone();
-        env.retain(|(n, _)| *n != name);
-        env.push((name, value.to_owned()));
-        User {
-            home: self.home.clone(),
-            env,
-        }
+        let mut user = self.without(name);
+        user.env.push((name, value.to_owned()));
+        user
     }
 
     /// The same user and cache without the variable `name`.
@@ -146,18 +141,13 @@ impl User {
     pub fn key_file(&self, name: &str, mode: u32) -> String {
         let path = self.home.join(format!("{mode:o}-{name}"));
         fs::write(&path, crate::client_key::key(name)).unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+        chmod(&path, mode);
         path.display().to_string()
     }
 
     /// Runs a command, killing it and failing if it has not finished within 20 s.
     pub fn run_within_20s(&self, args: &(impl Argv + ?Sized)) -> Output {
-        let mut child = self.command(args);
-        let mut child = child
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = self.spawn(args);
         let finished = (0..2000).any(|_| {
             std::thread::sleep(Duration::from_millis(10));
             child.try_wait().unwrap().is_some()
@@ -278,13 +268,9 @@ pub fn code(out: &Output) -> Option<i32> {
 
 /// Runs `args` with `stdin` on the command's standard input.
 pub fn run_with_stdin(user: &User, args: &(impl Argv + ?Sized), stdin: &[u8]) -> Output {
-    let mut child = user
-        .command(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut command = user.command(args);
+    let command = command.stdin(Stdio::piped()).stdout(Stdio::piped());
+    let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(stdin).unwrap();
     child.wait_with_output().unwrap()
 }

@@ -31,11 +31,14 @@ fn client_cert() -> TlsSettings {
         .unwrap()
 }
 
+/// A form body, decoded: its names and values in order.
+type Form = Vec<(String, String)>;
+
 /// What the token server received and decides.
 #[derive(Default)]
 pub(crate) struct Seen {
     /// Each request's form body, decoded.
-    forms: Vec<Vec<(String, String)>>,
+    forms: Vec<Form>,
     /// Whether each connection presented a client certificate.
     pub(crate) client_certs: Vec<bool>,
     /// The only assertion the server accepts (a rotating credential); any if `None`.
@@ -99,14 +102,11 @@ impl TokenServer {
 
     /// The `client_assertion` of each request received.
     pub(crate) fn assertions(&self) -> Vec<String> {
-        let forms = self.forms();
-        forms
-            .iter()
-            .map(|form| field(form, "client_assertion").unwrap_or_default())
-            .collect()
+        let assertion = |form: &Form| field(form, "client_assertion").unwrap_or_default();
+        self.forms().iter().map(assertion).collect()
     }
 
-    pub(crate) fn forms(&self) -> Vec<Vec<(String, String)>> {
+    pub(crate) fn forms(&self) -> Vec<Form> {
         self.seen.lock().unwrap().forms.clone()
     }
 
@@ -122,7 +122,7 @@ fn serve(stream: &mut (impl Read + Write), seen: &Mutex<Seen>) {
     let Some((_, body)) = request.split_once("\r\n\r\n") else {
         return;
     };
-    let form: Vec<(String, String)> = url::form_urlencoded(body.as_bytes());
+    let form = form_urlencoded(body);
     let mut seen = seen.lock().unwrap();
     let assertion = field(&form, "client_assertion").unwrap_or_default();
     let n = seen.forms.len();
@@ -145,34 +145,23 @@ fn serve(stream: &mut (impl Read + Write), seen: &Mutex<Seen>) {
 }
 
 /// A tiny form decoder, so the test does not trust the library's encoder to check itself.
-mod url {
-    pub fn form_urlencoded(body: &[u8]) -> Vec<(String, String)> {
-        let text = String::from_utf8(body.to_vec()).unwrap();
-        let decode = |s: &str| {
-            let s = s.replace('+', " ");
-            let mut out = Vec::new();
-            let mut bytes = s.bytes();
-            while let Some(b) = bytes.next() {
-                if b == b'%' {
-                    let hex: String = [bytes.next().unwrap(), bytes.next().unwrap()]
-                        .iter()
-                        .map(|&b| b as char)
-                        .collect();
-                    out.push(u8::from_str_radix(&hex, 16).unwrap());
-                } else {
-                    out.push(b);
-                }
-            }
-            String::from_utf8(out).unwrap()
-        };
-        (text.split('&'))
-            .filter(|pair| !pair.is_empty())
-            .map(|pair| {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                (decode(k), decode(v))
-            })
-            .collect()
-    }
+fn form_urlencoded(body: &str) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        let (mut bytes, mut out) = (s.replace('+', " ").into_bytes().into_iter(), Vec::new());
+        while let Some(b) = bytes.next() {
+            let mut hex = || char::from(bytes.next().unwrap()).to_digit(16).unwrap() as u8;
+            out.push(if b == b'%' { hex() * 16 + hex() } else { b });
+        }
+        String::from_utf8(out).unwrap()
+    };
+    let pair = |pair: &str| {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (decode(name), decode(value))
+    };
+    body.split('&')
+        .filter(|p| !p.is_empty())
+        .map(pair)
+        .collect()
 }
 
 pub(crate) fn field(form: &[(String, String)], name: &str) -> Option<String> {

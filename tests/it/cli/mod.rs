@@ -25,8 +25,8 @@ use httpmock::{Mock, MockServer};
 use serde_json::{Value, json};
 
 use crate::fixture::{
-    TokenServer, chmod, closed_url, jwt_expiring_in, mkfifo, now_secs, numbered_tokens, rfc_token,
-    temp_dir,
+    TokenServer, chmod, closed_url, jwt_expiring_in, mcf_token, mkfifo, now_secs, numbered_tokens,
+    rfc_token, temp_dir,
 };
 use crate::server::{Reply, Server};
 
@@ -204,9 +204,8 @@ pub fn unix_seconds(text: &str) -> Option<u64> {
 
 /// The rows of a table test, one a line: `input => expected`.
 pub fn rows(table: &'static str) -> impl Iterator<Item = (&'static str, &'static str)> {
-    table
-        .lines()
-        .filter_map(|row| row.trim().split_once(" => "))
+    let rows = table.lines();
+    rows.filter_map(|row| row.trim().split_once(" => "))
 }
 
 pub fn stderr(out: &Output) -> String {
@@ -226,29 +225,26 @@ pub fn reported(out: &Output) -> (String, bool) {
     let replayed = match lines[..] {
         [_] => false,
         [note, _] => {
-            assert!(
-                note.starts_with(REPLAYED) && note.contains("; next try in "),
-                "{text}"
-            );
+            let next_try = note.contains("; next try in ");
+            assert!(note.starts_with(REPLAYED) && next_try, "{text}");
             true
         }
         _ => panic!("one error, with at most a note before it: {text}"),
     };
-    (
-        format!("{}\n", lines.last().copied().unwrap_or_default()),
-        replayed,
-    )
+    let error = format!("{}\n", lines.last().copied().unwrap_or_default());
+    (error, replayed)
 }
 
 pub fn mcf_mock(server: &MockServer) -> Mock<'_> {
+    let mut answer = mcf_token(MCF_TOKEN, 2591999);
+    answer["token_type"] = json!("bearer");
     server.mock(|when, then| {
-        when.method(POST)
-            .path("/masternauth-oauth/oauth/accessToken")
-            .header("authorization", MCF_BASIC)
+        let when = when
+            .method(POST)
+            .path("/masternauth-oauth/oauth/accessToken");
+        when.header("authorization", MCF_BASIC)
             .body("grant_type=client_credentials");
-        then.status(200).json_body(json!({
-            "success": true, "accessToken": MCF_TOKEN, "token_type": "bearer", "expires_in": 2591999
-        }));
+        then.status(200).json_body(answer);
     })
 }
 

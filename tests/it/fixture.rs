@@ -212,6 +212,14 @@ pub fn refused<T: Debug>(result: Result<T, apiauth::Error>) -> Box<EndpointError
     }
 }
 
+/// Why a token answer was unusable (panics on anything else).
+pub fn unusable<T: Debug>(result: Result<T, apiauth::Error>) -> apiauth::Unusable {
+    match result {
+        Err(Error::InvalidResponse(why)) => why,
+        other => panic!("expected an unusable answer, got {other:?}"),
+    }
+}
+
 /// The details of a transport error (panics on anything else).
 pub fn transport<T: Debug>(result: Result<T, apiauth::Error>) -> Box<Unreachable> {
     match result {

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::fixture::{
     TokenServer, creds, jwt_expiring_in, mcf_at, motorweb_at, refused, rfc_token, secret_of,
+    unusable,
 };
 
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -267,11 +268,7 @@ fn oversized_answer_is_an_error_not_an_allocation() {
     let server = TokenServer::start();
     let pad = "x".repeat(100 * 1024);
     server.reply(200, &format!(r#"{{"access_token":"t","pad":"{pad}"}}"#));
-    let too_large = server.source().token().unwrap_err();
-    assert!(matches!(
-        too_large,
-        Error::InvalidResponse(Unusable::TooLarge)
-    ));
+    assert_eq!(unusable(server.source().token()), Unusable::TooLarge);
 }
 
 #[test]

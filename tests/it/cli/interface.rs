@@ -65,13 +65,10 @@ fn motorweb_header_sends_the_credentials_in_the_body() {
     let (jwt, _) = jwt_expiring_in(Duration::from_secs(1800));
     let mock = server.mock(|when, then| {
         let body = "grant_type=client_credentials&client_id=wmUB6jn1&client_secret=s%26cr%3Dt";
-        when.method(POST)
-            .path("/auth/v1/token")
-            .header_missing("authorization")
-            .body(body);
-        then.status(200).json_body(json!({
-            "token_type": "Bearer", "access_token": jwt, "expires_in": "3599"
-        }));
+        let when = when.method(POST).path("/auth/v1/token").body(body);
+        when.header_missing("authorization");
+        let answer = json!({"token_type": "Bearer", "access_token": jwt, "expires_in": "3599"});
+        then.status(200).json_body(answer);
     });
     let args = format!(
         "header --provider motorweb --base-url {}",
@@ -92,22 +89,16 @@ fn generic_client_auth_scopes_and_params() {
     let form = "grant_type=client_credentials&scope=read+write";
     let scopes = "--scope read --scope write";
     let body_creds = "client_id=id%3A1&client_secret=s+1";
+    let form_basic = format!("{form}&audience=api");
+    let form_body = format!("{form}&{body_creds}&audience=api");
     for (client_auth, authorization, body) in [
         // RFC 6749 §2.3.1: id and secret form-encoded before Basic.
-        (
-            "basic",
-            Some("Basic aWQlM0ExOnMrMQ=="),
-            format!("{form}&audience=api"),
-        ),
-        (
-            "basic-raw",
-            Some("Basic aWQ6MTpzIDE="),
-            format!("{form}&audience=api"),
-        ),
-        ("body", None, format!("{form}&{body_creds}&audience=api")),
+        ("basic", Some("Basic aWQlM0ExOnMrMQ=="), &form_basic),
+        ("basic-raw", Some("Basic aWQ6MTpzIDE="), &form_basic),
+        ("body", None, &form_body),
     ] {
         let mut mock = server.mock(|when, then| {
-            let when = when.method(POST).path("/token").body(&body);
+            let when = when.method(POST).path("/token").body(body);
             match authorization {
                 Some(value) => when.header("authorization", value),
                 None => when.header_missing("authorization"),

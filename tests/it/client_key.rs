@@ -26,9 +26,8 @@ pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type
 /// TLS settings presenting `client.pem` with its key.
 fn client_cert() -> TlsSettings {
     let (cert, private) = (key("client.pem"), key("client.key"));
-    TlsSettings::new()
-        .with_client_cert(&cert, &private)
-        .unwrap()
+    let settings = TlsSettings::new().with_client_cert(&cert, &private);
+    settings.unwrap()
 }
 
 /// A form body, decoded: its names and values in order.
@@ -158,10 +157,8 @@ fn form_urlencoded(body: &str) -> Vec<(String, String)> {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
         (decode(name), decode(value))
     };
-    body.split('&')
-        .filter(|p| !p.is_empty())
-        .map(pair)
-        .collect()
+    let pairs = body.split('&').filter(|p| !p.is_empty());
+    pairs.map(pair).collect()
 }
 
 pub(crate) fn field(form: &[(String, String)], name: &str) -> Option<String> {
@@ -261,10 +258,8 @@ fn client_secret_jwt_verifies_with_the_secret() {
     let server = TokenServer::start();
     let secret = "a-shared-secret-of-32-bytes-or-more!";
     let config = TokenConfig::new(&server.url, creds(secret));
-    let source = config
-        .with_client_key(ClientKey::client_secret_jwt())
-        .build()
-        .unwrap();
+    let config = config.with_client_key(ClientKey::client_secret_jwt());
+    let source = config.build().unwrap();
     source.token().unwrap();
     let forms = server.forms();
     let (header, _, input, signature) = assertion_of(&forms[0], &server.url);
@@ -326,9 +321,8 @@ fn a_file_assertion_rewritten_between_requests_is_sent_as_its_new_content() {
 fn twenty_six_hours(client_key: ClientKey, path: &Path) {
     let server = TokenServer::start();
     server.seen.lock().unwrap().expires_in = 24 * 3600;
-    let config = server
-        .config(client_key)
-        .with_refresh_margin(Duration::ZERO);
+    let config = server.config(client_key);
+    let config = config.with_refresh_margin(Duration::ZERO);
     let source = config.with_test_clock(clock()).build().unwrap();
     let mut failures = 0;
     for hour in 0..=26 {
@@ -383,9 +377,8 @@ fn an_unusable_assertion_is_a_typed_error_and_nothing_is_sent() {
     let dir = temp_dir("assertion-bad");
     let server = TokenServer::start();
     let fails = |client_key: ClientKey| {
-        let config = server
-            .config(client_key)
-            .with_timeout(Duration::from_secs(1));
+        let config = server.config(client_key);
+        let config = config.with_timeout(Duration::from_secs(1));
         let source = config.build().unwrap();
         let started = std::time::Instant::now();
         let error = source.token().unwrap_err();
@@ -439,12 +432,8 @@ fn assertions_and_keys_stay_out_of_errors_and_debug() {
     assert!(!format!("{config:?} {source:?}").contains("c2lnbmF0dXJl"));
     let pem = key("rsa.pem");
     let line = |pem: Vec<u8>, n| {
-        String::from_utf8(pem)
-            .unwrap()
-            .lines()
-            .nth(n)
-            .unwrap()
-            .to_owned()
+        let text = String::from_utf8(pem).unwrap();
+        text.lines().nth(n).unwrap().to_owned()
     };
     let body = line(pem.clone(), 2);
     let signed = ClientKey::private_key_jwt(&pem).unwrap();
@@ -501,20 +490,17 @@ pub(crate) fn mtls_server() -> Arc<rustls::ServerConfig> {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(&key("ca.pem")).unwrap())
-        .unwrap();
+    let ca = CertificateDer::from_pem_slice(&key("ca.pem")).unwrap();
+    roots.add(ca).unwrap();
     let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider;
     let verifier = verifier(Arc::new(roots), provider.clone()).build().unwrap();
     let chain = CertificateDer::pem_slice_iter(&key("server.pem")).collect::<Result<Vec<_>, _>>();
     let chain = chain.unwrap();
     let server_key = PrivateKeyDer::from_pem_slice(&key("server.key")).unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, server_key)
-        .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider);
+    let config = config.with_safe_default_protocol_versions().unwrap();
+    let config = config.with_client_cert_verifier(verifier);
+    let config = config.with_single_cert(chain, server_key).unwrap();
     Arc::new(config)
 }
 
@@ -564,19 +550,16 @@ fn a_bad_or_mismatched_client_certificate_is_a_config_error_at_build() {
             &good,
         ),
     ] {
-        let error = TlsSettings::new()
-            .with_client_cert(chain, private)
-            .unwrap_err();
+        let error = TlsSettings::new().with_client_cert(chain, private);
+        let error = error.unwrap_err();
         assert!(matches!(error, Error::Config(_)), "{error:?}");
     }
     let no_roots = TlsSettings::new().with_root_certs(b"none");
     assert!(matches!(no_roots, Err(Error::Config(_))));
     // tls_client_auth without a certificate to present, and TLS settings with an agent.
     let config = TokenConfig::new("https://a.example/token", creds(""));
-    let no_cert = config
-        .clone()
-        .with_client_key(ClientKey::tls_client_auth())
-        .build();
+    let no_cert = config.clone().with_client_key(ClientKey::tls_client_auth());
+    let no_cert = no_cert.build();
     assert!(matches!(no_cert, Err(Error::Config(_))));
     let with_tls = config.clone().with_tls(TlsSettings::new());
     let with_agent = with_tls
@@ -633,9 +616,8 @@ fn a_token_for_a_client_certificate_is_shared_through_the_disk() {
     let source = || {
         let cache = apiauth::DiskCache::open(dir.join("apiauth")).unwrap();
         let config = TokenConfig::new(server.token_url(), Credentials::new("id", "").unwrap());
-        let config = config
-            .with_client_key(ClientKey::tls_client_auth())
-            .with_tls(client_cert());
+        let config = config.with_client_key(ClientKey::tls_client_auth());
+        let config = config.with_tls(client_cert());
         config.with_disk_cache(cache).build().unwrap()
     };
     assert_eq!(secret_of(&source()), "T");

@@ -40,7 +40,7 @@ use std::ops::Deref;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Barrier};
 use std::thread;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use apiauth::{
     ApiClient, Auth, Credentials, EndpointError, Error, TokenConfig, TokenScheme, TokenSource,
@@ -283,11 +283,8 @@ pub fn read_request(stream: &mut impl Read) -> String {
         let text = String::from_utf8_lossy(&request).into_owned();
         if let Some((head, body)) = text.split_once("\r\n\r\n") {
             let length = |l: &str| {
-                l.to_ascii_lowercase()
-                    .strip_prefix("content-length:")?
-                    .trim()
-                    .parse()
-                    .ok()
+                let line = l.to_ascii_lowercase();
+                line.strip_prefix("content-length:")?.trim().parse().ok()
             };
             if body.len() >= head.lines().find_map(length).unwrap_or(0) {
                 return text;
@@ -327,10 +324,7 @@ pub fn rfc_token(token: &str, expires_in: u64) -> Value {
 
 /// An unsigned JWT whose `exp` is `from_now` ahead of the wall clock.
 pub fn jwt_expiring_in(from_now: Duration) -> (String, u64) {
-    let exp = (SystemTime::now() + from_now)
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let exp = (UNIX_EPOCH.elapsed().unwrap() + from_now).as_secs();
     let claims = URL_SAFE_NO_PAD.encode(format!(r#"{{"sub":"client","exp":{exp}}}"#));
     (format!("eyJhbGciOiJSUzI1NiJ9.{claims}.c2lnbmF0dXJl"), exp)
 }
@@ -418,10 +412,7 @@ pub const PROXY_VARIABLES: [&str; 4] = ["ALL_PROXY", "HTTP_PROXY", "http_proxy",
 
 /// Seconds since 1970 by the wall clock.
 pub fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+    UNIX_EPOCH.elapsed().unwrap().as_secs()
 }
 
 /// `http://127.0.0.1:PORT{path}` on a port that was just free and is closed again: a

@@ -30,9 +30,8 @@ impl Drop for Mounted {
 fn full_tmpfs() -> Option<Mounted> {
     let dir = temp_dir("full-disk");
     let mut mount = Command::new("mount");
-    let mount = mount
-        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
-        .arg(&dir);
+    let mount = mount.args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"]);
+    let mount = mount.arg(&dir);
     if !mount.status().is_ok_and(|s| s.success()) {
         let ci = std::env::var_os("CI").is_some();
         assert!(!ci, "CI must be able to mount a tmpfs");
@@ -114,17 +113,15 @@ fn a_slow_holder_that_progresses_keeps_single_flight() {
         let body = r#"{"access_token":"T","expires_in":3600}"#;
         thread::sleep(Duration::from_millis(1800));
         let head = format!("{OK}\r\ncontent-length: {}\r\n\r\n", body.len());
-        let _ = stream
-            .write_all(head.as_bytes())
-            .and_then(|()| stream.flush());
+        let sent = stream.write_all(head.as_bytes());
+        let _ = sent.and_then(|()| stream.flush());
         thread::sleep(Duration::from_millis(1800));
         let _ = stream.write_all(body.as_bytes());
     });
     let cache = DiskCache::open(temp_dir("slow-holder").join("apiauth")).unwrap();
     let config = TokenConfig::new(endpoint.url(), Credentials::new("id", "s3cr3t").unwrap());
-    let config = config
-        .with_timeout(Duration::from_secs(2))
-        .with_disk_cache(cache);
+    let config = config.with_timeout(Duration::from_secs(2));
+    let config = config.with_disk_cache(cache);
     // A source of its own for each thread, as a process has.
     let tokens = on_threads(4, move || secret_of(&config.clone().build().unwrap()));
     assert_eq!(tokens, ["T"; 4]);

@@ -83,10 +83,8 @@ fn events_are_logged_without_secrets() {
     let lines = capture.0.lock().unwrap().clone();
     let mine: Vec<&String> = lines.iter().filter(|l| l.contains("log-client")).collect();
     let has = |level: &str, text: &str| {
-        let found = mine
-            .iter()
-            .any(|l| l.starts_with(level) && l.contains(text));
-        assert!(found, "{level} {text}: {mine:#?}");
+        let logged = |l: &&String| l.starts_with(level) && l.contains(text);
+        assert!(mine.iter().any(logged), "{level} {text}: {mine:#?}");
     };
     has("INFO", "token fetched from http://127.0.0.1");
     has("DEBUG", "read from the store");

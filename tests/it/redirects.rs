@@ -108,17 +108,14 @@ fn a_307_resends_the_body_and_a_303_becomes_a_get() {
         then.status(303).header("location", "/v1/result");
     });
     let result = api.mock(|when, then| {
-        let when = when
-            .method(GET)
-            .path("/v1/result")
-            .header("authorization", "Bearer T");
+        let when = when.method(GET).path("/v1/result");
+        let when = when.header("authorization", "Bearer T");
         when.header_missing("content-type");
         then.status(200).body("done");
     });
     let client = api.client(TokenScheme::Bearer).0;
-    let request = Request::post(api.url("/v1/upload"))
-        .body("payload")
-        .unwrap();
+    let request = Request::post(api.url("/v1/upload"));
+    let request = request.body("payload").unwrap();
     let mut response = client.run(request).unwrap();
     assert_eq!(response.body_mut().read_to_string().unwrap(), "done");
     let calls = [temporary.calls(), resent.calls(), result.calls()];

@@ -132,17 +132,13 @@ fn a_too_short_lived_refresh_never_replaces_a_valid_token() {
         0 => reply(200, r#"{"access_token":"A","expires_in":600}"#),
         _ => {
             // `exp` less than a second after the host's clock (moved 400 s) at the answer.
-            let secs = (now() + offset)
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_secs();
+            let secs = (now() + offset).duration_since(UNIX_EPOCH);
+            let secs = secs.unwrap().as_secs();
             let (jwt, _) = jwt_expiring_in(Duration::ZERO);
             let claims = format!(r#"{{"sub":"client","exp":{}}}"#, secs + 1);
             let claims = base64::Engine::encode(&base64::prelude::BASE64_URL_SAFE_NO_PAD, claims);
-            let jwt = jwt
-                .split('.')
-                .enumerate()
-                .map(|(i, p)| if i == 1 { &claims } else { p });
+            let parts = jwt.split('.').enumerate();
+            let jwt = parts.map(|(i, p)| if i == 1 { &claims } else { p });
             reply(
                 200,
                 json!({"access_token": jwt.collect::<Vec<_>>().join(".")}),

@@ -73,10 +73,8 @@ fn a_stale_token_in_the_store_is_served_at_once_while_another_process_refreshes_
         let cache = apiauth::DiskCache::open(dir.join("apiauth")).unwrap();
         let config = TokenConfig::new(server.url(), creds()).with_disk_cache(cache);
         let config = config.with_test_clock(clock());
-        config
-            .with_timeout(Duration::from_secs(30))
-            .build()
-            .unwrap()
+        let config = config.with_timeout(Duration::from_secs(30));
+        config.build().unwrap()
     };
     assert_eq!(secret_of(&process()), "A");
     // 55 minutes on: the hour's token is stale (refreshed 5 minutes before it expires).

@@ -91,12 +91,9 @@ fn generic_server_gets_scopes_params_and_either_basic_encoding() {
         });
         let creds = Credentials::new("aaa/;&", "a:b+c% x").unwrap();
         let source = TokenConfig::new(server.token_url(), creds);
-        let source = source
-            .with_client_auth(ClientAuth::Basic(encoding))
-            .with_scope("read");
-        let source = source
-            .with_scope("write:all")
-            .with_param("audience", "https://api.example");
+        let source = source.with_client_auth(ClientAuth::Basic(encoding));
+        let source = source.with_scope("read").with_scope("write:all");
+        let source = source.with_param("audience", "https://api.example");
         assert_eq!(secret_of(&source.build().unwrap()), "tok");
         mock.assert_calls(1);
     }

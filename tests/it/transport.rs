@@ -35,16 +35,14 @@ fn basic() -> ApiClient {
 fn the_callers_agent_reaches_motorweb_token_requests_and_api_calls() {
     let server = TokenServer::start();
     let token = server.mock(|when, then| {
-        when.method(POST)
-            .path("/auth/v1/token")
-            .header("user-agent", AGENT);
+        let when = when.method(POST).path("/auth/v1/token");
+        when.header("user-agent", AGENT);
         then.status(200).json_body(rfc_token("T", 3600));
     });
     let api = server.mock(|when, then| {
-        let when = when
-            .path("/market-data/v1/vehicles/plate/ABC")
-            .header("user-agent", AGENT);
-        when.header("authorization", "Bearer T");
+        let when = when.path("/market-data/v1/vehicles/plate/ABC");
+        when.header("user-agent", AGENT)
+            .header("authorization", "Bearer T");
         then.status(200).json_body(json!({"ok": true}));
     });
     let source = motorweb_at(&server.base_url(), creds()).with_agent(agent());
@@ -61,17 +59,15 @@ fn the_callers_agent_reaches_motorweb_token_requests_and_api_calls() {
 fn the_callers_agent_reaches_my_connected_fleet_token_requests_and_api_calls() {
     let server = TokenServer::start();
     let token = server.mock(|when, then| {
-        let when = when
-            .method(POST)
-            .path("/masternauth-oauth/oauth/accessToken");
+        let when = when.method(POST);
+        let when = when.path("/masternauth-oauth/oauth/accessToken");
         when.header("user-agent", AGENT);
         then.status(200).json_body(mcf_token("T", 3600));
     });
     let jobs = server.mock(|when, then| {
-        let when = when
-            .path("/job-management/v1/customer/42/jobs")
-            .header("user-agent", AGENT);
-        when.header("x-connect-token", "TOKEN T");
+        let when = when.path("/job-management/v1/customer/42/jobs");
+        when.header("user-agent", AGENT)
+            .header("x-connect-token", "TOKEN T");
         then.status(200).json_body(json!([]));
     });
     let base = server.base_url();
@@ -212,10 +208,8 @@ fn each_error_names_its_side_url_and_cause() {
     let silent = crate::fixture::silent();
     let silent_url = silent.url();
     let limit = Some(Duration::from_millis(150));
-    let quick: Agent = Agent::config_builder()
-        .timeout_recv_response(limit)
-        .build()
-        .into();
+    let quick = Agent::config_builder().timeout_recv_response(limit);
+    let quick: Agent = quick.build().into();
     let config = TokenConfig::new(silent_url, creds()).with_agent(quick);
     let e = transport(config.build().unwrap().token());
     let expected = (Side::TokenEndpoint, Cause::TimedOut { after: limit });
@@ -336,9 +330,8 @@ fn no_proxy_carries_a_loopback_request_whatever_the_agent() {
     for (n, variable) in PROXY_VARIABLES.into_iter().enumerate() {
         let urls = format!("{} {}", tokens.url(), api.url());
         let mut child = std::process::Command::new(std::env::current_exe().unwrap());
-        let child = child
-            .args([this, "--exact", "--test-threads=1"])
-            .env_clear();
+        let child = child.args([this, "--exact", "--test-threads=1"]);
+        let child = child.env_clear();
         let child = child.env(variable, &proxy).env("APIAUTH_TEST_URLS", urls);
         let child = child.output().unwrap();
         let stdout = String::from_utf8_lossy(&child.stdout);

@@ -4,20 +4,17 @@ use super::*;
 
 /// The `cache list` lines with the timestamp (4th field) checked and replaced by `<at>`.
 fn listed(user: &User) -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    (user.ok("cache list").lines())
-        .map(|line| {
-            let mut fields: Vec<&str> = line.split(' ').collect();
-            assert_eq!(fields.len(), 5, "{line}");
-            let at = unix_seconds(fields[3]).unwrap_or_else(|| panic!("{line}"));
-            assert!(at.abs_diff(now + 3600) <= 5, "{line}");
-            fields[3] = "<at>";
-            fields.join(" ") + "\n"
-        })
-        .collect()
+    let now = now_secs();
+    let listing = user.ok("cache list");
+    let lines = listing.lines().map(|line| {
+        let mut fields: Vec<&str> = line.split(' ').collect();
+        assert_eq!(fields.len(), 5, "{line}");
+        let at = unix_seconds(fields[3]).unwrap_or_else(|| panic!("{line}"));
+        assert!(at.abs_diff(now + 3600) <= 5, "{line}");
+        fields[3] = "<at>";
+        fields.join(" ") + "\n"
+    });
+    lines.collect()
 }
 
 #[test]

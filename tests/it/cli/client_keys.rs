@@ -14,9 +14,7 @@ fn token(user: &User, server: &TokenServer, more: &str) -> (String, String, Opti
         server.url
     );
     let user = user.with_env("APIAUTH_CLIENT_ID", "my-client");
-    let out = user
-        .without("APIAUTH_CLIENT_SECRET")
-        .run(&args.split(' ').collect::<Vec<_>>());
+    let out = user.without("APIAUTH_CLIENT_SECRET").run(&args);
     (
         String::from_utf8_lossy(&out.stdout).into(),
         stderr(&out),

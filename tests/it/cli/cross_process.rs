@@ -9,9 +9,8 @@ fn sixteen_processes_on_a_cold_cache_make_one_request() {
     let mock = server.mock(|when, then| {
         when.method(POST).path("/token");
         let token = rfc_token("SHARED", 3600);
-        then.status(200)
-            .json_body(token)
-            .delay(Duration::from_millis(300));
+        let then = then.status(200).json_body(token);
+        then.delay(Duration::from_millis(300));
     });
     let args = generic("header", &server.token_url());
     let spawn = |_| user.command(&args).stdout(Stdio::piped()).spawn().unwrap();
@@ -31,10 +30,8 @@ fn the_cache_is_private_and_never_holds_the_secret() {
     user.ok(&generic("token", &url));
     let mode = |path: &Path| fs::metadata(path).unwrap().mode() & 0o777;
     assert_eq!(mode(&user.cache_dir()), 0o700);
-    let files: Vec<_> = fs::read_dir(user.cache_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let files = fs::read_dir(user.cache_dir()).unwrap();
+    let files: Vec<_> = files.map(|e| e.unwrap().path()).collect();
     assert_eq!(files.len(), 2, "{files:?}"); // the entry and its lock
     for file in &files {
         assert_eq!(mode(file), 0o600, "{file:?}");
@@ -186,9 +183,8 @@ fn a_cached_token_serves_only_the_secret_that_fetched_it() {
     let server = TokenServer::start();
     let answer = |secret: &str, status: u16, body: Value| {
         server.mock(|when, then| {
-            when.method(POST)
-                .path("/token")
-                .header("authorization", basic(secret));
+            let when = when.method(POST).path("/token");
+            when.header("authorization", basic(secret));
             then.status(status).json_body(body);
         })
     };
@@ -200,9 +196,8 @@ fn a_cached_token_serves_only_the_secret_that_fetched_it() {
     let written = fs::read(&entry).unwrap();
 
     // A wrong secret is sent, and refused; the entry of the right one is left as it was.
-    let out = user
-        .with_env("APIAUTH_CLIENT_SECRET", "WRONG-s3cr3t")
-        .run(&args);
+    let mistyped = user.with_env("APIAUTH_CLIENT_SECRET", "WRONG-s3cr3t");
+    let out = mistyped.run(&args);
     assert_eq!((out.status.code(), out.stdout.len()), (Some(3), 0));
     let url = server.token_url();
     let rejected = format!(

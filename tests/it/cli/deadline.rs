@@ -40,12 +40,8 @@ fn the_body_reaches_stdout_as_it_arrives() {
     let user = User::new("request-stream", "id", "secret");
     let mut child = user.spawn(&request_args(&server.token_url(), &base, ""));
     let mut first = [0; 5];
-    child
-        .stdout
-        .as_mut()
-        .unwrap()
-        .read_exact(&mut first)
-        .unwrap();
+    let stdout = child.stdout.as_mut().unwrap();
+    stdout.read_exact(&mut first).unwrap();
     assert_eq!(&first, b"part1");
     read_first.send(()).unwrap();
     let out = child.wait_with_output().unwrap();

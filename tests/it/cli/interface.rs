@@ -195,8 +195,8 @@ fn verbose_logs_without_secrets() {
     let jwt = "eyJhbGciOiJub25lIn0.e30.VERYSECRETTOKEN";
     let token = server.mock(|when, then| {
         when.method(POST).path("/auth/v1/token");
-        then.status(200)
-            .json_body(json!({"access_token": jwt, "expires_in": 3599}));
+        let answer = json!({"access_token": jwt, "expires_in": 3599});
+        then.status(200).json_body(answer);
     });
     let api = server.answer(&format!(
         "* /v1/secret-path authorization: Bearer {jwt} => 200 ok"
@@ -262,11 +262,8 @@ fn a_closed_stdout_is_exit_1_with_nothing_on_stderr() {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader); // the reader is gone before anything is written: EPIPE
     let mut command = user.command(&generic("token", &server.token_url()));
-    let out = command
-        .stdout(writer)
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
+    let out = command.stdout(writer).stderr(Stdio::piped());
+    let out = out.output().unwrap();
     assert_eq!((out.status.code(), stderr(&out).as_str()), (Some(1), ""));
     mock.assert_calls(1);
 }

@@ -170,8 +170,8 @@ impl User {
         let dir = fs::read_dir(self.cache_dir()).unwrap();
         let paths = dir.map(|e| e.unwrap().path());
         let json = |p: &PathBuf| serde_json::from_slice(&fs::read(p).ok()?).ok();
-        paths
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        let records = paths.filter(|p| p.extension().is_some_and(|e| e == "json"));
+        records
             .filter(|p| json(p).is_none_or(|record| select(&record)))
             .collect()
     }
@@ -239,11 +239,10 @@ pub fn mcf_mock(server: &MockServer) -> Mock<'_> {
     let mut answer = mcf_token(MCF_TOKEN, 2591999);
     answer["token_type"] = json!("bearer");
     server.mock(|when, then| {
-        let when = when
-            .method(POST)
-            .path("/masternauth-oauth/oauth/accessToken");
-        when.header("authorization", MCF_BASIC)
-            .body("grant_type=client_credentials");
+        let when = when.method(POST);
+        let when = when.path("/masternauth-oauth/oauth/accessToken");
+        let when = when.header("authorization", MCF_BASIC);
+        when.body("grant_type=client_credentials");
         then.status(200).json_body(answer);
     })
 }

@@ -39,18 +39,14 @@ fn data_from_stdin_is_sent_and_resent_on_the_retry() {
     let (tokens, api) = (numbered_tokens(), MockServer::start());
     let body = "{\"name\":\"job 1\",\"bytes\":\"\u{e9}\\n\"}";
     let first = api.mock(|when, then| {
-        let when = when
-            .method(POST)
-            .path("/v1/jobs")
-            .header("authorization", "Bearer T1");
+        let when = when.method(POST).path("/v1/jobs");
+        let when = when.header("authorization", "Bearer T1");
         when.header("content-type", "application/json").body(body);
         then.status(401);
     });
     let second = api.mock(|when, then| {
-        let when = when
-            .method(POST)
-            .path("/v1/jobs")
-            .header("authorization", "Bearer T2");
+        let when = when.method(POST).path("/v1/jobs");
+        let when = when.header("authorization", "Bearer T2");
         when.body(body);
         then.status(201).body("created");
     });
@@ -93,9 +89,8 @@ fn my_connected_fleet_request_with_each_apis_header() {
     let bearer = format!("authorization: Bearer {MCF_TOKEN}");
     let tire = server.answer(&format!("GET {prefix}/tire/events {bearer} => 200 tires"));
     let jobs = server.mock(|when, then| {
-        let when = when
-            .method(GET)
-            .path("/job-management/v1/customer/12345/jobs");
+        let when = when.method(GET);
+        let when = when.path("/job-management/v1/customer/12345/jobs");
         let when = when.header("x-connect-token", format!("TOKEN {MCF_TOKEN}"));
         when.header_missing("authorization");
         then.status(200).body("jobs");

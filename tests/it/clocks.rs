@@ -151,10 +151,8 @@ mod cli {
     use crate::fixture::now_secs;
 
     fn header(user: &User, server: &Skewed) -> std::process::Output {
-        user.run(&format!(
-            "{} --format json",
-            generic("-v header", server.url())
-        ))
+        let header = generic("-v header", server.url());
+        user.run(&format!("{header} --format json"))
     }
 
     #[test]

@@ -141,10 +141,8 @@ fn a_rejected_token_never_comes_back_from_disk() {
     // Every request gets a new token; a second thread keeps asking for tokens, so that a
     // fetch may read the entry while a rejection removes it.
     let server = Server::start(|n| {
-        reply(
-            200,
-            format!(r#"{{"access_token":"T{n}","expires_in":100000000}}"#),
-        )
+        let answer = format!(r#"{{"access_token":"T{n}","expires_in":100000000}}"#);
+        reply(200, answer)
     });
     let cache = DiskCache::open(temp_dir("disk-reject-race").join("apiauth")).unwrap();
     let config = TokenConfig::new(server.url(), crate::fixture::creds()).with_disk_cache(cache);

@@ -64,10 +64,8 @@ fn a_thirty_day_token_survives_fifteen_days_of_outage() {
 #[test]
 fn an_hours_token_costs_at_most_1_1_requests_an_hour() {
     let server = Server::start(|n| {
-        reply(
-            200,
-            json!({"access_token": format!("T{n}"), "expires_in": 3599}),
-        )
+        let answer = json!({"access_token": format!("T{n}"), "expires_in": 3599});
+        reply(200, answer)
     });
     let clock = TestClock::new();
     let source = source_at(server.url(), &clock);
@@ -139,10 +137,8 @@ fn a_too_short_lived_refresh_never_replaces_a_valid_token() {
             let claims = base64::Engine::encode(&base64::prelude::BASE64_URL_SAFE_NO_PAD, claims);
             let parts = jwt.split('.').enumerate();
             let jwt = parts.map(|(i, p)| if i == 1 { &claims } else { p });
-            reply(
-                200,
-                json!({"access_token": jwt.collect::<Vec<_>>().join(".")}),
-            )
+            let jwt = jwt.collect::<Vec<_>>().join(".");
+            reply(200, json!({"access_token": jwt}))
         }
     });
     let source = source_at(server.url(), &clock);

@@ -9,10 +9,8 @@ use crate::client_key::{TokenServer, field, key, mtls_server, parts};
 /// spaces), run by client `my-client` with no secret in the environment: stdout, stderr
 /// and the exit code.
 fn token(user: &User, server: &TokenServer, more: &str) -> (String, String, Option<i32>) {
-    let args = format!(
-        "token -vv --no-cache --provider generic --token-url {} {more}",
-        server.url
-    );
+    let token = generic("token -vv --no-cache", &server.url);
+    let args = format!("{token} {more}");
     let user = user.with_env("APIAUTH_CLIENT_ID", "my-client");
     let out = user.without("APIAUTH_CLIENT_SECRET").run(&args);
     (
@@ -84,10 +82,8 @@ fn assertions_from_a_file_and_from_a_command_without_a_shell() {
     let (user, server) = (User::new("assertion", "", ""), TokenServer::start());
     let file = user.home.join("assertion");
     fs::write(&file, "from-the-file\n").unwrap();
-    let more = format!(
-        "--client-auth assertion --client-assertion-file {}",
-        file.display()
-    );
+    let file = file.display();
+    let more = format!("--client-auth assertion --client-assertion-file {file}");
     assert_eq!(token(&user, &server, &more).0, "tok-0\n");
     // Each argument as given: a shell would expand `$HOME` and stop at `;`.
     let arg = "--client-assertion-arg";
@@ -106,10 +102,8 @@ fn a_refused_assertion_stays_out_of_the_message() {
     server.seen.lock().unwrap().accept = Some("another".into());
     let file = user.home.join("assertion");
     fs::write(&file, "eyJ.c2lnbmF0dXJl.x").unwrap();
-    let more = format!(
-        "--client-auth assertion --client-assertion-file {}",
-        file.display()
-    );
+    let file = file.display();
+    let more = format!("--client-auth assertion --client-assertion-file {file}");
     let (stdout, stderr, exit) = token(&user, &server, &more);
     let actual = (stdout.as_str(), exit, server.hits());
     assert_eq!(actual, ("", Some(3), 1), "{stderr}");

@@ -149,11 +149,9 @@ fn refresh_replaces_the_cached_token() {
 fn no_cache_fetches_every_time_and_writes_nothing() {
     let (server, user) = start("no-cache");
     let mock = server.token("N", 3600);
+    let token = generic("token", &server.token_url());
     for _ in 0..3 {
-        user.ok(&format!(
-            "{} --no-cache",
-            generic("token", &server.token_url())
-        ));
+        user.ok(&format!("{token} --no-cache"));
     }
     mock.assert_calls(3);
     assert!(!user.cache_dir().exists());

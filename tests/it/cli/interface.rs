@@ -70,10 +70,8 @@ fn motorweb_header_sends_the_credentials_in_the_body() {
         let answer = json!({"token_type": "Bearer", "access_token": jwt, "expires_in": "3599"});
         then.status(200).json_body(answer);
     });
-    let args = format!(
-        "header --provider motorweb --base-url {}",
-        server.base_url()
-    );
+    let base = server.base_url();
+    let args = format!("header --provider motorweb --base-url {base}");
     assert_eq!(user.ok(&args), format!("Authorization: Bearer {jwt}\n"));
     // The JWT's exp (30 min), not expires_in (1 h), is the expiry.
     let json = user.ok(&format!("{args} --format json"));
@@ -126,10 +124,8 @@ fn exit_codes() {
     let server = TokenServer::start();
     let user = User::new("exit-codes", "id", "s3cr3t-value");
     let run = |url: &str| {
-        user.run(&format!(
-            "{} --no-cache --timeout 0.3",
-            generic("token", url)
-        ))
+        let token = generic("token", url);
+        user.run(&format!("{token} --no-cache --timeout 0.3"))
     };
     let generic = |path: &str| run(&server.url(path));
     server.answer(r#"* /rejected => 401 {"error":"invalid_client"}"#);
@@ -198,20 +194,17 @@ fn verbose_logs_without_secrets() {
         let answer = json!({"access_token": jwt, "expires_in": 3599});
         then.status(200).json_body(answer);
     });
-    let api = server.answer(&format!(
-        "* /v1/secret-path authorization: Bearer {jwt} => 200 ok"
-    ));
+    let api = format!("* /v1/secret-path authorization: Bearer {jwt} => 200 ok");
+    let api = server.answer(&api);
     let basic = "d21VQjZqbjE6bXctczNjcjN0LXZhbHVl"; // base64("wmUB6jn1:mw-s3cr3t-value")
-    let core_api = server.answer(&format!(
-        "* /v1/core authorization: Basic {basic} => 200 core"
-    ));
+    let core_api = format!("* /v1/core authorization: Basic {basic} => 200 core");
+    let core_api = server.answer(&core_api);
     let (user, base) = (User::new("verbose", id, secret), server.base_url());
     let motorweb = format!("--provider motorweb --base-url {base} --no-cache");
     let header = user.run(&format!("-vv header {motorweb}"));
     let request = user.run(&format!("request -vv {motorweb} /v1/secret-path"));
-    let core = user.run(&format!(
-        "-vv request --provider my-connected-fleet --api core --api-base-url {base} /v1/core"
-    ));
+    let core = "-vv request --provider my-connected-fleet --api core --api-base-url";
+    let core = user.run(&format!("{core} {base} /v1/core"));
     for out in [&header, &request, &core] {
         let err = stderr(out);
         assert_eq!(code(out), Some(0), "{err}");

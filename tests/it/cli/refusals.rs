@@ -180,10 +180,8 @@ fn credentials_come_from_a_private_file_or_the_environment() {
     let text =
         "# apiauth\nexport APIAUTH_CLIENT_ID=file-id\nAPIAUTH_CLIENT_SECRET=\"file-secret\"\n";
     write(&file, text, 0o644);
-    let token = format!(
-        "{} --client-auth basic-raw",
-        generic("token", &server.token_url())
-    );
+    let token = generic("token", &server.token_url());
+    let token = format!("{token} --client-auth basic-raw");
     let args = format!("{token} --credentials-file {}", file.display());
     let open = "credentials file: other users can read or write it (mode 644); chmod 600 it";
     refused(&user, &args, open);

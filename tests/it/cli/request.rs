@@ -12,9 +12,8 @@ fn motorweb_request_retries_once_with_a_new_token_after_a_401() {
     let (tokens, api) = (numbered_tokens(), TokenServer::start());
     let path = "/market-data/v1/vehicles/plate/ABC123";
     let answer = |token: &str, reply: &str| {
-        api.answer(&format!(
-            "GET {path} authorization: Bearer {token} => {reply}"
-        ))
+        let spec = format!("GET {path} authorization: Bearer {token} => {reply}");
+        api.answer(&spec)
     };
     let rejected = answer("T1", "401 invalid_access_token");
     let plate = r#"{"plate":"ABC123"}"#;
@@ -83,9 +82,8 @@ fn my_connected_fleet_request_with_each_apis_header() {
     let user = User::new("request-mcf", "clientId", "clientSecret");
     let token = mcf_mock(&server);
     let prefix = "/connect-webservices/services/public/v1/customer/12345";
-    let core = server.answer(&format!(
-        "GET {prefix}/tracking/live authorization: {MCF_BASIC} => 200 live"
-    ));
+    let core = format!("GET {prefix}/tracking/live authorization: {MCF_BASIC} => 200 live");
+    let core = server.answer(&core);
     let bearer = format!("authorization: Bearer {MCF_TOKEN}");
     let tire = server.answer(&format!("GET {prefix}/tire/events {bearer} => 200 tires"));
     let jobs = server.mock(|when, then| {
@@ -125,10 +123,8 @@ fn a_non_2xx_answer_prints_its_body_and_exits_7() {
     server.token("A", 3600);
     let missing = server.answer("* /v1/things/9 => 404 {\"error\":\"no such thing\"}");
     let base = server.base_url();
-    let out = user.run(&format!(
-        "{} /v1/things/9",
-        request(&server.token_url(), &base)
-    ));
+    let common = request(&server.token_url(), &base);
+    let out = user.run(&format!("{common} /v1/things/9"));
     assert_eq!(code(&out), Some(7));
     assert_eq!(out.stdout, b"{\"error\":\"no such thing\"}");
     // The method and the URL that answered: a wrong path shows at once.
@@ -199,9 +195,8 @@ fn my_connected_fleet_base_url_moves_the_apis_with_the_token_endpoint() {
     let server = TokenServer::start();
     let user = User::new("request-mcf-base", "clientId", "clientSecret");
     let token = mcf_mock(&server);
-    let api = server.answer(&format!(
-        "* /tacho/v1/x authorization: Bearer {MCF_TOKEN} => 200 here"
-    ));
+    let api = format!("* /tacho/v1/x authorization: Bearer {MCF_TOKEN} => 200 here");
+    let api = server.answer(&api);
     let base = server.base_url();
     let args =
         format!("request --provider my-connected-fleet --api tacho --base-url {base} /tacho/v1/x");
@@ -229,9 +224,8 @@ fn a_proxy_in_the_environment_never_carries_a_loopback_request() {
 fn a_401_to_basic_says_the_api_refused_the_credentials_and_exits_3() {
     let server = TokenServer::start();
     let user = User::new("request-core-401", "clientId", "clientSecret");
-    let core = server.answer(&format!(
-        "* /v1/core authorization: {MCF_BASIC} => 401 bad credentials"
-    ));
+    let core = format!("* /v1/core authorization: {MCF_BASIC} => 401 bad credentials");
+    let core = server.answer(&core);
     let base = server.base_url();
     let mcf = "request --provider my-connected-fleet --api core";
     let out = user.run(&format!("{mcf} --api-base-url {base} /v1/core?x=1"));
@@ -250,9 +244,8 @@ fn a_path_without_an_api_base_url_names_the_provider_in_use() {
     let (server, user) = start("request-no-api-base");
     let sent = server.any(200, json!({}));
     let url = server.token_url();
-    let out = user.run(&format!(
-        "request --provider motorweb --token-url {url} /v1/x"
-    ));
+    let motorweb = format!("request --provider motorweb --token-url {url} /v1/x");
+    let out = user.run(&motorweb);
     assert_eq!(code(&out), Some(2));
     let motorweb = "apiauth: a path needs --api-base-url (or --env or --base-url) with --provider \
                     motorweb (see apiauth --help)\n";

@@ -33,10 +33,8 @@ fn an_api_that_refuses_every_token_costs_a_request_per_backoff_window() {
     let refused = api.answer("GET /v1/things => 401 not enabled for this account");
     let user = User::new("always-401", "id", "s3cr3t");
     let (token_url, base) = (tokens.url(), api.base_url());
-    let args = format!(
-        "{} --api-base-url {base} /v1/things",
-        generic("request", token_url)
-    );
+    let request = generic("request", token_url);
+    let args = format!("{request} --api-base-url {base} /v1/things");
     for run in 0..30 {
         let out = user.run(&args);
         assert_eq!(out.status.code(), Some(7), "run {run}: {}", stderr(&out));

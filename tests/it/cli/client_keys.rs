@@ -135,20 +135,13 @@ fn key_files_open_to_others_are_refused_unread() {
     mkfifo(&fifo);
     let open = "other users can read or write it";
     let writable_ca = user.key_file("ca.pem", 0o666);
+    let (rsa, fifo) = (user.key_file("rsa.pem", 0o640), fifo.to_str().unwrap());
+    let ca_666 = "--cacert: other users can write it (mode 666)";
     for (more, message) in [
-        (
-            pkjwt(&user.key_file("rsa.pem", 0o640)),
-            format!("--private-key: {open} (mode 640)"),
-        ),
-        (
-            pkjwt(fifo.to_str().unwrap()),
-            "--private-key: not a regular file".into(),
-        ),
+        (pkjwt(&rsa), format!("--private-key: {open} (mode 640)")),
+        (pkjwt(fifo), "--private-key: not a regular file".into()),
         (tls(&key(0o604), &ca), format!("--key: {open} (mode 604)")),
-        (
-            tls(&key(0o600), &writable_ca),
-            "--cacert: other users can write it (mode 666)".into(),
-        ),
+        (tls(&key(0o600), &writable_ca), ca_666.into()),
     ] {
         let chmod = if message.contains(open) {
             "; chmod 600 it"
@@ -185,7 +178,8 @@ fn tls_client_auth_presents_the_certificate_to_the_token_endpoint_and_the_api() 
     let user = user.with_env("APIAUTH_CLIENT_ID", "my-client");
     let user = user.without("APIAUTH_CLIENT_SECRET");
     let base = server.url.trim_end_matches("/token");
-    let request = format!("{} --no-cache", generic("request", &server.url));
+    let request = generic("request", &server.url);
+    let request = format!("{request} --no-cache");
     let request = format!("{request} {mtls} --cacert {ca} --api-base-url {base} -d x /token");
     assert!(user.ok(&request).contains("tok-2"));
     assert_eq!(server.seen.lock().unwrap().client_certs, [true, true, true]);

@@ -54,6 +54,9 @@ fn nothing_typed_is_echoed_and_nothing_is_sent() {
     let auth = "refusing --header authorization: apiauth sets the auth header itself, and \
                 credentials never go on the command line (every user of this host can read it \
                 with `ps`)";
+    let visible = "--header takes 'Name: value' with a visible ASCII value";
+    let user_in_url = "header|--provider|generic|--token-url|https://u:Zq7PROBE@a.example/t";
+    let prod = "header|--provider|motorweb|--env|prod|--base-url|https://a.example";
     // The words of each case are split at `|`.
     for (args, message) in [
         (with("-HAuthorization: Bearer Zq7PROBE|/v1/x"), auth),
@@ -61,19 +64,13 @@ fn nothing_typed_is_echoed_and_nothing_is_sent() {
         (with("--method|PROPFIND|/v1/x"), methods),
         (with("--Zq7PROBE|/v1/x"), "unknown option at argument 8"),
         (with("-HZq7PROBE|/v1/x"), "--header takes 'Name: value'"),
-        (
-            with("-HZq7PROBE: a\u{1}b|/v1/x"),
-            "--header takes 'Name: value' with a visible ASCII value",
-        ),
+        (with("-HZq7PROBE: a\u{1}b|/v1/x"), visible),
         (with("/v1/x|Zq7PROBE"), "unexpected argument at position 9"),
         (
-            "header|--provider|generic|--token-url|https://u:Zq7PROBE@a.example/t".into(),
+            user_in_url.into(),
             "--token-url takes an http(s) URL without user or password",
         ),
-        (
-            "header|--provider|motorweb|--env|prod|--base-url|https://a.example".into(),
-            "--env takes test or production",
-        ),
+        (prod.into(), "--env takes test or production"),
     ] {
         refused(&user, &args.split('|').collect::<Vec<_>>(), message);
     }

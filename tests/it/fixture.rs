@@ -1,27 +1,13 @@
-//! The shared token-server fixture: the setup most tests need, in one line each.
+//! The shared fixture: the set-up most tests need, in one line each.
 //!
-//! `TokenServer` is an httpmock `MockServer` (it derefs to one, so `server.mock(…)`,
-//! `server.url(…)` and `server.base_url()` work as ever) with a token endpoint at one path
-//! (`/token`, or a provider's with `TokenServer::at`). Every helper returns the httpmock
-//! `Mock`, so a test counts hits with `calls()` / `assert_calls(n)`:
-//!
-//! - token answers at that path (POST): `token("A", 3600)` (an RFC 6749 answer, for ever),
-//!   `tokens(&["A", "B"])` (each once in turn, the last for ever; counted together),
-//!   `json(status, value)`, `reply(status, body)` (no content type) and
-//!   `reply_with(status, headers, body)` for anything else; `any(status, value)` answers
-//!   every request, whatever its method and path (to count what must not be sent);
-//! - API mocks: `api(path, (header, value), status)`, a GET that must carry the header and
-//!   answers `{"for": value}`; `answer("GET /v1/x authorization: Bearer A => 200 body")`,
-//!   any other in one line;
-//! - a client for it: `config()` (a `TokenConfig` for the endpoint with `creds()`),
-//!   `source()` (built), `client(scheme)` (an `ApiClient` on a new source, and the source),
-//!   `get_json(scheme, path)` (a GET through a new client).
-//!
-//! For answers that depend on the request number, or a delay, or no httpmock at all, use
-//! `crate::server::Server` with `reply(status, body)` below; for what no HTTP server would
-//! send (a trickled or cut body, a held socket, an echo of the request), `Raw`. Free
-//! helpers: `creds()`, `secret_of(source)`, `refused(result)`, `transport(result)`,
-//! `respond(stream, head, body)`.
+//! `TokenServer` is an httpmock `MockServer` (it derefs to one) with a token endpoint at one
+//! path, `/token` or a provider's (`TokenServer::at`). Its helpers mock token answers
+//! (`token`, `tokens`, `json`, `reply`, `reply_with`, `any`) and API answers (`api`, and
+//! `answer("GET /v1/x authorization: Bearer A => 200 body")` for any other), each returning
+//! the httpmock `Mock` that counts its hits; `config`, `source`, `client` and `get_json`
+//! reach it. For answers by request number or with a delay, `crate::server::Server` with
+//! `reply`; for what no HTTP server would send, `Raw`. Then free helpers: results
+//! (`refused`, `transport`, `unusable`, `secret_of`), provider set-ups, files, time.
 //!
 //! ```ignore
 //! let server = TokenServer::start();

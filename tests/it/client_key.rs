@@ -165,6 +165,14 @@ pub(crate) fn field(form: &[(String, String)], name: &str) -> Option<String> {
     form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
 }
 
+/// The secret and the assertion `form` carries, if any.
+pub(crate) fn secrets(form: &[(String, String)]) -> (Option<String>, Option<String>) {
+    (
+        field(form, "client_secret"),
+        field(form, "client_assertion"),
+    )
+}
+
 fn creds(secret: &str) -> Credentials {
     Credentials::new("my-client", secret).unwrap()
 }
@@ -513,11 +521,7 @@ fn a_server_that_requires_a_client_certificate_gets_it_and_refuses_a_client_with
     assert_eq!(actual, "tok-0");
     let form = &server.forms()[0];
     assert_eq!(field(form, "client_id").unwrap(), "my-client");
-    let secrets = (
-        field(form, "client_secret"),
-        field(form, "client_assertion"),
-    );
-    assert_eq!(secrets, (None, None));
+    assert_eq!(secrets(form), (None, None));
     assert_eq!(server.seen.lock().unwrap().client_certs, [true]);
     // API calls through an agent with the same settings present it too.
     let agent: ureq::Agent = tls.agent_config().build().into();
@@ -540,15 +544,14 @@ fn a_server_that_requires_a_client_certificate_gets_it_and_refuses_a_client_with
 #[test]
 fn a_bad_or_mismatched_client_certificate_is_a_config_error_at_build() {
     let (cert, good) = (key("client.pem"), key("client.key"));
+    let not_a_certificate = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    let not_a_certificate = not_a_certificate.to_vec();
     for (chain, private) in [
         (&cert, &key("ec2.pem")), // another key
         (&cert, &key("rsa.pem")), // another kind of key
         (&cert, &b"no key here"[..].to_vec()),
         (&key("client.key"), &good), // a key where the chain should be
-        (
-            &b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".to_vec(),
-            &good,
-        ),
+        (&not_a_certificate, &good),
     ] {
         let error = TlsSettings::new().with_client_cert(chain, private);
         let error = error.unwrap_err();

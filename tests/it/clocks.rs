@@ -32,15 +32,12 @@ impl Skewed {
             let now = server_now(offset, &elapsed);
             let (exp, iat) = (now + exp_in, iat.then(|| format!(r#""iat":{now},"#)));
             let claims = format!(r#"{{"sub":"T{n}",{}"exp":{exp}}}"#, iat.unwrap_or_default());
-            let jwt = format!(
-                "eyJhbGciOiJub25lIn0.{}.c2ln",
-                URL_SAFE_NO_PAD.encode(claims)
-            );
+            let claims = URL_SAFE_NO_PAD.encode(claims);
+            let jwt = format!("eyJhbGciOiJub25lIn0.{claims}.c2ln");
             let body = format!(r#"{{"access_token":"{jwt}","expires_in":{expires_in}}}"#);
-            let head = format!(
-                "HTTP/1.1 200 OK\r\ndate: {}\r\nconnection: close\r\ncontent-type: application/json",
-                http_date(now as u64)
-            );
+            let date = http_date(now as u64);
+            let head = format!("HTTP/1.1 200 OK\r\ndate: {date}\r\nconnection: close");
+            let head = format!("{head}\r\ncontent-type: application/json");
             respond(&stream, &head, &body);
         });
         let host = TestClock::new();

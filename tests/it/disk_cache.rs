@@ -124,8 +124,9 @@ fn a_directory_open_to_others_is_refused() {
     let dir = temp_dir("disk-open");
     chmod(&dir, 0o755);
     let error = DiskCache::open(&dir).unwrap_err();
+    let open = "is open to other users (mode 755; chmod 700 it)";
     let expected = format!(
-        "invalid configuration: cache directory {}: is open to other users (mode 755; chmod 700 it)",
+        "invalid configuration: cache directory {}: {open}",
         dir.display()
     );
     assert_eq!(error.to_string(), expected);

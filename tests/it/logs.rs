@@ -88,10 +88,8 @@ fn events_are_logged_without_secrets() {
     };
     has("INFO", "token fetched from http://127.0.0.1");
     has("DEBUG", "read from the store");
-    has(
-        "INFO",
-        "rejected (401) the token of client log-client; dropped",
-    );
+    let dropped = "rejected (401) the token of client log-client; dropped";
+    has("INFO", dropped);
     has("WARN", "a fresh token of client log-client again");
     has("DEBUG", "due for refresh");
     has("WARN", "serving the still-valid token");

@@ -3,7 +3,7 @@
 //! options, and that keys and assertions stay off stdout and stderr.
 
 use super::*;
-use crate::client_key::{TokenServer, field, key, mtls_server, parts};
+use crate::client_key::{TokenServer, field, key, mtls_server, parts, secrets};
 
 /// `apiauth token -vv --no-cache` for the generic `server` with the options `more` (split at
 /// spaces), run by client `my-client` with no secret in the environment: stdout, stderr
@@ -13,11 +13,8 @@ fn token(user: &User, server: &TokenServer, more: &str) -> (String, String, Opti
     let args = format!("{token} {more}");
     let user = user.with_env("APIAUTH_CLIENT_ID", "my-client");
     let out = user.without("APIAUTH_CLIENT_SECRET").run(&args);
-    (
-        String::from_utf8_lossy(&out.stdout).into(),
-        stderr(&out),
-        code(&out),
-    )
+    let stdout = String::from_utf8_lossy(&out.stdout).into();
+    (stdout, stderr(&out), code(&out))
 }
 
 /// The assertion of request `n` the server received.
@@ -37,10 +34,8 @@ fn jwt_header(server: &TokenServer) -> Value {
     assert_eq!(field(form, "client_secret"), None);
     let (header, claims, ..) = parts(&assertion(server, 0));
     let who = (&claims["iss"], &claims["sub"], &claims["aud"]);
-    assert_eq!(
-        who,
-        (&json!("my-client"), &json!("my-client"), &json!(server.url))
-    );
+    let (client, url) = (json!("my-client"), json!(server.url));
+    assert_eq!(who, (&client, &client, &url));
     header
 }
 
@@ -65,10 +60,7 @@ fn client_secret_jwt_signs_with_the_secret() {
     use ring::hmac;
     let user = User::new("csjwt", "my-client", "s3cr3t");
     let server = TokenServer::start();
-    let args = argv(format!(
-        "token --no-cache --provider generic --token-url {}",
-        server.url
-    ));
+    let args = argv(generic("token --no-cache", &server.url));
     let more = ["--client-auth", "client-secret-jwt"];
     assert_eq!(user.ok(&[&args[..], &more].concat()), "tok-0\n");
     assert_eq!(jwt_header(&server), json!({"alg": "HS256", "typ": "JWT"}));
@@ -167,13 +159,7 @@ fn tls_client_auth_presents_the_certificate_to_the_token_endpoint_and_the_api() 
     assert_eq!(stdout, "tok-0\n", "{stderr}");
     let form = &server.forms()[0];
     assert_eq!(field(form, "client_id").as_deref(), Some("my-client"));
-    assert_eq!(
-        (
-            field(form, "client_secret"),
-            field(form, "client_assertion")
-        ),
-        (None, None)
-    );
+    assert_eq!(secrets(form), (None, None));
     // `apiauth request` presents it to the API too, and trusts --cacert there.
     let user = user.with_env("APIAUTH_CLIENT_ID", "my-client");
     let user = user.without("APIAUTH_CLIENT_SECRET");

@@ -9,10 +9,8 @@ const PROBE: &str = "Zq7PROBE";
 /// A server that counts every request (token endpoint and API alike) and must see none,
 /// and a user.
 fn counted(test: &str) -> (TokenServer, User) {
-    (
-        TokenServer::start(),
-        User::new(test, "env-id", "env-secret"),
-    )
+    let user = User::new(test, "env-id", "env-secret");
+    (TokenServer::start(), user)
 }
 
 /// The user's credentials file, a `token` command line without it and one `args` with it.
@@ -29,11 +27,8 @@ fn refused(user: &User, args: &(impl Argv + ?Sized), message: &str) {
     let out = user.run(args);
     let (err, args) = (stderr(&out), args.words());
     assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-    assert_eq!(
-        err,
-        format!("apiauth: {message} (see apiauth --help)\n"),
-        "{args:?}"
-    );
+    let expected = format!("apiauth: {message} (see apiauth --help)\n");
+    assert_eq!(err, expected, "{args:?}");
     assert!(out.stdout.is_empty() && !err.contains(PROBE), "{args:?}");
 }
 
@@ -209,11 +204,8 @@ fn a_carriage_return_in_the_credentials_file_is_refused_as_a_shell_would_keep_it
         (format!("{id}\nAPIAUTH_CLIENT_SECRET='Zq7PROBE\r'\n"), 2),
     ] {
         write(&file, &text, 0o600);
-        refused(
-            &user,
-            &args,
-            &format!("credentials file: line {line}: {cr}"),
-        );
+        let message = format!("credentials file: line {line}: {cr}");
+        refused(&user, &args, &message);
     }
     sent.assert_calls(0);
 }

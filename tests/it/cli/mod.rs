@@ -1,10 +1,8 @@
 //! The `apiauth` command, run as processes against loopback servers: the harness, and
 //! the tests by behaviour. Usage errors are tested in-process, in the binary's own tests.
 
-mod cache_commands;
 mod client_keys;
 mod cross_process;
-mod deadline;
 mod failures;
 mod interface;
 mod refusals;

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 
@@ -107,10 +107,12 @@ type Records = HashMap<String, Vec<u8>>;
 #[derive(Debug, Default, Clone)]
 struct Memory {
     records: Arc<Mutex<Records>>,
-    locked: Arc<(Mutex<bool>, Condvar)>,
+    locked: Arc<Mutex<()>>,
 }
 
-struct MemoryGuard<'a>(&'a Memory, StoreKey);
+/// The lock of a slot, held until the guard is dropped.
+#[allow(dead_code)] // the `MutexGuard` is held for its `Drop` alone
+struct MemoryGuard<'a>(&'a Memory, StoreKey, MutexGuard<'a, ()>);
 
 impl Store for Memory {
     fn read(&self, key: &StoreKey) -> Result<Option<Vec<u8>>, StoreError> {
@@ -122,21 +124,8 @@ impl Store for Memory {
         _: Duration,
         _: Duration,
     ) -> Result<Option<Box<dyn StoreGuard + '_>>, StoreError> {
-        let (lock, cond) = &*self.locked;
-        let mut held = lock.lock().unwrap();
-        while *held {
-            held = cond.wait(held).unwrap();
-        }
-        *held = true;
-        Ok(Some(Box::new(MemoryGuard(self, key.clone()))))
-    }
-}
-
-impl Drop for MemoryGuard<'_> {
-    fn drop(&mut self) {
-        let (lock, cond) = &*self.0.locked;
-        *lock.lock().unwrap() = false;
-        cond.notify_all();
+        let held = self.locked.lock().unwrap();
+        Ok(Some(Box::new(MemoryGuard(self, key.clone(), held))))
     }
 }
 

@@ -24,7 +24,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::ops::Deref;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -185,6 +185,47 @@ pub fn creds() -> Credentials {
     Credentials::new("id", "secret").unwrap()
 }
 
+/// A standard RFC 6749 answer.
+pub fn rfc_token(token: &str, expires_in: u64) -> Value {
+    json!({"access_token": token, "token_type": "Bearer", "expires_in": expires_in})
+}
+
+/// A myConnectedFleet token answer: `token`, living `expires_in` s.
+pub fn mcf_token(token: &str, expires_in: u64) -> Value {
+    json!({"success": true, "accessToken": token, "expires_in": expires_in})
+}
+
+/// An unsigned JWT whose `exp` is `from_now` ahead of the wall clock.
+pub fn jwt_expiring_in(from_now: Duration) -> (String, u64) {
+    let exp = (UNIX_EPOCH.elapsed().unwrap() + from_now).as_secs();
+    let claims = URL_SAFE_NO_PAD.encode(format!(r#"{{"sub":"client","exp":{exp}}}"#));
+    (format!("eyJhbGciOiJSUzI1NiJ9.{claims}.c2lnbmF0dXJl"), exp)
+}
+
+/// motorweb's test environment moved to `base`, for `creds`.
+pub fn motorweb_at(base: &str, creds: Credentials) -> TokenConfig {
+    use apiauth::providers::motorweb::{Environment, token_config};
+    token_config(Environment::Test, creds).with_base_url(base)
+}
+
+/// myConnectedFleet moved to `base`, for `creds`.
+pub fn mcf_at(base: &str, creds: Credentials) -> TokenConfig {
+    apiauth::providers::my_connected_fleet::token_config(creds).with_base_url(base)
+}
+
+/// What the provider clients of earlier versions did, now that providers are data: a GET of
+/// `base` + `path` through a client with the auth myConnectedFleet's `api` wants, `source`'s
+/// token or `credentials`' Basic.
+pub fn fleet_get(
+    api: apiauth::providers::my_connected_fleet::Api,
+    (credentials, source): (&Credentials, &apiauth::TokenSource),
+    base: &str,
+    path: &str,
+) -> Result<Value, apiauth::Error> {
+    let client = ApiClient::new(api.auth(credentials, source));
+    client.get_json(&format!("{}{path}", base.trim_end_matches('/')))
+}
+
 /// The access token `source` hands out now (panics on an error).
 pub fn secret_of(source: &TokenSource) -> String {
     source.token().unwrap().access_token().secret().to_owned()
@@ -222,6 +263,11 @@ pub fn reply(status: u16, body: impl ToString) -> Reply {
         body,
         delay,
     }
+}
+
+/// A token endpoint that hands out `T1`, then `T2`, … (each for an hour), counting requests.
+pub fn numbered_tokens() -> crate::server::Server {
+    crate::server::Server::start(|n| reply(200, rfc_token(&format!("T{}", n + 1), 3600)))
 }
 
 /// A loopback listener that hands each connection, on a thread of its own, to
@@ -290,29 +336,47 @@ pub fn respond(mut stream: impl Write, head: &str, body: &str) {
     let _ = write!(stream, "{head}\r\ncontent-length: {length}\r\n\r\n{body}");
 }
 
-/// What the provider clients of earlier versions did, now that providers are data: a GET of
-/// `base` + `path` through a client with the auth myConnectedFleet's `api` wants, `source`'s
-/// token or `credentials`' Basic.
-pub fn fleet_get(
-    api: apiauth::providers::my_connected_fleet::Api,
-    (credentials, source): (&Credentials, &apiauth::TokenSource),
-    base: &str,
-    path: &str,
-) -> Result<Value, apiauth::Error> {
-    let client = ApiClient::new(api.auth(credentials, source));
-    client.get_json(&format!("{}{path}", base.trim_end_matches('/')))
+/// A token endpoint that reads each request and never answers, holding the connection until
+/// the client hangs up; `hits()` counts the connections.
+pub fn silent() -> Raw {
+    Raw::start(|_, mut stream, _| while stream.read(&mut [0; 64]).is_ok_and(|n| n > 0) {})
 }
 
-/// A standard RFC 6749 answer.
-pub fn rfc_token(token: &str, expires_in: u64) -> Value {
-    json!({"access_token": token, "token_type": "Bearer", "expires_in": expires_in})
+/// `http://127.0.0.1:PORT{path}` on a port that was just free and is closed again: a
+/// connection there is refused.
+pub fn closed_url(path: &str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}{path}", listener.local_addr().unwrap())
 }
 
-/// An unsigned JWT whose `exp` is `from_now` ahead of the wall clock.
-pub fn jwt_expiring_in(from_now: Duration) -> (String, u64) {
-    let exp = (UNIX_EPOCH.elapsed().unwrap() + from_now).as_secs();
-    let claims = URL_SAFE_NO_PAD.encode(format!(r#"{{"sub":"client","exp":{exp}}}"#));
-    (format!("eyJhbGciOiJSUzI1NiJ9.{claims}.c2lnbmF0dXJl"), exp)
+/// A proxy on loopback that records every byte it receives and answers each connection
+/// with a 502: `(its URL, the bytes)`.
+pub fn logging_proxy() -> (String, Arc<Mutex<Vec<u8>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let proxy = Raw::start(move |_, mut stream, request| {
+        let (mut received, mut buffer) = (request.into_bytes(), [0; 4096]);
+        while !received.is_empty() {
+            log.lock().unwrap().append(&mut received);
+            let _ = stream.write_all(b"HTTP/1.1 502 No\r\ncontent-length: 0\r\n\r\n");
+            let n = stream.read(&mut buffer).unwrap_or(0);
+            received.extend_from_slice(&buffer[..n]);
+        }
+    });
+    (proxy.url().trim_end_matches("/token").to_owned(), seen)
+}
+
+/// The proxy variables ureq reads from the environment.
+pub const PROXY_VARIABLES: [&str; 4] = ["ALL_PROXY", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY"];
+
+thread_local! {
+    static CLOCK: apiauth::TestClock = apiauth::TestClock::new();
+}
+
+/// This test's clock (one per test thread): sources built with `with_test_clock(clock())`
+/// read it, and `clock().advance(…)` moves it.
+pub fn clock() -> apiauth::TestClock {
+    CLOCK.with(Clone::clone)
 }
 
 /// Polls `done` every few milliseconds for up to 10 s, for work on a background thread.
@@ -326,22 +390,23 @@ pub fn eventually(mut done: impl FnMut() -> bool) {
     panic!("condition not reached within 10 s");
 }
 
-/// A new, empty directory under the system's temporary directory, private to this test.
-pub fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("apiauth-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// Runs `f` on `n` threads released together; returns their results.
+pub fn on_threads<T: Send + 'static>(
+    n: usize,
+    f: impl Fn() -> T + Send + Sync + 'static,
+) -> Vec<T> {
+    let (f, start) = (Arc::new(f), Arc::new(Barrier::new(n)));
+    let spawn = |_| {
+        let (f, start) = (f.clone(), start.clone());
+        std::thread::spawn(move || (start.wait(), f()).1)
+    };
+    let handles: Vec<_> = (0..n).map(spawn).collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
 }
 
-thread_local! {
-    static CLOCK: apiauth::TestClock = apiauth::TestClock::new();
-}
-
-/// This test's clock (one per test thread): sources built with `with_test_clock(clock())`
-/// read it, and `clock().advance(…)` moves it.
-pub fn clock() -> apiauth::TestClock {
-    CLOCK.with(Clone::clone)
+/// Seconds since 1970 by the wall clock.
+pub fn now_secs() -> u64 {
+    UNIX_EPOCH.elapsed().unwrap().as_secs()
 }
 
 /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) of `secs` since 1970.
@@ -370,42 +435,12 @@ pub fn http_date(secs: u64) -> String {
     )
 }
 
-/// A proxy on loopback that records every byte it receives and answers each connection
-/// with a 502: `(its URL, the bytes)`.
-pub fn logging_proxy() -> (String, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                let mut buffer = [0; 4096];
-                while let Ok(n @ 1..) = stream.read(&mut buffer) {
-                    log.lock().unwrap().extend_from_slice(&buffer[..n]);
-                    let _ = stream.write_all(b"HTTP/1.1 502 No\r\ncontent-length: 0\r\n\r\n");
-                }
-            });
-        }
-    });
-    (url, seen)
-}
-
-/// The proxy variables ureq reads from the environment.
-pub const PROXY_VARIABLES: [&str; 4] = ["ALL_PROXY", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY"];
-
-/// Seconds since 1970 by the wall clock.
-pub fn now_secs() -> u64 {
-    UNIX_EPOCH.elapsed().unwrap().as_secs()
-}
-
-/// `http://127.0.0.1:PORT{path}` on a port that was just free and is closed again: a
-/// connection there is refused.
-pub fn closed_url(path: &str) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    format!("http://{}{path}", listener.local_addr().unwrap())
+/// A new, empty directory under the system's temporary directory, private to this test.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("apiauth-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// Makes a FIFO at `path`.
@@ -419,45 +454,4 @@ pub fn mkfifo(path: &std::path::Path) {
 pub fn chmod(path: &std::path::Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-/// A token endpoint that hands out `T1`, then `T2`, … (each for an hour), counting requests.
-pub fn numbered_tokens() -> crate::server::Server {
-    crate::server::Server::start(|n| reply(200, rfc_token(&format!("T{}", n + 1), 3600)))
-}
-
-/// motorweb's test environment moved to `base`, for `creds`.
-pub fn motorweb_at(base: &str, creds: Credentials) -> TokenConfig {
-    use apiauth::providers::motorweb::{Environment, token_config};
-    token_config(Environment::Test, creds).with_base_url(base)
-}
-
-/// myConnectedFleet moved to `base`, for `creds`.
-pub fn mcf_at(base: &str, creds: Credentials) -> TokenConfig {
-    apiauth::providers::my_connected_fleet::token_config(creds).with_base_url(base)
-}
-
-/// A myConnectedFleet token answer: `token`, living `expires_in` s.
-pub fn mcf_token(token: &str, expires_in: u64) -> Value {
-    json!({"success": true, "accessToken": token, "expires_in": expires_in})
-}
-
-/// A token endpoint that reads each request and never answers, holding the connection until
-/// the client hangs up; `hits()` counts the connections.
-pub fn silent() -> Raw {
-    Raw::start(|_, mut stream, _| while stream.read(&mut [0; 64]).is_ok_and(|n| n > 0) {})
-}
-
-/// Runs `f` on `n` threads released together; returns their results.
-pub fn on_threads<T: Send + 'static>(
-    n: usize,
-    f: impl Fn() -> T + Send + Sync + 'static,
-) -> Vec<T> {
-    let (f, start) = (Arc::new(f), Arc::new(Barrier::new(n)));
-    let spawn = |_| {
-        let (f, start) = (f.clone(), start.clone());
-        std::thread::spawn(move || (start.wait(), f()).1)
-    };
-    let handles: Vec<_> = (0..n).map(spawn).collect();
-    handles.into_iter().map(|h| h.join().unwrap()).collect()
 }

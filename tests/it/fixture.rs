@@ -5,9 +5,10 @@
 //! (`token`, `tokens`, `json`, `reply`, `reply_with`, `any`) and API answers (`api`, and
 //! `answer("GET /v1/x authorization: Bearer A => 200 body")` for any other), each returning
 //! the httpmock `Mock` that counts its hits; `config`, `source`, `client` and `get_json`
-//! reach it. For answers by request number or with a delay, `crate::server::Server` with
-//! `reply`; for what no HTTP server would send, `Raw`. Then free helpers: results
-//! (`refused`, `transport`, `unusable`, `secret_of`), provider set-ups, files, time.
+//! reach it. After it, in this order: answers and provider set-ups; results (`secret_of`,
+//! `refused`, `unusable`, `transport`); other servers (`crate::server::Server` with `reply`
+//! for answers by request number or with a delay, `Raw` for what no HTTP server would send,
+//! `silent`, `closed_url`, `logging_proxy`); time and threads; files.
 //!
 //! ```ignore
 //! let server = TokenServer::start();

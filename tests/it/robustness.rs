@@ -86,7 +86,7 @@ fn a_truncated_body_and_a_connection_closed_mid_chunk() {
 fn a_64_kib_token_is_over_the_body_cap() {
     let server = TokenServer::start();
     server.json(200, json!({"access_token": "a".repeat(64 * 1024)}));
-    unusable(server.source().token());
+    unusable(server.source().token()); // panics on any other answer
 }
 
 #[test]

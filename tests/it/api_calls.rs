@@ -1,17 +1,19 @@
-//! Authorized API calls: the header each API receives, and the one retry after a 401.
+//! Authorized API calls: the header each API receives, the one retry after a 401, and the
+//! public API's conveniences.
 
 use std::io::Cursor;
 use std::time::Duration;
 
 use apiauth::http::Request;
-use apiauth::providers::motorweb;
-use apiauth::providers::my_connected_fleet::{self, Api};
-use apiauth::{ApiClient, Auth, BasicEncoding, Credentials, Error, TokenScheme::*};
+use apiauth::providers::my_connected_fleet::Api;
+use apiauth::{ApiClient, Auth, BasicEncoding, Credentials, Error, TokenScheme, TokenScheme::*};
 use httpmock::Method::{GET, POST};
 use serde_json::{Value, json};
 
-use crate::fixture::{TokenServer, creds, fleet_get, secret_of};
-use crate::support::{clock, eventually, rfc_token};
+use crate::fixture::{
+    TokenServer, clock, creds, eventually, fleet_get, mcf_at, mcf_token, motorweb_at, rfc_token,
+    secret_of,
+};
 
 /// Whether `result` is an API status error with `status`.
 fn status_is<T>(result: Result<T, apiauth::Error>, status: u16) -> bool {
@@ -24,12 +26,8 @@ fn a_401_then_200_succeeds_with_exactly_two_token_fetches() {
     let tokens = server.tokens(&["A", "B"]);
     let old = server.api("/v1/x", ("authorization", "Bearer A"), 401);
     let new = server.api("/v1/x", ("authorization", "Bearer B"), 200);
-    let body: Value = server
-        .client(Bearer)
-        .0
-        .get_json(&server.url("/v1/x"))
-        .unwrap();
-    assert_eq!(body, json!({"for": "Bearer B"}));
+    let actual = server.get_json(Bearer, "/v1/x").unwrap();
+    assert_eq!(actual, json!({"for": "Bearer B"}));
     assert_eq!((tokens.calls(), old.calls(), new.calls()), (2, 1, 1));
 }
 
@@ -37,12 +35,10 @@ fn a_401_then_200_succeeds_with_exactly_two_token_fetches() {
 fn two_401s_give_an_error_after_exactly_one_retry() {
     let server = TokenServer::start();
     let tokens = server.tokens(&["A", "B"]);
-    let rejecting = server.on(GET, "/v1/x", &[], 401);
+    let rejecting = server.answer("GET /v1/x => 401");
     let result = server.get_json(Bearer, "/v1/x");
-    assert!(
-        matches!(&result, Err(Error::ApiStatus(e)) if e.status == 401),
-        "{result:?}"
-    );
+    let debug = format!("{result:?}");
+    assert!(status_is(result, 401), "{debug}");
     assert_eq!((rejecting.calls(), tokens.calls()), (2, 2));
 }
 
@@ -174,16 +170,14 @@ fn middleware_injects_and_the_token_request_never_carries_the_api_header() {
 #[test]
 fn my_connected_fleet_client_uses_each_apis_header() {
     let auth = TokenServer::at("/masternauth-oauth/oauth/accessToken");
-    let body = json!({"success": true, "accessToken": "T1", "token_type": "bearer",
-        "expires_in": 2591999});
+    let mut body = mcf_token("T1", 2591999);
+    body["token_type"] = json!("bearer");
     let token = auth.json(200, body);
     let apis = TokenServer::start();
     let base = "/connect-webservices/services/public/v1/customer/42";
     let basic = "Basic Y2xpZW50SWQ6Y2xpZW50U2VjcmV0";
-    let (live_path, tire_path) = (
-        format!("{base}/tracking/live"),
-        format!("{base}/tire/events"),
-    );
+    let live_path = format!("{base}/tracking/live");
+    let tire_path = format!("{base}/tire/events");
     let live = apis.api(&live_path, ("authorization", basic), 200);
     let tire = apis.api(&tire_path, ("authorization", "Bearer T1"), 200);
     let jobs = apis.mock(|when, then| {
@@ -193,8 +187,7 @@ fn my_connected_fleet_client_uses_each_apis_header() {
         then.status(200).json_body(json!([{"id": 1}]));
     });
     let creds = Credentials::new("clientId", "clientSecret").unwrap();
-    let source = my_connected_fleet::token_config(creds.clone()).with_base_url(&auth.base_url());
-    let source = source.build().unwrap();
+    let source = mcf_at(&auth.base_url(), creds.clone()).build().unwrap();
     let get = |api, path: &str| fleet_get(api, (&creds, &source), &apis.base_url(), path);
     let (live_body, tire_body) = (get(Api::Core, &live_path), get(Api::SmartTire, &tire_path));
     assert_eq!(live_body.unwrap(), json!({"for": basic}));
@@ -219,13 +212,9 @@ fn motorweb_client_recovers_from_an_expired_token_fault() {
         })
     };
     let fault = answer("Bearer A", 401, expired);
-    let vehicle = answer(
-        "Bearer B",
-        200,
-        json!({"plate": "ABC123", "make": "TOYOTA"}),
-    );
-    let source = motorweb::token_config(motorweb::Environment::Test, creds());
-    let source = source.with_base_url(&server.base_url()).build().unwrap();
+    let vehicle = json!({"plate": "ABC123", "make": "TOYOTA"});
+    let vehicle = answer("Bearer B", 200, vehicle);
+    let source = motorweb_at(&server.base_url(), creds()).build().unwrap();
     let client = ApiClient::new(Auth::Token(source, Bearer));
     let vehicle_body = client.get_json::<Value>(&server.url(plate)).unwrap();
     assert_eq!(vehicle_body["make"], "TOYOTA");
@@ -262,9 +251,8 @@ fn the_agents_status_setting_is_respected() {
     let client = server.client(Bearer).0;
     let get = || Request::get(server.url("/v1/x")).body(()).unwrap();
     assert!(status_is(client.run_once(get()), 404));
-    let lenient = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build();
+    let lenient = ureq::Agent::config_builder().http_status_as_error(false);
+    let lenient = lenient.build();
     let client = ApiClient::new_with_agent(lenient.into(), client.auth().clone());
     assert_eq!(client.run_once(get()).unwrap().status(), 404);
     missing.assert_calls(2);
@@ -275,9 +263,9 @@ fn an_api_that_always_answers_401_costs_a_token_request_per_backoff_not_per_call
     let server = TokenServer::start();
     let tokens = server.token("T", 3600);
     let refused = server.mock(|when, then| {
+        let body = json!({"status": "401", "message": "Bad Credentials"});
         when.method(GET).path("/v1/x");
-        then.status(401)
-            .json_body(json!({"status": "401", "message": "Bad Credentials"}));
+        then.status(401).json_body(body);
     });
     let source = server.config().with_test_clock(clock()).build().unwrap();
     let client = ApiClient::new(Auth::Token(source.clone(), Bearer));
@@ -301,7 +289,7 @@ fn an_api_that_always_answers_401_costs_a_token_request_per_backoff_not_per_call
 fn spaced_401s_back_off_too() {
     let server = TokenServer::start();
     let tokens = server.token("T", 3600);
-    server.on(GET, "/v1/x", &[], 401);
+    server.answer("GET /v1/x => 401");
     let source = server.config().with_test_clock(clock()).build().unwrap();
     let client = ApiClient::new(Auth::Token(source, Bearer));
     // One call every 5 s for 10 minutes: the backoff grows to a minute and stays there.
@@ -322,9 +310,8 @@ fn an_answer_of_another_shape_names_the_url_and_serde_reason() {
     });
     let client = ApiClient::new(Auth::Basic(creds(), BasicEncoding::Raw));
     let url = server.url("/v1/counts");
-    let error = client
-        .get_json::<Vec<u32>>(&format!("{url}?key=Q"))
-        .unwrap_err();
+    let error = client.get_json::<Vec<u32>>(&format!("{url}?key=Q"));
+    let error = error.unwrap_err();
     let Error::ApiBody { url: said, .. } = &error else {
         panic!("{error:?}")
     };
@@ -332,8 +319,37 @@ fn an_answer_of_another_shape_names_the_url_and_serde_reason() {
     let message = format!("api {url} answered json of another shape");
     assert_eq!(error.to_string(), message);
     let reason = std::error::Error::source(&error).unwrap().to_string();
-    assert_eq!(
-        reason,
-        "invalid type: string \"many\", expected u32 at line 1 column 7"
-    );
+    let expected = "invalid type: string \"many\", expected u32 at line 1 column 7";
+    assert_eq!(reason, expected);
+}
+
+// The public API's conveniences: `()` as the body of `run`, and the re-exported crates
+// whose types appear in apiauth's signatures.
+
+#[test]
+fn unit_body_is_an_empty_body_and_is_replayed_after_a_401() {
+    let server = TokenServer::start();
+    let tokens = server.tokens(&["A", "B"]);
+    let old = server.api("/v1/x", ("authorization", "Bearer A"), 401);
+    let new = server.api("/v1/x", ("authorization", "Bearer B"), 204);
+    let client = server.client(TokenScheme::Bearer).0;
+    let request = Request::get(server.url("/v1/x")).body(()).unwrap();
+    assert_eq!(client.run(request).unwrap().status(), 204);
+    assert_eq!((tokens.calls(), old.calls(), new.calls()), (2, 1, 1));
+}
+
+#[test]
+fn ureq_and_serde_json_are_reexported_at_the_versions_apiauth_uses() {
+    // The re-exports, not this crate's own dependencies.
+    use apiauth::serde_json::{Value, json};
+    use apiauth::ureq;
+    let server = TokenServer::start();
+    let api = server.api("/v1/x", ("authorization", "Basic aWQ6cw=="), 200);
+    let agent: ureq::Agent = ureq::Agent::new_with_defaults();
+    let auth = Auth::Basic(Credentials::new("id", "s").unwrap(), BasicEncoding::Raw);
+    let client = ApiClient::new_with_agent(agent, auth);
+    let _same_type: &ureq::Agent = client.agent();
+    let body: Value = client.get_json(&server.url("/v1/x")).unwrap();
+    assert_eq!(body, json!({"for": "Basic aWQ6cw=="}));
+    api.assert_calls(1);
 }

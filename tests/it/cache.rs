@@ -1,17 +1,15 @@
 //! TokenSource: counted token requests under every cache state.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use apiauth::{Error, Token, TokenConfig, TokenSource};
-
-const DEFAULT_LIFETIME: std::time::Duration = Token::DEFAULT_LIFETIME;
-const MAX_LIFETIME: std::time::Duration = Token::MAX_LIFETIME;
 use httpmock::Mock;
 
-use crate::fixture::{TokenServer, secret_of};
-use crate::support::{clock, eventually, jwt_expiring_in, rfc_token};
+use crate::fixture::{
+    TokenServer, clock, eventually, jwt_expiring_in, on_threads, rfc_token, secret_of,
+};
 
 fn config(server: &TokenServer) -> TokenConfig {
     server.config().with_test_clock(clock())
@@ -44,17 +42,6 @@ fn slow<'a>(server: &'a TokenServer, ms: u64, status: u16, body: &str) -> Mock<'
 fn herd_sees(source: &TokenSource) -> Vec<String> {
     let reader = source.clone();
     on_threads(64, move || secret_of(&reader))
-}
-
-/// Runs `f` on `n` threads released together; returns their results.
-fn on_threads<T: Send + 'static>(n: usize, f: impl Fn() -> T + Send + Sync + 'static) -> Vec<T> {
-    let (f, start) = (Arc::new(f), Arc::new(Barrier::new(n)));
-    let spawn = |_| {
-        let (f, start) = (f.clone(), start.clone());
-        std::thread::spawn(move || (start.wait(), f()).1)
-    };
-    let handles: Vec<_> = (0..n).map(spawn).collect();
-    handles.into_iter().map(|h| h.join().unwrap()).collect()
 }
 
 #[test]
@@ -119,7 +106,8 @@ fn a_failing_endpoint_sees_one_request_per_backoff_window() {
     let source = source(&server);
     let reader = source.clone();
     let results = on_threads(64, move || reader.token().map(drop));
-    let refused = |r: &Result<(), apiauth::Error>| matches!(r, Err(Error::EndpointRefused(d)) if d.status == 503);
+    let refused =
+        |r: &Result<(), Error>| matches!(r, Err(Error::EndpointRefused(d)) if d.status == 503);
     assert!(results.iter().all(refused));
     for _ in 0..100 {
         assert!(matches!(source.token(), Err(Error::EndpointRefused(_))));
@@ -172,12 +160,12 @@ fn a_rejection_spares_a_newer_token() {
 
 #[test]
 fn lifetimes_zero_short_and_huge() {
-    let max = MAX_LIFETIME.as_secs();
+    let max = Token::MAX_LIFETIME.as_secs();
     // (expires_in, lifetime the token gets, seconds after which it is refreshed)
     for (expires_in, lifetime, refresh_after) in [
-        (0, DEFAULT_LIFETIME, 241),
+        (0, Token::DEFAULT_LIFETIME, 241),
         (5, Duration::from_secs(5), 3),
-        (10 * 365 * 24 * 3600, MAX_LIFETIME, max - 59),
+        (10 * 365 * 24 * 3600, Token::MAX_LIFETIME, max - 59),
     ] {
         let server = TokenServer::start();
         let mock = server.token("A", expires_in);
@@ -194,10 +182,8 @@ fn lifetimes_zero_short_and_huge() {
 #[test]
 fn a_jwt_exp_before_expires_in_wins() {
     let server = TokenServer::start();
-    let ((jwt, _), (later, _)) = (
-        jwt_expiring_in(Duration::from_secs(100)),
-        jwt_expiring_in(Duration::from_secs(3600)),
-    );
+    let (jwt, _) = jwt_expiring_in(Duration::from_secs(100));
+    let (later, _) = jwt_expiring_in(Duration::from_secs(3600));
     let mut first = server.token(&jwt, 3599);
     let source = source(&server);
     source.token().unwrap();

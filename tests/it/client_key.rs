@@ -2,19 +2,18 @@
 //! from a file, a command or a function, and client certificates (RFC 8705), against a
 //! loopback token server that records what it receives (and, for TLS, what certificate).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use apiauth::{ClientKey, Credentials, Error, TlsSettings, TokenConfig};
+use apiauth::{ClientKey, Credentials, Error, TlsSettings, TokenConfig, TokenSource};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
-use crate::fixture::secret_of;
-use crate::support::{clock, temp_dir};
+use crate::fixture::{chmod, clock, mkfifo, now_secs, read_request, respond, secret_of, temp_dir};
 
 pub(crate) const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/keys/");
 
@@ -22,11 +21,23 @@ pub(crate) fn key(name: &str) -> Vec<u8> {
     std::fs::read(format!("{KEYS}{name}")).unwrap()
 }
 
+pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// TLS settings presenting `client.pem` with its key.
+fn client_cert() -> TlsSettings {
+    let (cert, private) = (key("client.pem"), key("client.key"));
+    let settings = TlsSettings::new().with_client_cert(&cert, &private);
+    settings.unwrap()
+}
+
+/// A form body, decoded: its names and values in order.
+type Form = Vec<(String, String)>;
+
 /// What the token server received and decides.
 #[derive(Default)]
 pub(crate) struct Seen {
     /// Each request's form body, decoded.
-    forms: Vec<Vec<(String, String)>>,
+    forms: Vec<Form>,
     /// Whether each connection presented a client certificate.
     pub(crate) client_certs: Vec<bool>,
     /// The only assertion the server accepts (a rotating credential); any if `None`.
@@ -51,8 +62,9 @@ impl TokenServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let scheme = if tls.is_some() { "https" } else { "http" };
         let url = format!("{scheme}://{}/token", listener.local_addr().unwrap());
+        let expires_in = 3600;
         let seen = Arc::new(Mutex::new(Seen {
-            expires_in: 3600,
+            expires_in,
             ..Seen::default()
         }));
         let shared = seen.clone();
@@ -82,7 +94,18 @@ impl TokenServer {
         TokenConfig::new(&self.url, creds("")).with_client_key(client_key)
     }
 
-    pub(crate) fn forms(&self) -> Vec<Vec<(String, String)>> {
+    /// `config(client_key)`, built.
+    fn source(&self, client_key: ClientKey) -> TokenSource {
+        self.config(client_key).build().unwrap()
+    }
+
+    /// The `client_assertion` of each request received.
+    pub(crate) fn assertions(&self) -> Vec<String> {
+        let assertion = |form: &Form| field(form, "client_assertion").unwrap_or_default();
+        self.forms().iter().map(assertion).collect()
+    }
+
+    pub(crate) fn forms(&self) -> Vec<Form> {
         self.seen.lock().unwrap().forms.clone()
     }
 
@@ -94,19 +117,11 @@ impl TokenServer {
 /// Answers one request on `stream`: a token, or 401 if the assertion is not the accepted one
 /// (the 401 echoes the assertion, as a careless server might).
 fn serve(stream: &mut (impl Read + Write), seen: &Mutex<Seen>) {
-    let mut reader = BufReader::new(&mut *stream);
-    let (mut length, mut line) = (0, String::new());
-    while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
-        if let Some(n) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = n.trim().parse().unwrap();
-        }
-        line.clear();
-    }
-    let mut body = vec![0; length];
-    if reader.read_exact(&mut body).is_err() {
+    let request = read_request(stream);
+    let Some((_, body)) = request.split_once("\r\n\r\n") else {
         return;
-    }
-    let form: Vec<(String, String)> = url::form_urlencoded(&body);
+    };
+    let form = form_urlencoded(body);
     let mut seen = seen.lock().unwrap();
     let assertion = field(&form, "client_assertion").unwrap_or_default();
     let n = seen.forms.len();
@@ -122,59 +137,44 @@ fn serve(stream: &mut (impl Read + Write), seen: &Mutex<Seen>) {
     };
     seen.forms.push(form);
     drop(seen);
-    let answer = answer.to_string();
-    let _ = write!(
-        stream,
-        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
-        answer.len()
-    );
+    let head =
+        format!("HTTP/1.1 {status} X\r\ncontent-type: application/json\r\nconnection: close");
+    respond(&mut *stream, &head, &answer.to_string());
     let _ = stream.flush();
 }
 
 /// A tiny form decoder, so the test does not trust the library's encoder to check itself.
-mod url {
-    pub fn form_urlencoded(body: &[u8]) -> Vec<(String, String)> {
-        let text = String::from_utf8(body.to_vec()).unwrap();
-        let decode = |s: &str| {
-            let s = s.replace('+', " ");
-            let mut out = Vec::new();
-            let mut bytes = s.bytes();
-            while let Some(b) = bytes.next() {
-                if b == b'%' {
-                    let hex: String = [bytes.next().unwrap(), bytes.next().unwrap()]
-                        .iter()
-                        .map(|&b| b as char)
-                        .collect();
-                    out.push(u8::from_str_radix(&hex, 16).unwrap());
-                } else {
-                    out.push(b);
-                }
-            }
-            String::from_utf8(out).unwrap()
-        };
-        (text.split('&'))
-            .filter(|pair| !pair.is_empty())
-            .map(|pair| {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                (decode(k), decode(v))
-            })
-            .collect()
-    }
+fn form_urlencoded(body: &str) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        let (mut bytes, mut out) = (s.replace('+', " ").into_bytes().into_iter(), Vec::new());
+        while let Some(b) = bytes.next() {
+            let mut hex = || char::from(bytes.next().unwrap()).to_digit(16).unwrap() as u8;
+            out.push(if b == b'%' { hex() * 16 + hex() } else { b });
+        }
+        String::from_utf8(out).unwrap()
+    };
+    let pair = |pair: &str| {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (decode(name), decode(value))
+    };
+    let pairs = body.split('&').filter(|p| !p.is_empty());
+    pairs.map(pair).collect()
 }
 
 pub(crate) fn field(form: &[(String, String)], name: &str) -> Option<String> {
     form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
 }
 
-fn creds(secret: &str) -> Credentials {
-    Credentials::new("my-client", secret).unwrap()
+/// The secret and the assertion `form` carries, if any.
+pub(crate) fn secrets(form: &[(String, String)]) -> (Option<String>, Option<String>) {
+    (
+        field(form, "client_secret"),
+        field(form, "client_assertion"),
+    )
 }
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+fn creds(secret: &str) -> Credentials {
+    Credentials::new("my-client", secret).unwrap()
 }
 
 /// The JWT's header and claims, and its signing input and signature.
@@ -202,8 +202,7 @@ fn ring_public_key(pem: &str) -> Vec<u8> {
 /// Checks the form of a JWT client assertion and its claims; returns the JWT's parts.
 fn assertion_of(form: &[(String, String)], url: &str) -> (Value, Value, String, Vec<u8>) {
     assert_eq!(field(form, "grant_type").unwrap(), "client_credentials");
-    let jwt_bearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-    assert_eq!(field(form, "client_assertion_type").unwrap(), jwt_bearer);
+    assert_eq!(field(form, "client_assertion_type").unwrap(), JWT_BEARER);
     assert_eq!(field(form, "client_id").unwrap(), "my-client");
     assert_eq!(field(form, "client_secret"), None);
     let jwt = field(form, "client_assertion").unwrap();
@@ -212,11 +211,9 @@ fn assertion_of(form: &[(String, String)], url: &str) -> (Value, Value, String, 
     assert_eq!(claims["iss"], "my-client");
     assert_eq!(claims["sub"], "my-client");
     assert_eq!(claims["aud"], url);
-    let (iat, exp) = (
-        claims["iat"].as_u64().unwrap(),
-        claims["exp"].as_u64().unwrap(),
-    );
-    assert!(iat.abs_diff(now()) < 60, "iat {iat} is now");
+    let iat = claims["iat"].as_u64().unwrap();
+    let exp = claims["exp"].as_u64().unwrap();
+    assert!(iat.abs_diff(now_secs()) < 60, "iat {iat} is now");
     assert!((60..=600).contains(&(exp - iat)), "exp a few minutes ahead");
     assert_eq!(claims["jti"].as_str().unwrap().len(), 32);
     (header, claims, input, signature)
@@ -241,10 +238,7 @@ fn signed_assertions_verify_with_the_public_key_and_carry_the_claims() {
         let server = TokenServer::start();
         let client_key = ClientKey::private_key_jwt(&key(private)).unwrap();
         assert_eq!(client_key.algorithm(), Some(alg));
-        let source = server
-            .config(client_key.with_key_id("k-2026"))
-            .build()
-            .unwrap();
+        let source = server.source(client_key.with_key_id("k-2026"));
         source.token().unwrap();
         source.refresh().unwrap();
         let forms = server.forms();
@@ -253,11 +247,8 @@ fn signed_assertions_verify_with_the_public_key_and_carry_the_claims() {
         let mut jtis = Vec::new();
         for form in &forms {
             let (header, claims, input, signature) = assertion_of(form, &server.url);
-            let (alg_kid, expected) = (
-                (header["alg"].as_str(), header["kid"].as_str()),
-                (Some(alg), Some("k-2026")),
-            );
-            assert_eq!(alg_kid, expected);
+            let alg_kid = (header["alg"].as_str(), header["kid"].as_str());
+            assert_eq!(alg_kid, (Some(alg), Some("k-2026")));
             let key = UnparsedPublicKey::new(verify, &public);
             key.verify(input.as_bytes(), &signature)
                 .unwrap_or_else(|_| panic!("{private}: the signature verifies"));
@@ -275,10 +266,8 @@ fn client_secret_jwt_verifies_with_the_secret() {
     let server = TokenServer::start();
     let secret = "a-shared-secret-of-32-bytes-or-more!";
     let config = TokenConfig::new(&server.url, creds(secret));
-    let source = config
-        .with_client_key(ClientKey::client_secret_jwt())
-        .build()
-        .unwrap();
+    let config = config.with_client_key(ClientKey::client_secret_jwt());
+    let source = config.build().unwrap();
     source.token().unwrap();
     let forms = server.forms();
     let (header, _, input, signature) = assertion_of(&forms[0], &server.url);
@@ -310,10 +299,7 @@ fn rotate(path: &Path, text: &str) {
     let new = path.with_extension("new");
     std::fs::write(&new, text).unwrap();
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&new, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
+    chmod(&new, 0o600);
     std::fs::rename(new, path).unwrap();
 }
 
@@ -323,22 +309,16 @@ fn a_file_assertion_rewritten_between_requests_is_sent_as_its_new_content() {
     let path = dir.join("token");
     rotate(&path, "assertion-1\n");
     let server = TokenServer::start();
-    let source = server
-        .config(ClientKey::assertion_file(&path))
-        .build()
-        .unwrap();
+    let source = server.source(ClientKey::assertion_file(&path));
     source.token().unwrap();
     rotate(&path, "assertion-2");
     source.refresh().unwrap();
     std::fs::write(&path, "  assertion-3 \n").unwrap(); // in place, too
     source.refresh().unwrap();
-    let sent: Vec<_> = (server.forms().iter())
-        .map(|form| field(form, "client_assertion").unwrap())
-        .collect();
+    let sent = server.assertions();
     assert_eq!(sent, ["assertion-1", "assertion-2", "assertion-3"]);
-    let jwt_bearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
     for form in server.forms() {
-        assert_eq!(field(&form, "client_assertion_type").unwrap(), jwt_bearer);
+        assert_eq!(field(&form, "client_assertion_type").unwrap(), JWT_BEARER);
         assert_eq!(field(&form, "client_id").unwrap(), "my-client");
     }
 }
@@ -349,9 +329,8 @@ fn a_file_assertion_rewritten_between_requests_is_sent_as_its_new_content() {
 fn twenty_six_hours(client_key: ClientKey, path: &Path) {
     let server = TokenServer::start();
     server.seen.lock().unwrap().expires_in = 24 * 3600;
-    let config = server
-        .config(client_key)
-        .with_refresh_margin(Duration::ZERO);
+    let config = server.config(client_key);
+    let config = config.with_refresh_margin(Duration::ZERO);
     let source = config.with_test_clock(clock()).build().unwrap();
     let mut failures = 0;
     for hour in 0..=26 {
@@ -362,9 +341,7 @@ fn twenty_six_hours(client_key: ClientKey, path: &Path) {
         clock().advance(Duration::from_secs(3600));
     }
     assert_eq!(failures, 0);
-    let sent: Vec<_> = (server.forms().iter())
-        .map(|form| field(form, "client_assertion").unwrap())
-        .collect();
+    let sent = server.assertions();
     assert_eq!(sent, ["assertion-hour-0", "assertion-hour-24"]);
 }
 
@@ -391,27 +368,25 @@ fn a_function_assertion_is_called_for_every_request() {
         *n += 1;
         Ok(format!("assertion-{n}"))
     });
-    let source = server.config(client_key).build().unwrap();
+    let source = server.source(client_key);
     source.token().unwrap();
     source.token().unwrap(); // cached
     source.refresh().unwrap();
     assert_eq!(*calls.lock().unwrap(), 2);
     let down = ClientKey::assertion_fn("down", || Err(std::io::ErrorKind::NotFound.into()));
-    let failing = server.config(down).build().unwrap();
-    assert!(matches!(failing.token(), Err(Error::Assertion(_))));
+    let failing = server.source(down).token();
+    assert!(matches!(failing, Err(Error::Assertion(_))));
     assert_eq!(server.hits(), 2);
 }
 
 #[cfg(unix)]
 #[test]
 fn an_unusable_assertion_is_a_typed_error_and_nothing_is_sent() {
-    use std::os::unix::fs::PermissionsExt;
     let dir = temp_dir("assertion-bad");
     let server = TokenServer::start();
     let fails = |client_key: ClientKey| {
-        let config = server
-            .config(client_key)
-            .with_timeout(Duration::from_secs(1));
+        let config = server.config(client_key);
+        let config = config.with_timeout(Duration::from_secs(1));
         let source = config.build().unwrap();
         let started = std::time::Instant::now();
         let error = source.token().unwrap_err();
@@ -424,12 +399,11 @@ fn an_unusable_assertion_is_a_typed_error_and_nothing_is_sent() {
     assert!(fails(ClientKey::assertion_file(&empty)).contains("empty"));
     assert!(fails(ClientKey::assertion_file(dir.join("missing"))).contains("missing"));
     let fifo = dir.join("fifo");
-    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
-    assert!(made.unwrap().success());
+    mkfifo(&fifo);
     assert!(fails(ClientKey::assertion_file(&fifo)).contains("not a regular file"));
     let shared = dir.join("shared");
     rotate(&shared, "assertion-x");
-    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o666)).unwrap();
+    chmod(&shared, 0o666);
     assert!(fails(ClientKey::assertion_file(&shared)).contains("others can write"));
     let big = dir.join("big");
     rotate(&big, &"a".repeat(64 * 1024 + 1));
@@ -466,17 +440,12 @@ fn assertions_and_keys_stay_out_of_errors_and_debug() {
     assert!(!format!("{config:?} {source:?}").contains("c2lnbmF0dXJl"));
     let pem = key("rsa.pem");
     let line = |pem: Vec<u8>, n| {
-        String::from_utf8(pem)
-            .unwrap()
-            .lines()
-            .nth(n)
-            .unwrap()
-            .to_owned()
+        let text = String::from_utf8(pem).unwrap();
+        text.lines().nth(n).unwrap().to_owned()
     };
     let body = line(pem.clone(), 2);
     let signed = ClientKey::private_key_jwt(&pem).unwrap();
-    let tls = TlsSettings::new().with_client_cert(&key("client.pem"), &key("client.key"));
-    let (tls, client_key_line) = (tls.unwrap(), line(key("client.key"), 1));
+    let (tls, client_key_line) = (client_cert(), line(key("client.key"), 1));
     let shown = format!("{signed:?} {tls:?} {:?}", tls.agent_config().build());
     let leaked = shown.contains(&body) || shown.contains(&client_key_line[..20]);
     assert!(!leaked, "{shown}");
@@ -529,44 +498,30 @@ pub(crate) fn mtls_server() -> Arc<rustls::ServerConfig> {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(&key("ca.pem")).unwrap())
-        .unwrap();
+    let ca = CertificateDer::from_pem_slice(&key("ca.pem")).unwrap();
+    roots.add(ca).unwrap();
     let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider;
     let verifier = verifier(Arc::new(roots), provider.clone()).build().unwrap();
     let chain = CertificateDer::pem_slice_iter(&key("server.pem")).collect::<Result<Vec<_>, _>>();
     let chain = chain.unwrap();
     let server_key = PrivateKeyDer::from_pem_slice(&key("server.key")).unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, server_key)
-        .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider);
+    let config = config.with_safe_default_protocol_versions().unwrap();
+    let config = config.with_client_cert_verifier(verifier);
+    let config = config.with_single_cert(chain, server_key).unwrap();
     Arc::new(config)
 }
 
 #[test]
 fn a_server_that_requires_a_client_certificate_gets_it_and_refuses_a_client_without() {
     let server = TokenServer::with_tls(Some(mtls_server()));
-    let client_cert =
-        || TlsSettings::new().with_client_cert(&key("client.pem"), &key("client.key"));
-    let tls = client_cert()
-        .unwrap()
-        .with_root_certs(&key("ca.pem"))
-        .unwrap();
+    let tls = client_cert().with_root_certs(&key("ca.pem")).unwrap();
     let config = server.config(ClientKey::tls_client_auth());
-    assert_eq!(
-        secret_of(&config.with_tls(tls.clone()).build().unwrap()),
-        "tok-0"
-    );
+    let actual = secret_of(&config.with_tls(tls.clone()).build().unwrap());
+    assert_eq!(actual, "tok-0");
     let form = &server.forms()[0];
     assert_eq!(field(form, "client_id").unwrap(), "my-client");
-    let secrets = (
-        field(form, "client_secret"),
-        field(form, "client_assertion"),
-    );
-    assert_eq!(secrets, (None, None));
+    assert_eq!(secrets(form), (None, None));
     assert_eq!(server.seen.lock().unwrap().client_certs, [true]);
     // API calls through an agent with the same settings present it too.
     let agent: ureq::Agent = tls.agent_config().build().into();
@@ -581,7 +536,7 @@ fn a_server_that_requires_a_client_certificate_gets_it_and_refuses_a_client_with
     assert!(matches!(no_cert.token(), Err(Error::Transport(_))));
     // Without the private CA, the server is not trusted.
     let config = server.config(ClientKey::tls_client_auth());
-    let no_ca = config.with_tls(client_cert().unwrap()).build().unwrap();
+    let no_ca = config.with_tls(client_cert()).build().unwrap();
     assert!(matches!(no_ca.token(), Err(Error::Transport(_))));
     assert_eq!(server.hits(), 2);
 }
@@ -589,29 +544,25 @@ fn a_server_that_requires_a_client_certificate_gets_it_and_refuses_a_client_with
 #[test]
 fn a_bad_or_mismatched_client_certificate_is_a_config_error_at_build() {
     let (cert, good) = (key("client.pem"), key("client.key"));
+    let not_a_certificate = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    let not_a_certificate = not_a_certificate.to_vec();
     for (chain, private) in [
         (&cert, &key("ec2.pem")), // another key
         (&cert, &key("rsa.pem")), // another kind of key
         (&cert, &b"no key here"[..].to_vec()),
         (&key("client.key"), &good), // a key where the chain should be
-        (
-            &b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".to_vec(),
-            &good,
-        ),
+        (&not_a_certificate, &good),
     ] {
-        let error = TlsSettings::new()
-            .with_client_cert(chain, private)
-            .unwrap_err();
+        let error = TlsSettings::new().with_client_cert(chain, private);
+        let error = error.unwrap_err();
         assert!(matches!(error, Error::Config(_)), "{error:?}");
     }
     let no_roots = TlsSettings::new().with_root_certs(b"none");
     assert!(matches!(no_roots, Err(Error::Config(_))));
     // tls_client_auth without a certificate to present, and TLS settings with an agent.
     let config = TokenConfig::new("https://a.example/token", creds(""));
-    let no_cert = config
-        .clone()
-        .with_client_key(ClientKey::tls_client_auth())
-        .build();
+    let no_cert = config.clone().with_client_key(ClientKey::tls_client_auth());
+    let no_cert = no_cert.build();
     assert!(matches!(no_cert, Err(Error::Config(_))));
     let with_tls = config.clone().with_tls(TlsSettings::new());
     let with_agent = with_tls
@@ -642,20 +593,17 @@ fn an_assertion_command_that_exits_is_not_held_by_its_background_child() {
 #[cfg(unix)]
 #[test]
 fn an_assertion_file_others_may_write_is_refused() {
-    use std::os::unix::fs::PermissionsExt as _;
     let server = crate::fixture::TokenServer::start();
     let any = server.any(200, json!({"access_token": "T"}));
-    let path = crate::support::temp_dir("group-writable-assertion").join("token");
+    let path = temp_dir("group-writable-assertion").join("token");
     std::fs::write(&path, "eyJhbGciOi.eyJzdWIi.c2ln").unwrap();
     for mode in [0o660, 0o602] {
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        chmod(&path, mode);
         let key = ClientKey::assertion_file(&path);
         let source = server.config().with_client_key(key).build().unwrap();
         let error = source.token().unwrap_err();
-        assert!(
-            matches!(&error, Error::Assertion(m) if m.ends_with("others can write it")),
-            "{error}"
-        );
+        let refused = matches!(&error, Error::Assertion(m) if m.ends_with("others can write it"));
+        assert!(refused, "{error}");
     }
     any.assert_calls(0);
 }
@@ -668,17 +616,12 @@ fn a_token_for_a_client_certificate_is_shared_through_the_disk() {
     let server = crate::fixture::TokenServer::start();
     let token = server.token("T", 3600);
     let dir = temp_dir("client-cert-disk");
-    let pem = |name: &str| std::fs::read(format!("tests/it/keys/{name}")).unwrap();
     let source = || {
-        let tls = TlsSettings::new().with_client_cert(&pem("client.pem"), &pem("client.key"));
         let cache = apiauth::DiskCache::open(dir.join("apiauth")).unwrap();
         let config = TokenConfig::new(server.token_url(), Credentials::new("id", "").unwrap());
-        config
-            .with_client_key(ClientKey::tls_client_auth())
-            .with_tls(tls.unwrap())
-            .with_disk_cache(cache)
-            .build()
-            .unwrap()
+        let config = config.with_client_key(ClientKey::tls_client_auth());
+        let config = config.with_tls(client_cert());
+        config.with_disk_cache(cache).build().unwrap()
     };
     assert_eq!(secret_of(&source()), "T");
     assert_eq!(secret_of(&source()), "T");

@@ -10,8 +10,7 @@ use apiauth::{TestClock, TokenConfig, TokenSource};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::fixture::{Raw, creds, respond};
-use crate::support::{eventually, http_date};
+use crate::fixture::{Raw, creds, eventually, http_date, respond};
 
 /// A token server whose clock reads the host's real clock plus `offset` s plus the
 /// simulated time the test has let pass. Its tokens are JWTs with `exp` (and `iat` if
@@ -33,15 +32,12 @@ impl Skewed {
             let now = server_now(offset, &elapsed);
             let (exp, iat) = (now + exp_in, iat.then(|| format!(r#""iat":{now},"#)));
             let claims = format!(r#"{{"sub":"T{n}",{}"exp":{exp}}}"#, iat.unwrap_or_default());
-            let jwt = format!(
-                "eyJhbGciOiJub25lIn0.{}.c2ln",
-                URL_SAFE_NO_PAD.encode(claims)
-            );
+            let claims = URL_SAFE_NO_PAD.encode(claims);
+            let jwt = format!("eyJhbGciOiJub25lIn0.{claims}.c2ln");
             let body = format!(r#"{{"access_token":"{jwt}","expires_in":{expires_in}}}"#);
-            let head = format!(
-                "HTTP/1.1 200 OK\r\ndate: {}\r\nconnection: close\r\ncontent-type: application/json",
-                http_date(now as u64)
-            );
+            let date = http_date(now as u64);
+            let head = format!("HTTP/1.1 200 OK\r\ndate: {date}\r\nconnection: close");
+            let head = format!("{head}\r\ncontent-type: application/json");
             respond(&stream, &head, &body);
         });
         let host = TestClock::new();
@@ -148,22 +144,12 @@ fn exp_fifty_milliseconds_away_costs_a_handful_of_requests() {
 #[cfg(unix)]
 mod cli {
     use super::Skewed;
-    use std::time::{SystemTime, UNIX_EPOCH};
-
-    use crate::cli::{User, stderr, unix_seconds};
+    use crate::cli::{User, generic, stderr, unix_seconds};
+    use crate::fixture::now_secs;
 
     fn header(user: &User, server: &Skewed) -> std::process::Output {
-        let url = server.url();
-        user.run(&[
-            "-v",
-            "header",
-            "--provider",
-            "generic",
-            "--token-url",
-            url,
-            "--format",
-            "json",
-        ])
+        let header = generic("-v header", server.url());
+        user.run(&format!("{header} --format json"))
     }
 
     #[test]
@@ -172,11 +158,8 @@ mod cli {
         let user = User::new("clocks-ahead", "id", "secret");
         let out = header(&user, &server);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        let warning = |secs| {
-            format!(
-                "host clock {secs} s ahead of the token server; token lifetimes are read in the server's time"
-            )
-        };
+        let warning = "s ahead of the token server; token lifetimes are read in the server's time";
+        let warning = |secs| format!("host clock {secs} {warning}");
         let warned = |secs| stderr(&out).lines().any(|l| l.ends_with(&warning(secs)));
         // The server's Date counts whole seconds: 7200 s, or 7201 s.
         assert!(warned(7200) || warned(7201), "{}", stderr(&out));
@@ -186,11 +169,7 @@ mod cli {
         let expires_in = json["expires_in"].as_u64().unwrap();
         assert!((3590..=3599).contains(&expires_in), "{json}");
         let at = unix_seconds(json["expires_at"].as_str().unwrap()).unwrap();
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        assert!(at.abs_diff(now + expires_in) <= 2, "{json}");
+        assert!(at.abs_diff(now_secs() + expires_in) <= 2, "{json}");
     }
 
     #[test]

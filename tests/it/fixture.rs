@@ -1,27 +1,14 @@
-//! The shared token-server fixture: the setup most tests need, in one line each.
+//! The shared fixture: the set-up most tests need, in one line each.
 //!
-//! `TokenServer` is an httpmock `MockServer` (it derefs to one, so `server.mock(…)`,
-//! `server.url(…)` and `server.base_url()` work as ever) with a token endpoint at one path
-//! (`/token`, or a provider's with `TokenServer::at`). Every helper returns the httpmock
-//! `Mock`, so a test counts hits with `calls()` / `assert_calls(n)`:
-//!
-//! - token answers at that path (POST): `token("A", 3600)` (an RFC 6749 answer, for ever),
-//!   `tokens(&["A", "B"])` (each once in turn, the last for ever; counted together),
-//!   `json(status, value)`, `reply(status, body)` (no content type) and
-//!   `reply_with(status, headers, body)` for anything else; `any(status, value)` answers
-//!   every request, whatever its method and path (to count what must not be sent);
-//! - API mocks: `api(path, (header, value), status)`, a GET that must carry the header and
-//!   answers `{"for": value}`; `on(method, path, headers, status)`, no body;
-//!   `answer("GET /v1/x authorization: Bearer A => 200 body")`, one line;
-//! - a client for it: `config()` (a `TokenConfig` for the endpoint with `creds()`),
-//!   `source()` (built), `client(scheme)` (an `ApiClient` on a new source, and the source),
-//!   `get_json(scheme, path)` (a GET through a new client).
-//!
-//! For answers that depend on the request number, or a delay, or no httpmock at all, use
-//! `crate::server::Server` with `reply(status, body)` below; for what no HTTP server would
-//! send (a trickled or cut body, a held socket, an echo of the request), `Raw`. Free
-//! helpers: `creds()`, `secret_of(source)`, `refused(result)`, `transport(result)`,
-//! `respond(stream, head, body)`.
+//! `TokenServer` is an httpmock `MockServer` (it derefs to one) with a token endpoint at one
+//! path, `/token` or a provider's (`TokenServer::at`). Its helpers mock token answers
+//! (`token`, `tokens`, `json`, `reply`, `reply_with`, `any`) and API answers (`api`, and
+//! `answer("GET /v1/x authorization: Bearer A => 200 body")` for any other), each returning
+//! the httpmock `Mock` that counts its hits; `config`, `source`, `client` and `get_json`
+//! reach it. After it, in this order: answers and provider set-ups; results (`secret_of`,
+//! `refused`, `unusable`, `transport`); other servers (`crate::server::Server` with `reply`
+//! for answers by request number or with a delay, `Raw` for what no HTTP server would send,
+//! `silent`, `closed_url`, `logging_proxy`); time and threads; files.
 //!
 //! ```ignore
 //! let server = TokenServer::start();
@@ -37,21 +24,22 @@ use std::fmt::Debug;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::ops::Deref;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use apiauth::{
     ApiClient, Auth, Credentials, EndpointError, Error, TokenConfig, TokenScheme, TokenSource,
     Unreachable,
 };
-use httpmock::Method::{self, GET, POST};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use httpmock::Method::{GET, POST};
 use httpmock::{Mock, MockServer};
 use serde_json::{Value, json};
 
 use crate::server::Reply;
-use crate::support::rfc_token;
 
 /// An httpmock server with a token endpoint at `path`.
 pub struct TokenServer {
@@ -84,11 +72,8 @@ impl TokenServer {
 
     /// A new server whose token endpoint is `path` (e.g. a provider's `/auth/v1/token`).
     pub fn at(path: &str) -> TokenServer {
-        let path = path.to_owned();
-        TokenServer {
-            server: MockServer::start(),
-            path,
-        }
+        let (server, path) = (MockServer::start(), path.to_owned());
+        TokenServer { server, path }
     }
 
     /// The token endpoint's URL.
@@ -105,19 +90,16 @@ impl TokenServer {
     /// for ever.
     pub fn tokens(&self, tokens: &[&str]) -> Tokens<'_> {
         let last = tokens.len() - 1;
-        Tokens(
-            (tokens.iter().enumerate())
-                .map(|(n, token)| {
-                    self.server.mock(|when, then| {
-                        when.method(POST).path(&self.path);
-                        let then = then.status(200).json_body(rfc_token(token, 3600));
-                        if n < last {
-                            then.up_to_n_times(1);
-                        }
-                    })
-                })
-                .collect(),
-        )
+        let answer = |(n, token): (usize, &&str)| {
+            self.server.mock(|when, then| {
+                when.method(POST).path(&self.path);
+                let then = then.status(200).json_body(rfc_token(token, 3600));
+                if n < last {
+                    then.up_to_n_times(1);
+                }
+            })
+        };
+        Tokens(tokens.iter().enumerate().map(answer).collect())
     }
 
     /// The endpoint answers `status` with the JSON `body`.
@@ -138,9 +120,7 @@ impl TokenServer {
         self.server.mock(|when, then| {
             when.method(POST).path(&self.path);
             let then = then.status(status).body(body);
-            headers
-                .iter()
-                .fold(then, |then, (name, value)| then.header(*name, *value));
+            headers.iter().fold(then, |t, (n, v)| t.header(*n, *v));
         })
     }
 
@@ -149,24 +129,6 @@ impl TokenServer {
     pub fn any(&self, status: u16, body: Value) -> Mock<'_> {
         self.server.mock(|_, then| {
             then.status(status).json_body(body);
-        })
-    }
-
-    /// `method` requests to `path` that carry every one of `headers` are answered `status`,
-    /// with no body.
-    pub fn on(
-        &self,
-        method: Method,
-        path: &str,
-        headers: &[(&str, &str)],
-        status: u16,
-    ) -> Mock<'_> {
-        self.server.mock(|when, then| {
-            let when = when.method(method).path(path);
-            headers
-                .iter()
-                .fold(when, |when, (name, value)| when.header(*name, *value));
-            then.status(status);
         })
     }
 
@@ -224,6 +186,47 @@ pub fn creds() -> Credentials {
     Credentials::new("id", "secret").unwrap()
 }
 
+/// A standard RFC 6749 answer.
+pub fn rfc_token(token: &str, expires_in: u64) -> Value {
+    json!({"access_token": token, "token_type": "Bearer", "expires_in": expires_in})
+}
+
+/// A myConnectedFleet token answer: `token`, living `expires_in` s.
+pub fn mcf_token(token: &str, expires_in: u64) -> Value {
+    json!({"success": true, "accessToken": token, "expires_in": expires_in})
+}
+
+/// An unsigned JWT whose `exp` is `from_now` ahead of the wall clock.
+pub fn jwt_expiring_in(from_now: Duration) -> (String, u64) {
+    let exp = (UNIX_EPOCH.elapsed().unwrap() + from_now).as_secs();
+    let claims = URL_SAFE_NO_PAD.encode(format!(r#"{{"sub":"client","exp":{exp}}}"#));
+    (format!("eyJhbGciOiJSUzI1NiJ9.{claims}.c2lnbmF0dXJl"), exp)
+}
+
+/// motorweb's test environment moved to `base`, for `creds`.
+pub fn motorweb_at(base: &str, creds: Credentials) -> TokenConfig {
+    use apiauth::providers::motorweb::{Environment, token_config};
+    token_config(Environment::Test, creds).with_base_url(base)
+}
+
+/// myConnectedFleet moved to `base`, for `creds`.
+pub fn mcf_at(base: &str, creds: Credentials) -> TokenConfig {
+    apiauth::providers::my_connected_fleet::token_config(creds).with_base_url(base)
+}
+
+/// What the provider clients of earlier versions did, now that providers are data: a GET of
+/// `base` + `path` through a client with the auth myConnectedFleet's `api` wants, `source`'s
+/// token or `credentials`' Basic.
+pub fn fleet_get(
+    api: apiauth::providers::my_connected_fleet::Api,
+    (credentials, source): (&Credentials, &apiauth::TokenSource),
+    base: &str,
+    path: &str,
+) -> Result<Value, apiauth::Error> {
+    let client = ApiClient::new(api.auth(credentials, source));
+    client.get_json(&format!("{}{path}", base.trim_end_matches('/')))
+}
+
 /// The access token `source` hands out now (panics on an error).
 pub fn secret_of(source: &TokenSource) -> String {
     source.token().unwrap().access_token().secret().to_owned()
@@ -237,6 +240,14 @@ pub fn refused<T: Debug>(result: Result<T, apiauth::Error>) -> Box<EndpointError
     }
 }
 
+/// Why a token answer was unusable (panics on anything else).
+pub fn unusable<T: Debug>(result: Result<T, apiauth::Error>) -> apiauth::Unusable {
+    match result {
+        Err(Error::InvalidResponse(why)) => why,
+        other => panic!("expected an unusable answer, got {other:?}"),
+    }
+}
+
 /// The details of a transport error (panics on anything else).
 pub fn transport<T: Debug>(result: Result<T, apiauth::Error>) -> Box<Unreachable> {
     match result {
@@ -245,14 +256,19 @@ pub fn transport<T: Debug>(result: Result<T, apiauth::Error>) -> Box<Unreachable
     }
 }
 
-/// An answer of `crate::server::Server`: `status`, `body`, at once.
-pub fn reply(status: u16, body: impl Into<String>) -> Reply {
-    let (body, delay) = (body.into(), Duration::ZERO);
+/// An answer of `crate::server::Server`: `status`, `body` (a string or JSON), at once.
+pub fn reply(status: u16, body: impl ToString) -> Reply {
+    let (body, delay) = (body.to_string(), Duration::ZERO);
     Reply {
         status,
         body,
         delay,
     }
+}
+
+/// A token endpoint that hands out `T1`, then `T2`, … (each for an hour), counting requests.
+pub fn numbered_tokens() -> crate::server::Server {
+    crate::server::Server::start(|n| reply(200, rfc_token(&format!("T{}", n + 1), 3600)))
 }
 
 /// A loopback listener that hands each connection, on a thread of its own, to
@@ -292,17 +308,16 @@ impl Raw {
     }
 }
 
-fn read_request(stream: &mut TcpStream) -> String {
+/// What was read of the first request on `stream`: its head, and its body as far as
+/// `content-length` says.
+pub fn read_request(stream: &mut impl Read) -> String {
     let (mut request, mut buf) = (Vec::new(), [0; 4096]);
     loop {
         let text = String::from_utf8_lossy(&request).into_owned();
         if let Some((head, body)) = text.split_once("\r\n\r\n") {
             let length = |l: &str| {
-                l.to_ascii_lowercase()
-                    .strip_prefix("content-length:")?
-                    .trim()
-                    .parse()
-                    .ok()
+                let line = l.to_ascii_lowercase();
+                line.strip_prefix("content-length:")?.trim().parse().ok()
             };
             if body.len() >= head.lines().find_map(length).unwrap_or(0) {
                 return text;
@@ -317,20 +332,127 @@ fn read_request(stream: &mut TcpStream) -> String {
 
 /// Writes an HTTP/1.1 answer: the status line and headers in `head` (without the
 /// `content-length`, which is added, and the blank line), then `body`; closes nothing.
-pub fn respond(mut stream: &TcpStream, head: &str, body: &str) {
+pub fn respond(mut stream: impl Write, head: &str, body: &str) {
     let length = body.len();
     let _ = write!(stream, "{head}\r\ncontent-length: {length}\r\n\r\n{body}");
 }
 
-/// What the provider clients of earlier versions did, now that providers are data: a GET of
-/// `base` + `path` through a client with the auth myConnectedFleet's `api` wants, `source`'s
-/// token or `credentials`' Basic.
-pub fn fleet_get(
-    api: apiauth::providers::my_connected_fleet::Api,
-    (credentials, source): (&Credentials, &apiauth::TokenSource),
-    base: &str,
-    path: &str,
-) -> Result<Value, apiauth::Error> {
-    let client = ApiClient::new(api.auth(credentials, source));
-    client.get_json(&format!("{}{path}", base.trim_end_matches('/')))
+/// A token endpoint that reads each request and never answers, holding the connection until
+/// the client hangs up; `hits()` counts the connections.
+pub fn silent() -> Raw {
+    Raw::start(|_, mut stream, _| while stream.read(&mut [0; 64]).is_ok_and(|n| n > 0) {})
+}
+
+/// `http://127.0.0.1:PORT{path}` on a port that was just free and is closed again: a
+/// connection there is refused.
+pub fn closed_url(path: &str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}{path}", listener.local_addr().unwrap())
+}
+
+/// A proxy on loopback that records every byte it receives and answers each connection
+/// with a 502: `(its URL, the bytes)`.
+pub fn logging_proxy() -> (String, Arc<Mutex<Vec<u8>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let proxy = Raw::start(move |_, mut stream, request| {
+        let (mut received, mut buffer) = (request.into_bytes(), [0; 4096]);
+        while !received.is_empty() {
+            log.lock().unwrap().append(&mut received);
+            let _ = stream.write_all(b"HTTP/1.1 502 No\r\ncontent-length: 0\r\n\r\n");
+            let n = stream.read(&mut buffer).unwrap_or(0);
+            received.extend_from_slice(&buffer[..n]);
+        }
+    });
+    (proxy.url().trim_end_matches("/token").to_owned(), seen)
+}
+
+/// The proxy variables ureq reads from the environment.
+pub const PROXY_VARIABLES: [&str; 4] = ["ALL_PROXY", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY"];
+
+thread_local! {
+    static CLOCK: apiauth::TestClock = apiauth::TestClock::new();
+}
+
+/// This test's clock (one per test thread): sources built with `with_test_clock(clock())`
+/// read it, and `clock().advance(…)` moves it.
+pub fn clock() -> apiauth::TestClock {
+    CLOCK.with(Clone::clone)
+}
+
+/// Polls `done` every few milliseconds for up to 10 s, for work on a background thread.
+pub fn eventually(mut done: impl FnMut() -> bool) {
+    for _ in 0..2000 {
+        if done() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("condition not reached within 10 s");
+}
+
+/// Runs `f` on `n` threads released together; returns their results.
+pub fn on_threads<T: Send + 'static>(
+    n: usize,
+    f: impl Fn() -> T + Send + Sync + 'static,
+) -> Vec<T> {
+    let (f, start) = (Arc::new(f), Arc::new(Barrier::new(n)));
+    let spawn = |_| {
+        let (f, start) = (f.clone(), start.clone());
+        std::thread::spawn(move || (start.wait(), f()).1)
+    };
+    let handles: Vec<_> = (0..n).map(spawn).collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+/// Seconds since 1970 by the wall clock.
+pub fn now_secs() -> u64 {
+    UNIX_EPOCH.elapsed().unwrap().as_secs()
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) of `secs` since 1970.
+pub fn http_date(secs: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil from days (H. Hinnant), for dates after 1970.
+    let z = days + 719_468;
+    let (era, doe) = (z / 146_097, z % 146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+        DAYS[(days % 7) as usize],
+        MONTHS[month as usize - 1],
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
+}
+
+/// A new, empty directory under the system's temporary directory, private to this test.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("apiauth-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Makes a FIFO at `path`.
+pub fn mkfifo(path: &std::path::Path) {
+    let made = std::process::Command::new("mkfifo").arg(path).status();
+    assert!(made.unwrap().success(), "mkfifo {path:?}");
+}
+
+/// Sets `path`'s permission bits to `mode`.
+#[cfg(unix)]
+pub fn chmod(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }

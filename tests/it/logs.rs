@@ -5,14 +5,12 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use apiauth::http::Request;
-use apiauth::providers::motorweb;
 use apiauth::{ApiClient, Auth, Credentials, DiskCache, TokenScheme};
 use base64::Engine as _;
-use httpmock::Method::{GET, POST};
+use httpmock::Method::POST;
 use serde_json::json;
 
-use crate::fixture::TokenServer;
-use crate::support::{clock, jwt_expiring_in, temp_dir};
+use crate::fixture::{TokenServer, clock, jwt_expiring_in, motorweb_at, temp_dir};
 
 /// Every record of apiauth's own targets, as `level target: message`. (ureq's records are
 /// ureq's: at Trace it logs the raw bytes it sends, which is why `apiauth -vv` stops at
@@ -50,22 +48,18 @@ fn events_are_logged_without_secrets() {
     let capture = capture();
     let server = TokenServer::at("/auth/v1/token");
     let (jwt, _) = jwt_expiring_in(Duration::from_secs(3600));
-    let body =
-        json!({"access_token": jwt, "expires_in": 3599, "refresh_token": "REFRESHTOKEN-LOG"});
+    let refresh_token = "REFRESHTOKEN-LOG";
+    let body = json!({"access_token": jwt, "expires_in": 3599, "refresh_token": refresh_token});
     let ok = server.mock(|when, then| {
         when.method(POST).path("/auth/v1/token");
         then.status(200).json_body(body).up_to_n_times(2);
     });
-    let refused = server.mock(|when, then| {
-        when.method(GET).path("/v1/x");
-        then.status(401).body("no");
-    });
+    let refused = server.answer("GET /v1/x => 401 no");
     let dir = temp_dir("logs");
     let config = |secret: &str| {
         let creds = Credentials::new("log-client", secret).unwrap();
         let cache = DiskCache::open(dir.join("apiauth")).unwrap();
-        let config = motorweb::token_config(motorweb::Environment::Test, creds)
-            .with_base_url(&server.base_url());
+        let config = motorweb_at(&server.base_url(), creds);
         config.with_disk_cache(cache).with_test_clock(clock())
     };
     let source = config(SECRET).build().unwrap();
@@ -81,7 +75,7 @@ fn events_are_logged_without_secrets() {
     server.reply(503, "down");
     clock().advance(Duration::from_secs(3400));
     source.token().unwrap();
-    crate::support::eventually(|| !source.stats().fetching && source.stats().failures == 1);
+    crate::fixture::eventually(|| !source.stats().fetching && source.stats().failures == 1);
     // Another secret has a store slot of its own: it reads nothing and asks.
     assert!(config("x").build().unwrap().token().is_err());
     refused.assert_calls(3);
@@ -89,23 +83,17 @@ fn events_are_logged_without_secrets() {
     let lines = capture.0.lock().unwrap().clone();
     let mine: Vec<&String> = lines.iter().filter(|l| l.contains("log-client")).collect();
     let has = |level: &str, text: &str| {
-        mine.iter()
-            .any(|l| l.starts_with(level) && l.contains(text))
+        let logged = |l: &&String| l.starts_with(level) && l.contains(text);
+        assert!(mine.iter().any(logged), "{level} {text}: {mine:#?}");
     };
-    assert!(
-        has("INFO", "token fetched from http://127.0.0.1"),
-        "{mine:#?}"
-    );
-    assert!(has("DEBUG", "read from the store"), "{mine:#?}");
+    has("INFO", "token fetched from http://127.0.0.1");
+    has("DEBUG", "read from the store");
     let dropped = "rejected (401) the token of client log-client; dropped";
-    assert!(has("INFO", dropped), "{mine:#?}");
-    assert!(
-        has("WARN", "a fresh token of client log-client again"),
-        "{mine:#?}"
-    );
-    assert!(has("DEBUG", "due for refresh"), "{mine:#?}");
-    assert!(has("WARN", "serving the still-valid token"), "{mine:#?}");
-    assert!(has("WARN", "/auth/v1/token returned 503)"), "{mine:#?}");
+    has("INFO", dropped);
+    has("WARN", "a fresh token of client log-client again");
+    has("DEBUG", "due for refresh");
+    has("WARN", "serving the still-valid token");
+    has("WARN", "/auth/v1/token returned 503)");
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("log-client:{SECRET}"));
     for line in &lines {
         for secret in [SECRET, &jwt, "REFRESHTOKEN-LOG", &basic, "Bearer "] {

@@ -2,7 +2,6 @@
 //! listener on loopback.
 
 mod api_calls;
-mod api_surface;
 mod cache;
 #[cfg(unix)]
 mod cli;
@@ -11,8 +10,6 @@ mod clocks;
 #[cfg(unix)]
 mod disk_cache;
 mod fixture;
-#[cfg(unix)]
-mod lock_holders;
 mod logs;
 mod redirects;
 mod refresh_policy;
@@ -21,8 +18,6 @@ mod server;
 #[cfg(unix)]
 mod shell_recipes;
 mod store;
-mod strict_answers;
-mod support;
 mod token_endpoint;
 mod transport;
 mod usable;

@@ -2,13 +2,13 @@
 //! works, and a redirect is never taken for a rejection.
 
 use apiauth::http::Request;
-use apiauth::providers::my_connected_fleet::{self, Api};
+use apiauth::providers::my_connected_fleet::Api;
 use apiauth::{ApiClient, Auth, BasicEncoding, Error, TokenScheme, TokenSource};
 use httpmock::Method::{GET, POST};
 use httpmock::Mock;
 use serde_json::{Value, json};
 
-use crate::fixture::{TokenServer, creds, fleet_get};
+use crate::fixture::{TokenServer, creds, fleet_get, mcf_at, mcf_token};
 
 /// Every request another origin receives: it must see none.
 fn elsewhere(server: &TokenServer) -> Mock<'_> {
@@ -26,12 +26,9 @@ fn moves<'a>(server: &'a TokenServer, path: &str, status: u16, location: &str) -
 }
 
 fn auths(source: TokenSource) -> [Auth; 3] {
-    let (basic, bearer) = (
-        Auth::Basic(creds(), BasicEncoding::Raw),
-        TokenScheme::Bearer,
-    );
+    let basic = Auth::Basic(creds(), BasicEncoding::Raw);
     let connect = Auth::Token(source.clone(), TokenScheme::ConnectToken);
-    [Auth::Token(source, bearer), connect, basic]
+    [Auth::Token(source, TokenScheme::Bearer), connect, basic]
 }
 
 #[test]
@@ -52,10 +49,8 @@ fn a_redirect_to_another_origin_is_returned_with_nothing_sent_there() {
         let result = client.get_json::<Value>(&api.url("/v1/jobs"));
         assert!(matches!(result, Err(Error::ApiStatus(e)) if e.status == 302));
         // The same through the middleware.
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .middleware(auth)
-            .build()
-            .into();
+        let agent = ureq::Agent::config_builder().middleware(auth).build();
+        let agent: ureq::Agent = agent.into();
         assert_eq!(agent.get(api.url("/v1/jobs")).call().unwrap().status(), 302);
     }
     stolen.assert_calls(0);
@@ -68,26 +63,13 @@ fn a_redirect_to_another_origin_is_returned_with_nothing_sent_there() {
 fn the_provider_client_keeps_its_token_on_its_origin() {
     let (api, other) = (TokenServer::start(), TokenServer::start());
     let auth = TokenServer::at("/masternauth-oauth/oauth/accessToken");
-    auth.json(
-        200,
-        json!({"success": true, "accessToken": "T1", "expires_in": 2591999}),
-    );
+    auth.json(200, mcf_token("T1", 2591999));
     let stolen = elsewhere(&other);
-    moves(
-        &api,
-        "/job-management/v1/customer/42/jobs",
-        301,
-        &other.url("/jobs"),
-    );
-    let source = my_connected_fleet::token_config(creds()).with_base_url(&auth.base_url());
-    let source = source.build().unwrap();
     let path = "/job-management/v1/customer/42/jobs";
-    let result = fleet_get(
-        Api::JobManagement,
-        (&creds(), &source),
-        &api.base_url(),
-        path,
-    );
+    moves(&api, path, 301, &other.url("/jobs"));
+    let source = mcf_at(&auth.base_url(), creds()).build().unwrap();
+    let (creds, base) = (creds(), api.base_url());
+    let result = fleet_get(Api::JobManagement, (&creds, &source), &base, path);
     assert!(matches!(result, Err(Error::ApiStatus(e)) if e.status == 301));
     stolen.assert_calls(0);
 }
@@ -127,13 +109,13 @@ fn a_307_resends_the_body_and_a_303_becomes_a_get() {
     });
     let result = api.mock(|when, then| {
         let when = when.method(GET).path("/v1/result");
-        when.header("authorization", "Bearer T")
-            .header_missing("content-type");
+        let when = when.header("authorization", "Bearer T");
+        when.header_missing("content-type");
         then.status(200).body("done");
     });
     let client = api.client(TokenScheme::Bearer).0;
-    let request = Request::post(api.url("/v1/upload")).body("payload");
-    let request = request.unwrap();
+    let request = Request::post(api.url("/v1/upload"));
+    let request = request.body("payload").unwrap();
     let mut response = client.run(request).unwrap();
     assert_eq!(response.body_mut().read_to_string().unwrap(), "done");
     let calls = [temporary.calls(), resent.calls(), result.calls()];

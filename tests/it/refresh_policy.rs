@@ -1,20 +1,17 @@
 //! When tokens are refreshed, and how long a token endpoint may be down before any caller
 //! notices: measured on the controllable clock of the `test-util` feature, never by sleeping.
 
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use apiauth::{TestClock, TokenConfig, TokenSource};
 use serde_json::json;
 
-use crate::fixture::{TokenServer, creds, reply, secret_of};
+use crate::fixture::{TokenServer, creds, eventually, jwt_expiring_in, reply, secret_of};
 use crate::server::Server;
-use crate::support::{eventually, jwt_expiring_in};
 
 fn source_at(url: &str, clock: &TestClock) -> TokenSource {
-    TokenConfig::new(url, creds())
-        .with_test_clock(clock.clone())
-        .build()
-        .unwrap()
+    let config = TokenConfig::new(url, creds()).with_test_clock(clock.clone());
+    config.build().unwrap()
 }
 
 /// Walks the clock forward by `step` until a call fails; returns how long after the first
@@ -24,9 +21,8 @@ fn outage_tolerance(lifetime: u64, step: Duration) -> (Duration, Duration) {
     let server = TokenServer::start();
     server.mock(|when, then| {
         when.path("/token");
-        then.status(200)
-            .json_body(crate::support::rfc_token("ONLY", lifetime))
-            .up_to_n_times(1);
+        let body = crate::fixture::rfc_token("ONLY", lifetime);
+        then.status(200).json_body(body).up_to_n_times(1);
     });
     let down = server.reply(503, "");
     let clock = TestClock::new();
@@ -68,10 +64,8 @@ fn a_thirty_day_token_survives_fifteen_days_of_outage() {
 #[test]
 fn an_hours_token_costs_at_most_1_1_requests_an_hour() {
     let server = Server::start(|n| {
-        reply(
-            200,
-            format!(r#"{{"access_token":"T{n}","expires_in":3599}}"#),
-        )
+        let answer = json!({"access_token": format!("T{n}"), "expires_in": 3599});
+        reply(200, answer)
     });
     let clock = TestClock::new();
     let source = source_at(server.url(), &clock);
@@ -136,21 +130,15 @@ fn a_too_short_lived_refresh_never_replaces_a_valid_token() {
         0 => reply(200, r#"{"access_token":"A","expires_in":600}"#),
         _ => {
             // `exp` less than a second after the host's clock (moved 400 s) at the answer.
-            let secs = (now() + offset)
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs();
+            let secs = (now() + offset).duration_since(UNIX_EPOCH);
+            let secs = secs.unwrap().as_secs();
             let (jwt, _) = jwt_expiring_in(Duration::ZERO);
             let claims = format!(r#"{{"sub":"client","exp":{}}}"#, secs + 1);
             let claims = base64::Engine::encode(&base64::prelude::BASE64_URL_SAFE_NO_PAD, claims);
-            let jwt = jwt
-                .split('.')
-                .enumerate()
-                .map(|(i, p)| if i == 1 { &claims } else { p });
-            reply(
-                200,
-                json!({"access_token": jwt.collect::<Vec<_>>().join(".")}).to_string(),
-            )
+            let parts = jwt.split('.').enumerate();
+            let jwt = parts.map(|(i, p)| if i == 1 { &claims } else { p });
+            let jwt = jwt.collect::<Vec<_>>().join(".");
+            reply(200, json!({"access_token": jwt}))
         }
     });
     let source = source_at(server.url(), &clock);

@@ -12,23 +12,25 @@ use crate::fixture::TokenServer;
 /// The README's recipe: the `sh` block after the `tests/it/shell_recipes.rs` marker.
 fn readme_recipe() -> String {
     let readme = include_str!("../../README.md");
+    let marker = "<!-- tested by tests/it/shell_recipes.rs -->\n```sh\n";
     let (_, after) = readme
-        .split_once("<!-- tested by tests/it/shell_recipes.rs -->\n```sh\n")
+        .split_once(marker)
         .expect("the recipe marker in README.md");
     after.split_once("```").unwrap().0.to_owned()
 }
 
 /// Runs the recipe, pointed at `server`, as `user`, with the built `apiauth` first on PATH.
 fn run_recipe(user: &User, server: &TokenServer) -> Output {
-    let script = readme_recipe()
-        .replace("https://auth.example.com/token", &server.url("/token"))
-        .replace("https://api.example.com", &server.url(""));
+    let script = readme_recipe().replace("https://auth.example.com/token", &server.url("/token"));
+    let script = script.replace("https://api.example.com", &server.url(""));
     let bin = Path::new(env!("CARGO_BIN_EXE_apiauth")).parent().unwrap();
-    Command::new("bash")
+    let mut bash = Command::new("bash");
+    let bash = bash
         .args(["-eu", "-o", "pipefail", "-c", &script])
-        .env_clear()
-        .envs(user.env.iter().cloned())
-        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env_clear();
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    bash.envs(user.env.iter().cloned())
+        .env("PATH", path)
         .output()
         .unwrap()
 }
@@ -37,10 +39,8 @@ fn run_recipe(user: &User, server: &TokenServer) -> Output {
 /// `.ci/run` installs curl and a missing one is a failure).
 fn curl_missing() -> bool {
     let found = Command::new("curl").arg("--version").output().is_ok();
-    assert!(
-        found || std::env::var_os("CI").is_none(),
-        "curl is missing in CI"
-    );
+    let ci = std::env::var_os("CI").is_some();
+    assert!(found || !ci, "curl is missing in CI");
     if !found {
         eprintln!("curl is not installed: the README's recipe cannot run here");
     }

@@ -4,16 +4,17 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 
 use apiauth::store::{Store, StoreError, StoreGuard, StoreKey};
 use apiauth::{TokenConfig, TokenSource};
 
-use crate::fixture::{creds, reply, secret_of};
-use crate::server::Server;
-use crate::support::{clock, eventually, rfc_token};
+use crate::fixture::{
+    clock, creds, eventually, numbered_tokens, on_threads, reply, rfc_token, secret_of,
+};
+use crate::server::{Reply, Server};
 
 /// A store whose every call fails, as a full or read-only disk does, counting the calls.
 #[derive(Debug, Default, Clone)]
@@ -37,21 +38,16 @@ impl Store for Broken {
 
 #[test]
 fn a_failing_store_keeps_single_flight_inside_the_process() {
-    let server = Server::start(|_| {
-        let mut reply = reply(200, rfc_token("T", 3600).to_string());
-        reply.delay = Duration::from_millis(50);
-        reply
+    let delay = Duration::from_millis(50);
+    let server = Server::start(move |_| Reply {
+        delay,
+        ..reply(200, rfc_token("T", 3600))
     });
     let broken = Broken::default();
     let config = TokenConfig::new(server.url(), creds()).with_store(broken.clone());
-    let (source, start) = (config.build().unwrap(), Arc::new(Barrier::new(8)));
-    let spawn = |_| {
-        let (source, start) = (source.clone(), start.clone());
-        thread::spawn(move || (start.wait(), secret_of(&source)).1)
-    };
-    for thread in (0..8).map(spawn).collect::<Vec<_>>() {
-        assert_eq!(thread.join().unwrap(), "T");
-    }
+    let source = config.build().unwrap();
+    let reader = source.clone();
+    assert_eq!(on_threads(8, move || secret_of(&reader)), ["T"; 8]);
     assert_eq!(server.hits(), 1);
     assert_eq!(source.stats().fetches, 1);
     // The store was tried (a read and a lock), and not again once the token was in memory.
@@ -70,18 +66,14 @@ fn a_stale_token_in_the_store_is_served_at_once_while_another_process_refreshes_
     let server = Server::start(move |n| {
         let (lock, cond) = &*open;
         let _released = cond.wait_while(lock.lock().unwrap(), |released| n > 0 && !*released);
-        reply(
-            200,
-            rfc_token(if n == 0 { "A" } else { "B" }, 3600).to_string(),
-        )
+        reply(200, rfc_token(if n == 0 { "A" } else { "B" }, 3600))
     });
-    let dir = crate::support::temp_dir("store-stale-served");
+    let dir = crate::fixture::temp_dir("store-stale-served");
     let process = || -> TokenSource {
         let cache = apiauth::DiskCache::open(dir.join("apiauth")).unwrap();
         let config = TokenConfig::new(server.url(), creds()).with_disk_cache(cache);
-        let config = config
-            .with_test_clock(clock())
-            .with_timeout(Duration::from_secs(30));
+        let config = config.with_test_clock(clock());
+        let config = config.with_timeout(Duration::from_secs(30));
         config.build().unwrap()
     };
     assert_eq!(secret_of(&process()), "A");
@@ -115,10 +107,12 @@ type Records = HashMap<String, Vec<u8>>;
 #[derive(Debug, Default, Clone)]
 struct Memory {
     records: Arc<Mutex<Records>>,
-    locked: Arc<(Mutex<bool>, Condvar)>,
+    locked: Arc<Mutex<()>>,
 }
 
-struct MemoryGuard<'a>(&'a Memory, StoreKey);
+/// The lock of a slot, held until the guard is dropped.
+#[allow(dead_code)] // the `MutexGuard` is held for its `Drop` alone
+struct MemoryGuard<'a>(&'a Memory, StoreKey, MutexGuard<'a, ()>);
 
 impl Store for Memory {
     fn read(&self, key: &StoreKey) -> Result<Option<Vec<u8>>, StoreError> {
@@ -130,21 +124,8 @@ impl Store for Memory {
         _: Duration,
         _: Duration,
     ) -> Result<Option<Box<dyn StoreGuard + '_>>, StoreError> {
-        let (lock, cond) = &*self.locked;
-        let mut held = lock.lock().unwrap();
-        while *held {
-            held = cond.wait(held).unwrap();
-        }
-        *held = true;
-        Ok(Some(Box::new(MemoryGuard(self, key.clone()))))
-    }
-}
-
-impl Drop for MemoryGuard<'_> {
-    fn drop(&mut self) {
-        let (lock, cond) = &*self.0.locked;
-        *lock.lock().unwrap() = false;
-        cond.notify_all();
+        let held = self.locked.lock().unwrap();
+        Ok(Some(Box::new(MemoryGuard(self, key.clone(), held))))
     }
 }
 
@@ -165,7 +146,7 @@ impl StoreGuard for MemoryGuard<'_> {
 
 #[test]
 fn any_store_shares_tokens_and_rejections_between_sources() {
-    let server = Server::start(|n| reply(200, rfc_token(&format!("T{}", n + 1), 3600).to_string()));
+    let server = numbered_tokens();
     let store = Memory::default();
     let config = TokenConfig::new(server.url(), creds()).with_test_clock(clock());
     let host = || config.clone().with_store(store.clone()).build().unwrap();

@@ -1,16 +1,15 @@
 //! What a token endpoint receives, and what becomes of every answer it can give.
 
-use std::io::Read;
-use std::net::TcpListener;
 use std::time::Duration;
 
-use apiauth::providers::{motorweb, my_connected_fleet};
-use apiauth::{BasicEncoding, ClientAuth, Credentials, Error, TokenConfig, TokenScheme};
+use apiauth::{BasicEncoding, ClientAuth, Credentials, Error, TokenConfig, TokenScheme, Unusable};
 use httpmock::Method::POST;
 use serde_json::json;
 
-use crate::fixture::{TokenServer, creds, refused, secret_of};
-use crate::support::{jwt_expiring_in, rfc_token};
+use crate::fixture::{
+    TokenServer, clock, creds, jwt_expiring_in, mcf_at, motorweb_at, refused, rfc_token, secret_of,
+    unusable,
+};
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
@@ -29,7 +28,7 @@ fn my_connected_fleet_request_and_answer_are_as_documented() {
             "accessToken": "B983854936PF1A7B61B141AB69494046", "expires_in": 2591999}));
     });
     let creds = Credentials::new("clientId", "clientSecret").unwrap();
-    let config = my_connected_fleet::token_config(creds).with_base_url(&server.base_url());
+    let config = mcf_at(&server.base_url(), creds);
     let token = config.build().unwrap().token().unwrap();
     mock.assert_calls(1);
     let secret = token.access_token().secret();
@@ -59,8 +58,7 @@ fn motorweb_sends_credentials_in_the_body_and_reads_the_jwt_exp() {
             "expires_in": "3599"}));
     });
     let creds = Credentials::new("wmUB6jn1", "a:b+c% &/?=é").unwrap();
-    let config = motorweb::token_config(motorweb::Environment::Test, creds)
-        .with_base_url(&server.base_url());
+    let config = motorweb_at(&server.base_url(), creds);
     let token = config.build().unwrap().token().unwrap();
     mock.assert_calls(1);
     let exp = std::time::UNIX_EPOCH + Duration::from_secs(exp);
@@ -80,11 +78,9 @@ fn motorweb_sends_credentials_in_the_body_and_reads_the_jwt_exp() {
 #[test]
 fn generic_server_gets_scopes_params_and_either_basic_encoding() {
     // base64("aaa%2F%3B%26:a%3Ab%2Bc%25+x") and base64("aaa/;&:a:b+c% x")
+    let form = "Basic YWFhJTJGJTNCJTI2OmElM0FiJTJCYyUyNSt4";
     for (encoding, expected) in [
-        (
-            BasicEncoding::FormUrlEncoded,
-            "Basic YWFhJTJGJTNCJTI2OmElM0FiJTJCYyUyNSt4",
-        ),
+        (BasicEncoding::FormUrlEncoded, form),
         (BasicEncoding::Raw, "Basic YWFhLzsmOmE6YitjJSB4"),
     ] {
         let server = TokenServer::at("/oauth2/token");
@@ -94,11 +90,10 @@ fn generic_server_gets_scopes_params_and_either_basic_encoding() {
             then.status(200).json_body(rfc_token("tok", 3600));
         });
         let creds = Credentials::new("aaa/;&", "a:b+c% x").unwrap();
-        let source = TokenConfig::new(server.token_url(), creds)
-            .with_client_auth(ClientAuth::Basic(encoding))
-            .with_scope("read")
-            .with_scope("write:all")
-            .with_param("audience", "https://api.example");
+        let source = TokenConfig::new(server.token_url(), creds);
+        let source = source.with_client_auth(ClientAuth::Basic(encoding));
+        let source = source.with_scope("read").with_scope("write:all");
+        let source = source.with_param("audience", "https://api.example");
         assert_eq!(secret_of(&source.build().unwrap()), "tok");
         mock.assert_calls(1);
     }
@@ -215,15 +210,10 @@ fn retry_after_is_kept_on_429_and_503() {
 fn unusable_2xx_answers_never_carry_the_body() {
     let header = "access token is empty or holds bytes not allowed in a header";
     let neither = "body is neither a JSON object nor a form";
+    let (mac, no_token) = ("token type is not bearer", "no access token in the answer");
     let cases = [
-        (
-            r#"{"access_token":"SECRETTOKEN","token_type":"mac"}"#,
-            "token type is not bearer",
-        ),
-        (
-            r#"{"token":"SECRETTOKEN"}"#,
-            "no access token in the answer",
-        ),
+        (r#"{"access_token":"SECRETTOKEN","token_type":"mac"}"#, mac),
+        (r#"{"token":"SECRETTOKEN"}"#, no_token),
         (r#"{"access_token":"SECRETTOKEN""#, neither),
         ("SECRETTOKEN", neither),
         (r#"{"access_token":"SECRET TOKEN"}"#, header),
@@ -245,11 +235,9 @@ fn unusable_2xx_answers_never_carry_the_body() {
 #[test]
 fn form_and_text_answers_whatever_the_content_type() {
     let json = r#"{"access_token":"abc","expires_in":120}"#;
+    let form = "access_token=abc&token_type=bearer&expires_in=120";
     for (content_type, body) in [
-        (
-            Some(FORM),
-            "access_token=abc&token_type=bearer&expires_in=120",
-        ),
+        (Some(FORM), form),
         (Some("text/plain"), json),
         (Some("text/html"), json),
         (None, "access_token=abc&expires_in=120"),
@@ -277,23 +265,15 @@ fn oversized_answer_is_an_error_not_an_allocation() {
     let server = TokenServer::start();
     let pad = "x".repeat(100 * 1024);
     server.reply(200, &format!(r#"{{"access_token":"t","pad":"{pad}"}}"#));
-    let too_large = server.source().token().unwrap_err();
-    assert!(matches!(
-        too_large,
-        Error::InvalidResponse(apiauth::Unusable::TooLarge)
-    ));
+    assert_eq!(unusable(server.source().token()), Unusable::TooLarge);
 }
 
 #[test]
 fn a_silent_endpoint_times_out() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/token", listener.local_addr().unwrap());
-    let hold = std::thread::spawn(move || {
-        // Accept, read the request, never answer; hold the socket until the client gives up.
-        let (mut socket, _) = listener.accept().unwrap();
-        while socket.read(&mut [0; 4096]).is_ok_and(|n| n > 0) {}
-    });
-    let config = TokenConfig::new(&url, creds()).with_timeout(Duration::from_millis(200));
+    // Reads the request, never answers, and holds the socket until the client gives up.
+    let endpoint = crate::fixture::silent();
+    let url = endpoint.url();
+    let config = TokenConfig::new(url, creds()).with_timeout(Duration::from_millis(200));
     let started = std::time::Instant::now();
     let error = config.build().unwrap().token().unwrap_err();
     let elapsed = started.elapsed();
@@ -304,5 +284,53 @@ fn a_silent_endpoint_times_out() {
     assert!(timed_out, "{error:?}");
     let message = format!("could not reach the token endpoint {url}: timed out after 200ms");
     assert_eq!(error.to_string(), message);
-    hold.join().unwrap();
+}
+
+// RFC 6749 §5.1 read strictly: a `token_type` that is not a string and an `expires_in`
+// that is not a non-negative number (or a string of digits) are refused, never guessed at
+// (oauthlib, oauth2-rs and Go refuse both), and refused like any unusable answer: nothing
+// cached, the next request only after the backoff.
+
+#[test]
+fn malformed_token_type_and_expires_in_are_refused_and_backed_off() {
+    #[rustfmt::skip]
+    let cases = [
+        ("token_type", json!(5), Unusable::NotBearer),
+        ("token_type", json!(false), Unusable::NotBearer),
+        ("token_type", json!({}), Unusable::NotBearer),
+        ("expires_in", json!(false), Unusable::InvalidExpiresIn),
+        ("expires_in", json!({}), Unusable::InvalidExpiresIn),
+        ("expires_in", json!("zzz"), Unusable::InvalidExpiresIn),
+        ("expires_in", json!(-5), Unusable::InvalidExpiresIn),
+        ("expires_in", json!([]), Unusable::InvalidExpiresIn),
+    ];
+    for (field, value, why) in cases {
+        let mut body = json!({"access_token": "SECRETTOKEN", "token_type": "Bearer"});
+        body[field] = value.clone();
+        let server = TokenServer::start();
+        let mock = server.any(200, body);
+        let source = server.config().with_test_clock(clock()).build().unwrap();
+        let refused = || match source.token() {
+            Err(Error::InvalidResponse(got)) => assert_eq!(got, why, "{field}: {value}"),
+            other => panic!("{field}: {value}: {other:?}"),
+        };
+        refused();
+        refused();
+        mock.assert_calls(1);
+        clock().advance(Duration::from_millis(1100));
+        refused();
+        mock.assert_calls(2);
+    }
+}
+
+#[test]
+fn null_keeps_meaning_missing() {
+    let server = TokenServer::start();
+    let body = json!({"access_token": "T", "token_type": null, "expires_in": null});
+    let mock = server.any(200, body);
+    let source = server.config().with_test_clock(clock()).build().unwrap();
+    let lifetime = source.token().unwrap().lifetime();
+    assert_eq!(lifetime, apiauth::Token::DEFAULT_LIFETIME);
+    assert_eq!(secret_of(&source), "T");
+    mock.assert_calls(1);
 }

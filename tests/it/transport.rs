@@ -1,20 +1,20 @@
 //! One transport rule (issue 20): the caller's agent for token requests too, https or
 //! loopback only, no userinfo, scrubbed server text, errors that name side, URL and cause.
 
-use std::net::TcpListener;
 use std::time::Duration;
 
 use apiauth::TokenScheme::Bearer;
-use apiauth::providers::motorweb;
-use apiauth::providers::my_connected_fleet::{self, Api};
+use apiauth::providers::my_connected_fleet::Api;
 use apiauth::{ApiClient, Auth, BasicEncoding, Cause, Credentials, Error, Side, TokenConfig};
 use httpmock::Method::{GET, POST};
 use serde_json::{Value, json};
 use ureq::Agent;
 
-use crate::fixture::{Raw, TokenServer, fleet_get, refused, reply, respond, transport};
+use crate::fixture::{
+    PROXY_VARIABLES, Raw, TokenServer, closed_url, fleet_get, mcf_at, mcf_token, motorweb_at,
+    refused, reply, respond, rfc_token, transport,
+};
 use crate::server::Server;
-use crate::support::{PROXY_VARIABLES, rfc_token};
 
 const AGENT: &str = "apiauth-test-agent/7";
 const SECRET: &str = "s3cr3t:+ &é";
@@ -45,11 +45,8 @@ fn the_callers_agent_reaches_motorweb_token_requests_and_api_calls() {
             .header("authorization", "Bearer T");
         then.status(200).json_body(json!({"ok": true}));
     });
-    let source = motorweb::token_config(motorweb::Environment::Test, creds())
-        .with_base_url(&server.base_url())
-        .with_agent(agent())
-        .build()
-        .unwrap();
+    let source = motorweb_at(&server.base_url(), creds()).with_agent(agent());
+    let source = source.build().unwrap();
     let client = ApiClient::new_with_agent(agent(), Auth::Token(source.clone(), Bearer));
     let plate = server.url("/market-data/v1/vehicles/plate/ABC");
     let answer = client.get_json::<Value>(&plate).unwrap();
@@ -61,13 +58,11 @@ fn the_callers_agent_reaches_motorweb_token_requests_and_api_calls() {
 #[test]
 fn the_callers_agent_reaches_my_connected_fleet_token_requests_and_api_calls() {
     let server = TokenServer::start();
-    let body = json!({"success": true, "accessToken": "T", "expires_in": 3600});
     let token = server.mock(|when, then| {
-        let when = when
-            .method(POST)
-            .path("/masternauth-oauth/oauth/accessToken");
+        let when = when.method(POST);
+        let when = when.path("/masternauth-oauth/oauth/accessToken");
         when.header("user-agent", AGENT);
-        then.status(200).json_body(body);
+        then.status(200).json_body(mcf_token("T", 3600));
     });
     let jobs = server.mock(|when, then| {
         let when = when.path("/job-management/v1/customer/42/jobs");
@@ -76,11 +71,7 @@ fn the_callers_agent_reaches_my_connected_fleet_token_requests_and_api_calls() {
         then.status(200).json_body(json!([]));
     });
     let base = server.base_url();
-    let source = my_connected_fleet::token_config(creds())
-        .with_base_url(&base)
-        .with_agent(agent())
-        .build()
-        .unwrap();
+    let source = mcf_at(&base, creds()).with_agent(agent()).build().unwrap();
     let auth = Api::JobManagement.auth(&creds(), &source);
     let client = ApiClient::new_with_agent(agent(), auth);
     let jobs_url = format!("{base}/job-management/v1/customer/42/jobs");
@@ -94,16 +85,13 @@ fn a_plain_http_api_base_that_is_not_loopback_is_refused_before_anything_is_sent
     let server = TokenServer::start();
     let token = server.any(200, rfc_token("T", 3600));
     let base = server.base_url();
-    let source = my_connected_fleet::token_config(creds()).with_base_url(&base);
-    let source = source.build().unwrap();
+    let source = mcf_at(&base, creds()).build().unwrap();
     // Refused at the call, before the token is fetched or a name resolved.
     let api = "http://api.invalid:8080";
     let jobs = fleet_get(Api::JobManagement, (&creds(), &source), api, "/v1/jobs");
-    assert_eq!(
-        jobs.unwrap_err().to_string(),
-        "invalid configuration: api url \"http://api.invalid:8080/v1/jobs\" must be https \
-         (plain http only to loopback, or with insecure http allowed)"
-    );
+    let refusal = "invalid configuration: api url \"http://api.invalid:8080/v1/jobs\" must be \
+                   https (plain http only to loopback, or with insecure http allowed)";
+    assert_eq!(jobs.unwrap_err().to_string(), refusal);
     let live = fleet_get(Api::Core, (&creds(), &source), api, "/v1/live");
     assert!(matches!(live, Err(Error::Config(_))), "{live:?}");
     let request = ureq::http::Request::get("http://api.invalid/v1").body(Vec::new());
@@ -117,10 +105,8 @@ fn a_password_holding_hash_at_slash_or_question_mark_is_refused() {
     let server = TokenServer::start();
     let any = server.any(200, rfc_token("T", 3600));
     for password in ["p#ss", "p@ss", "p/ss", "p?ss"] {
-        let url = format!(
-            "http://127.0.0.1:{password}@127.0.0.1:{}/token",
-            server.port()
-        );
+        let port = server.port();
+        let url = format!("http://127.0.0.1:{password}@127.0.0.1:{port}/token");
         let config = TokenConfig::new(&url, creds());
         assert!(!format!("{config:?}").contains("ss"), "{config:?}");
         let error = config.build().unwrap_err();
@@ -150,20 +136,16 @@ fn echoing_endpoint() -> String {
 fn an_endpoint_echoing_the_form_never_gets_the_secret_into_errors_or_files() {
     let capture = crate::logs::capture();
     let base = echoing_endpoint();
-    let dir = crate::support::temp_dir("echo-secret");
+    let dir = crate::fixture::temp_dir("echo-secret");
     let cache = apiauth::DiskCache::open(dir.join("apiauth")).unwrap();
-    let config = motorweb::token_config(motorweb::Environment::Test, creds())
-        .with_base_url(&base)
-        .with_disk_cache(cache);
+    let config = motorweb_at(&base, creds()).with_disk_cache(cache);
     let error = config.build().unwrap().token().unwrap_err();
     let Error::EndpointRefused(details) = &error else {
         panic!("{error:?}")
     };
     let description = details.description.as_deref().unwrap();
-    assert!(
-        description.contains("client_secret=[redacted]"),
-        "{description}"
-    );
+    let redacted = description.contains("client_secret=[redacted]");
+    assert!(redacted, "{description}");
     let encoded = "s3cr3t%3A%2B+%26%C3%A9";
     for text in [error.to_string(), format!("{error:?}")] {
         for secret in [SECRET, encoded, "s3cr3t"] {
@@ -189,10 +171,7 @@ fn an_endpoint_echoing_the_form_never_gets_the_secret_into_errors_or_files() {
 #[test]
 fn a_redirect_naming_a_user_and_password_reaches_job_management_with_the_token_only() {
     let server = TokenServer::at("/masternauth-oauth/oauth/accessToken");
-    server.json(
-        200,
-        json!({"success": true, "accessToken": "T", "expires_in": 3600}),
-    );
+    server.json(200, mcf_token("T", 3600));
     let moved = format!("http://user:pw@127.0.0.1:{}/moved", server.port());
     let first = server.mock(|when, then| {
         when.path("/job-management/v1/customer/42/jobs");
@@ -204,8 +183,7 @@ fn a_redirect_naming_a_user_and_password_reaches_job_management_with_the_token_o
         then.status(200).json_body(json!([]));
     });
     let base = server.base_url();
-    let source = my_connected_fleet::token_config(creds()).with_base_url(&base);
-    let source = source.build().unwrap();
+    let source = mcf_at(&base, creds()).build().unwrap();
     let path = "/job-management/v1/customer/42/jobs";
     let jobs = fleet_get(Api::JobManagement, (&creds(), &source), &base, path);
     assert_eq!(jobs.unwrap(), json!([]));
@@ -227,23 +205,20 @@ fn each_error_names_its_side_url_and_cause() {
     assert_eq!(error.to_string(), message);
 
     // Token side: the caller's agent's shorter limit wins, and is named.
-    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
-    let silent_url = format!("http://{}/token", silent.local_addr().unwrap());
+    let silent = crate::fixture::silent();
+    let silent_url = silent.url();
     let limit = Some(Duration::from_millis(150));
-    let quick = Agent::config_builder().timeout_recv_response(limit).build();
-    let quick: Agent = quick.into();
-    let config = TokenConfig::new(&silent_url, creds()).with_agent(quick);
+    let quick = Agent::config_builder().timeout_recv_response(limit);
+    let quick: Agent = quick.build().into();
+    let config = TokenConfig::new(silent_url, creds()).with_agent(quick);
     let e = transport(config.build().unwrap().token());
     let expected = (Side::TokenEndpoint, Cause::TimedOut { after: limit });
     assert_eq!((e.side, e.cause), expected);
     let message = format!("could not reach the token endpoint {silent_url}: timed out after 150ms");
     assert_eq!(e.to_string(), message);
-    drop(silent);
 
     // API side: refused connection.
-    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
-    let closed_url = format!("http://{}/v1/x", closed.local_addr().unwrap());
-    drop(closed);
+    let closed_url = closed_url("/v1/x");
     let e = transport(basic().get_json::<Value>(&closed_url));
     let message = format!("could not reach the api {closed_url}: connection refused");
     assert_eq!(e.to_string(), message);
@@ -262,11 +237,8 @@ fn api_statuses_keep_the_url_and_the_start_of_the_body_on_the_default_agent() {
     };
     use base64::Engine as _;
     let encoded = base64::engine::general_purpose::STANDARD.encode(format!("id:{SECRET}"));
-    answer(
-        "/v1/missing",
-        404,
-        format!("no such thing; you sent {SECRET} as {encoded}").as_bytes(),
-    );
+    let missing = format!("no such thing; you sent {SECRET} as {encoded}");
+    answer("/v1/missing", 404, missing.as_bytes());
     answer("/v1/long", 500, "x".repeat(10_000).as_bytes());
     answer("/v1/big", 200, &vec![b' '; 10 * 1024 * 1024 + 1]);
     let url = server.url("/v1/missing");
@@ -314,14 +286,9 @@ fn a_secret_the_length_cap_would_split_is_still_scrubbed() {
     // characters an error keeps; the API's body: the token starts just before its 4 KiB.
     let server = TokenServer::at("/auth/v1/token");
     let echoed = format!("{}client_secret=s3cr3t%3A%2B+%26%C3%A9", "A".repeat(230));
-    server.json(
-        400,
-        json!({"error": "invalid_request", "error_description": echoed}),
-    );
-    let source = motorweb::token_config(motorweb::Environment::Test, creds())
-        .with_base_url(&server.base_url())
-        .build()
-        .unwrap();
+    let refusal = json!({"error": "invalid_request", "error_description": echoed});
+    server.json(400, refusal);
+    let source = motorweb_at(&server.base_url(), creds()).build().unwrap();
     let error = source.token().unwrap_err();
     for text in [error.to_string(), format!("{error:?}")] {
         assert!(!text.contains("s3cr3t"), "{text}");
@@ -341,11 +308,8 @@ fn a_secret_the_length_cap_would_split_is_still_scrubbed() {
     let Error::ApiStatus(status) = &error else {
         panic!("{error:?}")
     };
-    assert!(
-        !status.body.contains("TOKEN-AT"),
-        "{}",
-        &status.body[4000..]
-    );
+    let end = &status.body[4000..];
+    assert!(!status.body.contains("TOKEN-AT"), "{end}");
     assert!(status.body.len() <= 4096);
 }
 
@@ -359,21 +323,17 @@ fn no_proxy_carries_a_loopback_request_whatever_the_agent() {
         let (token_url, api_url) = urls.split_once(' ').unwrap();
         return requests_through_every_agent(token_url, api_url);
     }
-    let (proxy, seen) = crate::support::logging_proxy();
-    let tokens = Server::start(|_| reply(200, rfc_token("T", 3600).to_string()));
+    let (proxy, seen) = crate::fixture::logging_proxy();
+    let tokens = Server::start(|_| reply(200, rfc_token("T", 3600)));
     let api = Server::start(|_| reply(200, "{}"));
     let this = "transport::no_proxy_carries_a_loopback_request_whatever_the_agent";
     for (n, variable) in PROXY_VARIABLES.into_iter().enumerate() {
-        let child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([this, "--exact", "--test-threads=1"])
-            .env_clear()
-            .env(variable, &proxy)
-            .env(
-                "APIAUTH_TEST_URLS",
-                format!("{} {}", tokens.url(), api.url()),
-            )
-            .output()
-            .unwrap();
+        let urls = format!("{} {}", tokens.url(), api.url());
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+        let child = child.args([this, "--exact", "--test-threads=1"]);
+        let child = child.env_clear();
+        let child = child.env(variable, &proxy).env("APIAUTH_TEST_URLS", urls);
+        let child = child.output().unwrap();
         let stdout = String::from_utf8_lossy(&child.stdout);
         let stderr = String::from_utf8_lossy(&child.stderr);
         assert!(child.status.success(), "{variable}: {stdout}{stderr}");
@@ -406,7 +366,7 @@ fn requests_through_every_agent(token_url: &str, api_url: &str) {
 /// agent's proxy (which would connect to its own loopback).
 #[test]
 fn loopback_however_written_never_goes_through_a_proxy() {
-    let (proxy, seen) = crate::support::logging_proxy();
+    let (proxy, seen) = crate::fixture::logging_proxy();
     let proxy = ureq::Proxy::new(&proxy).unwrap();
     let agent: Agent = (apiauth::agent_config().proxy(Some(proxy)).build()).into();
     for url in [
@@ -414,10 +374,8 @@ fn loopback_however_written_never_goes_through_a_proxy() {
         "https://[::ffff:127.0.0.1]:9/token",
         "https://0.0.0.0:9/token",
     ] {
-        let source = TokenConfig::new(url, creds())
-            .with_agent(agent.clone())
-            .build()
-            .unwrap();
+        let source = TokenConfig::new(url, creds()).with_agent(agent.clone());
+        let source = source.build().unwrap();
         assert!(matches!(source.token(), Err(Error::Transport(_))), "{url}");
         assert_eq!(seen.lock().unwrap().len(), 0, "{url}");
     }

@@ -7,13 +7,8 @@ use apiauth::{Token, TokenScheme};
 
 /// Panics unless `token`, parsed at `sent`/`now`, can be used as it is.
 pub fn assert_usable(token: &Token, sent: Instant, now: SystemTime) {
-    assert!(
-        token
-            .access_token()
-            .secret()
-            .bytes()
-            .all(|b| b.is_ascii_graphic())
-    );
+    let secret = token.access_token().secret();
+    assert!(secret.bytes().all(|b| b.is_ascii_graphic()));
     assert!(!token.lifetime().is_zero() && token.lifetime() <= Token::MAX_LIFETIME);
     for scheme in [TokenScheme::Bearer, TokenScheme::ConnectToken] {
         assert!(token.header(scheme).1.to_str().is_ok());

@@ -3,25 +3,18 @@
 //! options, and that keys and assertions stay off stdout and stderr.
 
 use super::*;
-use crate::client_key::{TokenServer, field, key, mtls_server, parts};
+use crate::client_key::{TokenServer, field, key, mtls_server, parts, secrets};
 
 /// `apiauth token -vv --no-cache` for the generic `server` with the options `more` (split at
 /// spaces), run by client `my-client` with no secret in the environment: stdout, stderr
 /// and the exit code.
 fn token(user: &User, server: &TokenServer, more: &str) -> (String, String, Option<i32>) {
-    let args = format!(
-        "token -vv --no-cache --provider generic --token-url {} {more}",
-        server.url
-    );
+    let token = generic("token -vv --no-cache", &server.url);
+    let args = format!("{token} {more}");
     let user = user.with_env("APIAUTH_CLIENT_ID", "my-client");
-    let out = user
-        .without("APIAUTH_CLIENT_SECRET")
-        .run(&args.split(' ').collect::<Vec<_>>());
-    (
-        String::from_utf8_lossy(&out.stdout).into(),
-        stderr(&out),
-        code(&out),
-    )
+    let out = user.without("APIAUTH_CLIENT_SECRET").run(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into();
+    (stdout, stderr(&out), code(&out))
 }
 
 /// The assertion of request `n` the server received.
@@ -41,10 +34,8 @@ fn jwt_header(server: &TokenServer) -> Value {
     assert_eq!(field(form, "client_secret"), None);
     let (header, claims, ..) = parts(&assertion(server, 0));
     let who = (&claims["iss"], &claims["sub"], &claims["aud"]);
-    assert_eq!(
-        who,
-        (&json!("my-client"), &json!("my-client"), &json!(server.url))
-    );
+    let (client, url) = (json!("my-client"), json!(server.url));
+    assert_eq!(who, (&client, &client, &url));
     header
 }
 
@@ -56,10 +47,8 @@ fn private_key_jwt_signs_with_the_key_file_and_needs_no_secret() {
         let more = format!("--client-auth private-key-jwt --private-key {key_file} --key-id k1");
         let (stdout, stderr, exit) = token(&user, &server, &format!("{more} --alg {alg}"));
         assert_eq!((stdout.as_str(), exit), ("tok-0\n", Some(0)), "{stderr}");
-        assert_eq!(
-            jwt_header(&server),
-            json!({"alg": alg, "typ": "JWT", "kid": "k1"})
-        );
+        let actual = jwt_header(&server);
+        assert_eq!(actual, json!({"alg": alg, "typ": "JWT", "kid": "k1"}));
         let pem = String::from_utf8(key(file)).unwrap();
         assert!(!stderr.contains(pem.lines().nth(1).unwrap()));
         assert!(!stderr.contains(&assertion(&server, 0)) && stderr.contains("token fetched"));
@@ -69,14 +58,9 @@ fn private_key_jwt_signs_with_the_key_file_and_needs_no_secret() {
 #[test]
 fn client_secret_jwt_signs_with_the_secret() {
     use ring::hmac;
-    let (user, server) = (
-        User::new("csjwt", "my-client", "s3cr3t"),
-        TokenServer::start(),
-    );
-    let args = argv(format!(
-        "token --no-cache --provider generic --token-url {}",
-        server.url
-    ));
+    let user = User::new("csjwt", "my-client", "s3cr3t");
+    let server = TokenServer::start();
+    let args = argv(generic("token --no-cache", &server.url));
     let more = ["--client-auth", "client-secret-jwt"];
     assert_eq!(user.ok(&[&args[..], &more].concat()), "tok-0\n");
     assert_eq!(jwt_header(&server), json!({"alg": "HS256", "typ": "JWT"}));
@@ -90,10 +74,8 @@ fn assertions_from_a_file_and_from_a_command_without_a_shell() {
     let (user, server) = (User::new("assertion", "", ""), TokenServer::start());
     let file = user.home.join("assertion");
     fs::write(&file, "from-the-file\n").unwrap();
-    let more = format!(
-        "--client-auth assertion --client-assertion-file {}",
-        file.display()
-    );
+    let file = file.display();
+    let more = format!("--client-auth assertion --client-assertion-file {file}");
     assert_eq!(token(&user, &server, &more).0, "tok-0\n");
     // Each argument as given: a shell would expand `$HOME` and stop at `;`.
     let arg = "--client-assertion-arg";
@@ -112,20 +94,13 @@ fn a_refused_assertion_stays_out_of_the_message() {
     server.seen.lock().unwrap().accept = Some("another".into());
     let file = user.home.join("assertion");
     fs::write(&file, "eyJ.c2lnbmF0dXJl.x").unwrap();
-    let more = format!(
-        "--client-auth assertion --client-assertion-file {}",
-        file.display()
-    );
+    let file = file.display();
+    let more = format!("--client-auth assertion --client-assertion-file {file}");
     let (stdout, stderr, exit) = token(&user, &server, &more);
-    assert_eq!(
-        (stdout.as_str(), exit, server.hits()),
-        ("", Some(3), 1),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("invalid_client") && !stderr.contains("c2lnbmF0dXJl"),
-        "{stderr}"
-    );
+    let actual = (stdout.as_str(), exit, server.hits());
+    assert_eq!(actual, ("", Some(3), 1), "{stderr}");
+    let assertion = stderr.contains("c2lnbmF0dXJl");
+    assert!(stderr.contains("invalid_client") && !assertion, "{stderr}");
 }
 
 #[test]
@@ -135,10 +110,8 @@ fn an_alg_that_does_not_fit_the_key_is_refused() {
     let more = format!("--client-auth private-key-jwt --private-key {key_file} --alg rs256");
     let message = "apiauth: --alg RS256 does not fit the key of --private-key, which signs with \
                    ES256 (see apiauth --help)\n";
-    assert_eq!(
-        token(&user, &server, &more),
-        (String::new(), message.into(), Some(2))
-    );
+    let actual = token(&user, &server, &more);
+    assert_eq!(actual, (String::new(), message.into(), Some(2)));
     assert_eq!(server.hits(), 0);
 }
 
@@ -147,35 +120,20 @@ fn key_files_open_to_others_are_refused_unread() {
     let (user, server) = (User::new("key-modes", "", ""), TokenServer::start());
     let pkjwt = |key: &str| format!("--client-auth private-key-jwt --private-key {key}");
     let tls = |key: &str, ca: &str| format!("--client-auth tls-client-auth {key} --cacert {ca}");
-    let (cert, ca) = (
-        user.key_file("client.pem", 0o644),
-        user.key_file("ca.pem", 0o644),
-    );
+    let cert = user.key_file("client.pem", 0o644);
+    let ca = user.key_file("ca.pem", 0o644);
     let key = |mode| format!("--cert {cert} --key {}", user.key_file("client.key", mode));
     let fifo = user.home.join("fifo");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&fifo);
     let open = "other users can read or write it";
     let writable_ca = user.key_file("ca.pem", 0o666);
+    let (rsa, fifo) = (user.key_file("rsa.pem", 0o640), fifo.to_str().unwrap());
+    let ca_666 = "--cacert: other users can write it (mode 666)";
     for (more, message) in [
-        (
-            pkjwt(&user.key_file("rsa.pem", 0o640)),
-            format!("--private-key: {open} (mode 640)"),
-        ),
-        (
-            pkjwt(fifo.to_str().unwrap()),
-            "--private-key: not a regular file".into(),
-        ),
+        (pkjwt(&rsa), format!("--private-key: {open} (mode 640)")),
+        (pkjwt(fifo), "--private-key: not a regular file".into()),
         (tls(&key(0o604), &ca), format!("--key: {open} (mode 604)")),
-        (
-            tls(&key(0o600), &writable_ca),
-            "--cacert: other users can write it (mode 666)".into(),
-        ),
+        (tls(&key(0o600), &writable_ca), ca_666.into()),
     ] {
         let chmod = if message.contains(open) {
             "; chmod 600 it"
@@ -183,51 +141,33 @@ fn key_files_open_to_others_are_refused_unread() {
             ""
         };
         let message = format!("apiauth: {message}{chmod} (see apiauth --help)\n");
-        assert_eq!(
-            token(&user, &server, &more),
-            (String::new(), message, Some(2))
-        );
+        let actual = token(&user, &server, &more);
+        assert_eq!(actual, (String::new(), message, Some(2)));
     }
     assert_eq!(server.hits(), 0);
 }
 
 #[test]
 fn tls_client_auth_presents_the_certificate_to_the_token_endpoint_and_the_api() {
-    let (user, server) = (
-        User::new("mtls", "", ""),
-        TokenServer::with_tls(Some(mtls_server())),
-    );
-    let (cert, key) = (
-        user.key_file("client.pem", 0o644),
-        user.key_file("client.key", 0o600),
-    );
+    let user = User::new("mtls", "", "");
+    let server = TokenServer::with_tls(Some(mtls_server()));
+    let cert = user.key_file("client.pem", 0o644);
+    let key = user.key_file("client.key", 0o600);
     let ca = user.key_file("ca.pem", 0o644);
     let mtls = format!("--client-auth tls-client-auth --cert {cert} --key {key}");
     let (stdout, stderr, _) = token(&user, &server, &format!("{mtls} --cacert {ca}"));
     assert_eq!(stdout, "tok-0\n", "{stderr}");
     let form = &server.forms()[0];
     assert_eq!(field(form, "client_id").as_deref(), Some("my-client"));
-    assert_eq!(
-        (
-            field(form, "client_secret"),
-            field(form, "client_assertion")
-        ),
-        (None, None)
-    );
+    assert_eq!(secrets(form), (None, None));
     // `apiauth request` presents it to the API too, and trusts --cacert there.
-    let user = user
-        .with_env("APIAUTH_CLIENT_ID", "my-client")
-        .without("APIAUTH_CLIENT_SECRET");
+    let user = user.with_env("APIAUTH_CLIENT_ID", "my-client");
+    let user = user.without("APIAUTH_CLIENT_SECRET");
     let base = server.url.trim_end_matches("/token");
-    let request = format!(
-        "request --provider generic --token-url {} --no-cache",
-        server.url
-    );
+    let request = generic("request", &server.url);
+    let request = format!("{request} --no-cache");
     let request = format!("{request} {mtls} --cacert {ca} --api-base-url {base} -d x /token");
-    assert!(
-        user.ok(&request.split(' ').collect::<Vec<_>>())
-            .contains("tok-2")
-    );
+    assert!(user.ok(&request).contains("tok-2"));
     assert_eq!(server.seen.lock().unwrap().client_certs, [true, true, true]);
     // Without --cacert the server is not trusted: exit 4, nothing received.
     let (_, stderr, exit) = token(&user, &server, &mtls);

@@ -5,18 +5,14 @@ use super::*;
 
 #[test]
 fn sixteen_processes_on_a_cold_cache_make_one_request() {
-    let (server, user) = (TokenServer::start(), User::new("sixteen", "id", "secret"));
+    let (server, user) = start("sixteen");
     let mock = server.mock(|when, then| {
         when.method(POST).path("/token");
         let token = rfc_token("SHARED", 3600);
-        then.status(200)
-            .json_body(token)
-            .delay(Duration::from_millis(300));
+        let then = then.status(200).json_body(token);
+        then.delay(Duration::from_millis(300));
     });
-    let args = format!(
-        "header --provider generic --token-url {}",
-        server.token_url()
-    );
+    let args = generic("header", &server.token_url());
     let spawn = |_| user.command(&args).stdout(Stdio::piped()).spawn().unwrap();
     for child in (0..16).map(spawn).collect::<Vec<_>>() {
         let out = child.wait_with_output().unwrap();
@@ -28,18 +24,14 @@ fn sixteen_processes_on_a_cold_cache_make_one_request() {
 
 #[test]
 fn the_cache_is_private_and_never_holds_the_secret() {
-    let (server, user) = (
-        TokenServer::start(),
-        User::new("private", "the-id", "the-secret-42"),
-    );
+    let server = TokenServer::start();
+    let user = User::new("private", "the-id", "the-secret-42");
     let url = (server.token("PRIVATE", 3600), server.token_url()).1;
-    user.ok(&format!("token --provider generic --token-url {url}"));
+    user.ok(&generic("token", &url));
     let mode = |path: &Path| fs::metadata(path).unwrap().mode() & 0o777;
     assert_eq!(mode(&user.cache_dir()), 0o700);
-    let files: Vec<_> = fs::read_dir(user.cache_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let files = fs::read_dir(user.cache_dir()).unwrap();
+    let files: Vec<_> = files.map(|e| e.unwrap().path()).collect();
     assert_eq!(files.len(), 2, "{files:?}"); // the entry and its lock
     for file in &files {
         assert_eq!(mode(file), 0o600, "{file:?}");
@@ -55,16 +47,14 @@ fn the_cache_is_private_and_never_holds_the_secret() {
     };
     let token_fields = argv("access_token exp_ms issued_at_ms lifetime_ms scope skew_ms");
     assert_eq!(fields(&entry["token"]), token_fields);
-    assert_eq!(
-        fields(&entry),
-        argv("check failure rejection settings token version")
-    );
+    let entry_fields = argv("check failure rejection settings token version");
+    assert_eq!(fields(&entry), entry_fields);
 }
 
 #[test]
 fn untrusted_or_corrupt_entries_are_ignored_and_replaced() {
-    let (server, user) = (MockServer::start(), User::new("corrupt", "id", "secret"));
-    let mock = any_token(&server, "GOOD");
+    let (server, user) = start("corrupt");
+    let mock = server.token("GOOD", 3600);
     let (args, entry) = user.first_token(&server, "GOOD");
     let valid = fs::read(&entry).unwrap();
     let mut expected_calls = 1;
@@ -81,12 +71,12 @@ fn untrusted_or_corrupt_entries_are_ignored_and_replaced() {
         }),
         ("readable by others", &|| {
             fs::write(&entry, &valid).unwrap();
-            fs::set_permissions(&entry, fs::Permissions::from_mode(0o644)).unwrap();
+            chmod(&entry, 0o644);
         }),
         ("planted token", &|| {
             let text = String::from_utf8(valid.clone()).unwrap();
             fs::write(&entry, text.replace("GOOD", "EVIL")).unwrap();
-            fs::set_permissions(&entry, fs::Permissions::from_mode(0o666)).unwrap();
+            chmod(&entry, 0o666);
         }),
     ];
     for (damage, apply) in damages {
@@ -114,8 +104,8 @@ fn an_entry_owned_by_another_user_is_ignored() {
         eprintln!("skipped: cannot chown (not root)");
         return;
     }
-    let server = MockServer::start();
-    let mock = any_token(&server, "MINE");
+    let server = TokenServer::start();
+    let mock = server.token("MINE", 3600);
     let (args, entry) = user.first_token(&server, "MINE");
     std::os::unix::fs::chown(&entry, Some(65534), None).unwrap();
     assert_eq!(user.ok(&args), "MINE\n");
@@ -126,17 +116,14 @@ fn an_entry_owned_by_another_user_is_ignored() {
 
 #[test]
 fn a_stale_entry_is_refreshed_and_an_expired_one_replaced() {
-    let server = MockServer::start();
-    let mock = any_token(&server, "T");
+    let server = TokenServer::start();
+    let mock = server.token("T", 3600);
     let user = User::new("stale", "id", "secret");
     let (args, entry) = user.first_token(&server, "T");
     // Move the entry's issue time back: 30 s left is inside the 60 s margin; then expired.
     for (left, calls) in [(3000, 1), (30, 2), (-5, 3)] {
         let mut json: Value = serde_json::from_slice(&fs::read(&entry).unwrap()).unwrap();
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as i64;
+        let now_ms = UNIX_EPOCH.elapsed().unwrap().as_millis() as i64;
         json["token"]["issued_at_ms"] = json!(now_ms - (3600 - left) * 1000);
         fs::write(&entry, json.to_string()).unwrap();
         assert_eq!(user.ok(&args), "T\n");
@@ -146,12 +133,9 @@ fn a_stale_entry_is_refreshed_and_an_expired_one_replaced() {
 
 #[test]
 fn refresh_replaces_the_cached_token() {
-    let (server, user) = (TokenServer::start(), User::new("refresh", "id", "secret"));
+    let (server, user) = start("refresh");
     let mut first = server.token("REVOKED", 3600);
-    let args = format!(
-        "token --provider generic --token-url {}",
-        server.token_url()
-    );
+    let args = generic("token", &server.token_url());
     assert_eq!(user.ok(&args), "REVOKED\n");
     first.delete();
     let second = server.token("NEW", 3600);
@@ -163,12 +147,11 @@ fn refresh_replaces_the_cached_token() {
 
 #[test]
 fn no_cache_fetches_every_time_and_writes_nothing() {
-    let (server, user) = (TokenServer::start(), User::new("no-cache", "id", "secret"));
-    let (mock, url) = (server.token("N", 3600), server.token_url());
+    let (server, user) = start("no-cache");
+    let mock = server.token("N", 3600);
+    let token = generic("token", &server.token_url());
     for _ in 0..3 {
-        user.ok(&format!(
-            "token --provider generic --token-url {url} --no-cache"
-        ));
+        user.ok(&format!("{token} --no-cache"));
     }
     mock.assert_calls(3);
     assert!(!user.cache_dir().exists());
@@ -179,15 +162,12 @@ fn a_process_killed_holding_the_lock_does_not_block_the_next() {
     // The first request hangs; every later one is answered at once.
     let server = Server::start(|n| Reply {
         delay: Duration::from_secs(if n == 0 { 60 } else { 0 }),
-        ..crate::fixture::reply(200, rfc_token("AFTER", 3600).to_string())
+        ..crate::fixture::reply(200, rfc_token("AFTER", 3600))
     });
     let user = User::new("killed", "id", "secret");
-    let args = format!(
-        "token --provider generic --token-url {} --timeout 30",
-        server.url()
-    );
+    let args = format!("{} --timeout 30", generic("token", server.url()));
     let mut holder = user.command(&args).stdout(Stdio::null()).spawn().unwrap();
-    crate::support::eventually(|| server.hits() == 1); // it holds the lock, waiting
+    crate::fixture::eventually(|| server.hits() == 1); // it holds the lock, waiting
     holder.kill().unwrap();
     holder.wait().unwrap();
     // Were the lock not released, this would wait out 5 × 30 s before fetching.
@@ -198,12 +178,11 @@ fn a_process_killed_holding_the_lock_does_not_block_the_next() {
 
 #[test]
 fn a_cached_token_serves_only_the_secret_that_fetched_it() {
-    let server = MockServer::start();
+    let server = TokenServer::start();
     let answer = |secret: &str, status: u16, body: Value| {
         server.mock(|when, then| {
-            when.method(POST)
-                .path("/token")
-                .header("authorization", basic(secret));
+            let when = when.method(POST).path("/token");
+            when.header("authorization", basic(secret));
             then.status(status).json_body(body);
         })
     };
@@ -215,11 +194,10 @@ fn a_cached_token_serves_only_the_secret_that_fetched_it() {
     let written = fs::read(&entry).unwrap();
 
     // A wrong secret is sent, and refused; the entry of the right one is left as it was.
-    let out = user
-        .with_env("APIAUTH_CLIENT_SECRET", "WRONG-s3cr3t")
-        .run(&args);
+    let mistyped = user.with_env("APIAUTH_CLIENT_SECRET", "WRONG-s3cr3t");
+    let out = mistyped.run(&args);
     assert_eq!((out.status.code(), out.stdout.len()), (Some(3), 0));
-    let url = server.url("/token");
+    let url = server.token_url();
     let rejected = format!(
         "apiauth: credentials rejected: token endpoint {url} returned 401: invalid_client\n"
     );
@@ -252,8 +230,8 @@ fn a_cached_token_serves_only_the_secret_that_fetched_it() {
 
 #[test]
 fn a_fifo_in_the_cache_is_replaced_not_waited_on() {
-    let (server, user) = (MockServer::start(), User::new("fifo", "id", "secret"));
-    let mock = any_token(&server, "T");
+    let (server, user) = start("fifo");
+    let mock = server.token("T", 3600);
     let (args, entry) = user.first_token(&server, "T");
     let lock = entry.with_extension("lock");
     // Opening a FIFO waits for the other end: for ever, for a reader (the entry) or a
@@ -261,14 +239,11 @@ fn a_fifo_in_the_cache_is_replaced_not_waited_on() {
     for (fifo, calls) in [(&entry, 2), (&lock, 3)] {
         fs::remove_file(&entry).unwrap();
         let _ = fs::remove_file(&lock);
-        assert!(Command::new("mkfifo").arg(fifo).status().unwrap().success());
+        mkfifo(fifo);
         let out = user.run_within_20s(&args);
-        assert_eq!(
-            (out.status.code(), &out.stdout[..]),
-            (Some(0), &b"T\n"[..]),
-            "{}",
-            stderr(&out)
-        );
+        let err = stderr(&out);
+        let actual = (out.status.code(), &out.stdout[..]);
+        assert_eq!(actual, (Some(0), &b"T\n"[..]), "{err}");
         mock.assert_calls(calls);
         assert!(fs::symlink_metadata(fifo).unwrap().is_file(), "{fifo:?}");
     }
@@ -278,8 +253,8 @@ fn a_fifo_in_the_cache_is_replaced_not_waited_on() {
 
 #[test]
 fn symlinks_in_the_cache_are_not_followed() {
-    let (server, user) = (MockServer::start(), User::new("symlinks", "id", "secret"));
-    let mock = any_token(&server, "T");
+    let (server, user) = start("symlinks");
+    let mock = server.token("T", 3600);
     let (args, entry) = user.first_token(&server, "T");
     let lock = entry.with_extension("lock");
     let is_file = |path: &Path| fs::symlink_metadata(path).unwrap().is_file();

@@ -2,36 +2,15 @@
 //! `apiauth` command run as many processes against a hanging or refusing endpoint.
 
 use super::*;
-use crate::support::http_date;
-
-/// A listener on loopback that accepts connections, counts them, and never answers.
-fn silent_listener() -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/token", listener.local_addr().unwrap());
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let (count, held) = (accepted.clone(), Mutex::new(Vec::new()));
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            count.fetch_add(1, Ordering::SeqCst);
-            held.lock().unwrap().push(stream); // open, and silent
-        }
-    });
-    (url, accepted)
-}
+use crate::fixture::http_date;
 
 #[test]
 fn sixteen_processes_against_a_hanging_endpoint_share_one_timeout() {
-    let (url, accepted) = silent_listener();
+    let endpoint = crate::fixture::silent();
+    let url = endpoint.url();
     let user = User::new("hang-16", "id", "s3cr3t");
-    let args = format!("token --provider generic --token-url {url} --timeout 1");
-    let spawn = |_| {
-        let mut command = user.command(&args);
-        command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    let args = format!("{} --timeout 1", generic("token", url));
+    let spawn = |_| user.spawn(&args);
     let timed_out =
         format!("apiauth: could not reach the token endpoint {url}: timed out after 1s\n");
     for child in (0..16).map(spawn).collect::<Vec<_>>() {
@@ -43,27 +22,24 @@ fn sixteen_processes_against_a_hanging_endpoint_share_one_timeout() {
     }
     // One request times out; the others find its failure. A process that starts after the
     // record's 1 s backoff may try once more.
-    let connections = accepted.load(Ordering::SeqCst);
+    let connections = endpoint.hits();
     assert!(connections <= 2, "{connections} connections");
 }
 
 /// A token endpoint that answers 429 `slow_down` with `retry_after`.
-fn throttled<'a>(server: &'a MockServer, retry_after: &str) -> Mock<'a> {
-    server.mock(|when, then| {
-        when.method(POST).path("/token");
-        let then = then.status(429).header("retry-after", retry_after);
-        then.json_body(json!({"error": "slow_down"}));
-    })
+pub fn throttled<'a>(server: &'a TokenServer, retry_after: &str) -> Mock<'a> {
+    let headers = [
+        ("retry-after", retry_after),
+        ("content-type", "application/json"),
+    ];
+    server.reply_with(429, &headers, r#"{"error":"slow_down"}"#)
 }
 
 /// Runs `args` `times` times in a row; each must fail with exit 6 and `slow_down` from the
 /// `--token-url` in `args`.
 fn refused_every_time(user: &User, args: &str, times: usize) {
-    let url = args
-        .split(' ')
-        .skip_while(|a| *a != "--token-url")
-        .nth(1)
-        .unwrap();
+    let url = args.split(' ').skip_while(|a| *a != "--token-url").nth(1);
+    let url = url.unwrap();
     let slow_down = format!("apiauth: token endpoint {url} returned 429: slow_down\n");
     for run in 0..times {
         let out = user.run(args);
@@ -76,34 +52,28 @@ fn refused_every_time(user: &User, args: &str, times: usize) {
     }
 }
 
-fn token_args(server: &MockServer) -> String {
-    format!(
-        "token --provider generic --token-url {}",
-        server.url("/token")
-    )
+fn token_args(server: &TokenServer) -> String {
+    generic("token", &server.token_url())
 }
 
 #[test]
 fn retry_after_in_seconds_holds_for_every_later_process() {
-    let server = MockServer::start();
+    let server = TokenServer::start();
     let mock = throttled(&server, "3600");
     let user = User::new("retry-after-secs", "id", "s3cr3t-429");
     refused_every_time(&user, &token_args(&server), 20);
     mock.assert_calls(1);
     // The record holds the error and when to retry, never the secret.
     let record = fs::read_to_string(record_path(&user)).unwrap();
-    assert!(
-        record.contains("slow_down") && !record.contains("s3cr3t-429"),
-        "{record}"
-    );
+    let secret = record.contains("s3cr3t-429");
+    assert!(record.contains("slow_down") && !secret, "{record}");
 }
 
 #[test]
 fn retry_after_as_an_http_date_holds_for_every_later_process() {
     assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    let server = MockServer::start();
-    let mock = throttled(&server, &http_date(now.as_secs() + 3600));
+    let server = TokenServer::start();
+    let mock = throttled(&server, &http_date(now_secs() + 3600));
     let user = User::new("retry-after-date", "id", "s3cr3t");
     refused_every_time(&user, &token_args(&server), 5);
     mock.assert_calls(1);
@@ -116,69 +86,57 @@ fn record_path(user: &User) -> PathBuf {
     records.remove(0)
 }
 
-/// What is done to a record, and how.
-type Damage<'a> = (&'a str, Box<dyn Fn() + 'a>);
-
 #[test]
 fn untrusted_failure_records_are_ignored_and_replaced() {
-    let server = MockServer::start();
+    let server = TokenServer::start();
     let mock = throttled(&server, "3600");
     let user = User::new("fail-untrusted", "id", "s3cr3t");
     let args = token_args(&server);
     refused_every_time(&user, &args, 1);
     let record = record_path(&user);
     let valid = fs::read(&record).unwrap();
-    let restore = || {
-        let _ = fs::remove_file(&record);
-        fs::write(&record, &valid).unwrap();
-        fs::set_permissions(&record, fs::Permissions::from_mode(0o600)).unwrap();
-    };
     let elsewhere = user.home.join("elsewhere.json");
     let can_chown = {
         let probe = user.home.join("probe");
         fs::write(&probe, "").unwrap();
         std::os::unix::fs::chown(&probe, Some(65534), None).is_ok()
     };
-    let mut damages: Vec<Damage<'_>> = vec![
-        (
-            "a symlink to a valid record",
-            Box::new(|| {
-                fs::write(&elsewhere, &valid).unwrap();
-                fs::set_permissions(&elsewhere, fs::Permissions::from_mode(0o600)).unwrap();
-                fs::remove_file(&record).unwrap();
-                std::os::unix::fs::symlink(&elsewhere, &record).unwrap();
-            }),
-        ),
-        (
-            "a fifo",
-            Box::new(|| {
-                fs::remove_file(&record).unwrap();
-                let made = Command::new("mkfifo").arg(&record).status().unwrap();
-                assert!(made.success());
-            }),
-        ),
-        (
-            "readable by others",
-            Box::new(|| {
-                restore();
-                fs::set_permissions(&record, fs::Permissions::from_mode(0o644)).unwrap();
-            }),
-        ),
+    let mut damages = vec![
+        "a symlink to a valid record",
+        "a fifo",
+        "readable by others",
     ];
     if can_chown {
-        damages.push((
-            "another user's",
-            Box::new(|| {
-                restore();
-                std::os::unix::fs::chown(&record, Some(65534), None).unwrap();
-            }),
-        ));
+        damages.push("another user's");
     } else {
         eprintln!("skipped another user's record: cannot chown (not root)");
     }
+    let restore = || {
+        fs::write(&record, &valid).unwrap();
+        chmod(&record, 0o600);
+    };
+    let apply = |damage| {
+        let _ = fs::remove_file(&record);
+        match damage {
+            "a symlink to a valid record" => {
+                fs::write(&elsewhere, &valid).unwrap();
+                chmod(&elsewhere, 0o600);
+                std::os::unix::fs::symlink(&elsewhere, &record).unwrap();
+            }
+            "a fifo" => mkfifo(&record),
+            "readable by others" => {
+                restore();
+                chmod(&record, 0o644);
+            }
+            _ => {
+                restore();
+                std::os::unix::fs::chown(&record, Some(65534), None).unwrap();
+            }
+        }
+    };
     let mut calls = 1;
-    for (damage, apply) in damages {
-        apply();
+    for damage in damages {
+        apply(damage);
         let out = user.run_within_20s(&args);
         assert_eq!(out.status.code(), Some(6), "{damage}: {}", stderr(&out));
         calls += 1;
@@ -201,7 +159,7 @@ fn untrusted_failure_records_are_ignored_and_replaced() {
 
 #[test]
 fn the_endpoints_error_uri_is_shown() {
-    let (server, user) = (TokenServer::start(), User::new("error-uri", "id", "s3cr3t"));
+    let (server, user) = start("error-uri");
     let uri = "https://docs.example/oauth/errors?lang=en#invalid_scope";
     let body = json!({"error": "invalid_scope", "error_description": "scope x is unknown", "error_uri": uri});
     let mock = server.json(400, body);

@@ -5,10 +5,8 @@ use super::*;
 
 #[test]
 fn my_connected_fleet_header_for_every_api() {
-    let (server, user) = (
-        MockServer::start(),
-        User::new("mcf", "clientId", "clientSecret"),
-    );
+    let server = TokenServer::start();
+    let user = User::new("mcf", "clientId", "clientSecret");
     let (mock, base) = (mcf_mock(&server), server.base_url());
     let mcf = format!("--provider my-connected-fleet --base-url {base}");
     let header = |api: &str| user.ok(&format!("header {mcf} --api {api}"));
@@ -26,45 +24,33 @@ fn my_connected_fleet_header_for_every_api() {
 
 #[test]
 fn every_format() {
-    let (server, user) = (
-        MockServer::start(),
-        User::new("formats", "clientId", "clientSecret"),
-    );
+    let server = TokenServer::start();
+    let user = User::new("formats", "clientId", "clientSecret");
     let (mock, base) = (mcf_mock(&server), server.base_url());
     let mcf = format!("--provider my-connected-fleet --base-url {base}");
     let header =
         |api: &str, format| user.ok(&format!("header {mcf} --api {api} --format {format}"));
     let bearer = format!("Bearer {MCF_TOKEN}");
-    assert_eq!(
-        header("tacho", "line"),
-        format!("Authorization: {bearer}\n")
-    );
+    let actual = header("tacho", "line");
+    assert_eq!(actual, format!("Authorization: {bearer}\n"));
     assert_eq!(header("tacho", "value"), format!("{bearer}\n"));
-    assert_eq!(
-        header("tacho", "curl"),
-        format!("-H 'Authorization: {bearer}'\n")
-    );
+    let actual = header("tacho", "curl");
+    assert_eq!(actual, format!("-H 'Authorization: {bearer}'\n"));
     let curl = format!("-H 'x-connect-token: TOKEN {MCF_TOKEN}'\n");
     assert_eq!(header("job-management", "curl"), curl);
     assert_eq!(header("core", "value"), format!("{MCF_BASIC}\n"));
     let json: Value = serde_json::from_str(&header("job-management", "json")).unwrap();
     let expires_in = json["expires_in"].as_u64().unwrap();
-    assert!(
-        (2591999 - 60..=2591999).contains(&expires_in),
-        "{expires_in}"
-    );
+    let about_30_days = 2591999 - 60..=2591999;
+    assert!(about_30_days.contains(&expires_in), "{expires_in}");
     let expires_at = json["expires_at"].as_str().unwrap().to_owned();
     let value = format!("TOKEN {MCF_TOKEN}");
     let expected = json!({"name": "x-connect-token", "value": value, "expires_in": expires_in,
         "expires_at": expires_at});
     assert_eq!(json, expected);
     // RFC 3339 in UTC, to the second, and now + expires_in within a few seconds.
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
     let at = unix_seconds(&expires_at).unwrap_or_else(|| panic!("{expires_at}"));
-    assert!(at.abs_diff(now + expires_in) <= 3, "{expires_at}");
+    assert!(at.abs_diff(now_secs() + expires_in) <= 3, "{expires_at}");
     let core: Value = serde_json::from_str(&header("core", "json")).unwrap();
     let basic = json!({"name": "Authorization", "value": MCF_BASIC, "expires_in": null,
         "expires_at": null});
@@ -74,60 +60,43 @@ fn every_format() {
 
 #[test]
 fn motorweb_header_sends_the_credentials_in_the_body() {
-    let (server, user) = (
-        TokenServer::at("/auth/v1/token"),
-        User::new("motorweb", "wmUB6jn1", "s&cr=t"),
-    );
+    let server = TokenServer::at("/auth/v1/token");
+    let user = User::new("motorweb", "wmUB6jn1", "s&cr=t");
     let (jwt, _) = jwt_expiring_in(Duration::from_secs(1800));
     let mock = server.mock(|when, then| {
         let body = "grant_type=client_credentials&client_id=wmUB6jn1&client_secret=s%26cr%3Dt";
-        when.method(POST)
-            .path("/auth/v1/token")
-            .header_missing("authorization")
-            .body(body);
-        then.status(200).json_body(json!({
-            "token_type": "Bearer", "access_token": jwt, "expires_in": "3599"
-        }));
+        let when = when.method(POST).path("/auth/v1/token").body(body);
+        when.header_missing("authorization");
+        let answer = json!({"token_type": "Bearer", "access_token": jwt, "expires_in": "3599"});
+        then.status(200).json_body(answer);
     });
-    let args = format!(
-        "header --provider motorweb --base-url {}",
-        server.base_url()
-    );
+    let base = server.base_url();
+    let args = format!("header --provider motorweb --base-url {base}");
     assert_eq!(user.ok(&args), format!("Authorization: Bearer {jwt}\n"));
     // The JWT's exp (30 min), not expires_in (1 h), is the expiry.
     let json = user.ok(&format!("{args} --format json"));
     let expires_in = serde_json::from_str::<Value>(&json).unwrap()["expires_in"].clone();
-    assert!(
-        (1700..=1800).contains(&expires_in.as_u64().unwrap()),
-        "{json}"
-    );
+    let expires_in = expires_in.as_u64().unwrap();
+    assert!((1700..=1800).contains(&expires_in), "{json}");
     mock.assert_calls(1);
 }
 
 #[test]
 fn generic_client_auth_scopes_and_params() {
     let server = TokenServer::start();
-    let (form, scopes) = (
-        "grant_type=client_credentials&scope=read+write",
-        "--scope read --scope write",
-    );
+    let form = "grant_type=client_credentials&scope=read+write";
+    let scopes = "--scope read --scope write";
     let body_creds = "client_id=id%3A1&client_secret=s+1";
+    let form_basic = format!("{form}&audience=api");
+    let form_body = format!("{form}&{body_creds}&audience=api");
     for (client_auth, authorization, body) in [
         // RFC 6749 §2.3.1: id and secret form-encoded before Basic.
-        (
-            "basic",
-            Some("Basic aWQlM0ExOnMrMQ=="),
-            format!("{form}&audience=api"),
-        ),
-        (
-            "basic-raw",
-            Some("Basic aWQ6MTpzIDE="),
-            format!("{form}&audience=api"),
-        ),
-        ("body", None, format!("{form}&{body_creds}&audience=api")),
+        ("basic", Some("Basic aWQlM0ExOnMrMQ=="), &form_basic),
+        ("basic-raw", Some("Basic aWQ6MTpzIDE="), &form_basic),
+        ("body", None, &form_body),
     ] {
         let mut mock = server.mock(|when, then| {
-            let when = when.method(POST).path("/token").body(&body);
+            let when = when.method(POST).path("/token").body(body);
             match authorization {
                 Some(value) => when.header("authorization", value),
                 None => when.header_missing("authorization"),
@@ -141,16 +110,10 @@ fn generic_client_auth_scopes_and_params() {
             ("id:1", "s 1")
         };
         let user = User::new(&format!("generic-{client_auth}"), id, secret);
-        let generic = format!(
-            "header --provider generic --token-url {}",
-            server.token_url()
-        );
-        let args = format!("{generic} --client-auth {client_auth} {scopes} --param audience=api");
-        assert_eq!(
-            user.ok(&args),
-            "Authorization: Bearer G1\n",
-            "{client_auth}"
-        );
+        let header = generic("header", &server.token_url());
+        let args = format!("{header} --client-auth {client_auth} {scopes} --param audience=api");
+        let actual = user.ok(&args);
+        assert_eq!(actual, "Authorization: Bearer G1\n", "{client_auth}");
         mock.assert_calls(1);
         mock.delete();
     }
@@ -158,24 +121,19 @@ fn generic_client_auth_scopes_and_params() {
 
 #[test]
 fn exit_codes() {
-    let (server, user) = (
-        TokenServer::start(),
-        User::new("exit-codes", "id", "s3cr3t-value"),
-    );
+    let server = TokenServer::start();
+    let user = User::new("exit-codes", "id", "s3cr3t-value");
     let run = |url: &str| {
-        user.run(&format!(
-            "token --provider generic --no-cache --token-url {url} --timeout 0.3"
-        ))
+        let token = generic("token", url);
+        user.run(&format!("{token} --no-cache --timeout 0.3"))
     };
     let generic = |path: &str| run(&server.url(path));
     server.answer(r#"* /rejected => 401 {"error":"invalid_client"}"#);
     server.answer(r#"* /unusable => 200 {"nothing":"here"}"#);
     server.answer("* /refused => 503 <html>down</html>");
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let closed = format!("http://{}/token", listener.local_addr().unwrap());
-    drop(listener);
-    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
-    let silent_url = format!("http://{}/token", silent.local_addr().unwrap());
+    let closed = closed_url("/token");
+    let silent = crate::fixture::silent();
+    let silent_url = silent.url();
     let rejected_url = server.url("/rejected");
     let rejected =
         format!("credentials rejected: token endpoint {rejected_url} returned 401: invalid_client");
@@ -183,18 +141,15 @@ fn exit_codes() {
     let not_listening = format!("could not reach the token endpoint {closed}: connection refused");
     let timed_out =
         format!("could not reach the token endpoint {silent_url}: timed out after 300ms");
+    let unusable = "unusable token response: no access token in the answer";
     let provider =
         "--provider takes my-connected-fleet, motorweb or generic (see apiauth --help)\n";
     for (out, code, message) in [
         (user.run("header --provider nowhere"), 2, provider),
         (generic("/rejected"), 3, rejected.as_str()),
         (run(&closed), 4, not_listening.as_str()),
-        (run(&silent_url), 4, timed_out.as_str()),
-        (
-            generic("/unusable"),
-            5,
-            "unusable token response: no access token in the answer",
-        ),
+        (run(silent_url), 4, timed_out.as_str()),
+        (generic("/unusable"), 5, unusable),
         (generic("/refused"), 6, refused.as_str()),
     ] {
         let err = stderr(&out);
@@ -203,17 +158,14 @@ fn exit_codes() {
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(!err.contains("s3cr3t") && out.stdout.is_empty(), "{err}");
     }
-    drop(silent);
 }
 
 #[test]
 fn usage_errors_and_help() {
     let user = User::new("usage", "id", "secret");
     let help = user.ok("--help");
-    assert!(
-        help.contains("printf '%s\\n' \"$h\" | curl -H @-"),
-        "{help}"
-    );
+    let recipe = "printf '%s\\n' \"$h\" | curl -H @-";
+    assert!(help.contains(recipe), "{help}");
     let version = format!("apiauth {}\n", env!("CARGO_PKG_VERSION"));
     assert_eq!(user.ok("--version"), version);
     for (args, message) in rows(
@@ -239,30 +191,25 @@ fn verbose_logs_without_secrets() {
     let jwt = "eyJhbGciOiJub25lIn0.e30.VERYSECRETTOKEN";
     let token = server.mock(|when, then| {
         when.method(POST).path("/auth/v1/token");
-        then.status(200)
-            .json_body(json!({"access_token": jwt, "expires_in": 3599}));
+        let answer = json!({"access_token": jwt, "expires_in": 3599});
+        then.status(200).json_body(answer);
     });
-    let api = server.answer(&format!(
-        "* /v1/secret-path authorization: Bearer {jwt} => 200 ok"
-    ));
+    let api = format!("* /v1/secret-path authorization: Bearer {jwt} => 200 ok");
+    let api = server.answer(&api);
     let basic = "d21VQjZqbjE6bXctczNjcjN0LXZhbHVl"; // base64("wmUB6jn1:mw-s3cr3t-value")
-    let core_api = server.answer(&format!(
-        "* /v1/core authorization: Basic {basic} => 200 core"
-    ));
+    let core_api = format!("* /v1/core authorization: Basic {basic} => 200 core");
+    let core_api = server.answer(&core_api);
     let (user, base) = (User::new("verbose", id, secret), server.base_url());
     let motorweb = format!("--provider motorweb --base-url {base} --no-cache");
     let header = user.run(&format!("-vv header {motorweb}"));
     let request = user.run(&format!("request -vv {motorweb} /v1/secret-path"));
-    let core = user.run(&format!(
-        "-vv request --provider my-connected-fleet --api core --api-base-url {base} /v1/core"
-    ));
+    let core = "-vv request --provider my-connected-fleet --api core --api-base-url";
+    let core = user.run(&format!("{core} {base} /v1/core"));
     for out in [&header, &request, &core] {
         let err = stderr(out);
         assert_eq!(code(out), Some(0), "{err}");
-        assert!(
-            err.lines().all(|line| line.starts_with("apiauth: [")),
-            "{err}"
-        );
+        let logged = err.lines().all(|line| line.starts_with("apiauth: ["));
+        assert!(logged, "{err}");
         for hidden in [secret, "s3cr3t", jwt, "VERYSECRETTOKEN", basic, "[trace "] {
             assert!(!err.contains(hidden), "{hidden} in {err}");
         }
@@ -270,10 +217,8 @@ fn verbose_logs_without_secrets() {
         assert!(err.contains("apiauth: [debug ureq::"), "{err}");
     }
     assert_eq!(request.stdout, b"ok");
-    assert_eq!(
-        [&core_api, &token, &api].map(|mock| mock.calls()),
-        [1, 2, 1]
-    );
+    let actual = [&core_api, &token, &api].map(|mock| mock.calls());
+    assert_eq!(actual, [1, 2, 1]);
     // -v: apiauth's Info records, and nothing of ureq's Debug.
     let out = user.run(&format!("-v request {motorweb} /v1/secret-path"));
     let err = stderr(&out);
@@ -281,10 +226,8 @@ fn verbose_logs_without_secrets() {
     let logged = format!("apiauth: [info apiauth::request] GET {base}/v1/secret-path\n");
     assert!(err.contains(&logged) && !err.contains("[debug "), "{err}");
     // Without -v, nothing.
-    assert_eq!(
-        stderr(&user.run(&format!("request {motorweb} /v1/secret-path"))),
-        ""
-    );
+    let actual = stderr(&user.run(&format!("request {motorweb} /v1/secret-path")));
+    assert_eq!(actual, "");
 }
 
 #[test]
@@ -307,37 +250,22 @@ fn each_command_has_its_own_help() {
 
 #[test]
 fn a_closed_stdout_is_exit_1_with_nothing_on_stderr() {
-    let (server, user) = (
-        TokenServer::start(),
-        User::new("closed-stdout", "id", "secret"),
-    );
+    let (server, user) = start("closed-stdout");
     let mock = server.token("T", 3600);
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader); // the reader is gone before anything is written: EPIPE
-    let mut command = user.command(&format!(
-        "token --provider generic --token-url {}",
-        server.token_url()
-    ));
-    let out = command
-        .stdout(writer)
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
+    let mut command = user.command(&generic("token", &server.token_url()));
+    let out = command.stdout(writer).stderr(Stdio::piped());
+    let out = out.output().unwrap();
     assert_eq!((out.status.code(), stderr(&out).as_str()), (Some(1), ""));
     mock.assert_calls(1);
 }
 
 /// Runs `apiauth -v token` against a fresh token server, as `run` says.
 fn token_with_stderr(test: &str, run: impl FnOnce(&User, &[&str]) -> Output) -> Output {
-    let (server, user) = (TokenServer::start(), User::new(test, "id", "secret"));
+    let (server, user) = start(test);
     let mock = server.token("T", 3600);
-    let out = run(
-        &user,
-        &argv(format!(
-            "-v token --provider generic --token-url {}",
-            server.token_url()
-        )),
-    );
+    let out = run(&user, &argv(generic("-v token", &server.token_url())));
     mock.assert_calls(1);
     out
 }
@@ -361,12 +289,8 @@ fn an_unwritable_stderr_loses_the_log_and_nothing_else() {
             env!("CARGO_BIN_EXE_apiauth"),
         ];
         let mut shell = Command::new("sh");
-        shell
-            .args(script)
-            .args(args)
-            .env_clear()
-            .envs(user.env.iter().cloned());
-        shell.output().unwrap()
+        let shell = shell.args(script).args(args).env_clear();
+        shell.envs(user.env.iter().cloned()).output().unwrap()
     });
     for out in [full, broken, closed] {
         assert_eq!((code(&out), out.stdout), (Some(0), b"T\n".to_vec()));
@@ -374,9 +298,7 @@ fn an_unwritable_stderr_loses_the_log_and_nothing_else() {
     // A failure keeps its exit code, its message lost.
     let user = User::new("stderr-full-usage", "id", "secret");
     let mut command = user.command("-v header --provider nowhere");
-    let out = command
-        .stderr(fs::File::create("/dev/full").unwrap())
-        .output()
-        .unwrap();
+    let dev_full = fs::File::create("/dev/full").unwrap();
+    let out = command.stderr(dev_full).output().unwrap();
     assert_eq!((code(&out), out.stdout), (Some(2), vec![]));
 }

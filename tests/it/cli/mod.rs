@@ -1,10 +1,8 @@
 //! The `apiauth` command, run as processes against loopback servers: the harness, and
 //! the tests by behaviour. Usage errors are tested in-process, in the binary's own tests.
 
-mod cache_commands;
 mod client_keys;
 mod cross_process;
-mod deadline;
 mod failures;
 mod interface;
 mod refusals;
@@ -14,21 +12,21 @@ mod shared_records;
 use std::ffi::OsStr;
 use std::fs;
 use std::io::Write;
-use std::net::TcpListener;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use httpmock::Method::{GET, POST, PUT};
 use httpmock::{Mock, MockServer};
 use serde_json::{Value, json};
 
-use crate::fixture::TokenServer;
+use crate::fixture::{
+    TokenServer, chmod, closed_url, jwt_expiring_in, mcf_token, mkfifo, now_secs, numbered_tokens,
+    rfc_token, temp_dir,
+};
 use crate::server::{Reply, Server};
-use crate::support::{jwt_expiring_in, rfc_token, temp_dir};
 
 pub const MCF_TOKEN: &str = "B983854936PF1A7B61B141AB69494046";
 /// `clientId:clientSecret`, raw RFC 7617 Basic.
@@ -59,12 +57,6 @@ impl<T: AsRef<OsStr>> Argv for [T] {
     }
 }
 
-impl<T: AsRef<OsStr>, const N: usize> Argv for [T; N] {
-    fn words(&self) -> Vec<String> {
-        self[..].words()
-    }
-}
-
 impl<T: AsRef<OsStr>> Argv for Vec<T> {
     fn words(&self) -> Vec<String> {
         self[..].words()
@@ -91,11 +83,16 @@ impl User {
 
     pub fn command(&self, args: &(impl Argv + ?Sized)) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_apiauth"));
+        let (words, env) = (args.words(), self.env.iter().cloned());
+        command.args(words).env_clear().envs(env);
         command
-            .args(args.words())
-            .env_clear()
-            .envs(self.env.iter().cloned());
-        command
+    }
+
+    /// Starts a command with its stdout and stderr piped.
+    pub fn spawn(&self, args: &(impl Argv + ?Sized)) -> Child {
+        let mut command = self.command(args);
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        command.spawn().unwrap()
     }
 
     pub fn run(&self, args: &(impl Argv + ?Sized)) -> Output {
@@ -116,24 +113,19 @@ impl User {
 
     /// Runs `apiauth token` against `server`'s generic `/token`, which must hand out
     /// `token`; returns the arguments and the entry that run wrote.
-    fn first_token(&self, server: &MockServer, token: &str) -> (Vec<String>, PathBuf) {
-        let url = server.url("/token");
-        let args = ["token", "--provider", "generic", "--token-url", &url].map(String::from);
+    fn first_token(&self, server: &TokenServer, token: &str) -> (Vec<String>, PathBuf) {
+        let args = generic("token", &server.token_url()).words();
         assert_eq!(self.ok(&args), format!("{token}\n"));
         let entries = self.entries();
         assert_eq!(entries.len(), 1);
-        (args.to_vec(), entries[0].clone())
+        (args, entries[0].clone())
     }
 
     /// The same user and cache with `name` set to `value`.
     pub fn with_env(&self, name: &'static str, value: &str) -> User {
-        let mut env = self.env.clone();
-        env.retain(|(n, _)| *n != name);
-        env.push((name, value.to_owned()));
-        User {
-            home: self.home.clone(),
-            env,
-        }
+        let mut user = self.without(name);
+        user.env.push((name, value.to_owned()));
+        user
     }
 
     /// The same user and cache without the variable `name`.
@@ -147,18 +139,13 @@ impl User {
     pub fn key_file(&self, name: &str, mode: u32) -> String {
         let path = self.home.join(format!("{mode:o}-{name}"));
         fs::write(&path, crate::client_key::key(name)).unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+        chmod(&path, mode);
         path.display().to_string()
     }
 
     /// Runs a command, killing it and failing if it has not finished within 20 s.
     pub fn run_within_20s(&self, args: &(impl Argv + ?Sized)) -> Output {
-        let mut child = self.command(args);
-        let mut child = child
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = self.spawn(args);
         let finished = (0..2000).any(|_| {
             std::thread::sleep(Duration::from_millis(10));
             child.try_wait().unwrap().is_some()
@@ -181,8 +168,8 @@ impl User {
         let dir = fs::read_dir(self.cache_dir()).unwrap();
         let paths = dir.map(|e| e.unwrap().path());
         let json = |p: &PathBuf| serde_json::from_slice(&fs::read(p).ok()?).ok();
-        paths
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        let records = paths.filter(|p| p.extension().is_some_and(|e| e == "json"));
+        records
             .filter(|p| json(p).is_none_or(|record| select(&record)))
             .collect()
     }
@@ -215,9 +202,8 @@ pub fn unix_seconds(text: &str) -> Option<u64> {
 
 /// The rows of a table test, one a line: `input => expected`.
 pub fn rows(table: &'static str) -> impl Iterator<Item = (&'static str, &'static str)> {
-    table
-        .lines()
-        .filter_map(|row| row.trim().split_once(" => "))
+    let rows = table.lines();
+    rows.filter_map(|row| row.trim().split_once(" => "))
 }
 
 pub fn stderr(out: &Output) -> String {
@@ -237,47 +223,36 @@ pub fn reported(out: &Output) -> (String, bool) {
     let replayed = match lines[..] {
         [_] => false,
         [note, _] => {
-            assert!(
-                note.starts_with(REPLAYED) && note.contains("; next try in "),
-                "{text}"
-            );
+            let next_try = note.contains("; next try in ");
+            assert!(note.starts_with(REPLAYED) && next_try, "{text}");
             true
         }
         _ => panic!("one error, with at most a note before it: {text}"),
     };
-    (
-        format!("{}\n", lines.last().copied().unwrap_or_default()),
-        replayed,
-    )
+    let error = format!("{}\n", lines.last().copied().unwrap_or_default());
+    (error, replayed)
 }
 
 pub fn mcf_mock(server: &MockServer) -> Mock<'_> {
+    let mut answer = mcf_token(MCF_TOKEN, 2591999);
+    answer["token_type"] = json!("bearer");
     server.mock(|when, then| {
-        when.method(POST)
-            .path("/masternauth-oauth/oauth/accessToken")
-            .header("authorization", MCF_BASIC)
-            .body("grant_type=client_credentials");
-        then.status(200).json_body(json!({
-            "success": true, "accessToken": MCF_TOKEN, "token_type": "bearer", "expires_in": 2591999
-        }));
+        let when = when.method(POST);
+        let when = when.path("/masternauth-oauth/oauth/accessToken");
+        let when = when.header("authorization", MCF_BASIC);
+        when.body("grant_type=client_credentials");
+        then.status(200).json_body(answer);
     })
 }
 
-/// A generic server that answers `token` for an hour to anyone.
-pub fn any_token<'a>(server: &'a MockServer, token: &str) -> Mock<'a> {
-    server.mock(|when, then| {
-        when.method(POST).path("/token");
-        then.status(200).json_body(rfc_token(token, 3600));
-    })
+/// `COMMAND --provider generic --token-url TOKEN_URL`.
+pub fn generic(command: &str, token_url: &str) -> String {
+    format!("{command} --provider generic --token-url {token_url}")
 }
 
-/// A token endpoint that hands out `T1`, then `T2`, … (one an hour).
-pub fn numbered_tokens() -> Server {
-    Server::start(|n| Reply {
-        status: 200,
-        body: rfc_token(&format!("T{}", n + 1), 3600).to_string(),
-        delay: Duration::ZERO,
-    })
+/// A new token server, and a user `id` with `secret` for test `test`.
+pub fn start(test: &str) -> (TokenServer, User) {
+    (TokenServer::start(), User::new(test, "id", "secret"))
 }
 
 pub fn code(out: &Output) -> Option<i32> {
@@ -286,13 +261,9 @@ pub fn code(out: &Output) -> Option<i32> {
 
 /// Runs `args` with `stdin` on the command's standard input.
 pub fn run_with_stdin(user: &User, args: &(impl Argv + ?Sized), stdin: &[u8]) -> Output {
-    let mut child = user
-        .command(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut command = user.command(args);
+    let command = command.stdin(Stdio::piped()).stdout(Stdio::piped());
+    let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(stdin).unwrap();
     child.wait_with_output().unwrap()
 }

@@ -6,24 +6,17 @@ use super::*;
 /// A value no output may repeat.
 const PROBE: &str = "Zq7PROBE";
 
-/// A server that counts every request (token endpoint and API alike), and a user.
+/// A server that counts every request (token endpoint and API alike) and must see none,
+/// and a user.
 fn counted(test: &str) -> (TokenServer, User) {
-    (
-        TokenServer::start(),
-        User::new(test, "env-id", "env-secret"),
-    )
+    let user = User::new(test, "env-id", "env-secret");
+    (TokenServer::start(), user)
 }
 
 /// The user's credentials file, a `token` command line without it and one `args` with it.
-fn with_credentials_file(
-    server: &TokenServer,
-    user: &User,
-) -> (std::path::PathBuf, String, String) {
+fn with_credentials_file(server: &TokenServer, user: &User) -> (PathBuf, String, String) {
     let file = user.home.join("credentials");
-    let token = format!(
-        "token --provider generic --token-url {}",
-        server.token_url()
-    );
+    let token = generic("token", &server.token_url());
     let args = format!("{token} --credentials-file {}", file.display());
     (file, token, args)
 }
@@ -34,11 +27,8 @@ fn refused(user: &User, args: &(impl Argv + ?Sized), message: &str) {
     let out = user.run(args);
     let (err, args) = (stderr(&out), args.words());
     assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-    assert_eq!(
-        err,
-        format!("apiauth: {message} (see apiauth --help)\n"),
-        "{args:?}"
-    );
+    let expected = format!("apiauth: {message} (see apiauth --help)\n");
+    assert_eq!(err, expected, "{args:?}");
     assert!(out.stdout.is_empty() && !err.contains(PROBE), "{args:?}");
 }
 
@@ -46,22 +36,22 @@ fn refused(user: &User, args: &(impl Argv + ?Sized), message: &str) {
 fn write(file: &Path, text: &str, mode: u32) {
     let _ = fs::remove_file(file);
     fs::write(file, text).unwrap();
-    fs::set_permissions(file, fs::Permissions::from_mode(mode)).unwrap();
+    chmod(file, mode);
 }
 
 #[test]
 fn nothing_typed_is_echoed_and_nothing_is_sent() {
     let (server, user) = counted("refusals-echo");
     let sent = server.any(200, json!({}));
-    let common = format!(
-        "request|--provider|generic|--token-url|{}",
-        server.token_url()
-    );
+    let common = generic("request", &server.token_url()).replace(' ', "|");
     let with = |more: &str| format!("{common}|--api-base-url|{}|{more}", server.base_url());
     let methods = "--method takes GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS";
     let auth = "refusing --header authorization: apiauth sets the auth header itself, and \
                 credentials never go on the command line (every user of this host can read it \
                 with `ps`)";
+    let visible = "--header takes 'Name: value' with a visible ASCII value";
+    let user_in_url = "header|--provider|generic|--token-url|https://u:Zq7PROBE@a.example/t";
+    let prod = "header|--provider|motorweb|--env|prod|--base-url|https://a.example";
     // The words of each case are split at `|`.
     for (args, message) in [
         (with("-HAuthorization: Bearer Zq7PROBE|/v1/x"), auth),
@@ -69,19 +59,13 @@ fn nothing_typed_is_echoed_and_nothing_is_sent() {
         (with("--method|PROPFIND|/v1/x"), methods),
         (with("--Zq7PROBE|/v1/x"), "unknown option at argument 8"),
         (with("-HZq7PROBE|/v1/x"), "--header takes 'Name: value'"),
-        (
-            with("-HZq7PROBE: a\u{1}b|/v1/x"),
-            "--header takes 'Name: value' with a visible ASCII value",
-        ),
+        (with("-HZq7PROBE: a\u{1}b|/v1/x"), visible),
         (with("/v1/x|Zq7PROBE"), "unexpected argument at position 9"),
         (
-            "header|--provider|generic|--token-url|https://u:Zq7PROBE@a.example/t".into(),
+            user_in_url.into(),
             "--token-url takes an http(s) URL without user or password",
         ),
-        (
-            "header|--provider|motorweb|--env|prod|--base-url|https://a.example".into(),
-            "--env takes test or production",
-        ),
+        (prod.into(), "--env takes test or production"),
     ] {
         refused(&user, &args.split('|').collect::<Vec<_>>(), message);
     }
@@ -92,16 +76,10 @@ fn nothing_typed_is_echoed_and_nothing_is_sent() {
 fn the_environment_is_checked_before_anything_is_sent() {
     let (server, user) = counted("refusals-env");
     let sent = server.any(200, json!({}));
-    let args = format!(
-        "token --provider generic --token-url {}",
-        server.token_url()
-    );
+    let args = generic("token", &server.token_url());
     for name in ["APIAUTH_CLIENT_SECRET", "APIAUTH_CLIENT_ID"] {
-        refused(
-            &user.with_env(name, ""),
-            &args,
-            &format!("{name} is set but empty"),
-        );
+        let empty = format!("{name} is set but empty");
+        refused(&user.with_env(name, ""), &args, &empty);
     }
     sent.assert_calls(0);
 }
@@ -117,11 +95,8 @@ fn the_credentials_file_must_be_a_private_regular_file_with_plain_syntax() {
         let why = format!("other users can read or write it (mode {mode:o}); chmod 600 it");
         refused(&user, &args, &format!("credentials file: {why}"));
     }
-    write(
-        &file,
-        "APIAUTH_CLIENT_ID=file-id\nAPIAUTH_CLIENT_SECRET=x # Zq7PROBE\n",
-        0o600,
-    );
+    let commented = "APIAUTH_CLIENT_ID=file-id\nAPIAUTH_CLIENT_SECRET=x # Zq7PROBE\n";
+    write(&file, commented, 0o600);
     let ambiguous = "line 2: a # after a value is ambiguous; quote the value";
     refused(&user, &args, &format!("credentials file: {ambiguous}"));
     write(&file, "Zq7PROBE\n", 0o600);
@@ -135,14 +110,8 @@ fn the_credentials_file_must_be_a_private_regular_file_with_plain_syntax() {
     refused(&user, &via_link, symlink);
     // A FIFO is refused at once, not waited on.
     fs::remove_file(&file).unwrap();
-    assert!(
-        Command::new("mkfifo")
-            .arg(&file)
-            .status()
-            .unwrap()
-            .success()
-    );
-    fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+    mkfifo(&file);
+    chmod(&file, 0o600);
     let out = user.run_within_20s(&args);
     let fifo = "apiauth: credentials file: not a regular file (see apiauth --help)\n";
     assert_eq!((out.status.code(), stderr(&out).as_str()), (Some(2), fifo));
@@ -157,10 +126,7 @@ fn the_credentials_file_must_be_a_private_regular_file_with_plain_syntax() {
 
 #[test]
 fn urls_are_shown_without_query_or_user() {
-    let (server, user) = (
-        TokenServer::start(),
-        User::new("refusals-query", "id", "secret"),
-    );
+    let (server, user) = start("refusals-query");
     let token = server.token("QTOKEN", 3600);
     let url = format!("{}?api_key=Zq7PROBE", server.token_url());
     let out = user.run(&format!("-v token --provider generic --token-url {url}"));
@@ -169,35 +135,20 @@ fn urls_are_shown_without_query_or_user() {
     token.assert_calls(1);
     let listed = user.ok("cache list");
     let expected = format!("{} id - ", server.token_url());
-    assert!(
-        listed.starts_with(&expected) && !listed.contains(PROBE),
-        "{listed}"
-    );
+    let probe = listed.contains(PROBE);
+    assert!(listed.starts_with(&expected) && !probe, "{listed}");
     // An unreachable endpoint's error names it without its query.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let closed = format!(
-        "http://{}/t?api_key=Zq7PROBE",
-        listener.local_addr().unwrap()
-    );
-    drop(listener);
-    let out = user.run(&format!(
-        "-vv token --provider generic --no-cache --token-url {closed}"
-    ));
+    let closed = closed_url("/t?api_key=Zq7PROBE");
+    let out = user.run(&format!("{} --no-cache", generic("-vv token", &closed)));
     assert_eq!(out.status.code(), Some(4));
     assert!(!stderr(&out).contains(PROBE), "{}", stderr(&out));
 }
 
 #[test]
 fn a_secret_on_the_command_line_is_refused_before_anything_is_sent() {
-    let (server, user) = (
-        TokenServer::start(),
-        User::new("argv-secret", "id", "secret"),
-    );
+    let (server, user) = start("argv-secret");
     let mock = server.token("A", 3600);
-    let token = format!(
-        "token --provider generic --token-url {}",
-        server.token_url()
-    );
+    let token = generic("token", &server.token_url());
     let secrets = ["--client-secret hunter2", "--client-secret=hunter2"];
     for secret in secrets.into_iter().chain(["--param client_secret=hunter2"]) {
         let out = user.run(&format!("{token} {secret}"));
@@ -211,10 +162,7 @@ fn a_secret_on_the_command_line_is_refused_before_anything_is_sent() {
 
 #[test]
 fn credentials_come_from_a_private_file_or_the_environment() {
-    let (server, mut user) = (
-        TokenServer::start(),
-        User::new("credentials-file", "env-id", "env-secret"),
-    );
+    let (server, mut user) = counted("credentials-file");
     let basic = ("authorization", "Basic ZmlsZS1pZDpmaWxlLXNlY3JldA==");
     let mock = server.mock(|when, then| {
         when.method(POST).path("/token").header(basic.0, basic.1);
@@ -224,15 +172,13 @@ fn credentials_come_from_a_private_file_or_the_environment() {
     let text =
         "# apiauth\nexport APIAUTH_CLIENT_ID=file-id\nAPIAUTH_CLIENT_SECRET=\"file-secret\"\n";
     write(&file, text, 0o644);
-    let token = format!(
-        "token --provider generic --client-auth basic-raw --token-url {}",
-        server.token_url()
-    );
+    let token = generic("token", &server.token_url());
+    let token = format!("{token} --client-auth basic-raw");
     let args = format!("{token} --credentials-file {}", file.display());
     let open = "credentials file: other users can read or write it (mode 644); chmod 600 it";
     refused(&user, &args, open);
     mock.assert_calls(0);
-    fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+    chmod(&file, 0o600);
     assert_eq!(user.ok(&args), "F\n");
     mock.assert_calls(1);
     user.env.retain(|(k, _)| !k.starts_with("APIAUTH_"));
@@ -258,11 +204,8 @@ fn a_carriage_return_in_the_credentials_file_is_refused_as_a_shell_would_keep_it
         (format!("{id}\nAPIAUTH_CLIENT_SECRET='Zq7PROBE\r'\n"), 2),
     ] {
         write(&file, &text, 0o600);
-        refused(
-            &user,
-            &args,
-            &format!("credentials file: line {line}: {cr}"),
-        );
+        let message = format!("credentials file: line {line}: {cr}");
+        refused(&user, &args, &message);
     }
     sent.assert_calls(0);
 }

@@ -1,23 +1,28 @@
 //! `apiauth request` against loopback stand-ins of the providers.
 
+use std::io::Read;
+use std::net::TcpStream;
+use std::sync::mpsc;
+
 use super::*;
+use crate::fixture::Raw;
 
 /// `apiauth request --provider generic` with a token from `token_url` and APIs at `base`.
-fn generic(token_url: &str, base: &str) -> String {
-    format!("request --provider generic --token-url {token_url} --api-base-url {base}")
+fn request(token_url: &str, base: &str) -> String {
+    format!("{} --api-base-url {base}", generic("request", token_url))
 }
 
 #[test]
 fn motorweb_request_retries_once_with_a_new_token_after_a_401() {
     let (tokens, api) = (numbered_tokens(), TokenServer::start());
     let path = "/market-data/v1/vehicles/plate/ABC123";
-    let rejected = api.answer(&format!(
-        "GET {path} authorization: Bearer T1 => 401 invalid_access_token"
-    ));
+    let answer = |token: &str, reply: &str| {
+        let spec = format!("GET {path} authorization: Bearer {token} => {reply}");
+        api.answer(&spec)
+    };
+    let rejected = answer("T1", "401 invalid_access_token");
     let plate = r#"{"plate":"ABC123"}"#;
-    let accepted = api.answer(&format!(
-        "GET {path} authorization: Bearer T2 => 200 {plate}"
-    ));
+    let accepted = answer("T2", &format!("200 {plate}"));
     let user = User::new("request-motorweb", "wmUB6jn1", "mw-secret");
     let (token_url, base) = (tokens.url(), api.base_url());
     let args =
@@ -38,33 +43,24 @@ fn data_from_stdin_is_sent_and_resent_on_the_retry() {
     let (tokens, api) = (numbered_tokens(), MockServer::start());
     let body = "{\"name\":\"job 1\",\"bytes\":\"\u{e9}\\n\"}";
     let first = api.mock(|when, then| {
-        let when = when
-            .method(POST)
-            .path("/v1/jobs")
-            .header("authorization", "Bearer T1");
+        let when = when.method(POST).path("/v1/jobs");
+        let when = when.header("authorization", "Bearer T1");
         when.header("content-type", "application/json").body(body);
         then.status(401);
     });
     let second = api.mock(|when, then| {
-        when.method(POST)
-            .path("/v1/jobs")
-            .header("authorization", "Bearer T2")
-            .body(body);
+        let when = when.method(POST).path("/v1/jobs");
+        let when = when.header("authorization", "Bearer T2");
+        when.body(body);
         then.status(201).body("created");
     });
     let user = User::new("request-stdin", "id", "secret");
-    let common = generic(tokens.url(), &api.base_url());
-    let out = run_with_stdin(
-        &user,
-        &format!("{common} --data @- /v1/jobs"),
-        body.as_bytes(),
-    );
-    assert_eq!(
-        (code(&out), out.stdout.as_slice()),
-        (Some(0), &b"created"[..]),
-        "{}",
-        stderr(&out)
-    );
+    let common = request(tokens.url(), &api.base_url());
+    let data = format!("{common} --data @- /v1/jobs");
+    let out = run_with_stdin(&user, &data, body.as_bytes());
+    let err = stderr(&out);
+    let actual = (code(&out), out.stdout.as_slice());
+    assert_eq!(actual, (Some(0), &b"created"[..]), "{err}");
     first.assert_calls(1);
     second.assert_calls(1);
     assert_eq!(tokens.hits(), 2);
@@ -74,47 +70,32 @@ fn data_from_stdin_is_sent_and_resent_on_the_retry() {
         when.header("content-type", "text/plain").body("x=1");
         then.status(200).body("put");
     });
-    let more = [
-        "-X",
-        "put",
-        "-H",
-        "Content-Type: text/plain",
-        "-d",
-        "x=1",
-        "/v1/jobs",
-    ];
-    assert_eq!(user.ok(&[&argv(&common)[..], &more].concat()), "put");
+    let more = "-X|put|-H|Content-Type: text/plain|-d|x=1|/v1/jobs".split('|');
+    assert_eq!(user.ok(&[argv(&common), more.collect()].concat()), "put");
     put.assert_calls(1);
     let big = vec![b'a'; 10 * 1024 * 1024 + 1];
-    let out = run_with_stdin(&user, &format!("{common} --data @- /v1/jobs"), &big);
+    let out = run_with_stdin(&user, &data, &big);
+    let err = stderr(&out);
     assert_eq!(code(&out), Some(2));
-    assert!(
-        stderr(&out).contains("larger than 10 MiB"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(err.contains("larger than 10 MiB"), "{err}");
     assert_eq!(tokens.hits(), 2);
 }
 
 #[test]
 fn my_connected_fleet_request_with_each_apis_header() {
-    let (server, user) = (
-        TokenServer::start(),
-        User::new("request-mcf", "clientId", "clientSecret"),
-    );
+    let server = TokenServer::start();
+    let user = User::new("request-mcf", "clientId", "clientSecret");
     let token = mcf_mock(&server);
     let prefix = "/connect-webservices/services/public/v1/customer/12345";
-    let core = server.answer(&format!(
-        "GET {prefix}/tracking/live authorization: {MCF_BASIC} => 200 live"
-    ));
+    let core = format!("GET {prefix}/tracking/live authorization: {MCF_BASIC} => 200 live");
+    let core = server.answer(&core);
     let bearer = format!("authorization: Bearer {MCF_TOKEN}");
     let tire = server.answer(&format!("GET {prefix}/tire/events {bearer} => 200 tires"));
     let jobs = server.mock(|when, then| {
-        let when = when
-            .method(GET)
-            .path("/job-management/v1/customer/12345/jobs");
-        when.header("x-connect-token", format!("TOKEN {MCF_TOKEN}"))
-            .header_missing("authorization");
+        let when = when.method(GET);
+        let when = when.path("/job-management/v1/customer/12345/jobs");
+        let when = when.header("x-connect-token", format!("TOKEN {MCF_TOKEN}"));
+        when.header_missing("authorization");
         then.status(200).body("jobs");
     });
     let base = server.base_url();
@@ -123,25 +104,19 @@ fn my_connected_fleet_request_with_each_apis_header() {
     let request =
         |api: &str, path: &str| user.ok(&format!("{mcf} --api {api} --customer-id 12345 {path}"));
     let templated = "/connect-webservices/services/public/v1/customer/{customerId}";
-    assert_eq!(
-        request("core", &format!("{templated}/tracking/live")),
-        "live"
-    );
+    let live = request("core", &format!("{templated}/tracking/live"));
+    assert_eq!(live, "live");
     token.assert_calls(0);
-    assert_eq!(
-        request("smart-tire", &format!("{templated}/tire/events")),
-        "tires"
-    );
+    let tires = request("smart-tire", &format!("{templated}/tire/events"));
+    assert_eq!(tires, "tires");
     let jobs_path = "/job-management/v1/customer/{customerId}/jobs";
     assert_eq!(request("job-management", jobs_path), "jobs");
     let calls = [&core, &tire, &jobs, &token].map(|mock| mock.calls());
     assert_eq!(calls, [1, 1, 1, 1]);
     // A customer id that is not one plain path segment, or one without its placeholder.
     for (id, path) in [("../admin", jobs_path), ("1/2", jobs_path), ("12345", "/x")] {
-        let tacho = "request --provider my-connected-fleet --api tacho";
-        let out = user.run(&format!(
-            "{tacho} --api-base-url {base} --customer-id {id} {path}"
-        ));
+        let tacho = "request --provider my-connected-fleet --api tacho --api-base-url";
+        let out = user.run(&format!("{tacho} {base} --customer-id {id} {path}"));
         assert_eq!(code(&out), Some(2), "{id} {path}: {}", stderr(&out));
     }
     token.assert_calls(1);
@@ -149,17 +124,12 @@ fn my_connected_fleet_request_with_each_apis_header() {
 
 #[test]
 fn a_non_2xx_answer_prints_its_body_and_exits_7() {
-    let (server, user) = (
-        TokenServer::start(),
-        User::new("request-404", "id", "secret"),
-    );
+    let (server, user) = start("request-404");
     server.token("A", 3600);
     let missing = server.answer("* /v1/things/9 => 404 {\"error\":\"no such thing\"}");
     let base = server.base_url();
-    let out = user.run(&format!(
-        "{} /v1/things/9",
-        generic(&server.token_url(), &base)
-    ));
+    let common = request(&server.token_url(), &base);
+    let out = user.run(&format!("{common} /v1/things/9"));
     assert_eq!(code(&out), Some(7));
     assert_eq!(out.stdout, b"{\"error\":\"no such thing\"}");
     // The method and the URL that answered: a wrong path shows at once.
@@ -170,17 +140,14 @@ fn a_non_2xx_answer_prints_its_body_and_exits_7() {
 
 #[test]
 fn include_prints_the_status_line_and_headers_first() {
-    let (server, user) = (
-        TokenServer::start(),
-        User::new("request-include", "id", "secret"),
-    );
+    let (server, user) = start("request-include");
     server.token("A", 3600);
     server.mock(|when, then| {
         when.path("/v1/ping");
         then.status(200).header("x-request-id", "r-42").body("pong");
     });
     // A full URL, with the generic provider's --api-base-url on the same origin.
-    let common = generic(&server.token_url(), &server.base_url());
+    let common = request(&server.token_url(), &server.base_url());
     let out = user.ok(&format!("{common} --include {}", server.url("/v1/ping")));
     let (head, body) = out.split_once("\n\n").unwrap();
     assert_eq!(body, "pong");
@@ -198,7 +165,7 @@ fn refused_before_anything_is_sent() {
     let user = User::new("request-refused", "id", "secret");
     let base = server.base_url();
     let on_other_port = format!("{}/v1/x", base.replace(&server.port().to_string(), "1"));
-    let common = argv(generic(&server.token_url(), &base));
+    let common = argv(request(&server.token_url(), &base));
     let on_other = other.url("/v1/x");
     // The words of each row's arguments are split at `|`.
     let table = format!(
@@ -222,24 +189,19 @@ fn refused_before_anything_is_sent() {
         assert!(!err.contains("hunter2") && out.stdout.is_empty(), "{err}");
     }
     // generic without --api-base-url cannot take a path.
-    assert_eq!(
-        code(&user.run(&[&common[..5], &["/v1/x"]].concat())),
-        Some(2)
-    );
+    let without = user.run(&[&common[..5], &["/v1/x"]].concat());
+    assert_eq!(code(&without), Some(2));
     sent.assert_calls(0);
     elsewhere.assert_calls(0);
 }
 
 #[test]
 fn my_connected_fleet_base_url_moves_the_apis_with_the_token_endpoint() {
-    let (server, user) = (
-        TokenServer::start(),
-        User::new("request-mcf-base", "clientId", "clientSecret"),
-    );
+    let server = TokenServer::start();
+    let user = User::new("request-mcf-base", "clientId", "clientSecret");
     let token = mcf_mock(&server);
-    let api = server.answer(&format!(
-        "* /tacho/v1/x authorization: Bearer {MCF_TOKEN} => 200 here"
-    ));
+    let api = format!("* /tacho/v1/x authorization: Bearer {MCF_TOKEN} => 200 here");
+    let api = server.answer(&api);
     let base = server.base_url();
     let args =
         format!("request --provider my-connected-fleet --api tacho --base-url {base} /tacho/v1/x");
@@ -250,19 +212,14 @@ fn my_connected_fleet_base_url_moves_the_apis_with_the_token_endpoint() {
 
 #[test]
 fn a_proxy_in_the_environment_never_carries_a_loopback_request() {
-    let (proxy, seen) = crate::support::logging_proxy();
-    let (tokens, api) = (
-        numbered_tokens(),
-        Server::start(|_| crate::fixture::reply(200, "{}")),
-    );
+    let (proxy, seen) = crate::fixture::logging_proxy();
+    let tokens = numbered_tokens();
+    let api = Server::start(|_| crate::fixture::reply(200, "{}"));
     let base = api.url().trim_end_matches("/token").to_owned();
-    for (n, variable) in crate::support::PROXY_VARIABLES.into_iter().enumerate() {
+    for (n, variable) in crate::fixture::PROXY_VARIABLES.into_iter().enumerate() {
         let user = User::new("request-proxy", "id", "secret").with_env(variable, &proxy);
-        assert_eq!(
-            user.ok(&format!("{} /v1/x", generic(tokens.url(), &base))),
-            "{}",
-            "{variable}"
-        );
+        let answer = user.ok(&format!("{} /v1/x", request(tokens.url(), &base)));
+        assert_eq!(answer, "{}", "{variable}");
         assert_eq!(seen.lock().unwrap().len(), 0, "{variable}");
         assert_eq!((tokens.hits(), api.hits()), (n + 1, n + 1), "{variable}");
     }
@@ -270,20 +227,15 @@ fn a_proxy_in_the_environment_never_carries_a_loopback_request() {
 
 #[test]
 fn a_401_to_basic_says_the_api_refused_the_credentials_and_exits_3() {
-    let (server, user) = (
-        TokenServer::start(),
-        User::new("request-core-401", "clientId", "clientSecret"),
-    );
-    let core = server.answer(&format!(
-        "* /v1/core authorization: {MCF_BASIC} => 401 bad credentials"
-    ));
+    let server = TokenServer::start();
+    let user = User::new("request-core-401", "clientId", "clientSecret");
+    let core = format!("* /v1/core authorization: {MCF_BASIC} => 401 bad credentials");
+    let core = server.answer(&core);
     let base = server.base_url();
     let mcf = "request --provider my-connected-fleet --api core";
     let out = user.run(&format!("{mcf} --api-base-url {base} /v1/core?x=1"));
-    assert_eq!(
-        (code(&out), out.stdout.as_slice()),
-        (Some(3), &b"bad credentials"[..])
-    );
+    let answer = (code(&out), out.stdout.as_slice());
+    assert_eq!(answer, (Some(3), &b"bad credentials"[..]));
     let refused = format!(
         "apiauth: the API refused the credentials: 401 Unauthorized to GET {base}/v1/core; \
          check APIAUTH_CLIENT_ID and APIAUTH_CLIENT_SECRET\n"
@@ -294,43 +246,99 @@ fn a_401_to_basic_says_the_api_refused_the_credentials_and_exits_3() {
 
 #[test]
 fn a_path_without_an_api_base_url_names_the_provider_in_use() {
-    let (server, user) = (
-        TokenServer::start(),
-        User::new("request-no-api-base", "id", "secret"),
-    );
+    let (server, user) = start("request-no-api-base");
     let sent = server.any(200, json!({}));
     let url = server.token_url();
-    let out = user.run(&format!(
-        "request --provider motorweb --token-url {url} /v1/x"
-    ));
+    let motorweb = format!("request --provider motorweb --token-url {url} /v1/x");
+    let out = user.run(&motorweb);
     assert_eq!(code(&out), Some(2));
     let motorweb = "apiauth: a path needs --api-base-url (or --env or --base-url) with --provider \
                     motorweb (see apiauth --help)\n";
     assert_eq!(stderr(&out), motorweb);
-    let generic = format!("request --provider generic --token-url {url} /v1/x");
     let message =
         "apiauth: a path needs --api-base-url with --provider generic (see apiauth --help)\n";
-    assert_eq!(stderr(&user.run(&generic)), message);
+    let actual = stderr(&user.run(&format!("{} /v1/x", generic("request", &url))));
+    assert_eq!(actual, message);
     sent.assert_calls(0);
 }
 
 #[test]
 fn an_api_that_cannot_be_reached_is_named_with_the_method() {
-    let (server, user) = (
-        TokenServer::start(),
-        User::new("request-unreachable", "id", "secret"),
-    );
+    let (server, user) = start("request-unreachable");
     let token = server.token("A", 3600);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let closed = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
-    let out = user.run(&format!(
-        "{} -XDELETE /v1/x?key=Zq7PROBE",
-        generic(&server.token_url(), &closed)
-    ));
+    let closed = closed_url("");
+    let common = request(&server.token_url(), &closed);
+    let out = user.run(&format!("{common} -XDELETE /v1/x?key=Zq7PROBE"));
     assert_eq!((code(&out), out.stdout.as_slice()), (Some(4), &b""[..]));
     let unreachable =
         format!("apiauth: could not reach the API for DELETE {closed}/v1/x: connection refused\n");
     assert_eq!(stderr(&out), unreachable);
     token.assert_calls(1);
+}
+
+// `apiauth request`'s answer: streamed to stdout as it arrives, and bounded as a whole by
+// `--max-time`.
+
+/// An API on loopback that lets `answer` write the answer of each request on its stream;
+/// its base URL.
+fn raw_api(answer: impl Fn(&mut TcpStream) + Send + Sync + 'static) -> (Raw, String) {
+    let api = Raw::start(move |_, mut stream, _| answer(&mut stream));
+    let base = api.url().trim_end_matches("/token").to_owned();
+    (api, base)
+}
+
+fn request_args(token_url: &str, base: &str, more: &str) -> String {
+    let common = format!("request --provider generic --no-cache --token-url {token_url}");
+    format!("{common} --api-base-url {base} {more}/v1/answer")
+}
+
+#[test]
+fn the_body_reaches_stdout_as_it_arrives() {
+    let server = TokenServer::start();
+    server.token("A", 3600);
+    let (read_first, go) = mpsc::channel::<()>();
+    let go = Mutex::new(go);
+    let (_api, base) = raw_api(move |stream| {
+        let head = "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\npart1";
+        stream.write_all(head.as_bytes()).unwrap();
+        // The rest only once the test has read the first part from the command's stdout;
+        // if it never does, the answer is cut short and the command fails.
+        let went = go.lock().unwrap().recv_timeout(Duration::from_secs(20));
+        if went.is_ok() {
+            let _ = stream.write_all(b"part2");
+        }
+    });
+    let user = User::new("request-stream", "id", "secret");
+    let mut child = user.spawn(&request_args(&server.token_url(), &base, ""));
+    let mut first = [0; 5];
+    let stdout = child.stdout.as_mut().unwrap();
+    stdout.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"part1");
+    read_first.send(()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.stdout, b"part2");
+}
+
+#[test]
+fn max_time_bounds_a_trickling_answer() {
+    let server = TokenServer::start();
+    server.token("A", 3600);
+    let (_api, base) = raw_api(|stream| {
+        let head = "HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n";
+        stream.write_all(head.as_bytes()).unwrap();
+        // One byte at a time, each well within --timeout, until the command hangs up.
+        while stream.write_all(b"x").is_ok() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let user = User::new("request-max-time", "id", "secret");
+    let args = request_args(&server.token_url(), &base, "--timeout 5 --max-time 1 ");
+    let out = user.run_within_20s(&args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    let cut =
+        format!("could not read the answer of the API at {base}: --max-time ran out after 1 s");
+    assert_eq!(err, format!("apiauth: {cut}\n"));
+    assert!(!out.stdout.is_empty() && out.stdout.iter().all(|b| *b == b'x'));
 }

@@ -3,26 +3,15 @@
 
 use super::*;
 
-fn token_args(url: &str) -> String {
-    format!("token --provider generic --token-url {url}")
-}
-
-/// A 429 `slow_down`, `Retry-After` an hour.
-fn slow_down(server: &MockServer) -> Mock<'_> {
-    server.mock(|when, then| {
-        when.method(POST).path("/token");
-        let then = then.status(429).header("retry-after", "3600");
-        then.json_body(json!({"error": "slow_down"}));
-    })
-}
+use super::failures::throttled;
 
 #[test]
 fn two_secrets_in_turn_each_keep_their_own_failure_record() {
-    let server = MockServer::start();
-    let mock = slow_down(&server);
+    let server = TokenServer::start();
+    let mock = throttled(&server, "3600");
     let old = User::new("rotation-429", "id", "OLD-s3cr3t");
     let new = old.with_env("APIAUTH_CLIENT_SECRET", "NEW-s3cr3t");
-    let args = token_args(&server.url("/token"));
+    let args = generic("token", &server.token_url());
     for run in 0..20 {
         let user = if run % 2 == 0 { &old } else { &new };
         let out = user.run(&args);
@@ -39,9 +28,8 @@ fn an_api_that_refuses_every_token_costs_a_request_per_backoff_window() {
     let refused = api.answer("GET /v1/things => 401 not enabled for this account");
     let user = User::new("always-401", "id", "s3cr3t");
     let (token_url, base) = (tokens.url(), api.base_url());
-    let args = format!(
-        "request --provider generic --token-url {token_url} --api-base-url {base} /v1/things"
-    );
+    let request = generic("request", token_url);
+    let args = format!("{request} --api-base-url {base} /v1/things");
     for run in 0..30 {
         let out = user.run(&args);
         assert_eq!(out.status.code(), Some(7), "run {run}: {}", stderr(&out));
@@ -58,32 +46,27 @@ fn an_api_that_refuses_every_token_costs_a_request_per_backoff_window() {
 
 #[test]
 fn cache_clear_lifts_a_one_hour_record_and_says_so() {
-    let server = MockServer::start();
-    let mut throttled = slow_down(&server);
+    let server = TokenServer::start();
+    let mut throttled = throttled(&server, "3600");
     let user = User::new("clear-429", "id", "s3cr3t");
-    let args = token_args(&server.url("/token"));
+    let args = generic("token", &server.token_url());
     assert_eq!(user.run(&args).status.code(), Some(6));
     // The endpoint recovers, but the record still holds every process back.
     throttled.delete();
-    let recovered = any_token(&server, "BACK");
+    let recovered = server.token("BACK", 3600);
     assert_eq!(user.run(&args).status.code(), Some(6));
     recovered.assert_calls(0);
     // cache list shows it, with until when.
     let list = user.ok("cache list");
-    let url = server.url("/token");
+    let url = server.token_url();
     let shown = format!("{url} id - - no-token failing-until ");
     assert!(list.starts_with(&shown), "{list}");
     let reason = format!("(token endpoint {url} returned 429: slow_down)\n");
     assert!(list.ends_with(&reason), "{list}");
     let until = unix_seconds(&list[shown.len()..shown.len() + 20]).unwrap();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    assert!(
-        (now + 3590..=now + 3600).contains(&until),
-        "{until} vs {now}"
-    );
+    let now = now_secs();
+    let an_hour = now + 3590..=now + 3600;
+    assert!(an_hour.contains(&until), "{until} vs {now}");
     // cache clear removes it and says so; the next run asks once and succeeds.
     let cleared = "removed 0 entries, 1 failure or rejection record\n";
     assert_eq!(user.ok("cache clear"), cleared);
@@ -95,24 +78,21 @@ fn cache_clear_lifts_a_one_hour_record_and_says_so() {
 
 #[test]
 fn refresh_sends_one_request_past_a_record_and_its_success_lifts_it() {
-    let server = MockServer::start();
-    let mut throttled = slow_down(&server);
+    let server = TokenServer::start();
+    let mut throttled = throttled(&server, "3600");
     let user = User::new("refresh-429", "id", "s3cr3t");
-    let args = token_args(&server.url("/token"));
+    let args = generic("token", &server.token_url());
     assert_eq!(user.run(&args).status.code(), Some(6));
     throttled.delete();
-    let recovered = any_token(&server, "BACK");
+    let recovered = server.token("BACK", 3600);
     assert_eq!(user.ok(&format!("{args} --refresh")), "BACK\n");
     recovered.assert_calls(1);
     // The record is gone for every process: the next run is served from the cache.
     assert_eq!(user.ok(&args), "BACK\n");
     recovered.assert_calls(1);
     let fail = |e: fs::DirEntry| e.path().extension().is_some_and(|x| x == "fail");
-    assert!(
-        !fs::read_dir(user.cache_dir())
-            .unwrap()
-            .any(|e| fail(e.unwrap()))
-    );
+    let mut files = fs::read_dir(user.cache_dir()).unwrap();
+    assert!(!files.any(|e| fail(e.unwrap())));
 }
 
 #[test]
@@ -126,9 +106,8 @@ fn protocol_errors_are_recorded_like_any_failure() {
         let endpoint =
             crate::fixture::Raw::start(move |_, mut stream, _| drop(stream.write_all(answer)));
         let user = User::new(&format!("protocol-{n}"), "id", "s3cr3t");
-        let outs: Vec<Output> = (0..20)
-            .map(|_| user.run(&token_args(endpoint.url())))
-            .collect();
+        let args = generic("token", endpoint.url());
+        let outs: Vec<Output> = (0..20).map(|_| user.run(&args)).collect();
         for out in &outs {
             assert_eq!(out.status.code(), Some(4), "{}", stderr(out));
             assert_eq!(reported(out).0, reported(&outs[0]).0);
@@ -140,9 +119,10 @@ fn protocol_errors_are_recorded_like_any_failure() {
 
 #[test]
 fn a_cache_that_cannot_be_locked_is_reported_and_bypassed() {
-    let (server, user) = (MockServer::start(), User::new("unlockable", "id", "s3cr3t"));
-    let mock = any_token(&server, "T");
-    let args = token_args(&server.url("/token"));
+    let server = TokenServer::start();
+    let user = User::new("unlockable", "id", "s3cr3t");
+    let mock = server.token("T", 3600);
+    let args = generic("token", &server.token_url());
     assert_eq!(user.ok(&args), "T\n");
     // Something that is not a file (here a directory with a file in it) where the lock
     // must be: it cannot be replaced, so the cache cannot be used.
@@ -154,38 +134,31 @@ fn a_cache_that_cannot_be_locked_is_reported_and_bypassed() {
     fs::write(lock.join("keep"), "").unwrap();
     let out = user.run(&args);
     let said = stderr(&out);
-    assert_eq!(
-        (out.status.code(), &out.stdout[..]),
-        (Some(0), &b"T\n"[..]),
-        "{said}"
-    );
+    let actual = (out.status.code(), &out.stdout[..]);
+    assert_eq!(actual, (Some(0), &b"T\n"[..]), "{said}");
     // Said at default verbosity, once, naming the directory and not the token.
     let warning = "apiauth: [warn apiauth::store] token store failed (cache directory ";
-    assert!(
-        said.starts_with(warning) && said.lines().count() == 1,
-        "{said}"
-    );
+    let once = said.lines().count() == 1;
+    assert!(said.starts_with(warning) && once, "{said}");
     assert!(said.contains("lock file: Is a directory"), "{said}");
     mock.assert_calls(2);
 }
 
 #[test]
 fn writers_killed_mid_write_leave_nothing_after_cache_clear() {
-    let (server, user) = (
-        MockServer::start(),
-        User::new("killed-writers", "id", "s3cr3t"),
-    );
-    any_token(&server, "KILLED-WRITER-TOKEN");
-    let args = token_args(&server.url("/token"));
+    let server = TokenServer::start();
+    let user = User::new("killed-writers", "id", "s3cr3t");
+    server.token("KILLED-WRITER-TOKEN", 3600);
+    let args = generic("token", &server.token_url());
     // Writers killed between writing their temporary file and renaming it (kill -9).
     let dir = user.cache_dir();
     fs::create_dir_all(&dir).unwrap();
-    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+    chmod(&dir, 0o700);
     let old = dir.join("0123456789abcdef.4242.0.tmp");
     let young = dir.join("0123456789abcdef.4243.0.tmp");
     for tmp in [&old, &young] {
         fs::write(tmp, "{\"access_token\":\"KILLED-WRITER-TOKEN\"}").unwrap();
-        fs::set_permissions(tmp, fs::Permissions::from_mode(0o600)).unwrap();
+        chmod(tmp, 0o600);
     }
     let an_hour_ago = SystemTime::now() - Duration::from_secs(3600);
     let old_file = fs::File::options().write(true).open(&old).unwrap();
@@ -199,4 +172,71 @@ fn writers_killed_mid_write_leave_nothing_after_cache_clear() {
     assert_eq!(user.ok("cache clear"), cleared);
     assert!(!any_file_holds(&dir, "KILLED-WRITER-TOKEN"));
     assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+}
+
+// `apiauth cache list` and `apiauth cache clear`.
+
+/// The `cache list` lines with the timestamp (4th field) checked and replaced by `<at>`.
+fn listed(user: &User) -> String {
+    let now = now_secs();
+    let listing = user.ok("cache list");
+    let lines = listing.lines().map(|line| {
+        let mut fields: Vec<&str> = line.split(' ').collect();
+        assert_eq!(fields.len(), 5, "{line}");
+        let at = unix_seconds(fields[3]).unwrap_or_else(|| panic!("{line}"));
+        assert!(at.abs_diff(now + 3600) <= 5, "{line}");
+        fields[3] = "<at>";
+        fields.join(" ") + "\n"
+    });
+    lines.collect()
+}
+
+#[test]
+fn cache_list_and_clear() {
+    let server = TokenServer::start();
+    let first = server.token("FIRST-TOKEN", 3600);
+    // On the same origin, so that the listing's order (by token URL) is known.
+    let second = server.mock(|when, then| {
+        when.method(POST).path("/other-token");
+        then.status(200).json_body(rfc_token("SECOND-TOKEN", 3600));
+    });
+    let user = User::new("cache-list", "id-1", "secret");
+    let (url1, url2) = (server.token_url(), server.url("/other-token"));
+    let token = |url: &str, more: &str| {
+        user.ok(&format!("token --provider generic --token-url {url}{more}"))
+    };
+    assert_eq!(token(&url1, ""), "FIRST-TOKEN\n");
+    assert_eq!(token(&url2, " --scope read"), "SECOND-TOKEN\n");
+    let list = user.ok("cache list");
+    assert!(!list.contains("TOKEN"), "{list}");
+    let both = format!("{url2} id-1 read <at> fresh\n{url1} id-1 - <at> fresh\n");
+    assert_eq!(listed(&user), both);
+    // A selection that matches nothing, then one entry, then everything left.
+    let actual = user.ok("cache clear --client-id id-2");
+    assert_eq!(actual, "removed 0 entries\n");
+    assert_eq!(user.entries().len(), 2);
+    let clear1 = format!("cache clear --token-url {url1} --client-id id-1");
+    assert_eq!(user.ok(&clear1), "removed 1 entry\n");
+    assert_eq!(user.entries().len(), 1);
+    assert_eq!(listed(&user), format!("{url2} id-1 read <at> fresh\n"));
+    first.assert_calls(1);
+    assert_eq!(token(&url1, ""), "FIRST-TOKEN\n");
+    first.assert_calls(2);
+    assert_eq!(user.ok("cache clear"), "removed 2 entries\n");
+    assert!(user.entries().is_empty());
+    assert_eq!(user.ok("cache list"), "");
+    assert_eq!(token(&url2, " --scope read"), "SECOND-TOKEN\n");
+    second.assert_calls(2);
+
+    // A symbolic link in the cache is not listed, nor followed by clear: the link itself is
+    // removed, counted with what a listing does not show (issue 30), and its target kept.
+    let entry = user.entries()[0].clone();
+    let outside = user.home.join("outside.json");
+    fs::copy(&entry, &outside).unwrap();
+    fs::remove_file(&entry).unwrap();
+    std::os::unix::fs::symlink(&outside, &entry).unwrap();
+    assert_eq!(user.ok("cache list"), "");
+    let cleared = "removed 0 entries, 1 temporary file left by a killed writer\n";
+    assert_eq!(user.ok("cache clear"), cleared);
+    assert!(outside.exists() && fs::symlink_metadata(&entry).is_err());
 }

@@ -347,9 +347,12 @@ fn cache_clear_leaves_no_file_that_holds_a_token() {
     // A record of an older format (left by an upgrade), and the entry made readable by
     // others (`cp -p`, a umask): neither is listed, both hold the token.
     let text = fs::read_to_string(&entry).unwrap();
-    let old = text.replace("\"version\":3", "\"version\":2");
-    fs::write(cache.join("0123456789abcdef.json"), old).unwrap();
-    chmod(&entry, 0o644);
+    let old = text.replace("\"version\":5", "\"version\":4");
+    assert_ne!(old, text);
+    let readable = cache.join("0123456789abcdef.json");
+    fs::write(&readable, text).unwrap();
+    chmod(&readable, 0o644);
+    fs::write(&entry, old).unwrap();
     let cache = DiskCache::open(&cache).unwrap();
     assert!(cache.entries().is_empty());
     let removed = cache.remove_entries(|_| true);

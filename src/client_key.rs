@@ -141,7 +141,7 @@ impl ClientKey {
     pub fn algorithm(&self) -> Option<&'static str> {
         match &self.kind {
             #[cfg(feature = "rustls")]
-            Kind::Signed(key) => Some(key.alg()),
+            Kind::Signed(key) => Some(key.public().0),
             Kind::SecretJwt => Some("HS256"),
             _ => None,
         }
@@ -159,7 +159,8 @@ impl ClientKey {
         match &self.kind {
             #[cfg(feature = "rustls")]
             Kind::Signed(key) => {
-                format!("private_key_jwt {} {kid} {:?}", key.alg(), key.public_key())
+                let (alg, public) = key.public();
+                format!("private_key_jwt {alg} {kid} {public:?}")
             }
             Kind::SecretJwt => format!("client_secret_jwt {kid}"),
             Kind::File(path) => format!("assertion_file {path:?}"),
@@ -217,8 +218,9 @@ impl ClientKey {
         let mut jti = [0u8; 16];
         (ring::rand::SystemRandom::new().fill(&mut jti))
             .map_err(|_| Error::Assertion("no randomness for the jti".into()))?;
-        let since_epoch = now.duration_since(SystemTime::UNIX_EPOCH);
-        let iat = since_epoch.map_or(0, |time| time.as_secs());
+        let iat = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |time| time.as_secs());
         let mut header = serde_json::json!({"alg": self.algorithm(), "typ": "JWT"});
         if let Some(kid) = &self.key_id {
             header["kid"] = kid.as_str().into();
@@ -277,10 +279,9 @@ fn read_file(path: &Path) -> Result<String, String> {
     }
     let mut text = String::new();
     (file.take(MAX_ASSERTION + 1).read_to_string(&mut text)).map_err(unreadable)?;
-    match text.len() as u64 > MAX_ASSERTION {
-        true => Err("larger than 64 KiB".into()),
-        false => Ok(text),
-    }
+    (text.len() as u64 <= MAX_ASSERTION)
+        .then_some(text)
+        .ok_or_else(|| "larger than 64 KiB".into())
 }
 
 /// What `program` prints, run now: its output (at most 64 KiB) and its exit, within
@@ -288,7 +289,6 @@ fn read_file(path: &Path) -> Result<String, String> {
 /// output (a helper that starts a daemon) is taken at its word after a short grace.
 fn run(program: &OsStr, args: &[OsString], limit: Duration) -> Result<String, String> {
     use std::process::{Command, Stdio};
-    use std::sync::{Arc, Mutex};
     let mut child = (Command::new(program).args(args).stdin(Stdio::null()))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -296,24 +296,21 @@ fn run(program: &OsStr, args: &[OsString], limit: Duration) -> Result<String, St
         .map_err(|e| format!("cannot start it: {e}"))?;
     let deadline = Instant::now() + limit;
     let mut stdout = child.stdout.take().ok_or_else(|| "no stdout".to_string())?;
-    let (out, (done, finished)) = (Arc::new(Mutex::new(Vec::new())), std::sync::mpsc::channel());
-    let kept = out.clone();
+    let (chunks, received) = std::sync::mpsc::channel();
     let reader = std::thread::Builder::new().spawn(move || {
-        let mut chunk = [0; 4096];
-        while let Ok(n @ 1..) = stdout.read(&mut chunk) {
-            let mut out = kept
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            out.extend_from_slice(&chunk[..n]);
-            if out.len() as u64 > MAX_ASSERTION {
-                break;
-            }
+        let (mut chunk, mut total) = ([0; 4096], 0);
+        while total <= MAX_ASSERTION
+            && let Ok(n @ 1..) = stdout.read(&mut chunk)
+        {
+            total += n as u64;
+            let _ = chunks.send(chunk[..n].to_vec());
         }
-        let _ = done.send(());
     });
-    let mut exited_at = None;
+    let (mut out, mut exited_at) = (Vec::new(), None);
     let status = loop {
-        let read = finished.try_recv().is_ok() || reader.is_err();
+        // Finished first, then drained: a finished reader's chunks are all in the channel.
+        let read = reader.as_ref().map_or(true, |reader| reader.is_finished());
+        out.extend(received.try_iter().flatten());
         let status = child.try_wait().ok().flatten();
         exited_at = exited_at.or(status.map(|_| Instant::now()));
         let grace_over = exited_at.is_some_and(|at| at.elapsed() > Duration::from_millis(100));
@@ -323,11 +320,6 @@ fn run(program: &OsStr, args: &[OsString], limit: Duration) -> Result<String, St
             _ => std::thread::sleep(Duration::from_millis(5)),
         }
     };
-    let out = std::mem::take(
-        &mut *out
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner),
-    );
     match status {
         _ if out.len() as u64 > MAX_ASSERTION => {
             drop((child.kill(), child.wait()));
@@ -385,17 +377,11 @@ mod sign {
             .map_err(|_| unfit())
         }
 
-        pub fn public_key(&self) -> &[u8] {
+        /// The JWS algorithm and the public key.
+        pub fn public(&self) -> (&'static str, &[u8]) {
             match self {
-                KeyPair::Rsa(key) => key.public_key().as_ref(),
-                KeyPair::Ec(key) => key.public_key().as_ref(),
-            }
-        }
-
-        pub fn alg(&self) -> &'static str {
-            match self {
-                KeyPair::Rsa(_) => "RS256",
-                KeyPair::Ec(_) => "ES256",
+                KeyPair::Rsa(key) => ("RS256", key.public_key().as_ref()),
+                KeyPair::Ec(key) => ("ES256", key.public_key().as_ref()),
             }
         }
 

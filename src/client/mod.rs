@@ -7,10 +7,12 @@ use std::io::Read;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
+use ureq::config::ConfigBuilder;
 use ureq::http::header::{ACCEPT, AUTHORIZATION};
 use ureq::http::request::Parts;
-use ureq::http::{HeaderMap, Method, Request, Response, StatusCode};
+use ureq::http::{HeaderMap, Method, Request, Response};
 use ureq::middleware::{Middleware, MiddlewareNext};
+use ureq::typestate::HttpCrateScope;
 use ureq::{Agent, AsSendBody, Body, RequestExt, SendBody};
 
 mod body;
@@ -29,9 +31,6 @@ use redirect::Hop;
 
 /// An API's answer, or the status the agent turned into an error.
 type Reply = Result<Response<Body>>;
-
-/// The most of an API answer [`ApiClient::get_json`] reads: 10 MiB, as ureq's `read_json`.
-const MAX_API_BODY: u64 = 10 * 1024 * 1024;
 
 /// The most of an API's error answer kept in [`ApiError::body`]: 4 KiB.
 const MAX_ERROR_BODY: u64 = 4 * 1024;
@@ -112,21 +111,12 @@ impl Middleware for Auth {
             .map_err(|e| ureq::Error::Other(Box::new(e)))?;
         let direct = direct(request.uri());
         let config = (request.middleware_config())
-            .ok_or_else(|| ureq::Error::Other("apiauth::Auth runs only as a middleware".into()))?
-            .max_redirects(0)
-            .max_redirects_will_error(false);
-        let request = match direct {
-            true => config.proxy(None),
-            false => config,
-        }
-        .build();
-        let answer = next.handle(request);
-        let status = match &answer {
-            Ok(response) => response.status().as_u16(),
-            Err(ureq::Error::StatusCode(status)) => *status,
-            Err(_) => 0,
-        };
-        if let (Auth::Token(source, _), Some(token), 401) = (self, used, status) {
+            .ok_or_else(|| ureq::Error::Other("apiauth::Auth runs only as a middleware".into()))?;
+        let answer = next.handle(one_hop(config, direct));
+        let status = answer.as_ref().map(|response| response.status().as_u16());
+        if let (Auth::Token(source, _), Some(token)) = (self, used)
+            && let Ok(401) | Err(ureq::Error::StatusCode(401)) = status
+        {
             source.reject(&token);
         }
         answer
@@ -265,13 +255,9 @@ impl ApiClient {
         if !response.status().is_success() {
             return Err(self.status_error(response, &Method::GET, url, None));
         }
-        let limits = self.agent.config().timeouts();
-        let body = (response
-            .body_mut()
-            .with_config()
-            .limit(MAX_API_BODY)
-            .read_to_vec())
-        .map_err(|e| from_ureq(Side::Api, url.clone(), e, &limits, self.secret(), None))?;
+        // ureq's `read_to_vec` reads at most 10 MiB, as its `read_json`.
+        let body = response.body_mut().read_to_vec();
+        let body = body.map_err(|e| self.unreachable(url.clone(), e, None))?;
         serde_json::from_slice(&body).map_err(|e| Error::ApiBody {
             url,
             source: Arc::new(e),
@@ -293,13 +279,11 @@ impl ApiClient {
             && hops > 0
         {
             let body = match redirect::next(&mut parts, response.status(), response.headers()) {
-                Hop::Stop => break,
-                Hop::Follow { keep_body: false } => &[][..],
-                Hop::Follow { keep_body: true } => match replay {
-                    Some(body) => body,
-                    None => break,
-                },
+                Hop::Follow { keep_body: false } => Some(&[][..]),
+                Hop::Follow { keep_body: true } => replay,
+                Hop::Stop => None,
             };
+            let Some(body) = body else { break };
             hops -= 1;
             (answer, used) = self.send(Request::from_parts(parts.clone(), body))?;
         }
@@ -316,33 +300,15 @@ impl ApiClient {
         let used = self.auth.apply(request.headers_mut())?;
         // Statuses are read here, so that an error keeps the body's start and the URL.
         let direct = direct(request.uri());
-        let config = (self.agent.configure_request(request))
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .http_status_as_error(false);
-        let request = match direct {
-            true => config.proxy(None),
-            false => config,
-        }
-        .build();
+        let config = self.agent.configure_request(request);
+        let request = one_hop(config.http_status_as_error(false), direct);
         let as_error = self.agent.config().http_status_as_error();
         let answer = match self.agent.run(request) {
             Ok(response) if as_error && response.status().as_u16() >= 400 => {
                 Err(self.status_error(response, &method, url(), used.as_deref()))
             }
             Ok(response) => Ok(response),
-            Err(e) => {
-                let limits = self.agent.config().timeouts();
-                let proxy = proxy_of(&self.agent, &uri);
-                Err(from_ureq(
-                    Side::Api,
-                    url(),
-                    e,
-                    &limits,
-                    self.secret(),
-                    proxy,
-                ))
-            }
+            Err(e) => Err(self.unreachable(url(), e, proxy_of(&self.agent, &uri))),
         };
         Ok((answer, used))
     }
@@ -368,11 +334,8 @@ impl ApiClient {
         if let Some(token) = used {
             body = scrub(&body, token.access_token().secret());
         }
-        let mut cut = body.len().min(MAX_ERROR_BODY as usize);
-        while !body.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        body.truncate(cut);
+        let cut = (0..=MAX_ERROR_BODY as usize).rfind(|&at| body.is_char_boundary(at));
+        body.truncate(cut.unwrap_or_default());
         Error::ApiStatus(Box::new(ApiError {
             status: response.status().as_u16(),
             method: method.to_string(),
@@ -381,12 +344,15 @@ impl ApiClient {
         }))
     }
 
-    /// The client secret this client sends (Basic), for scrubbing; empty for a token.
-    fn secret(&self) -> &str {
-        match &self.auth {
+    /// The [`Error::Transport`] of `error` on a request to `url` (through `proxy`), scrubbed
+    /// of the client secret this client sends (Basic).
+    fn unreachable(&self, url: String, error: ureq::Error, proxy: Option<String>) -> Error {
+        let secret = match &self.auth {
             Auth::Basic(creds, _) => creds.secret().secret(),
             Auth::Token(..) => "",
-        }
+        };
+        let limits = self.agent.config().timeouts();
+        from_ureq(Side::Api, url, error, &limits, secret, proxy)
     }
 
     /// Whether `answer` rejected the token it was sent with; if so, that token is dropped
@@ -397,13 +363,22 @@ impl ApiClient {
             Err(Error::ApiStatus(e)) => e.status,
             Err(_) => return false,
         };
-        match (&self.auth, used) {
-            (Auth::Token(source, _), Some(token)) if status == StatusCode::UNAUTHORIZED => {
-                source.reject(&token)
-            }
+        match (&self.auth, used, status) {
+            (Auth::Token(source, _), Some(token), 401) => source.reject(&token),
             _ => false,
         }
     }
+}
+
+/// The request of `config` with redirects off (a 3xx is the answer), and with no proxy when
+/// it goes `direct` (plain http or loopback).
+fn one_hop<S: AsSendBody>(config: ConfigBuilder<HttpCrateScope<S>>, direct: bool) -> Request<S> {
+    let config = config.max_redirects(0).max_redirects_will_error(false);
+    match direct {
+        true => config.proxy(None),
+        false => config,
+    }
+    .build()
 }
 
 impl fmt::Debug for ApiClient {

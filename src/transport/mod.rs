@@ -19,11 +19,9 @@ pub(crate) use tls::check as check_tls;
 /// Without a TLS stack, TLS settings and a client certificate cannot be used: refused.
 #[cfg(not(any(feature = "rustls", feature = "native-tls")))]
 pub(crate) fn check_tls(request: &TokenRequest, _: Option<&Agent>) -> Result<()> {
-    let tls = request.tls.is_some() || request.client_key.as_ref().is_some_and(|k| k.is_tls());
-    match tls {
-        true => Err(Error::Config(
-            "this build of apiauth has no TLS feature".into(),
-        )),
+    let no_tls = "this build of apiauth has no TLS feature";
+    match request.tls.is_some() || request.client_key.as_ref().is_some_and(|k| k.is_tls()) {
+        true => Err(Error::Config(no_tls.into())),
         false => Ok(()),
     }
 }
@@ -74,10 +72,9 @@ fn phase_limits(request: &TokenRequest, agent: &Timeouts) -> Timeouts {
     let own = Some(request.timeout);
     let shorter = |theirs: Option<Duration>| theirs.min(own).or(own);
     let mut limits = *agent;
-    limits.resolve = match host_is_ip(&request.url) {
-        true => agent.resolve,
-        false => shorter(agent.resolve),
-    };
+    if !host_is_ip(&request.url) {
+        limits.resolve = shorter(agent.resolve);
+    }
     for phase in [
         &mut limits.connect,
         &mut limits.send_request,
@@ -124,22 +121,19 @@ impl TokenRequest {
             None => None,
         };
         let request = self.http_request(assertion.as_deref())?;
-        let (agent, own) = match agent {
-            TokenAgent::Own(agent) => (agent, true),
-            TokenAgent::Caller(agent) => (agent, false),
-        };
-        let limits = phase_limits(self, &agent.config().timeouts());
+        let (TokenAgent::Own(inner) | TokenAgent::Caller(inner)) = agent;
+        let limits = phase_limits(self, &inner.config().timeouts());
         let secret = self.credentials.secret().secret();
-        let proxy = proxy_of(agent, request.uri());
+        let proxy = proxy_of(inner, request.uri());
         let unreachable = |e| {
             let url = self.shown_url();
             from_ureq(Side::TokenEndpoint, url, e, &limits, secret, proxy.clone())
         };
         let sent_at = clock.now();
-        let answer = match own {
-            true => agent.run(request),
-            false => {
-                token_config!(request.with_agent(agent).configure(), limits, self.direct()).run()
+        let answer = match agent {
+            TokenAgent::Own(_) => inner.run(request),
+            TokenAgent::Caller(_) => {
+                token_config!(request.with_agent(inner).configure(), limits, self.direct()).run()
             }
         };
         let mut response = answer.map_err(unreachable)?;
@@ -188,11 +182,8 @@ pub fn agent_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope
 /// The proxy a request to `uri` through `agent` goes through, as messages show it (never
 /// for plain http or loopback, which go direct).
 pub(crate) fn proxy_of(agent: &Agent, uri: &Uri) -> Option<String> {
-    let proxy = agent
-        .config()
-        .proxy()
-        .filter(|p| !direct(uri) && !p.is_no_proxy(uri))?;
-    Some(redacted_uri(proxy.uri()))
+    let proxy = agent.config().proxy()?;
+    (!direct(uri) && !proxy.is_no_proxy(uri)).then(|| redacted_uri(proxy.uri()))
 }
 
 /// An error unless `agent`'s TLS provider is compiled into this build: ureq would panic on

@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use serde_json::Value;
@@ -128,21 +128,10 @@ impl DiskCache {
         if self.checked().is_err() {
             return Vec::new();
         }
-        let Ok(dir) = fs::read_dir(&self.real) else {
-            return Vec::new();
-        };
-        let mut entries: Vec<CacheEntry> = dir
-            .flatten()
-            .filter_map(|file| {
-                let id = record_name(&file.path())?;
-                let bytes = self.read_file(&file.path()).ok()??;
-                describe(id, &bytes)
-            })
+        let mut entries: Vec<CacheEntry> = (self.paths().iter())
+            .filter_map(|path| describe(record_name(path)?, &self.read_file(path).ok()??))
             .collect();
-        entries.sort_by(|a, b| {
-            let key = |e: &CacheEntry| (e.token_url.clone(), e.client_id.clone(), e.scopes.clone());
-            key(a).cmp(&key(b))
-        });
+        entries.sort_by_key(|e| (e.token_url.clone(), e.client_id.clone(), e.scopes.clone()));
         entries
     }
 
@@ -172,29 +161,26 @@ impl DiskCache {
             // version, unreadable ones, and temporary files of writers killed mid-write; and
             // what is not a lock file at a lock file's name.
             removed.stray += self.remove_files(|name, meta| {
+                // `.fail` and `.reject`: the format before one record per slot.
                 name.ends_with(".tmp")
-                    || old_record(name)
+                    || name.ends_with(".fail")
+                    || name.ends_with(".reject")
                     || record_name(Path::new(name)).is_some()
                     || (name.ends_with(".lock") && !meta.is_file())
             });
-            for lock in self.lock_files() {
-                self.remove_unheld_lock(&lock);
+            for lock in self.paths() {
+                if lock.extension().is_some_and(|e| e == "lock") {
+                    self.remove_unheld_lock(&lock);
+                }
             }
         }
         removed
     }
-}
 
-impl DiskCache {
-    /// The lock files in the directory.
-    fn lock_files(&self) -> Vec<std::path::PathBuf> {
-        let Ok(dir) = fs::read_dir(&self.real) else {
-            return Vec::new();
-        };
-        let locks = dir.flatten().map(|file| file.path());
-        locks
-            .filter(|p| p.extension().is_some_and(|e| e == "lock"))
-            .collect()
+    /// The paths of the files in the directory (none if it cannot be read).
+    fn paths(&self) -> Vec<PathBuf> {
+        let dir = fs::read_dir(&self.real).into_iter().flatten();
+        dir.flatten().map(|file| file.path()).collect()
     }
 
     /// Removes the lock file at `path` if no process holds it, taking it while it goes: a
@@ -217,11 +203,6 @@ fn record_name(path: &Path) -> Option<String> {
     hex.then(|| id.to_owned())
 }
 
-/// Whether `name` is a record of the format before one record per slot.
-fn old_record(name: &str) -> bool {
-    name.ends_with(".fail") || name.ends_with(".reject")
-}
-
 /// The entry the record `bytes` in slot `id` describes, if it is of this version and lives
 /// where its settings put it.
 fn describe(id: String, bytes: &[u8]) -> Option<CacheEntry> {
@@ -229,12 +210,11 @@ fn describe(id: String, bytes: &[u8]) -> Option<CacheEntry> {
     let record = Record::decode(bytes, None).filter(|_| key.id() == id)?;
     let text = |v: &Value| v.as_str().map(str::to_owned);
     let token = record.token.as_ref();
+    let scopes = (settings["scopes"].as_array()).map(|s| s.iter().filter_map(text).collect());
     Some(CacheEntry {
-        token_url: settings.get("token_url").and_then(text).unwrap_or_default(),
-        client_id: settings.get("client_id").and_then(text).unwrap_or_default(),
-        scopes: (settings.get("scopes").and_then(Value::as_array))
-            .map(|s| s.iter().filter_map(text).collect())
-            .unwrap_or_default(),
+        token_url: text(&settings["token_url"]).unwrap_or_default(),
+        client_id: text(&settings["client_id"]).unwrap_or_default(),
+        scopes: scopes.unwrap_or_default(),
         token: token.and_then(|t| Some((t.issued_at, t.issued_at.checked_add(t.lifetime)?))),
         failure: (record.failure).map(|(row, error)| (error.to_string(), row.until)),
         rejected_until: record.rejection.map(|(row, _)| row.until),

@@ -44,10 +44,8 @@ pub(crate) fn from_ureq(
     };
     // The text cut to 256 characters, control characters as spaces.
     let text = scrub(&error.to_string(), secret);
-    let line = text
-        .chars()
-        .take(256)
-        .map(|c| if c.is_control() { ' ' } else { c });
+    let line = text.chars().take(256);
+    let line = line.map(|c| if c.is_control() { ' ' } else { c });
     let detail = keep_text.then(|| line.collect());
     Error::Transport(Box::new(Unreachable {
         side,

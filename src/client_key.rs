@@ -11,7 +11,7 @@ use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[cfg(feature = "rustls")]
 use rustls::{crypto::ring::default_provider, sign::CertifiedKey};
@@ -219,7 +219,7 @@ impl ClientKey {
         (ring::rand::SystemRandom::new().fill(&mut jti))
             .map_err(|_| Error::Assertion("no randomness for the jti".into()))?;
         let iat = now
-            .duration_since(SystemTime::UNIX_EPOCH)
+            .duration_since(UNIX_EPOCH)
             .map_or(0, |time| time.as_secs());
         let mut header = serde_json::json!({"alg": self.algorithm(), "typ": "JWT"});
         if let Some(kid) = &self.key_id {
@@ -264,11 +264,10 @@ fn checked(text: Result<String, String>, source: String) -> Result<String> {
 /// The content of the file at `path`, read now.
 fn read_file(path: &Path) -> Result<String, String> {
     let mut options = std::fs::OpenOptions::new();
-    options.read(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
     let unreadable = |e: std::io::Error| format!("cannot read it: {e}");
-    let file = options.open(path).map_err(unreadable)?;
+    let file = options.read(true).open(path).map_err(unreadable)?;
     let meta = file.metadata().map_err(unreadable)?;
     if !meta.is_file() {
         return Err("not a regular file".into());
@@ -320,18 +319,14 @@ fn run(program: &OsStr, args: &[OsString], limit: Duration) -> Result<String, St
             _ => std::thread::sleep(Duration::from_millis(5)),
         }
     };
+    // Nothing to kill or wait for once `try_wait` has seen the exit: std then does neither.
+    drop((child.kill(), child.wait()));
     match status {
-        _ if out.len() as u64 > MAX_ASSERTION => {
-            drop((child.kill(), child.wait()));
-            Err("printed more than 64 KiB".into())
-        }
+        _ if out.len() as u64 > MAX_ASSERTION => Err("printed more than 64 KiB".into()),
         // Bytes that are not UTF-8 become U+FFFD, which `checked` refuses.
         Some(done) if done.success() => Ok(String::from_utf8_lossy(&out).into()),
         Some(done) => Err(format!("{done}")),
-        None => {
-            drop((child.kill(), child.wait()));
-            Err(format!("no output of at most 64 KiB and exit in {limit:?}"))
-        }
+        None => Err(format!("no output of at most 64 KiB and exit in {limit:?}")),
     }
 }
 

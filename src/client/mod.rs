@@ -31,6 +31,8 @@ use redirect::Hop;
 
 /// An API's answer, or the status the agent turned into an error.
 type Reply = Result<Response<Body>>;
+/// An answer, and the token its request carried.
+type Sent = Result<(Reply, Option<Arc<Token>>)>;
 
 /// The most of an API's error answer kept in [`ApiError::body`]: 4 KiB.
 const MAX_ERROR_BODY: u64 = 4 * 1024;
@@ -267,12 +269,7 @@ impl ApiClient {
     /// Sends `body` to `parts`, then follows same-origin redirects (see [`run`](Self::run));
     /// `replay` is the body a 307/308 sends again (none: such a redirect is returned).
     /// Returns the last answer and the token it was sent with.
-    fn exchange(
-        &self,
-        mut parts: Parts,
-        body: impl AsSendBody,
-        replay: Option<&[u8]>,
-    ) -> Result<(Reply, Option<Arc<Token>>)> {
+    fn exchange(&self, mut parts: Parts, body: impl AsSendBody, replay: Option<&[u8]>) -> Sent {
         let mut hops = self.agent.config().max_redirects();
         let (mut answer, mut used) = self.send(Request::from_parts(parts.clone(), body))?;
         while let Ok(response) = &answer
@@ -292,7 +289,7 @@ impl ApiClient {
 
     /// Sends one request with the auth header and redirects off, and returns the answer
     /// (or the status the agent turned into an error) with the token it carried.
-    fn send(&self, mut request: Request<impl AsSendBody>) -> Result<(Reply, Option<Arc<Token>>)> {
+    fn send(&self, mut request: Request<impl AsSendBody>) -> Sent {
         check_uri(request.uri(), "api url", self.allow_http)?;
         check_agent(&self.agent)?;
         let (method, uri) = (request.method().clone(), request.uri().clone()); // for errors

@@ -58,9 +58,8 @@ impl TokenAgent {
             (request.tls.as_ref()).map_or_else(agent_config, crate::TlsSettings::agent_config);
         #[cfg(not(any(feature = "rustls", feature = "native-tls")))]
         let config = agent_config();
-        TokenAgent::Own(Agent::new_with_config(
-            token_config!(config, limits, request.direct()).build(),
-        ))
+        let config = token_config!(config, limits, request.direct()).build();
+        TokenAgent::Own(Agent::new_with_config(config))
     }
 }
 

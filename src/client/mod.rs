@@ -31,8 +31,8 @@ use redirect::Hop;
 
 /// An API's answer, or the status the agent turned into an error.
 type Reply = Result<Response<Body>>;
-/// An answer, and the token its request carried.
-type Sent = Result<(Reply, Option<Arc<Token>>)>;
+/// An answer, and whether it rejected the token its request carried (which is then dropped).
+type Sent = Result<(Reply, bool)>;
 
 /// The most of an API's error answer kept in [`ApiError::body`]: 4 KiB.
 const MAX_ERROR_BODY: u64 = 4 * 1024;
@@ -213,15 +213,13 @@ impl ApiClient {
     pub fn run<B: crate::ReplayBody>(&self, request: Request<B>) -> Result<Response<Body>> {
         let (parts, body) = request.into_parts();
         let body = body.bytes();
-        let (answer, used) = self.exchange(parts.clone(), body, Some(body))?;
-        if !self.rejected(&answer, used) {
+        let (answer, rejected) = self.exchange(parts.clone(), body, Some(body))?;
+        if !rejected {
             return answer;
         }
         // The retry's 401 is told too: it opens the backoff for an API that refuses fresh
         // tokens.
-        let (answer, used) = self.exchange(parts, body, Some(body))?;
-        self.rejected(&answer, used);
-        answer
+        self.exchange(parts, body, Some(body))?.0
     }
 
     /// Sends a request whose body can be read only once (a file, a stream). It is never
@@ -234,9 +232,7 @@ impl ApiClient {
     /// As [`run`](Self::run).
     pub fn run_once(&self, request: Request<impl AsSendBody>) -> Result<Response<Body>> {
         let (parts, body) = request.into_parts();
-        let (answer, used) = self.exchange(parts, body, None)?;
-        self.rejected(&answer, used);
-        answer
+        self.exchange(parts, body, None)?.0
     }
 
     /// `GET url`, and the JSON answer decoded as `T` (`serde_json::Value` for anything).
@@ -268,10 +264,10 @@ impl ApiClient {
 
     /// Sends `body` to `parts`, then follows same-origin redirects (see [`run`](Self::run));
     /// `replay` is the body a 307/308 sends again (none: such a redirect is returned).
-    /// Returns the last answer and the token it was sent with.
+    /// Returns the last answer and whether it rejected its token.
     fn exchange(&self, mut parts: Parts, body: impl AsSendBody, replay: Option<&[u8]>) -> Sent {
         let mut hops = self.agent.config().max_redirects();
-        let (mut answer, mut used) = self.send(Request::from_parts(parts.clone(), body))?;
+        let (mut answer, mut rejected) = self.send(Request::from_parts(parts.clone(), body))?;
         while let Ok(response) = &answer
             && hops > 0
         {
@@ -282,13 +278,15 @@ impl ApiClient {
             };
             let Some(body) = body else { break };
             hops -= 1;
-            (answer, used) = self.send(Request::from_parts(parts.clone(), body))?;
+            (answer, rejected) = self.send(Request::from_parts(parts.clone(), body))?;
         }
-        Ok((answer, used))
+        Ok((answer, rejected))
     }
 
     /// Sends one request with the auth header and redirects off, and returns the answer
-    /// (or the status the agent turned into an error) with the token it carried.
+    /// (or the status the agent turned into an error) and whether it rejected the token it
+    /// carried. (A 401 is never a redirect that is followed, so telling it on every hop is
+    /// telling it on the last.)
     fn send(&self, mut request: Request<impl AsSendBody>) -> Sent {
         check_uri(request.uri(), "api url", self.allow_http)?;
         check_agent(&self.agent)?;
@@ -307,7 +305,8 @@ impl ApiClient {
             Ok(response) => Ok(response),
             Err(e) => Err(self.unreachable(url(), e, proxy_of(&self.agent, &uri))),
         };
-        Ok((answer, used))
+        let rejected = self.rejected(&answer, used);
+        Ok((answer, rejected))
     }
 
     /// The [`Error::ApiStatus`] of a 4xx/5xx `response` from `url`: its status and the first

@@ -125,9 +125,6 @@ impl DiskCache {
     /// not), sorted by token URL, client id and scopes. Symbolic links are skipped, and so
     /// are files that cannot be read.
     pub fn entries(&self) -> Vec<CacheEntry> {
-        if self.checked().is_err() {
-            return Vec::new();
-        }
         let mut entries: Vec<CacheEntry> = (self.paths().iter())
             .filter_map(|path| describe(record_name(path)?, &self.read_file(path).ok()??))
             .collect();
@@ -142,13 +139,10 @@ impl DiskCache {
     /// a regular file (a directory there would fail every write). A process that needs a
     /// removed token fetches a new one.
     pub fn remove_entries(&self, mut select: impl FnMut(&CacheEntry) -> bool) -> Removed {
-        let mut removed = Removed::default();
-        let mut all = true;
-        for entry in self.entries() {
-            if !select(&entry) {
-                all = false;
-                continue;
-            }
+        let (mut removed, entries) = (Removed::default(), self.entries());
+        let mut unselected = entries.len();
+        for entry in entries.into_iter().filter(|entry| select(entry)) {
+            unselected -= 1;
             let path = self.real.join(format!("{}.json", entry.id));
             if files::is_regular_of(&path, self.uid) && fs::remove_file(&path).is_ok() {
                 removed.tokens += usize::from(entry.token.is_some());
@@ -156,7 +150,7 @@ impl DiskCache {
             }
             self.remove_unheld_lock(&self.real.join(format!("{}.lock", entry.id)));
         }
-        if all && self.checked().is_ok() {
+        if unselected == 0 && self.checked().is_ok() {
             // What a listing does not show but may hold a token: records of another format
             // version, unreadable ones, and temporary files of writers killed mid-write; and
             // what is not a lock file at a lock file's name.
@@ -177,10 +171,13 @@ impl DiskCache {
         removed
     }
 
-    /// The paths of the files in the directory (none if it cannot be read).
+    /// The paths of the files in the directory: none if it cannot be read or is not the one
+    /// [`open`](Self::open) checked.
     fn paths(&self) -> Vec<PathBuf> {
-        let dir = fs::read_dir(&self.real).into_iter().flatten();
-        dir.flatten().map(|file| file.path()).collect()
+        let dir = self.checked().is_ok().then(|| fs::read_dir(&self.real));
+        // The directory's entries, if it was checked and opens, that can be read.
+        let files = dir.into_iter().flatten().flatten().flatten();
+        files.map(|file| file.path()).collect()
     }
 
     /// Removes the lock file at `path` if no process holds it, taking it while it goes: a

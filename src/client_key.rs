@@ -11,7 +11,7 @@ use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 #[cfg(feature = "rustls")]
 use rustls::{crypto::ring::default_provider, sign::CertifiedKey};
@@ -213,6 +213,7 @@ impl ClientKey {
         use base64::Engine as _;
         use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
         use ring::rand::SecureRandom as _;
+        use std::time::UNIX_EPOCH;
         /// `exp` of a signed assertion: this long after `iat`.
         const LIFETIME: u64 = 300;
         let mut jti = [0u8; 16];

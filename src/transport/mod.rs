@@ -14,7 +14,7 @@ use ureq::RequestExt;
 use ureq::config::Timeouts;
 
 #[cfg(any(feature = "rustls", feature = "native-tls"))]
-pub(crate) use tls::check as check_tls;
+pub(crate) use tls::{check as check_tls, check_agent};
 
 /// Without a TLS stack, TLS settings and a client certificate cannot be used: refused.
 #[cfg(not(any(feature = "rustls", feature = "native-tls")))]
@@ -185,26 +185,9 @@ pub(crate) fn proxy_of(agent: &Agent, uri: &Uri) -> Option<String> {
     (!direct(uri) && !proxy.is_no_proxy(uri)).then(|| redacted_uri(proxy.uri()))
 }
 
-/// An error unless `agent`'s TLS provider is compiled into this build: ureq would panic on
-/// its first https request otherwise (an agent from `Agent::new_with_defaults()` asks for
-/// rustls, which a `native-tls`-only build of apiauth leaves out).
-pub(crate) fn check_agent(agent: &Agent) -> Result<()> {
-    #[cfg(any(feature = "rustls", feature = "native-tls"))]
-    {
-        use ureq::tls::TlsProvider;
-        let (compiled, name) = match agent.config().tls_config().provider() {
-            TlsProvider::Rustls => (cfg!(feature = "rustls"), "rustls"),
-            TlsProvider::NativeTls => (cfg!(feature = "native-tls"), "native-tls"),
-            _ => (true, ""),
-        };
-        if !compiled {
-            return Err(Error::Config(format!(
-                "the agent's TLS provider is {name}, which this build of apiauth does not \
-                 include; start the agent from apiauth::agent_config()"
-            )));
-        }
-    }
-    let _ = agent;
+/// Without a TLS stack, any agent will do: there is no provider it could ask for in vain.
+#[cfg(not(any(feature = "rustls", feature = "native-tls")))]
+pub(crate) fn check_agent(_: &Agent) -> Result<()> {
     Ok(())
 }
 

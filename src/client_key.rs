@@ -204,7 +204,14 @@ impl ClientKey {
             Kind::Command(cmd, args) => (run(cmd, args, limit), format!("command {cmd:?}")),
             Kind::Function(name, f) => (f().map_err(|e| e.to_string()), format!("fn {name:?}")),
         };
-        checked(text, source).map(Some)
+        // Trimmed, it must be able to be an assertion (not empty, visible ASCII only); the
+        // error names the source and holds none of it.
+        let fit = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_graphic());
+        match text.as_deref().map(str::trim) {
+            Ok(text) if fit(text) => Ok(Some(text.into())),
+            Ok(_) => Err(Error::Assertion(format!("{source}: empty or binary"))),
+            Err(why) => Err(Error::Assertion(format!("{source}: {why}"))),
+        }
     }
 
     /// A JWT with the claims of RFC 7523 §3, signed with the key or (HS256) the secret.
@@ -249,17 +256,6 @@ impl ClientKey {
 /// What a build without ring, or `client_secret_jwt` without a secret, is told.
 fn no_signing() -> Error {
     Error::Config("signing needs the rustls feature (ring); client_secret_jwt a secret".into())
-}
-
-/// `text` trimmed, if it can be an assertion (not empty, visible ASCII only), else an
-/// [`Error::Assertion`] about `source` that holds none of it.
-fn checked(text: Result<String, String>, source: String) -> Result<String> {
-    let fit = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_graphic());
-    match text.as_deref().map(str::trim) {
-        Ok(text) if fit(text) => Ok(text.into()),
-        Ok(_) => Err(Error::Assertion(format!("{source}: empty or binary"))),
-        Err(why) => Err(Error::Assertion(format!("{source}: {why}"))),
-    }
 }
 
 /// The content of the file at `path`, read now.
@@ -324,7 +320,7 @@ fn run(program: &OsStr, args: &[OsString], limit: Duration) -> Result<String, St
     drop((child.kill(), child.wait()));
     match status {
         _ if out.len() as u64 > MAX_ASSERTION => Err("printed more than 64 KiB".into()),
-        // Bytes that are not UTF-8 become U+FFFD, which `checked` refuses.
+        // Bytes that are not UTF-8 become U+FFFD, which `assertion` refuses.
         Some(done) if done.success() => Ok(String::from_utf8_lossy(&out).into()),
         Some(done) => Err(format!("{done}")),
         None => Err(format!("no output of at most 64 KiB and exit in {limit:?}")),

@@ -74,15 +74,11 @@ fn phase_limits(request: &TokenRequest, agent: &Timeouts) -> Timeouts {
     if !host_is_ip(&request.url) {
         limits.resolve = shorter(agent.resolve);
     }
-    for phase in [
-        &mut limits.connect,
-        &mut limits.send_request,
-        &mut limits.send_body,
-        &mut limits.recv_response,
-        &mut limits.recv_body,
-    ] {
-        *phase = shorter(*phase);
-    }
+    limits.connect = shorter(agent.connect);
+    limits.send_request = shorter(agent.send_request);
+    limits.send_body = shorter(agent.send_body);
+    limits.recv_response = shorter(agent.recv_response);
+    limits.recv_body = shorter(agent.recv_body);
     limits
 }
 
@@ -168,13 +164,11 @@ impl TokenRequest {
 ///     .into();
 /// ```
 pub fn agent_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    #[cfg(feature = "native-tls")]
+    use ureq::tls::{TlsConfig, TlsProvider::NativeTls};
     let config = Agent::config_builder();
     #[cfg(feature = "native-tls")]
-    let config = config.tls_config(
-        ureq::tls::TlsConfig::builder()
-            .provider(ureq::tls::TlsProvider::NativeTls)
-            .build(),
-    );
+    let config = config.tls_config(TlsConfig::builder().provider(NativeTls).build());
     config
 }
 

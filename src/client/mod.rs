@@ -266,18 +266,15 @@ impl ApiClient {
     /// `replay` is the body a 307/308 sends again (none: such a redirect is returned).
     /// Returns the last answer and whether it rejected its token.
     fn exchange(&self, mut parts: Parts, body: impl AsSendBody, replay: Option<&[u8]>) -> Sent {
-        let mut hops = self.agent.config().max_redirects();
         let (mut answer, mut rejected) = self.send(Request::from_parts(parts.clone(), body))?;
-        while let Ok(response) = &answer
-            && hops > 0
-        {
+        for _hop in 0..self.agent.config().max_redirects() {
+            let Ok(response) = &answer else { break };
             let body = match redirect::next(&mut parts, response.status(), response.headers()) {
                 Hop::Follow { keep_body: false } => Some(&[][..]),
                 Hop::Follow { keep_body: true } => replay,
                 Hop::Stop => None,
             };
             let Some(body) = body else { break };
-            hops -= 1;
             (answer, rejected) = self.send(Request::from_parts(parts.clone(), body))?;
         }
         Ok((answer, rejected))

@@ -291,14 +291,12 @@ fn run(program: &OsStr, args: &[OsString], limit: Duration) -> Result<String, St
         .spawn()
         .map_err(|e| format!("cannot start it: {e}"))?;
     let deadline = Instant::now() + limit;
-    let mut stdout = child.stdout.take().ok_or_else(|| "no stdout".to_string())?;
+    let stdout = child.stdout.take().ok_or_else(|| "no stdout".to_string())?;
     let (chunks, received) = std::sync::mpsc::channel();
     let reader = std::thread::Builder::new().spawn(move || {
-        let (mut chunk, mut total) = ([0; 4096], 0);
-        while total <= MAX_ASSERTION
-            && let Ok(n @ 1..) = stdout.read(&mut chunk)
-        {
-            total += n as u64;
+        // One byte past the limit tells too much from just enough.
+        let (mut stdout, mut chunk) = (stdout.take(MAX_ASSERTION + 1), [0; 4096]);
+        while let Ok(n @ 1..) = stdout.read(&mut chunk) {
             let _ = chunks.send(chunk[..n].to_vec());
         }
     });

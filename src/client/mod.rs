@@ -22,7 +22,7 @@ pub use body::ReplayBody;
 pub use redirect::same_origin;
 
 use crate::secret::scrub;
-use crate::transport::{check_agent, default_agent, from_ureq, proxy_of};
+use crate::transport::{check_agent, from_ureq, proxy_of};
 use crate::wire::{check, check_uri, direct, redacted_uri};
 use crate::{
     ApiError, BasicEncoding, Credentials, Error, Result, Side, Token, TokenScheme, TokenSource,
@@ -160,7 +160,7 @@ pub struct ApiClient {
 impl ApiClient {
     /// A client on ureq's default agent (with the TLS provider this build selects).
     pub fn new(auth: Auth) -> Self {
-        Self::new_with_agent(default_agent(), auth)
+        Self::new_with_agent(crate::agent_config().build().into(), auth)
     }
 
     /// A client on the caller's `agent`.

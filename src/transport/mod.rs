@@ -185,12 +185,6 @@ pub(crate) fn check_agent(_: &Agent) -> Result<()> {
     Ok(())
 }
 
-/// The agent API calls go through unless the caller brings one.
-#[cfg(feature = "client")]
-pub(crate) fn default_agent() -> Agent {
-    Agent::new_with_config(agent_config().build())
-}
-
 #[cfg(test)]
 #[cfg(feature = "client")]
 mod tests {

@@ -294,15 +294,23 @@ impl ApiClient {
         let direct = direct(request.uri());
         let config = self.agent.configure_request(request);
         let request = one_hop(config.http_status_as_error(false), direct);
+        let answer = self.agent.run(request);
+        let status = answer
+            .as_ref()
+            .map_or(0, |response| response.status().as_u16());
         let as_error = self.agent.config().http_status_as_error();
-        let answer = match self.agent.run(request) {
+        let answer = match answer {
             Ok(response) if as_error && response.status().as_u16() >= 400 => {
                 Err(self.status_error(response, &method, url(), used.as_deref()))
             }
             Ok(response) => Ok(response),
             Err(e) => Err(self.unreachable(url(), e, proxy_of(&self.agent, &uri))),
         };
-        let rejected = self.rejected(&answer, used);
+        // A 401 on a token drops it from the cache, unless it has been replaced already.
+        let rejected = match (&self.auth, used) {
+            (Auth::Token(source, _), Some(token)) if status == 401 => source.reject(&token),
+            _ => false,
+        };
         Ok((answer, rejected))
     }
 
@@ -346,20 +354,6 @@ impl ApiClient {
         };
         let limits = self.agent.config().timeouts();
         from_ureq(Side::Api, url, error, &limits, secret, proxy)
-    }
-
-    /// Whether `answer` rejected the token it was sent with; if so, that token is dropped
-    /// from the cache unless it has been replaced already.
-    fn rejected(&self, answer: &Reply, used: Option<Arc<Token>>) -> bool {
-        let status = match answer {
-            Ok(response) => response.status().as_u16(),
-            Err(Error::ApiStatus(e)) => e.status,
-            Err(_) => return false,
-        };
-        match (&self.auth, used, status) {
-            (Auth::Token(source, _), Some(token), 401) => source.reject(&token),
-            _ => false,
-        }
     }
 }
 

@@ -295,12 +295,10 @@ impl ApiClient {
         let config = self.agent.configure_request(request);
         let request = one_hop(config.http_status_as_error(false), direct);
         let answer = self.agent.run(request);
-        let status = answer
-            .as_ref()
-            .map_or(0, |response| response.status().as_u16());
+        let status = answer.as_ref().map_or(0, |r| r.status().as_u16());
         let as_error = self.agent.config().http_status_as_error();
         let answer = match answer {
-            Ok(response) if as_error && response.status().as_u16() >= 400 => {
+            Ok(response) if as_error && status >= 400 => {
                 Err(self.status_error(response, &method, url(), used.as_deref()))
             }
             Ok(response) => Ok(response),

@@ -156,9 +156,7 @@ impl DiskCache {
             // what is not a lock file at a lock file's name.
             removed.stray += self.remove_files(|name, meta| {
                 // `.fail` and `.reject`: the format before one record per slot.
-                name.ends_with(".tmp")
-                    || name.ends_with(".fail")
-                    || name.ends_with(".reject")
+                matches!(name.rsplit_once('.'), Some((_, "tmp" | "fail" | "reject")))
                     || record_name(Path::new(name)).is_some()
                     || (name.ends_with(".lock") && !meta.is_file())
             });

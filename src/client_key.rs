@@ -226,9 +226,7 @@ impl ClientKey {
         let mut jti = [0u8; 16];
         (ring::rand::SystemRandom::new().fill(&mut jti))
             .map_err(|_| Error::Assertion("no randomness for the jti".into()))?;
-        let iat = now
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |time| time.as_secs());
+        let iat = now.duration_since(UNIX_EPOCH).map_or(0, |t| t.as_secs());
         let mut header = serde_json::json!({"alg": self.algorithm(), "typ": "JWT"});
         if let Some(kid) = &self.key_id {
             header["kid"] = kid.as_str().into();

@@ -86,9 +86,7 @@ fn resolve(base: &Uri, location: &str) -> Option<Uri> {
     };
     let mut parts = absolute.parse::<Uri>().ok()?.into_parts();
     let authority = parts.authority.as_ref()?.as_str();
-    let host = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     parts.authority = Some(host.parse().ok()?);
     Uri::from_parts(parts).ok()
 }

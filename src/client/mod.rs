@@ -29,10 +29,9 @@ use crate::{
 };
 use redirect::Hop;
 
-/// An API's answer, or the status the agent turned into an error.
-type Reply = Result<Response<Body>>;
-/// An answer, and whether it rejected the token its request carried (which is then dropped).
-type Sent = Result<(Reply, bool)>;
+/// An API's answer (or the status the agent turned into an error), and whether it rejected
+/// the token its request carried (which is then dropped).
+type Sent = Result<(Result<Response<Body>>, bool)>;
 
 /// The most of an API's error answer kept in [`ApiError::body`]: 4 KiB.
 const MAX_ERROR_BODY: u64 = 4 * 1024;

@@ -141,7 +141,7 @@ impl ClientKey {
     pub fn algorithm(&self) -> Option<&'static str> {
         match &self.kind {
             #[cfg(feature = "rustls")]
-            Kind::Signed(key) => Some(key.alg()),
+            Kind::Signed(key) => Some(key.public().0),
             Kind::SecretJwt => Some("HS256"),
             _ => None,
         }
@@ -159,7 +159,8 @@ impl ClientKey {
         match &self.kind {
             #[cfg(feature = "rustls")]
             Kind::Signed(key) => {
-                format!("private_key_jwt {} {kid} {:?}", key.alg(), key.public_key())
+                let (alg, public) = key.public();
+                format!("private_key_jwt {alg} {kid} {public:?}")
             }
             Kind::SecretJwt => format!("client_secret_jwt {kid}"),
             Kind::File(path) => format!("assertion_file {path:?}"),
@@ -203,7 +204,14 @@ impl ClientKey {
             Kind::Command(cmd, args) => (run(cmd, args, limit), format!("command {cmd:?}")),
             Kind::Function(name, f) => (f().map_err(|e| e.to_string()), format!("fn {name:?}")),
         };
-        checked(text, source).map(Some)
+        // Trimmed, it must be able to be an assertion (not empty, visible ASCII only); the
+        // error names the source and holds none of it.
+        let fit = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_graphic());
+        match text.as_deref().map(str::trim) {
+            Ok(text) if fit(text) => Ok(Some(text.into())),
+            Ok(_) => Err(Error::Assertion(format!("{source}: empty or binary"))),
+            Err(why) => Err(Error::Assertion(format!("{source}: {why}"))),
+        }
     }
 
     /// A JWT with the claims of RFC 7523 §3, signed with the key or (HS256) the secret.
@@ -212,13 +220,13 @@ impl ClientKey {
         use base64::Engine as _;
         use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
         use ring::rand::SecureRandom as _;
+        use std::time::UNIX_EPOCH;
         /// `exp` of a signed assertion: this long after `iat`.
         const LIFETIME: u64 = 300;
         let mut jti = [0u8; 16];
         (ring::rand::SystemRandom::new().fill(&mut jti))
             .map_err(|_| Error::Assertion("no randomness for the jti".into()))?;
-        let since_epoch = now.duration_since(SystemTime::UNIX_EPOCH);
-        let iat = since_epoch.map_or(0, |time| time.as_secs());
+        let iat = now.duration_since(UNIX_EPOCH).map_or(0, |t| t.as_secs());
         let mut header = serde_json::json!({"alg": self.algorithm(), "typ": "JWT"});
         if let Some(kid) = &self.key_id {
             header["kid"] = kid.as_str().into();
@@ -248,25 +256,13 @@ fn no_signing() -> Error {
     Error::Config("signing needs the rustls feature (ring); client_secret_jwt a secret".into())
 }
 
-/// `text` trimmed, if it can be an assertion (not empty, visible ASCII only), else an
-/// [`Error::Assertion`] about `source` that holds none of it.
-fn checked(text: Result<String, String>, source: String) -> Result<String> {
-    let fit = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_graphic());
-    match text.as_deref().map(str::trim) {
-        Ok(text) if fit(text) => Ok(text.into()),
-        Ok(_) => Err(Error::Assertion(format!("{source}: empty or binary"))),
-        Err(why) => Err(Error::Assertion(format!("{source}: {why}"))),
-    }
-}
-
 /// The content of the file at `path`, read now.
 fn read_file(path: &Path) -> Result<String, String> {
     let mut options = std::fs::OpenOptions::new();
-    options.read(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
     let unreadable = |e: std::io::Error| format!("cannot read it: {e}");
-    let file = options.open(path).map_err(unreadable)?;
+    let file = options.read(true).open(path).map_err(unreadable)?;
     let meta = file.metadata().map_err(unreadable)?;
     if !meta.is_file() {
         return Err("not a regular file".into());
@@ -277,10 +273,9 @@ fn read_file(path: &Path) -> Result<String, String> {
     }
     let mut text = String::new();
     (file.take(MAX_ASSERTION + 1).read_to_string(&mut text)).map_err(unreadable)?;
-    match text.len() as u64 > MAX_ASSERTION {
-        true => Err("larger than 64 KiB".into()),
-        false => Ok(text),
-    }
+    (text.len() as u64 <= MAX_ASSERTION)
+        .then_some(text)
+        .ok_or_else(|| "larger than 64 KiB".into())
 }
 
 /// What `program` prints, run now: its output (at most 64 KiB) and its exit, within
@@ -288,32 +283,26 @@ fn read_file(path: &Path) -> Result<String, String> {
 /// output (a helper that starts a daemon) is taken at its word after a short grace.
 fn run(program: &OsStr, args: &[OsString], limit: Duration) -> Result<String, String> {
     use std::process::{Command, Stdio};
-    use std::sync::{Arc, Mutex};
     let mut child = (Command::new(program).args(args).stdin(Stdio::null()))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("cannot start it: {e}"))?;
     let deadline = Instant::now() + limit;
-    let mut stdout = child.stdout.take().ok_or_else(|| "no stdout".to_string())?;
-    let (out, (done, finished)) = (Arc::new(Mutex::new(Vec::new())), std::sync::mpsc::channel());
-    let kept = out.clone();
+    let stdout = child.stdout.take().ok_or_else(|| "no stdout".to_string())?;
+    let (chunks, received) = std::sync::mpsc::channel();
     let reader = std::thread::Builder::new().spawn(move || {
-        let mut chunk = [0; 4096];
+        // One byte past the limit tells too much from just enough.
+        let (mut stdout, mut chunk) = (stdout.take(MAX_ASSERTION + 1), [0; 4096]);
         while let Ok(n @ 1..) = stdout.read(&mut chunk) {
-            let mut out = kept
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            out.extend_from_slice(&chunk[..n]);
-            if out.len() as u64 > MAX_ASSERTION {
-                break;
-            }
+            let _ = chunks.send(chunk[..n].to_vec());
         }
-        let _ = done.send(());
     });
-    let mut exited_at = None;
+    let (mut out, mut exited_at) = (Vec::new(), None);
     let status = loop {
-        let read = finished.try_recv().is_ok() || reader.is_err();
+        // Finished first, then drained: a finished reader's chunks are all in the channel.
+        let read = reader.as_ref().map_or(true, |reader| reader.is_finished());
+        out.extend(received.try_iter().flatten());
         let status = child.try_wait().ok().flatten();
         exited_at = exited_at.or(status.map(|_| Instant::now()));
         let grace_over = exited_at.is_some_and(|at| at.elapsed() > Duration::from_millis(100));
@@ -323,23 +312,14 @@ fn run(program: &OsStr, args: &[OsString], limit: Duration) -> Result<String, St
             _ => std::thread::sleep(Duration::from_millis(5)),
         }
     };
-    let out = std::mem::take(
-        &mut *out
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner),
-    );
+    // Nothing to kill or wait for once `try_wait` has seen the exit: std then does neither.
+    drop((child.kill(), child.wait()));
     match status {
-        _ if out.len() as u64 > MAX_ASSERTION => {
-            drop((child.kill(), child.wait()));
-            Err("printed more than 64 KiB".into())
-        }
-        // Bytes that are not UTF-8 become U+FFFD, which `checked` refuses.
+        _ if out.len() as u64 > MAX_ASSERTION => Err("printed more than 64 KiB".into()),
+        // Bytes that are not UTF-8 become U+FFFD, which `assertion` refuses.
         Some(done) if done.success() => Ok(String::from_utf8_lossy(&out).into()),
         Some(done) => Err(format!("{done}")),
-        None => {
-            drop((child.kill(), child.wait()));
-            Err(format!("no output of at most 64 KiB and exit in {limit:?}"))
-        }
+        None => Err(format!("no output of at most 64 KiB and exit in {limit:?}")),
     }
 }
 
@@ -385,17 +365,11 @@ mod sign {
             .map_err(|_| unfit())
         }
 
-        pub fn public_key(&self) -> &[u8] {
+        /// The JWS algorithm and the public key.
+        pub fn public(&self) -> (&'static str, &[u8]) {
             match self {
-                KeyPair::Rsa(key) => key.public_key().as_ref(),
-                KeyPair::Ec(key) => key.public_key().as_ref(),
-            }
-        }
-
-        pub fn alg(&self) -> &'static str {
-            match self {
-                KeyPair::Rsa(_) => "RS256",
-                KeyPair::Ec(_) => "ES256",
+                KeyPair::Rsa(key) => ("RS256", key.public_key().as_ref()),
+                KeyPair::Ec(key) => ("ES256", key.public_key().as_ref()),
             }
         }
 

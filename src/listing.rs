@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use serde_json::Value;
@@ -125,24 +125,10 @@ impl DiskCache {
     /// not), sorted by token URL, client id and scopes. Symbolic links are skipped, and so
     /// are files that cannot be read.
     pub fn entries(&self) -> Vec<CacheEntry> {
-        if self.checked().is_err() {
-            return Vec::new();
-        }
-        let Ok(dir) = fs::read_dir(&self.real) else {
-            return Vec::new();
-        };
-        let mut entries: Vec<CacheEntry> = dir
-            .flatten()
-            .filter_map(|file| {
-                let id = record_name(&file.path())?;
-                let bytes = self.read_file(&file.path()).ok()??;
-                describe(id, &bytes)
-            })
+        let mut entries: Vec<CacheEntry> = (self.paths().iter())
+            .filter_map(|path| describe(record_name(path)?, &self.read_file(path).ok()??))
             .collect();
-        entries.sort_by(|a, b| {
-            let key = |e: &CacheEntry| (e.token_url.clone(), e.client_id.clone(), e.scopes.clone());
-            key(a).cmp(&key(b))
-        });
+        entries.sort_by_key(|e| (e.token_url.clone(), e.client_id.clone(), e.scopes.clone()));
         entries
     }
 
@@ -153,13 +139,10 @@ impl DiskCache {
     /// a regular file (a directory there would fail every write). A process that needs a
     /// removed token fetches a new one.
     pub fn remove_entries(&self, mut select: impl FnMut(&CacheEntry) -> bool) -> Removed {
-        let mut removed = Removed::default();
-        let mut all = true;
-        for entry in self.entries() {
-            if !select(&entry) {
-                all = false;
-                continue;
-            }
+        let (mut removed, entries) = (Removed::default(), self.entries());
+        let mut unselected = entries.len();
+        for entry in entries.into_iter().filter(|entry| select(entry)) {
+            unselected -= 1;
             let path = self.real.join(format!("{}.json", entry.id));
             if files::is_regular_of(&path, self.uid) && fs::remove_file(&path).is_ok() {
                 removed.tokens += usize::from(entry.token.is_some());
@@ -167,34 +150,32 @@ impl DiskCache {
             }
             self.remove_unheld_lock(&self.real.join(format!("{}.lock", entry.id)));
         }
-        if all && self.checked().is_ok() {
+        if unselected == 0 && self.checked().is_ok() {
             // What a listing does not show but may hold a token: records of another format
             // version, unreadable ones, and temporary files of writers killed mid-write; and
             // what is not a lock file at a lock file's name.
             removed.stray += self.remove_files(|name, meta| {
-                name.ends_with(".tmp")
-                    || old_record(name)
+                // `.fail` and `.reject`: the format before one record per slot.
+                matches!(name.rsplit_once('.'), Some((_, "tmp" | "fail" | "reject")))
                     || record_name(Path::new(name)).is_some()
                     || (name.ends_with(".lock") && !meta.is_file())
             });
-            for lock in self.lock_files() {
-                self.remove_unheld_lock(&lock);
+            for lock in self.paths() {
+                if lock.extension().is_some_and(|e| e == "lock") {
+                    self.remove_unheld_lock(&lock);
+                }
             }
         }
         removed
     }
-}
 
-impl DiskCache {
-    /// The lock files in the directory.
-    fn lock_files(&self) -> Vec<std::path::PathBuf> {
-        let Ok(dir) = fs::read_dir(&self.real) else {
-            return Vec::new();
-        };
-        let locks = dir.flatten().map(|file| file.path());
-        locks
-            .filter(|p| p.extension().is_some_and(|e| e == "lock"))
-            .collect()
+    /// The paths of the files in the directory: none if it cannot be read or is not the one
+    /// [`open`](Self::open) checked.
+    fn paths(&self) -> Vec<PathBuf> {
+        let dir = self.checked().is_ok().then(|| fs::read_dir(&self.real));
+        // The directory's entries, if it was checked and opens, that can be read.
+        let files = dir.into_iter().flatten().flatten().flatten();
+        files.map(|file| file.path()).collect()
     }
 
     /// Removes the lock file at `path` if no process holds it, taking it while it goes: a
@@ -217,11 +198,6 @@ fn record_name(path: &Path) -> Option<String> {
     hex.then(|| id.to_owned())
 }
 
-/// Whether `name` is a record of the format before one record per slot.
-fn old_record(name: &str) -> bool {
-    name.ends_with(".fail") || name.ends_with(".reject")
-}
-
 /// The entry the record `bytes` in slot `id` describes, if it is of this version and lives
 /// where its settings put it.
 fn describe(id: String, bytes: &[u8]) -> Option<CacheEntry> {
@@ -229,12 +205,11 @@ fn describe(id: String, bytes: &[u8]) -> Option<CacheEntry> {
     let record = Record::decode(bytes, None).filter(|_| key.id() == id)?;
     let text = |v: &Value| v.as_str().map(str::to_owned);
     let token = record.token.as_ref();
+    let scopes = (settings["scopes"].as_array()).map(|s| s.iter().filter_map(text).collect());
     Some(CacheEntry {
-        token_url: settings.get("token_url").and_then(text).unwrap_or_default(),
-        client_id: settings.get("client_id").and_then(text).unwrap_or_default(),
-        scopes: (settings.get("scopes").and_then(Value::as_array))
-            .map(|s| s.iter().filter_map(text).collect())
-            .unwrap_or_default(),
+        token_url: text(&settings["token_url"]).unwrap_or_default(),
+        client_id: text(&settings["client_id"]).unwrap_or_default(),
+        scopes: scopes.unwrap_or_default(),
         token: token.and_then(|t| Some((t.issued_at, t.issued_at.checked_add(t.lifetime)?))),
         failure: (record.failure).map(|(row, error)| (error.to_string(), row.until)),
         rejected_until: record.rejection.map(|(row, _)| row.until),

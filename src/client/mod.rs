@@ -7,10 +7,12 @@ use std::io::Read;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
+use ureq::config::ConfigBuilder;
 use ureq::http::header::{ACCEPT, AUTHORIZATION};
 use ureq::http::request::Parts;
-use ureq::http::{HeaderMap, Method, Request, Response, StatusCode};
+use ureq::http::{HeaderMap, Method, Request, Response};
 use ureq::middleware::{Middleware, MiddlewareNext};
+use ureq::typestate::HttpCrateScope;
 use ureq::{Agent, AsSendBody, Body, RequestExt, SendBody};
 
 mod body;
@@ -20,18 +22,16 @@ pub use body::ReplayBody;
 pub use redirect::same_origin;
 
 use crate::secret::scrub;
-use crate::transport::{check_agent, default_agent, from_ureq, proxy_of};
+use crate::transport::{check_agent, from_ureq, proxy_of};
 use crate::wire::{check, check_uri, direct, redacted_uri};
 use crate::{
     ApiError, BasicEncoding, Credentials, Error, Result, Side, Token, TokenScheme, TokenSource,
 };
 use redirect::Hop;
 
-/// An API's answer, or the status the agent turned into an error.
-type Reply = Result<Response<Body>>;
-
-/// The most of an API answer [`ApiClient::get_json`] reads: 10 MiB, as ureq's `read_json`.
-const MAX_API_BODY: u64 = 10 * 1024 * 1024;
+/// An API's answer (or the status the agent turned into an error), and whether it rejected
+/// the token its request carried (which is then dropped).
+type Sent = Result<(Result<Response<Body>>, bool)>;
 
 /// The most of an API's error answer kept in [`ApiError::body`]: 4 KiB.
 const MAX_ERROR_BODY: u64 = 4 * 1024;
@@ -112,21 +112,12 @@ impl Middleware for Auth {
             .map_err(|e| ureq::Error::Other(Box::new(e)))?;
         let direct = direct(request.uri());
         let config = (request.middleware_config())
-            .ok_or_else(|| ureq::Error::Other("apiauth::Auth runs only as a middleware".into()))?
-            .max_redirects(0)
-            .max_redirects_will_error(false);
-        let request = match direct {
-            true => config.proxy(None),
-            false => config,
-        }
-        .build();
-        let answer = next.handle(request);
-        let status = match &answer {
-            Ok(response) => response.status().as_u16(),
-            Err(ureq::Error::StatusCode(status)) => *status,
-            Err(_) => 0,
-        };
-        if let (Auth::Token(source, _), Some(token), 401) = (self, used, status) {
+            .ok_or_else(|| ureq::Error::Other("apiauth::Auth runs only as a middleware".into()))?;
+        let answer = next.handle(one_hop(config, direct));
+        let status = answer.as_ref().map(|response| response.status().as_u16());
+        if let (Auth::Token(source, _), Some(token)) = (self, used)
+            && let Ok(401) | Err(ureq::Error::StatusCode(401)) = status
+        {
             source.reject(&token);
         }
         answer
@@ -168,7 +159,7 @@ pub struct ApiClient {
 impl ApiClient {
     /// A client on ureq's default agent (with the TLS provider this build selects).
     pub fn new(auth: Auth) -> Self {
-        Self::new_with_agent(default_agent(), auth)
+        Self::new_with_agent(crate::agent_config().build().into(), auth)
     }
 
     /// A client on the caller's `agent`.
@@ -221,15 +212,13 @@ impl ApiClient {
     pub fn run<B: crate::ReplayBody>(&self, request: Request<B>) -> Result<Response<Body>> {
         let (parts, body) = request.into_parts();
         let body = body.bytes();
-        let (answer, used) = self.exchange(parts.clone(), body, Some(body))?;
-        if !self.rejected(&answer, used) {
+        let (answer, rejected) = self.exchange(parts.clone(), body, Some(body))?;
+        if !rejected {
             return answer;
         }
         // The retry's 401 is told too: it opens the backoff for an API that refuses fresh
         // tokens.
-        let (answer, used) = self.exchange(parts, body, Some(body))?;
-        self.rejected(&answer, used);
-        answer
+        self.exchange(parts, body, Some(body))?.0
     }
 
     /// Sends a request whose body can be read only once (a file, a stream). It is never
@@ -242,9 +231,7 @@ impl ApiClient {
     /// As [`run`](Self::run).
     pub fn run_once(&self, request: Request<impl AsSendBody>) -> Result<Response<Body>> {
         let (parts, body) = request.into_parts();
-        let (answer, used) = self.exchange(parts, body, None)?;
-        self.rejected(&answer, used);
-        answer
+        self.exchange(parts, body, None)?.0
     }
 
     /// `GET url`, and the JSON answer decoded as `T` (`serde_json::Value` for anything).
@@ -265,13 +252,9 @@ impl ApiClient {
         if !response.status().is_success() {
             return Err(self.status_error(response, &Method::GET, url, None));
         }
-        let limits = self.agent.config().timeouts();
-        let body = (response
-            .body_mut()
-            .with_config()
-            .limit(MAX_API_BODY)
-            .read_to_vec())
-        .map_err(|e| from_ureq(Side::Api, url.clone(), e, &limits, self.secret(), None))?;
+        // ureq's `read_to_vec` reads at most 10 MiB, as its `read_json`.
+        let body = response.body_mut().read_to_vec();
+        let body = body.map_err(|e| self.unreachable(url.clone(), e, None))?;
         serde_json::from_slice(&body).map_err(|e| Error::ApiBody {
             url,
             source: Arc::new(e),
@@ -280,35 +263,27 @@ impl ApiClient {
 
     /// Sends `body` to `parts`, then follows same-origin redirects (see [`run`](Self::run));
     /// `replay` is the body a 307/308 sends again (none: such a redirect is returned).
-    /// Returns the last answer and the token it was sent with.
-    fn exchange(
-        &self,
-        mut parts: Parts,
-        body: impl AsSendBody,
-        replay: Option<&[u8]>,
-    ) -> Result<(Reply, Option<Arc<Token>>)> {
-        let mut hops = self.agent.config().max_redirects();
-        let (mut answer, mut used) = self.send(Request::from_parts(parts.clone(), body))?;
-        while let Ok(response) = &answer
-            && hops > 0
-        {
+    /// Returns the last answer and whether it rejected its token.
+    fn exchange(&self, mut parts: Parts, body: impl AsSendBody, replay: Option<&[u8]>) -> Sent {
+        let (mut answer, mut rejected) = self.send(Request::from_parts(parts.clone(), body))?;
+        for _hop in 0..self.agent.config().max_redirects() {
+            let Ok(response) = &answer else { break };
             let body = match redirect::next(&mut parts, response.status(), response.headers()) {
-                Hop::Stop => break,
-                Hop::Follow { keep_body: false } => &[][..],
-                Hop::Follow { keep_body: true } => match replay {
-                    Some(body) => body,
-                    None => break,
-                },
+                Hop::Follow { keep_body: false } => Some(&[][..]),
+                Hop::Follow { keep_body: true } => replay,
+                Hop::Stop => None,
             };
-            hops -= 1;
-            (answer, used) = self.send(Request::from_parts(parts.clone(), body))?;
+            let Some(body) = body else { break };
+            (answer, rejected) = self.send(Request::from_parts(parts.clone(), body))?;
         }
-        Ok((answer, used))
+        Ok((answer, rejected))
     }
 
     /// Sends one request with the auth header and redirects off, and returns the answer
-    /// (or the status the agent turned into an error) with the token it carried.
-    fn send(&self, mut request: Request<impl AsSendBody>) -> Result<(Reply, Option<Arc<Token>>)> {
+    /// (or the status the agent turned into an error) and whether it rejected the token it
+    /// carried. (A 401 is never a redirect that is followed, so telling it on every hop is
+    /// telling it on the last.)
+    fn send(&self, mut request: Request<impl AsSendBody>) -> Sent {
         check_uri(request.uri(), "api url", self.allow_http)?;
         check_agent(&self.agent)?;
         let (method, uri) = (request.method().clone(), request.uri().clone()); // for errors
@@ -316,35 +291,24 @@ impl ApiClient {
         let used = self.auth.apply(request.headers_mut())?;
         // Statuses are read here, so that an error keeps the body's start and the URL.
         let direct = direct(request.uri());
-        let config = (self.agent.configure_request(request))
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .http_status_as_error(false);
-        let request = match direct {
-            true => config.proxy(None),
-            false => config,
-        }
-        .build();
+        let config = self.agent.configure_request(request);
+        let request = one_hop(config.http_status_as_error(false), direct);
+        let answer = self.agent.run(request);
+        let status = answer.as_ref().map_or(0, |r| r.status().as_u16());
         let as_error = self.agent.config().http_status_as_error();
-        let answer = match self.agent.run(request) {
-            Ok(response) if as_error && response.status().as_u16() >= 400 => {
+        let answer = match answer {
+            Ok(response) if as_error && status >= 400 => {
                 Err(self.status_error(response, &method, url(), used.as_deref()))
             }
             Ok(response) => Ok(response),
-            Err(e) => {
-                let limits = self.agent.config().timeouts();
-                let proxy = proxy_of(&self.agent, &uri);
-                Err(from_ureq(
-                    Side::Api,
-                    url(),
-                    e,
-                    &limits,
-                    self.secret(),
-                    proxy,
-                ))
-            }
+            Err(e) => Err(self.unreachable(url(), e, proxy_of(&self.agent, &uri))),
         };
-        Ok((answer, used))
+        // A 401 on a token drops it from the cache, unless it has been replaced already.
+        let rejected = match (&self.auth, used) {
+            (Auth::Token(source, _), Some(token)) if status == 401 => source.reject(&token),
+            _ => false,
+        };
+        Ok((answer, rejected))
     }
 
     /// The [`Error::ApiStatus`] of a 4xx/5xx `response` from `url`: its status and the first
@@ -368,11 +332,8 @@ impl ApiClient {
         if let Some(token) = used {
             body = scrub(&body, token.access_token().secret());
         }
-        let mut cut = body.len().min(MAX_ERROR_BODY as usize);
-        while !body.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        body.truncate(cut);
+        let cut = (0..=MAX_ERROR_BODY as usize).rfind(|&at| body.is_char_boundary(at));
+        body.truncate(cut.unwrap_or_default());
         Error::ApiStatus(Box::new(ApiError {
             status: response.status().as_u16(),
             method: method.to_string(),
@@ -381,29 +342,27 @@ impl ApiClient {
         }))
     }
 
-    /// The client secret this client sends (Basic), for scrubbing; empty for a token.
-    fn secret(&self) -> &str {
-        match &self.auth {
+    /// The [`Error::Transport`] of `error` on a request to `url` (through `proxy`), scrubbed
+    /// of the client secret this client sends (Basic).
+    fn unreachable(&self, url: String, error: ureq::Error, proxy: Option<String>) -> Error {
+        let secret = match &self.auth {
             Auth::Basic(creds, _) => creds.secret().secret(),
             Auth::Token(..) => "",
-        }
-    }
-
-    /// Whether `answer` rejected the token it was sent with; if so, that token is dropped
-    /// from the cache unless it has been replaced already.
-    fn rejected(&self, answer: &Reply, used: Option<Arc<Token>>) -> bool {
-        let status = match answer {
-            Ok(response) => response.status().as_u16(),
-            Err(Error::ApiStatus(e)) => e.status,
-            Err(_) => return false,
         };
-        match (&self.auth, used) {
-            (Auth::Token(source, _), Some(token)) if status == StatusCode::UNAUTHORIZED => {
-                source.reject(&token)
-            }
-            _ => false,
-        }
+        let limits = self.agent.config().timeouts();
+        from_ureq(Side::Api, url, error, &limits, secret, proxy)
     }
+}
+
+/// The request of `config` with redirects off (a 3xx is the answer), and with no proxy when
+/// it goes `direct` (plain http or loopback).
+fn one_hop<S: AsSendBody>(config: ConfigBuilder<HttpCrateScope<S>>, direct: bool) -> Request<S> {
+    let config = config.max_redirects(0).max_redirects_will_error(false);
+    match direct {
+        true => config.proxy(None),
+        false => config,
+    }
+    .build()
 }
 
 impl fmt::Debug for ApiClient {

@@ -18,30 +18,20 @@ pub(crate) enum Hop {
 
 /// Updates `parts` for the redirect `status` + `headers` answered, if it is followed.
 pub(crate) fn next(parts: &mut Parts, status: StatusCode, headers: &HeaderMap) -> Hop {
-    let followed = [301, 302, 303, 307, 308];
-    if !followed.contains(&status.as_u16()) {
-        return Hop::Stop;
-    }
-    let Some(target) = (headers.get(LOCATION))
-        .and_then(|l| l.to_str().ok())
-        .and_then(|l| resolve(&parts.uri, l))
+    let followed = [301, 302, 303, 307, 308].contains(&status.as_u16());
+    let Some(target) = (headers.get(LOCATION).filter(|_| followed))
+        .and_then(|l| resolve(&parts.uri, l.to_str().ok()?))
+        .filter(|target| same_origin(&parts.uri, target))
     else {
         return Hop::Stop;
     };
-    if !same_origin(&parts.uri, &target) {
-        return Hop::Stop;
-    }
-    let keep_body = match status {
-        StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT => true,
+    let keep_body = matches!(status.as_u16(), 307 | 308);
+    if !keep_body {
         // 301, 302, 303: a GET (or HEAD) goes on as it is; anything else becomes a GET
         // without a body, as browsers and curl do.
-        _ if parts.method == Method::HEAD => false,
-        _ => {
+        if parts.method != Method::HEAD {
             parts.method = Method::GET;
-            false
         }
-    };
-    if !keep_body {
         for name in [CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING] {
             parts.headers.remove(name);
         }
@@ -91,51 +81,32 @@ fn resolve(base: &Uri, location: &str) -> Option<Uri> {
         format!("{scheme}://{authority}{}{location}", base.path())
     } else {
         let dir = base.path().rsplit_once('/').map_or("", |(dir, _)| dir);
-        format!(
-            "{scheme}://{authority}{}",
-            without_dots(&format!("{dir}/{location}"))
-        )
+        let path = without_dots(&format!("{dir}/{location}"));
+        format!("{scheme}://{authority}{path}")
     };
-    let target: Uri = absolute.parse().ok()?;
-    let authority = target.authority()?.as_str();
-    match authority.rsplit_once('@') {
-        None => Some(target),
-        Some((_, host)) => {
-            let mut parts = target.clone().into_parts();
-            parts.authority = Some(host.parse().ok()?);
-            Uri::from_parts(parts).ok()
-        }
-    }
+    let mut parts = absolute.parse::<Uri>().ok()?.into_parts();
+    let authority = parts.authority.as_ref()?.as_str();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    parts.authority = Some(host.parse().ok()?);
+    Uri::from_parts(parts).ok()
 }
 
 /// An absolute path (and query) with its `.` and `..` segments resolved (RFC 3986 §5.2.4);
 /// `..` never climbs above the root.
 fn without_dots(target: &str) -> String {
-    let (path, query) = match target.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (target, None),
-    };
-    let segments: Vec<&str> = path.split('/').collect();
-    let last = segments.len() - 1;
-    let mut kept: Vec<&str> = Vec::with_capacity(segments.len());
-    for (i, segment) in segments.into_iter().enumerate() {
-        match segment {
-            "." | ".." => {
-                if segment == ".." && kept.len() > 1 {
-                    kept.pop();
-                }
-                if i == last {
-                    kept.push("");
-                }
-            }
-            _ => kept.push(segment),
+    let (path, query) = target.split_at(target.find('?').unwrap_or(target.len()));
+    let (mut kept, mut segments) = (Vec::new(), path.split('/').peekable());
+    while let Some(segment) = segments.next() {
+        let dots = segment == "." || segment == "..";
+        if segment == ".." && kept.len() > 1 {
+            kept.pop();
+        }
+        // A last `.` or `..` leaves the path ending in `/`.
+        if !dots || segments.peek().is_none() {
+            kept.push(if dots { "" } else { segment });
         }
     }
-    let path = kept.join("/");
-    match query {
-        Some(query) => format!("{path}?{query}"),
-        None => path,
-    }
+    format!("{}{query}", kept.join("/"))
 }
 
 #[cfg(test)]

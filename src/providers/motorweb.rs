@@ -45,18 +45,13 @@ impl Environment {
 
     /// The environment's name: `test` or `production` (the `apiauth` command's `--env`).
     pub fn name(self) -> &'static str {
-        match self {
-            Environment::Test => "test",
-            Environment::Production => "production",
-        }
+        // Indexed by the variant, in the order of their declaration (and of `ALL`).
+        ["test", "production"][self as usize]
     }
 
     /// The environment's base URL, for the token endpoint and the APIs alike.
     pub fn base_url(self) -> &'static str {
-        match self {
-            Environment::Test => "https://api.tst.motorweb.app",
-            Environment::Production => "https://api.motorweb.app",
-        }
+        ["https://api.tst.motorweb.app", "https://api.motorweb.app"][self as usize]
     }
 }
 

@@ -14,16 +14,14 @@ use ureq::RequestExt;
 use ureq::config::Timeouts;
 
 #[cfg(any(feature = "rustls", feature = "native-tls"))]
-pub(crate) use tls::check as check_tls;
+pub(crate) use tls::{check as check_tls, check_agent};
 
 /// Without a TLS stack, TLS settings and a client certificate cannot be used: refused.
 #[cfg(not(any(feature = "rustls", feature = "native-tls")))]
 pub(crate) fn check_tls(request: &TokenRequest, _: Option<&Agent>) -> Result<()> {
-    let tls = request.tls.is_some() || request.client_key.as_ref().is_some_and(|k| k.is_tls());
-    match tls {
-        true => Err(Error::Config(
-            "this build of apiauth has no TLS feature".into(),
-        )),
+    let no_tls = "this build of apiauth has no TLS feature";
+    match request.tls.is_some() || request.client_key.as_ref().is_some_and(|k| k.is_tls()) {
+        true => Err(Error::Config(no_tls.into())),
         false => Ok(()),
     }
 }
@@ -60,9 +58,8 @@ impl TokenAgent {
             (request.tls.as_ref()).map_or_else(agent_config, crate::TlsSettings::agent_config);
         #[cfg(not(any(feature = "rustls", feature = "native-tls")))]
         let config = agent_config();
-        TokenAgent::Own(Agent::new_with_config(
-            token_config!(config, limits, request.direct()).build(),
-        ))
+        let config = token_config!(config, limits, request.direct()).build();
+        TokenAgent::Own(Agent::new_with_config(config))
     }
 }
 
@@ -74,19 +71,14 @@ fn phase_limits(request: &TokenRequest, agent: &Timeouts) -> Timeouts {
     let own = Some(request.timeout);
     let shorter = |theirs: Option<Duration>| theirs.min(own).or(own);
     let mut limits = *agent;
-    limits.resolve = match host_is_ip(&request.url) {
-        true => agent.resolve,
-        false => shorter(agent.resolve),
-    };
-    for phase in [
-        &mut limits.connect,
-        &mut limits.send_request,
-        &mut limits.send_body,
-        &mut limits.recv_response,
-        &mut limits.recv_body,
-    ] {
-        *phase = shorter(*phase);
+    if !host_is_ip(&request.url) {
+        limits.resolve = shorter(agent.resolve);
     }
+    limits.connect = shorter(agent.connect);
+    limits.send_request = shorter(agent.send_request);
+    limits.send_body = shorter(agent.send_body);
+    limits.recv_response = shorter(agent.recv_response);
+    limits.recv_body = shorter(agent.recv_body);
     limits
 }
 
@@ -124,22 +116,19 @@ impl TokenRequest {
             None => None,
         };
         let request = self.http_request(assertion.as_deref())?;
-        let (agent, own) = match agent {
-            TokenAgent::Own(agent) => (agent, true),
-            TokenAgent::Caller(agent) => (agent, false),
-        };
-        let limits = phase_limits(self, &agent.config().timeouts());
+        let (TokenAgent::Own(inner) | TokenAgent::Caller(inner)) = agent;
+        let limits = phase_limits(self, &inner.config().timeouts());
         let secret = self.credentials.secret().secret();
-        let proxy = proxy_of(agent, request.uri());
+        let proxy = proxy_of(inner, request.uri());
         let unreachable = |e| {
             let url = self.shown_url();
             from_ureq(Side::TokenEndpoint, url, e, &limits, secret, proxy.clone())
         };
         let sent_at = clock.now();
-        let answer = match own {
-            true => agent.run(request),
-            false => {
-                token_config!(request.with_agent(agent).configure(), limits, self.direct()).run()
+        let answer = match agent {
+            TokenAgent::Own(_) => inner.run(request),
+            TokenAgent::Caller(_) => {
+                token_config!(request.with_agent(inner).configure(), limits, self.direct()).run()
             }
         };
         let mut response = answer.map_err(unreachable)?;
@@ -175,53 +164,25 @@ impl TokenRequest {
 ///     .into();
 /// ```
 pub fn agent_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    #[cfg(feature = "native-tls")]
+    use ureq::tls::{TlsConfig, TlsProvider::NativeTls};
     let config = Agent::config_builder();
     #[cfg(feature = "native-tls")]
-    let config = config.tls_config(
-        ureq::tls::TlsConfig::builder()
-            .provider(ureq::tls::TlsProvider::NativeTls)
-            .build(),
-    );
+    let config = config.tls_config(TlsConfig::builder().provider(NativeTls).build());
     config
 }
 
 /// The proxy a request to `uri` through `agent` goes through, as messages show it (never
 /// for plain http or loopback, which go direct).
 pub(crate) fn proxy_of(agent: &Agent, uri: &Uri) -> Option<String> {
-    let proxy = agent
-        .config()
-        .proxy()
-        .filter(|p| !direct(uri) && !p.is_no_proxy(uri))?;
-    Some(redacted_uri(proxy.uri()))
+    let proxy = agent.config().proxy()?;
+    (!direct(uri) && !proxy.is_no_proxy(uri)).then(|| redacted_uri(proxy.uri()))
 }
 
-/// An error unless `agent`'s TLS provider is compiled into this build: ureq would panic on
-/// its first https request otherwise (an agent from `Agent::new_with_defaults()` asks for
-/// rustls, which a `native-tls`-only build of apiauth leaves out).
-pub(crate) fn check_agent(agent: &Agent) -> Result<()> {
-    #[cfg(any(feature = "rustls", feature = "native-tls"))]
-    {
-        use ureq::tls::TlsProvider;
-        let (compiled, name) = match agent.config().tls_config().provider() {
-            TlsProvider::Rustls => (cfg!(feature = "rustls"), "rustls"),
-            TlsProvider::NativeTls => (cfg!(feature = "native-tls"), "native-tls"),
-            _ => (true, ""),
-        };
-        if !compiled {
-            return Err(Error::Config(format!(
-                "the agent's TLS provider is {name}, which this build of apiauth does not \
-                 include; start the agent from apiauth::agent_config()"
-            )));
-        }
-    }
-    let _ = agent;
+/// Without a TLS stack, any agent will do: there is no provider it could ask for in vain.
+#[cfg(not(any(feature = "rustls", feature = "native-tls")))]
+pub(crate) fn check_agent(_: &Agent) -> Result<()> {
     Ok(())
-}
-
-/// The agent API calls go through unless the caller brings one.
-#[cfg(feature = "client")]
-pub(crate) fn default_agent() -> Agent {
-    Agent::new_with_config(agent_config().build())
 }
 
 #[cfg(test)]

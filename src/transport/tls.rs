@@ -4,7 +4,7 @@
 use rustls_pki_types::CertificateDer;
 use ureq::Agent;
 use ureq::config::ConfigBuilder;
-use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig};
+use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig, TlsProvider};
 use ureq::typestate::AgentScope;
 
 use crate::wire::TokenRequest;
@@ -30,6 +30,21 @@ impl TlsSettings {
             .build();
         super::agent_config().tls_config(tls)
     }
+}
+
+/// An error unless `agent`'s TLS provider is compiled into this build: ureq would panic on
+/// its first https request otherwise (an agent from `Agent::new_with_defaults()` asks for
+/// rustls, which a `native-tls`-only build of apiauth leaves out).
+pub(crate) fn check_agent(agent: &Agent) -> Result<()> {
+    let name = match agent.config().tls_config().provider() {
+        TlsProvider::Rustls if cfg!(not(feature = "rustls")) => "rustls",
+        TlsProvider::NativeTls if cfg!(not(feature = "native-tls")) => "native-tls",
+        _ => return Ok(()),
+    };
+    Err(Error::Config(format!(
+        "the agent's TLS provider is {name}, which this build of apiauth does not include; \
+         start the agent from apiauth::agent_config()"
+    )))
 }
 
 /// The checks of [`TokenConfig::build`](crate::TokenConfig::build) that need the agent: TLS

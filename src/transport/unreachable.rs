@@ -42,7 +42,11 @@ pub(crate) fn from_ureq(
         | ureq::Error::LargeResponseHeader(..) => (Cause::Protocol, true),
         _ => (Cause::Other, true),
     };
-    let detail = keep_text.then(|| one_line(&scrub(&error.to_string(), secret)));
+    // The text cut to 256 characters, control characters as spaces.
+    let text = scrub(&error.to_string(), secret);
+    let line = text.chars().take(256);
+    let line = line.map(|c| if c.is_control() { ' ' } else { c });
+    let detail = keep_text.then(|| line.collect());
     Error::Transport(Box::new(Unreachable {
         side,
         url,
@@ -67,12 +71,6 @@ fn limit(limits: &Timeouts, phase: ureq::Timeout) -> Cause {
         _ => None,
     };
     Cause::TimedOut { after }
-}
-
-/// `text` cut to 256 characters, control characters as spaces.
-fn one_line(text: &str) -> String {
-    let line = text.chars().take(256);
-    line.map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
 #[cfg(test)]

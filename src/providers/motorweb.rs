@@ -45,13 +45,18 @@ impl Environment {
 
     /// The environment's name: `test` or `production` (the `apiauth` command's `--env`).
     pub fn name(self) -> &'static str {
-        // Indexed by the variant, in the order of their declaration (and of `ALL`).
-        ["test", "production"][self as usize]
+        match self {
+            Environment::Test => "test",
+            Environment::Production => "production",
+        }
     }
 
     /// The environment's base URL, for the token endpoint and the APIs alike.
     pub fn base_url(self) -> &'static str {
-        ["https://api.tst.motorweb.app", "https://api.motorweb.app"][self as usize]
+        match self {
+            Environment::Test => "https://api.tst.motorweb.app",
+            Environment::Production => "https://api.motorweb.app",
+        }
     }
 }
 

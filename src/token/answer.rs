@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::token::{MAX_LIFETIME, MIN_LIFETIME};
@@ -22,28 +22,22 @@ pub(crate) struct Answer {
 /// The body is never kept in an error: a 2xx body may hold a token.
 pub(crate) fn read(status: u16, body: &[u8]) -> Result<Answer> {
     let success = (200..300).contains(&status);
-    let Some(fields) = parse_body(body) else {
-        return Err(match success {
-            true => Error::InvalidResponse(Unusable::NotJsonOrForm),
-            false => refused(status, &Map::new()),
-        });
+    let fields = match parse_body(body) {
+        Some(fields) if success && !carries_error(&fields.rest) => fields,
+        Some(fields) => return Err(refused(status, &fields.rest)),
+        None if success => return Err(Error::InvalidResponse(Unusable::NotJsonOrForm)),
+        None => return Err(refused(status, &Map::new())),
     };
-    if !success || carries_error(&fields.rest) {
-        return Err(refused(status, &fields.rest));
-    }
     let access_token = fields
         .access_token
         .ok_or(Error::InvalidResponse(Unusable::NoAccessToken))?;
     if access_token.is_empty() || !access_token.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(Error::InvalidResponse(Unusable::BadTokenBytes));
     }
-    if !fields.bearer_type {
+    if fields.not_bearer {
         return Err(Error::InvalidResponse(Unusable::NotBearer));
     }
-    let expires_in = match fields.expires_in {
-        Some(value) => seconds(&value)?,
-        None => None,
-    };
+    let expires_in = fields.expires_in.as_ref().map_or(Ok(None), seconds)?;
     Ok(Answer {
         access_token,
         expires_in,
@@ -53,84 +47,40 @@ pub(crate) fn read(status: u16, body: &[u8]) -> Result<Answer> {
 }
 
 /// The fields of an answer the library reads, and the others as they came. Read in one
-/// pass: the known keys (in either dialect's spelling) are matched without allocating.
+/// pass, in the body's order: where a key comes twice (or in both dialects' spellings), the
+/// last one counts.
+#[derive(Default)]
 struct Fields {
     access_token: Option<String>,
-    /// False when a `token_type` other than bearer (in any case) or empty was given, or one
+    /// True when a `token_type` other than bearer (in any case) or empty was given, or one
     /// that is not a string (RFC 6749 §5.1: a string); `null` counts as missing.
-    bearer_type: bool,
+    not_bearer: bool,
     /// `expires_in` as given, read by [`seconds`] once the token is known to be usable.
     expires_in: Option<Value>,
     scope: Option<String>,
     rest: Map<String, Value>,
 }
 
-/// The keys [`Fields`] knows.
-enum Key {
-    AccessToken,
-    TokenType,
-    ExpiresIn,
-    Scope,
-    Other(String),
-}
-
-impl Key {
-    fn new(key: &str) -> Key {
-        match key {
-            "access_token" | "accessToken" => Key::AccessToken,
-            "token_type" | "tokenType" => Key::TokenType,
-            "expires_in" | "expiresIn" => Key::ExpiresIn,
-            "scope" => Key::Scope,
-            other => Key::Other(other.to_owned()),
-        }
-    }
-}
-
 impl Fields {
-    fn new() -> Fields {
-        Fields {
-            access_token: None,
-            bearer_type: true,
-            expires_in: None,
-            scope: None,
-            rest: Map::new(),
-        }
-    }
-
-    fn set(&mut self, key: Key, value: Value) {
+    /// Takes one field, known by either dialect's spelling.
+    fn set(&mut self, key: String, value: Value) {
         let text = |value: Value| match value {
             Value::String(s) => Some(s),
             _ => None,
         };
-        match key {
-            Key::AccessToken => self.access_token = text(value),
-            Key::TokenType => {
-                self.bearer_type = match &value {
-                    Value::Null => true,
-                    Value::String(t) => t.is_empty() || t.eq_ignore_ascii_case("bearer"),
-                    _ => false,
+        match key.as_str() {
+            "access_token" | "accessToken" => self.access_token = text(value),
+            "token_type" | "tokenType" => {
+                self.not_bearer = match &value {
+                    Value::Null => false,
+                    Value::String(t) => !t.is_empty() && !t.eq_ignore_ascii_case("bearer"),
+                    _ => true,
                 }
             }
-            Key::ExpiresIn => self.expires_in = Some(value),
-            Key::Scope => self.scope = text(value),
-            Key::Other(key) => drop(self.rest.insert(key, value)),
+            "expires_in" | "expiresIn" => self.expires_in = Some(value),
+            "scope" => self.scope = text(value),
+            _ => drop(self.rest.insert(key, value)),
         }
-    }
-}
-
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Key, D::Error> {
-        struct KeyVisitor;
-        impl Visitor<'_> for KeyVisitor {
-            type Value = Key;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a field name")
-            }
-            fn visit_str<E: de::Error>(self, key: &str) -> std::result::Result<Key, E> {
-                Ok(Key::new(key))
-            }
-        }
-        deserializer.deserialize_str(KeyVisitor)
     }
 }
 
@@ -146,9 +96,9 @@ impl<'de> Deserialize<'de> for Fields {
                 self,
                 mut map: A,
             ) -> std::result::Result<Fields, A::Error> {
-                let mut fields = Fields::new();
-                while let Some(key) = map.next_key::<Key>()? {
-                    fields.set(key, map.next_value()?);
+                let mut fields = Fields::default();
+                while let Some((key, value)) = map.next_entry()? {
+                    fields.set(key, value);
                 }
                 Ok(fields)
             }
@@ -165,9 +115,9 @@ fn parse_body(body: &[u8]) -> Option<Fields> {
         b'{' => serde_json::from_slice(body).ok(),
         b'<' => None,
         _ if body.contains(&b'=') => {
-            let mut fields = Fields::new();
+            let mut fields = Fields::default();
             for (k, v) in form::decode_pairs(body)? {
-                fields.set(Key::new(&k), Value::String(v));
+                fields.set(k, Value::String(v));
             }
             Some(fields)
         }

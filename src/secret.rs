@@ -103,17 +103,13 @@ pub(crate) fn scrub_forms(text: &str, forms: &[String]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
-        let n = match forms.iter().map(|form| echo(rest, form)).max() {
-            Some(n @ 1..) => {
-                out.push_str("[redacted]");
-                n
-            }
-            _ => {
-                out.push(c);
-                c.len_utf8()
-            }
-        };
-        rest = &rest[n..];
+        // An echo, when there is one, holds at least the whole of `c`.
+        let n = forms.iter().map(|form| echo(rest, form)).max().unwrap_or(0);
+        match n {
+            0 => out.push(c),
+            _ => out.push_str("[redacted]"),
+        }
+        rest = &rest[n.max(c.len_utf8())..];
     }
     out
 }

@@ -36,24 +36,17 @@ pub(crate) fn encode_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str
 /// Decodes one form-urlencoded component; `None` when the bytes are not UTF-8 after decoding.
 /// A `%` not followed by two hex digits is kept as it is, as browsers do.
 pub(crate) fn decode(input: &[u8]) -> Option<String> {
-    fn hex(b: u8) -> Option<u8> {
-        (b as char).to_digit(16).map(|d| d as u8)
-    }
+    let hex = |b: Option<&u8>| char::from(*b?).to_digit(16);
     let mut out = Vec::with_capacity(input.len());
     let mut i = 0;
-    while i < input.len() {
-        let b = input[i];
-        let escaped = (b == b'%')
-            .then(|| Some((hex(*input.get(i + 1)?)?, hex(*input.get(i + 2)?)?)))
-            .flatten();
-        match (b, escaped) {
-            (_, Some((hi, lo))) => {
-                out.push(hi << 4 | lo);
-                i += 3;
-                continue;
+    while let Some(&b) = input.get(i) {
+        match (b, hex(input.get(i + 1)), hex(input.get(i + 2))) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi << 4 | lo) as u8);
+                i += 2;
             }
-            (b'+', None) => out.push(b' '),
-            (b, None) => out.push(b),
+            (b'+', ..) => out.push(b' '),
+            _ => out.push(b),
         }
         i += 1;
     }

@@ -7,9 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
-use super::MAX_LIFETIME;
-
-use super::jwt;
+use super::{MAX_LIFETIME, jwt};
 
 /// How far a stated issue time (`iat`, `issued_at`) may be from the answer's `Date` and
 /// still be believed: 60 s. Farther, the token may be an old one handed out again, or the
@@ -45,7 +43,7 @@ pub(crate) fn reading(
     let near_date = [first, second]
         .into_iter()
         .flatten()
-        .find(|t| gap(*t, date) <= PLAUSIBLE_GAP);
+        .find(|t| (t.duration_since(date)).unwrap_or_else(|e| e.duration()) <= PLAUSIBLE_GAP);
     match near_date {
         Some(stated) => Some(stated),
         None if before_exp(&date) => Some(date),
@@ -87,13 +85,6 @@ pub(crate) fn warn_if_off(skew_ms: i64) {
         "host clock {secs} s {side} the token server; token lifetimes are read in the \
          server's time"
     );
-}
-
-fn gap(a: SystemTime, b: SystemTime) -> Duration {
-    match a.duration_since(b) {
-        Ok(d) => d,
-        Err(e) => e.duration(),
-    }
 }
 
 #[cfg(test)]

@@ -224,9 +224,14 @@ impl std::error::Error for Error {
 /// `InvalidInput`, `InvalidData`, or `Other`).
 impl From<Error> for std::io::Error {
     fn from(error: Error) -> Self {
-        use std::io::ErrorKind;
         let kind = match &error {
-            Error::Transport(e) => e.cause.io_kind(),
+            Error::Transport(e) => match e.cause {
+                Cause::TimedOut { .. } => ErrorKind::TimedOut,
+                Cause::ConnectionRefused => ErrorKind::ConnectionRefused,
+                Cause::Io(kind) => kind,
+                Cause::TooLarge { .. } => ErrorKind::InvalidData,
+                _ => ErrorKind::Other,
+            },
             Error::CredentialsRejected(_) => ErrorKind::PermissionDenied,
             Error::Config(_) | Error::InvalidHeaderValue(_) => ErrorKind::InvalidInput,
             Error::InvalidResponse(_) | Error::ApiBody { .. } => ErrorKind::InvalidData,
@@ -310,19 +315,6 @@ pub struct Unreachable {
     pub proxy: Option<String>,
 }
 
-impl Cause {
-    /// The `std::io::ErrorKind` this cause is closest to.
-    pub(crate) fn io_kind(&self) -> ErrorKind {
-        match self {
-            Cause::TimedOut { .. } => ErrorKind::TimedOut,
-            Cause::ConnectionRefused => ErrorKind::ConnectionRefused,
-            Cause::Io(kind) => *kind,
-            Cause::TooLarge { .. } => ErrorKind::InvalidData,
-            _ => ErrorKind::Other,
-        }
-    }
-}
-
 impl fmt::Display for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -356,9 +348,7 @@ impl fmt::Display for Side {
 
 impl fmt::Display for Unreachable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Unreachable {
-            side, url, cause, ..
-        } = self;
+        let (side, url, cause) = (self.side, &self.url, self.cause);
         match (cause, &self.proxy) {
             (Cause::TooLarge { .. }, _) => write!(f, "{side} {url} sent an {cause}")?,
             (_, Some(proxy)) => write!(
@@ -438,13 +428,14 @@ impl Error {
                     Cause::HostNotFound => ("host_not_found", None),
                     Cause::Tls => ("tls", None),
                     Cause::Protocol => ("protocol", None),
-                    Cause::Io(kind) => {
-                        let index = IO_KINDS.iter().position(|k| *k == kind);
-                        ("io", index.map(|i| i as u64))
-                    }
+                    Cause::Io(kind) => (
+                        "io",
+                        IO_KINDS.iter().position(|k| *k == kind).map(|i| i as u64),
+                    ),
                     Cause::TooLarge { limit } => ("too_large", Some(limit)),
                     _ => ("other", None),
                 };
+
                 let side = if e.side == Side::Api {
                     "api"
                 } else {
@@ -480,6 +471,7 @@ impl Error {
             }
             "unreachable" => {
                 let extra = number("value");
+                let io_kind = extra.and_then(|i| IO_KINDS.get(usize::try_from(i).ok()?));
                 let cause = match value.get("cause")?.as_str()? {
                     "timed_out" => Cause::TimedOut {
                         after: extra.map(Duration::from_millis),
@@ -489,12 +481,7 @@ impl Error {
                     "tls" => Cause::Tls,
                     "protocol" => Cause::Protocol,
                     "too_large" => Cause::TooLarge { limit: extra? },
-                    "io" => Cause::Io(
-                        (extra
-                            .and_then(|i| IO_KINDS.get(usize::try_from(i).ok()?))
-                            .copied())
-                        .unwrap_or(ErrorKind::Other),
-                    ),
+                    "io" => Cause::Io(*io_kind.unwrap_or(&ErrorKind::Other)),
                     "other" => Cause::Other,
                     _ => return None,
                 };

@@ -66,11 +66,8 @@ impl TokenRequest {
             // another's (the store's lock wait is a multiple of it).
             return Err(Error::Config("the timeout must be more than zero".into()));
         }
-        if let Some((k, _)) = self
-            .params
-            .iter()
-            .find(|(k, _)| RESERVED.contains(&k.as_str()) || k.starts_with("client_assertion"))
-        {
+        let reserved = |k: &str| RESERVED.contains(&k) || k.starts_with("client_assertion");
+        if let Some((k, _)) = self.params.iter().find(|(k, _)| reserved(k)) {
             return Err(Error::Config(format!(
                 "form parameter {k:?} is set by the library and cannot be overridden"
             )));

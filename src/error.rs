@@ -134,11 +134,8 @@ pub struct ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "api {} {} returned {}",
-            self.method, self.url, self.status
-        )?;
+        let (method, url, status) = (&self.method, &self.url, self.status);
+        write!(f, "api {method} {url} returned {status}")?;
         let body: String = (self.body.chars().take(200))
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();

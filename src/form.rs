@@ -3,18 +3,11 @@
 /// Appends `value` form-urlencoded to `out`: `*-._` and alphanumerics stay, a space becomes
 /// `+`, every other byte of the UTF-8 encoding becomes `%XX`.
 pub(crate) fn encode_into(out: &mut String, value: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in value.as_bytes() {
         match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
-                out.push(b as char)
-            }
+            b if b.is_ascii_alphanumeric() || b"*-._".contains(&b) => out.push(char::from(b)),
             b' ' => out.push('+'),
-            _ => {
-                out.push('%');
-                out.push(HEX[usize::from(b >> 4)] as char);
-                out.push(HEX[usize::from(b & 15)] as char);
-            }
+            _ => out.push_str(&format!("%{b:02X}")),
         }
     }
 }

@@ -144,13 +144,11 @@ fn is_false(value: Option<&Value>) -> bool {
 fn refused(status: u16, fields: &Map<String, Value>) -> Error {
     let text = |keys: &[&str]| keys.iter().find_map(|k| fields.get(*k).and_then(clean));
     let fault = fields.get("fault");
-    let code = text(&["error", "ErrorCode", "errorCode", "code"]).or_else(|| {
-        fault
-            .and_then(|f| f.pointer("/detail/errorcode"))
-            .and_then(clean)
-    });
+    let fault_text = |path| fault.and_then(|f| f.pointer(path)).and_then(clean);
+    let code = text(&["error", "ErrorCode", "errorCode", "code"])
+        .or_else(|| fault_text("/detail/errorcode"));
     let description = text(&["error_description", "Error", "errorMsg", "message"])
-        .or_else(|| fault.and_then(|f| f.get("faultstring")).and_then(clean));
+        .or_else(|| fault_text("/faultstring"));
     let details = Box::new(EndpointError {
         url: String::new(),
         status,

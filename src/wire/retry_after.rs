@@ -57,11 +57,8 @@ pub(crate) fn http_date(value: &str) -> Option<SystemTime> {
         return None;
     }
     // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-    let (y, m) = if month <= 2 {
-        (year - 1, month + 9)
-    } else {
-        (year, month - 3)
-    };
+    // The year from March on, so that a leap day comes last; its months from 0.
+    let (y, m) = (year - u64::from(month <= 2), (month + 9) % 12);
     let (era, of_era) = (y / 400, y % 400);
     let of_year = (153 * m + 2) / 5 + day - 1;
     let of_era = of_era * 365 + of_era / 4 - of_era / 100 + of_year;

@@ -34,17 +34,14 @@ pub(crate) fn reading(
             (jwt.exp.duration_since(*t)).is_ok_and(|left| !left.is_zero() && left <= MAX_LIFETIME)
         })
     };
-    let stated = [jwt.and_then(|jwt| jwt.iat), issued_at];
-    let mut stated = stated.into_iter().flatten().filter(before_exp);
+    let stated = [jwt.and_then(|jwt| jwt.iat), issued_at].map(|t| t.filter(before_exp));
+    let first = stated.into_iter().flatten().next();
     let Some(date) = date else {
-        return stated.next();
+        return first;
     };
-    let (first, second) = (stated.next(), stated.next());
-    let near_date = [first, second]
-        .into_iter()
-        .flatten()
-        .find(|t| (t.duration_since(date)).unwrap_or_else(|e| e.duration()) <= PLAUSIBLE_GAP);
-    match near_date {
+    let near_date =
+        |t: &SystemTime| (t.duration_since(date)).unwrap_or_else(|e| e.duration()) <= PLAUSIBLE_GAP;
+    match stated.into_iter().flatten().find(near_date) {
         Some(stated) => Some(stated),
         None if before_exp(&date) => Some(date),
         None => first.or(Some(date)),

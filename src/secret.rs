@@ -120,10 +120,7 @@ fn echo(text: &str, form: &str) -> usize {
     let same = (text.bytes().zip(form.bytes()))
         .take_while(|(a, b)| a.eq_ignore_ascii_case(b))
         .count();
-    let n = (0..=same)
-        .rev()
-        .find(|n| form.is_char_boundary(*n))
-        .unwrap_or(0);
+    let n = (0..=same).rfind(|n| form.is_char_boundary(*n)).unwrap_or(0);
     match n == form.len() || form[..n].chars().count() >= PREFIX_MIN {
         true => n,
         false => 0,

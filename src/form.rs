@@ -53,9 +53,8 @@ pub(crate) fn decode_pairs(input: &[u8]) -> Option<Vec<(String, String)>> {
         .filter(|part| !part.is_empty())
         .map(|part| {
             let mut kv = part.splitn(2, |&b| b == b'=');
-            let k = decode(kv.next().unwrap_or_default())?;
-            let v = decode(kv.next().unwrap_or_default())?;
-            Some((k, v))
+            let mut next = || decode(kv.next().unwrap_or_default());
+            Some((next()?, next()?))
         })
         .collect()
 }

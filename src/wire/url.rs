@@ -103,10 +103,8 @@ fn port_is_valid(uri: &Uri) -> bool {
 /// unspecified address (`0.0.0.0`, `::`).
 pub(crate) fn is_loopback(host: &str) -> bool {
     let host = host.strip_suffix('.').unwrap_or(host);
-    let ip = host
-        .trim_matches(['[', ']'])
-        .parse::<IpAddr>()
-        .map(|ip| ip.to_canonical());
+    let ip = host.trim_matches(['[', ']']).parse::<IpAddr>();
+    let ip = ip.map(|ip| ip.to_canonical());
     host.eq_ignore_ascii_case("localhost")
         || ip.is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
 }

@@ -176,16 +176,13 @@ impl fmt::Display for EndpointError {
             "" => write!(f, "token endpoint returned {}", self.status)?,
             url => write!(f, "token endpoint {url} returned {}", self.status)?,
         }
-        if let Some(code) = &self.code {
-            write!(f, ": {code}")?;
-        }
-        if let Some(description) = &self.description {
-            write!(f, " ({description})")?;
-        }
-        if let Some(uri) = &self.uri {
-            write!(f, "; see {uri}")?;
-        }
-        Ok(())
+        let mut part = |before, text: &Option<String>, after| match text {
+            Some(text) => write!(f, "{before}{text}{after}"),
+            None => Ok(()),
+        };
+        part(": ", &self.code, "")?;
+        part(" (", &self.description, ")")?;
+        part("; see ", &self.uri, "")
     }
 }
 

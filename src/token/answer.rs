@@ -22,65 +22,52 @@ pub(crate) struct Answer {
 /// The body is never kept in an error: a 2xx body may hold a token.
 pub(crate) fn read(status: u16, body: &[u8]) -> Result<Answer> {
     let success = (200..300).contains(&status);
-    let fields = match parse_body(body) {
-        Some(fields) if success && !carries_error(&fields.rest) => fields,
-        Some(fields) => return Err(refused(status, &fields.rest)),
+    let mut fields = match parse_body(body) {
+        Some(Fields(fields)) if success && !carries_error(&fields) => fields,
+        Some(Fields(fields)) => return Err(refused(status, &fields)),
         None if success => return Err(Error::InvalidResponse(Unusable::NotJsonOrForm)),
         None => return Err(refused(status, &Map::new())),
     };
-    let access_token = fields
-        .access_token
-        .ok_or(Error::InvalidResponse(Unusable::NoAccessToken))?;
+    let mut text = |key: &str| match fields.remove(key) {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    };
+    let (access_token, scope) = (text("access_token"), text("scope"));
+    let access_token = access_token.ok_or(Error::InvalidResponse(Unusable::NoAccessToken))?;
     if access_token.is_empty() || !access_token.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(Error::InvalidResponse(Unusable::BadTokenBytes));
     }
-    if fields.not_bearer {
+    // RFC 6749 §5.1: a string, bearer in any case; `null` counts as missing, and so does "".
+    let bearer = match fields.remove("token_type") {
+        None | Some(Value::Null) => true,
+        Some(Value::String(t)) => t.is_empty() || t.eq_ignore_ascii_case("bearer"),
+        Some(_) => false,
+    };
+    if !bearer {
         return Err(Error::InvalidResponse(Unusable::NotBearer));
     }
-    let expires_in = fields.expires_in.as_ref().map_or(Ok(None), seconds)?;
     Ok(Answer {
         access_token,
-        expires_in,
-        scope: fields.scope,
-        extras: fields.rest,
+        expires_in: seconds(fields.remove("expires_in"))?,
+        scope,
+        extras: fields,
     })
 }
 
-/// The fields of an answer the library reads, and the others as they came. Read in one
-/// pass, in the body's order: where a key comes twice (or in both dialects' spellings), the
-/// last one counts.
+/// An answer's fields as they came, in the body's order (where a key comes twice, the last
+/// one counts), a known key in myConnectedFleet's spelling taken as RFC 6749's.
 #[derive(Default)]
-struct Fields {
-    access_token: Option<String>,
-    /// True when a `token_type` other than bearer (in any case) or empty was given, or one
-    /// that is not a string (RFC 6749 §5.1: a string); `null` counts as missing.
-    not_bearer: bool,
-    /// `expires_in` as given, read by [`seconds`] once the token is known to be usable.
-    expires_in: Option<Value>,
-    scope: Option<String>,
-    rest: Map<String, Value>,
-}
+struct Fields(Map<String, Value>);
 
 impl Fields {
-    /// Takes one field, known by either dialect's spelling.
     fn set(&mut self, key: String, value: Value) {
-        let text = |value: Value| match value {
-            Value::String(s) => Some(s),
-            _ => None,
+        let key = match key.as_str() {
+            "accessToken" => "access_token".to_owned(),
+            "tokenType" => "token_type".to_owned(),
+            "expiresIn" => "expires_in".to_owned(),
+            _ => key,
         };
-        match key.as_str() {
-            "access_token" | "accessToken" => self.access_token = text(value),
-            "token_type" | "tokenType" => {
-                self.not_bearer = match &value {
-                    Value::Null => false,
-                    Value::String(t) => !t.is_empty() && !t.eq_ignore_ascii_case("bearer"),
-                    _ => true,
-                }
-            }
-            "expires_in" | "expiresIn" => self.expires_in = Some(value),
-            "scope" => self.scope = text(value),
-            _ => drop(self.rest.insert(key, value)),
-        }
+        self.0.insert(key, value);
     }
 }
 
@@ -206,15 +193,15 @@ pub(crate) fn finish_texts(error: &mut Error, scrub: impl Fn(&str) -> String) {
 }
 
 /// `expires_in` (RFC 6749 §5.1): a non-negative number, or a string of digits (Apigee's
-/// `"3599"`); `None` when `null` or below [`MIN_LIFETIME`] (zero). Clamped to
+/// `"3599"`); `None` when missing, `null` or below [`MIN_LIFETIME`] (zero). Clamped to
 /// [`MAX_LIFETIME`]. Anything else (`false`, `{}`, `"zzz"`, `-5`) is
 /// [`Unusable::InvalidExpiresIn`]: a guess at its meaning could keep a dead token.
-fn seconds(value: &Value) -> Result<Option<Duration>> {
+fn seconds(value: Option<Value>) -> Result<Option<Duration>> {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let secs = match value {
-        Value::Null => return Ok(None),
-        Value::Number(n) => n.as_f64().filter(|s| *s >= 0.0),
-        Value::String(s) if digits(s) => s.parse::<f64>().ok(),
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => n.as_f64().filter(|s| *s >= 0.0),
+        Some(Value::String(s)) if digits(&s) => s.parse::<f64>().ok(),
         _ => None,
     };
     let secs = secs.ok_or(Error::InvalidResponse(Unusable::InvalidExpiresIn))?;

@@ -64,10 +64,8 @@ pub(crate) fn check_uri(uri: &Uri, what: &str, allow_http: bool) -> Result<()> {
         return invalid(what, "its port is not a number");
     }
     if odd_ipv4(host) {
-        return invalid(
-            what,
-            "its host is an IP address written in a non-standard form",
-        );
+        let why = "its host is an IP address written in a non-standard form";
+        return invalid(what, why);
     }
     match uri.scheme_str() {
         Some("https") => Ok(()),
@@ -81,9 +79,8 @@ pub(crate) fn check_uri(uri: &Uri, what: &str, allow_http: bool) -> Result<()> {
 }
 
 fn invalid<T>(what: &str, why: &str) -> Result<T> {
-    Err(Error::Config(format!(
-        "the {what} is not a valid URL: {why}"
-    )))
+    let message = format!("the {what} is not a valid URL: {why}");
+    Err(Error::Config(message))
 }
 
 /// Whether the authority's port, if it has one, is a number that fits (`http::Uri` accepts

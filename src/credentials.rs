@@ -145,13 +145,10 @@ impl Credentials {
     /// forbids (the server would split it at the wrong place).
     #[inline]
     pub fn basic_header(&self, encoding: BasicEncoding) -> Result<&HeaderValue> {
+        let colon = "a client id containing ':' cannot be sent with raw Basic encoding";
         match encoding {
             BasicEncoding::FormUrlEncoded => Ok(&self.form_urlencoded),
-            BasicEncoding::Raw => self.raw.as_ref().ok_or_else(|| {
-                Error::Config(
-                    "a client id containing ':' cannot be sent with raw Basic encoding".into(),
-                )
-            }),
+            BasicEncoding::Raw => self.raw.as_ref().ok_or_else(|| Error::Config(colon.into())),
         }
     }
 

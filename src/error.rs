@@ -416,16 +416,14 @@ impl Error {
                 json!({"kind": "unusable", "why": name})
             }
             Error::Transport(e) => {
+                let io_index = |kind| IO_KINDS.iter().position(|k| *k == kind).map(|i| i as u64);
                 let (cause, value) = match e.cause {
                     Cause::TimedOut { after } => ("timed_out", after.map(millis)),
                     Cause::ConnectionRefused => ("connection_refused", None),
                     Cause::HostNotFound => ("host_not_found", None),
                     Cause::Tls => ("tls", None),
                     Cause::Protocol => ("protocol", None),
-                    Cause::Io(kind) => (
-                        "io",
-                        IO_KINDS.iter().position(|k| *k == kind).map(|i| i as u64),
-                    ),
+                    Cause::Io(kind) => ("io", io_index(kind)),
                     Cause::TooLarge { limit } => ("too_large", Some(limit)),
                     _ => ("other", None),
                 };
@@ -466,10 +464,9 @@ impl Error {
             "unreachable" => {
                 let extra = number("value");
                 let io_kind = extra.and_then(|i| IO_KINDS.get(usize::try_from(i).ok()?));
+                let after = extra.map(Duration::from_millis);
                 let cause = match value.get("cause")?.as_str()? {
-                    "timed_out" => Cause::TimedOut {
-                        after: extra.map(Duration::from_millis),
-                    },
+                    "timed_out" => Cause::TimedOut { after },
                     "connection_refused" => Cause::ConnectionRefused,
                     "host_not_found" => Cause::HostNotFound,
                     "tls" => Cause::Tls,

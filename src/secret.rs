@@ -89,12 +89,8 @@ pub(crate) fn forms(secret: &str) -> Vec<String> {
     let mut form = String::new();
     crate::form::encode_into(&mut form, secret);
     let percent = (form.replace('+', "%20").replace('*', "%2A")).replace("%7E", "~");
-    vec![
-        secret.to_owned(),
-        form,
-        percent,
-        STANDARD_NO_PAD.encode(secret),
-    ]
+    let base64 = STANDARD_NO_PAD.encode(secret);
+    vec![secret.to_owned(), form, percent, base64]
 }
 
 /// `text` with each echo of one of `forms` replaced by `[redacted]`, the longest where

@@ -177,12 +177,8 @@ fn clean(value: &Value) -> Option<String> {
 /// `scrub`s the texts of an endpoint's refusal in `error`, then cuts them to 256
 /// characters: in that order, so that no part of a secret survives the cut.
 pub(crate) fn finish_texts(error: &mut Error, scrub: impl Fn(&str) -> String) {
-    if let Error::EndpointRefused(details) | Error::CredentialsRejected(details) = error {
-        let texts = [
-            &mut details.code,
-            &mut details.description,
-            &mut details.uri,
-        ];
+    if let Error::EndpointRefused(e) | Error::CredentialsRejected(e) = error {
+        let texts = [&mut e.code, &mut e.description, &mut e.uri];
         for text in texts.into_iter().flatten() {
             *text = scrub(text).chars().take(TEXT_KEPT).collect();
         }

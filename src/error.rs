@@ -428,11 +428,8 @@ impl Error {
                     _ => ("other", None),
                 };
 
-                let side = if e.side == Side::Api {
-                    "api"
-                } else {
-                    "token_endpoint"
-                };
+                let api = e.side == Side::Api;
+                let side = if api { "api" } else { "token_endpoint" };
                 json!({"kind": "unreachable", "side": side, "url": e.url, "cause": cause,
                     "value": value, "detail": e.detail, "proxy": e.proxy})
             }

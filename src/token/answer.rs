@@ -161,16 +161,13 @@ const TEXT_READ: usize = 4096;
 /// A string or number from an error body, control characters dropped, cut to
 /// [`TEXT_READ`] characters (see [`finish_texts`]).
 fn clean(value: &Value) -> Option<String> {
-    let text = match value {
+    let mut text = match value {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
         _ => return None,
     };
-    let text: String = text
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(TEXT_READ)
-        .collect();
+    text.retain(|c| !c.is_control());
+    let text: String = text.chars().take(TEXT_READ).collect();
     (!text.is_empty()).then_some(text)
 }
 

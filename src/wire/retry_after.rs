@@ -34,9 +34,8 @@ pub(crate) fn http_date(value: &str) -> Option<SystemTime> {
             (digits(day, 2)?, month, digits(year, 4)?, time)
         }
         [weekday, date, time, "GMT"] if day_name(weekday, LONG_DAYS, ",") => {
-            let [day, month, year] = date.split('-').collect::<Vec<_>>()[..] else {
-                return None;
-            };
+            let (day, rest) = date.split_once('-')?;
+            let (month, year) = rest.split_once('-')?;
             let year = digits(year, 2)?;
             let year = if year < 70 { year + 2000 } else { year + 1900 };
             (digits(day, 2)?, month, year, time)
@@ -48,9 +47,8 @@ pub(crate) fn http_date(value: &str) -> Option<SystemTime> {
         _ => return None,
     };
     let month = MONTHS.split(' ').position(|m| m == month)? as u64 + 1;
-    let [hour, minute, second] = time.split(':').collect::<Vec<_>>()[..] else {
-        return None;
-    };
+    let (hour, rest) = time.split_once(':')?;
+    let (minute, second) = rest.split_once(':')?;
     let (hour, minute, second) = (digits(hour, 2)?, digits(minute, 2)?, digits(second, 2)?);
     let plausible = year >= 1970 && (1..=31).contains(&day);
     if !plausible || hour > 23 || minute > 59 || second > 60 {

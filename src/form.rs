@@ -16,9 +16,7 @@ pub(crate) fn encode_into(out: &mut String, value: &str) {
 pub(crate) fn encode_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut out = String::new();
     for (k, v) in pairs {
-        if !out.is_empty() {
-            out.push('&');
-        }
+        out.push_str(if out.is_empty() { "" } else { "&" });
         encode_into(&mut out, k);
         out.push('=');
         encode_into(&mut out, v);

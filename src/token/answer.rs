@@ -112,10 +112,9 @@ fn parse_body(body: &[u8]) -> Option<Fields> {
 /// Whether a 2xx body is in fact an error.
 fn carries_error(fields: &Map<String, Value>) -> bool {
     let present = |k: &str| fields.get(k).is_some_and(|v| !v.is_null());
+    let error_keys = ["error", "ErrorCode", "errorCode", "fault"];
     is_false(fields.get("success"))
-        || ["error", "ErrorCode", "errorCode", "fault"]
-            .iter()
-            .any(|k| present(k))
+        || error_keys.into_iter().any(present)
         || (fields.get("status").and_then(Value::as_u64)).is_some_and(|s| s >= 400)
 }
 

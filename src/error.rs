@@ -427,7 +427,6 @@ impl Error {
                     Cause::TooLarge { limit } => ("too_large", Some(limit)),
                     _ => ("other", None),
                 };
-
                 let api = e.side == Side::Api;
                 let side = if api { "api" } else { "token_endpoint" };
                 json!({"kind": "unreachable", "side": side, "url": e.url, "cause": cause,

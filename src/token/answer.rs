@@ -38,13 +38,10 @@ pub(crate) fn read(status: u16, body: &[u8]) -> Result<Answer> {
         return Err(Error::InvalidResponse(Unusable::BadTokenBytes));
     }
     // RFC 6749 §5.1: a string, bearer in any case; `null` counts as missing, and so does "".
-    let bearer = match fields.remove("token_type") {
-        None | Some(Value::Null) => true,
-        Some(Value::String(t)) => t.is_empty() || t.eq_ignore_ascii_case("bearer"),
-        Some(_) => false,
-    };
-    if !bearer {
-        return Err(Error::InvalidResponse(Unusable::NotBearer));
+    match fields.remove("token_type") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(t)) if t.is_empty() || t.eq_ignore_ascii_case("bearer") => {}
+        Some(_) => return Err(Error::InvalidResponse(Unusable::NotBearer)),
     }
     Ok(Answer {
         access_token,
@@ -60,7 +57,8 @@ pub(crate) fn read(status: u16, body: &[u8]) -> Result<Answer> {
 struct Fields(Map<String, Value>);
 
 impl Fields {
-    fn set(&mut self, key: String, value: Value) {
+    /// The fields with `key` set to `value`.
+    fn with(mut self, key: String, value: Value) -> Fields {
         let key = match key.as_str() {
             "accessToken" => "access_token".to_owned(),
             "tokenType" => "token_type".to_owned(),
@@ -68,6 +66,7 @@ impl Fields {
             _ => key,
         };
         self.0.insert(key, value);
+        self
     }
 }
 
@@ -82,7 +81,7 @@ impl<'de> Deserialize<'de> for Fields {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields, A::Error> {
                 let mut fields = Fields::default();
                 while let Some((key, value)) = map.next_entry()? {
-                    fields.set(key, value);
+                    fields = fields.with(key, value);
                 }
                 Ok(fields)
             }
@@ -99,11 +98,8 @@ fn parse_body(body: &[u8]) -> Option<Fields> {
         b'{' => serde_json::from_slice(body).ok(),
         b'<' => None,
         _ if body.contains(&b'=') => {
-            let mut fields = Fields::default();
-            for (k, v) in form::decode_pairs(body)? {
-                fields.set(k, Value::String(v));
-            }
-            Some(fields)
+            let pairs = form::decode_pairs(body)?.into_iter();
+            Some(pairs.fold(Fields::default(), |fields, (k, v)| fields.with(k, v.into())))
         }
         _ => None,
     }

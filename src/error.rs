@@ -139,10 +139,8 @@ impl fmt::Display for ApiError {
         let body: String = (self.body.chars().take(200))
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
-        match body.trim() {
-            "" => Ok(()),
-            body => write!(f, " ({body})"),
-        }
+        let body = body.trim();
+        part(f, " (", (!body.is_empty()).then_some(body), ")")
     }
 }
 
@@ -176,13 +174,9 @@ impl fmt::Display for EndpointError {
             "" => write!(f, "token endpoint returned {}", self.status)?,
             url => write!(f, "token endpoint {url} returned {}", self.status)?,
         }
-        let mut part = |before, text: &Option<String>, after| match text {
-            Some(text) => write!(f, "{before}{text}{after}"),
-            None => Ok(()),
-        };
-        part(": ", &self.code, "")?;
-        part(" (", &self.description, ")")?;
-        part("; see ", &self.uri, "")
+        part(f, ": ", self.code.as_deref(), "")?;
+        part(f, " (", self.description.as_deref(), ")")?;
+        part(f, "; see ", self.uri.as_deref(), "")
     }
 }
 
@@ -232,6 +226,14 @@ impl From<Error> for std::io::Error {
             _ => ErrorKind::Other,
         };
         std::io::Error::new(kind, error)
+    }
+}
+
+/// `before`, `text` and `after` when there is a text: an optional part of a message.
+fn part(f: &mut fmt::Formatter<'_>, before: &str, text: Option<&str>, after: &str) -> fmt::Result {
+    match text {
+        Some(text) => write!(f, "{before}{text}{after}"),
+        None => Ok(()),
     }
 }
 
@@ -351,10 +353,7 @@ impl fmt::Display for Unreachable {
             )?,
             _ => write!(f, "could not reach the {side} {url}: {cause}")?,
         }
-        match &self.detail {
-            Some(detail) => write!(f, " ({detail})"),
-            None => Ok(()),
-        }
+        part(f, " (", self.detail.as_deref(), ")")
     }
 }
 

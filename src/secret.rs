@@ -117,10 +117,8 @@ fn echo(text: &str, form: &str) -> usize {
         .take_while(|(a, b)| a.eq_ignore_ascii_case(b))
         .count();
     let n = (0..=same).rfind(|n| form.is_char_boundary(*n)).unwrap_or(0);
-    match n == form.len() || form[..n].chars().count() >= PREFIX_MIN {
-        true => n,
-        false => 0,
-    }
+    let whole_or_long = n == form.len() || form[..n].chars().count() >= PREFIX_MIN;
+    if whole_or_long { n } else { 0 }
 }
 
 #[cfg(test)]

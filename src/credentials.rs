@@ -110,9 +110,8 @@ impl Credentials {
         reject_control(&id, "client id")?;
         reject_control(secret.secret(), "client secret")?;
         let basic = |pair: String| sensitive("Basic ", &STANDARD.encode(pair), "client id");
-        let raw = (!id.contains(':'))
-            .then(|| basic(format!("{id}:{}", secret.secret())))
-            .transpose()?;
+        let raw_pair = format!("{id}:{}", secret.secret());
+        let raw = (!id.contains(':')).then(|| basic(raw_pair)).transpose()?;
         let mut pair = String::new();
         form::encode_into(&mut pair, &id);
         pair.push(':');

@@ -471,10 +471,8 @@ impl Error {
                     "other" => Cause::Other,
                     _ => return None,
                 };
-                let side = match value.get("side")?.as_str()? {
-                    "api" => Side::Api,
-                    _ => Side::TokenEndpoint,
-                };
+                let api = value.get("side")?.as_str()? == "api";
+                let side = if api { Side::Api } else { Side::TokenEndpoint };
                 Error::Transport(Box::new(Unreachable {
                     side,
                     url: text("url")?,

@@ -41,11 +41,10 @@ pub(crate) fn reading(
     };
     let near_date =
         |t: &SystemTime| (t.duration_since(date)).unwrap_or_else(|e| e.duration()) <= PLAUSIBLE_GAP;
-    match stated.into_iter().flatten().find(near_date) {
-        Some(stated) => Some(stated),
-        None if before_exp(&date) => Some(date),
-        None => first.or(Some(date)),
-    }
+    // Failing that, `date` if it leaves the token alive, else the first stated time.
+    let fallback = first.filter(|_| !before_exp(&date)).unwrap_or(date);
+    let near = stated.into_iter().flatten().find(near_date);
+    Some(near.unwrap_or(fallback))
 }
 
 /// Whether `reading` can be the server's clock for a token whose claims say it expires at

@@ -345,13 +345,12 @@ impl fmt::Display for Side {
 impl fmt::Display for Unreachable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (side, url, cause) = (self.side, &self.url, self.cause);
-        match (cause, &self.proxy) {
-            (Cause::TooLarge { .. }, _) => write!(f, "{side} {url} sent an {cause}")?,
-            (_, Some(proxy)) => write!(
-                f,
-                "could not reach the {side} {url} through the proxy {proxy}: {cause}"
-            )?,
-            _ => write!(f, "could not reach the {side} {url}: {cause}")?,
+        if let Cause::TooLarge { .. } = cause {
+            write!(f, "{side} {url} sent an {cause}")?;
+        } else {
+            write!(f, "could not reach the {side} {url}")?;
+            part(f, " through the proxy ", self.proxy.as_deref(), "")?;
+            write!(f, ": {cause}")?;
         }
         part(f, " (", self.detail.as_deref(), ")")
     }

@@ -31,15 +31,13 @@ pub(crate) fn decode(input: &[u8]) -> Option<String> {
     let mut out = Vec::with_capacity(input.len());
     let mut i = 0;
     while let Some(&b) = input.get(i) {
-        match (b, hex(input.get(i + 1)), hex(input.get(i + 2))) {
-            (b'%', Some(hi), Some(lo)) => {
-                out.push((hi << 4 | lo) as u8);
-                i += 2;
-            }
-            (b'+', ..) => out.push(b' '),
-            _ => out.push(b),
-        }
-        i += 1;
+        let (byte, read) = match (b, hex(input.get(i + 1)), hex(input.get(i + 2))) {
+            (b'%', Some(hi), Some(lo)) => ((hi << 4 | lo) as u8, 3),
+            (b'+', ..) => (b' ', 1),
+            _ => (b, 1),
+        };
+        out.push(byte);
+        i += read;
     }
     String::from_utf8(out).ok()
 }

@@ -72,13 +72,13 @@ impl TokenRequest {
                 "form parameter {k:?} is set by the library and cannot be overridden"
             )));
         }
-        if let (ClientAuth::Basic(encoding), None) = (self.client_auth, &self.client_key) {
-            self.credentials.basic_header(encoding)?;
+        // A client key replaces the client authentication style.
+        let credentials = &self.credentials;
+        match (&self.client_key, self.client_auth) {
+            (Some(key), _) => key.check(credentials),
+            (None, ClientAuth::Basic(encoding)) => credentials.basic_header(encoding).map(|_| ()),
+            (None, ClientAuth::RequestBody) => Ok(()),
         }
-        if let Some(key) = &self.client_key {
-            key.check(&self.credentials)?;
-        }
-        Ok(())
     }
 
     /// Whether the request goes straight to the token endpoint, never through a proxy: see

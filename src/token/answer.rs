@@ -122,8 +122,7 @@ fn is_false(value: Option<&Value>) -> bool {
 /// the body has.
 fn refused(status: u16, fields: &Map<String, Value>) -> Error {
     let text = |keys: &[&str]| keys.iter().find_map(|k| fields.get(*k).and_then(clean));
-    let fault = fields.get("fault");
-    let fault_text = |path| fault.and_then(|f| f.pointer(path)).and_then(clean);
+    let fault_text = |path| fields.get("fault")?.pointer(path).and_then(clean);
     let code = text(&["error", "ErrorCode", "errorCode", "code"])
         .or_else(|| fault_text("/detail/errorcode"));
     let description = text(&["error_description", "Error", "errorMsg", "message"])

@@ -109,21 +109,14 @@ impl Credentials {
         let (id, secret) = (id.into(), ClientSecret::new(secret));
         reject_control(&id, "client id")?;
         reject_control(secret.secret(), "client secret")?;
-        let basic = |user: &str, pass: &str| {
-            sensitive(
-                "Basic ",
-                &STANDARD.encode(format!("{user}:{pass}")),
-                "client id",
-            )
-        };
-        let raw = match id.contains(':') {
-            true => None,
-            false => Some(basic(&id, secret.secret())?),
-        };
-        let (mut user, mut pass) = (String::new(), String::new());
-        form::encode_into(&mut user, &id);
-        form::encode_into(&mut pass, secret.secret());
-        let form_urlencoded = basic(&user, &pass)?;
+        let basic = |pair: String| sensitive("Basic ", &STANDARD.encode(pair), "client id");
+        let raw_pair = format!("{id}:{}", secret.secret());
+        let raw = (!id.contains(':')).then(|| basic(raw_pair)).transpose()?;
+        let mut pair = String::new();
+        form::encode_into(&mut pair, &id);
+        pair.push(':');
+        form::encode_into(&mut pair, secret.secret());
+        let form_urlencoded = basic(pair)?;
         Ok(Self {
             id,
             secret,
@@ -151,18 +144,13 @@ impl Credentials {
     /// forbids (the server would split it at the wrong place).
     #[inline]
     pub fn basic_header(&self, encoding: BasicEncoding) -> Result<&HeaderValue> {
+        let colon = "a client id containing ':' cannot be sent with raw Basic encoding";
         match encoding {
             BasicEncoding::FormUrlEncoded => Ok(&self.form_urlencoded),
-            BasicEncoding::Raw => self.raw.as_ref().ok_or_else(|| {
-                Error::Config(
-                    "a client id containing ':' cannot be sent with raw Basic encoding".into(),
-                )
-            }),
+            BasicEncoding::Raw => self.raw.as_ref().ok_or_else(|| Error::Config(colon.into())),
         }
     }
-}
 
-impl Credentials {
     /// `text` scrubbed of the client secret and of both Basic encodings of the id and
     /// secret (base64 holds the secret too), whichever the client sends: for server texts
     /// before they enter an error or a log.

@@ -134,18 +134,13 @@ pub struct ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "api {} {} returned {}",
-            self.method, self.url, self.status
-        )?;
+        let (method, url, status) = (&self.method, &self.url, self.status);
+        write!(f, "api {method} {url} returned {status}")?;
         let body: String = (self.body.chars().take(200))
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
-        match body.trim() {
-            "" => Ok(()),
-            body => write!(f, " ({body})"),
-        }
+        let body = body.trim();
+        part(f, " (", (!body.is_empty()).then_some(body), ")")
     }
 }
 
@@ -179,16 +174,9 @@ impl fmt::Display for EndpointError {
             "" => write!(f, "token endpoint returned {}", self.status)?,
             url => write!(f, "token endpoint {url} returned {}", self.status)?,
         }
-        if let Some(code) = &self.code {
-            write!(f, ": {code}")?;
-        }
-        if let Some(description) = &self.description {
-            write!(f, " ({description})")?;
-        }
-        if let Some(uri) = &self.uri {
-            write!(f, "; see {uri}")?;
-        }
-        Ok(())
+        part(f, ": ", self.code.as_deref(), "")?;
+        part(f, " (", self.description.as_deref(), ")")?;
+        part(f, "; see ", self.uri.as_deref(), "")
     }
 }
 
@@ -224,15 +212,28 @@ impl std::error::Error for Error {
 /// `InvalidInput`, `InvalidData`, or `Other`).
 impl From<Error> for std::io::Error {
     fn from(error: Error) -> Self {
-        use std::io::ErrorKind;
         let kind = match &error {
-            Error::Transport(e) => e.cause.io_kind(),
+            Error::Transport(e) => match e.cause {
+                Cause::TimedOut { .. } => ErrorKind::TimedOut,
+                Cause::ConnectionRefused => ErrorKind::ConnectionRefused,
+                Cause::Io(kind) => kind,
+                Cause::TooLarge { .. } => ErrorKind::InvalidData,
+                _ => ErrorKind::Other,
+            },
             Error::CredentialsRejected(_) => ErrorKind::PermissionDenied,
             Error::Config(_) | Error::InvalidHeaderValue(_) => ErrorKind::InvalidInput,
             Error::InvalidResponse(_) | Error::ApiBody { .. } => ErrorKind::InvalidData,
             _ => ErrorKind::Other,
         };
         std::io::Error::new(kind, error)
+    }
+}
+
+/// `before`, `text` and `after` when there is a text: an optional part of a message.
+fn part(f: &mut fmt::Formatter<'_>, before: &str, text: Option<&str>, after: &str) -> fmt::Result {
+    match text {
+        Some(text) => write!(f, "{before}{text}{after}"),
+        None => Ok(()),
     }
 }
 
@@ -310,19 +311,6 @@ pub struct Unreachable {
     pub proxy: Option<String>,
 }
 
-impl Cause {
-    /// The `std::io::ErrorKind` this cause is closest to.
-    pub(crate) fn io_kind(&self) -> ErrorKind {
-        match self {
-            Cause::TimedOut { .. } => ErrorKind::TimedOut,
-            Cause::ConnectionRefused => ErrorKind::ConnectionRefused,
-            Cause::Io(kind) => *kind,
-            Cause::TooLarge { .. } => ErrorKind::InvalidData,
-            _ => ErrorKind::Other,
-        }
-    }
-}
-
 impl fmt::Display for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -356,21 +344,15 @@ impl fmt::Display for Side {
 
 impl fmt::Display for Unreachable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Unreachable {
-            side, url, cause, ..
-        } = self;
-        match (cause, &self.proxy) {
-            (Cause::TooLarge { .. }, _) => write!(f, "{side} {url} sent an {cause}")?,
-            (_, Some(proxy)) => write!(
-                f,
-                "could not reach the {side} {url} through the proxy {proxy}: {cause}"
-            )?,
-            _ => write!(f, "could not reach the {side} {url}: {cause}")?,
+        let (side, url, cause) = (self.side, &self.url, self.cause);
+        if let Cause::TooLarge { .. } = cause {
+            write!(f, "{side} {url} sent an {cause}")?;
+        } else {
+            write!(f, "could not reach the {side} {url}")?;
+            part(f, " through the proxy ", self.proxy.as_deref(), "")?;
+            write!(f, ": {cause}")?;
         }
-        match &self.detail {
-            Some(detail) => write!(f, " ({detail})"),
-            None => Ok(()),
-        }
+        part(f, " (", self.detail.as_deref(), ")")
     }
 }
 
@@ -432,24 +414,19 @@ impl Error {
                 json!({"kind": "unusable", "why": name})
             }
             Error::Transport(e) => {
+                let io_index = |kind| IO_KINDS.iter().position(|k| *k == kind).map(|i| i as u64);
                 let (cause, value) = match e.cause {
                     Cause::TimedOut { after } => ("timed_out", after.map(millis)),
                     Cause::ConnectionRefused => ("connection_refused", None),
                     Cause::HostNotFound => ("host_not_found", None),
                     Cause::Tls => ("tls", None),
                     Cause::Protocol => ("protocol", None),
-                    Cause::Io(kind) => {
-                        let index = IO_KINDS.iter().position(|k| *k == kind);
-                        ("io", index.map(|i| i as u64))
-                    }
+                    Cause::Io(kind) => ("io", io_index(kind)),
                     Cause::TooLarge { limit } => ("too_large", Some(limit)),
                     _ => ("other", None),
                 };
-                let side = if e.side == Side::Api {
-                    "api"
-                } else {
-                    "token_endpoint"
-                };
+                let api = e.side == Side::Api;
+                let side = if api { "api" } else { "token_endpoint" };
                 json!({"kind": "unreachable", "side": side, "url": e.url, "cause": cause,
                     "value": value, "detail": e.detail, "proxy": e.proxy})
             }
@@ -480,28 +457,21 @@ impl Error {
             }
             "unreachable" => {
                 let extra = number("value");
+                let io_kind = extra.and_then(|i| IO_KINDS.get(usize::try_from(i).ok()?));
+                let after = extra.map(Duration::from_millis);
                 let cause = match value.get("cause")?.as_str()? {
-                    "timed_out" => Cause::TimedOut {
-                        after: extra.map(Duration::from_millis),
-                    },
+                    "timed_out" => Cause::TimedOut { after },
                     "connection_refused" => Cause::ConnectionRefused,
                     "host_not_found" => Cause::HostNotFound,
                     "tls" => Cause::Tls,
                     "protocol" => Cause::Protocol,
                     "too_large" => Cause::TooLarge { limit: extra? },
-                    "io" => Cause::Io(
-                        (extra
-                            .and_then(|i| IO_KINDS.get(usize::try_from(i).ok()?))
-                            .copied())
-                        .unwrap_or(ErrorKind::Other),
-                    ),
+                    "io" => Cause::Io(*io_kind.unwrap_or(&ErrorKind::Other)),
                     "other" => Cause::Other,
                     _ => return None,
                 };
-                let side = match value.get("side")?.as_str()? {
-                    "api" => Side::Api,
-                    _ => Side::TokenEndpoint,
-                };
+                let api = value.get("side")?.as_str()? == "api";
+                let side = if api { Side::Api } else { Side::TokenEndpoint };
                 Error::Transport(Box::new(Unreachable {
                     side,
                     url: text("url")?,

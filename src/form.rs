@@ -3,18 +3,11 @@
 /// Appends `value` form-urlencoded to `out`: `*-._` and alphanumerics stay, a space becomes
 /// `+`, every other byte of the UTF-8 encoding becomes `%XX`.
 pub(crate) fn encode_into(out: &mut String, value: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in value.as_bytes() {
         match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
-                out.push(b as char)
-            }
+            b if b.is_ascii_alphanumeric() || b"*-._".contains(&b) => out.push(char::from(b)),
             b' ' => out.push('+'),
-            _ => {
-                out.push('%');
-                out.push(HEX[usize::from(b >> 4)] as char);
-                out.push(HEX[usize::from(b & 15)] as char);
-            }
+            _ => out.push_str(&format!("%{b:02X}")),
         }
     }
 }
@@ -23,9 +16,7 @@ pub(crate) fn encode_into(out: &mut String, value: &str) {
 pub(crate) fn encode_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut out = String::new();
     for (k, v) in pairs {
-        if !out.is_empty() {
-            out.push('&');
-        }
+        out.push_str(if out.is_empty() { "" } else { "&" });
         encode_into(&mut out, k);
         out.push('=');
         encode_into(&mut out, v);
@@ -36,26 +27,17 @@ pub(crate) fn encode_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str
 /// Decodes one form-urlencoded component; `None` when the bytes are not UTF-8 after decoding.
 /// A `%` not followed by two hex digits is kept as it is, as browsers do.
 pub(crate) fn decode(input: &[u8]) -> Option<String> {
-    fn hex(b: u8) -> Option<u8> {
-        (b as char).to_digit(16).map(|d| d as u8)
-    }
+    let hex = |b: Option<&u8>| char::from(*b?).to_digit(16);
     let mut out = Vec::with_capacity(input.len());
     let mut i = 0;
-    while i < input.len() {
-        let b = input[i];
-        let escaped = (b == b'%')
-            .then(|| Some((hex(*input.get(i + 1)?)?, hex(*input.get(i + 2)?)?)))
-            .flatten();
-        match (b, escaped) {
-            (_, Some((hi, lo))) => {
-                out.push(hi << 4 | lo);
-                i += 3;
-                continue;
-            }
-            (b'+', None) => out.push(b' '),
-            (b, None) => out.push(b),
-        }
-        i += 1;
+    while let Some(&b) = input.get(i) {
+        let (byte, read) = match (b, hex(input.get(i + 1)), hex(input.get(i + 2))) {
+            (b'%', Some(hi), Some(lo)) => ((hi << 4 | lo) as u8, 3),
+            (b'+', ..) => (b' ', 1),
+            _ => (b, 1),
+        };
+        out.push(byte);
+        i += read;
     }
     String::from_utf8(out).ok()
 }
@@ -67,9 +49,8 @@ pub(crate) fn decode_pairs(input: &[u8]) -> Option<Vec<(String, String)>> {
         .filter(|part| !part.is_empty())
         .map(|part| {
             let mut kv = part.splitn(2, |&b| b == b'=');
-            let k = decode(kv.next().unwrap_or_default())?;
-            let v = decode(kv.next().unwrap_or_default())?;
-            Some((k, v))
+            let mut next = || decode(kv.next().unwrap_or_default());
+            Some((next()?, next()?))
         })
         .collect()
 }

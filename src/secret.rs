@@ -89,12 +89,8 @@ pub(crate) fn forms(secret: &str) -> Vec<String> {
     let mut form = String::new();
     crate::form::encode_into(&mut form, secret);
     let percent = (form.replace('+', "%20").replace('*', "%2A")).replace("%7E", "~");
-    vec![
-        secret.to_owned(),
-        form,
-        percent,
-        STANDARD_NO_PAD.encode(secret),
-    ]
+    let base64 = STANDARD_NO_PAD.encode(secret);
+    vec![secret.to_owned(), form, percent, base64]
 }
 
 /// `text` with each echo of one of `forms` replaced by `[redacted]`, the longest where
@@ -103,17 +99,13 @@ pub(crate) fn scrub_forms(text: &str, forms: &[String]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
-        let n = match forms.iter().map(|form| echo(rest, form)).max() {
-            Some(n @ 1..) => {
-                out.push_str("[redacted]");
-                n
-            }
-            _ => {
-                out.push(c);
-                c.len_utf8()
-            }
-        };
-        rest = &rest[n..];
+        // An echo, when there is one, holds at least the whole of `c`.
+        let n = forms.iter().map(|form| echo(rest, form)).max().unwrap_or(0);
+        match n {
+            0 => out.push(c),
+            _ => out.push_str("[redacted]"),
+        }
+        rest = &rest[n.max(c.len_utf8())..];
     }
     out
 }
@@ -124,14 +116,9 @@ fn echo(text: &str, form: &str) -> usize {
     let same = (text.bytes().zip(form.bytes()))
         .take_while(|(a, b)| a.eq_ignore_ascii_case(b))
         .count();
-    let n = (0..=same)
-        .rev()
-        .find(|n| form.is_char_boundary(*n))
-        .unwrap_or(0);
-    match n == form.len() || form[..n].chars().count() >= PREFIX_MIN {
-        true => n,
-        false => 0,
-    }
+    let n = (0..=same).rfind(|n| form.is_char_boundary(*n)).unwrap_or(0);
+    let whole_or_long = n == form.len() || form[..n].chars().count() >= PREFIX_MIN;
+    if whole_or_long { n } else { 0 }
 }
 
 #[cfg(test)]

@@ -7,9 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
-use super::MAX_LIFETIME;
-
-use super::jwt;
+use super::{MAX_LIFETIME, jwt};
 
 /// How far a stated issue time (`iat`, `issued_at`) may be from the answer's `Date` and
 /// still be believed: 60 s. Farther, the token may be an old one handed out again, or the
@@ -36,21 +34,17 @@ pub(crate) fn reading(
             (jwt.exp.duration_since(*t)).is_ok_and(|left| !left.is_zero() && left <= MAX_LIFETIME)
         })
     };
-    let stated = [jwt.and_then(|jwt| jwt.iat), issued_at];
-    let mut stated = stated.into_iter().flatten().filter(before_exp);
+    let stated = [jwt.and_then(|jwt| jwt.iat), issued_at].map(|t| t.filter(before_exp));
+    let first = stated.into_iter().flatten().next();
     let Some(date) = date else {
-        return stated.next();
+        return first;
     };
-    let (first, second) = (stated.next(), stated.next());
-    let near_date = [first, second]
-        .into_iter()
-        .flatten()
-        .find(|t| gap(*t, date) <= PLAUSIBLE_GAP);
-    match near_date {
-        Some(stated) => Some(stated),
-        None if before_exp(&date) => Some(date),
-        None => first.or(Some(date)),
-    }
+    let near_date =
+        |t: &SystemTime| (t.duration_since(date)).unwrap_or_else(|e| e.duration()) <= PLAUSIBLE_GAP;
+    // Failing that, `date` if it leaves the token alive, else the first stated time.
+    let fallback = first.filter(|_| !before_exp(&date)).unwrap_or(date);
+    let near = stated.into_iter().flatten().find(near_date);
+    Some(near.unwrap_or(fallback))
 }
 
 /// Whether `reading` can be the server's clock for a token whose claims say it expires at
@@ -87,13 +81,6 @@ pub(crate) fn warn_if_off(skew_ms: i64) {
         "host clock {secs} s {side} the token server; token lifetimes are read in the \
          server's time"
     );
-}
-
-fn gap(a: SystemTime, b: SystemTime) -> Duration {
-    match a.duration_since(b) {
-        Ok(d) => d,
-        Err(e) => e.duration(),
-    }
 }
 
 #[cfg(test)]

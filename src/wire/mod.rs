@@ -66,44 +66,19 @@ impl TokenRequest {
             // another's (the store's lock wait is a multiple of it).
             return Err(Error::Config("the timeout must be more than zero".into()));
         }
-        if let Some((k, _)) = self
-            .params
-            .iter()
-            .find(|(k, _)| RESERVED.contains(&k.as_str()) || k.starts_with("client_assertion"))
-        {
+        let reserved = |k: &str| RESERVED.contains(&k) || k.starts_with("client_assertion");
+        if let Some((k, _)) = self.params.iter().find(|(k, _)| reserved(k)) {
             return Err(Error::Config(format!(
                 "form parameter {k:?} is set by the library and cannot be overridden"
             )));
         }
-        if let (ClientAuth::Basic(encoding), None) = (self.client_auth, &self.client_key) {
-            self.credentials.basic_header(encoding)?;
+        // A client key replaces the client authentication style.
+        let credentials = &self.credentials;
+        match (&self.client_key, self.client_auth) {
+            (Some(key), _) => key.check(credentials),
+            (None, ClientAuth::Basic(encoding)) => credentials.basic_header(encoding).map(|_| ()),
+            (None, ClientAuth::RequestBody) => Ok(()),
         }
-        if let Some(key) = &self.client_key {
-            key.check(&self.credentials)?;
-        }
-        Ok(())
-    }
-
-    /// The `application/x-www-form-urlencoded` body, with the client `assertion` made for
-    /// this request if the client authenticates with one.
-    pub fn form(&self, assertion: Option<&str>) -> String {
-        let scope = self.scopes.join(" ");
-        let mut pairs = vec![("grant_type", "client_credentials")];
-        if !scope.is_empty() {
-            pairs.push(("scope", &scope));
-        }
-        if let Some(assertion) = assertion {
-            pairs.push(("client_assertion_type", JWT_BEARER));
-            pairs.push(("client_assertion", assertion));
-        }
-        if self.client_key.is_some() {
-            pairs.push(("client_id", self.credentials.id()));
-        } else if self.client_auth == ClientAuth::RequestBody {
-            pairs.push(("client_id", self.credentials.id()));
-            pairs.push(("client_secret", self.credentials.secret().secret()));
-        }
-        pairs.extend(self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        form::encode_pairs(pairs)
     }
 
     /// Whether the request goes straight to the token endpoint, never through a proxy: see
@@ -117,8 +92,9 @@ impl TokenRequest {
         redacted_url(&self.url)
     }
 
-    /// The request to send: a POST of [`form`](Self::form) (with the client `assertion`
-    /// made for it, if any) and the client's Basic header when it authenticates so.
+    /// The request to send: a POST of the `application/x-www-form-urlencoded` body, with the
+    /// client `assertion` made for this request if the client authenticates with one, and
+    /// the client's Basic header when it authenticates so.
     pub fn http_request(&self, assertion: Option<&str>) -> Result<Request<String>> {
         let mut request = Request::post(&self.url)
             .header(ACCEPT, "application/json")
@@ -126,7 +102,19 @@ impl TokenRequest {
         if let (ClientAuth::Basic(encoding), None) = (self.client_auth, &self.client_key) {
             request = request.header(AUTHORIZATION, self.credentials.basic_header(encoding)?);
         }
-        let body = self.form(assertion);
+        let scope = self.scopes.join(" ");
+        let (id, secret) = (self.credentials.id(), self.credentials.secret().secret());
+        let in_body = self.client_key.is_none() && self.client_auth == ClientAuth::RequestBody;
+        let pairs = [
+            Some(("grant_type", "client_credentials")),
+            (!scope.is_empty()).then_some(("scope", scope.as_str())),
+            assertion.map(|_| ("client_assertion_type", JWT_BEARER)),
+            assertion.map(|assertion| ("client_assertion", assertion)),
+            (self.client_key.is_some() || in_body).then_some(("client_id", id)),
+            in_body.then_some(("client_secret", secret)),
+        ];
+        let params = self.params.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        let body = form::encode_pairs(pairs.into_iter().flatten().chain(params));
         (request.body(body)).map_err(|_| Error::Config("the token url is not valid".into()))
     }
 

@@ -20,19 +20,9 @@ pub(crate) fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(wait.min(MAX_RETRY_AFTER))
 }
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-const LONG_DAYS: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
+const MONTHS: &str = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec";
+const DAYS: &str = "Mon Tue Wed Thu Fri Sat Sun";
+const LONG_DAYS: &str = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday";
 
 /// An HTTP-date as a wall-clock time: IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the
 /// obsolete RFC 850 (`Sunday, 06-Nov-94 08:49:37 GMT`) or asctime
@@ -40,38 +30,33 @@ const LONG_DAYS: [&str; 7] = [
 pub(crate) fn http_date(value: &str) -> Option<SystemTime> {
     let words: Vec<&str> = value.split(' ').filter(|w| !w.is_empty()).collect();
     let (day, month, year, time) = match words[..] {
-        [weekday, day, month, year, time, "GMT"] if day_name(weekday, &DAYS, ",") => {
+        [weekday, day, month, year, time, "GMT"] if day_name(weekday, DAYS, ",") => {
             (digits(day, 2)?, month, digits(year, 4)?, time)
         }
-        [weekday, date, time, "GMT"] if day_name(weekday, &LONG_DAYS, ",") => {
-            let [day, month, year] = date.split('-').collect::<Vec<_>>()[..] else {
-                return None;
-            };
+        [weekday, date, time, "GMT"] if day_name(weekday, LONG_DAYS, ",") => {
+            let (day, rest) = date.split_once('-')?;
+            let (month, year) = rest.split_once('-')?;
             let year = digits(year, 2)?;
             let year = if year < 70 { year + 2000 } else { year + 1900 };
             (digits(day, 2)?, month, year, time)
         }
-        [weekday, month, day, time, year] if day_name(weekday, &DAYS, "") => {
+        [weekday, month, day, time, year] if day_name(weekday, DAYS, "") => {
             let day = digits(day, 1).or_else(|| digits(day, 2))?;
             (day, month, digits(year, 4)?, time)
         }
         _ => return None,
     };
-    let month = MONTHS.iter().position(|m| *m == month)? as u64 + 1;
-    let [hour, minute, second] = time.split(':').collect::<Vec<_>>()[..] else {
-        return None;
-    };
+    let month = MONTHS.split(' ').position(|m| m == month)? as u64 + 1;
+    let (hour, rest) = time.split_once(':')?;
+    let (minute, second) = rest.split_once(':')?;
     let (hour, minute, second) = (digits(hour, 2)?, digits(minute, 2)?, digits(second, 2)?);
     let plausible = year >= 1970 && (1..=31).contains(&day);
     if !plausible || hour > 23 || minute > 59 || second > 60 {
         return None;
     }
     // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-    let (y, m) = if month <= 2 {
-        (year - 1, month + 9)
-    } else {
-        (year, month - 3)
-    };
+    // The year from March on, so that a leap day comes last; its months from 0.
+    let (y, m) = (year - u64::from(month <= 2), (month + 9) % 12);
     let (era, of_era) = (y / 400, y % 400);
     let of_year = (153 * m + 2) / 5 + day - 1;
     let of_era = of_era * 365 + of_era / 4 - of_era / 100 + of_year;
@@ -80,10 +65,10 @@ pub(crate) fn http_date(value: &str) -> Option<SystemTime> {
     UNIX_EPOCH.checked_add(Duration::from_secs(secs))
 }
 
-/// Whether `word` is one of `names` followed by exactly `suffix`.
-fn day_name(word: &str, names: &[&str], suffix: &str) -> bool {
+/// Whether `word` is one of the space-separated `names` followed by exactly `suffix`.
+fn day_name(word: &str, names: &str, suffix: &str) -> bool {
     word.strip_suffix(suffix)
-        .is_some_and(|w| names.contains(&w))
+        .is_some_and(|w| names.split(' ').any(|name| name == w))
 }
 
 /// `text` as a number of exactly `len` ASCII digits.

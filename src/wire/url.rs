@@ -41,39 +41,35 @@ pub fn check_url(url: &str, allow_http: bool) -> Result<()> {
 pub(crate) fn check(url: &str, what: &str, allow_http: bool) -> Result<()> {
     // A fragment is never sent; a `#` before the host is a password cut short.
     if url.contains('#') {
-        return Err(invalid(
-            what,
-            "it holds a '#' (a fragment, or part of a password)",
-        ));
+        return invalid(what, "it holds a '#' (a fragment, or part of a password)");
     }
-    let uri: Uri = url
-        .parse()
-        .map_err(|_| invalid(what, "it cannot be parsed"))?;
-    check_uri(&uri, what, allow_http)
+    match url.parse() {
+        Ok(uri) => check_uri(&uri, what, allow_http),
+        Err(_) => invalid(what, "it cannot be parsed"),
+    }
 }
 
 /// [`check`] of a URL already parsed (a request's).
 pub(crate) fn check_uri(uri: &Uri, what: &str, allow_http: bool) -> Result<()> {
     let Some(authority) = uri.authority() else {
-        return Err(invalid(what, "it is not absolute"));
+        return invalid(what, "it is not absolute");
     };
     if authority.as_str().contains('@') {
         return Err(Error::Config(format!(
             "the {what} holds a user and password; pass them as Credentials"
         )));
     }
+    let host = uri.host().unwrap_or_default();
     if !port_is_valid(uri) {
-        return Err(invalid(what, "its port is not a number"));
+        return invalid(what, "its port is not a number");
     }
-    if odd_ipv4(uri.host().unwrap_or_default()) {
-        return Err(invalid(
-            what,
-            "its host is an IP address written in a non-standard form",
-        ));
+    if odd_ipv4(host) {
+        let why = "its host is an IP address written in a non-standard form";
+        return invalid(what, why);
     }
     match uri.scheme_str() {
         Some("https") => Ok(()),
-        Some("http") if allow_http || is_loopback(uri.host().unwrap_or_default()) => Ok(()),
+        Some("http") if allow_http || is_loopback(host) => Ok(()),
         _ => Err(Error::Config(format!(
             "{what} {:?} must be https (plain http only to loopback, or with insecure http \
              allowed)",
@@ -82,8 +78,9 @@ pub(crate) fn check_uri(uri: &Uri, what: &str, allow_http: bool) -> Result<()> {
     }
 }
 
-fn invalid(what: &str, why: &str) -> Error {
-    Error::Config(format!("the {what} is not a valid URL: {why}"))
+fn invalid<T>(what: &str, why: &str) -> Result<T> {
+    let message = format!("the {what} is not a valid URL: {why}");
+    Err(Error::Config(message))
 }
 
 /// Whether the authority's port, if it has one, is a number that fits (`http::Uri` accepts
@@ -92,10 +89,7 @@ fn port_is_valid(uri: &Uri) -> bool {
     let authority = uri.authority().map_or("", |a| a.as_str());
     let host = uri.host().unwrap_or_default();
     let after_host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    match after_host
-        .strip_prefix(host)
-        .and_then(|r| r.strip_prefix(':'))
-    {
+    match (after_host.strip_prefix(host)).and_then(|r| r.strip_prefix(':')) {
         None => after_host.len() == host.len(),
         Some(port) => port.parse::<u16>().is_ok() && port.bytes().all(|b| b.is_ascii_digit()),
     }
@@ -106,10 +100,8 @@ fn port_is_valid(uri: &Uri) -> bool {
 /// unspecified address (`0.0.0.0`, `::`).
 pub(crate) fn is_loopback(host: &str) -> bool {
     let host = host.strip_suffix('.').unwrap_or(host);
-    let ip = host
-        .trim_matches(['[', ']'])
-        .parse::<IpAddr>()
-        .map(|ip| ip.to_canonical());
+    let ip = host.trim_matches(['[', ']']).parse::<IpAddr>();
+    let ip = ip.map(|ip| ip.to_canonical());
     host.eq_ignore_ascii_case("localhost")
         || ip.is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
 }
@@ -153,20 +145,16 @@ pub(crate) fn host_is_ip(url: &str) -> bool {
 /// assert_eq!(redacted_url("http://127.0.0.1:p#ss@127.0.0.1:9/t"), "[invalid url]");
 /// ```
 pub fn redacted_url(url: &str) -> String {
-    match url.parse::<Uri>() {
-        Ok(uri) => redacted_uri(&uri),
-        Err(_) => "[invalid url]".into(),
-    }
+    url.parse()
+        .map_or_else(|_| "[invalid url]".into(), |uri| redacted_uri(&uri))
 }
 
 /// [`redacted`] of a parsed URL.
 pub(crate) fn redacted_uri(uri: &Uri) -> String {
-    let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
+    let (Some(scheme), Some(host), true) = (uri.scheme_str(), uri.host(), port_is_valid(uri))
+    else {
         return "[invalid url]".into();
     };
-    if !port_is_valid(uri) {
-        return "[invalid url]".into();
-    }
     let port = uri.port().map(|p| format!(":{p}")).unwrap_or_default();
     format!("{scheme}://{host}{port}{}", uri.path())
 }

@@ -6,8 +6,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ureq::http::HeaderValue;
 
-use crate::header::{reject_control, sensitive};
-use crate::secret::{forms, scrub_forms};
+use crate::secret::{forms, reject_control, scrub_forms, sensitive};
 use crate::{ClientSecret, Error, Result, form};
 
 /// How a client id and secret are put into an HTTP Basic header.

@@ -98,7 +98,6 @@ mod clock;
 mod credentials;
 mod error;
 mod form;
-mod header;
 #[cfg(unix)]
 mod listing;
 pub mod providers;
@@ -119,7 +118,6 @@ pub use clock::TestClock;
 pub use credentials::{BasicEncoding, ClientAuth, Credentials};
 pub(crate) use error::Result;
 pub use error::{ApiError, Cause, EndpointError, Error, Side, Unreachable, Unusable};
-pub use header::TokenScheme;
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use listing::{CacheEntry, Removed};
@@ -127,7 +125,7 @@ pub use secret::{AccessToken, ClientSecret};
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use store::disk::DiskCache;
-pub use token::Token;
+pub use token::{Token, TokenScheme};
 pub use transport::agent_config;
 
 /// Helpers the bundled `apiauth` command shares with the library, so that it checks and

@@ -1,9 +1,13 @@
-//! Newtypes for secrets that never print.
+//! Newtypes for secrets that never print, and header values made of them: checked for
+//! control bytes and marked sensitive.
 
 use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
+use ureq::http::HeaderValue;
+
+use crate::{Error, Result};
 
 /// A client secret. Its `Debug` prints `ClientSecret([redacted])`; it has no `Display`.
 ///
@@ -119,6 +123,27 @@ fn echo(text: &str, form: &str) -> usize {
     let n = (0..=same).rfind(|n| form.is_char_boundary(*n)).unwrap_or(0);
     let whole_or_long = n == form.len() || form[..n].chars().count() >= PREFIX_MIN;
     if whole_or_long { n } else { 0 }
+}
+
+/// Rejects control bytes (C0, DEL): what CR/LF header injection and NUL truncation need.
+pub(crate) fn reject_control(value: &str, what: &'static str) -> Result<()> {
+    if value.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return Err(Error::InvalidHeaderValue(what));
+    }
+    Ok(())
+}
+
+/// `prefix + value` as a header value marked sensitive, so that its `Debug` prints
+/// `Sensitive` and HTTP/2 stacks never index it.
+/// `HeaderValue` itself refuses control bytes; callers have already checked the value.
+pub(crate) fn sensitive(prefix: &str, value: &str, what: &'static str) -> Result<HeaderValue> {
+    // Exactly sized, so that turning it into the header's bytes does not reallocate.
+    let mut text = String::with_capacity(prefix.len() + value.len());
+    text.push_str(prefix);
+    text.push_str(value);
+    let mut header = HeaderValue::try_from(text).map_err(|_| Error::InvalidHeaderValue(what))?;
+    header.set_sensitive(true);
+    Ok(header)
 }
 
 #[cfg(test)]

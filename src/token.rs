@@ -1,4 +1,5 @@
-//! [`Token`]: a parsed access token, its expiry, and its ready-made header values. What
+//! [`Token`]: a parsed access token, its expiry, and its ready-made header values (see
+//! [`TokenScheme`]). What
 //! the answer looked like is [`answer`]'s business; when to refresh is the cache's.
 
 mod answer;
@@ -13,10 +14,10 @@ use std::fmt;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value};
-use ureq::http::{HeaderName, HeaderValue};
+use ureq::http::{HeaderName, HeaderValue, header::AUTHORIZATION};
 
-use crate::header::sensitive;
-use crate::{AccessToken, Error, Result, TokenScheme};
+use crate::secret::sensitive;
+use crate::{AccessToken, Error, Result};
 
 /// The lifetime assumed when an answer has no usable `expires_in` (missing, null, zero,
 /// negative or not a number): 5 minutes. Never "valid forever".
@@ -330,6 +331,47 @@ impl Token {
         match scheme {
             TokenScheme::Bearer => &self.bearer,
             TokenScheme::ConnectToken => &self.connect_token,
+        }
+    }
+}
+
+/// How an access token is presented to an API.
+///
+/// # Examples
+///
+/// ```
+/// use apiauth::TokenScheme;
+///
+/// assert_eq!(TokenScheme::Bearer.header_name(), "authorization");
+/// assert_eq!(TokenScheme::ConnectToken.header_name(), "x-connect-token");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenScheme {
+    /// `Authorization: Bearer <token>` (RFC 6750 §2.1): Motorweb, and myConnectedFleet's
+    /// Smart Tire, Tacho and Vehicle Check APIs.
+    Bearer,
+    /// `x-connect-token: TOKEN <token>`: myConnectedFleet's Job Management API. No
+    /// `Authorization` header goes with it.
+    ConnectToken,
+}
+
+/// Made when compiling: `from_static` checks its name on every call.
+const CONNECT_TOKEN: HeaderName = HeaderName::from_static("x-connect-token");
+
+impl TokenScheme {
+    /// The header this scheme is sent in.
+    pub fn header_name(self) -> HeaderName {
+        match self {
+            TokenScheme::Bearer => AUTHORIZATION,
+            TokenScheme::ConnectToken => CONNECT_TOKEN,
+        }
+    }
+
+    pub(crate) fn prefix(self) -> &'static str {
+        match self {
+            TokenScheme::Bearer => "Bearer ",
+            TokenScheme::ConnectToken => "TOKEN ",
         }
     }
 }

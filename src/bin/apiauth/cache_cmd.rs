@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use apiauth::providers::motorweb::{self, Environment};
 use apiauth::providers::my_connected_fleet;
 
-use crate::command_line::{Command, Provider, Settings};
+use crate::command_line::{Command, HeaderSource, Provider, Settings};
 use crate::{Exit, urls};
 
 /// `apiauth cache list` or `apiauth cache clear`: what to print. `cache clear` removes the
@@ -17,7 +17,11 @@ pub fn run(settings: &Settings) -> Result<String, Exit> {
     if settings.command == Some(Command::CacheList) {
         return Ok(list(&cache));
     }
-    let (url, client_id) = (settings.token_url.as_deref(), settings.get("client-id"));
+    let url = match &settings.source {
+        Some(HeaderSource::Token(url, ..)) => Some(url.as_str()),
+        _ => settings.get("token-url"),
+    };
+    let client_id = settings.get("client-id");
     let removed = cache.remove_entries(|entry| {
         url.is_none_or(|url| entry.token_url() == url)
             && client_id.is_none_or(|id| entry.client_id() == id)
@@ -58,8 +62,8 @@ fn list(cache: &apiauth::DiskCache) -> String {
             (_, Some(_)) => "expired",
             (_, None) => "no-token",
         };
-        let (id, scopes) = (entry.client_id(), scopes.as_deref().unwrap_or("-"));
         let expires = entry.expires_at().map_or("-".into(), rfc3339);
+        let (id, scopes) = (entry.client_id(), scopes.as_deref().unwrap_or("-"));
         out += &format!("{provider} {id} {scopes} {expires} {state}");
         if let Some((error, until)) = entry.failure(now) {
             out += &format!(" failing-until {} ({error})", rfc3339(until));

@@ -11,7 +11,7 @@ use apiauth::http::Method;
 use apiauth::providers::motorweb::{self, Environment};
 use apiauth::providers::my_connected_fleet::{self, Api};
 use apiauth::{BasicEncoding, ClientAuth, TokenScheme};
-use lexopt::Arg;
+use lexopt::{Arg, ValueExt};
 
 use crate::urls;
 
@@ -34,8 +34,7 @@ pub enum HeaderSource {
 }
 
 /// The command line, read and typed. [`parse`] checks the options against each other and
-/// fills in what the provider implies: `source`, `api_base_url` and, for `cache clear`,
-/// `token_url`.
+/// fills in what the provider implies: `source` and `api_base_url`.
 #[derive(Debug, Default)]
 pub struct Settings {
     /// Always set once parsed.
@@ -50,18 +49,16 @@ pub struct Settings {
     client_auth: Option<ClientAuth>,
     pub key_method: Option<KeyMethod>,
     pub alg: Option<Alg>,
-    pub token_url: Option<String>,
     pub format: Option<Format>,
-    timeout: Option<Duration>,
+    /// The limit for each phase of a request (`--timeout`): 10 s unless given.
+    pub timeout: Duration,
     pub api_base_url: Option<String>,
     pub method: Option<Method>,
-    pub data: Option<String>,
-    pub headers: Vec<String>,
-    pub include: bool,
-    max_time: Option<Duration>,
+    /// The limit for the whole API call (`--max-time`): 300 s unless given.
+    pub max_time: Duration,
     /// Every option read, with its value as given (empty for a flag): [`Settings::get`].
     given: Vec<(Opt, String)>,
-    /// For `header`, `token` and `request`.
+    /// For `header`, `token`, `request` and `cache clear --provider`.
     pub source: Option<HeaderSource>,
 }
 
@@ -85,16 +82,6 @@ impl Settings {
     /// `request`'s target: a path below the API base URL, or a full URL on its origin.
     pub fn target(&self) -> &str {
         self.words.get(1).map_or("", String::as_str)
-    }
-
-    /// The limit for each phase of a request (`--timeout`): 10 s unless given.
-    pub fn timeout(&self) -> Duration {
-        self.timeout.unwrap_or(Duration::from_secs(10))
-    }
-
-    /// The limit for the whole API call (`--max-time`): 300 s unless given.
-    pub fn max_time(&self) -> Duration {
-        self.max_time.unwrap_or(Duration::from_secs(300))
     }
 }
 
@@ -257,12 +244,9 @@ fn set(s: &mut Settings, long: &str, value: &str) -> Result<(), String> {
         "token-url" | "base-url" | "api-base-url" => urls::check(value)?,
         "param" if value.starts_with('=') || !value.contains('=') => Err("takes NAME=VALUE")?,
         "format" => s.format = Some(word(value, long)?),
-        "timeout" => s.timeout = Some(seconds(value)?),
+        "timeout" => s.timeout = seconds(value)?,
         "method" => s.method = Some(word(value, long)?),
-        "data" => s.data = Some(value.into()),
-        "header" => s.headers.push(value.into()),
-        "include" => s.include = true,
-        "max-time" => s.max_time = Some(seconds(value)?),
+        "max-time" => s.max_time = seconds(value)?,
         _ => {}
     }
     Ok(())
@@ -275,7 +259,11 @@ pub const SECRET_ON_ARGV: &str = "refusing a secret on the command line: every u
 pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
     let total = args.len();
     let mut parser = lexopt::Parser::from_args(args);
-    let mut settings = Settings::default();
+    let mut settings = Settings {
+        timeout: Duration::from_secs(10),
+        max_time: Duration::from_secs(300),
+        ..Settings::default()
+    };
     // The 1-based position of the argument being read (for messages that cannot quote it);
     // within a cluster of short options (`-iv`), the cluster's.
     let mut at = 1;
@@ -314,8 +302,7 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
         let long = option.long;
         let value = match option.takes_value {
             false => String::new(),
-            true => (parser.value().map_err(lex_error)?.into_string())
-                .map_err(|_| format!("--{long} takes UTF-8 text"))?,
+            true => parser.value().and_then(|v| v.string()).map_err(lex_error)?,
         };
         let repeats = long == "verbose" || option.help.ends_with("(repeatable)");
         if !repeats && settings.get(long).is_some() {
@@ -353,9 +340,9 @@ fn applies(settings: &Settings, option: Opt) -> Result<(), String> {
     }
 }
 
-/// Checks what the options mean together, and fills in what the provider implies.
+/// Checks what the options mean together, and fills in what the provider implies: the
+/// header's source and where its APIs live.
 fn finish(settings: &mut Settings) -> Result<(), String> {
-    settings.token_url = settings.get("token-url").map(Into::into);
     let command = match (settings.command, settings.words.is_empty()) {
         (Some(command), _) => command,
         (None, true) => Err("say `apiauth request`, `apiauth header` or `apiauth token`")?,
@@ -365,44 +352,7 @@ fn finish(settings: &mut Settings) -> Result<(), String> {
     if command == Command::CacheList || clear_all {
         return Ok(());
     }
-    settings.source = Some(header_source(settings, command)?);
-    if command == Command::Request && settings.words.len() < 2 {
-        return Err("`apiauth request` needs a path or URL".into());
-    }
-    if command == Command::CacheClear {
-        let Some(HeaderSource::Token(token_url, ..)) = settings.source.take() else {
-            return Err("the core api has no tokens to clear".into());
-        };
-        settings.token_url = Some(token_url);
-    }
-    client_key_options(settings)
-}
-
-/// Checks that the options of the client key and certificate come together.
-fn client_key_options(s: &Settings) -> Result<(), String> {
-    let file = s.get("client-assertion-file");
-    let program = s.get("client-assertion-command");
-    let missing = match s.key_method {
-        Some(KeyMethod::PrivateKeyJwt) if s.get("private-key").is_none() => "--private-key FILE",
-        Some(KeyMethod::Assertion) if file.is_some() == program.is_some() => {
-            "one of --client-assertion-file FILE and --client-assertion-command PROG"
-        }
-        Some(KeyMethod::TlsClientAuth) if s.get("cert").is_none() => "--cert FILE and --key FILE",
-        _ if s.get("cert").is_some() != s.get("key").is_some() => {
-            Err("--cert and --key go together")?
-        }
-        _ if s.get("client-assertion-arg").is_some() && program.is_none() => {
-            return Err("--client-assertion-arg needs --client-assertion-command".into());
-        }
-        _ => return Ok(()),
-    };
-    let method = s.key_method.map(KeyMethod::name).unwrap_or_default();
-    Err(format!("--client-auth {method} needs {missing}"))
-}
-
-/// The header's source for the provider given; sets where its APIs live.
-fn header_source(settings: &mut Settings, command: Command) -> Result<HeaderSource, String> {
-    let (base_url, token_url) = (settings.get("base-url"), settings.token_url.clone());
+    let (base_url, token_url) = (settings.get("base-url"), settings.get("token-url"));
     let (api, env) = (settings.api, settings.env);
     let (url, apis, client_auth) = match settings.provider.ok_or("--provider is required")? {
         Provider::MyConnectedFleet => {
@@ -429,18 +379,46 @@ fn header_source(settings: &mut Settings, command: Command) -> Result<HeaderSour
             if base_url.is_some() {
                 return Err("--provider generic takes --token-url, not --base-url".into());
             }
-            let url = (token_url.clone()).ok_or("--provider generic needs --token-url")?;
+            let url = (token_url.ok_or("--provider generic needs --token-url")?).to_owned();
             let form_encoded = ClientAuth::Basic(BasicEncoding::FormUrlEncoded);
             (url, None, settings.client_auth.unwrap_or(form_encoded))
         }
     };
-    settings.api_base_url = settings.get("api-base-url").or(apis).map(Into::into);
-    if api == Some(Api::Core) {
-        return Ok(HeaderSource::CoreBasic);
-    }
     let scheme = api.map_or(TokenScheme::Bearer, Api::token_scheme);
-    let token_url = token_url.unwrap_or(url);
-    Ok(HeaderSource::Token(token_url, client_auth, scheme))
+    let source = match api {
+        Some(Api::Core) => HeaderSource::CoreBasic,
+        _ => HeaderSource::Token(token_url.map_or(url, Into::into), client_auth, scheme),
+    };
+    settings.api_base_url = settings.get("api-base-url").or(apis).map(Into::into);
+    settings.source = Some(source);
+    if command == Command::Request && settings.words.len() < 2 {
+        return Err("`apiauth request` needs a path or URL".into());
+    }
+    if command == Command::CacheClear && api == Some(Api::Core) {
+        return Err("the core api has no tokens to clear".into());
+    }
+    client_key_options(settings)
+}
+
+/// Checks that the options of the client key and certificate come together.
+fn client_key_options(s: &Settings) -> Result<(), String> {
+    let has = |long| s.get(long).is_some();
+    let file = has("client-assertion-file");
+    let program = has("client-assertion-command");
+    let missing = match s.key_method {
+        Some(KeyMethod::PrivateKeyJwt) if !has("private-key") => "--private-key FILE",
+        Some(KeyMethod::Assertion) if file == program => {
+            "one of --client-assertion-file FILE and --client-assertion-command PROG"
+        }
+        Some(KeyMethod::TlsClientAuth) if !has("cert") => "--cert FILE and --key FILE",
+        _ if has("cert") != has("key") => Err("--cert and --key go together")?,
+        _ if has("client-assertion-arg") && !program => {
+            Err("--client-assertion-arg needs --client-assertion-command")?
+        }
+        _ => return Ok(()),
+    };
+    let method = s.key_method.map(KeyMethod::name).unwrap_or_default();
+    Err(format!("--client-auth {method} needs {missing}"))
 }
 
 /// One of the words of option `long`, in any case, read by `T`'s `FromStr` as it spells it.
@@ -461,10 +439,9 @@ fn seconds(value: &str) -> Result<Duration, String> {
 
 /// `a, b or c`.
 fn one_of(words: &[&str]) -> String {
-    match words {
-        [] => String::new(),
-        [one] => (*one).to_owned(),
-        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    match words.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => words.concat(),
     }
 }
 
@@ -481,7 +458,6 @@ fn lex_error(error: lexopt::Error) -> String {
     match error {
         lexopt::Error::MissingValue { option: Some(o) } => format!("{o} needs a value"),
         lexopt::Error::UnexpectedValue { option, .. } => format!("{option} takes no value"),
-        lexopt::Error::NonUnicodeValue(_) => "arguments must be UTF-8".into(),
         _ => "the arguments could not be read".into(),
     }
 }
@@ -498,8 +474,7 @@ pub fn help(command: Option<Command>) -> String {
     for line in usage.lines() {
         // `  apiauth NAME …` and its line of about, for the command asked for.
         if let Some(rest) = line.strip_prefix("  apiauth ") {
-            let name = command.map(|c| c.name()).unwrap_or_default();
-            keep = command.is_none() || rest.strip_prefix(name).is_some_and(|r| r.starts_with(' '));
+            keep = command.is_none_or(|c| rest.starts_with(&format!("{} ", c.name())));
         }
         if keep || !line.starts_with("  ") {
             out += &format!("{line}\n");
@@ -514,10 +489,8 @@ pub fn help(command: Option<Command>) -> String {
         // Where it applies and what it takes, on a line of their own.
         let only = (option.only()).map(|(what, names)| format!("{what} {} only", one_of(&names)));
         let words = Some(one_of(&words_of(option.long))).filter(|words| !words.is_empty());
-        let command = match (option.commands, command) {
-            ([only], None) => Some(format!("apiauth {} only", only.name())),
-            _ => None,
-        };
+        let command = (command.is_none() && option.commands.len() == 1)
+            .then(|| format!("apiauth {} only", option.commands[0].name()));
         for more in [only, words, command].into_iter().flatten() {
             // At most 80 columns a line, broken after a comma.
             let mut line = String::new();

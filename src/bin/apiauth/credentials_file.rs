@@ -143,12 +143,15 @@ fn read(path: &Path, what: &str, private: bool) -> Result<Vec<u8>, Exit> {
             return Err(refuse("owned by another user"));
         }
     }
+    let bytes = at_most(file, MAX_FILE).map_err(unreadable)?;
+    bytes.ok_or_else(|| refuse("larger than 64 KiB"))
+}
+
+/// All of `source` if it holds at most `max` bytes, else `None`.
+pub fn at_most(source: impl Read, max: u64) -> std::io::Result<Option<Vec<u8>>> {
     let mut bytes = Vec::new();
-    (file.take(MAX_FILE + 1).read_to_end(&mut bytes)).map_err(unreadable)?;
-    if bytes.len() as u64 > MAX_FILE {
-        return Err(refuse("larger than 64 KiB"));
-    }
-    Ok(bytes)
+    source.take(max + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= max).then_some(bytes))
 }
 
 type Pair = (Option<String>, Option<String>);
@@ -166,15 +169,12 @@ fn parse(text: &str) -> Result<Pair, (usize, &'static str)> {
         let Some((name, value)) = assignment(line).map_err(|why| (n + 1, why))? else {
             continue;
         };
-        let slot = match name {
-            ID => &mut id,
-            SECRET => &mut secret,
-            _ => continue,
-        };
-        if value.is_empty() {
-            return Err((n + 1, "an empty value"));
+        match name {
+            _ if name != ID && name != SECRET => continue,
+            _ if value.is_empty() => return Err((n + 1, "an empty value")),
+            ID => id = Some(value.to_owned()),
+            _ => secret = Some(value.to_owned()),
         }
-        *slot = Some(value.to_owned());
     }
     Ok((id, secret))
 }

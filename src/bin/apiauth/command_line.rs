@@ -315,9 +315,7 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
     if settings.params().any(|(name, _)| carries_secret(name, 6)) {
         return Err(SECRET_ON_ARGV.into());
     }
-    for (option, _) in &settings.given {
-        applies(&settings, *option)?;
-    }
+    (settings.given.iter()).try_for_each(|(option, _)| applies(&settings, *option))?;
     finish(&mut settings)?;
     Ok(Invocation::Run(Box::new(settings)))
 }
@@ -462,31 +460,33 @@ fn lex_error(error: lexopt::Error) -> String {
     }
 }
 
-/// The help for `command` (every command for `None`): the usage lines, the options, then
-/// the notes of `help.txt` that concern it.
+/// The help for `command` (every command for `None`): the sections of `help.txt` that concern
+/// it, with the options where `[options]` stands.
 pub fn help(command: Option<Command>) -> String {
-    // help.txt: what the command is and its usage, then notes, each under a line that names
-    // the subcommands whose help shows it (`[request header token]`).
-    let help = include_str!("help.txt");
-    let (usage, notes) = help.split_once("\n[").unwrap_or_default();
+    // help.txt: a line on its layout, then sections, each under the subcommands whose help
+    // shows it (`[request,header,token]`; `[always]`; `[all]`: the full help only).
+    let shown = |tag: &str| tag == "always" || command.is_none_or(|c| c.name() == tag);
     let mut out = String::new();
-    let mut keep = true;
-    for line in usage.lines() {
-        // `  apiauth NAME …` and its line of about, for the command asked for.
-        if let Some(rest) = line.strip_prefix("  apiauth ") {
-            keep = command.is_none_or(|c| rest.starts_with(&format!("{} ", c.name())));
-        }
-        if keep || !line.starts_with("  ") {
-            out += &format!("{line}\n");
+    for section in include_str!("help.txt").split("\n[").skip(1) {
+        let (tags, text) = section.split_once("]\n").unwrap_or_default();
+        match tags {
+            "options" => options_help(command, &mut out),
+            _ if tags.split(',').any(shown) => out += &format!("{}\n", text.trim_end()),
+            _ => {}
         }
     }
+    out
+}
+
+/// The options of `command`'s help (every option for `None`), each with where it applies and
+/// the words it takes on lines of their own.
+fn options_help(command: Option<Command>, out: &mut String) {
     out.push_str("\nOptions:\n");
     let shown = |o: &Opt| command.is_none_or(|c| o.commands.contains(&c));
     for option in options().filter(shown) {
         let pad = if option.short.is_some() { "" } else { "    " };
         let name = format!("{pad}{}", option.synopsis);
-        out += &format!("  {name:<27} {}\n", option.help);
-        // Where it applies and what it takes, on a line of their own.
+        *out += &format!("  {name:<27} {}\n", option.help);
         let only = (option.only()).map(|(what, names)| format!("{what} {} only", one_of(&names)));
         let words = Some(one_of(&words_of(option.long))).filter(|words| !words.is_empty());
         let command = (command.is_none() && option.commands.len() == 1)
@@ -496,23 +496,13 @@ pub fn help(command: Option<Command>) -> String {
             let mut line = String::new();
             for piece in more.split_inclusive(", ") {
                 if line.len() + piece.len() > 80 {
-                    out += &format!("{:30}{}\n", "", std::mem::take(&mut line).trim_end());
+                    *out += &format!("{:30}{}\n", "", std::mem::take(&mut line).trim_end());
                 }
                 line += piece;
             }
-            out += &format!("{:30}{line}\n", "");
+            *out += &format!("{:30}{line}\n", "");
         }
     }
-
-    // Each note under `[the commands whose help shows it]`; `[all]` for the full help only.
-    let tagged = |tag: &str| command.is_none_or(|c| c.name() == tag);
-    for section in notes.split("\n[") {
-        let (tags, text) = section.split_once("]\n").unwrap_or_default();
-        if tags.split(' ').any(tagged) {
-            out.push_str(&format!("\n{}\n", text.trim_end()));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -41,7 +41,6 @@ pub struct Settings {
     pub command: Option<Command>,
     /// The words read: the subcommand's, then `request`'s target.
     words: Vec<String>,
-    pub verbose: u8,
     pub provider: Option<Provider>,
     api: Option<Api>,
     env: Option<Environment>,
@@ -165,11 +164,12 @@ request --max-time SECONDS  the limit for the whole API call (default 300)
 clear --client-id ID  only the entries of this client id";
 
 /// One line of [`OPTIONS`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Opt {
     commands: &'static [Command],
-    /// The providers or the `--client-auth`s it is only for (`--provider=a,b`), if any.
-    only: Option<&'static str>,
+    /// The option whose values it is only for (`--provider`, `--client-auth`), and those
+    /// values (`--provider=a,b` in the table), if any.
+    only: Option<(&'static str, Vec<&'static str>)>,
     synopsis: &'static str,
     short: Option<char>,
     long: &'static str,
@@ -180,11 +180,12 @@ struct Opt {
 fn options() -> impl Iterator<Item = Opt> {
     OPTIONS.lines().map(|line| {
         let (group, rest) = line.split_once(' ').unwrap_or_default();
-        let mut group = group.split('/');
+        let (group, only) = group.split_once('/').unwrap_or((group, ""));
+        let only = only.split_once('=');
         let (synopsis, help) = rest.split_once("  ").unwrap_or_default();
         let (short, long) = synopsis.split_once(", ").unwrap_or(("", synopsis));
         let (long, value) = long.split_once(' ').unwrap_or((long, ""));
-        let commands = match group.next().unwrap_or_default() {
+        let commands = match group {
             "auth" => &Command::ALL[..3],
             "auth+clear" => &Command::ALL[..4],
             "request" => &[Command::Request],
@@ -194,7 +195,7 @@ fn options() -> impl Iterator<Item = Opt> {
         };
         Opt {
             commands,
-            only: group.next(),
+            only: only.map(|(what, names)| (what, names.split(',').collect())),
             synopsis,
             short: short.chars().nth(1),
             long: long.trim_start_matches('-'),
@@ -202,14 +203,6 @@ fn options() -> impl Iterator<Item = Opt> {
             help: help.trim(),
         }
     })
-}
-
-impl Opt {
-    /// The option its `only` names (`--provider`, `--client-auth`), and those it names.
-    fn only(&self) -> Option<(&'static str, Vec<&'static str>)> {
-        let (what, names) = self.only?.split_once('=')?;
-        Some((what, names.split(',').collect()))
-    }
 }
 
 /// The words `long` takes, for `--help` and its messages.
@@ -232,7 +225,6 @@ const METHODS: &str = "GET HEAD POST PUT PATCH DELETE OPTIONS";
 /// Reads the `value` of option `long` into the typed settings (the others keep it as given).
 fn set(s: &mut Settings, long: &str, value: &str) -> Result<(), String> {
     match long {
-        "verbose" => s.verbose = s.verbose.saturating_add(1),
         "provider" => s.provider = Some(word(value, long)?),
         "api" => s.api = Some(word(value, long)?),
         "env" => s.env = Some(word(value, long)?),
@@ -315,14 +307,14 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
     if settings.params().any(|(name, _)| carries_secret(name, 6)) {
         return Err(SECRET_ON_ARGV.into());
     }
-    (settings.given.iter()).try_for_each(|(option, _)| applies(&settings, *option))?;
+    (settings.given.iter()).try_for_each(|(option, _)| applies(&settings, option))?;
     finish(&mut settings)?;
     Ok(Invocation::Run(Box::new(settings)))
 }
 
 /// Refuses `option` where it does not apply: another subcommand, another provider, another
 /// client authentication.
-fn applies(settings: &Settings, option: Opt) -> Result<(), String> {
+fn applies(settings: &Settings, option: &Opt) -> Result<(), String> {
     let (long, commands) = (option.long, option.commands);
     if settings.command.is_some_and(|c| !commands.contains(&c)) {
         let names: Vec<&str> = commands.iter().map(|c| c.name()).collect();
@@ -330,7 +322,7 @@ fn applies(settings: &Settings, option: Opt) -> Result<(), String> {
     }
     // The value of `--provider` or `--client-auth`, read: lowercase, as every name it may be.
     let given = |what: &str| settings.get(&what[2..]).map(str::to_ascii_lowercase);
-    match option.only() {
+    match &option.only {
         Some((what, names)) if !names.contains(&given(what).unwrap_or_default().as_str()) => Err(
             format!("--{long} applies only to {what} {}", one_of(&names)),
         ),
@@ -338,8 +330,8 @@ fn applies(settings: &Settings, option: Opt) -> Result<(), String> {
     }
 }
 
-/// Checks what the options mean together, and fills in what the provider implies: the
-/// header's source and where its APIs live.
+/// Checks what the options mean together (the provider's, the client key's), and fills in
+/// what the provider implies: the header's source and where its APIs live.
 fn finish(settings: &mut Settings) -> Result<(), String> {
     let command = match (settings.command, settings.words.is_empty()) {
         (Some(command), _) => command,
@@ -395,15 +387,11 @@ fn finish(settings: &mut Settings) -> Result<(), String> {
     if command == Command::CacheClear && api == Some(Api::Core) {
         return Err("the core api has no tokens to clear".into());
     }
-    client_key_options(settings)
-}
-
-/// Checks that the options of the client key and certificate come together.
-fn client_key_options(s: &Settings) -> Result<(), String> {
-    let has = |long| s.get(long).is_some();
+    // The options of the client key and certificate come together.
+    let has = |long| settings.get(long).is_some();
     let file = has("client-assertion-file");
     let program = has("client-assertion-command");
-    let missing = match s.key_method {
+    let missing = match settings.key_method {
         Some(KeyMethod::PrivateKeyJwt) if !has("private-key") => "--private-key FILE",
         Some(KeyMethod::Assertion) if file == program => {
             "one of --client-assertion-file FILE and --client-assertion-command PROG"
@@ -415,7 +403,7 @@ fn client_key_options(s: &Settings) -> Result<(), String> {
         }
         _ => return Ok(()),
     };
-    let method = s.key_method.map(KeyMethod::name).unwrap_or_default();
+    let method = settings.key_method.map(KeyMethod::name).unwrap_or_default();
     Err(format!("--client-auth {method} needs {missing}"))
 }
 
@@ -487,7 +475,8 @@ fn options_help(command: Option<Command>, out: &mut String) {
         let pad = if option.short.is_some() { "" } else { "    " };
         let name = format!("{pad}{}", option.synopsis);
         *out += &format!("  {name:<27} {}\n", option.help);
-        let only = (option.only()).map(|(what, names)| format!("{what} {} only", one_of(&names)));
+        let only =
+            (option.only.as_ref()).map(|(what, names)| format!("{what} {} only", one_of(names)));
         let words = Some(one_of(&words_of(option.long))).filter(|words| !words.is_empty());
         let command = (command.is_none() && option.commands.len() == 1)
             .then(|| format!("apiauth {} only", option.commands[0].name()));
@@ -741,10 +730,10 @@ mod tests {
     #[test]
     fn spellings_lexopt_reads() {
         let call = settings("request --provider=motorweb --env test -XPUT -vv -iH A:b -- /p");
-        assert_eq!(call.verbose, 2);
+        assert_eq!(call.all("verbose").count(), 2);
         assert_eq!(call.method, Some(Method::PUT));
-        assert_eq!(call.headers, ["A:b"]);
-        assert!(call.include);
+        assert_eq!(call.all("header").collect::<Vec<_>>(), ["A:b"]);
+        assert_eq!(call.get("include"), Some(""));
         assert_eq!(call.target(), "/p");
         let words = [
             "request",
@@ -759,9 +748,9 @@ mod tests {
             Invocation::Run(settings) => settings,
             other => panic!("{other:?}"),
         };
-        assert_eq!((call.data.as_deref(), call.target()), (Some("-x"), "-i"));
-        assert_eq!(call.max_time(), Duration::from_secs(300));
-        assert_eq!(call.timeout(), Duration::from_secs(10));
+        assert_eq!((call.get("data"), call.target()), (Some("-x"), "-i"));
+        assert_eq!(call.max_time, Duration::from_secs(300));
+        assert_eq!(call.timeout, Duration::from_secs(10));
     }
 
     #[test]

@@ -113,11 +113,10 @@ fn read(path: &Path, what: &str, private: bool) -> Result<Vec<u8>, Exit> {
     let refuse = |why: &str| Exit::from(format!("{what}: {why}"));
     let unreadable = |e: std::io::Error| refuse(&format!("cannot read it: {e}"));
     let mut options = std::fs::File::options();
-    options.read(true);
     // Never through a final symlink, never waiting on a FIFO.
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, O_NOFOLLOW | O_NONBLOCK);
-    let file = options.open(path).map_err(|e| match e.raw_os_error() {
+    let file = (options.read(true).open(path)).map_err(|e| match e.raw_os_error() {
         #[cfg(unix)]
         Some(ELOOP) => refuse("is a symbolic link; give the file itself"),
         _ => unreadable(e),

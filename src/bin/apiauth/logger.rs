@@ -16,16 +16,16 @@ use log::{LevelFilter, Log, Metadata, Record};
 
 /// Writes records at the levels of `verbose` (the number of `-v`s) to stderr.
 struct Logger {
-    verbose: u8,
+    verbose: usize,
 }
 
 /// Installs the logger for `verbose`.
-pub fn install(verbose: u8) {
+pub fn install(verbose: usize) {
     // The first and only logger of the process: setting it cannot fail.
     let _ = log::set_logger(Box::leak(Box::new(Logger { verbose })));
     // The most detailed level shown for any target.
     let most = [LevelFilter::Warn, LevelFilter::Info, LevelFilter::Debug];
-    log::set_max_level(most[usize::from(verbose.min(2))]);
+    log::set_max_level(most[verbose.min(2)]);
 }
 
 impl Log for Logger {
@@ -62,7 +62,7 @@ mod tests {
     use super::*;
     use log::Level;
 
-    fn shown(verbose: u8, level: Level, target: &str) -> bool {
+    fn shown(verbose: usize, level: Level, target: &str) -> bool {
         let metadata = Metadata::builder().level(level).target(target).build();
         Logger { verbose }.enabled(&metadata)
     }

@@ -81,7 +81,7 @@ fn run() -> Result<(), Exit> {
         Invocation::Help(command) => command_line::help(command),
         Invocation::Version => format!("apiauth {}\n", env!("CARGO_PKG_VERSION")),
         Invocation::Run(settings) => {
-            logger::install(settings.verbose);
+            logger::install(settings.all("verbose").count());
             match settings.command {
                 Some(Command::Request) => return request::run(&settings),
                 Some(Command::CacheList | Command::CacheClear) => cache_cmd::run(&settings)?,

@@ -145,9 +145,8 @@ fn url(call: &Settings) -> Result<String, Exit> {
     };
     if !urls::same_origin(&base, &target) {
         let origin = origin_text(&base);
-        Err(format!(
-            "the URL is not on the API's origin {origin} (--provider {provider}); nothing was sent"
-        ))?;
+        let why = format!("the URL is not on the API's origin {origin} (--provider {provider})");
+        Err(format!("{why}; nothing was sent"))?;
     }
     Ok(url)
 }

@@ -323,9 +323,9 @@ fn applies(settings: &Settings, option: &Opt) -> Result<(), String> {
     // The value of `--provider` or `--client-auth`, read: lowercase, as every name it may be.
     let given = |what: &str| settings.get(&what[2..]).map(str::to_ascii_lowercase);
     match &option.only {
-        Some((what, names)) if !names.contains(&given(what).unwrap_or_default().as_str()) => Err(
-            format!("--{long} applies only to {what} {}", one_of(&names)),
-        ),
+        Some((what, names)) if !names.contains(&given(what).unwrap_or_default().as_str()) => {
+            Err(format!("--{long} applies only to {what} {}", one_of(names)))
+        }
         _ => Ok(()),
     }
 }

@@ -26,8 +26,7 @@ pub fn run(settings: &Settings) -> Result<String, Exit> {
         url.is_none_or(|url| entry.token_url() == url)
             && client_id.is_none_or(|id| entry.client_id() == id)
     });
-    let count =
-        |n: usize, one: &str, many: &str| format!("{n} {}", [many, one][usize::from(n == 1)]);
+    let count = |n: usize, one, many: &str| format!("{n} {}", [many, one][usize::from(n == 1)]);
     let mut said = format!("removed {}", count(removed.tokens, "entry", "entries"));
     if removed.records > 0 {
         let what = "failure or rejection record";

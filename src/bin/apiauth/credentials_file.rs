@@ -153,11 +153,9 @@ pub fn at_most(source: impl Read, max: u64) -> std::io::Result<Option<Vec<u8>>> 
     Ok((bytes.len() as u64 <= max).then_some(bytes))
 }
 
-type Pair = (Option<String>, Option<String>);
-
 /// The id and secret of the file's `text`, or the (1-based) line that breaks the syntax and
 /// why (never the line's text).
-fn parse(text: &str) -> Result<Pair, (usize, &'static str)> {
+fn parse(text: &str) -> Result<(Option<String>, Option<String>), (usize, &'static str)> {
     if text.starts_with('\u{feff}') {
         let why = "the file starts with a byte-order mark; save it without one";
         return Err((1, why));

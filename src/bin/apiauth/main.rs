@@ -109,16 +109,17 @@ fn print(bytes: &[u8]) -> Result<(), Exit> {
 
 /// The header the settings ask for: Basic for myConnectedFleet's Core API, else a token
 /// (a new one first with `--refresh`, past any cached token or failure), with the client key
-/// and the TLS settings `tls` of the command line.
-fn auth(settings: &Settings, tls: Option<&TlsSettings>) -> Result<Auth, Exit> {
+/// and the TLS settings of the command line, which it returns too (for API calls).
+fn auth(settings: &Settings) -> Result<(Auth, Option<TlsSettings>), Exit> {
+    let tls = credentials_file::tls(settings)?;
     let creds = credentials_file::load(settings)?;
     let Some(HeaderSource::Token(token_url, client_auth, scheme)) = &settings.source else {
-        return Ok(Auth::Basic(creds, BasicEncoding::Raw));
+        return Ok((Auth::Basic(creds, BasicEncoding::Raw), tls));
     };
     let mut config = TokenConfig::new(token_url, creds).with_client_auth(*client_auth);
     let key = credentials_file::client_key(settings)?;
     config = key.into_iter().fold(config, TokenConfig::with_client_key);
-    config = tls.cloned().into_iter().fold(config, TokenConfig::with_tls);
+    config = tls.clone().into_iter().fold(config, TokenConfig::with_tls);
     config = config.with_timeout(settings.timeout);
     config = settings.all("scope").fold(config, TokenConfig::with_scope);
     config = (settings.params()).fold(config, |c, (name, value)| c.with_param(name, value));
@@ -135,13 +136,12 @@ fn auth(settings: &Settings, tls: Option<&TlsSettings>) -> Result<Auth, Exit> {
     if settings.get("refresh").is_some() {
         source.refresh()?;
     }
-    Ok(Auth::Token(source, *scheme))
+    Ok((Auth::Token(source, *scheme), tls))
 }
 
 /// `apiauth header` and `apiauth token`: what to print.
 fn header_text(settings: &Settings) -> Result<String, Exit> {
-    let tls = credentials_file::tls(settings)?;
-    let (name, value, expires_in) = match auth(settings, tls.as_ref())? {
+    let (name, value, expires_in) = match auth(settings)?.0 {
         Auth::Basic(creds, enc) => (AUTHORIZATION, creds.basic_header(enc)?.clone(), None),
         Auth::Token(source, scheme) => {
             let token = source.token()?;

@@ -39,8 +39,7 @@ pub fn run(call: &Settings) -> Result<(), Exit> {
     let request = (headers.into_iter()).fold(request, |r, (name, value)| r.header(name, value));
     let request = request.body(body.unwrap_or_default());
     let request = request.map_err(|_| "the request's URL is not valid")?;
-    let tls = crate::credentials_file::tls(call)?;
-    let auth = crate::auth(call, tls.as_ref())?;
+    let (auth, tls) = crate::auth(call)?;
     let basic = matches!(auth, Auth::Basic(..));
     // The method and the URL (its path too, never its query): the log and every message
     // name them.

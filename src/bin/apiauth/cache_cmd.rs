@@ -52,8 +52,7 @@ fn list(cache: &apiauth::DiskCache) -> String {
     let now = SystemTime::now();
     let mut out = String::new();
     for entry in cache.entries() {
-        let url = entry.token_url();
-        let provider = preset(url).unwrap_or_else(|| urls::shown(url));
+        let provider = preset(entry.token_url()).unwrap_or_else(|| urls::shown(entry.token_url()));
         let scopes = Some(entry.scopes().join(",")).filter(|scopes| !scopes.is_empty());
         let state = match (entry.stale_at(), entry.expires_at()) {
             (Some(stale_at), _) if now < stale_at => "fresh",

@@ -389,11 +389,10 @@ fn finish(settings: &mut Settings) -> Result<(), String> {
     }
     // The options of the client key and certificate come together.
     let has = |long| settings.get(long).is_some();
-    let file = has("client-assertion-file");
     let program = has("client-assertion-command");
     let missing = match settings.key_method {
         Some(KeyMethod::PrivateKeyJwt) if !has("private-key") => "--private-key FILE",
-        Some(KeyMethod::Assertion) if file == program => {
+        Some(KeyMethod::Assertion) if has("client-assertion-file") == program => {
             "one of --client-assertion-file FILE and --client-assertion-command PROG"
         }
         Some(KeyMethod::TlsClientAuth) if !has("cert") => "--cert FILE and --key FILE",
@@ -470,8 +469,7 @@ pub fn help(command: Option<Command>) -> String {
 /// the words it takes on lines of their own.
 fn options_help(command: Option<Command>, out: &mut String) {
     out.push_str("\nOptions:\n");
-    let shown = |o: &Opt| command.is_none_or(|c| o.commands.contains(&c));
-    for option in options().filter(shown) {
+    for option in options().filter(|o| command.is_none_or(|c| o.commands.contains(&c))) {
         let pad = if option.short.is_some() { "" } else { "    " };
         let name = format!("{pad}{}", option.synopsis);
         *out += &format!("  {name:<27} {}\n", option.help);

@@ -14,15 +14,13 @@
 
 use log::{LevelFilter, Log, Metadata, Record};
 
-/// Writes records at the levels of `verbose` (the number of `-v`s) to stderr.
-struct Logger {
-    verbose: usize,
-}
+/// Writes records to stderr at the levels of its number of `-v`s.
+struct Logger(usize);
 
 /// Installs the logger for `verbose`.
 pub fn install(verbose: usize) {
     // The first and only logger of the process: setting it cannot fail.
-    let _ = log::set_logger(Box::leak(Box::new(Logger { verbose })));
+    let _ = log::set_logger(Box::leak(Box::new(Logger(verbose))));
     // The most detailed level shown for any target.
     let most = [LevelFilter::Warn, LevelFilter::Info, LevelFilter::Debug];
     log::set_max_level(most[verbose.min(2)]);
@@ -34,7 +32,7 @@ impl Log for Logger {
         let target = metadata.target();
         let under = |root: &str| target == root || target.starts_with(&format!("{root}::"));
         let ours = under("apiauth");
-        let most = match self.verbose {
+        let most = match self.0 {
             0 if under("apiauth::store") => LevelFilter::Warn,
             0 => LevelFilter::Off,
             1 if ours => LevelFilter::Info,
@@ -64,7 +62,7 @@ mod tests {
 
     fn shown(verbose: usize, level: Level, target: &str) -> bool {
         let metadata = Metadata::builder().level(level).target(target).build();
-        Logger { verbose }.enabled(&metadata)
+        Logger(verbose).enabled(&metadata)
     }
 
     #[test]

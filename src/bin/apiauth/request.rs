@@ -80,10 +80,9 @@ pub fn run(call: &Settings) -> Result<(), Exit> {
         print(format!("{head}\n").as_bytes())?;
     }
     let mut reader = response.body_mut().as_reader();
-    let mut read = |buffer: &mut [u8]| reader.read(buffer).map_err(|e| cut_short(call, &url, &e));
     let mut buffer = vec![0; 64 * 1024];
     // Each piece as it arrives.
-    while let n @ 1.. = read(&mut buffer)? {
+    while let n @ 1.. = (reader.read(&mut buffer)).map_err(|e| cut_short(call, &url, &e))? {
         print(&buffer[..n])?;
     }
     let answered = format!("{status} to {sent}");
@@ -98,9 +97,8 @@ pub fn run(call: &Settings) -> Result<(), Exit> {
 
 /// Why the answer stopped before its end, with the API's origin and the limit that ran out.
 fn cut_short(call: &Settings, url: &str, error: &std::io::Error) -> Exit {
-    let cause = (error.get_ref()).and_then(|e| e.downcast_ref::<ureq::Error>());
     let (max_time, timeout) = (call.max_time.as_secs_f64(), call.timeout.as_secs_f64());
-    let why = match cause {
+    let why = match (error.get_ref()).and_then(|e| e.downcast_ref::<ureq::Error>()) {
         Some(Timeout(ureq::Timeout::Global)) => format!("--max-time ran out after {max_time} s"),
         Some(Timeout(_)) => format!("no data for --timeout {timeout} s"),
         _ => error.to_string(),

@@ -40,7 +40,7 @@ pub struct Settings {
     /// Always set once parsed.
     pub command: Option<Command>,
     /// The words read: the subcommand's, then `request`'s target.
-    words: Vec<String>,
+    pub words: Vec<String>,
     pub provider: Option<Provider>,
     api: Option<Api>,
     env: Option<Environment>,
@@ -64,8 +64,7 @@ pub struct Settings {
 impl Settings {
     /// The values given to option `long`, in order.
     pub fn all(&self, long: &str) -> impl Iterator<Item = &str> {
-        let given = self.given.iter().filter(move |(it, _)| it.long == long);
-        given.map(|(_, value)| value.as_str())
+        (self.given.iter()).filter_map(move |(o, v)| (o.long == long).then_some(v.as_str()))
     }
 
     /// The value of option `long` (empty for a flag), if given.
@@ -76,11 +75,6 @@ impl Settings {
     /// The `--param`s: each NAME and VALUE.
     pub fn params(&self) -> impl Iterator<Item = (&str, &str)> {
         self.all("param").filter_map(|param| param.split_once('='))
-    }
-
-    /// `request`'s target: a path below the API base URL, or a full URL on its origin.
-    pub fn target(&self) -> &str {
-        self.words.get(1).map_or("", String::as_str)
     }
 }
 
@@ -732,7 +726,7 @@ mod tests {
         assert_eq!(call.method, Some(Method::PUT));
         assert_eq!(call.all("header").collect::<Vec<_>>(), ["A:b"]);
         assert_eq!(call.get("include"), Some(""));
-        assert_eq!(call.target(), "/p");
+        assert_eq!(call.words, ["request", "/p"]);
         let words = [
             "request",
             "--provider",
@@ -746,7 +740,10 @@ mod tests {
             Invocation::Run(settings) => settings,
             other => panic!("{other:?}"),
         };
-        assert_eq!((call.get("data"), call.target()), (Some("-x"), "-i"));
+        assert_eq!(
+            (call.get("data"), call.words[1].as_str()),
+            (Some("-x"), "-i")
+        );
         assert_eq!(call.max_time, Duration::from_secs(300));
         assert_eq!(call.timeout, Duration::from_secs(10));
     }

@@ -112,7 +112,9 @@ fn cut_short(call: &Settings, url: &str, error: &std::io::Error) -> Exit {
 /// itself, which must be on the base URL's origin. Never echoes the target (a misplaced
 /// secret could be in it).
 fn url(call: &Settings) -> Result<String, Exit> {
-    let (target, placeholder) = (call.target(), call.target().contains("{customerId}"));
+    // The word after `request`: a path below the API base URL, or a full URL on its origin.
+    let target = call.words.get(1).map_or("", String::as_str);
+    let placeholder = target.contains("{customerId}");
     let target = match call.get("customer-id") {
         Some(_) if !placeholder => Err("--customer-id needs {customerId} in the path")?,
         // The id is never echoed: a misplaced secret could be in it.

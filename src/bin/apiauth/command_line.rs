@@ -175,7 +175,6 @@ fn options() -> impl Iterator<Item = Opt> {
     OPTIONS.lines().map(|line| {
         let (group, rest) = line.split_once(' ').unwrap_or_default();
         let (group, only) = group.split_once('/').unwrap_or((group, ""));
-        let only = only.split_once('=');
         let (synopsis, help) = rest.split_once("  ").unwrap_or_default();
         let (short, long) = synopsis.split_once(", ").unwrap_or(("", synopsis));
         let (long, value) = long.split_once(' ').unwrap_or((long, ""));
@@ -189,7 +188,7 @@ fn options() -> impl Iterator<Item = Opt> {
         };
         Opt {
             commands,
-            only: only.map(|(what, names)| (what, names.split(',').collect())),
+            only: (only.split_once('=')).map(|(what, names)| (what, names.split(',').collect())),
             synopsis,
             short: short.chars().nth(1),
             long: long.trim_start_matches('-'),

@@ -34,13 +34,13 @@ const MAX_FILE: u64 = 64 * 1024;
 /// only if the client authenticates with it (else empty).
 pub fn load(s: &Settings) -> Result<Credentials, Exit> {
     let file = s.get("credentials-file").map(Path::new);
-    let (id, secret) = match file {
+    let [id, secret] = match file {
         Some(path) => {
             let text = String::from_utf8(read(path, "credentials file", true)?);
             let text = text.map_err(|_| "credentials file: not UTF-8")?;
             parse(&text).map_err(|(line, why)| format!("credentials file: line {line}: {why}"))?
         }
-        None => (var(ID)?, var(SECRET)?),
+        None => [var(ID)?, var(SECRET)?],
     };
     let origin = file.map_or("in the environment", |_| "in the credentials file");
     let needs_secret = matches!(s.key_method, None | Some(KeyMethod::ClientSecretJwt));
@@ -155,7 +155,7 @@ pub fn at_most(source: impl Read, max: u64) -> std::io::Result<Option<Vec<u8>>> 
 
 /// The id and secret of the file's `text`, or the (1-based) line that breaks the syntax and
 /// why (never the line's text).
-fn parse(text: &str) -> Result<(Option<String>, Option<String>), (usize, &'static str)> {
+fn parse(text: &str) -> Result<[Option<String>; 2], (usize, &'static str)> {
     if text.starts_with('\u{feff}') {
         let why = "the file starts with a byte-order mark; save it without one";
         return Err((1, why));
@@ -173,7 +173,7 @@ fn parse(text: &str) -> Result<(Option<String>, Option<String>), (usize, &'stati
             _ => secret = Some(value.to_owned()),
         }
     }
-    Ok((id, secret))
+    Ok([id, secret])
 }
 
 /// One line's `NAME=value`, read exactly as a shell that sources the file would, or refused:
@@ -217,7 +217,7 @@ mod tests {
     use super::*;
 
     fn pair(text: &str) -> Result<(String, String), (usize, &'static str)> {
-        let (id, secret) = parse(text)?;
+        let [id, secret] = parse(text)?;
         Ok((id.unwrap_or_default(), secret.unwrap_or_default()))
     }
 

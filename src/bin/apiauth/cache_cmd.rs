@@ -5,25 +5,56 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use apiauth::providers::motorweb::{self, Environment};
 use apiauth::providers::my_connected_fleet;
 
-use crate::command_line::{Command, Provider, Settings};
+use crate::command_line::{Command, HeaderSource, Provider, Settings};
 use crate::{Exit, urls};
 
-/// `apiauth cache list` or `apiauth cache clear`: what to print. `cache clear` removes the
-/// entries for the token URL and the client id (each when given), and says how many.
+/// `apiauth cache list` or `apiauth cache clear`: what to print. `cache list` lists the
+/// entries, never their tokens; `cache clear` removes the entries for the token URL and the
+/// client id (each when given), and says how many.
 #[cfg(unix)]
 pub fn run(settings: &Settings) -> Result<String, Exit> {
     let dir = apiauth::DiskCache::default_dir().ok_or("neither XDG_CACHE_HOME nor HOME is set")?;
     let cache = apiauth::DiskCache::open(dir)?;
     if settings.command == Some(Command::CacheList) {
-        return Ok(list(&cache));
+        // One line per entry: provider (or token URL, without query or user), client id,
+        // scopes (`-` for none), expiry in UTC, and `fresh`, `stale` (refreshed on next use),
+        // `expired` or `no-token`; then a failure or a rejection still in force, with until
+        // when.
+        let now = SystemTime::now();
+        let mut out = String::new();
+        for entry in cache.entries() {
+            let url = entry.token_url();
+            let provider = preset(url).unwrap_or_else(|| urls::shown(url));
+            let scopes = Some(entry.scopes().join(",")).filter(|scopes| !scopes.is_empty());
+            let state = match (entry.stale_at(), entry.expires_at()) {
+                (Some(stale_at), _) if now < stale_at => "fresh",
+                (_, Some(expires_at)) if now < expires_at => "stale",
+                (_, Some(_)) => "expired",
+                (_, None) => "no-token",
+            };
+            let expires = entry.expires_at().map_or("-".into(), rfc3339);
+            let (id, scopes) = (entry.client_id(), scopes.as_deref().unwrap_or("-"));
+            out += &format!("{provider} {id} {scopes} {expires} {state}");
+            if let Some((error, until)) = entry.failure(now) {
+                out += &format!(" failing-until {} ({error})", rfc3339(until));
+            }
+            if let Some(until) = entry.rejected_until(now) {
+                out += &format!(" rejected-until {}", rfc3339(until));
+            }
+            out.push('\n');
+        }
+        return Ok(out);
     }
-    let (url, client_id) = (settings.token_url.as_deref(), settings.get("client-id"));
+    let url = match &settings.source {
+        Some(HeaderSource::Token(url, ..)) => Some(url.as_str()),
+        _ => settings.get("token-url"),
+    };
+    let client_id = settings.get("client-id");
     let removed = cache.remove_entries(|entry| {
         url.is_none_or(|url| entry.token_url() == url)
             && client_id.is_none_or(|id| entry.client_id() == id)
     });
-    let count =
-        |n: usize, one: &str, many: &str| format!("{n} {}", [many, one][usize::from(n == 1)]);
+    let count = |n: usize, one, many: &str| format!("{n} {}", [many, one][usize::from(n == 1)]);
     let mut said = format!("removed {}", count(removed.tokens, "entry", "entries"));
     if removed.records > 0 {
         let what = "failure or rejection record";
@@ -39,37 +70,6 @@ pub fn run(settings: &Settings) -> Result<String, Exit> {
 #[cfg(not(unix))]
 pub fn run(_: &Settings) -> Result<String, Exit> {
     Err("the disk cache is Unix only".into())
-}
-
-/// One line per entry: provider (or token URL, without query or user), client id, scopes
-/// (`-` for none), expiry in UTC, and `fresh`, `stale` (refreshed on next use), `expired` or
-/// `no-token`; then a failure or a rejection still in force, with until when.
-#[cfg(unix)]
-fn list(cache: &apiauth::DiskCache) -> String {
-    let now = SystemTime::now();
-    let mut out = String::new();
-    for entry in cache.entries() {
-        let url = entry.token_url();
-        let provider = preset(url).unwrap_or_else(|| urls::shown(url));
-        let scopes = Some(entry.scopes().join(",")).filter(|scopes| !scopes.is_empty());
-        let state = match (entry.stale_at(), entry.expires_at()) {
-            (Some(stale_at), _) if now < stale_at => "fresh",
-            (_, Some(expires_at)) if now < expires_at => "stale",
-            (_, Some(_)) => "expired",
-            (_, None) => "no-token",
-        };
-        let (id, scopes) = (entry.client_id(), scopes.as_deref().unwrap_or("-"));
-        let expires = entry.expires_at().map_or("-".into(), rfc3339);
-        out += &format!("{provider} {id} {scopes} {expires} {state}");
-        if let Some((error, until)) = entry.failure(now) {
-            out += &format!(" failing-until {} ({error})", rfc3339(until));
-        }
-        if let Some(until) = entry.rejected_until(now) {
-            out += &format!(" rejected-until {}", rfc3339(until));
-        }
-        out.push('\n');
-    }
-    out
 }
 
 /// The name `cache list` shows for a provider's own token URL: `my-connected-fleet`,

@@ -11,7 +11,7 @@ use apiauth::http::Method;
 use apiauth::providers::motorweb::{self, Environment};
 use apiauth::providers::my_connected_fleet::{self, Api};
 use apiauth::{BasicEncoding, ClientAuth, TokenScheme};
-use lexopt::Arg;
+use lexopt::{Arg, ValueExt};
 
 use crate::urls;
 
@@ -34,15 +34,13 @@ pub enum HeaderSource {
 }
 
 /// The command line, read and typed. [`parse`] checks the options against each other and
-/// fills in what the provider implies: `source`, `api_base_url` and, for `cache clear`,
-/// `token_url`.
+/// fills in what the provider implies: `source` and `api_base_url`.
 #[derive(Debug, Default)]
 pub struct Settings {
     /// Always set once parsed.
     pub command: Option<Command>,
     /// The words read: the subcommand's, then `request`'s target.
-    words: Vec<String>,
-    pub verbose: u8,
+    pub words: Vec<String>,
     pub provider: Option<Provider>,
     api: Option<Api>,
     env: Option<Environment>,
@@ -50,26 +48,23 @@ pub struct Settings {
     client_auth: Option<ClientAuth>,
     pub key_method: Option<KeyMethod>,
     pub alg: Option<Alg>,
-    pub token_url: Option<String>,
     pub format: Option<Format>,
-    timeout: Option<Duration>,
+    /// The limit for each phase of a request (`--timeout`): 10 s unless given.
+    pub timeout: Duration,
     pub api_base_url: Option<String>,
     pub method: Option<Method>,
-    pub data: Option<String>,
-    pub headers: Vec<String>,
-    pub include: bool,
-    max_time: Option<Duration>,
+    /// The limit for the whole API call (`--max-time`): 300 s unless given.
+    pub max_time: Duration,
     /// Every option read, with its value as given (empty for a flag): [`Settings::get`].
     given: Vec<(Opt, String)>,
-    /// For `header`, `token` and `request`.
+    /// For `header`, `token`, `request` and `cache clear --provider`.
     pub source: Option<HeaderSource>,
 }
 
 impl Settings {
     /// The values given to option `long`, in order.
     pub fn all(&self, long: &str) -> impl Iterator<Item = &str> {
-        let given = self.given.iter().filter(move |(it, _)| it.long == long);
-        given.map(|(_, value)| value.as_str())
+        (self.given.iter()).filter_map(move |(o, v)| (o.long == long).then_some(v.as_str()))
     }
 
     /// The value of option `long` (empty for a flag), if given.
@@ -80,21 +75,6 @@ impl Settings {
     /// The `--param`s: each NAME and VALUE.
     pub fn params(&self) -> impl Iterator<Item = (&str, &str)> {
         self.all("param").filter_map(|param| param.split_once('='))
-    }
-
-    /// `request`'s target: a path below the API base URL, or a full URL on its origin.
-    pub fn target(&self) -> &str {
-        self.words.get(1).map_or("", String::as_str)
-    }
-
-    /// The limit for each phase of a request (`--timeout`): 10 s unless given.
-    pub fn timeout(&self) -> Duration {
-        self.timeout.unwrap_or(Duration::from_secs(10))
-    }
-
-    /// The limit for the whole API call (`--max-time`): 300 s unless given.
-    pub fn max_time(&self) -> Duration {
-        self.max_time.unwrap_or(Duration::from_secs(300))
     }
 }
 
@@ -178,11 +158,12 @@ request --max-time SECONDS  the limit for the whole API call (default 300)
 clear --client-id ID  only the entries of this client id";
 
 /// One line of [`OPTIONS`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Opt {
     commands: &'static [Command],
-    /// The providers or the `--client-auth`s it is only for (`--provider=a,b`), if any.
-    only: Option<&'static str>,
+    /// The option whose values it is only for (`--provider`, `--client-auth`), and those
+    /// values (`--provider=a,b` in the table), if any.
+    only: Option<(&'static str, Vec<&'static str>)>,
     synopsis: &'static str,
     short: Option<char>,
     long: &'static str,
@@ -193,11 +174,11 @@ struct Opt {
 fn options() -> impl Iterator<Item = Opt> {
     OPTIONS.lines().map(|line| {
         let (group, rest) = line.split_once(' ').unwrap_or_default();
-        let mut group = group.split('/');
+        let (group, only) = group.split_once('/').unwrap_or((group, ""));
         let (synopsis, help) = rest.split_once("  ").unwrap_or_default();
         let (short, long) = synopsis.split_once(", ").unwrap_or(("", synopsis));
         let (long, value) = long.split_once(' ').unwrap_or((long, ""));
-        let commands = match group.next().unwrap_or_default() {
+        let commands = match group {
             "auth" => &Command::ALL[..3],
             "auth+clear" => &Command::ALL[..4],
             "request" => &[Command::Request],
@@ -207,7 +188,7 @@ fn options() -> impl Iterator<Item = Opt> {
         };
         Opt {
             commands,
-            only: group.next(),
+            only: (only.split_once('=')).map(|(what, names)| (what, names.split(',').collect())),
             synopsis,
             short: short.chars().nth(1),
             long: long.trim_start_matches('-'),
@@ -215,14 +196,6 @@ fn options() -> impl Iterator<Item = Opt> {
             help: help.trim(),
         }
     })
-}
-
-impl Opt {
-    /// The option its `only` names (`--provider`, `--client-auth`), and those it names.
-    fn only(&self) -> Option<(&'static str, Vec<&'static str>)> {
-        let (what, names) = self.only?.split_once('=')?;
-        Some((what, names.split(',').collect()))
-    }
 }
 
 /// The words `long` takes, for `--help` and its messages.
@@ -245,7 +218,6 @@ const METHODS: &str = "GET HEAD POST PUT PATCH DELETE OPTIONS";
 /// Reads the `value` of option `long` into the typed settings (the others keep it as given).
 fn set(s: &mut Settings, long: &str, value: &str) -> Result<(), String> {
     match long {
-        "verbose" => s.verbose = s.verbose.saturating_add(1),
         "provider" => s.provider = Some(word(value, long)?),
         "api" => s.api = Some(word(value, long)?),
         "env" => s.env = Some(word(value, long)?),
@@ -257,12 +229,9 @@ fn set(s: &mut Settings, long: &str, value: &str) -> Result<(), String> {
         "token-url" | "base-url" | "api-base-url" => urls::check(value)?,
         "param" if value.starts_with('=') || !value.contains('=') => Err("takes NAME=VALUE")?,
         "format" => s.format = Some(word(value, long)?),
-        "timeout" => s.timeout = Some(seconds(value)?),
+        "timeout" => s.timeout = seconds(value)?,
         "method" => s.method = Some(word(value, long)?),
-        "data" => s.data = Some(value.into()),
-        "header" => s.headers.push(value.into()),
-        "include" => s.include = true,
-        "max-time" => s.max_time = Some(seconds(value)?),
+        "max-time" => s.max_time = seconds(value)?,
         _ => {}
     }
     Ok(())
@@ -275,7 +244,11 @@ pub const SECRET_ON_ARGV: &str = "refusing a secret on the command line: every u
 pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
     let total = args.len();
     let mut parser = lexopt::Parser::from_args(args);
-    let mut settings = Settings::default();
+    let mut settings = Settings {
+        timeout: Duration::from_secs(10),
+        max_time: Duration::from_secs(300),
+        ..Settings::default()
+    };
     // The 1-based position of the argument being read (for messages that cannot quote it);
     // within a cluster of short options (`-iv`), the cluster's.
     let mut at = 1;
@@ -314,8 +287,7 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
         let long = option.long;
         let value = match option.takes_value {
             false => String::new(),
-            true => (parser.value().map_err(lex_error)?.into_string())
-                .map_err(|_| format!("--{long} takes UTF-8 text"))?,
+            true => parser.value().and_then(|v| v.string()).map_err(lex_error)?,
         };
         let repeats = long == "verbose" || option.help.ends_with("(repeatable)");
         if !repeats && settings.get(long).is_some() {
@@ -328,16 +300,14 @@ pub fn parse(args: Vec<String>) -> Result<Invocation, String> {
     if settings.params().any(|(name, _)| carries_secret(name, 6)) {
         return Err(SECRET_ON_ARGV.into());
     }
-    for (option, _) in &settings.given {
-        applies(&settings, *option)?;
-    }
+    (settings.given.iter()).try_for_each(|(option, _)| applies(&settings, option))?;
     finish(&mut settings)?;
     Ok(Invocation::Run(Box::new(settings)))
 }
 
 /// Refuses `option` where it does not apply: another subcommand, another provider, another
 /// client authentication.
-fn applies(settings: &Settings, option: Opt) -> Result<(), String> {
+fn applies(settings: &Settings, option: &Opt) -> Result<(), String> {
     let (long, commands) = (option.long, option.commands);
     if settings.command.is_some_and(|c| !commands.contains(&c)) {
         let names: Vec<&str> = commands.iter().map(|c| c.name()).collect();
@@ -345,17 +315,17 @@ fn applies(settings: &Settings, option: Opt) -> Result<(), String> {
     }
     // The value of `--provider` or `--client-auth`, read: lowercase, as every name it may be.
     let given = |what: &str| settings.get(&what[2..]).map(str::to_ascii_lowercase);
-    match option.only() {
-        Some((what, names)) if !names.contains(&given(what).unwrap_or_default().as_str()) => Err(
-            format!("--{long} applies only to {what} {}", one_of(&names)),
-        ),
+    match &option.only {
+        Some((what, names)) if !names.contains(&given(what).unwrap_or_default().as_str()) => {
+            Err(format!("--{long} applies only to {what} {}", one_of(names)))
+        }
         _ => Ok(()),
     }
 }
 
-/// Checks what the options mean together, and fills in what the provider implies.
+/// Checks what the options mean together (the provider's, the client key's), and fills in
+/// what the provider implies: the header's source and where its APIs live.
 fn finish(settings: &mut Settings) -> Result<(), String> {
-    settings.token_url = settings.get("token-url").map(Into::into);
     let command = match (settings.command, settings.words.is_empty()) {
         (Some(command), _) => command,
         (None, true) => Err("say `apiauth request`, `apiauth header` or `apiauth token`")?,
@@ -365,44 +335,7 @@ fn finish(settings: &mut Settings) -> Result<(), String> {
     if command == Command::CacheList || clear_all {
         return Ok(());
     }
-    settings.source = Some(header_source(settings, command)?);
-    if command == Command::Request && settings.words.len() < 2 {
-        return Err("`apiauth request` needs a path or URL".into());
-    }
-    if command == Command::CacheClear {
-        let Some(HeaderSource::Token(token_url, ..)) = settings.source.take() else {
-            return Err("the core api has no tokens to clear".into());
-        };
-        settings.token_url = Some(token_url);
-    }
-    client_key_options(settings)
-}
-
-/// Checks that the options of the client key and certificate come together.
-fn client_key_options(s: &Settings) -> Result<(), String> {
-    let file = s.get("client-assertion-file");
-    let program = s.get("client-assertion-command");
-    let missing = match s.key_method {
-        Some(KeyMethod::PrivateKeyJwt) if s.get("private-key").is_none() => "--private-key FILE",
-        Some(KeyMethod::Assertion) if file.is_some() == program.is_some() => {
-            "one of --client-assertion-file FILE and --client-assertion-command PROG"
-        }
-        Some(KeyMethod::TlsClientAuth) if s.get("cert").is_none() => "--cert FILE and --key FILE",
-        _ if s.get("cert").is_some() != s.get("key").is_some() => {
-            Err("--cert and --key go together")?
-        }
-        _ if s.get("client-assertion-arg").is_some() && program.is_none() => {
-            return Err("--client-assertion-arg needs --client-assertion-command".into());
-        }
-        _ => return Ok(()),
-    };
-    let method = s.key_method.map(KeyMethod::name).unwrap_or_default();
-    Err(format!("--client-auth {method} needs {missing}"))
-}
-
-/// The header's source for the provider given; sets where its APIs live.
-fn header_source(settings: &mut Settings, command: Command) -> Result<HeaderSource, String> {
-    let (base_url, token_url) = (settings.get("base-url"), settings.token_url.clone());
+    let (base_url, token_url) = (settings.get("base-url"), settings.get("token-url"));
     let (api, env) = (settings.api, settings.env);
     let (url, apis, client_auth) = match settings.provider.ok_or("--provider is required")? {
         Provider::MyConnectedFleet => {
@@ -429,18 +362,41 @@ fn header_source(settings: &mut Settings, command: Command) -> Result<HeaderSour
             if base_url.is_some() {
                 return Err("--provider generic takes --token-url, not --base-url".into());
             }
-            let url = (token_url.clone()).ok_or("--provider generic needs --token-url")?;
+            let url = (token_url.ok_or("--provider generic needs --token-url")?).to_owned();
             let form_encoded = ClientAuth::Basic(BasicEncoding::FormUrlEncoded);
             (url, None, settings.client_auth.unwrap_or(form_encoded))
         }
     };
-    settings.api_base_url = settings.get("api-base-url").or(apis).map(Into::into);
-    if api == Some(Api::Core) {
-        return Ok(HeaderSource::CoreBasic);
-    }
     let scheme = api.map_or(TokenScheme::Bearer, Api::token_scheme);
-    let token_url = token_url.unwrap_or(url);
-    Ok(HeaderSource::Token(token_url, client_auth, scheme))
+    let source = match api {
+        Some(Api::Core) => HeaderSource::CoreBasic,
+        _ => HeaderSource::Token(token_url.map_or(url, Into::into), client_auth, scheme),
+    };
+    settings.api_base_url = settings.get("api-base-url").or(apis).map(Into::into);
+    settings.source = Some(source);
+    if command == Command::Request && settings.words.len() < 2 {
+        return Err("`apiauth request` needs a path or URL".into());
+    }
+    if command == Command::CacheClear && api == Some(Api::Core) {
+        return Err("the core api has no tokens to clear".into());
+    }
+    // The options of the client key and certificate come together.
+    let has = |long| settings.get(long).is_some();
+    let program = has("client-assertion-command");
+    let missing = match settings.key_method {
+        Some(KeyMethod::PrivateKeyJwt) if !has("private-key") => "--private-key FILE",
+        Some(KeyMethod::Assertion) if has("client-assertion-file") == program => {
+            "one of --client-assertion-file FILE and --client-assertion-command PROG"
+        }
+        Some(KeyMethod::TlsClientAuth) if !has("cert") => "--cert FILE and --key FILE",
+        _ if has("cert") != has("key") => Err("--cert and --key go together")?,
+        _ if has("client-assertion-arg") && !program => {
+            Err("--client-assertion-arg needs --client-assertion-command")?
+        }
+        _ => return Ok(()),
+    };
+    let method = settings.key_method.map(KeyMethod::name).unwrap_or_default();
+    Err(format!("--client-auth {method} needs {missing}"))
 }
 
 /// One of the words of option `long`, in any case, read by `T`'s `FromStr` as it spells it.
@@ -461,10 +417,9 @@ fn seconds(value: &str) -> Result<Duration, String> {
 
 /// `a, b or c`.
 fn one_of(words: &[&str]) -> String {
-    match words {
-        [] => String::new(),
-        [one] => (*one).to_owned(),
-        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    match words.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => words.concat(),
     }
 }
 
@@ -481,65 +436,53 @@ fn lex_error(error: lexopt::Error) -> String {
     match error {
         lexopt::Error::MissingValue { option: Some(o) } => format!("{o} needs a value"),
         lexopt::Error::UnexpectedValue { option, .. } => format!("{option} takes no value"),
-        lexopt::Error::NonUnicodeValue(_) => "arguments must be UTF-8".into(),
         _ => "the arguments could not be read".into(),
     }
 }
 
-/// The help for `command` (every command for `None`): the usage lines, the options, then
-/// the notes of `help.txt` that concern it.
+/// The help for `command` (every command for `None`): the sections of `help.txt` that concern
+/// it, with the options where `[options]` stands.
 pub fn help(command: Option<Command>) -> String {
-    // help.txt: what the command is and its usage, then notes, each under a line that names
-    // the subcommands whose help shows it (`[request header token]`).
-    let help = include_str!("help.txt");
-    let (usage, notes) = help.split_once("\n[").unwrap_or_default();
+    // help.txt: a line on its layout, then sections, each under the subcommands whose help
+    // shows it (`[request,header,token]`; `[always]`; `[all]`: the full help only).
+    let shown = |tag: &str| tag == "always" || command.is_none_or(|c| c.name() == tag);
     let mut out = String::new();
-    let mut keep = true;
-    for line in usage.lines() {
-        // `  apiauth NAME …` and its line of about, for the command asked for.
-        if let Some(rest) = line.strip_prefix("  apiauth ") {
-            let name = command.map(|c| c.name()).unwrap_or_default();
-            keep = command.is_none() || rest.strip_prefix(name).is_some_and(|r| r.starts_with(' '));
-        }
-        if keep || !line.starts_with("  ") {
-            out += &format!("{line}\n");
+    for section in include_str!("help.txt").split("\n[").skip(1) {
+        let (tags, text) = section.split_once("]\n").unwrap_or_default();
+        match tags {
+            "options" => options_help(command, &mut out),
+            _ if tags.split(',').any(shown) => out += &format!("{}\n", text.trim_end()),
+            _ => {}
         }
     }
+    out
+}
+
+/// The options of `command`'s help (every option for `None`), each with where it applies and
+/// the words it takes on lines of their own.
+fn options_help(command: Option<Command>, out: &mut String) {
     out.push_str("\nOptions:\n");
-    let shown = |o: &Opt| command.is_none_or(|c| o.commands.contains(&c));
-    for option in options().filter(shown) {
+    for option in options().filter(|o| command.is_none_or(|c| o.commands.contains(&c))) {
         let pad = if option.short.is_some() { "" } else { "    " };
         let name = format!("{pad}{}", option.synopsis);
-        out += &format!("  {name:<27} {}\n", option.help);
-        // Where it applies and what it takes, on a line of their own.
-        let only = (option.only()).map(|(what, names)| format!("{what} {} only", one_of(&names)));
+        *out += &format!("  {name:<27} {}\n", option.help);
+        let only =
+            (option.only.as_ref()).map(|(what, names)| format!("{what} {} only", one_of(names)));
         let words = Some(one_of(&words_of(option.long))).filter(|words| !words.is_empty());
-        let command = match (option.commands, command) {
-            ([only], None) => Some(format!("apiauth {} only", only.name())),
-            _ => None,
-        };
+        let command = (command.is_none() && option.commands.len() == 1)
+            .then(|| format!("apiauth {} only", option.commands[0].name()));
         for more in [only, words, command].into_iter().flatten() {
             // At most 80 columns a line, broken after a comma.
             let mut line = String::new();
             for piece in more.split_inclusive(", ") {
                 if line.len() + piece.len() > 80 {
-                    out += &format!("{:30}{}\n", "", std::mem::take(&mut line).trim_end());
+                    *out += &format!("{:30}{}\n", "", std::mem::take(&mut line).trim_end());
                 }
                 line += piece;
             }
-            out += &format!("{:30}{line}\n", "");
+            *out += &format!("{:30}{line}\n", "");
         }
     }
-
-    // Each note under `[the commands whose help shows it]`; `[all]` for the full help only.
-    let tagged = |tag: &str| command.is_none_or(|c| c.name() == tag);
-    for section in notes.split("\n[") {
-        let (tags, text) = section.split_once("]\n").unwrap_or_default();
-        if tags.split(' ').any(tagged) {
-            out.push_str(&format!("\n{}\n", text.trim_end()));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -778,11 +721,11 @@ mod tests {
     #[test]
     fn spellings_lexopt_reads() {
         let call = settings("request --provider=motorweb --env test -XPUT -vv -iH A:b -- /p");
-        assert_eq!(call.verbose, 2);
+        assert_eq!(call.all("verbose").count(), 2);
         assert_eq!(call.method, Some(Method::PUT));
-        assert_eq!(call.headers, ["A:b"]);
-        assert!(call.include);
-        assert_eq!(call.target(), "/p");
+        assert_eq!(call.all("header").collect::<Vec<_>>(), ["A:b"]);
+        assert_eq!(call.get("include"), Some(""));
+        assert_eq!(call.words, ["request", "/p"]);
         let words = [
             "request",
             "--provider",
@@ -796,9 +739,12 @@ mod tests {
             Invocation::Run(settings) => settings,
             other => panic!("{other:?}"),
         };
-        assert_eq!((call.data.as_deref(), call.target()), (Some("-x"), "-i"));
-        assert_eq!(call.max_time(), Duration::from_secs(300));
-        assert_eq!(call.timeout(), Duration::from_secs(10));
+        assert_eq!(
+            (call.get("data"), call.words[1].as_str()),
+            (Some("-x"), "-i")
+        );
+        assert_eq!(call.max_time, Duration::from_secs(300));
+        assert_eq!(call.timeout, Duration::from_secs(10));
     }
 
     #[test]

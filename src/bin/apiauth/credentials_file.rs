@@ -34,13 +34,13 @@ const MAX_FILE: u64 = 64 * 1024;
 /// only if the client authenticates with it (else empty).
 pub fn load(s: &Settings) -> Result<Credentials, Exit> {
     let file = s.get("credentials-file").map(Path::new);
-    let (id, secret) = match file {
+    let [id, secret] = match file {
         Some(path) => {
             let text = String::from_utf8(read(path, "credentials file", true)?);
             let text = text.map_err(|_| "credentials file: not UTF-8")?;
             parse(&text).map_err(|(line, why)| format!("credentials file: line {line}: {why}"))?
         }
-        None => (var(ID)?, var(SECRET)?),
+        None => [var(ID)?, var(SECRET)?],
     };
     let origin = file.map_or("in the environment", |_| "in the credentials file");
     let needs_secret = matches!(s.key_method, None | Some(KeyMethod::ClientSecretJwt));
@@ -113,11 +113,10 @@ fn read(path: &Path, what: &str, private: bool) -> Result<Vec<u8>, Exit> {
     let refuse = |why: &str| Exit::from(format!("{what}: {why}"));
     let unreadable = |e: std::io::Error| refuse(&format!("cannot read it: {e}"));
     let mut options = std::fs::File::options();
-    options.read(true);
     // Never through a final symlink, never waiting on a FIFO.
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, O_NOFOLLOW | O_NONBLOCK);
-    let file = options.open(path).map_err(|e| match e.raw_os_error() {
+    let file = (options.read(true).open(path)).map_err(|e| match e.raw_os_error() {
         #[cfg(unix)]
         Some(ELOOP) => refuse("is a symbolic link; give the file itself"),
         _ => unreadable(e),
@@ -143,19 +142,20 @@ fn read(path: &Path, what: &str, private: bool) -> Result<Vec<u8>, Exit> {
             return Err(refuse("owned by another user"));
         }
     }
-    let mut bytes = Vec::new();
-    (file.take(MAX_FILE + 1).read_to_end(&mut bytes)).map_err(unreadable)?;
-    if bytes.len() as u64 > MAX_FILE {
-        return Err(refuse("larger than 64 KiB"));
-    }
-    Ok(bytes)
+    let bytes = at_most(file, MAX_FILE).map_err(unreadable)?;
+    bytes.ok_or_else(|| refuse("larger than 64 KiB"))
 }
 
-type Pair = (Option<String>, Option<String>);
+/// All of `source` if it holds at most `max` bytes, else `None`.
+pub fn at_most(source: impl Read, max: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    source.take(max + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= max).then_some(bytes))
+}
 
 /// The id and secret of the file's `text`, or the (1-based) line that breaks the syntax and
 /// why (never the line's text).
-fn parse(text: &str) -> Result<Pair, (usize, &'static str)> {
+fn parse(text: &str) -> Result<[Option<String>; 2], (usize, &'static str)> {
     if text.starts_with('\u{feff}') {
         let why = "the file starts with a byte-order mark; save it without one";
         return Err((1, why));
@@ -166,17 +166,14 @@ fn parse(text: &str) -> Result<Pair, (usize, &'static str)> {
         let Some((name, value)) = assignment(line).map_err(|why| (n + 1, why))? else {
             continue;
         };
-        let slot = match name {
-            ID => &mut id,
-            SECRET => &mut secret,
-            _ => continue,
-        };
-        if value.is_empty() {
-            return Err((n + 1, "an empty value"));
+        match name {
+            _ if name != ID && name != SECRET => continue,
+            _ if value.is_empty() => return Err((n + 1, "an empty value")),
+            ID => id = Some(value.to_owned()),
+            _ => secret = Some(value.to_owned()),
         }
-        *slot = Some(value.to_owned());
     }
-    Ok((id, secret))
+    Ok([id, secret])
 }
 
 /// One line's `NAME=value`, read exactly as a shell that sources the file would, or refused:
@@ -220,7 +217,7 @@ mod tests {
     use super::*;
 
     fn pair(text: &str) -> Result<(String, String), (usize, &'static str)> {
-        let (id, secret) = parse(text)?;
+        let [id, secret] = parse(text)?;
         Ok((id.unwrap_or_default(), secret.unwrap_or_default()))
     }
 

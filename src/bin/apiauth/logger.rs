@@ -14,40 +14,33 @@
 
 use log::{LevelFilter, Log, Metadata, Record};
 
-/// Writes records at the levels of `verbose` (the number of `-v`s) to stderr.
-struct Logger {
-    verbose: u8,
-}
+/// Writes records to stderr at the levels of its number of `-v`s.
+struct Logger(usize);
 
 /// Installs the logger for `verbose`.
-pub fn install(verbose: u8) {
-    let logger: &'static Logger = Box::leak(Box::new(Logger { verbose }));
-    if log::set_logger(logger).is_ok() {
-        // The most detailed level shown for any target.
-        let most = [LevelFilter::Warn, LevelFilter::Info, LevelFilter::Debug];
-        log::set_max_level(most[usize::from(verbose.min(2))]);
-    }
+pub fn install(verbose: usize) {
+    // The first and only logger of the process: setting it cannot fail.
+    let _ = log::set_logger(Box::leak(Box::new(Logger(verbose))));
+    // The most detailed level shown for any target.
+    let most = [LevelFilter::Warn, LevelFilter::Info, LevelFilter::Debug];
+    log::set_max_level(most[verbose.min(2)]);
 }
 
-impl Logger {
-    /// The most detailed level shown for `target`: never Trace.
-    fn level(&self, target: &str) -> LevelFilter {
+impl Log for Logger {
+    /// Whether `metadata`'s level is shown for its target: never Trace.
+    fn enabled(&self, metadata: &Metadata) -> bool {
+        let target = metadata.target();
         let under = |root: &str| target == root || target.starts_with(&format!("{root}::"));
         let ours = under("apiauth");
-        match self.verbose {
+        let most = match self.0 {
             0 if under("apiauth::store") => LevelFilter::Warn,
             0 => LevelFilter::Off,
             1 if ours => LevelFilter::Info,
             1 => LevelFilter::Warn,
             _ if ours || under("ureq") => LevelFilter::Debug,
             _ => LevelFilter::Info,
-        }
-    }
-}
-
-impl Log for Logger {
-    fn enabled(&self, metadata: &Metadata) -> bool {
-        metadata.level() <= self.level(metadata.target())
+        };
+        metadata.level() <= most
     }
 
     fn log(&self, record: &Record) {
@@ -67,9 +60,9 @@ mod tests {
     use super::*;
     use log::Level;
 
-    fn shown(verbose: u8, level: Level, target: &str) -> bool {
+    fn shown(verbose: usize, level: Level, target: &str) -> bool {
         let metadata = Metadata::builder().level(level).target(target).build();
-        Logger { verbose }.enabled(&metadata)
+        Logger(verbose).enabled(&metadata)
     }
 
     #[test]

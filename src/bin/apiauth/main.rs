@@ -18,12 +18,10 @@ use apiauth::http::header::AUTHORIZATION;
 use apiauth::{Auth, BasicEncoding, Error, TlsSettings, TokenConfig};
 use command_line::{Command, Format, HeaderSource, Invocation, Settings};
 
-/// Why the command failed: an exit code and a one-line message without secrets.
+/// Why the command failed: an exit code and a one-line message without secrets (none if
+/// empty).
 #[derive(Debug)]
-struct Exit {
-    code: u8,
-    message: String,
-}
+struct Exit(u8, String);
 
 // Exit codes, as `--help` lists them.
 /// Standard output could not be written (closed pipe, full disk).
@@ -37,23 +35,16 @@ const REFUSED: u8 = 6;
 /// The API answered with a status other than 2xx (`apiauth request`).
 const API_STATUS: u8 = 7;
 
-impl Exit {
-    fn new(code: u8, message: impl Into<String>) -> Exit {
-        let message = message.into();
-        Exit { code, message }
-    }
-}
-
 /// A usage error (exit 2), from its message.
 impl From<String> for Exit {
     fn from(message: String) -> Exit {
-        Exit::new(USAGE, message)
+        Exit(USAGE, message)
     }
 }
 
 impl From<&str> for Exit {
     fn from(message: &str) -> Exit {
-        Exit::new(USAGE, message)
+        Exit(USAGE, message.into())
     }
 }
 
@@ -68,19 +59,19 @@ impl From<Error> for Exit {
         };
         let causes = std::iter::successors(std::error::Error::source(&error), |c| c.source());
         let message = causes.fold(error.to_string(), |message, c| format!("{message}: {c}"));
-        Exit::new(code, urls::redact(&message))
+        Exit(code, urls::redact(&message))
     }
 }
 
 fn main() -> ExitCode {
-    let Err(failure) = run() else {
+    let Err(Exit(code, message)) = run() else {
         return ExitCode::SUCCESS;
     };
-    let hint = (failure.code == USAGE).then_some(" (see apiauth --help)");
-    if !failure.message.is_empty() {
-        say(&format!("{}{}", failure.message, hint.unwrap_or_default()));
+    let hint = (code == USAGE).then_some(" (see apiauth --help)");
+    if !message.is_empty() {
+        say(&format!("{message}{}", hint.unwrap_or_default()));
     }
-    ExitCode::from(failure.code)
+    ExitCode::from(code)
 }
 
 fn run() -> Result<(), Exit> {
@@ -90,7 +81,7 @@ fn run() -> Result<(), Exit> {
         Invocation::Help(command) => command_line::help(command),
         Invocation::Version => format!("apiauth {}\n", env!("CARGO_PKG_VERSION")),
         Invocation::Run(settings) => {
-            logger::install(settings.verbose);
+            logger::install(settings.all("verbose").count());
             match settings.command {
                 Some(Command::Request) => return request::run(&settings),
                 Some(Command::CacheList | Command::CacheClear) => cache_cmd::run(&settings)?,
@@ -113,26 +104,25 @@ fn say(message: &str) {
 /// (`| head -c0`) is not worth a panic or a message: the exit code ([`STDOUT`]) says it.
 fn print(bytes: &[u8]) -> Result<(), Exit> {
     let mut out = std::io::stdout().lock();
-    (out.write_all(bytes).and_then(|()| out.flush())).map_err(|_| Exit::new(STDOUT, ""))
+    (out.write_all(bytes).and_then(|()| out.flush())).map_err(|_| Exit(STDOUT, String::new()))
 }
 
 /// The header the settings ask for: Basic for myConnectedFleet's Core API, else a token
 /// (a new one first with `--refresh`, past any cached token or failure), with the client key
-/// and the TLS settings `tls` of the command line.
-fn auth(settings: &Settings, tls: Option<&TlsSettings>) -> Result<Auth, Exit> {
+/// and the TLS settings of the command line, which it returns too (for API calls).
+fn auth(settings: &Settings) -> Result<(Auth, Option<TlsSettings>), Exit> {
+    let tls = credentials_file::tls(settings)?;
     let creds = credentials_file::load(settings)?;
     let Some(HeaderSource::Token(token_url, client_auth, scheme)) = &settings.source else {
-        return Ok(Auth::Basic(creds, BasicEncoding::Raw));
+        return Ok((Auth::Basic(creds, BasicEncoding::Raw), tls));
     };
     let mut config = TokenConfig::new(token_url, creds).with_client_auth(*client_auth);
     let key = credentials_file::client_key(settings)?;
     config = key.into_iter().fold(config, TokenConfig::with_client_key);
-    config = tls.cloned().into_iter().fold(config, TokenConfig::with_tls);
-    config = config.with_timeout(settings.timeout());
+    config = tls.clone().into_iter().fold(config, TokenConfig::with_tls);
+    config = config.with_timeout(settings.timeout);
     config = settings.all("scope").fold(config, TokenConfig::with_scope);
-    for (name, value) in settings.params() {
-        config = config.with_param(name, value);
-    }
+    config = (settings.params()).fold(config, |c, (name, value)| c.with_param(name, value));
     // The user's disk cache, or none (with a warning) if there is none.
     #[cfg(unix)]
     if settings.get("no-cache").is_none() {
@@ -146,13 +136,12 @@ fn auth(settings: &Settings, tls: Option<&TlsSettings>) -> Result<Auth, Exit> {
     if settings.get("refresh").is_some() {
         source.refresh()?;
     }
-    Ok(Auth::Token(source, *scheme))
+    Ok((Auth::Token(source, *scheme), tls))
 }
 
 /// `apiauth header` and `apiauth token`: what to print.
 fn header_text(settings: &Settings) -> Result<String, Exit> {
-    let tls = credentials_file::tls(settings)?;
-    let (name, value, expires_in) = match auth(settings, tls.as_ref())? {
+    let (name, value, expires_in) = match auth(settings)?.0 {
         Auth::Basic(creds, enc) => (AUTHORIZATION, creds.basic_header(enc)?.clone(), None),
         Auth::Token(source, scheme) => {
             let token = source.token()?;

@@ -9,6 +9,7 @@ use std::io::Read;
 use apiauth::http::header::CONTENT_TYPE;
 use apiauth::http::{HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
 use apiauth::{ApiClient, Auth, Error, Side, TlsSettings};
+use ureq::Error::Timeout;
 
 use crate::command_line::{Provider, Settings};
 use crate::{API_STATUS, Exit, REJECTED, UNREACHABLE, print, urls};
@@ -27,21 +28,18 @@ const REFUSED_HEADERS: &str = "authorization proxy-authorization x-connect-token
 /// refused the credentials themselves: no token to renew).
 pub fn run(call: &Settings) -> Result<(), Exit> {
     let url = url(call)?;
-    let headers = (call.headers.iter().map(|line| header(line))).collect::<Result<Vec<_>, _>>()?;
-    let body = body(call.data.as_deref())?;
+    let headers = (call.all("header").map(header)).collect::<Result<Vec<_>, _>>()?;
+    let body = call.get("data").map(body).transpose()?;
     let method =
         (call.method.clone()).unwrap_or(body.as_ref().map_or(Method::GET, |_| Method::POST));
     let mut request = Request::builder().method(method.clone()).uri(&url);
     if body.is_some() && !headers.iter().any(|(name, _)| name == CONTENT_TYPE) {
         request = request.header(CONTENT_TYPE, "application/json");
     }
-    for (name, value) in headers {
-        request = request.header(name, value);
-    }
+    let request = (headers.into_iter()).fold(request, |r, (name, value)| r.header(name, value));
     let request = request.body(body.unwrap_or_default());
     let request = request.map_err(|_| "the request's URL is not valid")?;
-    let tls = crate::credentials_file::tls(call)?;
-    let auth = crate::auth(call, tls.as_ref())?;
+    let (auth, tls) = crate::auth(call)?;
     let basic = matches!(auth, Auth::Basic(..));
     // The method and the URL (its path too, never its query): the log and every message
     // name them.
@@ -50,12 +48,12 @@ pub fn run(call: &Settings) -> Result<(), Exit> {
     // The agent for API calls, with the certificates of `tls`: every status is an answer, no
     // redirect is followed, `--timeout` limits each phase (each read of the body) and
     // `--max-time` the whole call, from connecting to the answer's last byte.
-    let limit = Some(call.timeout());
+    let limit = Some(call.timeout);
     let agent = (tls.as_ref())
         .map_or_else(apiauth::agent_config, TlsSettings::agent_config)
         .http_status_as_error(false)
         .max_redirects(0)
-        .timeout_global(Some(call.max_time()))
+        .timeout_global(Some(call.max_time))
         .timeout_connect(limit)
         .timeout_send_request(limit)
         .timeout_send_body(limit)
@@ -68,13 +66,13 @@ pub fn run(call: &Settings) -> Result<(), Exit> {
         Error::Transport(e) if e.side == Side::Api => {
             let detail = e.detail.map_or(String::new(), |d| format!(" ({d})"));
             let why = format!("could not reach the API for {sent}: {}{detail}", e.cause);
-            Exit::new(UNREACHABLE, urls::redact(&why))
+            Exit(UNREACHABLE, urls::redact(&why))
         }
         error => Exit::from(error),
     })?;
     let status = response.status();
     log::info!("the API answered {status}");
-    if call.include {
+    if call.get("include").is_some() {
         let mut head = format!("{:?} {status}\n", response.version());
         for (name, value) in response.headers() {
             head += &format!("{name}: {}\n", String::from_utf8_lossy(value.as_bytes()));
@@ -82,10 +80,9 @@ pub fn run(call: &Settings) -> Result<(), Exit> {
         print(format!("{head}\n").as_bytes())?;
     }
     let mut reader = response.body_mut().as_reader();
-    let mut read = |buffer: &mut [u8]| reader.read(buffer).map_err(|e| cut_short(call, &url, &e));
     let mut buffer = vec![0; 64 * 1024];
     // Each piece as it arrives.
-    while let n @ 1.. = read(&mut buffer)? {
+    while let n @ 1.. = (reader.read(&mut buffer)).map_err(|e| cut_short(call, &url, &e))? {
         print(&buffer[..n])?;
     }
     let answered = format!("{status} to {sent}");
@@ -93,32 +90,31 @@ pub fn run(call: &Settings) -> Result<(), Exit> {
     let refused = format!("the API refused the credentials: {answered}; {check}");
     Err(match status {
         _ if status.is_success() => return Ok(()),
-        StatusCode::UNAUTHORIZED if basic => Exit::new(REJECTED, refused),
-        _ => Exit::new(API_STATUS, format!("the API answered {answered}")),
+        StatusCode::UNAUTHORIZED if basic => Exit(REJECTED, refused),
+        _ => Exit(API_STATUS, format!("the API answered {answered}")),
     })
 }
 
 /// Why the answer stopped before its end, with the API's origin and the limit that ran out.
 fn cut_short(call: &Settings, url: &str, error: &std::io::Error) -> Exit {
-    let cause = (error.get_ref()).and_then(|e| e.downcast_ref::<ureq::Error>());
-    let (max_time, timeout) = (call.max_time().as_secs_f64(), call.timeout().as_secs_f64());
-    let why = match cause {
-        Some(ureq::Error::Timeout(ureq::Timeout::Global)) => {
-            format!("--max-time ran out after {max_time} s")
-        }
-        Some(ureq::Error::Timeout(_)) => format!("no data for --timeout {timeout} s"),
+    let (max_time, timeout) = (call.max_time.as_secs_f64(), call.timeout.as_secs_f64());
+    let why = match (error.get_ref()).and_then(|e| e.downcast_ref::<ureq::Error>()) {
+        Some(Timeout(ureq::Timeout::Global)) => format!("--max-time ran out after {max_time} s"),
+        Some(Timeout(_)) => format!("no data for --timeout {timeout} s"),
         _ => error.to_string(),
     };
     let origin = origin_text(&url.parse().unwrap_or_default());
     let why = format!("could not read the answer of the API at {origin}: {why}");
-    Exit::new(UNREACHABLE, why)
+    Exit(UNREACHABLE, why)
 }
 
 /// The URL to call: the target below the API base URL or, for a full URL, the target
 /// itself, which must be on the base URL's origin. Never echoes the target (a misplaced
 /// secret could be in it).
 fn url(call: &Settings) -> Result<String, Exit> {
-    let (target, placeholder) = (call.target(), call.target().contains("{customerId}"));
+    // The word after `request`: a path below the API base URL, or a full URL on its origin.
+    let target = call.words.get(1).map_or("", String::as_str);
+    let placeholder = target.contains("{customerId}");
     let target = match call.get("customer-id") {
         Some(_) if !placeholder => Err("--customer-id needs {customerId} in the path")?,
         // The id is never echoed: a misplaced secret could be in it.
@@ -133,11 +129,9 @@ fn url(call: &Settings) -> Result<String, Exit> {
     let url = match (base, full) {
         (Some(base), false) if path => format!("{}{target}", base.trim_end_matches('/')),
         (None, false) if path => {
-            let env = (provider == "motorweb").then_some(" (or --env or --base-url)");
-            let env = env.unwrap_or_default();
-            Err(format!(
-                "a path needs --api-base-url{env} with --provider {provider}"
-            ))?
+            let env = ["", " (or --env or --base-url)"][usize::from(provider == "motorweb")];
+            let why = format!("a path needs --api-base-url{env} with --provider {provider}");
+            Err(why)?
         }
         (_, false) => Err("the request target must be a path (/…) or an http(s) URL")?,
         (_, true) => target.clone(),
@@ -150,9 +144,8 @@ fn url(call: &Settings) -> Result<String, Exit> {
     };
     if !urls::same_origin(&base, &target) {
         let origin = origin_text(&base);
-        Err(format!(
-            "the URL is not on the API's origin {origin} (--provider {provider}); nothing was sent"
-        ))?;
+        let why = format!("the URL is not on the API's origin {origin} (--provider {provider})");
+        Err(format!("{why}; nothing was sent"))?;
     }
     Ok(url)
 }
@@ -183,20 +176,15 @@ fn header(line: &str) -> Result<(HeaderName, HeaderValue), Exit> {
 }
 
 /// The body of `--data`: `@-` reads stdin, `@FILE` a file, anything else is the body.
-fn body(data: Option<&str>) -> Result<Option<Vec<u8>>, Exit> {
-    let Some(data) = data else { return Ok(None) };
+fn body(data: &str) -> Result<Vec<u8>, Exit> {
     let why = |e: std::io::Error| format!("--data: cannot read the body: {e}");
     let source: Box<dyn Read> = match data.strip_prefix('@') {
-        None => return Ok(Some(data.as_bytes().to_vec())),
+        None => return Ok(data.as_bytes().to_vec()),
         Some("-") => Box::new(std::io::stdin()),
         Some(path) => Box::new(std::fs::File::open(path).map_err(why)?),
     };
-    let mut body = Vec::new();
-    (source.take(MAX_DATA + 1).read_to_end(&mut body)).map_err(why)?;
-    if body.len() as u64 > MAX_DATA {
-        Err("--data: the body is larger than 10 MiB")?;
-    }
-    Ok(Some(body))
+    let body = crate::credentials_file::at_most(source, MAX_DATA).map_err(why)?;
+    Ok(body.ok_or("--data: the body is larger than 10 MiB")?)
 }
 
 #[cfg(test)]
@@ -212,9 +200,10 @@ mod tests {
             "Proxy-Authorization: Basic s3cr3t",
         ] {
             let error = header(line).unwrap_err();
-            assert_eq!(error.code, crate::USAGE);
-            assert!(error.message.starts_with("refusing --header"), "{line}");
-            assert!(!error.message.contains("s3cr3t"), "{line}");
+            let crate::Exit(code, message) = error;
+            assert_eq!(code, crate::USAGE);
+            assert!(message.starts_with("refusing --header"), "{line}");
+            assert!(!message.contains("s3cr3t"), "{line}");
         }
         assert!(header("Accept: text/plain\r\nAuthorization: x").is_err());
         let (name, value) = header("Accept:  text/plain ").unwrap();

@@ -41,8 +41,7 @@ pub fn customer_path(path: &str, id: &str) -> Option<String> {
 /// `text` with every http(s) URL in it [`shown`]: for messages from the library and from
 /// ureq, which may quote a URL as given.
 pub fn redact(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
+    let (mut out, mut rest) = (String::new(), text);
     while let Some(at) = find_url(rest) {
         out.push_str(&rest[..at]);
         let url = &rest[at..];

@@ -159,6 +159,17 @@ fn a_rejection_spares_a_newer_token() {
 }
 
 #[test]
+fn stats_count_fetches_failures_and_rejections() {
+    let server = TokenServer::start();
+    let source = cached_source(&server, "A", 3600);
+    assert!(source.reject(&source.token().unwrap()));
+    server.reply(503, "");
+    assert!(source.token().is_err());
+    let stats = source.stats();
+    assert_eq!((stats.fetches, stats.failures, stats.rejections), (2, 1, 1));
+}
+
+#[test]
 fn lifetimes_zero_short_and_huge() {
     let max = Token::MAX_LIFETIME.as_secs();
     // (expires_in, lifetime the token gets, seconds after which it is refreshed)

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use apiauth::{
     ApiClient, Auth, Credentials, DiskCache, TestClock, TokenConfig, TokenScheme, TokenSource,
@@ -19,7 +19,8 @@ use crate::cli::{User, generic, stderr};
 use serde_json::{Value, json};
 
 use crate::fixture::{
-    Raw, TokenServer, clock, eventually, on_threads, refused, reply, respond, secret_of, temp_dir,
+    Raw, TokenServer, clock, eventually, jwt_expiring_in, on_threads, refused, reply, respond,
+    secret_of, temp_dir,
 };
 use crate::server::Server;
 
@@ -61,6 +62,37 @@ fn a_second_source_uses_the_first_ones_token_without_a_request() {
     let scoped = config(&server, &dir).with_scope("admin").build().unwrap();
     scoped.token().unwrap();
     assert_eq!(scoped.stats().fetches, 1);
+    mock.assert_calls(2);
+}
+
+#[test]
+fn a_jwt_read_back_from_disk_keeps_its_exp() {
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-jwt-exp"));
+    let (jwt, exp) = jwt_expiring_in(Duration::from_secs(1800));
+    server.token(&jwt, 3600);
+    let exp = Some(UNIX_EPOCH + Duration::from_secs(exp));
+    assert_eq!(source(&server, &dir).token().unwrap().jwt_expiry(), exp);
+    let read = source(&server, &dir);
+    assert_eq!(
+        (read.token().unwrap().jwt_expiry(), read.stats().fetches),
+        (exp, 0)
+    );
+}
+
+#[test]
+fn a_token_read_back_past_its_recorded_exp_on_the_wall_clock_is_not_served() {
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-jwt-past"));
+    let (jwt, exp) = jwt_expiring_in(Duration::from_secs(1800));
+    let mock = server.token(&jwt, 3600);
+    source(&server, &dir).token().unwrap();
+    // The record's exp 20 minutes before its lifetime ends (its writer's clock was off).
+    let entry = file_ending(&dir.join("apiauth"), "json");
+    let (text, ms) = (fs::read_to_string(&entry).unwrap(), |s| {
+        format!("\"exp_ms\":{s}000")
+    });
+    fs::write(&entry, text.replace(&ms(exp), &ms(exp - 1200))).unwrap();
+    clock().advance_wall(Duration::from_secs(700));
+    source(&server, &dir).token().unwrap();
     mock.assert_calls(2);
 }
 

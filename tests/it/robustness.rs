@@ -159,6 +159,22 @@ fn no_secret_reaches_debug_or_an_error() {
     }
 }
 
+#[test]
+fn a_sources_debug_shows_its_url_and_client_id() {
+    let server = TokenServer::start();
+    server.token(TOKEN, 3600);
+    let creds = Credentials::new("the-client", SECRET).unwrap();
+    let source = TokenConfig::new(server.token_url(), creds).build().unwrap();
+    source.token().unwrap();
+    let shown = format!("{source:?}");
+    let url = format!("token_url: \"{}\"", server.token_url());
+    assert!(
+        shown.contains(&url) && shown.contains("client_id: \"the-client\""),
+        "{shown}"
+    );
+    assert!(!leaks(&shown), "{shown}");
+}
+
 /// xorshift64*: a tiny seeded generator, so that every run tries the same inputs.
 struct Rng(u64);
 

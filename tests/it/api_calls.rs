@@ -7,7 +7,7 @@ use std::time::Duration;
 use apiauth::http::Request;
 use apiauth::providers::my_connected_fleet::Api;
 use apiauth::{ApiClient, Auth, BasicEncoding, Credentials, Error, TokenScheme, TokenScheme::*};
-use httpmock::Method::{GET, POST};
+use httpmock::Method::GET;
 use serde_json::{Value, json};
 
 use crate::fixture::{
@@ -55,10 +55,7 @@ fn a_403_is_not_retried() {
 fn a_one_shot_body_is_not_retried_but_its_token_is_dropped() {
     let server = TokenServer::start();
     let tokens = server.tokens(&["A", "B"]);
-    let upload = server.mock(|when, then| {
-        when.method(POST).path("/v1/upload").body("payload");
-        then.status(401);
-    });
+    let upload = server.answer("POST /v1/upload; body payload => 401");
     let (client, source) = server.client(Bearer);
     let body = ureq::SendBody::from_owned_reader(Cursor::new(b"payload".to_vec()));
     let request = Request::post(server.url("/v1/upload")).body(body).unwrap();
@@ -73,15 +70,9 @@ fn a_one_shot_body_is_not_retried_but_its_token_is_dropped() {
 fn a_replayable_post_is_sent_again_with_its_body() {
     let server = TokenServer::start();
     let tokens = server.tokens(&["A", "B"]);
-    let with = |token: &'static str, status| {
-        server.mock(move |when, then| {
-            let when = when.method(POST).path("/v1/items");
-            let when = when.header("authorization", token).body(r#"{"n":1}"#);
-            when.header("content-type", "application/json");
-            then.status(status);
-        })
-    };
-    let (old, new) = (with("Bearer A", 401), with("Bearer B", 201));
+    let items = r#"POST /v1/items; content-type: application/json; body {"n":1}"#;
+    let with = |answer| server.answer(&format!("{items}; authorization: Bearer {answer}"));
+    let (old, new) = (with("A => 401"), with("B => 201"));
     let request = Request::post(server.url("/v1/items"));
     let request = request.header("content-type", "application/json");
     let request = request.body(r#"{"n":1}"#).unwrap();
@@ -103,12 +94,7 @@ fn basic_is_never_retried() {
 fn connect_token_is_never_sent_as_authorization() {
     let server = TokenServer::start();
     let tokens = server.tokens(&["A", "B"]);
-    let jobs = server.mock(|when, then| {
-        let when = when.method(GET).path("/jobs");
-        let when = when.header("x-connect-token", "TOKEN A");
-        when.header_missing("authorization");
-        then.status(200).json_body(json!([]));
-    });
+    let jobs = server.answer("GET /jobs; x-connect-token: TOKEN A; !authorization => 200 json []");
     // Even an Authorization header the caller set is removed for this API.
     let request = Request::get(server.url("/jobs")).header("authorization", "Bearer stray");
     let client = server.client(ConnectToken).0;
@@ -143,17 +129,9 @@ fn a_401_on_a_replaced_token_keeps_the_new_one() {
 #[test]
 fn middleware_injects_and_the_token_request_never_carries_the_api_header() {
     let server = TokenServer::start();
-    let token = server.mock(|when, then| {
-        let when = when.method(POST).path("/token");
-        let when = when.header("authorization", "Basic aWQ6c2VjcmV0");
-        when.header_missing("x-connect-token");
-        then.status(200).json_body(rfc_token("A", 3600));
-    });
-    let jobs = server.mock(|when, then| {
-        let when = when.method(GET).path("/jobs");
-        when.header("x-connect-token", "TOKEN A");
-        then.status(200).body("[]");
-    });
+    let token = "POST /token; authorization: Basic aWQ6c2VjcmV0; !x-connect-token => 200 json";
+    let token = server.answer(&format!("{token} {}", rfc_token("A", 3600)));
+    let jobs = server.answer("GET /jobs; x-connect-token: TOKEN A => 200 []");
     let config = server.config();
     let auth = Auth::Token(config.clone().build().unwrap(), ConnectToken);
     let agent = ureq::Agent::config_builder().middleware(auth).build();
@@ -180,12 +158,10 @@ fn my_connected_fleet_client_uses_each_apis_header() {
     let tire_path = format!("{base}/tire/events");
     let live = apis.api(&live_path, ("authorization", basic), 200);
     let tire = apis.api(&tire_path, ("authorization", "Bearer T1"), 200);
-    let jobs = apis.mock(|when, then| {
-        let when = when.method(GET).path("/job-management/v1/customer/42/jobs");
-        let when = when.header("x-connect-token", "TOKEN T1");
-        when.header_missing("authorization");
-        then.status(200).json_body(json!([{"id": 1}]));
-    });
+    let jobs = "GET /job-management/v1/customer/42/jobs; x-connect-token: TOKEN T1";
+    let jobs = apis.answer(&format!(
+        r#"{jobs}; !authorization => 200 json [{{"id":1}}]"#
+    ));
     let creds = Credentials::new("clientId", "clientSecret").unwrap();
     let source = mcf_at(&auth.base_url(), creds.clone()).build().unwrap();
     let get = |api, path: &str| fleet_get(api, (&creds, &source), &apis.base_url(), path);
@@ -205,15 +181,9 @@ fn motorweb_client_recovers_from_an_expired_token_fault() {
     let plate = "/market-data/v1/vehicles/plate/ABC123";
     let expired = json!({"fault": {"faultstring": "Access Token expired",
         "detail": {"errorcode": "keymanagement.service.access_token_expired"}}});
-    let answer = |token: &str, status: u16, body: Value| {
-        server.mock(|when, then| {
-            when.method(GET).path(plate).header("authorization", token);
-            then.status(status).json_body(body);
-        })
-    };
-    let fault = answer("Bearer A", 401, expired);
-    let vehicle = json!({"plate": "ABC123", "make": "TOYOTA"});
-    let vehicle = answer("Bearer B", 200, vehicle);
+    let answer = |answer| server.answer(&format!("GET {plate}; authorization: Bearer {answer}"));
+    let fault = answer(format!("A => 401 json {expired}"));
+    let vehicle = answer(r#"B => 200 json {"plate":"ABC123","make":"TOYOTA"}"#.into());
     let source = motorweb_at(&server.base_url(), creds()).build().unwrap();
     let client = ApiClient::new(Auth::Token(source, Bearer));
     let vehicle_body = client.get_json::<Value>(&server.url(plate)).unwrap();
@@ -225,15 +195,9 @@ fn motorweb_client_recovers_from_an_expired_token_fault() {
 fn per_request_settings_and_extensions_survive_the_retry() {
     let server = TokenServer::start();
     let tokens = server.tokens(&["A", "B"]);
-    let probe = |token: &'static str, status| {
-        server.mock(move |when, then| {
-            let when = when.method(GET).path("/v1/x");
-            let when = when.header("user-agent", "probe/1");
-            when.header("authorization", format!("Bearer {token}"));
-            then.status(status);
-        })
-    };
-    let (old, new) = (probe("A", 401), probe("B", 204));
+    let probe = "GET /v1/x; user-agent: probe/1; authorization: Bearer";
+    let probe = |answer| server.answer(&format!("{probe} {answer}"));
+    let (old, new) = (probe("A => 401"), probe("B => 204"));
     let client = server.client(Bearer).0;
     let request = Request::get(server.url("/v1/x")).body(()).unwrap();
     let request = client.agent().configure_request(request);
@@ -262,11 +226,8 @@ fn the_agents_status_setting_is_respected() {
 fn an_api_that_always_answers_401_costs_a_token_request_per_backoff_not_per_call() {
     let server = TokenServer::start();
     let tokens = server.token("T", 3600);
-    let refused = server.mock(|when, then| {
-        let body = json!({"status": "401", "message": "Bad Credentials"});
-        when.method(GET).path("/v1/x");
-        then.status(401).json_body(body);
-    });
+    let refused =
+        server.answer(r#"GET /v1/x => 401 json {"status":"401","message":"Bad Credentials"}"#);
     let source = server.config().with_test_clock(clock()).build().unwrap();
     let client = ApiClient::new(Auth::Token(source.clone(), Bearer));
     let url = server.url("/v1/x");
@@ -304,10 +265,7 @@ fn spaced_401s_back_off_too() {
 #[test]
 fn an_answer_of_another_shape_names_the_url_and_serde_reason() {
     let server = TokenServer::start();
-    server.mock(|when, then| {
-        when.method(GET).path("/v1/counts");
-        then.status(200).json_body(json!(["many"]));
-    });
+    server.answer(r#"GET /v1/counts => 200 json ["many"]"#);
     let client = ApiClient::new(Auth::Basic(creds(), BasicEncoding::Raw));
     let url = server.url("/v1/counts");
     let error = client.get_json::<Vec<u32>>(&format!("{url}?key=Q"));

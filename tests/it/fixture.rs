@@ -140,22 +140,34 @@ impl TokenServer {
         })
     }
 
-    /// Requests that match `spec`, `METHOD PATH [NAME: VALUE] => STATUS [BODY]` (any method
-    /// for `*`; the header present with that value), are answered `STATUS` with `BODY`.
+    /// Requests that match `spec` are answered as it says: `METHOD PATH; ITEM… => STATUS
+    /// [BODY]; NAME: VALUE…`. `*` is any method; an item is a header with its value
+    /// (`name: value`), a header that must be missing (`!name`) or the exact `body TEXT`; the
+    /// answer's headers follow its status and body, and a body `json TEXT` is sent as JSON.
     pub fn answer(&self, spec: &str) -> Mock<'_> {
-        let (request, answer) = spec.split_once(" => ").expect("METHOD PATH => STATUS");
-        let mut request = request.splitn(3, ' ');
-        let (method, path) = (request.next().unwrap(), request.next().unwrap());
-        let header = request.next().and_then(|h| h.split_once(": "));
-        let (status, body) = answer.split_once(' ').unwrap_or((answer, ""));
+        let (request, answer) = spec.split_once(" => ").expect("REQUEST => ANSWER");
+        let (mut request, mut answer) = (request.split("; "), answer.split("; "));
+        let (method, path) = request.next().unwrap().split_once(' ').unwrap();
+        let status = answer.next().unwrap();
+        let (status, body) = status.split_once(' ').unwrap_or((status, ""));
         self.server.mock(|when, then| {
             let when = when.path(path);
-            let when = match method {
-                "*" => when,
-                method => when.method(method),
+            let when = if method == "*" {
+                when
+            } else {
+                when.method(method)
             };
-            header.map(|(name, value)| when.header(name, value));
-            then.status(status.parse::<u16>().unwrap()).body(body);
+            request.fold(when, |when, item| match item.split_once(' ') {
+                Some(("body", body)) => when.body(body),
+                _ if item.starts_with('!') => when.header_missing(&item[1..]),
+                _ => when.header(header(item).0, header(item).1),
+            });
+            let then = then.status(status.parse::<u16>().unwrap());
+            let then = answer.fold(then, |then, h| then.header(header(h).0, header(h).1));
+            match body.strip_prefix("json ") {
+                Some(json) => then.json_body(serde_json::from_str::<Value>(json).unwrap()),
+                None => then.body(body),
+            };
         })
     }
 
@@ -179,6 +191,11 @@ impl TokenServer {
         let source = self.source();
         (ApiClient::new(Auth::Token(source.clone(), scheme)), source)
     }
+}
+
+/// `NAME: VALUE`'s name and value.
+fn header(item: &str) -> (&str, &str) {
+    item.split_once(": ").expect("NAME: VALUE")
 }
 
 /// `id` / `secret`.

@@ -6,7 +6,6 @@ use std::time::Duration;
 use apiauth::TokenScheme::Bearer;
 use apiauth::providers::my_connected_fleet::Api;
 use apiauth::{ApiClient, Auth, BasicEncoding, Cause, Credentials, Error, Side, TokenConfig};
-use httpmock::Method::{GET, POST};
 use serde_json::{Value, json};
 use ureq::Agent;
 
@@ -34,17 +33,12 @@ fn basic() -> ApiClient {
 #[test]
 fn the_callers_agent_reaches_motorweb_token_requests_and_api_calls() {
     let server = TokenServer::start();
-    let token = server.mock(|when, then| {
-        let when = when.method(POST).path("/auth/v1/token");
-        when.header("user-agent", AGENT);
-        then.status(200).json_body(rfc_token("T", 3600));
-    });
-    let api = server.mock(|when, then| {
-        let when = when.path("/market-data/v1/vehicles/plate/ABC");
-        when.header("user-agent", AGENT)
-            .header("authorization", "Bearer T");
-        then.status(200).json_body(json!({"ok": true}));
-    });
+    let token = format!("POST /auth/v1/token; user-agent: {AGENT} => 200 json");
+    let token = server.answer(&format!("{token} {}", rfc_token("T", 3600)));
+    let api = "* /market-data/v1/vehicles/plate/ABC; authorization: Bearer T";
+    let api = server.answer(&format!(
+        r#"{api}; user-agent: {AGENT} => 200 json {{"ok":true}}"#
+    ));
     let source = motorweb_at(&server.base_url(), creds()).with_agent(agent());
     let source = source.build().unwrap();
     let client = ApiClient::new_with_agent(agent(), Auth::Token(source.clone(), Bearer));
@@ -58,18 +52,10 @@ fn the_callers_agent_reaches_motorweb_token_requests_and_api_calls() {
 #[test]
 fn the_callers_agent_reaches_my_connected_fleet_token_requests_and_api_calls() {
     let server = TokenServer::start();
-    let token = server.mock(|when, then| {
-        let when = when.method(POST);
-        let when = when.path("/masternauth-oauth/oauth/accessToken");
-        when.header("user-agent", AGENT);
-        then.status(200).json_body(mcf_token("T", 3600));
-    });
-    let jobs = server.mock(|when, then| {
-        let when = when.path("/job-management/v1/customer/42/jobs");
-        when.header("user-agent", AGENT)
-            .header("x-connect-token", "TOKEN T");
-        then.status(200).json_body(json!([]));
-    });
+    let token = format!("POST /masternauth-oauth/oauth/accessToken; user-agent: {AGENT}");
+    let token = server.answer(&format!("{token} => 200 json {}", mcf_token("T", 3600)));
+    let jobs = "* /job-management/v1/customer/42/jobs; x-connect-token: TOKEN T";
+    let jobs = server.answer(&format!("{jobs}; user-agent: {AGENT} => 200 json []"));
     let base = server.base_url();
     let source = mcf_at(&base, creds()).with_agent(agent()).build().unwrap();
     let auth = Api::JobManagement.auth(&creds(), &source);
@@ -173,15 +159,10 @@ fn a_redirect_naming_a_user_and_password_reaches_job_management_with_the_token_o
     let server = TokenServer::at("/masternauth-oauth/oauth/accessToken");
     server.json(200, mcf_token("T", 3600));
     let moved = format!("http://user:pw@127.0.0.1:{}/moved", server.port());
-    let first = server.mock(|when, then| {
-        when.path("/job-management/v1/customer/42/jobs");
-        then.status(302).header("location", &moved);
-    });
-    let clean = server.mock(|when, then| {
-        let when = when.path("/moved").header("x-connect-token", "TOKEN T");
-        when.header_missing("authorization");
-        then.status(200).json_body(json!([]));
-    });
+    let first = server.answer(&format!(
+        "* /job-management/v1/customer/42/jobs => 302; location: {moved}"
+    ));
+    let clean = server.answer("* /moved; x-connect-token: TOKEN T; !authorization => 200 json []");
     let base = server.base_url();
     let source = mcf_at(&base, creds()).build().unwrap();
     let path = "/job-management/v1/customer/42/jobs";
@@ -194,10 +175,7 @@ fn a_redirect_naming_a_user_and_password_reaches_job_management_with_the_token_o
 fn each_error_names_its_side_url_and_cause() {
     // Token side: a doubled path's 404 names the URL.
     let server = TokenServer::start();
-    server.mock(|when, then| {
-        when.path("/token/token");
-        then.status(404).json_body(json!({"error": "not_found"}));
-    });
+    server.answer(r#"* /token/token => 404 json {"error":"not_found"}"#);
     let url = server.url("/token/token");
     let config = TokenConfig::new(format!("{url}?x=1"), creds());
     let error = config.build().unwrap().token().unwrap_err();
@@ -298,10 +276,7 @@ fn a_secret_the_length_cap_would_split_is_still_scrubbed() {
     let api = TokenServer::start();
     api.token("TOKEN-AT-THE-EDGE", 3600);
     let body = format!("{}TOKEN-AT-THE-EDGE", "B".repeat(4090));
-    api.mock(|when, then| {
-        when.method(GET).path("/v1/x");
-        then.status(403).body(&body);
-    });
+    api.answer(&format!("GET /v1/x => 403 {body}"));
     let source = TokenConfig::new(api.token_url(), creds()).build().unwrap();
     let client = ApiClient::new(Auth::Token(source, Bearer));
     let error = client.get_json::<Value>(&api.url("/v1/x")).unwrap_err();

@@ -194,10 +194,10 @@ fn verbose_logs_without_secrets() {
         let answer = json!({"access_token": jwt, "expires_in": 3599});
         then.status(200).json_body(answer);
     });
-    let api = format!("* /v1/secret-path authorization: Bearer {jwt} => 200 ok");
+    let api = format!("* /v1/secret-path; authorization: Bearer {jwt} => 200 ok");
     let api = server.answer(&api);
     let basic = "d21VQjZqbjE6bXctczNjcjN0LXZhbHVl"; // base64("wmUB6jn1:mw-s3cr3t-value")
-    let core_api = format!("* /v1/core authorization: Basic {basic} => 200 core");
+    let core_api = format!("* /v1/core; authorization: Basic {basic} => 200 core");
     let core_api = server.answer(&core_api);
     let (user, base) = (User::new("verbose", id, secret), server.base_url());
     let motorweb = format!("--provider motorweb --base-url {base} --no-cache");

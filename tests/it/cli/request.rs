@@ -17,7 +17,7 @@ fn motorweb_request_retries_once_with_a_new_token_after_a_401() {
     let (tokens, api) = (numbered_tokens(), TokenServer::start());
     let path = "/market-data/v1/vehicles/plate/ABC123";
     let answer = |token: &str, reply: &str| {
-        let spec = format!("GET {path} authorization: Bearer {token} => {reply}");
+        let spec = format!("GET {path}; authorization: Bearer {token} => {reply}");
         api.answer(&spec)
     };
     let rejected = answer("T1", "401 invalid_access_token");
@@ -87,10 +87,10 @@ fn my_connected_fleet_request_with_each_apis_header() {
     let user = User::new("request-mcf", "clientId", "clientSecret");
     let token = mcf_mock(&server);
     let prefix = "/connect-webservices/services/public/v1/customer/12345";
-    let core = format!("GET {prefix}/tracking/live authorization: {MCF_BASIC} => 200 live");
+    let core = format!("GET {prefix}/tracking/live; authorization: {MCF_BASIC} => 200 live");
     let core = server.answer(&core);
     let bearer = format!("authorization: Bearer {MCF_TOKEN}");
-    let tire = server.answer(&format!("GET {prefix}/tire/events {bearer} => 200 tires"));
+    let tire = server.answer(&format!("GET {prefix}/tire/events; {bearer} => 200 tires"));
     let jobs = server.mock(|when, then| {
         let when = when.method(GET);
         let when = when.path("/job-management/v1/customer/12345/jobs");
@@ -200,7 +200,7 @@ fn my_connected_fleet_base_url_moves_the_apis_with_the_token_endpoint() {
     let server = TokenServer::start();
     let user = User::new("request-mcf-base", "clientId", "clientSecret");
     let token = mcf_mock(&server);
-    let api = format!("* /tacho/v1/x authorization: Bearer {MCF_TOKEN} => 200 here");
+    let api = format!("* /tacho/v1/x; authorization: Bearer {MCF_TOKEN} => 200 here");
     let api = server.answer(&api);
     let base = server.base_url();
     let args =
@@ -229,7 +229,7 @@ fn a_proxy_in_the_environment_never_carries_a_loopback_request() {
 fn a_401_to_basic_says_the_api_refused_the_credentials_and_exits_3() {
     let server = TokenServer::start();
     let user = User::new("request-core-401", "clientId", "clientSecret");
-    let core = format!("* /v1/core authorization: {MCF_BASIC} => 401 bad credentials");
+    let core = format!("* /v1/core; authorization: {MCF_BASIC} => 401 bad credentials");
     let core = server.answer(&core);
     let base = server.base_url();
     let mcf = "request --provider my-connected-fleet --api core";

@@ -94,7 +94,7 @@ fn basic_is_never_retried() {
 fn connect_token_is_never_sent_as_authorization() {
     let server = TokenServer::start();
     let tokens = server.tokens(&["A", "B"]);
-    let jobs = server.answer("GET /jobs; x-connect-token: TOKEN A; !authorization => 200 json []");
+    let jobs = server.answer("GET /jobs; x-connect-token: TOKEN A; !authorization => 200 []");
     // Even an Authorization header the caller set is removed for this API.
     let request = Request::get(server.url("/jobs")).header("authorization", "Bearer stray");
     let client = server.client(ConnectToken).0;
@@ -129,7 +129,7 @@ fn a_401_on_a_replaced_token_keeps_the_new_one() {
 #[test]
 fn middleware_injects_and_the_token_request_never_carries_the_api_header() {
     let server = TokenServer::start();
-    let token = "POST /token; authorization: Basic aWQ6c2VjcmV0; !x-connect-token => 200 json";
+    let token = "POST /token; authorization: Basic aWQ6c2VjcmV0; !x-connect-token => 200";
     let token = server.answer(&format!("{token} {}", rfc_token("A", 3600)));
     let jobs = server.answer("GET /jobs; x-connect-token: TOKEN A => 200 []");
     let config = server.config();
@@ -159,9 +159,7 @@ fn my_connected_fleet_client_uses_each_apis_header() {
     let live = apis.api(&live_path, ("authorization", basic), 200);
     let tire = apis.api(&tire_path, ("authorization", "Bearer T1"), 200);
     let jobs = "GET /job-management/v1/customer/42/jobs; x-connect-token: TOKEN T1";
-    let jobs = apis.answer(&format!(
-        r#"{jobs}; !authorization => 200 json [{{"id":1}}]"#
-    ));
+    let jobs = apis.answer(&format!(r#"{jobs}; !authorization => 200 [{{"id":1}}]"#));
     let creds = Credentials::new("clientId", "clientSecret").unwrap();
     let source = mcf_at(&auth.base_url(), creds.clone()).build().unwrap();
     let get = |api, path: &str| fleet_get(api, (&creds, &source), &apis.base_url(), path);
@@ -182,8 +180,8 @@ fn motorweb_client_recovers_from_an_expired_token_fault() {
     let expired = json!({"fault": {"faultstring": "Access Token expired",
         "detail": {"errorcode": "keymanagement.service.access_token_expired"}}});
     let answer = |answer| server.answer(&format!("GET {plate}; authorization: Bearer {answer}"));
-    let fault = answer(format!("A => 401 json {expired}"));
-    let vehicle = answer(r#"B => 200 json {"plate":"ABC123","make":"TOYOTA"}"#.into());
+    let fault = answer(format!("A => 401 {expired}"));
+    let vehicle = answer(r#"B => 200 {"plate":"ABC123","make":"TOYOTA"}"#.into());
     let source = motorweb_at(&server.base_url(), creds()).build().unwrap();
     let client = ApiClient::new(Auth::Token(source, Bearer));
     let vehicle_body = client.get_json::<Value>(&server.url(plate)).unwrap();
@@ -226,8 +224,7 @@ fn the_agents_status_setting_is_respected() {
 fn an_api_that_always_answers_401_costs_a_token_request_per_backoff_not_per_call() {
     let server = TokenServer::start();
     let tokens = server.token("T", 3600);
-    let refused =
-        server.answer(r#"GET /v1/x => 401 json {"status":"401","message":"Bad Credentials"}"#);
+    let refused = server.answer(r#"GET /v1/x => 401 {"status":"401","message":"Bad Credentials"}"#);
     let source = server.config().with_test_clock(clock()).build().unwrap();
     let client = ApiClient::new(Auth::Token(source.clone(), Bearer));
     let url = server.url("/v1/x");
@@ -265,7 +262,7 @@ fn spaced_401s_back_off_too() {
 #[test]
 fn an_answer_of_another_shape_names_the_url_and_serde_reason() {
     let server = TokenServer::start();
-    server.answer(r#"GET /v1/counts => 200 json ["many"]"#);
+    server.answer(r#"GET /v1/counts => 200 ["many"]"#);
     let client = ApiClient::new(Auth::Basic(creds(), BasicEncoding::Raw));
     let url = server.url("/v1/counts");
     let error = client.get_json::<Vec<u32>>(&format!("{url}?key=Q"));

@@ -143,7 +143,7 @@ impl TokenServer {
     /// Requests that match `spec` are answered as it says: `METHOD PATH; ITEM… => STATUS
     /// [BODY]; NAME: VALUE…`. `*` is any method; an item is a header with its value
     /// (`name: value`), a header that must be missing (`!name`) or the exact `body TEXT`; the
-    /// answer's headers follow its status and body, and a body `json TEXT` is sent as JSON.
+    /// answer's headers follow its status and body (JSON as its text, as `json_body` sends it).
     pub fn answer(&self, spec: &str) -> Mock<'_> {
         let (request, answer) = spec.split_once(" => ").expect("REQUEST => ANSWER");
         let (mut request, mut answer) = (request.split("; "), answer.split("; "));
@@ -163,11 +163,9 @@ impl TokenServer {
                 _ => when.header(header(item).0, header(item).1),
             });
             let then = then.status(status.parse::<u16>().unwrap());
-            let then = answer.fold(then, |then, h| then.header(header(h).0, header(h).1));
-            match body.strip_prefix("json ") {
-                Some(json) => then.json_body(serde_json::from_str::<Value>(json).unwrap()),
-                None => then.body(body),
-            };
+            answer.fold(then.body(body), |then, h| {
+                then.header(header(h).0, header(h).1)
+            });
         })
     }
 

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use apiauth::{BasicEncoding, ClientAuth, Credentials, Error, TokenConfig, TokenScheme, Unusable};
-use httpmock::Method::POST;
 use serde_json::json;
 
 use crate::fixture::{
@@ -16,17 +15,14 @@ const FORM: &str = "application/x-www-form-urlencoded";
 #[test]
 fn my_connected_fleet_request_and_answer_are_as_documented() {
     let server = TokenServer::start();
-    let mock = server.mock(|when, then| {
-        when.method(POST)
-            .path("/masternauth-oauth/oauth/accessToken")
-            .header("authorization", "Basic Y2xpZW50SWQ6Y2xpZW50U2VjcmV0")
-            .header("content-type", FORM)
-            .header("accept", "application/json")
-            .body("grant_type=client_credentials");
-        then.status(200)
-            .json_body(json!({"success": true, "token_type": "bearer",
-            "accessToken": "B983854936PF1A7B61B141AB69494046", "expires_in": 2591999}));
-    });
+    let basic = "authorization: Basic Y2xpZW50SWQ6Y2xpZW50U2VjcmV0";
+    let request = format!("{basic}; content-type: {FORM}; accept: application/json");
+    let answer = json!({"success": true, "token_type": "bearer",
+        "accessToken": "B983854936PF1A7B61B141AB69494046", "expires_in": 2591999});
+    let body = format!("body grant_type=client_credentials => 200 {answer}");
+    let mock = server.answer(&format!(
+        "POST /masternauth-oauth/oauth/accessToken; {request}; {body}"
+    ));
     let creds = Credentials::new("clientId", "clientSecret").unwrap();
     let config = mcf_at(&server.base_url(), creds);
     let token = config.build().unwrap().token().unwrap();
@@ -48,15 +44,13 @@ fn my_connected_fleet_request_and_answer_are_as_documented() {
 fn motorweb_sends_credentials_in_the_body_and_reads_the_jwt_exp() {
     let server = TokenServer::start();
     let (jwt, exp) = jwt_expiring_in(Duration::from_secs(1800));
-    let mock = server.mock(|when, then| {
-        when.method(POST).path("/auth/v1/token").header("content-type", FORM)
-            .header_missing("authorization")
-            .body("grant_type=client_credentials&client_id=wmUB6jn1&client_secret=a%3Ab%2Bc%25+%26%2F%3F%3D%C3%A9");
-        then.status(200).json_body(json!({"token_type": "Bearer",
-            "issued_at": "1712272706170", "client_id": "wmUB6jn1", "access_token": jwt,
-            "application_name": "8134c8d0-fa55-4bf0-b817-d795c5f41123", "scope": "",
-            "expires_in": "3599"}));
-    });
+    let form = "grant_type=client_credentials&client_id=wmUB6jn1&client_secret=a%3Ab%2Bc%25+%26%2F%3F%3D%C3%A9";
+    let answer = json!({"token_type": "Bearer",
+        "issued_at": "1712272706170", "client_id": "wmUB6jn1", "access_token": jwt,
+        "application_name": "8134c8d0-fa55-4bf0-b817-d795c5f41123", "scope": "",
+        "expires_in": "3599"});
+    let request = format!("POST /auth/v1/token; content-type: {FORM}; !authorization; body {form}");
+    let mock = server.answer(&format!("{request} => 200 {answer}"));
     let creds = Credentials::new("wmUB6jn1", "a:b+c% &/?=é").unwrap();
     let config = motorweb_at(&server.base_url(), creds);
     let token = config.build().unwrap().token().unwrap();
@@ -84,11 +78,9 @@ fn generic_server_gets_scopes_params_and_either_basic_encoding() {
         (BasicEncoding::Raw, "Basic YWFhLzsmOmE6YitjJSB4"),
     ] {
         let server = TokenServer::at("/oauth2/token");
-        let mock = server.mock(|when, then| {
-            when.method(POST).path("/oauth2/token").header("authorization", expected)
-                .body("grant_type=client_credentials&scope=read+write%3Aall&audience=https%3A%2F%2Fapi.example");
-            then.status(200).json_body(rfc_token("tok", 3600));
-        });
+        let form = "grant_type=client_credentials&scope=read+write%3Aall&audience=https%3A%2F%2Fapi.example";
+        let request = format!("POST /oauth2/token; authorization: {expected}; body {form}");
+        let mock = server.answer(&format!("{request} => 200 {}", rfc_token("tok", 3600)));
         let creds = Credentials::new("aaa/;&", "a:b+c% x").unwrap();
         let source = TokenConfig::new(server.token_url(), creds);
         let source = source.with_client_auth(ClientAuth::Basic(encoding));
@@ -102,12 +94,12 @@ fn generic_server_gets_scopes_params_and_either_basic_encoding() {
 #[test]
 fn generic_server_with_credentials_in_the_body() {
     let server = TokenServer::start();
-    let mock = server.mock(|when, then| {
-        when.method(POST).header_missing("authorization").body(
-            "grant_type=client_credentials&client_id=my+id&client_secret=s%26cret&resource=urn%3Ax",
-        );
-        then.status(200).json_body(rfc_token("tok", 3600));
-    });
+    let form =
+        "grant_type=client_credentials&client_id=my+id&client_secret=s%26cret&resource=urn%3Ax";
+    let answer = rfc_token("tok", 3600);
+    let mock = server.answer(&format!(
+        "POST /token; !authorization; body {form} => 200 {answer}"
+    ));
     let creds = Credentials::new("my id", "s&cret").unwrap();
     let config = TokenConfig::new(server.token_url(), creds);
     let config = config.with_client_auth(ClientAuth::RequestBody);

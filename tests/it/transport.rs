@@ -33,11 +33,11 @@ fn basic() -> ApiClient {
 #[test]
 fn the_callers_agent_reaches_motorweb_token_requests_and_api_calls() {
     let server = TokenServer::start();
-    let token = format!("POST /auth/v1/token; user-agent: {AGENT} => 200 json");
+    let token = format!("POST /auth/v1/token; user-agent: {AGENT} => 200");
     let token = server.answer(&format!("{token} {}", rfc_token("T", 3600)));
     let api = "* /market-data/v1/vehicles/plate/ABC; authorization: Bearer T";
     let api = server.answer(&format!(
-        r#"{api}; user-agent: {AGENT} => 200 json {{"ok":true}}"#
+        r#"{api}; user-agent: {AGENT} => 200 {{"ok":true}}"#
     ));
     let source = motorweb_at(&server.base_url(), creds()).with_agent(agent());
     let source = source.build().unwrap();
@@ -53,9 +53,9 @@ fn the_callers_agent_reaches_motorweb_token_requests_and_api_calls() {
 fn the_callers_agent_reaches_my_connected_fleet_token_requests_and_api_calls() {
     let server = TokenServer::start();
     let token = format!("POST /masternauth-oauth/oauth/accessToken; user-agent: {AGENT}");
-    let token = server.answer(&format!("{token} => 200 json {}", mcf_token("T", 3600)));
+    let token = server.answer(&format!("{token} => 200 {}", mcf_token("T", 3600)));
     let jobs = "* /job-management/v1/customer/42/jobs; x-connect-token: TOKEN T";
-    let jobs = server.answer(&format!("{jobs}; user-agent: {AGENT} => 200 json []"));
+    let jobs = server.answer(&format!("{jobs}; user-agent: {AGENT} => 200 []"));
     let base = server.base_url();
     let source = mcf_at(&base, creds()).with_agent(agent()).build().unwrap();
     let auth = Api::JobManagement.auth(&creds(), &source);
@@ -162,7 +162,7 @@ fn a_redirect_naming_a_user_and_password_reaches_job_management_with_the_token_o
     let first = server.answer(&format!(
         "* /job-management/v1/customer/42/jobs => 302; location: {moved}"
     ));
-    let clean = server.answer("* /moved; x-connect-token: TOKEN T; !authorization => 200 json []");
+    let clean = server.answer("* /moved; x-connect-token: TOKEN T; !authorization => 200 []");
     let base = server.base_url();
     let source = mcf_at(&base, creds()).build().unwrap();
     let path = "/job-management/v1/customer/42/jobs";
@@ -175,7 +175,7 @@ fn a_redirect_naming_a_user_and_password_reaches_job_management_with_the_token_o
 fn each_error_names_its_side_url_and_cause() {
     // Token side: a doubled path's 404 names the URL.
     let server = TokenServer::start();
-    server.answer(r#"* /token/token => 404 json {"error":"not_found"}"#);
+    server.answer(r#"* /token/token => 404 {"error":"not_found"}"#);
     let url = server.url("/token/token");
     let config = TokenConfig::new(format!("{url}?x=1"), creds());
     let error = config.build().unwrap().token().unwrap_err();

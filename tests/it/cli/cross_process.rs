@@ -179,16 +179,15 @@ fn a_process_killed_holding_the_lock_does_not_block_the_next() {
 #[test]
 fn a_cached_token_serves_only_the_secret_that_fetched_it() {
     let server = TokenServer::start();
-    let answer = |secret: &str, status: u16, body: Value| {
-        server.mock(|when, then| {
-            let when = when.method(POST).path("/token");
-            when.header("authorization", basic(secret));
-            then.status(status).json_body(body);
-        })
+    let answer = |secret, answer: String| {
+        let authorization = basic(secret);
+        server.answer(&format!(
+            "POST /token; authorization: {authorization} => {answer}"
+        ))
     };
-    let good = answer("S3cr3t-S", 200, rfc_token("GOOD", 3600));
-    let wrong = answer("WRONG-s3cr3t", 401, json!({"error": "invalid_client"}));
-    let rotated = answer("ROTATED-s3cr3t", 200, rfc_token("NEW", 3600));
+    let good = answer("S3cr3t-S", format!("200 {}", rfc_token("GOOD", 3600)));
+    let wrong = answer("WRONG-s3cr3t", r#"401 {"error":"invalid_client"}"#.into());
+    let rotated = answer("ROTATED-s3cr3t", format!("200 {}", rfc_token("NEW", 3600)));
     let user = User::new("secret-bound", "id", "S3cr3t-S");
     let (args, entry) = user.first_token(&server, "GOOD");
     let written = fs::read(&entry).unwrap();

@@ -63,13 +63,10 @@ fn motorweb_header_sends_the_credentials_in_the_body() {
     let server = TokenServer::at("/auth/v1/token");
     let user = User::new("motorweb", "wmUB6jn1", "s&cr=t");
     let (jwt, _) = jwt_expiring_in(Duration::from_secs(1800));
-    let mock = server.mock(|when, then| {
-        let body = "grant_type=client_credentials&client_id=wmUB6jn1&client_secret=s%26cr%3Dt";
-        let when = when.method(POST).path("/auth/v1/token").body(body);
-        when.header_missing("authorization");
-        let answer = json!({"token_type": "Bearer", "access_token": jwt, "expires_in": "3599"});
-        then.status(200).json_body(answer);
-    });
+    let body = "grant_type=client_credentials&client_id=wmUB6jn1&client_secret=s%26cr%3Dt";
+    let answer = json!({"token_type": "Bearer", "access_token": jwt, "expires_in": "3599"});
+    let token = format!("POST /auth/v1/token; body {body}; !authorization => 200 {answer}");
+    let mock = server.answer(&token);
     let base = server.base_url();
     let args = format!("header --provider motorweb --base-url {base}");
     assert_eq!(user.ok(&args), format!("Authorization: Bearer {jwt}\n"));
@@ -91,18 +88,20 @@ fn generic_client_auth_scopes_and_params() {
     let form_body = format!("{form}&{body_creds}&audience=api");
     for (client_auth, authorization, body) in [
         // RFC 6749 §2.3.1: id and secret form-encoded before Basic.
-        ("basic", Some("Basic aWQlM0ExOnMrMQ=="), &form_basic),
-        ("basic-raw", Some("Basic aWQ6MTpzIDE="), &form_basic),
-        ("body", None, &form_body),
+        (
+            "basic",
+            "authorization: Basic aWQlM0ExOnMrMQ==",
+            &form_basic,
+        ),
+        (
+            "basic-raw",
+            "authorization: Basic aWQ6MTpzIDE=",
+            &form_basic,
+        ),
+        ("body", "!authorization", &form_body),
     ] {
-        let mut mock = server.mock(|when, then| {
-            let when = when.method(POST).path("/token").body(body);
-            match authorization {
-                Some(value) => when.header("authorization", value),
-                None => when.header_missing("authorization"),
-            };
-            then.status(200).json_body(rfc_token("G1", 3600));
-        });
+        let token = format!("POST /token; body {body}; {authorization}");
+        let mut mock = server.answer(&format!("{token} => 200 {}", rfc_token("G1", 3600)));
         // basic-raw cannot carry a ':' in the id, so that case uses another id.
         let (id, secret) = if client_auth == "basic-raw" {
             ("id", "1:s 1")
@@ -189,11 +188,8 @@ fn usage_errors_and_help() {
 fn verbose_logs_without_secrets() {
     let (server, id, secret) = (TokenServer::start(), "wmUB6jn1", "mw-s3cr3t-value");
     let jwt = "eyJhbGciOiJub25lIn0.e30.VERYSECRETTOKEN";
-    let token = server.mock(|when, then| {
-        when.method(POST).path("/auth/v1/token");
-        let answer = json!({"access_token": jwt, "expires_in": 3599});
-        then.status(200).json_body(answer);
-    });
+    let answer = json!({"access_token": jwt, "expires_in": 3599});
+    let token = server.answer(&format!("POST /auth/v1/token => 200 {answer}"));
     let api = format!("* /v1/secret-path; authorization: Bearer {jwt} => 200 ok");
     let api = server.answer(&api);
     let basic = "d21VQjZqbjE6bXctczNjcjN0LXZhbHVl"; // base64("wmUB6jn1:mw-s3cr3t-value")

@@ -18,8 +18,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use httpmock::Method::{GET, POST, PUT};
-use httpmock::{Mock, MockServer};
+use httpmock::Method::POST;
+use httpmock::Mock;
 use serde_json::{Value, json};
 
 use crate::fixture::{
@@ -233,16 +233,13 @@ pub fn reported(out: &Output) -> (String, bool) {
     (error, replayed)
 }
 
-pub fn mcf_mock(server: &MockServer) -> Mock<'_> {
+pub fn mcf_mock(server: &TokenServer) -> Mock<'_> {
     let mut answer = mcf_token(MCF_TOKEN, 2591999);
     answer["token_type"] = json!("bearer");
-    server.mock(|when, then| {
-        let when = when.method(POST);
-        let when = when.path("/masternauth-oauth/oauth/accessToken");
-        let when = when.header("authorization", MCF_BASIC);
-        when.body("grant_type=client_credentials");
-        then.status(200).json_body(answer);
-    })
+    let token = "POST /masternauth-oauth/oauth/accessToken; body grant_type=client_credentials";
+    server.answer(&format!(
+        "{token}; authorization: {MCF_BASIC} => 200 {answer}"
+    ))
 }
 
 /// `COMMAND --provider generic --token-url TOKEN_URL`.

@@ -163,11 +163,8 @@ fn a_secret_on_the_command_line_is_refused_before_anything_is_sent() {
 #[test]
 fn credentials_come_from_a_private_file_or_the_environment() {
     let (server, mut user) = counted("credentials-file");
-    let basic = ("authorization", "Basic ZmlsZS1pZDpmaWxlLXNlY3JldA==");
-    let mock = server.mock(|when, then| {
-        when.method(POST).path("/token").header(basic.0, basic.1);
-        then.status(200).json_body(rfc_token("F", 3600));
-    });
+    let basic = "POST /token; authorization: Basic ZmlsZS1pZDpmaWxlLXNlY3JldA==";
+    let mock = server.answer(&format!("{basic} => 200 {}", rfc_token("F", 3600)));
     let file = user.home.join("credentials");
     let text =
         "# apiauth\nexport APIAUTH_CLIENT_ID=file-id\nAPIAUTH_CLIENT_SECRET=\"file-secret\"\n";

@@ -40,20 +40,11 @@ fn motorweb_request_retries_once_with_a_new_token_after_a_401() {
 
 #[test]
 fn data_from_stdin_is_sent_and_resent_on_the_retry() {
-    let (tokens, api) = (numbered_tokens(), MockServer::start());
+    let (tokens, api) = (numbered_tokens(), TokenServer::start());
     let body = "{\"name\":\"job 1\",\"bytes\":\"\u{e9}\\n\"}";
-    let first = api.mock(|when, then| {
-        let when = when.method(POST).path("/v1/jobs");
-        let when = when.header("authorization", "Bearer T1");
-        when.header("content-type", "application/json").body(body);
-        then.status(401);
-    });
-    let second = api.mock(|when, then| {
-        let when = when.method(POST).path("/v1/jobs");
-        let when = when.header("authorization", "Bearer T2");
-        when.body(body);
-        then.status(201).body("created");
-    });
+    let jobs = format!("POST /v1/jobs; body {body}; authorization: Bearer");
+    let first = api.answer(&format!("{jobs} T1; content-type: application/json => 401"));
+    let second = api.answer(&format!("{jobs} T2 => 201 created"));
     let user = User::new("request-stdin", "id", "secret");
     let common = request(tokens.url(), &api.base_url());
     let data = format!("{common} --data @- /v1/jobs");
@@ -65,11 +56,7 @@ fn data_from_stdin_is_sent_and_resent_on_the_retry() {
     second.assert_calls(1);
     assert_eq!(tokens.hits(), 2);
     // --method and a Content-Type of the caller's own; a body over 10 MiB is refused.
-    let put = api.mock(|when, then| {
-        let when = when.method(PUT).path("/v1/jobs");
-        when.header("content-type", "text/plain").body("x=1");
-        then.status(200).body("put");
-    });
+    let put = api.answer("PUT /v1/jobs; content-type: text/plain; body x=1 => 200 put");
     let more = "-X|put|-H|Content-Type: text/plain|-d|x=1|/v1/jobs".split('|');
     assert_eq!(user.ok(&[argv(&common), more.collect()].concat()), "put");
     put.assert_calls(1);
@@ -91,13 +78,10 @@ fn my_connected_fleet_request_with_each_apis_header() {
     let core = server.answer(&core);
     let bearer = format!("authorization: Bearer {MCF_TOKEN}");
     let tire = server.answer(&format!("GET {prefix}/tire/events; {bearer} => 200 tires"));
-    let jobs = server.mock(|when, then| {
-        let when = when.method(GET);
-        let when = when.path("/job-management/v1/customer/12345/jobs");
-        let when = when.header("x-connect-token", format!("TOKEN {MCF_TOKEN}"));
-        when.header_missing("authorization");
-        then.status(200).body("jobs");
-    });
+    let jobs = "GET /job-management/v1/customer/12345/jobs; !authorization";
+    let jobs = server.answer(&format!(
+        "{jobs}; x-connect-token: TOKEN {MCF_TOKEN} => 200 jobs"
+    ));
     let base = server.base_url();
     let mcf =
         format!("request --provider my-connected-fleet --base-url {base} --api-base-url {base}");
@@ -142,10 +126,7 @@ fn a_non_2xx_answer_prints_its_body_and_exits_7() {
 fn include_prints_the_status_line_and_headers_first() {
     let (server, user) = start("request-include");
     server.token("A", 3600);
-    server.mock(|when, then| {
-        when.path("/v1/ping");
-        then.status(200).header("x-request-id", "r-42").body("pong");
-    });
+    server.answer("* /v1/ping => 200 pong; x-request-id: r-42");
     // A full URL, with the generic provider's --api-base-url on the same origin.
     let common = request(&server.token_url(), &server.base_url());
     let out = user.ok(&format!("{common} --include {}", server.url("/v1/ping")));

@@ -196,10 +196,8 @@ fn cache_list_and_clear() {
     let server = TokenServer::start();
     let first = server.token("FIRST-TOKEN", 3600);
     // On the same origin, so that the listing's order (by token URL) is known.
-    let second = server.mock(|when, then| {
-        when.method(POST).path("/other-token");
-        then.status(200).json_body(rfc_token("SECOND-TOKEN", 3600));
-    });
+    let second = rfc_token("SECOND-TOKEN", 3600);
+    let second = server.answer(&format!("POST /other-token => 200 {second}"));
     let user = User::new("cache-list", "id-1", "secret");
     let (url1, url2) = (server.token_url(), server.url("/other-token"));
     let token = |url: &str, more: &str| {

@@ -170,6 +170,23 @@ fn stats_count_fetches_failures_and_rejections() {
 }
 
 #[test]
+fn without_jitter_an_hours_token_is_refreshed_exactly_five_minutes_before_expiry() {
+    let server = TokenServer::start();
+    let mock = server.token("A", 3600);
+    let source = config(&server)
+        .with_refresh_jitter(Duration::ZERO)
+        .build()
+        .unwrap();
+    source.token().unwrap();
+    clock().advance(Duration::from_secs(3299));
+    source.token().unwrap();
+    assert!(!source.stats().fetching);
+    clock().advance(Duration::from_secs(1));
+    source.token().unwrap();
+    eventually(|| mock.calls() == 2);
+}
+
+#[test]
 fn lifetimes_zero_short_and_huge() {
     let max = Token::MAX_LIFETIME.as_secs();
     // (expires_in, lifetime the token gets, seconds after which it is refreshed)

@@ -106,6 +106,13 @@ fn the_date_format_is_imf_fixdate() {
 }
 
 #[test]
+fn a_token_tells_how_far_the_host_clock_is_ahead_of_the_servers() {
+    let server = Skewed::start(-7200, 3600.0, 3599, true);
+    let skew = server.source().token().unwrap().clock_skew_ms();
+    assert!((7_199_000..=7_201_000).contains(&skew), "{skew}");
+}
+
+#[test]
 fn host_two_hours_ahead_one_request_every_call_authorized() {
     // By the JWT's iat, and by the answer's Date alone.
     for iat in [true, false] {

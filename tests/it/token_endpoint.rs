@@ -6,8 +6,8 @@ use apiauth::{BasicEncoding, ClientAuth, Credentials, Error, TokenConfig, TokenS
 use serde_json::json;
 
 use crate::fixture::{
-    TokenServer, clock, creds, jwt_expiring_in, mcf_at, motorweb_at, refused, rfc_token, secret_of,
-    unusable,
+    TokenServer, clock, creds, jwt_expiring_in, mcf_at, mcf_token, motorweb_at, refused, rfc_token,
+    secret_of, unusable,
 };
 
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -145,6 +145,25 @@ fn bad_configuration_is_refused_before_anything_is_sent() {
         let source = TokenConfig::new(url, creds()).build().unwrap();
         assert_eq!(secret_of(&source), "tok");
     }
+}
+
+#[test]
+fn a_providers_preset_moved_to_another_token_url_keeps_its_client_auth() {
+    let server = TokenServer::start();
+    let basic = "POST /elsewhere/token; authorization: Basic Y2xpZW50SWQ6Y2xpZW50U2VjcmV0";
+    let mock = server.answer(&format!("{basic} => 200 {}", mcf_token("T", 3600)));
+    let creds = Credentials::new("clientId", "clientSecret").unwrap();
+    let config = apiauth::providers::my_connected_fleet::token_config(creds);
+    let config = config.with_token_url(server.url("/elsewhere/token"));
+    assert_eq!(secret_of(&config.build().unwrap()), "T");
+    mock.assert_calls(1);
+}
+
+#[test]
+fn insecure_http_allows_a_plain_http_token_url_that_is_not_loopback() {
+    let config = TokenConfig::new("http://auth.invalid/token", creds());
+    assert!(matches!(config.clone().build(), Err(Error::Config(_))));
+    assert!(config.with_insecure_http(true).build().is_ok());
 }
 
 #[test]

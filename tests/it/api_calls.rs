@@ -146,6 +146,19 @@ fn middleware_injects_and_the_token_request_never_carries_the_api_header() {
 }
 
 #[test]
+fn each_my_connected_fleet_api_has_its_token_scheme() {
+    let apis = [
+        Api::Core,
+        Api::SmartTire,
+        Api::Tacho,
+        Api::VehicleCheck,
+        Api::JobManagement,
+    ];
+    let schemes = apis.map(Api::token_scheme);
+    assert_eq!(schemes, [Bearer, Bearer, Bearer, Bearer, ConnectToken]);
+}
+
+#[test]
 fn my_connected_fleet_client_uses_each_apis_header() {
     let auth = TokenServer::at("/masternauth-oauth/oauth/accessToken");
     let mut body = mcf_token("T1", 2591999);

@@ -132,6 +132,21 @@ fn a_stale_entry_is_refreshed_and_an_expired_one_replaced() {
 }
 
 #[test]
+fn without_an_absolute_xdg_cache_home_the_cache_is_under_home() {
+    let (server, user) = start("home-cache");
+    let mock = server.token("T", 3600);
+    for user in [
+        user.without("XDG_CACHE_HOME"),
+        user.with_env("XDG_CACHE_HOME", "rel"),
+    ] {
+        assert_eq!(user.ok(&generic("token", &server.token_url())), "T\n");
+    }
+    let entries = fs::read_dir(user.home.join(".cache/apiauth")).unwrap();
+    assert_eq!(entries.count(), 2); // the entry and its lock
+    mock.assert_calls(1);
+}
+
+#[test]
 fn refresh_replaces_the_cached_token() {
     let (server, user) = start("refresh");
     let mut first = server.token("REVOKED", 3600);

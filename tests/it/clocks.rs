@@ -113,6 +113,15 @@ fn a_token_tells_how_far_the_host_clock_is_ahead_of_the_servers() {
 }
 
 #[test]
+fn a_tokens_expiry_is_on_the_host_clock_and_its_exp_on_the_servers() {
+    let server = Skewed::start(-7200, 3600.0, 3599, true);
+    let token = server.source().token().unwrap();
+    let (expires_at, exp) = (token.expires_at(), token.jwt_expiry().unwrap());
+    let moved = expires_at.duration_since(exp).unwrap().as_secs();
+    assert!((7198..=7200).contains(&moved), "{moved}");
+}
+
+#[test]
 fn host_two_hours_ahead_one_request_every_call_authorized() {
     // By the JWT's iat, and by the answer's Date alone.
     for iat in [true, false] {

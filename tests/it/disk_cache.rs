@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use apiauth::{
     ApiClient, Auth, Credentials, DiskCache, TestClock, TokenConfig, TokenScheme, TokenSource,
@@ -94,6 +94,27 @@ fn a_token_read_back_past_its_recorded_exp_on_the_wall_clock_is_not_served() {
     clock().advance_wall(Duration::from_secs(700));
     source(&server, &dir).token().unwrap();
     mock.assert_calls(2);
+}
+
+#[test]
+fn a_listing_shows_the_slots_settings_and_its_rejection_window() {
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-list-rejected"));
+    server.token("T", 3600);
+    let source = config(&server, &dir).with_scope("read").build().unwrap();
+    let before = SystemTime::now();
+    assert!(source.reject(&source.token().unwrap()));
+    let entries = DiskCache::open(dir.join("apiauth")).unwrap().entries();
+    let [entry] = &entries[..] else {
+        panic!("{entries:?}")
+    };
+    let url = server.token_url();
+    let read = ["read".to_owned()];
+    assert_eq!(
+        (entry.token_url(), entry.client_id(), entry.scopes()),
+        (&*url, "id", &read[..])
+    );
+    let until = entry.rejected_until(before).unwrap();
+    assert_eq!(entry.rejected_until(until), None);
 }
 
 #[test]

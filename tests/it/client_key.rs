@@ -13,7 +13,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
-use crate::fixture::{chmod, clock, mkfifo, now_secs, read_request, respond, secret_of, temp_dir};
+use crate::fixture::{
+    chmod, clock, config_error, mkfifo, now_secs, read_request, respond, rfc_token, secret_of,
+    temp_dir,
+};
 
 pub(crate) const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/keys/");
 
@@ -26,8 +29,9 @@ pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type
 /// TLS settings presenting `client.pem` with its key.
 fn client_cert() -> TlsSettings {
     let (cert, private) = (key("client.pem"), key("client.key"));
-    let settings = TlsSettings::new().with_client_cert(&cert, &private);
-    settings.unwrap()
+    TlsSettings::new()
+        .with_client_cert(&cert, &private)
+        .unwrap()
 }
 
 /// A form body, decoded: its names and values in order.
@@ -62,9 +66,8 @@ impl TokenServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let scheme = if tls.is_some() { "https" } else { "http" };
         let url = format!("{scheme}://{}/token", listener.local_addr().unwrap());
-        let expires_in = 3600;
         let seen = Arc::new(Mutex::new(Seen {
-            expires_in,
+            expires_in: 3600,
             ..Seen::default()
         }));
         let shared = seen.clone();
@@ -130,10 +133,7 @@ fn serve(stream: &mut (impl Read + Write), seen: &Mutex<Seen>) {
             401,
             json!({"error": "invalid_client", "error_description": format!("bad {assertion}")}),
         ),
-        _ => (
-            200,
-            json!({"access_token": format!("tok-{n}"), "token_type": "Bearer", "expires_in": seen.expires_in}),
-        ),
+        _ => (200, rfc_token(&format!("tok-{n}"), seen.expires_in)),
     };
     seen.forms.push(form);
     drop(seen);
@@ -221,18 +221,12 @@ fn assertion_of(form: &[(String, String)], url: &str) -> (Value, Value, String, 
 
 #[test]
 fn signed_assertions_verify_with_the_public_key_and_carry_the_claims() {
-    use ring::signature::{ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
-    type Case<'a> = (
-        &'a str,
-        &'a str,
-        &'a str,
-        &'a dyn ring::signature::VerificationAlgorithm,
-    );
-    #[rustfmt::skip]
-    let cases: [Case; 3] = [
-        ("rsa.pem", "rsa.pub.pem", "RS256", &RSA_PKCS1_2048_8192_SHA256),
-        ("rsa-pkcs1.pem", "rsa.pub.pem", "RS256", &RSA_PKCS1_2048_8192_SHA256),
-        ("ec.pem", "ec.pub.pem", "ES256", &ECDSA_P256_SHA256_FIXED),
+    use ring::signature::ECDSA_P256_SHA256_FIXED as ES256;
+    use ring::signature::{RSA_PKCS1_2048_8192_SHA256 as RS256, UnparsedPublicKey};
+    let cases: [(_, _, _, &dyn ring::signature::VerificationAlgorithm); 3] = [
+        ("rsa.pem", "rsa.pub.pem", "RS256", &RS256),
+        ("rsa-pkcs1.pem", "rsa.pub.pem", "RS256", &RS256),
+        ("ec.pem", "ec.pub.pem", "ES256", &ES256),
     ];
     for (private, public, alg, verify) in cases {
         let server = TokenServer::start();
@@ -276,8 +270,7 @@ fn client_secret_jwt_verifies_with_the_secret() {
     ring::hmac::verify(&key, input.as_bytes(), &signature).expect("HS256 with the secret");
     assert!(!forms[0].iter().any(|(_, v)| v.contains(secret)));
     // An empty secret cannot sign.
-    let empty = server.config(ClientKey::client_secret_jwt()).build();
-    assert!(matches!(empty, Err(Error::Config(_))));
+    config_error(server.config(ClientKey::client_secret_jwt()).build());
 }
 
 #[test]
@@ -545,33 +538,25 @@ fn a_server_that_requires_a_client_certificate_gets_it_and_refuses_a_client_with
 fn a_bad_or_mismatched_client_certificate_is_a_config_error_at_build() {
     let (cert, good) = (key("client.pem"), key("client.key"));
     let not_a_certificate = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
-    let not_a_certificate = not_a_certificate.to_vec();
     for (chain, private) in [
-        (&cert, &key("ec2.pem")), // another key
-        (&cert, &key("rsa.pem")), // another kind of key
-        (&cert, &b"no key here"[..].to_vec()),
+        (&cert[..], &key("ec2.pem")[..]), // another key
+        (&cert, &key("rsa.pem")),         // another kind of key
+        (&cert, b"no key here"),
         (&key("client.key"), &good), // a key where the chain should be
-        (&not_a_certificate, &good),
+        (not_a_certificate, &good),
     ] {
-        let error = TlsSettings::new().with_client_cert(chain, private);
-        let error = error.unwrap_err();
-        assert!(matches!(error, Error::Config(_)), "{error:?}");
+        config_error(TlsSettings::new().with_client_cert(chain, private));
     }
-    let no_roots = TlsSettings::new().with_root_certs(b"none");
-    assert!(matches!(no_roots, Err(Error::Config(_))));
+    config_error(TlsSettings::new().with_root_certs(b"none"));
     // tls_client_auth without a certificate to present, and TLS settings with an agent.
     let config = TokenConfig::new("https://a.example/token", creds(""));
     let no_cert = config.clone().with_client_key(ClientKey::tls_client_auth());
-    let no_cert = no_cert.build();
-    assert!(matches!(no_cert, Err(Error::Config(_))));
+    config_error(no_cert.build());
     let with_tls = config.clone().with_tls(TlsSettings::new());
-    let with_agent = with_tls
-        .with_agent(ureq::Agent::new_with_defaults())
-        .build();
-    assert!(matches!(with_agent, Err(Error::Config(_))));
+    let agent = ureq::Agent::new_with_defaults();
+    config_error(with_tls.with_agent(agent).build());
     // The form parameters the client key sets are not overridable.
-    let reserved = config.with_param("client_assertion", "x").build();
-    assert!(matches!(reserved, Err(Error::Config(_))));
+    config_error(config.with_param("client_assertion", "x").build());
 }
 
 /// An assertion command that prints its assertion and exits at once, leaving a background

@@ -255,6 +255,14 @@ pub fn refused<T: Debug>(result: Result<T, apiauth::Error>) -> Box<EndpointError
     }
 }
 
+/// The message of a configuration error (panics on anything else).
+pub fn config_error<T: Debug>(result: Result<T, apiauth::Error>) -> String {
+    match result {
+        Err(Error::Config(message)) => message,
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+}
+
 /// Why a token answer was unusable (panics on anything else).
 pub fn unusable<T: Debug>(result: Result<T, apiauth::Error>) -> apiauth::Unusable {
     match result {

@@ -433,15 +433,10 @@ pub fn now_secs() -> u64 {
     UNIX_EPOCH.elapsed().unwrap().as_secs()
 }
 
-/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) of `secs` since 1970.
-pub fn http_date(secs: u64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let (days, rest) = (secs / 86_400, secs % 86_400);
+/// `secs` since 1970 in UTC: `[year, month, day, hour, minute, second]`.
+pub fn utc(secs: u64) -> [u64; 6] {
     // Civil from days (H. Hinnant), for dates after 1970.
-    let z = days + 719_468;
+    let z = secs / 86_400 + 719_468;
     let (era, doe) = (z / 146_097, z % 146_097);
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
@@ -449,14 +444,20 @@ pub fn http_date(secs: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + u64::from(month <= 2);
-    format!(
-        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
-        DAYS[(days % 7) as usize],
-        MONTHS[month as usize - 1],
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60
-    )
+    let (h, m, s) = (secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    [year, month, day, h, m, s]
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) of `secs` since 1970.
+pub fn http_date(secs: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let [year, month, day, h, m, s] = utc(secs);
+    let weekday = DAYS[(secs / 86_400 % 7) as usize];
+    let month = MONTHS[month as usize - 1];
+    format!("{weekday}, {day:02} {month} {year} {h:02}:{m:02}:{s:02} GMT")
 }
 
 /// A new, empty directory under the system's temporary directory, private to this test.

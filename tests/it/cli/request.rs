@@ -177,6 +177,40 @@ fn refused_before_anything_is_sent() {
 }
 
 #[test]
+fn body_framing_headers_are_refused_before_anything_is_sent() {
+    let (server, user) = start("request-framing");
+    let sent = server.any(200, json!({}));
+    let common = argv(request(&server.token_url(), &server.base_url()));
+    for (header, name) in [
+        ("Content-Length: 1", "content-length"),
+        ("Transfer-Encoding: x", "transfer-encoding"),
+    ] {
+        let out = user.run(&[&common[..], &["-H", header, "-d", "x", "/v1/x"]].concat());
+        let refused = format!("apiauth: refusing --header {name}: ");
+        assert_eq!(
+            (code(&out), stderr(&out).starts_with(&refused)),
+            (Some(2), true)
+        );
+    }
+    sent.assert_calls(0);
+}
+
+#[test]
+fn data_from_a_file_is_sent_as_json_and_a_missing_file_is_a_usage_error() {
+    let (server, user) = start("request-data-file");
+    server.token("A", 3600);
+    let jobs =
+        server.answer(r#"POST /v1/jobs; content-type: application/json; body {"n":1} => 201 made"#);
+    fs::write(user.home.join("body.json"), r#"{"n":1}"#).unwrap();
+    let common = request(&server.token_url(), &server.base_url());
+    let data = |file: &str| format!("{common} -d @{}/{file} /v1/jobs", user.home.display());
+    assert_eq!(user.ok(&data("body.json")), "made");
+    let out = user.run(&data("missing"));
+    let unread = stderr(&out).starts_with("apiauth: --data: cannot read the body: ");
+    assert_eq!((code(&out), unread, jobs.calls()), (Some(2), true, 1));
+}
+
+#[test]
 fn my_connected_fleet_base_url_moves_the_apis_with_the_token_endpoint() {
     let server = TokenServer::start();
     let user = User::new("request-mcf-base", "clientId", "clientSecret");

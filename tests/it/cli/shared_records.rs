@@ -177,6 +177,23 @@ fn writers_killed_mid_write_leave_nothing_after_cache_clear() {
 
 // `apiauth cache list` and `apiauth cache clear`.
 
+#[test]
+fn cache_clear_for_a_provider_removes_its_entry_only() {
+    let server = TokenServer::start();
+    let (token, generic_token) = (mcf_mock(&server), server.token("G", 3600));
+    let user = User::new("clear-provider", "clientId", "clientSecret");
+    let mcf = format!(
+        "--provider my-connected-fleet --base-url {}",
+        server.base_url()
+    );
+    assert_eq!(user.ok(&format!("token {mcf}")), format!("{MCF_TOKEN}\n"));
+    assert_eq!(user.ok(&generic("token", &server.token_url())), "G\n");
+    assert_eq!(user.ok(&format!("cache clear {mcf}")), "removed 1 entry\n");
+    assert_eq!(user.entries().len(), 1);
+    assert_eq!(user.ok(&format!("token {mcf}")), format!("{MCF_TOKEN}\n"));
+    assert_eq!((token.calls(), generic_token.calls()), (2, 1));
+}
+
 /// The `cache list` lines with the timestamp (4th field) checked and replaced by `<at>`.
 fn listed(user: &User) -> String {
     let now = now_secs();

@@ -178,6 +178,28 @@ fn writers_killed_mid_write_leave_nothing_after_cache_clear() {
 // `apiauth cache list` and `apiauth cache clear`.
 
 #[test]
+fn cache_list_says_when_an_entry_is_stale_or_expired() {
+    let (server, user) = start("list-states");
+    server.token("T", 3600);
+    user.ok(&format!(
+        "{} --scope a --scope b",
+        generic("token", &server.token_url())
+    ));
+    let entry = user.entries().remove(0);
+    for (age, state) in [(3500, "stale"), (3700, "expired")] {
+        let mut record: Value = serde_json::from_slice(&fs::read(&entry).unwrap()).unwrap();
+        record["token"]["issued_at_ms"] = json!((now_secs() - age) * 1000);
+        fs::write(&entry, record.to_string()).unwrap();
+        let list = user.ok("cache list");
+        let (at, shown) = (
+            format!("{} id a,b ", server.token_url()),
+            format!(" {state}\n"),
+        );
+        assert!(list.starts_with(&at) && list.ends_with(&shown), "{list}");
+    }
+}
+
+#[test]
 fn cache_clear_for_a_provider_removes_its_entry_only() {
     let server = TokenServer::start();
     let (token, generic_token) = (mcf_mock(&server), server.token("G", 3600));

@@ -8,7 +8,7 @@ use apiauth::{Error, Token, TokenConfig, TokenSource};
 use httpmock::Mock;
 
 use crate::fixture::{
-    TokenServer, clock, eventually, jwt_expiring_in, on_threads, rfc_token, secret_of,
+    TokenServer, clock, eventually, jwt_expiring_in, on_threads, refused, rfc_token, secret_of,
 };
 
 fn config(server: &TokenServer) -> TokenConfig {
@@ -184,6 +184,34 @@ fn without_jitter_an_hours_token_is_refreshed_exactly_five_minutes_before_expiry
     clock().advance(Duration::from_secs(1));
     source.token().unwrap();
     eventually(|| mock.calls() == 2);
+}
+
+#[test]
+fn a_ten_minute_margin_refreshes_an_hours_token_at_fifty_minutes() {
+    let server = TokenServer::start();
+    let mock = server.token("A", 3600);
+    let config = config(&server).with_refresh_margin(Duration::from_secs(600));
+    let source = config.with_refresh_jitter(Duration::ZERO).build().unwrap();
+    source.token().unwrap();
+    clock().advance(Duration::from_secs(2999));
+    source.token().unwrap();
+    assert!(!source.stats().fetching);
+    clock().advance(Duration::from_secs(1));
+    source.token().unwrap();
+    eventually(|| mock.calls() == 2);
+}
+
+#[test]
+fn refresh_asks_at_once_past_a_failure_backing_off() {
+    let server = TokenServer::start();
+    let mut down = server.reply(503, "");
+    let source = source(&server);
+    assert!(source.token().is_err());
+    down.delete();
+    let up = server.token("B", 3600);
+    assert_eq!(refused(source.token()).status, 503);
+    assert_eq!(source.refresh().unwrap().access_token().secret(), "B");
+    assert_eq!((secret_of(&source), up.calls()), ("B".into(), 1));
 }
 
 #[test]

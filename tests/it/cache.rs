@@ -169,21 +169,24 @@ fn stats_count_fetches_failures_and_rejections() {
     assert_eq!((stats.fetches, stats.failures, stats.rejections), (2, 1, 1));
 }
 
+/// `source`, holding `mock`'s token since now, refreshes it `secs` s on, not a second before.
+fn refreshed_after(source: &TokenSource, mock: &Mock, secs: u64) {
+    clock().advance(Duration::from_secs(secs - 1));
+    source.token().unwrap();
+    assert!(!source.stats().fetching && mock.calls() == 1);
+    clock().advance(Duration::from_secs(1));
+    source.token().unwrap();
+    eventually(|| mock.calls() == 2);
+}
+
 #[test]
 fn without_jitter_an_hours_token_is_refreshed_exactly_five_minutes_before_expiry() {
     let server = TokenServer::start();
     let mock = server.token("A", 3600);
-    let source = config(&server)
-        .with_refresh_jitter(Duration::ZERO)
-        .build()
-        .unwrap();
+    let source = config(&server).with_refresh_jitter(Duration::ZERO);
+    let source = source.build().unwrap();
     source.token().unwrap();
-    clock().advance(Duration::from_secs(3299));
-    source.token().unwrap();
-    assert!(!source.stats().fetching);
-    clock().advance(Duration::from_secs(1));
-    source.token().unwrap();
-    eventually(|| mock.calls() == 2);
+    refreshed_after(&source, &mock, 3300);
 }
 
 #[test]
@@ -193,12 +196,7 @@ fn a_ten_minute_margin_refreshes_an_hours_token_at_fifty_minutes() {
     let config = config(&server).with_refresh_margin(Duration::from_secs(600));
     let source = config.with_refresh_jitter(Duration::ZERO).build().unwrap();
     source.token().unwrap();
-    clock().advance(Duration::from_secs(2999));
-    source.token().unwrap();
-    assert!(!source.stats().fetching);
-    clock().advance(Duration::from_secs(1));
-    source.token().unwrap();
-    eventually(|| mock.calls() == 2);
+    refreshed_after(&source, &mock, 3000);
 }
 
 #[test]

@@ -81,6 +81,19 @@ fn a_replayable_post_is_sent_again_with_its_body() {
 }
 
 #[test]
+fn basic_form_encoded_reaches_the_api_as_rfc_6749_says() {
+    let server = TokenServer::start();
+    let api = server.answer("GET /core; authorization: Basic YSUzQWI6Yytk => 200 {}");
+    let creds = Credentials::new("a:b", "c d").unwrap();
+    let client = ApiClient::new(Auth::Basic(creds, BasicEncoding::FormUrlEncoded));
+    assert_eq!(
+        client.get_json::<Value>(&server.url("/core")).unwrap(),
+        json!({})
+    );
+    api.assert_calls(1);
+}
+
+#[test]
 fn basic_is_never_retried() {
     let server = TokenServer::start();
     let core = server.api("/core", ("authorization", "Basic aWQ6c2VjcmV0"), 401);

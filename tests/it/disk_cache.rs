@@ -278,6 +278,18 @@ fn a_directory_replaced_after_open_is_not_used() {
 }
 
 #[test]
+fn a_file_where_the_directory_goes_is_refused() {
+    let path = temp_dir("disk-file").join("apiauth");
+    fs::write(&path, "").unwrap();
+    let error = DiskCache::open(&path).unwrap_err().to_string();
+    let exists = format!(
+        "cache directory {}: File exists (os error 17)",
+        path.display()
+    );
+    assert_eq!(error, format!("invalid configuration: {exists}"));
+}
+
+#[test]
 fn a_directory_others_could_replace_is_refused() {
     let base = temp_dir("disk-ancestors");
     let shared = base.join("shared");

@@ -1,7 +1,7 @@
 //! TokenSource: counted token requests under every cache state.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use apiauth::{Error, Token, TokenConfig, TokenSource};
@@ -250,6 +250,21 @@ fn a_jwt_exp_before_expires_in_wins() {
     clock().advance(Duration::from_secs(60));
     assert_eq!(secret_of(&source), later);
     second.assert_calls(1);
+}
+
+#[test]
+fn the_hook_tells_a_background_refresh_from_a_fetch_a_caller_waits_for() {
+    let server = TokenServer::start();
+    server.token("A", 3600);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let config = config(&server).on_refresh(move |e| log.lock().unwrap().push(e.background));
+    let source = config.build().unwrap();
+    source.token().unwrap();
+    clock().advance(Duration::from_secs(3400));
+    source.token().unwrap();
+    eventually(|| seen.lock().unwrap().len() == 2);
+    assert_eq!(*seen.lock().unwrap(), [false, true]);
 }
 
 #[test]

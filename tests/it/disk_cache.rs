@@ -19,8 +19,8 @@ use crate::cli::{User, generic, stderr};
 use serde_json::{Value, json};
 
 use crate::fixture::{
-    Raw, TokenServer, clock, eventually, jwt_expiring_in, on_threads, refused, reply, respond,
-    secret_of, temp_dir,
+    Raw, TokenServer, clock, eventually, finishes, jwt_expiring_in, on_threads, refused, reply,
+    respond, secret_of, temp_dir,
 };
 use crate::server::Server;
 
@@ -438,16 +438,10 @@ fn reject_and_invalidate_do_not_wait_for_another_process_fetching() {
     // Another process holds the lock, mid-request, for as long as this test runs.
     let held = fs::File::options().write(true).open(&lock).unwrap();
     held.lock().unwrap();
-    let (done, worker) = (Arc::new(Mutex::new(None)), source.clone());
-    let answer = done.clone();
-    std::thread::spawn(move || {
-        let retry = worker.reject(&token);
-        worker.invalidate();
-        *answer.lock().unwrap() = Some(retry);
-    });
-    eventually(|| done.lock().unwrap().is_some());
+    let worker = source.clone();
+    let retry = finishes(move || (worker.reject(&token), worker.invalidate()).0);
     // The memory alone decided: the token is dropped, and not read back from disk.
-    assert_eq!(done.lock().unwrap().take(), Some(true));
+    assert!(retry);
     drop(held);
     assert_eq!(secret_of(&source), "T");
     mock.assert_calls(2);

@@ -414,6 +414,16 @@ pub fn eventually(mut done: impl FnMut() -> bool) {
     panic!("condition not reached within 10 s");
 }
 
+/// Runs `f` on a thread of its own and returns its result, failing if that takes 10 s (for
+/// a call that must not wait for something held elsewhere).
+pub fn finishes<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (sender, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || sender.send(f()));
+    result
+        .recv_timeout(Duration::from_secs(10))
+        .expect("finished within 10 s")
+}
+
 /// Runs `f` on `n` threads released together; returns their results.
 pub fn on_threads<T: Send + 'static>(
     n: usize,

@@ -53,9 +53,8 @@ fn file_ending(dir: &Path, extension: &str) -> PathBuf {
 
 #[test]
 fn a_second_source_uses_the_first_ones_token_without_a_request() {
-    let server = TokenServer::start();
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-shared"));
     let mock = server.token("DISK", 3600);
-    let dir = temp_dir("disk-shared");
     assert_eq!(new_process_gets(&server, &dir), ("DISK".into(), 1));
     assert_eq!(new_process_gets(&server, &dir), ("DISK".into(), 0));
     // Other scopes are another entry.
@@ -138,9 +137,8 @@ fn a_rejected_token_is_dropped_from_disk_too() {
 
 #[test]
 fn a_fresh_process_keeps_a_stale_token_when_the_refresh_fails() {
-    let server = TokenServer::start();
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-stale"));
     let mut ok = server.token("STALE", 100);
-    let dir = temp_dir("disk-stale");
     new_process_gets(&server, &dir);
     ok.delete();
     let down = server.reply(503, "");
@@ -168,9 +166,8 @@ fn a_fresh_process_keeps_a_stale_token_when_the_refresh_fails() {
 
 #[test]
 fn a_background_refresh_writes_the_new_token_for_others() {
-    let server = TokenServer::start();
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-background"));
     let mut first = server.token("ONE", 100);
-    let dir = temp_dir("disk-background");
     let source = source(&server, &dir);
     source.token().unwrap();
     first.delete();
@@ -325,9 +322,8 @@ fn a_directory_others_could_replace_is_refused() {
 
 #[test]
 fn a_failure_is_shared_until_its_retry_time_and_a_success_clears_it() {
-    let server = TokenServer::start();
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-failure-shared"));
     let mut down = server.reply(503, "");
-    let dir = temp_dir("disk-failure-shared");
     let status = |source: &TokenSource| refused(source.token()).status;
     // The first process fails; the next ones get its error without a request, and keep it
     // for the record's backoff (1 s for a first failure without Retry-After).
@@ -362,9 +358,8 @@ fn a_failure_is_shared_until_its_retry_time_and_a_success_clears_it() {
 
 #[test]
 fn a_failure_record_from_the_future_is_not_trusted() {
-    let server = TokenServer::start();
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-failure-clock"));
     let mock = server.reply_with(429, &[("retry-after", "3600")], "");
-    let dir = temp_dir("disk-failure-clock");
     let process = |clock: TestClock| {
         let cache = DiskCache::open(dir.join("apiauth")).unwrap();
         let config = server.config().with_disk_cache(cache);
@@ -382,9 +377,8 @@ fn a_failure_record_from_the_future_is_not_trusted() {
 
 #[test]
 fn a_process_backing_off_takes_the_token_another_process_fetched() {
-    let server = TokenServer::start();
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-daemon-recovers"));
     let mut down = server.reply_with(429, &[("retry-after", "3600")], "");
-    let dir = temp_dir("disk-daemon-recovers");
     let daemon = source(&server, &dir);
     assert!(daemon.token().is_err());
     down.delete();
@@ -427,9 +421,8 @@ fn cache_clear_leaves_no_file_that_holds_a_token() {
 
 #[test]
 fn reject_and_invalidate_do_not_wait_for_another_process_fetching() {
-    let server = TokenServer::start();
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-reject-busy"));
     let mock = server.token("T", 3600);
-    let dir = temp_dir("disk-reject-busy");
     // A long timeout: waiting for the lock would take 5 minutes.
     let config = config(&server, &dir).with_timeout(Duration::from_secs(60));
     let source = config.build().unwrap();
@@ -450,9 +443,8 @@ fn reject_and_invalidate_do_not_wait_for_another_process_fetching() {
 #[test]
 fn hostile_things_at_record_paths_are_reported_once_and_cleared() {
     let capture = crate::logs::capture();
-    let server = TokenServer::start();
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-hostile"));
     let mock = server.token("T", 3600);
-    let dir = temp_dir("disk-hostile");
     source(&server, &dir).token().unwrap();
     let cache = dir.join("apiauth");
     let entry = file_ending(&cache, "json");

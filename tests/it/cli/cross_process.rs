@@ -24,8 +24,7 @@ fn sixteen_processes_on_a_cold_cache_make_one_request() {
 
 #[test]
 fn the_cache_is_private_and_never_holds_the_secret() {
-    let server = TokenServer::start();
-    let user = User::new("private", "the-id", "the-secret-42");
+    let (server, user) = start_as("private", "the-id", "the-secret-42");
     let url = (server.token("PRIVATE", 3600), server.token_url()).1;
     user.ok(&generic("token", &url));
     let mode = |path: &Path| fs::metadata(path).unwrap().mode() & 0o777;
@@ -116,9 +115,8 @@ fn an_entry_owned_by_another_user_is_ignored() {
 
 #[test]
 fn a_stale_entry_is_refreshed_and_an_expired_one_replaced() {
-    let server = TokenServer::start();
+    let (server, user) = start("stale");
     let mock = server.token("T", 3600);
-    let user = User::new("stale", "id", "secret");
     let (args, entry) = user.first_token(&server, "T");
     // Move the entry's issue time back: 30 s left is inside the 60 s margin; then expired.
     for (left, calls) in [(3000, 1), (30, 2), (-5, 3)] {

@@ -5,8 +5,7 @@ use super::*;
 
 #[test]
 fn my_connected_fleet_header_for_every_api() {
-    let server = TokenServer::start();
-    let user = User::new("mcf", "clientId", "clientSecret");
+    let (server, user) = start_as("mcf", "clientId", "clientSecret");
     let (mock, base) = (mcf_mock(&server), server.base_url());
     let mcf = format!("--provider my-connected-fleet --base-url {base}");
     let header = |api: &str| user.ok(&format!("header {mcf} --api {api}"));
@@ -24,8 +23,7 @@ fn my_connected_fleet_header_for_every_api() {
 
 #[test]
 fn every_format() {
-    let server = TokenServer::start();
-    let user = User::new("formats", "clientId", "clientSecret");
+    let (server, user) = start_as("formats", "clientId", "clientSecret");
     let (mock, base) = (mcf_mock(&server), server.base_url());
     let mcf = format!("--provider my-connected-fleet --base-url {base}");
     let header =
@@ -120,8 +118,7 @@ fn generic_client_auth_scopes_and_params() {
 
 #[test]
 fn exit_codes() {
-    let server = TokenServer::start();
-    let user = User::new("exit-codes", "id", "s3cr3t-value");
+    let (server, user) = start_as("exit-codes", "id", "s3cr3t-value");
     let run = |url: &str| {
         let token = generic("token", url);
         user.run(&format!("{token} --no-cache --timeout 0.3"))

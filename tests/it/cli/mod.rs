@@ -238,7 +238,12 @@ pub fn generic(command: &str, token_url: &str) -> String {
 
 /// A new token server, and a user `id` with `secret` for test `test`.
 pub fn start(test: &str) -> (TokenServer, User) {
-    (TokenServer::start(), User::new(test, "id", "secret"))
+    start_as(test, "id", "secret")
+}
+
+/// A new token server, and a user `id` with `secret` for test `test`.
+pub fn start_as(test: &str, id: &str, secret: &str) -> (TokenServer, User) {
+    (TokenServer::start(), User::new(test, id, secret))
 }
 
 pub fn code(out: &Output) -> Option<i32> {

@@ -70,8 +70,7 @@ fn data_from_stdin_is_sent_and_resent_on_the_retry() {
 
 #[test]
 fn my_connected_fleet_request_with_each_apis_header() {
-    let server = TokenServer::start();
-    let user = User::new("request-mcf", "clientId", "clientSecret");
+    let (server, user) = start_as("request-mcf", "clientId", "clientSecret");
     let token = mcf_mock(&server);
     let prefix = "/connect-webservices/services/public/v1/customer/12345";
     let core = format!("GET {prefix}/tracking/live; authorization: {MCF_BASIC} => 200 live");
@@ -212,8 +211,7 @@ fn data_from_a_file_is_sent_as_json_and_a_missing_file_is_a_usage_error() {
 
 #[test]
 fn my_connected_fleet_base_url_moves_the_apis_with_the_token_endpoint() {
-    let server = TokenServer::start();
-    let user = User::new("request-mcf-base", "clientId", "clientSecret");
+    let (server, user) = start_as("request-mcf-base", "clientId", "clientSecret");
     let token = mcf_mock(&server);
     let api = format!("* /tacho/v1/x; authorization: Bearer {MCF_TOKEN} => 200 here");
     let api = server.answer(&api);
@@ -242,8 +240,7 @@ fn a_proxy_in_the_environment_never_carries_a_loopback_request() {
 
 #[test]
 fn a_401_to_basic_says_the_api_refused_the_credentials_and_exits_3() {
-    let server = TokenServer::start();
-    let user = User::new("request-core-401", "clientId", "clientSecret");
+    let (server, user) = start_as("request-core-401", "clientId", "clientSecret");
     let core = format!("* /v1/core; authorization: {MCF_BASIC} => 401 bad credentials");
     let core = server.answer(&core);
     let base = server.base_url();

@@ -120,8 +120,7 @@ fn protocol_errors_are_recorded_like_any_failure() {
 
 #[test]
 fn a_cache_that_cannot_be_locked_is_reported_and_bypassed() {
-    let server = TokenServer::start();
-    let user = User::new("unlockable", "id", "s3cr3t");
+    let (server, user) = start_as("unlockable", "id", "s3cr3t");
     let mock = server.token("T", 3600);
     let args = generic("token", &server.token_url());
     assert_eq!(user.ok(&args), "T\n");
@@ -147,8 +146,7 @@ fn a_cache_that_cannot_be_locked_is_reported_and_bypassed() {
 
 #[test]
 fn writers_killed_mid_write_leave_nothing_after_cache_clear() {
-    let server = TokenServer::start();
-    let user = User::new("killed-writers", "id", "s3cr3t");
+    let (server, user) = start_as("killed-writers", "id", "s3cr3t");
     server.token("KILLED-WRITER-TOKEN", 3600);
     let args = generic("token", &server.token_url());
     // Writers killed between writing their temporary file and renaming it (kill -9).

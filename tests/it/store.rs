@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use apiauth::store::{Store, StoreError, StoreGuard, StoreKey};
-use apiauth::{TokenConfig, TokenSource};
+use apiauth::{TestClock, TokenConfig, TokenSource};
 
 use crate::fixture::{
     clock, creds, eventually, finishes, numbered_tokens, on_threads, reply, rfc_token, secret_of,
@@ -100,6 +100,8 @@ type Records = HashMap<String, Vec<u8>>;
 struct Memory {
     records: Arc<Mutex<Records>>,
     locked: Arc<Mutex<()>>,
+    /// Whether it offers its own clock (here the system's), as a store server would.
+    clock: bool,
 }
 
 /// The lock of a slot, held until the guard is dropped.
@@ -113,6 +115,9 @@ impl Store for Memory {
     fn lock(&self, key: &StoreKey, _: Duration, _: Duration) -> Locked<'_> {
         let held = self.locked.lock().unwrap();
         Ok(Some(Box::new(MemoryGuard(self, key.clone(), held))))
+    }
+    fn now(&self) -> Option<SystemTime> {
+        self.clock.then(SystemTime::now)
     }
 }
 
@@ -128,6 +133,24 @@ impl StoreGuard for MemoryGuard<'_> {
     fn remove(&mut self) -> Result<(), StoreError> {
         self.0.records.lock().unwrap().remove(self.1.id());
         Ok(())
+    }
+}
+
+#[test]
+fn hosts_whose_wall_clocks_differ_share_a_token_on_the_stores_clock() {
+    let server = numbered_tokens();
+    for (clock, requests) in [(true, 1), (false, 3)] {
+        let mut store = Memory::default();
+        store.clock = clock;
+        let host = |wall_ahead| {
+            let clock = TestClock::new();
+            clock.advance_wall(Duration::from_secs(wall_ahead));
+            let config = TokenConfig::new(server.url(), creds()).with_store(store.clone());
+            secret_of(&config.with_test_clock(clock).build().unwrap())
+        };
+        host(0);
+        host(7200);
+        assert_eq!(server.hits(), requests, "the store's clock: {clock}");
     }
 }
 

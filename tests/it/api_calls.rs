@@ -11,14 +11,9 @@ use httpmock::Method::GET;
 use serde_json::{Value, json};
 
 use crate::fixture::{
-    TokenServer, clock, creds, eventually, fleet_get, mcf_at, mcf_token, motorweb_at, rfc_token,
-    secret_of,
+    TokenServer, api_status, clock, creds, eventually, fleet_get, mcf_at, mcf_token, motorweb_at,
+    rfc_token, secret_of,
 };
-
-/// Whether `result` is an API status error with `status`.
-fn status_is<T>(result: Result<T, apiauth::Error>, status: u16) -> bool {
-    matches!(result, Err(Error::ApiStatus(e)) if e.status == status)
-}
 
 #[test]
 fn a_401_then_200_succeeds_with_exactly_two_token_fetches() {
@@ -36,9 +31,7 @@ fn two_401s_give_an_error_after_exactly_one_retry() {
     let server = TokenServer::start();
     let tokens = server.tokens(&["A", "B"]);
     let rejecting = server.answer("GET /v1/x => 401");
-    let result = server.get_json(Bearer, "/v1/x");
-    let debug = format!("{result:?}");
-    assert!(status_is(result, 401), "{debug}");
+    assert_eq!(api_status(server.get_json(Bearer, "/v1/x")).status, 401);
     assert_eq!((rejecting.calls(), tokens.calls()), (2, 2));
 }
 
@@ -47,7 +40,7 @@ fn a_403_is_not_retried() {
     let server = TokenServer::start();
     let tokens = server.tokens(&["A", "B"]);
     let forbidden = server.api("/v1/x", ("authorization", "Bearer A"), 403);
-    assert!(status_is(server.get_json(Bearer, "/v1/x"), 403));
+    assert_eq!(api_status(server.get_json(Bearer, "/v1/x")).status, 403);
     assert_eq!((forbidden.calls(), tokens.calls()), (1, 1));
 }
 
@@ -60,7 +53,7 @@ fn a_one_shot_body_is_not_retried_but_its_token_is_dropped() {
     let body = ureq::SendBody::from_owned_reader(Cursor::new(b"payload".to_vec()));
     let request = Request::post(server.url("/v1/upload")).body(body).unwrap();
     // ureq's default agent turns statuses into errors, and so does the client.
-    assert!(status_is(client.run_once(request), 401));
+    assert_eq!(api_status(client.run_once(request)).status, 401);
     assert_eq!((upload.calls(), tokens.calls()), (1, 1));
     assert_eq!(secret_of(&source), "B");
     assert_eq!(tokens.calls(), 2);
@@ -99,7 +92,7 @@ fn basic_is_never_retried() {
     let core = server.api("/core", ("authorization", "Basic aWQ6c2VjcmV0"), 401);
     let client = ApiClient::new(Auth::Basic(creds(), BasicEncoding::Raw));
     let result = client.get_json::<Value>(&server.url("/core"));
-    assert!(status_is(result, 401));
+    assert_eq!(api_status(result).status, 401);
     core.assert_calls(1);
 }
 
@@ -238,7 +231,7 @@ fn the_agents_status_setting_is_respected() {
     let missing = server.api("/v1/x", ("authorization", "Bearer A"), 404);
     let client = server.client(Bearer).0;
     let get = || Request::get(server.url("/v1/x")).body(()).unwrap();
-    assert!(status_is(client.run_once(get()), 404));
+    assert_eq!(api_status(client.run_once(get())).status, 404);
     let lenient = ureq::Agent::config_builder().http_status_as_error(false);
     let lenient = lenient.build();
     let client = ApiClient::new_with_agent(lenient.into(), client.auth().clone());
@@ -255,7 +248,7 @@ fn an_api_that_always_answers_401_costs_a_token_request_per_backoff_not_per_call
     let client = ApiClient::new(Auth::Token(source.clone(), Bearer));
     let url = server.url("/v1/x");
     for _ in 0..50 {
-        assert!(status_is(client.get_json::<Value>(&url), 401));
+        assert_eq!(api_status(client.get_json::<Value>(&url)).status, 401);
     }
     // The first call: its token, then one new token for the retry, refused at once. The
     // other 49: the kept token, once each, no retry.

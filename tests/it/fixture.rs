@@ -255,6 +255,14 @@ pub fn refused<T: Debug>(result: Result<T, apiauth::Error>) -> Box<EndpointError
     }
 }
 
+/// The details of an API's non-2xx answer (panics on anything else).
+pub fn api_status<T: Debug>(result: Result<T, apiauth::Error>) -> Box<apiauth::ApiError> {
+    match result {
+        Err(Error::ApiStatus(details)) => details,
+        other => panic!("expected an api status, got {other:?}"),
+    }
+}
+
 /// The message of a configuration error (panics on anything else).
 pub fn config_error<T: Debug>(result: Result<T, apiauth::Error>) -> String {
     match result {

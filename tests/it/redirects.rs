@@ -3,11 +3,11 @@
 
 use apiauth::http::Request;
 use apiauth::providers::my_connected_fleet::Api;
-use apiauth::{ApiClient, Auth, BasicEncoding, Error, TokenScheme, TokenSource};
+use apiauth::{ApiClient, Auth, BasicEncoding, TokenScheme, TokenSource};
 use httpmock::Mock;
 use serde_json::{Value, json};
 
-use crate::fixture::{TokenServer, creds, fleet_get, mcf_at, mcf_token};
+use crate::fixture::{TokenServer, api_status, creds, fleet_get, mcf_at, mcf_token};
 
 /// `path` answers `status` with a `location` header.
 fn moves<'a>(server: &'a TokenServer, path: &str, status: u16, location: &str) -> Mock<'a> {
@@ -36,7 +36,7 @@ fn a_redirect_to_another_origin_is_returned_with_nothing_sent_there() {
         assert_eq!(response.headers()["location"], location.as_str());
         assert_eq!(client.run_once(get()).unwrap().status(), 302);
         let result = client.get_json::<Value>(&api.url("/v1/jobs"));
-        assert!(matches!(result, Err(Error::ApiStatus(e)) if e.status == 302));
+        assert_eq!(api_status(result).status, 302);
         // The same through the middleware.
         let agent = ureq::Agent::config_builder().middleware(auth).build();
         let agent: ureq::Agent = agent.into();
@@ -59,7 +59,7 @@ fn the_provider_client_keeps_its_token_on_its_origin() {
     let source = mcf_at(&auth.base_url(), creds()).build().unwrap();
     let (creds, base) = (creds(), api.base_url());
     let result = fleet_get(Api::JobManagement, (&creds, &source), &base, path);
-    assert!(matches!(result, Err(Error::ApiStatus(e)) if e.status == 301));
+    assert_eq!(api_status(result).status, 301);
     stolen.assert_calls(0);
 }
 

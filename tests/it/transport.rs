@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use ureq::Agent;
 
 use crate::fixture::{
-    PROXY_VARIABLES, Raw, TokenServer, closed_url, fleet_get, mcf_at, mcf_token, motorweb_at,
-    refused, reply, respond, rfc_token, transport,
+    PROXY_VARIABLES, Raw, TokenServer, api_status, closed_url, fleet_get, mcf_at, mcf_token,
+    motorweb_at, refused, reply, respond, rfc_token, transport,
 };
 use crate::server::Server;
 
@@ -220,18 +220,14 @@ fn api_statuses_keep_the_url_and_the_start_of_the_body_on_the_default_agent() {
     answer("/v1/long", 500, "x".repeat(10_000).as_bytes());
     answer("/v1/big", 200, &vec![b' '; 10 * 1024 * 1024 + 1]);
     let url = server.url("/v1/missing");
-    let Err(Error::ApiStatus(e)) = basic().get_json::<Value>(&format!("{url}?q=1")) else {
-        panic!("expected an api status")
-    };
+    let e = api_status(basic().get_json::<Value>(&format!("{url}?q=1")));
     let redacted = "no such thing; you sent [redacted] as [redacted]";
     let expected = (404, url.as_str(), redacted);
     assert_eq!((e.status, e.url.as_str(), e.body.as_str()), expected);
     let message = format!("api GET {url} returned 404 ({redacted})");
     assert_eq!(e.to_string(), message);
-    let Err(Error::ApiStatus(e)) = basic().get_json::<Value>(&server.url("/v1/long")) else {
-        panic!("expected an api status")
-    };
-    assert_eq!(e.body.len(), 4096);
+    let long = api_status(basic().get_json::<Value>(&server.url("/v1/long")));
+    assert_eq!(long.body.len(), 4096);
     let big = server.url("/v1/big");
     let e = transport(basic().get_json::<Value>(&big));
     let message = format!("api {big} sent an answer larger than 10 MiB");
@@ -279,10 +275,7 @@ fn a_secret_the_length_cap_would_split_is_still_scrubbed() {
     api.answer(&format!("GET /v1/x => 403 {body}"));
     let source = TokenConfig::new(api.token_url(), creds()).build().unwrap();
     let client = ApiClient::new(Auth::Token(source, Bearer));
-    let error = client.get_json::<Value>(&api.url("/v1/x")).unwrap_err();
-    let Error::ApiStatus(status) = &error else {
-        panic!("{error:?}")
-    };
+    let status = api_status(client.get_json::<Value>(&api.url("/v1/x")));
     let end = &status.body[4000..];
     assert!(!status.body.contains("TOKEN-AT"), "{end}");
     assert!(status.body.len() <= 4096);

@@ -321,10 +321,7 @@ fn malformed_token_type_and_expires_in_are_refused_and_backed_off() {
         let server = TokenServer::start();
         let mock = server.any(200, body);
         let source = server.config().with_test_clock(clock()).build().unwrap();
-        let refused = || match source.token() {
-            Err(Error::InvalidResponse(got)) => assert_eq!(got, why, "{field}: {value}"),
-            other => panic!("{field}: {value}: {other:?}"),
-        };
+        let refused = || assert_eq!(unusable(source.token()), why, "{field}: {value}");
         refused();
         refused();
         mock.assert_calls(1);

@@ -95,47 +95,37 @@ fn untrusted_failure_records_are_ignored_and_replaced() {
     let record = record_path(&user);
     let valid = fs::read(&record).unwrap();
     let elsewhere = user.home.join("elsewhere.json");
-    let can_chown = {
-        let probe = user.home.join("probe");
-        fs::write(&probe, "").unwrap();
-        std::os::unix::fs::chown(&probe, Some(65534), None).is_ok()
+    let put = |path: &Path, mode| {
+        fs::write(path, &valid).unwrap();
+        chmod(path, mode);
     };
-    let mut damages = vec![
+    let probe = user.home.join("probe");
+    fs::write(&probe, "").unwrap();
+    let can_chown = std::os::unix::fs::chown(&probe, Some(65534), None).is_ok();
+    let mut calls = 1;
+    for damage in [
         "a symlink to a valid record",
         "a fifo",
         "readable by others",
-    ];
-    if can_chown {
-        damages.push("another user's");
-    } else {
-        eprintln!("skipped another user's record: cannot chown (not root)");
-    }
-    let restore = || {
-        fs::write(&record, &valid).unwrap();
-        chmod(&record, 0o600);
-    };
-    let apply = |damage| {
+        "another user's",
+    ] {
+        if damage == "another user's" && !can_chown {
+            eprintln!("skipped another user's record: cannot chown (not root)");
+            continue;
+        }
         let _ = fs::remove_file(&record);
         match damage {
             "a symlink to a valid record" => {
-                fs::write(&elsewhere, &valid).unwrap();
-                chmod(&elsewhere, 0o600);
+                put(&elsewhere, 0o600);
                 std::os::unix::fs::symlink(&elsewhere, &record).unwrap();
             }
             "a fifo" => mkfifo(&record),
-            "readable by others" => {
-                restore();
-                chmod(&record, 0o644);
-            }
+            "readable by others" => put(&record, 0o644),
             _ => {
-                restore();
+                put(&record, 0o600);
                 std::os::unix::fs::chown(&record, Some(65534), None).unwrap();
             }
         }
-    };
-    let mut calls = 1;
-    for damage in damages {
-        apply(damage);
         let out = user.run_within_20s(&args);
         assert_eq!(out.status.code(), Some(6), "{damage}: {}", stderr(&out));
         calls += 1;

@@ -55,31 +55,21 @@ fn untrusted_or_corrupt_entries_are_ignored_and_replaced() {
     let (server, user) = start("corrupt");
     let mock = server.token("GOOD", 3600);
     let (args, entry) = user.first_token(&server, "GOOD");
-    let valid = fs::read(&entry).unwrap();
+    let valid = String::from_utf8(fs::read(&entry).unwrap()).unwrap();
+    let (other_url, planted) = (
+        valid.replace("/token", "/other"),
+        valid.replace("GOOD", "EVIL"),
+    );
     let mut expected_calls = 1;
-    let damages: [(&str, &dyn Fn()); 5] = [
-        ("truncated", &|| {
-            fs::write(&entry, &valid[..valid.len() / 2]).unwrap()
-        }),
-        ("garbage", &|| {
-            fs::write(&entry, b"\x00\xffnot json").unwrap()
-        }),
-        ("another token url", &|| {
-            let text = String::from_utf8(valid.clone()).unwrap();
-            fs::write(&entry, text.replace("/token", "/other")).unwrap();
-        }),
-        ("readable by others", &|| {
-            fs::write(&entry, &valid).unwrap();
-            chmod(&entry, 0o644);
-        }),
-        ("planted token", &|| {
-            let text = String::from_utf8(valid.clone()).unwrap();
-            fs::write(&entry, text.replace("GOOD", "EVIL")).unwrap();
-            chmod(&entry, 0o666);
-        }),
-    ];
-    for (damage, apply) in damages {
-        apply();
+    for (damage, bytes, mode) in [
+        ("truncated", &valid.as_bytes()[..valid.len() / 2], 0o600),
+        ("garbage", b"\x00\xffnot json", 0o600),
+        ("another token url", other_url.as_bytes(), 0o600),
+        ("readable by others", valid.as_bytes(), 0o644),
+        ("planted token", planted.as_bytes(), 0o666),
+    ] {
+        fs::write(&entry, bytes).unwrap();
+        chmod(&entry, mode);
         assert_eq!(user.ok(&args), "GOOD\n", "{damage}");
         expected_calls += 1;
         mock.assert_calls(expected_calls);

@@ -70,6 +70,25 @@ fn motorweb_sends_credentials_in_the_body_and_reads_the_jwt_exp() {
 }
 
 #[test]
+fn the_providers_endpoints_are_their_documented_ones() {
+    use apiauth::providers::{motorweb, my_connected_fleet as mcf};
+    let source = mcf::token_config(creds()).build().unwrap();
+    let auth = "https://auth.masternautconnect.com/masternauth-oauth/oauth/accessToken";
+    let apis = mcf::Api::ALL.map(mcf::Api::base_url);
+    assert_eq!(
+        (source.token_url(), apis),
+        (auth, ["https://api.masternautconnect.com"; 5])
+    );
+    let motorweb = |env| motorweb::token_config(env, creds()).token_url().to_owned();
+    let urls = motorweb::Environment::ALL.map(motorweb);
+    let (test, production) = ("https://api.tst.motorweb.app", "https://api.motorweb.app");
+    assert_eq!(
+        urls,
+        [test, production].map(|base| format!("{base}/auth/v1/token"))
+    );
+}
+
+#[test]
 fn generic_server_gets_scopes_params_and_either_basic_encoding() {
     // base64("aaa%2F%3B%26:a%3Ab%2Bc%25+x") and base64("aaa/;&:a:b+c% x")
     let form = "Basic YWFhJTJGJTNCJTI2OmElM0FiJTJCYyUyNSt4";

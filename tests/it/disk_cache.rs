@@ -117,6 +117,19 @@ fn a_listing_shows_the_slots_settings_and_its_rejection_window() {
 }
 
 #[test]
+fn a_listed_entrys_debug_shows_its_token_url_without_the_query() {
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-list-debug"));
+    server.token("LISTED-TOKEN", 3600);
+    let cache = DiskCache::open(dir.join("apiauth")).unwrap();
+    let url = format!("{}?key=PROBE", server.token_url());
+    let config = TokenConfig::new(url, crate::fixture::creds()).with_disk_cache(cache.clone());
+    config.build().unwrap().token().unwrap();
+    let shown = format!("{:?}", cache.entries());
+    let url = format!("token_url: \"{}\"", server.token_url());
+    assert!(shown.contains(&url) && !shown.contains("PROBE") && !shown.contains("LISTED"));
+}
+
+#[test]
 fn a_rejected_token_is_dropped_from_disk_too() {
     let server = TokenServer::start();
     let tokens = server.tokens(&["OLD", "NEW"]);

@@ -140,8 +140,10 @@ impl StoreGuard for MemoryGuard<'_> {
 fn hosts_whose_wall_clocks_differ_share_a_token_on_the_stores_clock() {
     let server = numbered_tokens();
     for (clock, requests) in [(true, 1), (false, 3)] {
-        let mut store = Memory::default();
-        store.clock = clock;
+        let store = Memory {
+            clock,
+            ..Memory::default()
+        };
         let host = |wall_ahead| {
             let clock = TestClock::new();
             clock.advance_wall(Duration::from_secs(wall_ahead));

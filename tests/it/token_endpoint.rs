@@ -6,8 +6,8 @@ use apiauth::{BasicEncoding, ClientAuth, Credentials, Error, TokenConfig, TokenS
 use serde_json::json;
 
 use crate::fixture::{
-    TokenServer, clock, creds, jwt_expiring_in, mcf_at, mcf_token, motorweb_at, refused, rfc_token,
-    secret_of, unusable,
+    TokenServer, clock, config_error, creds, jwt_expiring_in, mcf_at, mcf_token, motorweb_at,
+    refused, rfc_token, secret_of, unusable,
 };
 
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -86,6 +86,29 @@ fn the_providers_endpoints_are_their_documented_ones() {
         urls,
         [test, production].map(|base| format!("{base}/auth/v1/token"))
     );
+}
+
+#[test]
+fn names_parse_back_and_an_unknown_name_is_not_repeated() {
+    use apiauth::providers::{motorweb::Environment as Env, my_connected_fleet::Api};
+    let apis = Api::ALL.map(|api| api.name().parse::<Api>().ok());
+    assert_eq!(apis, Api::ALL.map(Some));
+    assert_eq!(
+        Env::ALL.map(|env| env.name().parse::<Env>().ok()),
+        Env::ALL.map(Some)
+    );
+    let styles = ClientAuth::ALL.map(|style| style.name().parse::<ClientAuth>().ok());
+    assert_eq!(styles, ClientAuth::ALL.map(Some));
+    assert_eq!(
+        config_error("Zq7".parse::<Api>()),
+        "unknown myConnectedFleet api"
+    );
+    assert_eq!(
+        config_error("Zq7".parse::<Env>()),
+        "environment takes test or production"
+    );
+    let styles = "client auth takes basic, basic-raw or body";
+    assert_eq!(config_error("Zq7".parse::<ClientAuth>()), styles);
 }
 
 #[test]

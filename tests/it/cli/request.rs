@@ -106,6 +106,33 @@ fn my_connected_fleet_request_with_each_apis_header() {
 }
 
 #[test]
+fn a_customer_id_and_its_placeholder_come_together() {
+    let (server, user) = start("request-customer-id");
+    let sent = server.any(200, json!({}));
+    let base = server.base_url();
+    let mcf = format!("request --provider my-connected-fleet --api tacho --api-base-url {base}");
+    for (more, message) in [
+        (
+            "/v1/{customerId}/x",
+            "the path has {customerId}: give --customer-id",
+        ),
+        (
+            "--customer-id 7 /v1/x",
+            "--customer-id needs {customerId} in the path",
+        ),
+        (
+            "--customer-id a+b /v1/{customerId}",
+            "--customer-id takes letters, digits, '-', '_' and '.' only",
+        ),
+    ] {
+        let out = user.run(&format!("{mcf} {more}"));
+        let usage = format!("apiauth: {message} (see apiauth --help)\n");
+        assert_eq!((code(&out), stderr(&out)), (Some(2), usage));
+    }
+    sent.assert_calls(0);
+}
+
+#[test]
 fn a_non_2xx_answer_prints_its_body_and_exits_7() {
     let (server, user) = start("request-404");
     server.token("A", 3600);

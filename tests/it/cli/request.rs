@@ -110,7 +110,7 @@ fn a_customer_id_and_its_placeholder_come_together() {
     let (server, user) = start("request-customer-id");
     let sent = server.any(200, json!({}));
     let base = server.base_url();
-    let mcf = format!("request --provider my-connected-fleet --api tacho --api-base-url {base}");
+    let mcf = format!("request --provider my-connected-fleet --api tacho --base-url {base}");
     for (more, message) in [
         (
             "/v1/{customerId}/x",

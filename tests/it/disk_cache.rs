@@ -19,8 +19,8 @@ use crate::cli::{User, generic, stderr};
 use serde_json::{Value, json};
 
 use crate::fixture::{
-    Raw, TokenServer, clock, eventually, finishes, jwt_expiring_in, on_threads, refused, reply,
-    respond, secret_of, temp_dir,
+    Raw, TokenServer, chmod, clock, eventually, finishes, jwt_expiring_in, mkfifo, on_threads,
+    refused, reply, respond, secret_of, temp_dir,
 };
 use crate::server::Server;
 
@@ -38,10 +38,6 @@ fn source(server: &TokenServer, dir: &Path) -> TokenSource {
 fn new_process_gets(server: &TokenServer, dir: &Path) -> (String, u64) {
     let source = source(server, dir);
     (secret_of(&source), source.stats().fetches)
-}
-
-fn chmod(path: &Path, mode: u32) {
-    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
 }
 
 /// The first file in `dir` whose name ends in `.{extension}`.
@@ -466,10 +462,6 @@ fn hostile_things_at_record_paths_are_reported_once_and_cleared() {
     fs::remove_file(&entry).unwrap();
     fs::create_dir(&entry).unwrap();
     fs::write(entry.join("inside"), "x").unwrap();
-    let mkfifo = |path: &Path| {
-        let made = std::process::Command::new("mkfifo").arg(path).status();
-        assert!(made.unwrap().success());
-    };
     mkfifo(&entry.with_extension("fail"));
     let target = dir.join("target");
     fs::write(&target, "kept").unwrap();

@@ -427,9 +427,8 @@ pub fn eventually(mut done: impl FnMut() -> bool) {
 pub fn finishes<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     let (sender, result) = std::sync::mpsc::channel();
     std::thread::spawn(move || sender.send(f()));
-    result
-        .recv_timeout(Duration::from_secs(10))
-        .expect("finished within 10 s")
+    let done = result.recv_timeout(Duration::from_secs(10));
+    done.expect("finished within 10 s")
 }
 
 /// Runs `f` on `n` threads released together; returns their results.

@@ -169,9 +169,8 @@ impl User {
         let paths = dir.map(|e| e.unwrap().path());
         let json = |p: &PathBuf| serde_json::from_slice(&fs::read(p).ok()?).ok();
         let records = paths.filter(|p| p.extension().is_some_and(|e| e == "json"));
-        records
-            .filter(|p| json(p).is_none_or(|record| select(&record)))
-            .collect()
+        let picked = |p: &PathBuf| json(p).is_none_or(|record| select(&record));
+        records.filter(picked).collect()
     }
 }
 
@@ -183,10 +182,8 @@ pub fn rfc3339(secs: u64) -> String {
 
 /// Panics unless `text` is the RFC 3339 form of a second in `range`.
 pub fn assert_rfc3339_in(text: &str, range: std::ops::RangeInclusive<u64>) {
-    assert!(
-        range.clone().any(|secs| rfc3339(secs) == text),
-        "{text} in {range:?}"
-    );
+    let shown = range.clone().any(|secs| rfc3339(secs) == text);
+    assert!(shown, "{text} in {range:?}");
 }
 
 /// The rows of a table test, one a line: `input => expected`.

@@ -302,6 +302,25 @@ fn a_path_without_an_api_base_url_names_the_provider_in_use() {
 }
 
 #[test]
+fn timeout_bounds_each_phase_of_the_api_call_too() {
+    let (server, user) = start("request-api-timeout");
+    let token = server.token("A", 3600);
+    let silent = crate::fixture::silent();
+    let base = silent.url().trim_end_matches("/token").to_owned();
+    let args = format!(
+        "{} --timeout 0.3 /v1/x",
+        request(&server.token_url(), &base)
+    );
+    let out = user.run_within_20s(&args);
+    let timed_out =
+        format!("apiauth: could not reach the API for GET {base}/v1/x: timed out after 300ms\n");
+    assert_eq!(
+        (code(&out), stderr(&out), token.calls()),
+        (Some(4), timed_out, 1)
+    );
+}
+
+#[test]
 fn an_api_that_cannot_be_reached_is_named_with_the_method() {
     let (server, user) = start("request-unreachable");
     let token = server.token("A", 3600);

@@ -46,8 +46,8 @@ pub(crate) struct Seen {
     pub(crate) client_certs: Vec<bool>,
     /// The only assertion the server accepts (a rotating credential); any if `None`.
     pub(crate) accept: Option<String>,
-    /// `expires_in` of the tokens it gives.
-    expires_in: u64,
+    /// `expires_in` of the tokens it gives (an hour if `None`).
+    expires_in: Option<u64>,
 }
 
 pub(crate) struct TokenServer {
@@ -66,10 +66,7 @@ impl TokenServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let scheme = if tls.is_some() { "https" } else { "http" };
         let url = format!("{scheme}://{}/token", listener.local_addr().unwrap());
-        let seen = Arc::new(Mutex::new(Seen {
-            expires_in: 3600,
-            ..Seen::default()
-        }));
+        let seen = Arc::new(Mutex::new(Seen::default()));
         let shared = seen.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
@@ -128,12 +125,12 @@ fn serve(stream: &mut (impl Read + Write), seen: &Mutex<Seen>) {
     let mut seen = seen.lock().unwrap();
     let assertion = field(&form, "client_assertion").unwrap_or_default();
     let n = seen.forms.len();
+    let why = format!("bad {assertion}");
+    let refusal = json!({"error": "invalid_client", "error_description": why});
+    let expires_in = seen.expires_in.unwrap_or(3600);
     let (status, answer) = match &seen.accept {
-        Some(accepted) if *accepted != assertion => (
-            401,
-            json!({"error": "invalid_client", "error_description": format!("bad {assertion}")}),
-        ),
-        _ => (200, rfc_token(&format!("tok-{n}"), seen.expires_in)),
+        Some(accepted) if *accepted != assertion => (401, refusal),
+        _ => (200, rfc_token(&format!("tok-{n}"), expires_in)),
     };
     seen.forms.push(form);
     drop(seen);
@@ -167,10 +164,8 @@ pub(crate) fn field(form: &[(String, String)], name: &str) -> Option<String> {
 
 /// The secret and the assertion `form` carries, if any.
 pub(crate) fn secrets(form: &[(String, String)]) -> (Option<String>, Option<String>) {
-    (
-        field(form, "client_secret"),
-        field(form, "client_assertion"),
-    )
+    let field = |name| field(form, name);
+    (field("client_secret"), field("client_assertion"))
 }
 
 fn creds(secret: &str) -> Credentials {
@@ -321,7 +316,7 @@ fn a_file_assertion_rewritten_between_requests_is_sent_as_its_new_content() {
 /// succeeds, with a request at hour 0 and at hour 24 only.
 fn twenty_six_hours(client_key: ClientKey, path: &Path) {
     let server = TokenServer::start();
-    server.seen.lock().unwrap().expires_in = 24 * 3600;
+    server.seen.lock().unwrap().expires_in = Some(24 * 3600);
     let config = server.config(client_key);
     let config = config.with_refresh_margin(Duration::ZERO);
     let source = config.with_test_clock(clock()).build().unwrap();

@@ -192,6 +192,12 @@ pub fn rows(table: &'static str) -> impl Iterator<Item = (&'static str, &'static
     rows.filter_map(|row| row.trim().split_once(" => "))
 }
 
+/// A run's exit code, stdout and stderr.
+pub fn outcome(out: &Output) -> (Option<i32>, String, String) {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.code(), stdout, stderr(out))
+}
+
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }

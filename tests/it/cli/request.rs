@@ -139,12 +139,11 @@ fn a_non_2xx_answer_prints_its_body_and_exits_7() {
     let missing = server.answer("* /v1/things/9 => 404 {\"error\":\"no such thing\"}");
     let base = server.base_url();
     let common = request(&server.token_url(), &base);
-    let out = user.run(&format!("{common} /v1/things/9"));
-    assert_eq!(code(&out), Some(7));
-    assert_eq!(out.stdout, b"{\"error\":\"no such thing\"}");
+    let out = outcome(&user.run(&format!("{common} /v1/things/9")));
     // The method and the URL that answered: a wrong path shows at once.
     let answered = format!("apiauth: the API answered 404 Not Found to GET {base}/v1/things/9\n");
-    assert_eq!(stderr(&out), answered);
+    let body = r#"{"error":"no such thing"}"#;
+    assert_eq!(out, (Some(7), body.into(), answered));
     missing.assert_calls(1);
 }
 
@@ -212,11 +211,8 @@ fn body_framing_headers_are_refused_before_anything_is_sent() {
         ("Transfer-Encoding: x", "transfer-encoding"),
     ] {
         let out = user.run(&[&common[..], &["-H", header, "-d", "x", "/v1/x"]].concat());
-        let refused = format!("apiauth: refusing --header {name}: ");
-        assert_eq!(
-            (code(&out), stderr(&out).starts_with(&refused)),
-            (Some(2), true)
-        );
+        let refused = stderr(&out).starts_with(&format!("apiauth: refusing --header {name}: "));
+        assert_eq!((code(&out), refused), (Some(2), true));
     }
     sent.assert_calls(0);
 }
@@ -272,14 +268,12 @@ fn a_401_to_basic_says_the_api_refused_the_credentials_and_exits_3() {
     let core = server.answer(&core);
     let base = server.base_url();
     let mcf = "request --provider my-connected-fleet --api core";
-    let out = user.run(&format!("{mcf} --api-base-url {base} /v1/core?x=1"));
-    let answer = (code(&out), out.stdout.as_slice());
-    assert_eq!(answer, (Some(3), &b"bad credentials"[..]));
+    let out = outcome(&user.run(&format!("{mcf} --api-base-url {base} /v1/core?x=1")));
     let refused = format!(
         "apiauth: the API refused the credentials: 401 Unauthorized to GET {base}/v1/core; \
          check APIAUTH_CLIENT_ID and APIAUTH_CLIENT_SECRET\n"
     );
-    assert_eq!(stderr(&out), refused);
+    assert_eq!(out, (Some(3), "bad credentials".into(), refused));
     core.assert_calls(1);
 }
 
@@ -289,11 +283,10 @@ fn a_path_without_an_api_base_url_names_the_provider_in_use() {
     let sent = server.any(200, json!({}));
     let url = server.token_url();
     let motorweb = format!("request --provider motorweb --token-url {url} /v1/x");
-    let out = user.run(&motorweb);
-    assert_eq!(code(&out), Some(2));
+    let out = outcome(&user.run(&motorweb));
     let motorweb = "apiauth: a path needs --api-base-url (or --env or --base-url) with --provider \
                     motorweb (see apiauth --help)\n";
-    assert_eq!(stderr(&out), motorweb);
+    assert_eq!(out, (Some(2), String::new(), motorweb.into()));
     let message =
         "apiauth: a path needs --api-base-url with --provider generic (see apiauth --help)\n";
     let actual = stderr(&user.run(&format!("{} /v1/x", generic("request", &url))));
@@ -307,17 +300,12 @@ fn timeout_bounds_each_phase_of_the_api_call_too() {
     let token = server.token("A", 3600);
     let silent = crate::fixture::silent();
     let base = silent.url().trim_end_matches("/token").to_owned();
-    let args = format!(
-        "{} --timeout 0.3 /v1/x",
-        request(&server.token_url(), &base)
-    );
-    let out = user.run_within_20s(&args);
+    let common = request(&server.token_url(), &base);
+    let out = outcome(&user.run_within_20s(&format!("{common} --timeout 0.3 /v1/x")));
     let timed_out =
         format!("apiauth: could not reach the API for GET {base}/v1/x: timed out after 300ms\n");
-    assert_eq!(
-        (code(&out), stderr(&out), token.calls()),
-        (Some(4), timed_out, 1)
-    );
+    assert_eq!(out, (Some(4), String::new(), timed_out));
+    token.assert_calls(1);
 }
 
 #[test]
@@ -326,11 +314,10 @@ fn an_api_that_cannot_be_reached_is_named_with_the_method() {
     let token = server.token("A", 3600);
     let closed = closed_url("");
     let common = request(&server.token_url(), &closed);
-    let out = user.run(&format!("{common} -XDELETE /v1/x?key=Zq7PROBE"));
-    assert_eq!((code(&out), out.stdout.as_slice()), (Some(4), &b""[..]));
+    let out = outcome(&user.run(&format!("{common} -XDELETE /v1/x?key=Zq7PROBE")));
     let unreachable =
         format!("apiauth: could not reach the API for DELETE {closed}/v1/x: connection refused\n");
-    assert_eq!(stderr(&out), unreachable);
+    assert_eq!(out, (Some(4), String::new(), unreachable));
     token.assert_calls(1);
 }
 

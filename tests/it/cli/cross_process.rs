@@ -197,13 +197,11 @@ fn a_cached_token_serves_only_the_secret_that_fetched_it() {
 
     // A wrong secret is sent, and refused; the entry of the right one is left as it was.
     let mistyped = user.with_env("APIAUTH_CLIENT_SECRET", "WRONG-s3cr3t");
-    let out = mistyped.run(&args);
-    assert_eq!((out.status.code(), out.stdout.len()), (Some(3), 0));
-    let url = server.token_url();
+    let (out, url) = (outcome(&mistyped.run(&args)), server.token_url());
     let rejected = format!(
         "apiauth: credentials rejected: token endpoint {url} returned 401: invalid_client\n"
     );
-    assert_eq!(stderr(&out), rejected);
+    assert_eq!(out, (Some(3), String::new(), rejected));
     assert_eq!((good.calls(), wrong.calls()), (1, 1));
     assert_eq!(fs::read(&entry).unwrap(), written);
     assert_eq!(user.ok(&args), "GOOD\n");

@@ -152,13 +152,12 @@ fn the_endpoints_error_uri_is_shown() {
     let uri = "https://docs.example/oauth/errors?lang=en#invalid_scope";
     let body = json!({"error": "invalid_scope", "error_description": "scope x is unknown", "error_uri": uri});
     let mock = server.json(400, body);
-    let out = user.run(&token_args(&server));
-    assert_eq!((code(&out), out.stdout.as_slice()), (Some(6), &b""[..]));
+    let out = outcome(&user.run(&token_args(&server)));
     let url = server.token_url();
     let refused = format!(
         "apiauth: token endpoint {url} returned 400: invalid_scope (scope x is unknown); see \
          https://docs.example/oauth/errors\n"
     );
-    assert_eq!(stderr(&out), refused);
+    assert_eq!(out, (Some(6), String::new(), refused));
     mock.assert_calls(1);
 }

@@ -24,12 +24,10 @@ fn with_credentials_file(server: &TokenServer, user: &User) -> (PathBuf, String,
 /// Runs `args`, which must fail with exit 2 and exactly `message` on stderr, without the
 /// probe anywhere in the output.
 fn refused(user: &User, args: &(impl Argv + ?Sized), message: &str) {
-    let out = user.run(args);
-    let (err, args) = (stderr(&out), args.words());
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    let (out, args) = (outcome(&user.run(args)), args.words());
     let expected = format!("apiauth: {message} (see apiauth --help)\n");
-    assert_eq!(err, expected, "{args:?}");
-    assert!(out.stdout.is_empty() && !err.contains(PROBE), "{args:?}");
+    assert_eq!(out, (Some(2), String::new(), expected), "{args:?}");
+    assert!(!out.2.contains(PROBE), "{args:?}");
 }
 
 /// Writes `text` to `file` (anew), with `mode`.

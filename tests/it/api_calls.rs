@@ -87,6 +87,18 @@ fn basic_form_encoded_reaches_the_api_as_rfc_6749_says() {
 }
 
 #[test]
+fn get_json_asks_for_json() {
+    let server = TokenServer::start();
+    let api = server.answer("GET /v1/x; accept: application/json => 200 {}");
+    let client = ApiClient::new(Auth::Basic(creds(), BasicEncoding::Raw));
+    assert_eq!(
+        client.get_json::<Value>(&server.url("/v1/x")).unwrap(),
+        json!({})
+    );
+    api.assert_calls(1);
+}
+
+#[test]
 fn basic_is_never_retried() {
     let server = TokenServer::start();
     let core = server.api("/core", ("authorization", "Basic aWQ6c2VjcmV0"), 401);

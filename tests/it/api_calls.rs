@@ -99,6 +99,17 @@ fn get_json_asks_for_json() {
 }
 
 #[test]
+fn an_api_status_names_the_method() {
+    let server = TokenServer::start();
+    let (url, gone) = (server.url("/v1/x"), server.answer("DELETE /v1/x => 404"));
+    let client = ApiClient::new(Auth::Basic(creds(), BasicEncoding::Raw));
+    let e = api_status(client.run(Request::delete(&url).body(()).unwrap()));
+    assert_eq!((e.method.as_str(), e.status), ("DELETE", 404));
+    assert_eq!(e.to_string(), format!("api DELETE {url} returned 404"));
+    gone.assert_calls(1);
+}
+
+#[test]
 fn basic_is_never_retried() {
     let server = TokenServer::start();
     let core = server.api("/core", ("authorization", "Basic aWQ6c2VjcmV0"), 401);

@@ -82,21 +82,15 @@ fn generic_client_auth_scopes_and_params() {
     let form = "grant_type=client_credentials&scope=read+write";
     let scopes = "--scope read --scope write";
     let body_creds = "client_id=id%3A1&client_secret=s+1";
-    let form_basic = format!("{form}&audience=api");
-    let form_body = format!("{form}&{body_creds}&audience=api");
+    let (basic, body) = (
+        format!("{form}&audience=api"),
+        format!("{form}&{body_creds}&audience=api"),
+    );
     for (client_auth, authorization, body) in [
         // RFC 6749 §2.3.1: id and secret form-encoded before Basic.
-        (
-            "basic",
-            "authorization: Basic aWQlM0ExOnMrMQ==",
-            &form_basic,
-        ),
-        (
-            "basic-raw",
-            "authorization: Basic aWQ6MTpzIDE=",
-            &form_basic,
-        ),
-        ("body", "!authorization", &form_body),
+        ("basic", "authorization: Basic aWQlM0ExOnMrMQ==", &basic),
+        ("basic-raw", "authorization: Basic aWQ6MTpzIDE=", &basic),
+        ("body", "!authorization", &body),
     ] {
         let token = format!("POST /token; body {body}; {authorization}");
         let mut mock = server.answer(&format!("{token} => 200 {}", rfc_token("G1", 3600)));

@@ -269,6 +269,16 @@ fn client_secret_jwt_verifies_with_the_secret() {
 }
 
 #[test]
+fn client_secret_jwt_says_hs256_and_the_keys_that_sign_nothing_say_no_algorithm() {
+    let (secret, tls) = (ClientKey::client_secret_jwt(), ClientKey::tls_client_auth());
+    let file = ClientKey::assertion_file("a");
+    let command = ClientKey::assertion_command("a", &["b"]);
+    let function = ClientKey::assertion_fn("f", || Ok("a".into()));
+    let algorithms = [secret, tls, file, command, function].map(|key| key.algorithm());
+    assert_eq!(algorithms, [Some("HS256"), None, None, None, None]);
+}
+
+#[test]
 fn a_key_that_is_not_one_is_a_config_error_without_its_bytes() {
     for pem in [
         &b"not a pem"[..],

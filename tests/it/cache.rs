@@ -65,6 +65,16 @@ fn prefetch_fails_fast() {
 }
 
 #[test]
+fn prefetch_fetches_now_and_caches_for_the_next_call() {
+    let server = TokenServer::start();
+    let (mock, source) = (server.token("A", 3600), source(&server));
+    source.prefetch().unwrap();
+    mock.assert_calls(1);
+    assert_eq!(secret_of(&source), "A");
+    mock.assert_calls(1);
+}
+
+#[test]
 fn a_cold_herd_makes_one_request() {
     let server = TokenServer::start();
     let mock = slow(&server, 200, 200, &rfc_token("A", 3600).to_string());

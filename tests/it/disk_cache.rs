@@ -113,6 +113,19 @@ fn a_listing_shows_the_slots_settings_and_its_rejection_window() {
 }
 
 #[test]
+fn a_listed_two_hour_token_says_it_turns_stale_half_way() {
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-list-times"));
+    server.token("T", 7200);
+    source(&server, &dir).token().unwrap();
+    let entries = DiskCache::open(dir.join("apiauth")).unwrap().entries();
+    let entry = &entries[0];
+    let (issued, expires) = (entry.issued_at().unwrap(), entry.expires_at().unwrap());
+    let after = |time: SystemTime| time.duration_since(issued).unwrap().as_secs();
+    let stale = after(entry.stale_at().unwrap());
+    assert_eq!((entries.len(), after(expires), stale), (1, 7200, 3600));
+}
+
+#[test]
 fn a_listed_entrys_debug_shows_its_token_url_without_the_query() {
     let (server, dir) = (TokenServer::start(), temp_dir("disk-list-debug"));
     server.token("LISTED-TOKEN", 3600);

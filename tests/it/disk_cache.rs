@@ -206,10 +206,8 @@ fn a_directory_open_to_others_is_refused() {
     chmod(&dir, 0o755);
     let error = DiskCache::open(&dir).unwrap_err();
     let open = "is open to other users (mode 755; chmod 700 it)";
-    let expected = format!(
-        "invalid configuration: cache directory {}: {open}",
-        dir.display()
-    );
+    let shown = dir.display();
+    let expected = format!("invalid configuration: cache directory {shown}: {open}");
     assert_eq!(error.to_string(), expected);
     let created = dir.join("new/apiauth");
     chmod(&dir, 0o700);
@@ -301,11 +299,9 @@ fn a_file_where_the_directory_goes_is_refused() {
     let path = temp_dir("disk-file").join("apiauth");
     fs::write(&path, "").unwrap();
     let error = DiskCache::open(&path).unwrap_err().to_string();
-    let exists = format!(
-        "cache directory {}: File exists (os error 17)",
-        path.display()
-    );
-    assert_eq!(error, format!("invalid configuration: {exists}"));
+    let shown = path.display();
+    let exists = format!("invalid configuration: cache directory {shown}: File exists");
+    assert_eq!(error, format!("{exists} (os error 17)"));
 }
 
 #[test]

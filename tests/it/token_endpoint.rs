@@ -20,9 +20,8 @@ fn my_connected_fleet_request_and_answer_are_as_documented() {
     let answer = json!({"success": true, "token_type": "bearer",
         "accessToken": "B983854936PF1A7B61B141AB69494046", "expires_in": 2591999});
     let body = format!("body grant_type=client_credentials => 200 {answer}");
-    let mock = server.answer(&format!(
-        "POST /masternauth-oauth/oauth/accessToken; {request}; {body}"
-    ));
+    let spec = format!("POST /masternauth-oauth/oauth/accessToken; {request}; {body}");
+    let mock = server.answer(&spec);
     let creds = Credentials::new("clientId", "clientSecret").unwrap();
     let config = mcf_at(&server.base_url(), creds);
     let token = config.build().unwrap().token().unwrap();
@@ -139,9 +138,8 @@ fn generic_server_with_credentials_in_the_body() {
     let form =
         "grant_type=client_credentials&client_id=my+id&client_secret=s%26cret&resource=urn%3Ax";
     let answer = rfc_token("tok", 3600);
-    let mock = server.answer(&format!(
-        "POST /token; !authorization; body {form} => 200 {answer}"
-    ));
+    let spec = format!("POST /token; !authorization; body {form} => 200 {answer}");
+    let mock = server.answer(&spec);
     let creds = Credentials::new("my id", "s&cret").unwrap();
     let config = TokenConfig::new(server.token_url(), creds);
     let config = config.with_client_auth(ClientAuth::RequestBody);

@@ -155,9 +155,8 @@ fn a_redirect_naming_a_user_and_password_reaches_job_management_with_the_token_o
     let server = TokenServer::at("/masternauth-oauth/oauth/accessToken");
     server.json(200, mcf_token("T", 3600));
     let moved = format!("http://user:pw@127.0.0.1:{}/moved", server.port());
-    let first = server.answer(&format!(
-        "* /job-management/v1/customer/42/jobs => 302; location: {moved}"
-    ));
+    let spec = format!("* /job-management/v1/customer/42/jobs => 302; location: {moved}");
+    let first = server.answer(&spec);
     let clean = server.answer("* /moved; x-connect-token: TOKEN T; !authorization => 200 []");
     let base = server.base_url();
     let source = mcf_at(&base, creds()).build().unwrap();

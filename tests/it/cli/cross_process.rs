@@ -184,9 +184,8 @@ fn a_cached_token_serves_only_the_secret_that_fetched_it() {
     let server = TokenServer::start();
     let answer = |secret, answer: String| {
         let authorization = basic(secret);
-        server.answer(&format!(
-            "POST /token; authorization: {authorization} => {answer}"
-        ))
+        let spec = format!("POST /token; authorization: {authorization} => {answer}");
+        server.answer(&spec)
     };
     let good = answer("S3cr3t-S", format!("200 {}", rfc_token("GOOD", 3600)));
     let wrong = answer("WRONG-s3cr3t", r#"401 {"error":"invalid_client"}"#.into());

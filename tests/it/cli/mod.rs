@@ -229,9 +229,8 @@ pub fn mcf_mock(server: &TokenServer) -> Mock<'_> {
     let mut answer = mcf_token(MCF_TOKEN, 2591999);
     answer["token_type"] = json!("bearer");
     let token = "POST /masternauth-oauth/oauth/accessToken; body grant_type=client_credentials";
-    server.answer(&format!(
-        "{token}; authorization: {MCF_BASIC} => 200 {answer}"
-    ))
+    let spec = format!("{token}; authorization: {MCF_BASIC} => 200 {answer}");
+    server.answer(&spec)
 }
 
 /// `COMMAND --provider generic --token-url TOKEN_URL`.

@@ -78,9 +78,8 @@ fn my_connected_fleet_request_with_each_apis_header() {
     let bearer = format!("authorization: Bearer {MCF_TOKEN}");
     let tire = server.answer(&format!("GET {prefix}/tire/events; {bearer} => 200 tires"));
     let jobs = "GET /job-management/v1/customer/12345/jobs; !authorization";
-    let jobs = server.answer(&format!(
-        "{jobs}; x-connect-token: TOKEN {MCF_TOKEN} => 200 jobs"
-    ));
+    let spec = format!("{jobs}; x-connect-token: TOKEN {MCF_TOKEN} => 200 jobs");
+    let jobs = server.answer(&spec);
     let base = server.base_url();
     let mcf =
         format!("request --provider my-connected-fleet --base-url {base} --api-base-url {base}");

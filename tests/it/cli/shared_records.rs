@@ -179,10 +179,8 @@ fn writers_killed_mid_write_leave_nothing_after_cache_clear() {
 fn cache_list_says_when_an_entry_is_stale_or_expired() {
     let (server, user) = start("list-states");
     server.token("T", 3600);
-    user.ok(&format!(
-        "{} --scope a --scope b",
-        generic("token", &server.token_url())
-    ));
+    let token = generic("token", &server.token_url());
+    user.ok(&format!("{token} --scope a --scope b"));
     let entry = user.entries().remove(0);
     for (age, state) in [(3500, "stale"), (3700, "expired")] {
         let mut record: Value = serde_json::from_slice(&fs::read(&entry).unwrap()).unwrap();
@@ -202,10 +200,8 @@ fn cache_clear_for_a_provider_removes_its_entry_only() {
     let server = TokenServer::start();
     let (token, generic_token) = (mcf_mock(&server), server.token("G", 3600));
     let user = User::new("clear-provider", "clientId", "clientSecret");
-    let mcf = format!(
-        "--provider my-connected-fleet --base-url {}",
-        server.base_url()
-    );
+    let base = server.base_url();
+    let mcf = format!("--provider my-connected-fleet --base-url {base}");
     assert_eq!(user.ok(&format!("token {mcf}")), format!("{MCF_TOKEN}\n"));
     assert_eq!(user.ok(&generic("token", &server.token_url())), "G\n");
     assert_eq!(user.ok(&format!("cache clear {mcf}")), "removed 1 entry\n");

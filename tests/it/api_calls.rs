@@ -79,10 +79,8 @@ fn basic_form_encoded_reaches_the_api_as_rfc_6749_says() {
     let api = server.answer("GET /core; authorization: Basic YSUzQWI6Yytk => 200 {}");
     let creds = Credentials::new("a:b", "c d").unwrap();
     let client = ApiClient::new(Auth::Basic(creds, BasicEncoding::FormUrlEncoded));
-    assert_eq!(
-        client.get_json::<Value>(&server.url("/core")).unwrap(),
-        json!({})
-    );
+    let body: Value = client.get_json(&server.url("/core")).unwrap();
+    assert_eq!(body, json!({}));
     api.assert_calls(1);
 }
 
@@ -91,10 +89,8 @@ fn get_json_asks_for_json() {
     let server = TokenServer::start();
     let api = server.answer("GET /v1/x; accept: application/json => 200 {}");
     let client = ApiClient::new(Auth::Basic(creds(), BasicEncoding::Raw));
-    assert_eq!(
-        client.get_json::<Value>(&server.url("/v1/x")).unwrap(),
-        json!({})
-    );
+    let body: Value = client.get_json(&server.url("/v1/x")).unwrap();
+    assert_eq!(body, json!({}));
     api.assert_calls(1);
 }
 
@@ -309,10 +305,8 @@ fn an_answer_of_another_shape_names_the_url_and_serde_reason() {
     let url = server.url("/v1/counts");
     let error = client.get_json::<Vec<u32>>(&format!("{url}?key=Q"));
     let error = error.unwrap_err();
-    assert!(
-        matches!(&error, Error::ApiBody { url: said, .. } if *said == url),
-        "{error:?}"
-    );
+    let named = matches!(&error, Error::ApiBody { url: said, .. } if *said == url);
+    assert!(named, "{error:?}");
     let message = format!("api {url} answered json of another shape");
     assert_eq!(error.to_string(), message);
     let reason = std::error::Error::source(&error).unwrap().to_string();

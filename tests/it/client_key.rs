@@ -381,13 +381,10 @@ fn a_function_assertion_is_called_for_every_request() {
 fn an_assertion_function_that_fails_or_gives_nothing_is_named() {
     let server = TokenServer::start();
     let fails = |key| server.source(key).token().unwrap_err().to_string();
-    let down = ClientKey::assertion_fn("ci-oidc", || Err(std::io::ErrorKind::NotFound.into()));
+    let down = ClientKey::assertion_fn("oidc", || Err(std::io::ErrorKind::NotFound.into()));
     let blank = ClientKey::assertion_fn("blank", || Ok(" \n".into()));
     let (down, blank) = (fails(down), fails(blank));
-    assert_eq!(
-        down,
-        r#"no client assertion: fn "ci-oidc": entity not found"#
-    );
+    assert_eq!(down, r#"no client assertion: fn "oidc": entity not found"#);
     assert_eq!(blank, r#"no client assertion: fn "blank": empty or binary"#);
     assert_eq!(server.hits(), 0);
 }

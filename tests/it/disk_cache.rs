@@ -68,10 +68,8 @@ fn a_jwt_read_back_from_disk_keeps_its_exp() {
     let exp = Some(UNIX_EPOCH + Duration::from_secs(exp));
     assert_eq!(source(&server, &dir).token().unwrap().jwt_expiry(), exp);
     let read = source(&server, &dir);
-    assert_eq!(
-        (read.token().unwrap().jwt_expiry(), read.stats().fetches),
-        (exp, 0)
-    );
+    let token = read.token().unwrap();
+    assert_eq!((token.jwt_expiry(), read.stats().fetches), (exp, 0));
 }
 
 #[test]
@@ -104,10 +102,8 @@ fn a_listing_shows_the_slots_settings_and_its_rejection_window() {
     };
     let url = server.token_url();
     let read = ["read".to_owned()];
-    assert_eq!(
-        (entry.token_url(), entry.client_id(), entry.scopes()),
-        (&*url, "id", &read[..])
-    );
+    let listed = (entry.token_url(), entry.client_id(), entry.scopes());
+    assert_eq!(listed, (&*url, "id", &read[..]));
     let until = entry.rejected_until(before).unwrap();
     assert_eq!(entry.rejected_until(until), None);
 }

@@ -168,10 +168,8 @@ fn a_sources_debug_shows_its_url_and_client_id() {
     source.token().unwrap();
     let shown = format!("{source:?}");
     let url = format!("token_url: \"{}\"", server.token_url());
-    assert!(
-        shown.contains(&url) && shown.contains("client_id: \"the-client\""),
-        "{shown}"
-    );
+    let id = "client_id: \"the-client\"";
+    assert!(shown.contains(&url) && shown.contains(id), "{shown}");
     assert!(!leaks(&shown), "{shown}");
 }
 

@@ -74,17 +74,13 @@ fn the_providers_endpoints_are_their_documented_ones() {
     let source = mcf::token_config(creds()).build().unwrap();
     let auth = "https://auth.masternautconnect.com/masternauth-oauth/oauth/accessToken";
     let apis = mcf::Api::ALL.map(mcf::Api::base_url);
-    assert_eq!(
-        (source.token_url(), apis),
-        (auth, ["https://api.masternautconnect.com"; 5])
-    );
+    let api = "https://api.masternautconnect.com";
+    assert_eq!((source.token_url(), apis), (auth, [api; 5]));
     let motorweb = |env| motorweb::token_config(env, creds()).token_url().to_owned();
     let urls = motorweb::Environment::ALL.map(motorweb);
     let (test, production) = ("https://api.tst.motorweb.app", "https://api.motorweb.app");
-    assert_eq!(
-        urls,
-        [test, production].map(|base| format!("{base}/auth/v1/token"))
-    );
+    let expected = [test, production].map(|base| format!("{base}/auth/v1/token"));
+    assert_eq!(urls, expected);
 }
 
 #[test]
@@ -92,20 +88,16 @@ fn names_parse_back_and_an_unknown_name_is_not_repeated() {
     use apiauth::providers::{motorweb::Environment as Env, my_connected_fleet::Api};
     let apis = Api::ALL.map(|api| api.name().parse::<Api>().ok());
     assert_eq!(apis, Api::ALL.map(Some));
-    assert_eq!(
-        Env::ALL.map(|env| env.name().parse::<Env>().ok()),
-        Env::ALL.map(Some)
-    );
+    let envs = Env::ALL.map(|env| env.name().parse::<Env>().ok());
+    assert_eq!(envs, Env::ALL.map(Some));
     let styles = ClientAuth::ALL.map(|style| style.name().parse::<ClientAuth>().ok());
     assert_eq!(styles, ClientAuth::ALL.map(Some));
-    assert_eq!(
+    let (api, env) = (
         config_error("Zq7".parse::<Api>()),
-        "unknown myConnectedFleet api"
-    );
-    assert_eq!(
         config_error("Zq7".parse::<Env>()),
-        "environment takes test or production"
     );
+    assert_eq!(api, "unknown myConnectedFleet api");
+    assert_eq!(env, "environment takes test or production");
     let styles = "client auth takes basic, basic-raw or body";
     assert_eq!(config_error("Zq7".parse::<ClientAuth>()), styles);
 }

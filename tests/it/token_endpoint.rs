@@ -92,10 +92,8 @@ fn names_parse_back_and_an_unknown_name_is_not_repeated() {
     assert_eq!(envs, Env::ALL.map(Some));
     let styles = ClientAuth::ALL.map(|style| style.name().parse::<ClientAuth>().ok());
     assert_eq!(styles, ClientAuth::ALL.map(Some));
-    let (api, env) = (
-        config_error("Zq7".parse::<Api>()),
-        config_error("Zq7".parse::<Env>()),
-    );
+    let api = config_error("Zq7".parse::<Api>());
+    let env = config_error("Zq7".parse::<Env>());
     assert_eq!(api, "unknown myConnectedFleet api");
     assert_eq!(env, "environment takes test or production");
     let styles = "client auth takes basic, basic-raw or body";

@@ -56,10 +56,8 @@ fn untrusted_or_corrupt_entries_are_ignored_and_replaced() {
     let mock = server.token("GOOD", 3600);
     let (args, entry) = user.first_token(&server, "GOOD");
     let valid = String::from_utf8(fs::read(&entry).unwrap()).unwrap();
-    let (other_url, planted) = (
-        valid.replace("/token", "/other"),
-        valid.replace("GOOD", "EVIL"),
-    );
+    let other_url = valid.replace("/token", "/other");
+    let planted = valid.replace("GOOD", "EVIL");
     let mut expected_calls = 1;
     for (damage, bytes, mode) in [
         ("truncated", &valid.as_bytes()[..valid.len() / 2], 0o600),

@@ -82,10 +82,8 @@ fn generic_client_auth_scopes_and_params() {
     let form = "grant_type=client_credentials&scope=read+write";
     let scopes = "--scope read --scope write";
     let body_creds = "client_id=id%3A1&client_secret=s+1";
-    let (basic, body) = (
-        format!("{form}&audience=api"),
-        format!("{form}&{body_creds}&audience=api"),
-    );
+    let basic = format!("{form}&audience=api");
+    let body = format!("{form}&{body_creds}&audience=api");
     for (client_auth, authorization, body) in [
         // RFC 6749 §2.3.1: id and secret form-encoded before Basic.
         ("basic", "authorization: Basic aWQlM0ExOnMrMQ==", &basic),

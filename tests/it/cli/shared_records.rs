@@ -64,10 +64,8 @@ fn cache_clear_lifts_a_one_hour_record_and_says_so() {
     let reason = format!("(token endpoint {url} returned 429: slow_down)\n");
     assert!(list.ends_with(&reason), "{list}");
     let now = now_secs();
-    assert_rfc3339_in(
-        &list[shown.len()..shown.len() + 20],
-        now + 3590..=now + 3600,
-    );
+    let until = &list[shown.len()..shown.len() + 20];
+    assert_rfc3339_in(until, now + 3590..=now + 3600);
     // cache clear removes it and says so; the next run asks once and succeeds.
     let cleared = "removed 0 entries, 1 failure or rejection record\n";
     assert_eq!(user.ok("cache clear"), cleared);
@@ -187,10 +185,8 @@ fn cache_list_says_when_an_entry_is_stale_or_expired() {
         record["token"]["issued_at_ms"] = json!((now_secs() - age) * 1000);
         fs::write(&entry, record.to_string()).unwrap();
         let list = user.ok("cache list");
-        let (at, shown) = (
-            format!("{} id a,b ", server.token_url()),
-            format!(" {state}\n"),
-        );
+        let at = format!("{} id a,b ", server.token_url());
+        let shown = format!(" {state}\n");
         assert!(list.starts_with(&at) && list.ends_with(&shown), "{list}");
     }
 }

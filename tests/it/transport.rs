@@ -36,9 +36,8 @@ fn the_callers_agent_reaches_motorweb_token_requests_and_api_calls() {
     let token = format!("POST /auth/v1/token; user-agent: {AGENT} => 200");
     let token = server.answer(&format!("{token} {}", rfc_token("T", 3600)));
     let api = "* /market-data/v1/vehicles/plate/ABC; authorization: Bearer T";
-    let api = server.answer(&format!(
-        r#"{api}; user-agent: {AGENT} => 200 {{"ok":true}}"#
-    ));
+    let api = format!(r#"{api}; user-agent: {AGENT} => 200 {{"ok":true}}"#);
+    let api = server.answer(&api);
     let source = motorweb_at(&server.base_url(), creds()).with_agent(agent());
     let source = source.build().unwrap();
     let client = ApiClient::new_with_agent(agent(), Auth::Token(source.clone(), Bearer));

@@ -110,19 +110,13 @@ fn a_customer_id_and_its_placeholder_come_together() {
     let sent = server.any(200, json!({}));
     let base = server.base_url();
     let mcf = format!("request --provider my-connected-fleet --api tacho --base-url {base}");
+    let placeholder = "the path has {customerId}: give --customer-id";
+    let needs = "--customer-id needs {customerId} in the path";
+    let takes = "--customer-id takes letters, digits, '-', '_' and '.' only";
     for (more, message) in [
-        (
-            "/v1/{customerId}/x",
-            "the path has {customerId}: give --customer-id",
-        ),
-        (
-            "--customer-id 7 /v1/x",
-            "--customer-id needs {customerId} in the path",
-        ),
-        (
-            "--customer-id a+b /v1/{customerId}",
-            "--customer-id takes letters, digits, '-', '_' and '.' only",
-        ),
+        ("/v1/{customerId}/x", placeholder),
+        ("--customer-id 7 /v1/x", needs),
+        ("--customer-id a+b /v1/{customerId}", takes),
     ] {
         let out = user.run(&format!("{mcf} {more}"));
         let usage = format!("apiauth: {message} (see apiauth --help)\n");

@@ -91,7 +91,7 @@ fn a_64_kib_token_is_over_the_body_cap() {
 
 #[test]
 fn huge_and_negative_lifetimes_from_a_server() {
-    // A negative one is refused (RFC 6749 §5.1), not guessed at: see strict_answers.rs.
+    // A negative one is refused (RFC 6749 §5.1), not guessed at: see token_endpoint.rs.
     for (expires_in, lifetime) in [
         (json!(1e300), Some(Token::MAX_LIFETIME)),
         (json!(-3600), None),

@@ -309,7 +309,6 @@ fn oversized_answer_is_an_error_not_an_allocation() {
 
 #[test]
 fn a_silent_endpoint_times_out() {
-    // Reads the request, never answers, and holds the socket until the client gives up.
     let endpoint = crate::fixture::silent();
     let url = endpoint.url();
     let config = TokenConfig::new(url, creds()).with_timeout(Duration::from_millis(200));

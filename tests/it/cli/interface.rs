@@ -210,7 +210,6 @@ fn verbose_logs_without_secrets() {
     assert_eq!(code(&out), Some(0), "{err}");
     let logged = format!("apiauth: [info apiauth::request] GET {base}/v1/secret-path\n");
     assert!(err.contains(&logged) && !err.contains("[debug "), "{err}");
-    // Without -v, nothing.
     let actual = stderr(&user.run(&format!("request {motorweb} /v1/secret-path")));
     assert_eq!(actual, "");
 }

@@ -50,7 +50,6 @@ fn nothing_typed_is_echoed_and_nothing_is_sent() {
     let visible = "--header takes 'Name: value' with a visible ASCII value";
     let user_in_url = "header|--provider|generic|--token-url|https://u:Zq7PROBE@a.example/t";
     let prod = "header|--provider|motorweb|--env|prod|--base-url|https://a.example";
-    // The words of each case are split at `|`.
     for (args, message) in [
         (with("-HAuthorization: Bearer Zq7PROBE|/v1/x"), auth),
         (with("-XZq7PROBE|/v1/x"), methods),

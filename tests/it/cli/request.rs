@@ -166,7 +166,6 @@ fn refused_before_anything_is_sent() {
     let on_other_port = format!("{}/v1/x", base.replace(&server.port().to_string(), "1"));
     let common = argv(request(&server.token_url(), &base));
     let on_other = other.url("/v1/x");
-    // The words of each row's arguments are split at `|`.
     let table = format!(
         "-H|Host: other-tenant.example|/v1/x => refusing --header host
         -H|Authorization: Bearer hunter2|/v1/x => refusing --header authorization

@@ -101,7 +101,6 @@ fn protocol_errors_are_recorded_like_any_failure() {
         b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 7\r\n\r\nhello",
     ];
     for (n, answer) in answers.into_iter().enumerate() {
-        // Every connection gets `answer`, then is closed.
         let endpoint =
             crate::fixture::Raw::start(move |_, mut stream, _| drop(stream.write_all(answer)));
         let user = User::new(&format!("protocol-{n}"), "id", "s3cr3t");

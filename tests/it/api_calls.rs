@@ -7,18 +7,13 @@ use std::time::Duration;
 use apiauth::http::Request;
 use apiauth::providers::my_connected_fleet::Api;
 use apiauth::{ApiClient, Auth, BasicEncoding, Credentials, Error, TokenScheme, TokenScheme::*};
-use httpmock::Method::{GET, POST};
+use httpmock::Method::GET;
 use serde_json::{Value, json};
 
 use crate::fixture::{
-    TokenServer, clock, creds, eventually, fleet_get, mcf_at, mcf_token, motorweb_at, rfc_token,
-    secret_of,
+    TokenServer, api_status, clock, creds, eventually, fleet_get, mcf_at, mcf_token, motorweb_at,
+    rfc_token, secret_of,
 };
-
-/// Whether `result` is an API status error with `status`.
-fn status_is<T>(result: Result<T, apiauth::Error>, status: u16) -> bool {
-    matches!(result, Err(Error::ApiStatus(e)) if e.status == status)
-}
 
 #[test]
 fn a_401_then_200_succeeds_with_exactly_two_token_fetches() {
@@ -36,9 +31,7 @@ fn two_401s_give_an_error_after_exactly_one_retry() {
     let server = TokenServer::start();
     let tokens = server.tokens(&["A", "B"]);
     let rejecting = server.answer("GET /v1/x => 401");
-    let result = server.get_json(Bearer, "/v1/x");
-    let debug = format!("{result:?}");
-    assert!(status_is(result, 401), "{debug}");
+    assert_eq!(api_status(server.get_json(Bearer, "/v1/x")).status, 401);
     assert_eq!((rejecting.calls(), tokens.calls()), (2, 2));
 }
 
@@ -47,7 +40,7 @@ fn a_403_is_not_retried() {
     let server = TokenServer::start();
     let tokens = server.tokens(&["A", "B"]);
     let forbidden = server.api("/v1/x", ("authorization", "Bearer A"), 403);
-    assert!(status_is(server.get_json(Bearer, "/v1/x"), 403));
+    assert_eq!(api_status(server.get_json(Bearer, "/v1/x")).status, 403);
     assert_eq!((forbidden.calls(), tokens.calls()), (1, 1));
 }
 
@@ -55,15 +48,12 @@ fn a_403_is_not_retried() {
 fn a_one_shot_body_is_not_retried_but_its_token_is_dropped() {
     let server = TokenServer::start();
     let tokens = server.tokens(&["A", "B"]);
-    let upload = server.mock(|when, then| {
-        when.method(POST).path("/v1/upload").body("payload");
-        then.status(401);
-    });
+    let upload = server.answer("POST /v1/upload; body payload => 401");
     let (client, source) = server.client(Bearer);
     let body = ureq::SendBody::from_owned_reader(Cursor::new(b"payload".to_vec()));
     let request = Request::post(server.url("/v1/upload")).body(body).unwrap();
     // ureq's default agent turns statuses into errors, and so does the client.
-    assert!(status_is(client.run_once(request), 401));
+    assert_eq!(api_status(client.run_once(request)).status, 401);
     assert_eq!((upload.calls(), tokens.calls()), (1, 1));
     assert_eq!(secret_of(&source), "B");
     assert_eq!(tokens.calls(), 2);
@@ -73,15 +63,9 @@ fn a_one_shot_body_is_not_retried_but_its_token_is_dropped() {
 fn a_replayable_post_is_sent_again_with_its_body() {
     let server = TokenServer::start();
     let tokens = server.tokens(&["A", "B"]);
-    let with = |token: &'static str, status| {
-        server.mock(move |when, then| {
-            let when = when.method(POST).path("/v1/items");
-            let when = when.header("authorization", token).body(r#"{"n":1}"#);
-            when.header("content-type", "application/json");
-            then.status(status);
-        })
-    };
-    let (old, new) = (with("Bearer A", 401), with("Bearer B", 201));
+    let items = r#"POST /v1/items; content-type: application/json; body {"n":1}"#;
+    let with = |answer| server.answer(&format!("{items}; authorization: Bearer {answer}"));
+    let (old, new) = (with("A => 401"), with("B => 201"));
     let request = Request::post(server.url("/v1/items"));
     let request = request.header("content-type", "application/json");
     let request = request.body(r#"{"n":1}"#).unwrap();
@@ -90,12 +74,44 @@ fn a_replayable_post_is_sent_again_with_its_body() {
 }
 
 #[test]
+fn basic_form_encoded_reaches_the_api_as_rfc_6749_says() {
+    let server = TokenServer::start();
+    let api = server.answer("GET /core; authorization: Basic YSUzQWI6Yytk => 200 {}");
+    let creds = Credentials::new("a:b", "c d").unwrap();
+    let client = ApiClient::new(Auth::Basic(creds, BasicEncoding::FormUrlEncoded));
+    let body: Value = client.get_json(&server.url("/core")).unwrap();
+    assert_eq!(body, json!({}));
+    api.assert_calls(1);
+}
+
+#[test]
+fn get_json_asks_for_json() {
+    let server = TokenServer::start();
+    let api = server.answer("GET /v1/x; accept: application/json => 200 {}");
+    let client = ApiClient::new(Auth::Basic(creds(), BasicEncoding::Raw));
+    let body: Value = client.get_json(&server.url("/v1/x")).unwrap();
+    assert_eq!(body, json!({}));
+    api.assert_calls(1);
+}
+
+#[test]
+fn an_api_status_names_the_method() {
+    let server = TokenServer::start();
+    let (url, gone) = (server.url("/v1/x"), server.answer("DELETE /v1/x => 404"));
+    let client = ApiClient::new(Auth::Basic(creds(), BasicEncoding::Raw));
+    let e = api_status(client.run(Request::delete(&url).body(()).unwrap()));
+    assert_eq!((e.method.as_str(), e.status), ("DELETE", 404));
+    assert_eq!(e.to_string(), format!("api DELETE {url} returned 404"));
+    gone.assert_calls(1);
+}
+
+#[test]
 fn basic_is_never_retried() {
     let server = TokenServer::start();
     let core = server.api("/core", ("authorization", "Basic aWQ6c2VjcmV0"), 401);
     let client = ApiClient::new(Auth::Basic(creds(), BasicEncoding::Raw));
     let result = client.get_json::<Value>(&server.url("/core"));
-    assert!(status_is(result, 401));
+    assert_eq!(api_status(result).status, 401);
     core.assert_calls(1);
 }
 
@@ -103,12 +119,7 @@ fn basic_is_never_retried() {
 fn connect_token_is_never_sent_as_authorization() {
     let server = TokenServer::start();
     let tokens = server.tokens(&["A", "B"]);
-    let jobs = server.mock(|when, then| {
-        let when = when.method(GET).path("/jobs");
-        let when = when.header("x-connect-token", "TOKEN A");
-        when.header_missing("authorization");
-        then.status(200).json_body(json!([]));
-    });
+    let jobs = server.answer("GET /jobs; x-connect-token: TOKEN A; !authorization => 200 []");
     // Even an Authorization header the caller set is removed for this API.
     let request = Request::get(server.url("/jobs")).header("authorization", "Bearer stray");
     let client = server.client(ConnectToken).0;
@@ -143,17 +154,9 @@ fn a_401_on_a_replaced_token_keeps_the_new_one() {
 #[test]
 fn middleware_injects_and_the_token_request_never_carries_the_api_header() {
     let server = TokenServer::start();
-    let token = server.mock(|when, then| {
-        let when = when.method(POST).path("/token");
-        let when = when.header("authorization", "Basic aWQ6c2VjcmV0");
-        when.header_missing("x-connect-token");
-        then.status(200).json_body(rfc_token("A", 3600));
-    });
-    let jobs = server.mock(|when, then| {
-        let when = when.method(GET).path("/jobs");
-        when.header("x-connect-token", "TOKEN A");
-        then.status(200).body("[]");
-    });
+    let token = "POST /token; authorization: Basic aWQ6c2VjcmV0; !x-connect-token => 200";
+    let token = server.answer(&format!("{token} {}", rfc_token("A", 3600)));
+    let jobs = server.answer("GET /jobs; x-connect-token: TOKEN A => 200 []");
     let config = server.config();
     let auth = Auth::Token(config.clone().build().unwrap(), ConnectToken);
     let agent = ureq::Agent::config_builder().middleware(auth).build();
@@ -165,6 +168,19 @@ fn middleware_injects_and_the_token_request_never_carries_the_api_header() {
     // them alone (no API header, no recursion into the token endpoint).
     assert_eq!(secret_of(&config.with_agent(agent).build().unwrap()), "A");
     token.assert_calls(2);
+}
+
+#[test]
+fn each_my_connected_fleet_api_has_its_token_scheme() {
+    let apis = [
+        Api::Core,
+        Api::SmartTire,
+        Api::Tacho,
+        Api::VehicleCheck,
+        Api::JobManagement,
+    ];
+    let schemes = apis.map(Api::token_scheme);
+    assert_eq!(schemes, [Bearer, Bearer, Bearer, Bearer, ConnectToken]);
 }
 
 #[test]
@@ -180,12 +196,8 @@ fn my_connected_fleet_client_uses_each_apis_header() {
     let tire_path = format!("{base}/tire/events");
     let live = apis.api(&live_path, ("authorization", basic), 200);
     let tire = apis.api(&tire_path, ("authorization", "Bearer T1"), 200);
-    let jobs = apis.mock(|when, then| {
-        let when = when.method(GET).path("/job-management/v1/customer/42/jobs");
-        let when = when.header("x-connect-token", "TOKEN T1");
-        when.header_missing("authorization");
-        then.status(200).json_body(json!([{"id": 1}]));
-    });
+    let jobs = "GET /job-management/v1/customer/42/jobs; x-connect-token: TOKEN T1";
+    let jobs = apis.answer(&format!(r#"{jobs}; !authorization => 200 [{{"id":1}}]"#));
     let creds = Credentials::new("clientId", "clientSecret").unwrap();
     let source = mcf_at(&auth.base_url(), creds.clone()).build().unwrap();
     let get = |api, path: &str| fleet_get(api, (&creds, &source), &apis.base_url(), path);
@@ -205,15 +217,9 @@ fn motorweb_client_recovers_from_an_expired_token_fault() {
     let plate = "/market-data/v1/vehicles/plate/ABC123";
     let expired = json!({"fault": {"faultstring": "Access Token expired",
         "detail": {"errorcode": "keymanagement.service.access_token_expired"}}});
-    let answer = |token: &str, status: u16, body: Value| {
-        server.mock(|when, then| {
-            when.method(GET).path(plate).header("authorization", token);
-            then.status(status).json_body(body);
-        })
-    };
-    let fault = answer("Bearer A", 401, expired);
-    let vehicle = json!({"plate": "ABC123", "make": "TOYOTA"});
-    let vehicle = answer("Bearer B", 200, vehicle);
+    let answer = |answer| server.answer(&format!("GET {plate}; authorization: Bearer {answer}"));
+    let fault = answer(format!("A => 401 {expired}"));
+    let vehicle = answer(r#"B => 200 {"plate":"ABC123","make":"TOYOTA"}"#.into());
     let source = motorweb_at(&server.base_url(), creds()).build().unwrap();
     let client = ApiClient::new(Auth::Token(source, Bearer));
     let vehicle_body = client.get_json::<Value>(&server.url(plate)).unwrap();
@@ -225,15 +231,9 @@ fn motorweb_client_recovers_from_an_expired_token_fault() {
 fn per_request_settings_and_extensions_survive_the_retry() {
     let server = TokenServer::start();
     let tokens = server.tokens(&["A", "B"]);
-    let probe = |token: &'static str, status| {
-        server.mock(move |when, then| {
-            let when = when.method(GET).path("/v1/x");
-            let when = when.header("user-agent", "probe/1");
-            when.header("authorization", format!("Bearer {token}"));
-            then.status(status);
-        })
-    };
-    let (old, new) = (probe("A", 401), probe("B", 204));
+    let probe = "GET /v1/x; user-agent: probe/1; authorization: Bearer";
+    let probe = |answer| server.answer(&format!("{probe} {answer}"));
+    let (old, new) = (probe("A => 401"), probe("B => 204"));
     let client = server.client(Bearer).0;
     let request = Request::get(server.url("/v1/x")).body(()).unwrap();
     let request = client.agent().configure_request(request);
@@ -250,7 +250,7 @@ fn the_agents_status_setting_is_respected() {
     let missing = server.api("/v1/x", ("authorization", "Bearer A"), 404);
     let client = server.client(Bearer).0;
     let get = || Request::get(server.url("/v1/x")).body(()).unwrap();
-    assert!(status_is(client.run_once(get()), 404));
+    assert_eq!(api_status(client.run_once(get())).status, 404);
     let lenient = ureq::Agent::config_builder().http_status_as_error(false);
     let lenient = lenient.build();
     let client = ApiClient::new_with_agent(lenient.into(), client.auth().clone());
@@ -262,16 +262,12 @@ fn the_agents_status_setting_is_respected() {
 fn an_api_that_always_answers_401_costs_a_token_request_per_backoff_not_per_call() {
     let server = TokenServer::start();
     let tokens = server.token("T", 3600);
-    let refused = server.mock(|when, then| {
-        let body = json!({"status": "401", "message": "Bad Credentials"});
-        when.method(GET).path("/v1/x");
-        then.status(401).json_body(body);
-    });
+    let refused = server.answer(r#"GET /v1/x => 401 {"status":"401","message":"Bad Credentials"}"#);
     let source = server.config().with_test_clock(clock()).build().unwrap();
     let client = ApiClient::new(Auth::Token(source.clone(), Bearer));
     let url = server.url("/v1/x");
     for _ in 0..50 {
-        assert!(status_is(client.get_json::<Value>(&url), 401));
+        assert_eq!(api_status(client.get_json::<Value>(&url)).status, 401);
     }
     // The first call: its token, then one new token for the retry, refused at once. The
     // other 49: the kept token, once each, no retry.
@@ -304,18 +300,13 @@ fn spaced_401s_back_off_too() {
 #[test]
 fn an_answer_of_another_shape_names_the_url_and_serde_reason() {
     let server = TokenServer::start();
-    server.mock(|when, then| {
-        when.method(GET).path("/v1/counts");
-        then.status(200).json_body(json!(["many"]));
-    });
+    server.answer(r#"GET /v1/counts => 200 ["many"]"#);
     let client = ApiClient::new(Auth::Basic(creds(), BasicEncoding::Raw));
     let url = server.url("/v1/counts");
     let error = client.get_json::<Vec<u32>>(&format!("{url}?key=Q"));
     let error = error.unwrap_err();
-    let Error::ApiBody { url: said, .. } = &error else {
-        panic!("{error:?}")
-    };
-    assert_eq!(said, &url);
+    let named = matches!(&error, Error::ApiBody { url: said, .. } if *said == url);
+    assert!(named, "{error:?}");
     let message = format!("api {url} answered json of another shape");
     assert_eq!(error.to_string(), message);
     let reason = std::error::Error::source(&error).unwrap().to_string();

@@ -1,14 +1,14 @@
 //! TokenSource: counted token requests under every cache state.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use apiauth::{Error, Token, TokenConfig, TokenSource};
 use httpmock::Mock;
 
 use crate::fixture::{
-    TokenServer, clock, eventually, jwt_expiring_in, on_threads, rfc_token, secret_of,
+    TokenServer, clock, eventually, jwt_expiring_in, on_threads, refused, rfc_token, secret_of,
 };
 
 fn config(server: &TokenServer) -> TokenConfig {
@@ -62,6 +62,16 @@ fn prefetch_fails_fast() {
     server.reply(401, r#"{"error":"invalid_client"}"#);
     let prefetched = source(&server).prefetch();
     assert!(matches!(prefetched, Err(Error::CredentialsRejected(_))));
+}
+
+#[test]
+fn prefetch_fetches_now_and_caches_for_the_next_call() {
+    let server = TokenServer::start();
+    let (mock, source) = (server.token("A", 3600), source(&server));
+    source.prefetch().unwrap();
+    mock.assert_calls(1);
+    assert_eq!(secret_of(&source), "A");
+    mock.assert_calls(1);
 }
 
 #[test]
@@ -159,6 +169,60 @@ fn a_rejection_spares_a_newer_token() {
 }
 
 #[test]
+fn stats_count_fetches_failures_and_rejections() {
+    let server = TokenServer::start();
+    let source = cached_source(&server, "A", 3600);
+    assert!(source.reject(&source.token().unwrap()));
+    server.reply(503, "");
+    assert!(source.token().is_err());
+    let stats = source.stats();
+    assert_eq!((stats.fetches, stats.failures, stats.rejections), (2, 1, 1));
+}
+
+/// `source`, holding `mock`'s token since now, refreshes it `secs` s on, not a second before.
+fn refreshed_after(source: &TokenSource, mock: &Mock, secs: u64) {
+    clock().advance(Duration::from_secs(secs - 1));
+    source.token().unwrap();
+    assert!(!source.stats().fetching && mock.calls() == 1);
+    clock().advance(Duration::from_secs(1));
+    source.token().unwrap();
+    eventually(|| mock.calls() == 2);
+}
+
+#[test]
+fn without_jitter_an_hours_token_is_refreshed_exactly_five_minutes_before_expiry() {
+    let server = TokenServer::start();
+    let mock = server.token("A", 3600);
+    let source = config(&server).with_refresh_jitter(Duration::ZERO);
+    let source = source.build().unwrap();
+    source.token().unwrap();
+    refreshed_after(&source, &mock, 3300);
+}
+
+#[test]
+fn a_ten_minute_margin_refreshes_an_hours_token_at_fifty_minutes() {
+    let server = TokenServer::start();
+    let mock = server.token("A", 3600);
+    let config = config(&server).with_refresh_margin(Duration::from_secs(600));
+    let source = config.with_refresh_jitter(Duration::ZERO).build().unwrap();
+    source.token().unwrap();
+    refreshed_after(&source, &mock, 3000);
+}
+
+#[test]
+fn refresh_asks_at_once_past_a_failure_backing_off() {
+    let server = TokenServer::start();
+    let mut down = server.reply(503, "");
+    let source = source(&server);
+    assert!(source.token().is_err());
+    down.delete();
+    let up = server.token("B", 3600);
+    assert_eq!(refused(source.token()).status, 503);
+    assert_eq!(source.refresh().unwrap().access_token().secret(), "B");
+    assert_eq!((secret_of(&source), up.calls()), ("B".into(), 1));
+}
+
+#[test]
 fn lifetimes_zero_short_and_huge() {
     let max = Token::MAX_LIFETIME.as_secs();
     // (expires_in, lifetime the token gets, seconds after which it is refreshed)
@@ -196,6 +260,21 @@ fn a_jwt_exp_before_expires_in_wins() {
     clock().advance(Duration::from_secs(60));
     assert_eq!(secret_of(&source), later);
     second.assert_calls(1);
+}
+
+#[test]
+fn the_hook_tells_a_background_refresh_from_a_fetch_a_caller_waits_for() {
+    let server = TokenServer::start();
+    server.token("A", 3600);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let config = config(&server).on_refresh(move |e| log.lock().unwrap().push(e.background));
+    let source = config.build().unwrap();
+    source.token().unwrap();
+    clock().advance(Duration::from_secs(3400));
+    source.token().unwrap();
+    eventually(|| seen.lock().unwrap().len() == 2);
+    assert_eq!(*seen.lock().unwrap(), [false, true]);
 }
 
 #[test]

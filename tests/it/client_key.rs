@@ -13,7 +13,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
-use crate::fixture::{chmod, clock, mkfifo, now_secs, read_request, respond, secret_of, temp_dir};
+use crate::fixture::{
+    chmod, clock, config_error, mkfifo, now_secs, read_request, respond, rfc_token, secret_of,
+    temp_dir, transport,
+};
 
 pub(crate) const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/keys/");
 
@@ -26,8 +29,9 @@ pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type
 /// TLS settings presenting `client.pem` with its key.
 fn client_cert() -> TlsSettings {
     let (cert, private) = (key("client.pem"), key("client.key"));
-    let settings = TlsSettings::new().with_client_cert(&cert, &private);
-    settings.unwrap()
+    TlsSettings::new()
+        .with_client_cert(&cert, &private)
+        .unwrap()
 }
 
 /// A form body, decoded: its names and values in order.
@@ -42,8 +46,8 @@ pub(crate) struct Seen {
     pub(crate) client_certs: Vec<bool>,
     /// The only assertion the server accepts (a rotating credential); any if `None`.
     pub(crate) accept: Option<String>,
-    /// `expires_in` of the tokens it gives.
-    expires_in: u64,
+    /// `expires_in` of the tokens it gives (an hour if `None`).
+    expires_in: Option<u64>,
 }
 
 pub(crate) struct TokenServer {
@@ -62,11 +66,7 @@ impl TokenServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let scheme = if tls.is_some() { "https" } else { "http" };
         let url = format!("{scheme}://{}/token", listener.local_addr().unwrap());
-        let expires_in = 3600;
-        let seen = Arc::new(Mutex::new(Seen {
-            expires_in,
-            ..Seen::default()
-        }));
+        let seen = Arc::new(Mutex::new(Seen::default()));
         let shared = seen.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
@@ -125,15 +125,12 @@ fn serve(stream: &mut (impl Read + Write), seen: &Mutex<Seen>) {
     let mut seen = seen.lock().unwrap();
     let assertion = field(&form, "client_assertion").unwrap_or_default();
     let n = seen.forms.len();
+    let why = format!("bad {assertion}");
+    let refusal = json!({"error": "invalid_client", "error_description": why});
+    let expires_in = seen.expires_in.unwrap_or(3600);
     let (status, answer) = match &seen.accept {
-        Some(accepted) if *accepted != assertion => (
-            401,
-            json!({"error": "invalid_client", "error_description": format!("bad {assertion}")}),
-        ),
-        _ => (
-            200,
-            json!({"access_token": format!("tok-{n}"), "token_type": "Bearer", "expires_in": seen.expires_in}),
-        ),
+        Some(accepted) if *accepted != assertion => (401, refusal),
+        _ => (200, rfc_token(&format!("tok-{n}"), expires_in)),
     };
     seen.forms.push(form);
     drop(seen);
@@ -167,10 +164,8 @@ pub(crate) fn field(form: &[(String, String)], name: &str) -> Option<String> {
 
 /// The secret and the assertion `form` carries, if any.
 pub(crate) fn secrets(form: &[(String, String)]) -> (Option<String>, Option<String>) {
-    (
-        field(form, "client_secret"),
-        field(form, "client_assertion"),
-    )
+    let field = |name| field(form, name);
+    (field("client_secret"), field("client_assertion"))
 }
 
 fn creds(secret: &str) -> Credentials {
@@ -221,18 +216,12 @@ fn assertion_of(form: &[(String, String)], url: &str) -> (Value, Value, String, 
 
 #[test]
 fn signed_assertions_verify_with_the_public_key_and_carry_the_claims() {
-    use ring::signature::{ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
-    type Case<'a> = (
-        &'a str,
-        &'a str,
-        &'a str,
-        &'a dyn ring::signature::VerificationAlgorithm,
-    );
-    #[rustfmt::skip]
-    let cases: [Case; 3] = [
-        ("rsa.pem", "rsa.pub.pem", "RS256", &RSA_PKCS1_2048_8192_SHA256),
-        ("rsa-pkcs1.pem", "rsa.pub.pem", "RS256", &RSA_PKCS1_2048_8192_SHA256),
-        ("ec.pem", "ec.pub.pem", "ES256", &ECDSA_P256_SHA256_FIXED),
+    use ring::signature::ECDSA_P256_SHA256_FIXED as ES256;
+    use ring::signature::{RSA_PKCS1_2048_8192_SHA256 as RS256, UnparsedPublicKey};
+    let cases: [(_, _, _, &dyn ring::signature::VerificationAlgorithm); 3] = [
+        ("rsa.pem", "rsa.pub.pem", "RS256", &RS256),
+        ("rsa-pkcs1.pem", "rsa.pub.pem", "RS256", &RS256),
+        ("ec.pem", "ec.pub.pem", "ES256", &ES256),
     ];
     for (private, public, alg, verify) in cases {
         let server = TokenServer::start();
@@ -276,8 +265,17 @@ fn client_secret_jwt_verifies_with_the_secret() {
     ring::hmac::verify(&key, input.as_bytes(), &signature).expect("HS256 with the secret");
     assert!(!forms[0].iter().any(|(_, v)| v.contains(secret)));
     // An empty secret cannot sign.
-    let empty = server.config(ClientKey::client_secret_jwt()).build();
-    assert!(matches!(empty, Err(Error::Config(_))));
+    config_error(server.config(ClientKey::client_secret_jwt()).build());
+}
+
+#[test]
+fn client_secret_jwt_says_hs256_and_the_keys_that_sign_nothing_say_no_algorithm() {
+    let (secret, tls) = (ClientKey::client_secret_jwt(), ClientKey::tls_client_auth());
+    let file = ClientKey::assertion_file("a");
+    let command = ClientKey::assertion_command("a", &["b"]);
+    let function = ClientKey::assertion_fn("f", || Ok("a".into()));
+    let algorithms = [secret, tls, file, command, function].map(|key| key.algorithm());
+    assert_eq!(algorithms, [Some("HS256"), None, None, None, None]);
 }
 
 #[test]
@@ -328,7 +326,7 @@ fn a_file_assertion_rewritten_between_requests_is_sent_as_its_new_content() {
 /// succeeds, with a request at hour 0 and at hour 24 only.
 fn twenty_six_hours(client_key: ClientKey, path: &Path) {
     let server = TokenServer::start();
-    server.seen.lock().unwrap().expires_in = 24 * 3600;
+    server.seen.lock().unwrap().expires_in = Some(24 * 3600);
     let config = server.config(client_key);
     let config = config.with_refresh_margin(Duration::ZERO);
     let source = config.with_test_clock(clock()).build().unwrap();
@@ -377,6 +375,18 @@ fn a_function_assertion_is_called_for_every_request() {
     let failing = server.source(down).token();
     assert!(matches!(failing, Err(Error::Assertion(_))));
     assert_eq!(server.hits(), 2);
+}
+
+#[test]
+fn an_assertion_function_that_fails_or_gives_nothing_is_named() {
+    let server = TokenServer::start();
+    let fails = |key| server.source(key).token().unwrap_err().to_string();
+    let down = ClientKey::assertion_fn("oidc", || Err(std::io::ErrorKind::NotFound.into()));
+    let blank = ClientKey::assertion_fn("blank", || Ok(" \n".into()));
+    let (down, blank) = (fails(down), fails(blank));
+    assert_eq!(down, r#"no client assertion: fn "oidc": entity not found"#);
+    assert_eq!(blank, r#"no client assertion: fn "blank": empty or binary"#);
+    assert_eq!(server.hits(), 0);
 }
 
 #[cfg(unix)]
@@ -532,12 +542,10 @@ fn a_server_that_requires_a_client_certificate_gets_it_and_refuses_a_client_with
     let config = TokenConfig::new(&server.url, creds("s"));
     let config = config.with_client_auth(apiauth::ClientAuth::RequestBody);
     let ca = TlsSettings::new().with_root_certs(&key("ca.pem")).unwrap();
-    let no_cert = config.with_tls(ca).build().unwrap();
-    assert!(matches!(no_cert.token(), Err(Error::Transport(_))));
+    transport(config.with_tls(ca).build().unwrap().token());
     // Without the private CA, the server is not trusted.
     let config = server.config(ClientKey::tls_client_auth());
-    let no_ca = config.with_tls(client_cert()).build().unwrap();
-    assert!(matches!(no_ca.token(), Err(Error::Transport(_))));
+    transport(config.with_tls(client_cert()).build().unwrap().token());
     assert_eq!(server.hits(), 2);
 }
 
@@ -545,33 +553,25 @@ fn a_server_that_requires_a_client_certificate_gets_it_and_refuses_a_client_with
 fn a_bad_or_mismatched_client_certificate_is_a_config_error_at_build() {
     let (cert, good) = (key("client.pem"), key("client.key"));
     let not_a_certificate = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
-    let not_a_certificate = not_a_certificate.to_vec();
     for (chain, private) in [
-        (&cert, &key("ec2.pem")), // another key
-        (&cert, &key("rsa.pem")), // another kind of key
-        (&cert, &b"no key here"[..].to_vec()),
+        (&cert[..], &key("ec2.pem")[..]), // another key
+        (&cert, &key("rsa.pem")),         // another kind of key
+        (&cert, b"no key here"),
         (&key("client.key"), &good), // a key where the chain should be
-        (&not_a_certificate, &good),
+        (not_a_certificate, &good),
     ] {
-        let error = TlsSettings::new().with_client_cert(chain, private);
-        let error = error.unwrap_err();
-        assert!(matches!(error, Error::Config(_)), "{error:?}");
+        config_error(TlsSettings::new().with_client_cert(chain, private));
     }
-    let no_roots = TlsSettings::new().with_root_certs(b"none");
-    assert!(matches!(no_roots, Err(Error::Config(_))));
+    config_error(TlsSettings::new().with_root_certs(b"none"));
     // tls_client_auth without a certificate to present, and TLS settings with an agent.
     let config = TokenConfig::new("https://a.example/token", creds(""));
     let no_cert = config.clone().with_client_key(ClientKey::tls_client_auth());
-    let no_cert = no_cert.build();
-    assert!(matches!(no_cert, Err(Error::Config(_))));
+    config_error(no_cert.build());
     let with_tls = config.clone().with_tls(TlsSettings::new());
-    let with_agent = with_tls
-        .with_agent(ureq::Agent::new_with_defaults())
-        .build();
-    assert!(matches!(with_agent, Err(Error::Config(_))));
+    let agent = ureq::Agent::new_with_defaults();
+    config_error(with_tls.with_agent(agent).build());
     // The form parameters the client key sets are not overridable.
-    let reserved = config.with_param("client_assertion", "x").build();
-    assert!(matches!(reserved, Err(Error::Config(_))));
+    config_error(config.with_param("client_assertion", "x").build());
 }
 
 /// An assertion command that prints its assertion and exits at once, leaving a background

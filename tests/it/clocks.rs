@@ -106,6 +106,22 @@ fn the_date_format_is_imf_fixdate() {
 }
 
 #[test]
+fn a_token_tells_how_far_the_host_clock_is_ahead_of_the_servers() {
+    let server = Skewed::start(-7200, 3600.0, 3599, true);
+    let skew = server.source().token().unwrap().clock_skew_ms();
+    assert!((7_199_000..=7_201_000).contains(&skew), "{skew}");
+}
+
+#[test]
+fn a_tokens_expiry_is_on_the_host_clock_and_its_exp_on_the_servers() {
+    let server = Skewed::start(-7200, 3600.0, 3599, true);
+    let token = server.source().token().unwrap();
+    let (expires_at, exp) = (token.expires_at(), token.jwt_expiry().unwrap());
+    let moved = expires_at.duration_since(exp).unwrap().as_secs();
+    assert!((7190..=7200).contains(&moved), "{moved}");
+}
+
+#[test]
 fn host_two_hours_ahead_one_request_every_call_authorized() {
     // By the JWT's iat, and by the answer's Date alone.
     for iat in [true, false] {
@@ -144,7 +160,7 @@ fn exp_fifty_milliseconds_away_costs_a_handful_of_requests() {
 #[cfg(unix)]
 mod cli {
     use super::Skewed;
-    use crate::cli::{User, generic, stderr, unix_seconds};
+    use crate::cli::{User, assert_rfc3339_in, generic, stderr};
     use crate::fixture::now_secs;
 
     fn header(user: &User, server: &Skewed) -> std::process::Output {
@@ -168,8 +184,8 @@ mod cli {
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let expires_in = json["expires_in"].as_u64().unwrap();
         assert!((3590..=3599).contains(&expires_in), "{json}");
-        let at = unix_seconds(json["expires_at"].as_str().unwrap()).unwrap();
-        assert!(at.abs_diff(now_secs() + expires_in) <= 2, "{json}");
+        let at = now_secs() + expires_in;
+        assert_rfc3339_in(json["expires_at"].as_str().unwrap(), at - 2..=at + 2);
     }
 
     #[test]

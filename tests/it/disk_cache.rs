@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use apiauth::{
     ApiClient, Auth, Credentials, DiskCache, TestClock, TokenConfig, TokenScheme, TokenSource,
@@ -19,7 +19,8 @@ use crate::cli::{User, generic, stderr};
 use serde_json::{Value, json};
 
 use crate::fixture::{
-    Raw, TokenServer, clock, eventually, on_threads, refused, reply, respond, secret_of, temp_dir,
+    Raw, TokenServer, chmod, clock, eventually, finishes, jwt_expiring_in, mkfifo, on_threads,
+    refused, reply, respond, secret_of, temp_dir,
 };
 use crate::server::Server;
 
@@ -39,10 +40,6 @@ fn new_process_gets(server: &TokenServer, dir: &Path) -> (String, u64) {
     (secret_of(&source), source.stats().fetches)
 }
 
-fn chmod(path: &Path, mode: u32) {
-    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
-}
-
 /// The first file in `dir` whose name ends in `.{extension}`.
 fn file_ending(dir: &Path, extension: &str) -> PathBuf {
     let mut paths = fs::read_dir(dir).unwrap().map(|f| f.unwrap().path());
@@ -52,9 +49,8 @@ fn file_ending(dir: &Path, extension: &str) -> PathBuf {
 
 #[test]
 fn a_second_source_uses_the_first_ones_token_without_a_request() {
-    let server = TokenServer::start();
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-shared"));
     let mock = server.token("DISK", 3600);
-    let dir = temp_dir("disk-shared");
     assert_eq!(new_process_gets(&server, &dir), ("DISK".into(), 1));
     assert_eq!(new_process_gets(&server, &dir), ("DISK".into(), 0));
     // Other scopes are another entry.
@@ -62,6 +58,80 @@ fn a_second_source_uses_the_first_ones_token_without_a_request() {
     scoped.token().unwrap();
     assert_eq!(scoped.stats().fetches, 1);
     mock.assert_calls(2);
+}
+
+#[test]
+fn a_jwt_read_back_from_disk_keeps_its_exp() {
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-jwt-exp"));
+    let (jwt, exp) = jwt_expiring_in(Duration::from_secs(1800));
+    server.token(&jwt, 3600);
+    let exp = Some(UNIX_EPOCH + Duration::from_secs(exp));
+    assert_eq!(source(&server, &dir).token().unwrap().jwt_expiry(), exp);
+    let read = source(&server, &dir);
+    let token = read.token().unwrap();
+    assert_eq!((token.jwt_expiry(), read.stats().fetches), (exp, 0));
+}
+
+#[test]
+fn a_token_read_back_past_its_recorded_exp_on_the_wall_clock_is_not_served() {
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-jwt-past"));
+    let (jwt, exp) = jwt_expiring_in(Duration::from_secs(1800));
+    let mock = server.token(&jwt, 3600);
+    source(&server, &dir).token().unwrap();
+    // The record's exp 20 minutes before its lifetime ends (its writer's clock was off).
+    let entry = file_ending(&dir.join("apiauth"), "json");
+    let (text, ms) = (fs::read_to_string(&entry).unwrap(), |s| {
+        format!("\"exp_ms\":{s}000")
+    });
+    fs::write(&entry, text.replace(&ms(exp), &ms(exp - 1200))).unwrap();
+    clock().advance_wall(Duration::from_secs(700));
+    source(&server, &dir).token().unwrap();
+    mock.assert_calls(2);
+}
+
+#[test]
+fn a_listing_shows_the_slots_settings_and_its_rejection_window() {
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-list-rejected"));
+    server.token("T", 3600);
+    let source = config(&server, &dir).with_scope("read").build().unwrap();
+    let before = SystemTime::now();
+    assert!(source.reject(&source.token().unwrap()));
+    let entries = DiskCache::open(dir.join("apiauth")).unwrap().entries();
+    let [entry] = &entries[..] else {
+        panic!("{entries:?}")
+    };
+    let url = server.token_url();
+    let read = ["read".to_owned()];
+    let listed = (entry.token_url(), entry.client_id(), entry.scopes());
+    assert_eq!(listed, (&*url, "id", &read[..]));
+    let until = entry.rejected_until(before).unwrap();
+    assert_eq!(entry.rejected_until(until), None);
+}
+
+#[test]
+fn a_listed_two_hour_token_says_it_turns_stale_half_way() {
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-list-times"));
+    server.token("T", 7200);
+    source(&server, &dir).token().unwrap();
+    let entries = DiskCache::open(dir.join("apiauth")).unwrap().entries();
+    let entry = &entries[0];
+    let (issued, expires) = (entry.issued_at().unwrap(), entry.expires_at().unwrap());
+    let after = |time: SystemTime| time.duration_since(issued).unwrap().as_secs();
+    let stale = after(entry.stale_at().unwrap());
+    assert_eq!((entries.len(), after(expires), stale), (1, 7200, 3600));
+}
+
+#[test]
+fn a_listed_entrys_debug_shows_its_token_url_without_the_query() {
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-list-debug"));
+    server.token("LISTED-TOKEN", 3600);
+    let cache = DiskCache::open(dir.join("apiauth")).unwrap();
+    let url = format!("{}?key=PROBE", server.token_url());
+    let config = TokenConfig::new(url, crate::fixture::creds()).with_disk_cache(cache.clone());
+    config.build().unwrap().token().unwrap();
+    let shown = format!("{:?}", cache.entries());
+    let url = format!("token_url: \"{}\"", server.token_url());
+    assert!(shown.contains(&url) && !shown.contains("PROBE") && !shown.contains("LISTED"));
 }
 
 #[test]
@@ -85,9 +155,8 @@ fn a_rejected_token_is_dropped_from_disk_too() {
 
 #[test]
 fn a_fresh_process_keeps_a_stale_token_when_the_refresh_fails() {
-    let server = TokenServer::start();
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-stale"));
     let mut ok = server.token("STALE", 100);
-    let dir = temp_dir("disk-stale");
     new_process_gets(&server, &dir);
     ok.delete();
     let down = server.reply(503, "");
@@ -115,9 +184,8 @@ fn a_fresh_process_keeps_a_stale_token_when_the_refresh_fails() {
 
 #[test]
 fn a_background_refresh_writes_the_new_token_for_others() {
-    let server = TokenServer::start();
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-background"));
     let mut first = server.token("ONE", 100);
-    let dir = temp_dir("disk-background");
     let source = source(&server, &dir);
     source.token().unwrap();
     first.delete();
@@ -134,10 +202,8 @@ fn a_directory_open_to_others_is_refused() {
     chmod(&dir, 0o755);
     let error = DiskCache::open(&dir).unwrap_err();
     let open = "is open to other users (mode 755; chmod 700 it)";
-    let expected = format!(
-        "invalid configuration: cache directory {}: {open}",
-        dir.display()
-    );
+    let shown = dir.display();
+    let expected = format!("invalid configuration: cache directory {shown}: {open}");
     assert_eq!(error.to_string(), expected);
     let created = dir.join("new/apiauth");
     chmod(&dir, 0o700);
@@ -225,6 +291,16 @@ fn a_directory_replaced_after_open_is_not_used() {
 }
 
 #[test]
+fn a_file_where_the_directory_goes_is_refused() {
+    let path = temp_dir("disk-file").join("apiauth");
+    fs::write(&path, "").unwrap();
+    let error = DiskCache::open(&path).unwrap_err().to_string();
+    let shown = path.display();
+    let exists = format!("invalid configuration: cache directory {shown}: File exists");
+    assert_eq!(error, format!("{exists} (os error 17)"));
+}
+
+#[test]
 fn a_directory_others_could_replace_is_refused() {
     let base = temp_dir("disk-ancestors");
     let shared = base.join("shared");
@@ -260,9 +336,8 @@ fn a_directory_others_could_replace_is_refused() {
 
 #[test]
 fn a_failure_is_shared_until_its_retry_time_and_a_success_clears_it() {
-    let server = TokenServer::start();
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-failure-shared"));
     let mut down = server.reply(503, "");
-    let dir = temp_dir("disk-failure-shared");
     let status = |source: &TokenSource| refused(source.token()).status;
     // The first process fails; the next ones get its error without a request, and keep it
     // for the record's backoff (1 s for a first failure without Retry-After).
@@ -297,9 +372,8 @@ fn a_failure_is_shared_until_its_retry_time_and_a_success_clears_it() {
 
 #[test]
 fn a_failure_record_from_the_future_is_not_trusted() {
-    let server = TokenServer::start();
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-failure-clock"));
     let mock = server.reply_with(429, &[("retry-after", "3600")], "");
-    let dir = temp_dir("disk-failure-clock");
     let process = |clock: TestClock| {
         let cache = DiskCache::open(dir.join("apiauth")).unwrap();
         let config = server.config().with_disk_cache(cache);
@@ -317,9 +391,8 @@ fn a_failure_record_from_the_future_is_not_trusted() {
 
 #[test]
 fn a_process_backing_off_takes_the_token_another_process_fetched() {
-    let server = TokenServer::start();
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-daemon-recovers"));
     let mut down = server.reply_with(429, &[("retry-after", "3600")], "");
-    let dir = temp_dir("disk-daemon-recovers");
     let daemon = source(&server, &dir);
     assert!(daemon.token().is_err());
     down.delete();
@@ -362,9 +435,8 @@ fn cache_clear_leaves_no_file_that_holds_a_token() {
 
 #[test]
 fn reject_and_invalidate_do_not_wait_for_another_process_fetching() {
-    let server = TokenServer::start();
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-reject-busy"));
     let mock = server.token("T", 3600);
-    let dir = temp_dir("disk-reject-busy");
     // A long timeout: waiting for the lock would take 5 minutes.
     let config = config(&server, &dir).with_timeout(Duration::from_secs(60));
     let source = config.build().unwrap();
@@ -373,16 +445,10 @@ fn reject_and_invalidate_do_not_wait_for_another_process_fetching() {
     // Another process holds the lock, mid-request, for as long as this test runs.
     let held = fs::File::options().write(true).open(&lock).unwrap();
     held.lock().unwrap();
-    let (done, worker) = (Arc::new(Mutex::new(None)), source.clone());
-    let answer = done.clone();
-    std::thread::spawn(move || {
-        let retry = worker.reject(&token);
-        worker.invalidate();
-        *answer.lock().unwrap() = Some(retry);
-    });
-    eventually(|| done.lock().unwrap().is_some());
+    let worker = source.clone();
+    let retry = finishes(move || (worker.reject(&token), worker.invalidate()).0);
     // The memory alone decided: the token is dropped, and not read back from disk.
-    assert_eq!(done.lock().unwrap().take(), Some(true));
+    assert!(retry);
     drop(held);
     assert_eq!(secret_of(&source), "T");
     mock.assert_calls(2);
@@ -391,9 +457,8 @@ fn reject_and_invalidate_do_not_wait_for_another_process_fetching() {
 #[test]
 fn hostile_things_at_record_paths_are_reported_once_and_cleared() {
     let capture = crate::logs::capture();
-    let server = TokenServer::start();
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-hostile"));
     let mock = server.token("T", 3600);
-    let dir = temp_dir("disk-hostile");
     source(&server, &dir).token().unwrap();
     let cache = dir.join("apiauth");
     let entry = file_ending(&cache, "json");
@@ -402,10 +467,6 @@ fn hostile_things_at_record_paths_are_reported_once_and_cleared() {
     fs::remove_file(&entry).unwrap();
     fs::create_dir(&entry).unwrap();
     fs::write(entry.join("inside"), "x").unwrap();
-    let mkfifo = |path: &Path| {
-        let made = std::process::Command::new("mkfifo").arg(path).status();
-        assert!(made.unwrap().success());
-    };
     mkfifo(&entry.with_extension("fail"));
     let target = dir.join("target");
     fs::write(&target, "kept").unwrap();

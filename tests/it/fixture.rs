@@ -140,22 +140,32 @@ impl TokenServer {
         })
     }
 
-    /// Requests that match `spec`, `METHOD PATH [NAME: VALUE] => STATUS [BODY]` (any method
-    /// for `*`; the header present with that value), are answered `STATUS` with `BODY`.
+    /// Requests that match `spec` are answered as it says: `METHOD PATH; ITEM… => STATUS
+    /// [BODY]; NAME: VALUE…`. `*` is any method; an item is a header with its value
+    /// (`name: value`), a header that must be missing (`!name`) or the exact `body TEXT`; the
+    /// answer's headers follow its status and body (JSON as its text, as `json_body` sends it).
     pub fn answer(&self, spec: &str) -> Mock<'_> {
-        let (request, answer) = spec.split_once(" => ").expect("METHOD PATH => STATUS");
-        let mut request = request.splitn(3, ' ');
-        let (method, path) = (request.next().unwrap(), request.next().unwrap());
-        let header = request.next().and_then(|h| h.split_once(": "));
-        let (status, body) = answer.split_once(' ').unwrap_or((answer, ""));
+        let (request, answer) = spec.split_once(" => ").expect("REQUEST => ANSWER");
+        let (mut request, mut answer) = (request.split("; "), answer.split("; "));
+        let (method, path) = request.next().unwrap().split_once(' ').unwrap();
+        let status = answer.next().unwrap();
+        let (status, body) = status.split_once(' ').unwrap_or((status, ""));
         self.server.mock(|when, then| {
             let when = when.path(path);
-            let when = match method {
-                "*" => when,
-                method => when.method(method),
+            let when = if method == "*" {
+                when
+            } else {
+                when.method(method)
             };
-            header.map(|(name, value)| when.header(name, value));
-            then.status(status.parse::<u16>().unwrap()).body(body);
+            request.fold(when, |when, item| match item.split_once(' ') {
+                Some(("body", body)) => when.body(body),
+                _ if item.starts_with('!') => when.header_missing(&item[1..]),
+                _ => when.header(header(item).0, header(item).1),
+            });
+            let then = then.status(status.parse::<u16>().unwrap());
+            answer.fold(then.body(body), |then, h| {
+                then.header(header(h).0, header(h).1)
+            });
         })
     }
 
@@ -179,6 +189,11 @@ impl TokenServer {
         let source = self.source();
         (ApiClient::new(Auth::Token(source.clone(), scheme)), source)
     }
+}
+
+/// `NAME: VALUE`'s name and value.
+fn header(item: &str) -> (&str, &str) {
+    item.split_once(": ").expect("NAME: VALUE")
 }
 
 /// `id` / `secret`.
@@ -237,6 +252,22 @@ pub fn refused<T: Debug>(result: Result<T, apiauth::Error>) -> Box<EndpointError
     match result {
         Err(Error::EndpointRefused(details)) => details,
         other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// The details of an API's non-2xx answer (panics on anything else).
+pub fn api_status<T: Debug>(result: Result<T, apiauth::Error>) -> Box<apiauth::ApiError> {
+    match result {
+        Err(Error::ApiStatus(details)) => details,
+        other => panic!("expected an api status, got {other:?}"),
+    }
+}
+
+/// The message of a configuration error (panics on anything else).
+pub fn config_error<T: Debug>(result: Result<T, apiauth::Error>) -> String {
+    match result {
+        Err(Error::Config(message)) => message,
+        other => panic!("expected a configuration error, got {other:?}"),
     }
 }
 
@@ -391,6 +422,15 @@ pub fn eventually(mut done: impl FnMut() -> bool) {
     panic!("condition not reached within 10 s");
 }
 
+/// Runs `f` on a thread of its own and returns its result, failing if that takes 10 s (for
+/// a call that must not wait for something held elsewhere).
+pub fn finishes<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (sender, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || sender.send(f()));
+    let done = result.recv_timeout(Duration::from_secs(10));
+    done.expect("finished within 10 s")
+}
+
 /// Runs `f` on `n` threads released together; returns their results.
 pub fn on_threads<T: Send + 'static>(
     n: usize,
@@ -410,15 +450,10 @@ pub fn now_secs() -> u64 {
     UNIX_EPOCH.elapsed().unwrap().as_secs()
 }
 
-/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) of `secs` since 1970.
-pub fn http_date(secs: u64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let (days, rest) = (secs / 86_400, secs % 86_400);
+/// `secs` since 1970 in UTC: `[year, month, day, hour, minute, second]`.
+pub fn utc(secs: u64) -> [u64; 6] {
     // Civil from days (H. Hinnant), for dates after 1970.
-    let z = days + 719_468;
+    let z = secs / 86_400 + 719_468;
     let (era, doe) = (z / 146_097, z % 146_097);
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
@@ -426,14 +461,20 @@ pub fn http_date(secs: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + u64::from(month <= 2);
-    format!(
-        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
-        DAYS[(days % 7) as usize],
-        MONTHS[month as usize - 1],
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60
-    )
+    let (h, m, s) = (secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    [year, month, day, h, m, s]
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) of `secs` since 1970.
+pub fn http_date(secs: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let [year, month, day, h, m, s] = utc(secs);
+    let weekday = DAYS[(secs / 86_400 % 7) as usize];
+    let month = MONTHS[month as usize - 1];
+    format!("{weekday}, {day:02} {month} {year} {h:02}:{m:02}:{s:02} GMT")
 }
 
 /// A new, empty directory under the system's temporary directory, private to this test.

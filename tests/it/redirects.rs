@@ -3,27 +3,10 @@
 
 use apiauth::http::Request;
 use apiauth::providers::my_connected_fleet::Api;
-use apiauth::{ApiClient, Auth, BasicEncoding, Error, TokenScheme, TokenSource};
-use httpmock::Method::{GET, POST};
-use httpmock::Mock;
+use apiauth::{ApiClient, Auth, BasicEncoding, TokenScheme, TokenSource};
 use serde_json::{Value, json};
 
-use crate::fixture::{TokenServer, creds, fleet_get, mcf_at, mcf_token};
-
-/// Every request another origin receives: it must see none.
-fn elsewhere(server: &TokenServer) -> Mock<'_> {
-    server.mock(|_, then| {
-        then.status(200).body("stolen");
-    })
-}
-
-/// `path` answers `status` with a `location` header.
-fn moves<'a>(server: &'a TokenServer, path: &str, status: u16, location: &str) -> Mock<'a> {
-    server.mock(|when, then| {
-        when.path(path);
-        then.status(status).header("location", location);
-    })
-}
+use crate::fixture::{TokenServer, api_status, creds, fleet_get, mcf_at, mcf_token};
 
 fn auths(source: TokenSource) -> [Auth; 3] {
     let basic = Auth::Basic(creds(), BasicEncoding::Raw);
@@ -35,19 +18,19 @@ fn auths(source: TokenSource) -> [Auth; 3] {
 fn a_redirect_to_another_origin_is_returned_with_nothing_sent_there() {
     let (api, other) = (TokenServer::start(), TokenServer::start());
     let tokens = api.token("T", 3600);
-    let stolen = elsewhere(&other);
+    let stolen = other.any(200, json!("stolen"));
     // Same host (127.0.0.1), another port: another origin.
-    let moved = moves(&api, "/v1/jobs", 302, &other.url("/v1/jobs"));
+    let location = other.url("/v1/jobs");
+    let moved = api.answer(&format!("* /v1/jobs => 302; location: {location}"));
     for auth in auths(api.source()) {
         let client = ApiClient::new(auth.clone());
         let get = || Request::get(api.url("/v1/jobs")).body(&[][..]).unwrap();
         let response = client.run(get()).unwrap();
         assert_eq!(response.status(), 302, "{auth:?}");
-        let location = other.url("/v1/jobs");
         assert_eq!(response.headers()["location"], location.as_str());
         assert_eq!(client.run_once(get()).unwrap().status(), 302);
         let result = client.get_json::<Value>(&api.url("/v1/jobs"));
-        assert!(matches!(result, Err(Error::ApiStatus(e)) if e.status == 302));
+        assert_eq!(api_status(result).status, 302);
         // The same through the middleware.
         let agent = ureq::Agent::config_builder().middleware(auth).build();
         let agent: ureq::Agent = agent.into();
@@ -64,13 +47,14 @@ fn the_provider_client_keeps_its_token_on_its_origin() {
     let (api, other) = (TokenServer::start(), TokenServer::start());
     let auth = TokenServer::at("/masternauth-oauth/oauth/accessToken");
     auth.json(200, mcf_token("T1", 2591999));
-    let stolen = elsewhere(&other);
+    let stolen = other.any(200, json!("stolen"));
     let path = "/job-management/v1/customer/42/jobs";
-    moves(&api, path, 301, &other.url("/jobs"));
+    let location = other.url("/jobs");
+    api.answer(&format!("* {path} => 301; location: {location}"));
     let source = mcf_at(&auth.base_url(), creds()).build().unwrap();
     let (creds, base) = (creds(), api.base_url());
     let result = fleet_get(Api::JobManagement, (&creds, &source), &base, path);
-    assert!(matches!(result, Err(Error::ApiStatus(e)) if e.status == 301));
+    assert_eq!(api_status(result).status, 301);
     stolen.assert_calls(0);
 }
 
@@ -82,10 +66,8 @@ fn a_same_origin_redirect_carries_the_header_and_costs_no_token() {
         (TokenScheme::Bearer, ("authorization", "Bearer T")),
         (TokenScheme::ConnectToken, ("x-connect-token", "TOKEN T")),
     ] {
-        let slash = api.mock(|when, then| {
-            when.method(GET).path("/v1/things").header(name, value);
-            then.status(301).header("location", "/v1/things/");
-        });
+        let slash = format!("GET /v1/things; {name}: {value} => 301; location: /v1/things/");
+        let slash = api.answer(&slash);
         let found = api.api("/v1/things/", (name, value), 200);
         let client = api.client(scheme).0;
         for _ in 0..3 {
@@ -101,18 +83,10 @@ fn a_same_origin_redirect_carries_the_header_and_costs_no_token() {
 fn a_307_resends_the_body_and_a_303_becomes_a_get() {
     let api = TokenServer::start();
     api.token("T", 3600);
-    let temporary = moves(&api, "/v1/upload", 307, "/v1/upload-here");
-    let resent = api.mock(|when, then| {
-        let when = when.method(POST).path("/v1/upload-here");
-        when.header("authorization", "Bearer T").body("payload");
-        then.status(303).header("location", "/v1/result");
-    });
-    let result = api.mock(|when, then| {
-        let when = when.method(GET).path("/v1/result");
-        let when = when.header("authorization", "Bearer T");
-        when.header_missing("content-type");
-        then.status(200).body("done");
-    });
+    let temporary = api.answer("* /v1/upload => 307; location: /v1/upload-here");
+    let resent = "POST /v1/upload-here; authorization: Bearer T; body payload";
+    let resent = api.answer(&format!("{resent} => 303; location: /v1/result"));
+    let result = api.answer("GET /v1/result; authorization: Bearer T; !content-type => 200 done");
     let client = api.client(TokenScheme::Bearer).0;
     let request = Request::post(api.url("/v1/upload"));
     let request = request.body("payload").unwrap();
@@ -126,7 +100,7 @@ fn a_307_resends_the_body_and_a_303_becomes_a_get() {
 fn redirect_hops_are_bounded_by_the_agent() {
     let api = TokenServer::start();
     api.token("T", 3600);
-    let lp = moves(&api, "/loop", 302, "/loop");
+    let lp = api.answer("* /loop => 302; location: /loop");
     let agent = ureq::Agent::config_builder().max_redirects(3).build();
     let [bearer, ..] = auths(api.source());
     let client = ApiClient::new_with_agent(agent.into(), bearer);

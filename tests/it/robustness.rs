@@ -91,7 +91,7 @@ fn a_64_kib_token_is_over_the_body_cap() {
 
 #[test]
 fn huge_and_negative_lifetimes_from_a_server() {
-    // A negative one is refused (RFC 6749 §5.1), not guessed at: see strict_answers.rs.
+    // A negative one is refused (RFC 6749 §5.1), not guessed at: see token_endpoint.rs.
     for (expires_in, lifetime) in [
         (json!(1e300), Some(Token::MAX_LIFETIME)),
         (json!(-3600), None),
@@ -157,6 +157,20 @@ fn no_secret_reaches_debug_or_an_error() {
             assert!(!leaks(&text), "{body}: {text}");
         }
     }
+}
+
+#[test]
+fn a_sources_debug_shows_its_url_and_client_id() {
+    let server = TokenServer::start();
+    server.token(TOKEN, 3600);
+    let creds = Credentials::new("the-client", SECRET).unwrap();
+    let source = TokenConfig::new(server.token_url(), creds).build().unwrap();
+    source.token().unwrap();
+    let shown = format!("{source:?}");
+    let url = format!("token_url: \"{}\"", server.token_url());
+    let id = "client_id: \"the-client\"";
+    assert!(shown.contains(&url) && shown.contains(id), "{shown}");
+    assert!(!leaks(&shown), "{shown}");
 }
 
 /// xorshift64*: a tiny seeded generator, so that every run tries the same inputs.

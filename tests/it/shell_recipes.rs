@@ -13,9 +13,8 @@ use crate::fixture::TokenServer;
 fn readme_recipe() -> String {
     let readme = include_str!("../../README.md");
     let marker = "<!-- tested by tests/it/shell_recipes.rs -->\n```sh\n";
-    let (_, after) = readme
-        .split_once(marker)
-        .expect("the recipe marker in README.md");
+    let found = readme.split_once(marker);
+    let after = found.expect("the recipe marker in README.md").1;
     after.split_once("```").unwrap().0.to_owned()
 }
 
@@ -25,14 +24,11 @@ fn run_recipe(user: &User, server: &TokenServer) -> Output {
     let script = script.replace("https://api.example.com", &server.url(""));
     let bin = Path::new(env!("CARGO_BIN_EXE_apiauth")).parent().unwrap();
     let mut bash = Command::new("bash");
-    let bash = bash
-        .args(["-eu", "-o", "pipefail", "-c", &script])
+    bash.args(["-eu", "-o", "pipefail", "-c", &script])
         .env_clear();
     let path = format!("{}:/usr/bin:/bin", bin.display());
-    bash.envs(user.env.iter().cloned())
-        .env("PATH", path)
-        .output()
-        .unwrap()
+    bash.envs(user.env.iter().cloned()).env("PATH", path);
+    bash.output().unwrap()
 }
 
 /// Whether curl is missing (then the test says so and passes, except in CI, where
@@ -54,10 +50,7 @@ fn a_wrong_secret_stops_the_recipe_before_the_api_is_called() {
     }
     let server = TokenServer::start();
     let token = server.json(401, json!({"error": "invalid_client"}));
-    let api = server.mock(|when, then| {
-        when.any_request();
-        then.status(200).body("sent");
-    });
+    let api = server.any(200, json!("sent"));
     let out = run_recipe(&User::new("recipe-wrong", "id", "wrong"), &server);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert_eq!(out.stdout, b"");

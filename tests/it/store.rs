@@ -6,15 +6,18 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use apiauth::store::{Store, StoreError, StoreGuard, StoreKey};
-use apiauth::{TokenConfig, TokenSource};
+use apiauth::{TestClock, TokenConfig, TokenSource};
 
 use crate::fixture::{
-    clock, creds, eventually, numbered_tokens, on_threads, reply, rfc_token, secret_of,
+    clock, creds, eventually, finishes, numbered_tokens, on_threads, reply, rfc_token, secret_of,
 };
 use crate::server::{Reply, Server};
+
+/// What `Store::lock` returns.
+type Locked<'a> = Result<Option<Box<dyn StoreGuard + 'a>>, StoreError>;
 
 /// A store whose every call fails, as a full or read-only disk does, counting the calls.
 #[derive(Debug, Default, Clone)]
@@ -25,12 +28,7 @@ impl Store for Broken {
         self.0.fetch_add(1, Ordering::SeqCst);
         Err(StoreError::new("disk full"))
     }
-    fn lock(
-        &self,
-        _: &StoreKey,
-        _: Duration,
-        _: Duration,
-    ) -> Result<Option<Box<dyn StoreGuard + '_>>, StoreError> {
+    fn lock(&self, _: &StoreKey, _: Duration, _: Duration) -> Locked<'_> {
         self.0.fetch_add(1, Ordering::SeqCst);
         Err(StoreError::new("read-only file system"))
     }
@@ -83,14 +81,8 @@ fn a_stale_token_in_the_store_is_served_at_once_while_another_process_refreshes_
     let refresher = thread::spawn(move || secret_of(&refreshing));
     eventually(|| server.hits() == 2); // its request hangs, lock held
     // Another process gets the stale token at once rather than waiting for the lock.
-    let (done, waiter) = (Arc::new(Mutex::new(None)), process());
-    let answer = done.clone();
-    thread::spawn(move || {
-        let token = waiter.token().map(|t| t.access_token().secret().to_owned());
-        *answer.lock().unwrap() = Some(token);
-    });
-    eventually(|| done.lock().unwrap().is_some());
-    assert_eq!(done.lock().unwrap().take().unwrap().unwrap(), "A");
+    let waiter = process();
+    assert_eq!(finishes(move || secret_of(&waiter)), "A");
     assert!(!refresher.is_finished());
     assert_eq!(server.hits(), 2);
     *gate.0.lock().unwrap() = true;
@@ -108,6 +100,8 @@ type Records = HashMap<String, Vec<u8>>;
 struct Memory {
     records: Arc<Mutex<Records>>,
     locked: Arc<Mutex<()>>,
+    /// Whether it offers its own clock (here the system's), as a store server would.
+    clock: bool,
 }
 
 /// The lock of a slot, held until the guard is dropped.
@@ -118,14 +112,12 @@ impl Store for Memory {
     fn read(&self, key: &StoreKey) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.records.lock().unwrap().get(key.id()).cloned())
     }
-    fn lock(
-        &self,
-        key: &StoreKey,
-        _: Duration,
-        _: Duration,
-    ) -> Result<Option<Box<dyn StoreGuard + '_>>, StoreError> {
+    fn lock(&self, key: &StoreKey, _: Duration, _: Duration) -> Locked<'_> {
         let held = self.locked.lock().unwrap();
         Ok(Some(Box::new(MemoryGuard(self, key.clone(), held))))
+    }
+    fn now(&self) -> Option<SystemTime> {
+        self.clock.then(SystemTime::now)
     }
 }
 
@@ -141,6 +133,26 @@ impl StoreGuard for MemoryGuard<'_> {
     fn remove(&mut self) -> Result<(), StoreError> {
         self.0.records.lock().unwrap().remove(self.1.id());
         Ok(())
+    }
+}
+
+#[test]
+fn hosts_whose_wall_clocks_differ_share_a_token_on_the_stores_clock() {
+    let server = numbered_tokens();
+    for (clock, requests) in [(true, 1), (false, 3)] {
+        let store = Memory {
+            clock,
+            ..Memory::default()
+        };
+        let host = |wall_ahead| {
+            let clock = TestClock::new();
+            clock.advance_wall(Duration::from_secs(wall_ahead));
+            let config = TokenConfig::new(server.url(), creds()).with_store(store.clone());
+            secret_of(&config.with_test_clock(clock).build().unwrap())
+        };
+        host(0);
+        host(7200);
+        assert_eq!(server.hits(), requests, "the store's clock: {clock}");
     }
 }
 

@@ -3,12 +3,11 @@
 use std::time::Duration;
 
 use apiauth::{BasicEncoding, ClientAuth, Credentials, Error, TokenConfig, TokenScheme, Unusable};
-use httpmock::Method::POST;
 use serde_json::json;
 
 use crate::fixture::{
-    TokenServer, clock, creds, jwt_expiring_in, mcf_at, motorweb_at, refused, rfc_token, secret_of,
-    unusable,
+    TokenServer, clock, config_error, creds, jwt_expiring_in, mcf_at, mcf_token, motorweb_at,
+    refused, rfc_token, secret_of, unusable,
 };
 
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -16,17 +15,13 @@ const FORM: &str = "application/x-www-form-urlencoded";
 #[test]
 fn my_connected_fleet_request_and_answer_are_as_documented() {
     let server = TokenServer::start();
-    let mock = server.mock(|when, then| {
-        when.method(POST)
-            .path("/masternauth-oauth/oauth/accessToken")
-            .header("authorization", "Basic Y2xpZW50SWQ6Y2xpZW50U2VjcmV0")
-            .header("content-type", FORM)
-            .header("accept", "application/json")
-            .body("grant_type=client_credentials");
-        then.status(200)
-            .json_body(json!({"success": true, "token_type": "bearer",
-            "accessToken": "B983854936PF1A7B61B141AB69494046", "expires_in": 2591999}));
-    });
+    let basic = "authorization: Basic Y2xpZW50SWQ6Y2xpZW50U2VjcmV0";
+    let request = format!("{basic}; content-type: {FORM}; accept: application/json");
+    let answer = json!({"success": true, "token_type": "bearer",
+        "accessToken": "B983854936PF1A7B61B141AB69494046", "expires_in": 2591999});
+    let body = format!("body grant_type=client_credentials => 200 {answer}");
+    let spec = format!("POST /masternauth-oauth/oauth/accessToken; {request}; {body}");
+    let mock = server.answer(&spec);
     let creds = Credentials::new("clientId", "clientSecret").unwrap();
     let config = mcf_at(&server.base_url(), creds);
     let token = config.build().unwrap().token().unwrap();
@@ -48,15 +43,13 @@ fn my_connected_fleet_request_and_answer_are_as_documented() {
 fn motorweb_sends_credentials_in_the_body_and_reads_the_jwt_exp() {
     let server = TokenServer::start();
     let (jwt, exp) = jwt_expiring_in(Duration::from_secs(1800));
-    let mock = server.mock(|when, then| {
-        when.method(POST).path("/auth/v1/token").header("content-type", FORM)
-            .header_missing("authorization")
-            .body("grant_type=client_credentials&client_id=wmUB6jn1&client_secret=a%3Ab%2Bc%25+%26%2F%3F%3D%C3%A9");
-        then.status(200).json_body(json!({"token_type": "Bearer",
-            "issued_at": "1712272706170", "client_id": "wmUB6jn1", "access_token": jwt,
-            "application_name": "8134c8d0-fa55-4bf0-b817-d795c5f41123", "scope": "",
-            "expires_in": "3599"}));
-    });
+    let form = "grant_type=client_credentials&client_id=wmUB6jn1&client_secret=a%3Ab%2Bc%25+%26%2F%3F%3D%C3%A9";
+    let answer = json!({"token_type": "Bearer",
+        "issued_at": "1712272706170", "client_id": "wmUB6jn1", "access_token": jwt,
+        "application_name": "8134c8d0-fa55-4bf0-b817-d795c5f41123", "scope": "",
+        "expires_in": "3599"});
+    let request = format!("POST /auth/v1/token; content-type: {FORM}; !authorization; body {form}");
+    let mock = server.answer(&format!("{request} => 200 {answer}"));
     let creds = Credentials::new("wmUB6jn1", "a:b+c% &/?=é").unwrap();
     let config = motorweb_at(&server.base_url(), creds);
     let token = config.build().unwrap().token().unwrap();
@@ -76,6 +69,38 @@ fn motorweb_sends_credentials_in_the_body_and_reads_the_jwt_exp() {
 }
 
 #[test]
+fn the_providers_endpoints_are_their_documented_ones() {
+    use apiauth::providers::{motorweb, my_connected_fleet as mcf};
+    let source = mcf::token_config(creds()).build().unwrap();
+    let auth = "https://auth.masternautconnect.com/masternauth-oauth/oauth/accessToken";
+    let apis = mcf::Api::ALL.map(mcf::Api::base_url);
+    let api = "https://api.masternautconnect.com";
+    assert_eq!((source.token_url(), apis), (auth, [api; 5]));
+    let motorweb = |env| motorweb::token_config(env, creds()).token_url().to_owned();
+    let urls = motorweb::Environment::ALL.map(motorweb);
+    let (test, production) = ("https://api.tst.motorweb.app", "https://api.motorweb.app");
+    let expected = [test, production].map(|base| format!("{base}/auth/v1/token"));
+    assert_eq!(urls, expected);
+}
+
+#[test]
+fn names_parse_back_and_an_unknown_name_is_not_repeated() {
+    use apiauth::providers::{motorweb::Environment as Env, my_connected_fleet::Api};
+    let apis = Api::ALL.map(|api| api.name().parse::<Api>().ok());
+    assert_eq!(apis, Api::ALL.map(Some));
+    let envs = Env::ALL.map(|env| env.name().parse::<Env>().ok());
+    assert_eq!(envs, Env::ALL.map(Some));
+    let styles = ClientAuth::ALL.map(|style| style.name().parse::<ClientAuth>().ok());
+    assert_eq!(styles, ClientAuth::ALL.map(Some));
+    let api = config_error("Zq7".parse::<Api>());
+    let env = config_error("Zq7".parse::<Env>());
+    assert_eq!(api, "unknown myConnectedFleet api");
+    assert_eq!(env, "environment takes test or production");
+    let styles = "client auth takes basic, basic-raw or body";
+    assert_eq!(config_error("Zq7".parse::<ClientAuth>()), styles);
+}
+
+#[test]
 fn generic_server_gets_scopes_params_and_either_basic_encoding() {
     // base64("aaa%2F%3B%26:a%3Ab%2Bc%25+x") and base64("aaa/;&:a:b+c% x")
     let form = "Basic YWFhJTJGJTNCJTI2OmElM0FiJTJCYyUyNSt4";
@@ -84,11 +109,9 @@ fn generic_server_gets_scopes_params_and_either_basic_encoding() {
         (BasicEncoding::Raw, "Basic YWFhLzsmOmE6YitjJSB4"),
     ] {
         let server = TokenServer::at("/oauth2/token");
-        let mock = server.mock(|when, then| {
-            when.method(POST).path("/oauth2/token").header("authorization", expected)
-                .body("grant_type=client_credentials&scope=read+write%3Aall&audience=https%3A%2F%2Fapi.example");
-            then.status(200).json_body(rfc_token("tok", 3600));
-        });
+        let form = "grant_type=client_credentials&scope=read+write%3Aall&audience=https%3A%2F%2Fapi.example";
+        let request = format!("POST /oauth2/token; authorization: {expected}; body {form}");
+        let mock = server.answer(&format!("{request} => 200 {}", rfc_token("tok", 3600)));
         let creds = Credentials::new("aaa/;&", "a:b+c% x").unwrap();
         let source = TokenConfig::new(server.token_url(), creds);
         let source = source.with_client_auth(ClientAuth::Basic(encoding));
@@ -102,12 +125,11 @@ fn generic_server_gets_scopes_params_and_either_basic_encoding() {
 #[test]
 fn generic_server_with_credentials_in_the_body() {
     let server = TokenServer::start();
-    let mock = server.mock(|when, then| {
-        when.method(POST).header_missing("authorization").body(
-            "grant_type=client_credentials&client_id=my+id&client_secret=s%26cret&resource=urn%3Ax",
-        );
-        then.status(200).json_body(rfc_token("tok", 3600));
-    });
+    let form =
+        "grant_type=client_credentials&client_id=my+id&client_secret=s%26cret&resource=urn%3Ax";
+    let answer = rfc_token("tok", 3600);
+    let spec = format!("POST /token; !authorization; body {form} => 200 {answer}");
+    let mock = server.answer(&spec);
     let creds = Credentials::new("my id", "s&cret").unwrap();
     let config = TokenConfig::new(server.token_url(), creds);
     let config = config.with_client_auth(ClientAuth::RequestBody);
@@ -122,15 +144,14 @@ fn bad_configuration_is_refused_before_anything_is_sent() {
     // Refused when the source is built, so no source exists to count a fetch or back off.
     for name in ["grant_type", "scope", "client_id", "client_secret"] {
         let built = server.config().with_param(name, "x").build();
-        let named = matches!(built, Err(Error::Config(m)) if m.contains(name));
-        assert!(named, "{name}");
+        assert!(config_error(built).contains(name), "{name}");
     }
     let colon = Credentials::new("a:b", "secret").unwrap();
     let raw = TokenConfig::new(server.token_url(), colon);
     let raw = raw.with_client_auth(ClientAuth::Basic(BasicEncoding::Raw));
-    assert!(matches!(raw.build(), Err(Error::Config(_))));
+    config_error(raw.build());
     let no_time = server.config().with_timeout(Duration::ZERO).build();
-    assert!(matches!(no_time, Err(Error::Config(m)) if m == "the timeout must be more than zero"));
+    assert_eq!(config_error(no_time), "the timeout must be more than zero");
     mock.assert_calls(0);
     // "No limit" is taken as a day's limit, not an overflow.
     let unlimited = server.config().with_timeout(Duration::MAX).build();
@@ -144,8 +165,7 @@ fn bad_configuration_is_refused_before_anything_is_sent() {
         "https://user:pass@auth.invalid/token",
         "not a url",
     ] {
-        let built = TokenConfig::new(url, creds()).build();
-        assert!(matches!(built, Err(Error::Config(_))), "{url}");
+        config_error(TokenConfig::new(url, creds()).build());
     }
     // Loopback over http is allowed, by name and by address.
     for host in ["localhost", "127.0.0.1"] {
@@ -153,6 +173,25 @@ fn bad_configuration_is_refused_before_anything_is_sent() {
         let source = TokenConfig::new(url, creds()).build().unwrap();
         assert_eq!(secret_of(&source), "tok");
     }
+}
+
+#[test]
+fn a_providers_preset_moved_to_another_token_url_keeps_its_client_auth() {
+    let server = TokenServer::start();
+    let basic = "POST /elsewhere/token; authorization: Basic Y2xpZW50SWQ6Y2xpZW50U2VjcmV0";
+    let mock = server.answer(&format!("{basic} => 200 {}", mcf_token("T", 3600)));
+    let creds = Credentials::new("clientId", "clientSecret").unwrap();
+    let config = apiauth::providers::my_connected_fleet::token_config(creds);
+    let config = config.with_token_url(server.url("/elsewhere/token"));
+    assert_eq!(secret_of(&config.build().unwrap()), "T");
+    mock.assert_calls(1);
+}
+
+#[test]
+fn insecure_http_allows_a_plain_http_token_url_that_is_not_loopback() {
+    let config = TokenConfig::new("http://auth.invalid/token", creds());
+    assert!(matches!(config.clone().build(), Err(Error::Config(_))));
+    assert!(config.with_insecure_http(true).build().is_ok());
 }
 
 #[test]
@@ -270,7 +309,6 @@ fn oversized_answer_is_an_error_not_an_allocation() {
 
 #[test]
 fn a_silent_endpoint_times_out() {
-    // Reads the request, never answers, and holds the socket until the client gives up.
     let endpoint = crate::fixture::silent();
     let url = endpoint.url();
     let config = TokenConfig::new(url, creds()).with_timeout(Duration::from_millis(200));
@@ -310,10 +348,7 @@ fn malformed_token_type_and_expires_in_are_refused_and_backed_off() {
         let server = TokenServer::start();
         let mock = server.any(200, body);
         let source = server.config().with_test_clock(clock()).build().unwrap();
-        let refused = || match source.token() {
-            Err(Error::InvalidResponse(got)) => assert_eq!(got, why, "{field}: {value}"),
-            other => panic!("{field}: {value}: {other:?}"),
-        };
+        let refused = || assert_eq!(unusable(source.token()), why, "{field}: {value}");
         refused();
         refused();
         mock.assert_calls(1);

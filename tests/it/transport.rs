@@ -6,13 +6,12 @@ use std::time::Duration;
 use apiauth::TokenScheme::Bearer;
 use apiauth::providers::my_connected_fleet::Api;
 use apiauth::{ApiClient, Auth, BasicEncoding, Cause, Credentials, Error, Side, TokenConfig};
-use httpmock::Method::{GET, POST};
 use serde_json::{Value, json};
 use ureq::Agent;
 
 use crate::fixture::{
-    PROXY_VARIABLES, Raw, TokenServer, closed_url, fleet_get, mcf_at, mcf_token, motorweb_at,
-    refused, reply, respond, rfc_token, transport,
+    PROXY_VARIABLES, Raw, TokenServer, api_status, closed_url, config_error, fleet_get, mcf_at,
+    mcf_token, motorweb_at, refused, reply, respond, rfc_token, transport,
 };
 use crate::server::Server;
 
@@ -34,17 +33,11 @@ fn basic() -> ApiClient {
 #[test]
 fn the_callers_agent_reaches_motorweb_token_requests_and_api_calls() {
     let server = TokenServer::start();
-    let token = server.mock(|when, then| {
-        let when = when.method(POST).path("/auth/v1/token");
-        when.header("user-agent", AGENT);
-        then.status(200).json_body(rfc_token("T", 3600));
-    });
-    let api = server.mock(|when, then| {
-        let when = when.path("/market-data/v1/vehicles/plate/ABC");
-        when.header("user-agent", AGENT)
-            .header("authorization", "Bearer T");
-        then.status(200).json_body(json!({"ok": true}));
-    });
+    let token = format!("POST /auth/v1/token; user-agent: {AGENT} => 200");
+    let token = server.answer(&format!("{token} {}", rfc_token("T", 3600)));
+    let api = "* /market-data/v1/vehicles/plate/ABC; authorization: Bearer T";
+    let api = format!(r#"{api}; user-agent: {AGENT} => 200 {{"ok":true}}"#);
+    let api = server.answer(&api);
     let source = motorweb_at(&server.base_url(), creds()).with_agent(agent());
     let source = source.build().unwrap();
     let client = ApiClient::new_with_agent(agent(), Auth::Token(source.clone(), Bearer));
@@ -58,18 +51,10 @@ fn the_callers_agent_reaches_motorweb_token_requests_and_api_calls() {
 #[test]
 fn the_callers_agent_reaches_my_connected_fleet_token_requests_and_api_calls() {
     let server = TokenServer::start();
-    let token = server.mock(|when, then| {
-        let when = when.method(POST);
-        let when = when.path("/masternauth-oauth/oauth/accessToken");
-        when.header("user-agent", AGENT);
-        then.status(200).json_body(mcf_token("T", 3600));
-    });
-    let jobs = server.mock(|when, then| {
-        let when = when.path("/job-management/v1/customer/42/jobs");
-        when.header("user-agent", AGENT)
-            .header("x-connect-token", "TOKEN T");
-        then.status(200).json_body(json!([]));
-    });
+    let token = format!("POST /masternauth-oauth/oauth/accessToken; user-agent: {AGENT}");
+    let token = server.answer(&format!("{token} => 200 {}", mcf_token("T", 3600)));
+    let jobs = "* /job-management/v1/customer/42/jobs; x-connect-token: TOKEN T";
+    let jobs = server.answer(&format!("{jobs}; user-agent: {AGENT} => 200 []"));
     let base = server.base_url();
     let source = mcf_at(&base, creds()).with_agent(agent()).build().unwrap();
     let auth = Api::JobManagement.auth(&creds(), &source);
@@ -92,11 +77,9 @@ fn a_plain_http_api_base_that_is_not_loopback_is_refused_before_anything_is_sent
     let refusal = "invalid configuration: api url \"http://api.invalid:8080/v1/jobs\" must be \
                    https (plain http only to loopback, or with insecure http allowed)";
     assert_eq!(jobs.unwrap_err().to_string(), refusal);
-    let live = fleet_get(Api::Core, (&creds(), &source), api, "/v1/live");
-    assert!(matches!(live, Err(Error::Config(_))), "{live:?}");
+    config_error(fleet_get(Api::Core, (&creds(), &source), api, "/v1/live"));
     let request = ureq::http::Request::get("http://api.invalid/v1").body(Vec::new());
-    let result = basic().run(request.unwrap());
-    assert!(matches!(result, Err(Error::Config(_))), "{result:?}");
+    config_error(basic().run(request.unwrap()));
     assert_eq!(token.calls(), 0);
 }
 
@@ -109,11 +92,9 @@ fn a_password_holding_hash_at_slash_or_question_mark_is_refused() {
         let url = format!("http://127.0.0.1:{password}@127.0.0.1:{port}/token");
         let config = TokenConfig::new(&url, creds());
         assert!(!format!("{config:?}").contains("ss"), "{config:?}");
-        let error = config.build().unwrap_err();
-        assert!(matches!(error, Error::Config(_)), "{error:?}");
-        assert!(!error.to_string().contains(password), "{error}");
-        let result = basic().get_json::<Value>(&url);
-        assert!(matches!(result, Err(Error::Config(_))), "{result:?}");
+        let error = config_error(config.build());
+        assert!(!error.contains(password), "{error}");
+        config_error(basic().get_json::<Value>(&url));
     }
     assert_eq!(any.calls(), 0);
 }
@@ -173,15 +154,9 @@ fn a_redirect_naming_a_user_and_password_reaches_job_management_with_the_token_o
     let server = TokenServer::at("/masternauth-oauth/oauth/accessToken");
     server.json(200, mcf_token("T", 3600));
     let moved = format!("http://user:pw@127.0.0.1:{}/moved", server.port());
-    let first = server.mock(|when, then| {
-        when.path("/job-management/v1/customer/42/jobs");
-        then.status(302).header("location", &moved);
-    });
-    let clean = server.mock(|when, then| {
-        let when = when.path("/moved").header("x-connect-token", "TOKEN T");
-        when.header_missing("authorization");
-        then.status(200).json_body(json!([]));
-    });
+    let spec = format!("* /job-management/v1/customer/42/jobs => 302; location: {moved}");
+    let first = server.answer(&spec);
+    let clean = server.answer("* /moved; x-connect-token: TOKEN T; !authorization => 200 []");
     let base = server.base_url();
     let source = mcf_at(&base, creds()).build().unwrap();
     let path = "/job-management/v1/customer/42/jobs";
@@ -194,10 +169,7 @@ fn a_redirect_naming_a_user_and_password_reaches_job_management_with_the_token_o
 fn each_error_names_its_side_url_and_cause() {
     // Token side: a doubled path's 404 names the URL.
     let server = TokenServer::start();
-    server.mock(|when, then| {
-        when.path("/token/token");
-        then.status(404).json_body(json!({"error": "not_found"}));
-    });
+    server.answer(r#"* /token/token => 404 {"error":"not_found"}"#);
     let url = server.url("/token/token");
     let config = TokenConfig::new(format!("{url}?x=1"), creds());
     let error = config.build().unwrap().token().unwrap_err();
@@ -242,18 +214,14 @@ fn api_statuses_keep_the_url_and_the_start_of_the_body_on_the_default_agent() {
     answer("/v1/long", 500, "x".repeat(10_000).as_bytes());
     answer("/v1/big", 200, &vec![b' '; 10 * 1024 * 1024 + 1]);
     let url = server.url("/v1/missing");
-    let Err(Error::ApiStatus(e)) = basic().get_json::<Value>(&format!("{url}?q=1")) else {
-        panic!("expected an api status")
-    };
+    let e = api_status(basic().get_json::<Value>(&format!("{url}?q=1")));
     let redacted = "no such thing; you sent [redacted] as [redacted]";
     let expected = (404, url.as_str(), redacted);
     assert_eq!((e.status, e.url.as_str(), e.body.as_str()), expected);
     let message = format!("api GET {url} returned 404 ({redacted})");
     assert_eq!(e.to_string(), message);
-    let Err(Error::ApiStatus(e)) = basic().get_json::<Value>(&server.url("/v1/long")) else {
-        panic!("expected an api status")
-    };
-    assert_eq!(e.body.len(), 4096);
+    let long = api_status(basic().get_json::<Value>(&server.url("/v1/long")));
+    assert_eq!(long.body.len(), 4096);
     let big = server.url("/v1/big");
     let e = transport(basic().get_json::<Value>(&big));
     let message = format!("api {big} sent an answer larger than 10 MiB");
@@ -298,16 +266,10 @@ fn a_secret_the_length_cap_would_split_is_still_scrubbed() {
     let api = TokenServer::start();
     api.token("TOKEN-AT-THE-EDGE", 3600);
     let body = format!("{}TOKEN-AT-THE-EDGE", "B".repeat(4090));
-    api.mock(|when, then| {
-        when.method(GET).path("/v1/x");
-        then.status(403).body(&body);
-    });
+    api.answer(&format!("GET /v1/x => 403 {body}"));
     let source = TokenConfig::new(api.token_url(), creds()).build().unwrap();
     let client = ApiClient::new(Auth::Token(source, Bearer));
-    let error = client.get_json::<Value>(&api.url("/v1/x")).unwrap_err();
-    let Error::ApiStatus(status) = &error else {
-        panic!("{error:?}")
-    };
+    let status = api_status(client.get_json::<Value>(&api.url("/v1/x")));
     let end = &status.body[4000..];
     assert!(!status.body.contains("TOKEN-AT"), "{end}");
     assert!(status.body.len() <= 4096);
@@ -375,11 +337,9 @@ fn loopback_however_written_never_goes_through_a_proxy() {
         "https://0.0.0.0:9/token",
     ] {
         let source = TokenConfig::new(url, creds()).with_agent(agent.clone());
-        let source = source.build().unwrap();
-        assert!(matches!(source.token(), Err(Error::Transport(_))), "{url}");
+        transport(source.build().unwrap().token());
         assert_eq!(seen.lock().unwrap().len(), 0, "{url}");
     }
     // Forms only a resolver reads as an address are refused before anything is sent.
-    let odd = TokenConfig::new("https://127.1:9/token", creds()).build();
-    assert!(matches!(odd, Err(Error::Config(_))));
+    config_error(TokenConfig::new("https://127.1:9/token", creds()).build());
 }

@@ -24,8 +24,7 @@ fn sixteen_processes_on_a_cold_cache_make_one_request() {
 
 #[test]
 fn the_cache_is_private_and_never_holds_the_secret() {
-    let server = TokenServer::start();
-    let user = User::new("private", "the-id", "the-secret-42");
+    let (server, user) = start_as("private", "the-id", "the-secret-42");
     let url = (server.token("PRIVATE", 3600), server.token_url()).1;
     user.ok(&generic("token", &url));
     let mode = |path: &Path| fs::metadata(path).unwrap().mode() & 0o777;
@@ -56,31 +55,19 @@ fn untrusted_or_corrupt_entries_are_ignored_and_replaced() {
     let (server, user) = start("corrupt");
     let mock = server.token("GOOD", 3600);
     let (args, entry) = user.first_token(&server, "GOOD");
-    let valid = fs::read(&entry).unwrap();
+    let valid = String::from_utf8(fs::read(&entry).unwrap()).unwrap();
+    let other_url = valid.replace("/token", "/other");
+    let planted = valid.replace("GOOD", "EVIL");
     let mut expected_calls = 1;
-    let damages: [(&str, &dyn Fn()); 5] = [
-        ("truncated", &|| {
-            fs::write(&entry, &valid[..valid.len() / 2]).unwrap()
-        }),
-        ("garbage", &|| {
-            fs::write(&entry, b"\x00\xffnot json").unwrap()
-        }),
-        ("another token url", &|| {
-            let text = String::from_utf8(valid.clone()).unwrap();
-            fs::write(&entry, text.replace("/token", "/other")).unwrap();
-        }),
-        ("readable by others", &|| {
-            fs::write(&entry, &valid).unwrap();
-            chmod(&entry, 0o644);
-        }),
-        ("planted token", &|| {
-            let text = String::from_utf8(valid.clone()).unwrap();
-            fs::write(&entry, text.replace("GOOD", "EVIL")).unwrap();
-            chmod(&entry, 0o666);
-        }),
-    ];
-    for (damage, apply) in damages {
-        apply();
+    for (damage, bytes, mode) in [
+        ("truncated", &valid.as_bytes()[..valid.len() / 2], 0o600),
+        ("garbage", b"\x00\xffnot json", 0o600),
+        ("another token url", other_url.as_bytes(), 0o600),
+        ("readable by others", valid.as_bytes(), 0o644),
+        ("planted token", planted.as_bytes(), 0o666),
+    ] {
+        fs::write(&entry, bytes).unwrap();
+        chmod(&entry, mode);
         assert_eq!(user.ok(&args), "GOOD\n", "{damage}");
         expected_calls += 1;
         mock.assert_calls(expected_calls);
@@ -116,9 +103,8 @@ fn an_entry_owned_by_another_user_is_ignored() {
 
 #[test]
 fn a_stale_entry_is_refreshed_and_an_expired_one_replaced() {
-    let server = TokenServer::start();
+    let (server, user) = start("stale");
     let mock = server.token("T", 3600);
-    let user = User::new("stale", "id", "secret");
     let (args, entry) = user.first_token(&server, "T");
     // Move the entry's issue time back: 30 s left is inside the 60 s margin; then expired.
     for (left, calls) in [(3000, 1), (30, 2), (-5, 3)] {
@@ -129,6 +115,21 @@ fn a_stale_entry_is_refreshed_and_an_expired_one_replaced() {
         assert_eq!(user.ok(&args), "T\n");
         mock.assert_calls(calls);
     }
+}
+
+#[test]
+fn without_an_absolute_xdg_cache_home_the_cache_is_under_home() {
+    let (server, user) = start("home-cache");
+    let mock = server.token("T", 3600);
+    for user in [
+        user.without("XDG_CACHE_HOME"),
+        user.with_env("XDG_CACHE_HOME", "rel"),
+    ] {
+        assert_eq!(user.ok(&generic("token", &server.token_url())), "T\n");
+    }
+    let entries = fs::read_dir(user.home.join(".cache/apiauth")).unwrap();
+    assert_eq!(entries.count(), 2); // the entry and its lock
+    mock.assert_calls(1);
 }
 
 #[test]
@@ -179,29 +180,25 @@ fn a_process_killed_holding_the_lock_does_not_block_the_next() {
 #[test]
 fn a_cached_token_serves_only_the_secret_that_fetched_it() {
     let server = TokenServer::start();
-    let answer = |secret: &str, status: u16, body: Value| {
-        server.mock(|when, then| {
-            let when = when.method(POST).path("/token");
-            when.header("authorization", basic(secret));
-            then.status(status).json_body(body);
-        })
+    let answer = |secret, answer: String| {
+        let authorization = basic(secret);
+        let spec = format!("POST /token; authorization: {authorization} => {answer}");
+        server.answer(&spec)
     };
-    let good = answer("S3cr3t-S", 200, rfc_token("GOOD", 3600));
-    let wrong = answer("WRONG-s3cr3t", 401, json!({"error": "invalid_client"}));
-    let rotated = answer("ROTATED-s3cr3t", 200, rfc_token("NEW", 3600));
+    let good = answer("S3cr3t-S", format!("200 {}", rfc_token("GOOD", 3600)));
+    let wrong = answer("WRONG-s3cr3t", r#"401 {"error":"invalid_client"}"#.into());
+    let rotated = answer("ROTATED-s3cr3t", format!("200 {}", rfc_token("NEW", 3600)));
     let user = User::new("secret-bound", "id", "S3cr3t-S");
     let (args, entry) = user.first_token(&server, "GOOD");
     let written = fs::read(&entry).unwrap();
 
     // A wrong secret is sent, and refused; the entry of the right one is left as it was.
     let mistyped = user.with_env("APIAUTH_CLIENT_SECRET", "WRONG-s3cr3t");
-    let out = mistyped.run(&args);
-    assert_eq!((out.status.code(), out.stdout.len()), (Some(3), 0));
-    let url = server.token_url();
+    let (out, url) = (outcome(&mistyped.run(&args)), server.token_url());
     let rejected = format!(
         "apiauth: credentials rejected: token endpoint {url} returned 401: invalid_client\n"
     );
-    assert_eq!(stderr(&out), rejected);
+    assert_eq!(out, (Some(3), String::new(), rejected));
     assert_eq!((good.calls(), wrong.calls()), (1, 1));
     assert_eq!(fs::read(&entry).unwrap(), written);
     assert_eq!(user.ok(&args), "GOOD\n");

@@ -5,8 +5,7 @@ use super::*;
 
 #[test]
 fn my_connected_fleet_header_for_every_api() {
-    let server = TokenServer::start();
-    let user = User::new("mcf", "clientId", "clientSecret");
+    let (server, user) = start_as("mcf", "clientId", "clientSecret");
     let (mock, base) = (mcf_mock(&server), server.base_url());
     let mcf = format!("--provider my-connected-fleet --base-url {base}");
     let header = |api: &str| user.ok(&format!("header {mcf} --api {api}"));
@@ -24,8 +23,7 @@ fn my_connected_fleet_header_for_every_api() {
 
 #[test]
 fn every_format() {
-    let server = TokenServer::start();
-    let user = User::new("formats", "clientId", "clientSecret");
+    let (server, user) = start_as("formats", "clientId", "clientSecret");
     let (mock, base) = (mcf_mock(&server), server.base_url());
     let mcf = format!("--provider my-connected-fleet --base-url {base}");
     let header =
@@ -49,8 +47,8 @@ fn every_format() {
         "expires_at": expires_at});
     assert_eq!(json, expected);
     // RFC 3339 in UTC, to the second, and now + expires_in within a few seconds.
-    let at = unix_seconds(&expires_at).unwrap_or_else(|| panic!("{expires_at}"));
-    assert!(at.abs_diff(now_secs() + expires_in) <= 3, "{expires_at}");
+    let at = now_secs() + expires_in;
+    assert_rfc3339_in(&expires_at, at - 3..=at + 3);
     let core: Value = serde_json::from_str(&header("core", "json")).unwrap();
     let basic = json!({"name": "Authorization", "value": MCF_BASIC, "expires_in": null,
         "expires_at": null});
@@ -63,13 +61,10 @@ fn motorweb_header_sends_the_credentials_in_the_body() {
     let server = TokenServer::at("/auth/v1/token");
     let user = User::new("motorweb", "wmUB6jn1", "s&cr=t");
     let (jwt, _) = jwt_expiring_in(Duration::from_secs(1800));
-    let mock = server.mock(|when, then| {
-        let body = "grant_type=client_credentials&client_id=wmUB6jn1&client_secret=s%26cr%3Dt";
-        let when = when.method(POST).path("/auth/v1/token").body(body);
-        when.header_missing("authorization");
-        let answer = json!({"token_type": "Bearer", "access_token": jwt, "expires_in": "3599"});
-        then.status(200).json_body(answer);
-    });
+    let body = "grant_type=client_credentials&client_id=wmUB6jn1&client_secret=s%26cr%3Dt";
+    let answer = json!({"token_type": "Bearer", "access_token": jwt, "expires_in": "3599"});
+    let token = format!("POST /auth/v1/token; body {body}; !authorization => 200 {answer}");
+    let mock = server.answer(&token);
     let base = server.base_url();
     let args = format!("header --provider motorweb --base-url {base}");
     assert_eq!(user.ok(&args), format!("Authorization: Bearer {jwt}\n"));
@@ -87,22 +82,16 @@ fn generic_client_auth_scopes_and_params() {
     let form = "grant_type=client_credentials&scope=read+write";
     let scopes = "--scope read --scope write";
     let body_creds = "client_id=id%3A1&client_secret=s+1";
-    let form_basic = format!("{form}&audience=api");
-    let form_body = format!("{form}&{body_creds}&audience=api");
+    let basic = format!("{form}&audience=api");
+    let body = format!("{form}&{body_creds}&audience=api");
     for (client_auth, authorization, body) in [
         // RFC 6749 §2.3.1: id and secret form-encoded before Basic.
-        ("basic", Some("Basic aWQlM0ExOnMrMQ=="), &form_basic),
-        ("basic-raw", Some("Basic aWQ6MTpzIDE="), &form_basic),
-        ("body", None, &form_body),
+        ("basic", "authorization: Basic aWQlM0ExOnMrMQ==", &basic),
+        ("basic-raw", "authorization: Basic aWQ6MTpzIDE=", &basic),
+        ("body", "!authorization", &body),
     ] {
-        let mut mock = server.mock(|when, then| {
-            let when = when.method(POST).path("/token").body(body);
-            match authorization {
-                Some(value) => when.header("authorization", value),
-                None => when.header_missing("authorization"),
-            };
-            then.status(200).json_body(rfc_token("G1", 3600));
-        });
+        let token = format!("POST /token; body {body}; {authorization}");
+        let mut mock = server.answer(&format!("{token} => 200 {}", rfc_token("G1", 3600)));
         // basic-raw cannot carry a ':' in the id, so that case uses another id.
         let (id, secret) = if client_auth == "basic-raw" {
             ("id", "1:s 1")
@@ -121,8 +110,7 @@ fn generic_client_auth_scopes_and_params() {
 
 #[test]
 fn exit_codes() {
-    let server = TokenServer::start();
-    let user = User::new("exit-codes", "id", "s3cr3t-value");
+    let (server, user) = start_as("exit-codes", "id", "s3cr3t-value");
     let run = |url: &str| {
         let token = generic("token", url);
         user.run(&format!("{token} --no-cache --timeout 0.3"))
@@ -189,15 +177,12 @@ fn usage_errors_and_help() {
 fn verbose_logs_without_secrets() {
     let (server, id, secret) = (TokenServer::start(), "wmUB6jn1", "mw-s3cr3t-value");
     let jwt = "eyJhbGciOiJub25lIn0.e30.VERYSECRETTOKEN";
-    let token = server.mock(|when, then| {
-        when.method(POST).path("/auth/v1/token");
-        let answer = json!({"access_token": jwt, "expires_in": 3599});
-        then.status(200).json_body(answer);
-    });
-    let api = format!("* /v1/secret-path authorization: Bearer {jwt} => 200 ok");
+    let answer = json!({"access_token": jwt, "expires_in": 3599});
+    let token = server.answer(&format!("POST /auth/v1/token => 200 {answer}"));
+    let api = format!("* /v1/secret-path; authorization: Bearer {jwt} => 200 ok");
     let api = server.answer(&api);
     let basic = "d21VQjZqbjE6bXctczNjcjN0LXZhbHVl"; // base64("wmUB6jn1:mw-s3cr3t-value")
-    let core_api = format!("* /v1/core authorization: Basic {basic} => 200 core");
+    let core_api = format!("* /v1/core; authorization: Basic {basic} => 200 core");
     let core_api = server.answer(&core_api);
     let (user, base) = (User::new("verbose", id, secret), server.base_url());
     let motorweb = format!("--provider motorweb --base-url {base} --no-cache");
@@ -225,7 +210,6 @@ fn verbose_logs_without_secrets() {
     assert_eq!(code(&out), Some(0), "{err}");
     let logged = format!("apiauth: [info apiauth::request] GET {base}/v1/secret-path\n");
     assert!(err.contains(&logged) && !err.contains("[debug "), "{err}");
-    // Without -v, nothing.
     let actual = stderr(&user.run(&format!("request {motorweb} /v1/secret-path")));
     assert_eq!(actual, "");
 }

@@ -18,8 +18,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use httpmock::Method::{GET, POST, PUT};
-use httpmock::{Mock, MockServer};
+use httpmock::Method::POST;
+use httpmock::Mock;
 use serde_json::{Value, json};
 
 use crate::fixture::{
@@ -169,41 +169,33 @@ impl User {
         let paths = dir.map(|e| e.unwrap().path());
         let json = |p: &PathBuf| serde_json::from_slice(&fs::read(p).ok()?).ok();
         let records = paths.filter(|p| p.extension().is_some_and(|e| e == "json"));
-        records
-            .filter(|p| json(p).is_none_or(|record| select(&record)))
-            .collect()
+        let picked = |p: &PathBuf| json(p).is_none_or(|record| select(&record));
+        records.filter(picked).collect()
     }
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` as seconds since the Unix epoch; `None` for any other shape.
-pub fn unix_seconds(text: &str) -> Option<u64> {
-    let b = text.as_bytes();
-    let shape = b.len() == 20
-        && b.iter().enumerate().all(|(i, c)| match i {
-            4 | 7 => *c == b'-',
-            10 => *c == b'T',
-            13 | 16 => *c == b':',
-            19 => *c == b'Z',
-            _ => c.is_ascii_digit(),
-        });
-    if !shape {
-        return None;
-    }
-    let n = |from: usize, to: usize| text[from..to].parse::<u64>().ok();
-    let (y, m, d) = (n(0, 4)?, n(5, 7)?, n(8, 10)?);
-    // Days from civil (Howard Hinnant), for years after 1970.
-    let y = if m <= 2 { y - 1 } else { y };
-    let (era, yoe) = (y / 400, y % 400);
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + n(11, 13)? * 3600 + n(14, 16)? * 60 + n(17, 19)?)
+/// RFC 3339 in UTC, to the second (`2026-11-23T15:04:05Z`), of `secs` since 1970.
+pub fn rfc3339(secs: u64) -> String {
+    let [year, month, day, h, m, s] = crate::fixture::utc(secs);
+    format!("{year}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
+}
+
+/// Panics unless `text` is the RFC 3339 form of a second in `range`.
+pub fn assert_rfc3339_in(text: &str, range: std::ops::RangeInclusive<u64>) {
+    let shown = range.clone().any(|secs| rfc3339(secs) == text);
+    assert!(shown, "{text} in {range:?}");
 }
 
 /// The rows of a table test, one a line: `input => expected`.
 pub fn rows(table: &'static str) -> impl Iterator<Item = (&'static str, &'static str)> {
     let rows = table.lines();
     rows.filter_map(|row| row.trim().split_once(" => "))
+}
+
+/// A run's exit code, stdout and stderr.
+pub fn outcome(out: &Output) -> (Option<i32>, String, String) {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.code(), stdout, stderr(out))
 }
 
 pub fn stderr(out: &Output) -> String {
@@ -233,16 +225,12 @@ pub fn reported(out: &Output) -> (String, bool) {
     (error, replayed)
 }
 
-pub fn mcf_mock(server: &MockServer) -> Mock<'_> {
+pub fn mcf_mock(server: &TokenServer) -> Mock<'_> {
     let mut answer = mcf_token(MCF_TOKEN, 2591999);
     answer["token_type"] = json!("bearer");
-    server.mock(|when, then| {
-        let when = when.method(POST);
-        let when = when.path("/masternauth-oauth/oauth/accessToken");
-        let when = when.header("authorization", MCF_BASIC);
-        when.body("grant_type=client_credentials");
-        then.status(200).json_body(answer);
-    })
+    let token = "POST /masternauth-oauth/oauth/accessToken; body grant_type=client_credentials";
+    let spec = format!("{token}; authorization: {MCF_BASIC} => 200 {answer}");
+    server.answer(&spec)
 }
 
 /// `COMMAND --provider generic --token-url TOKEN_URL`.
@@ -252,7 +240,12 @@ pub fn generic(command: &str, token_url: &str) -> String {
 
 /// A new token server, and a user `id` with `secret` for test `test`.
 pub fn start(test: &str) -> (TokenServer, User) {
-    (TokenServer::start(), User::new(test, "id", "secret"))
+    start_as(test, "id", "secret")
+}
+
+/// A new token server, and a user `id` with `secret` for test `test`.
+pub fn start_as(test: &str, id: &str, secret: &str) -> (TokenServer, User) {
+    (TokenServer::start(), User::new(test, id, secret))
 }
 
 pub fn code(out: &Output) -> Option<i32> {
@@ -284,10 +277,9 @@ pub fn any_file_holds(dir: &Path, needle: &str) -> bool {
 }
 
 #[test]
-pub fn rfc3339_reader_known_answer() {
-    assert_eq!(unix_seconds("2026-11-23T15:04:05Z"), Some(1_795_446_245));
-    assert_eq!(unix_seconds("2000-02-29T00:00:00Z"), Some(951_782_400));
-    assert_eq!(unix_seconds("2026-11-23 15:04:05Z"), None);
+pub fn rfc3339_known_answer() {
+    assert_eq!(rfc3339(1_795_446_245), "2026-11-23T15:04:05Z");
+    assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
 }
 
 /// The words of `line`, split at spaces: a command line in one string (leaked, so that

@@ -24,12 +24,10 @@ fn with_credentials_file(server: &TokenServer, user: &User) -> (PathBuf, String,
 /// Runs `args`, which must fail with exit 2 and exactly `message` on stderr, without the
 /// probe anywhere in the output.
 fn refused(user: &User, args: &(impl Argv + ?Sized), message: &str) {
-    let out = user.run(args);
-    let (err, args) = (stderr(&out), args.words());
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    let (out, args) = (outcome(&user.run(args)), args.words());
     let expected = format!("apiauth: {message} (see apiauth --help)\n");
-    assert_eq!(err, expected, "{args:?}");
-    assert!(out.stdout.is_empty() && !err.contains(PROBE), "{args:?}");
+    assert_eq!(out, (Some(2), String::new(), expected), "{args:?}");
+    assert!(!out.2.contains(PROBE), "{args:?}");
 }
 
 /// Writes `text` to `file` (anew), with `mode`.
@@ -52,7 +50,6 @@ fn nothing_typed_is_echoed_and_nothing_is_sent() {
     let visible = "--header takes 'Name: value' with a visible ASCII value";
     let user_in_url = "header|--provider|generic|--token-url|https://u:Zq7PROBE@a.example/t";
     let prod = "header|--provider|motorweb|--env|prod|--base-url|https://a.example";
-    // The words of each case are split at `|`.
     for (args, message) in [
         (with("-HAuthorization: Bearer Zq7PROBE|/v1/x"), auth),
         (with("-XZq7PROBE|/v1/x"), methods),
@@ -163,11 +160,8 @@ fn a_secret_on_the_command_line_is_refused_before_anything_is_sent() {
 #[test]
 fn credentials_come_from_a_private_file_or_the_environment() {
     let (server, mut user) = counted("credentials-file");
-    let basic = ("authorization", "Basic ZmlsZS1pZDpmaWxlLXNlY3JldA==");
-    let mock = server.mock(|when, then| {
-        when.method(POST).path("/token").header(basic.0, basic.1);
-        then.status(200).json_body(rfc_token("F", 3600));
-    });
+    let basic = "POST /token; authorization: Basic ZmlsZS1pZDpmaWxlLXNlY3JldA==";
+    let mock = server.answer(&format!("{basic} => 200 {}", rfc_token("F", 3600)));
     let file = user.home.join("credentials");
     let text =
         "# apiauth\nexport APIAUTH_CLIENT_ID=file-id\nAPIAUTH_CLIENT_SECRET=\"file-secret\"\n";

@@ -17,7 +17,7 @@ fn motorweb_request_retries_once_with_a_new_token_after_a_401() {
     let (tokens, api) = (numbered_tokens(), TokenServer::start());
     let path = "/market-data/v1/vehicles/plate/ABC123";
     let answer = |token: &str, reply: &str| {
-        let spec = format!("GET {path} authorization: Bearer {token} => {reply}");
+        let spec = format!("GET {path}; authorization: Bearer {token} => {reply}");
         api.answer(&spec)
     };
     let rejected = answer("T1", "401 invalid_access_token");
@@ -40,20 +40,11 @@ fn motorweb_request_retries_once_with_a_new_token_after_a_401() {
 
 #[test]
 fn data_from_stdin_is_sent_and_resent_on_the_retry() {
-    let (tokens, api) = (numbered_tokens(), MockServer::start());
+    let (tokens, api) = (numbered_tokens(), TokenServer::start());
     let body = "{\"name\":\"job 1\",\"bytes\":\"\u{e9}\\n\"}";
-    let first = api.mock(|when, then| {
-        let when = when.method(POST).path("/v1/jobs");
-        let when = when.header("authorization", "Bearer T1");
-        when.header("content-type", "application/json").body(body);
-        then.status(401);
-    });
-    let second = api.mock(|when, then| {
-        let when = when.method(POST).path("/v1/jobs");
-        let when = when.header("authorization", "Bearer T2");
-        when.body(body);
-        then.status(201).body("created");
-    });
+    let jobs = format!("POST /v1/jobs; body {body}; authorization: Bearer");
+    let first = api.answer(&format!("{jobs} T1; content-type: application/json => 401"));
+    let second = api.answer(&format!("{jobs} T2 => 201 created"));
     let user = User::new("request-stdin", "id", "secret");
     let common = request(tokens.url(), &api.base_url());
     let data = format!("{common} --data @- /v1/jobs");
@@ -65,11 +56,7 @@ fn data_from_stdin_is_sent_and_resent_on_the_retry() {
     second.assert_calls(1);
     assert_eq!(tokens.hits(), 2);
     // --method and a Content-Type of the caller's own; a body over 10 MiB is refused.
-    let put = api.mock(|when, then| {
-        let when = when.method(PUT).path("/v1/jobs");
-        when.header("content-type", "text/plain").body("x=1");
-        then.status(200).body("put");
-    });
+    let put = api.answer("PUT /v1/jobs; content-type: text/plain; body x=1 => 200 put");
     let more = "-X|put|-H|Content-Type: text/plain|-d|x=1|/v1/jobs".split('|');
     assert_eq!(user.ok(&[argv(&common), more.collect()].concat()), "put");
     put.assert_calls(1);
@@ -83,21 +70,16 @@ fn data_from_stdin_is_sent_and_resent_on_the_retry() {
 
 #[test]
 fn my_connected_fleet_request_with_each_apis_header() {
-    let server = TokenServer::start();
-    let user = User::new("request-mcf", "clientId", "clientSecret");
+    let (server, user) = start_as("request-mcf", "clientId", "clientSecret");
     let token = mcf_mock(&server);
     let prefix = "/connect-webservices/services/public/v1/customer/12345";
-    let core = format!("GET {prefix}/tracking/live authorization: {MCF_BASIC} => 200 live");
+    let core = format!("GET {prefix}/tracking/live; authorization: {MCF_BASIC} => 200 live");
     let core = server.answer(&core);
     let bearer = format!("authorization: Bearer {MCF_TOKEN}");
-    let tire = server.answer(&format!("GET {prefix}/tire/events {bearer} => 200 tires"));
-    let jobs = server.mock(|when, then| {
-        let when = when.method(GET);
-        let when = when.path("/job-management/v1/customer/12345/jobs");
-        let when = when.header("x-connect-token", format!("TOKEN {MCF_TOKEN}"));
-        when.header_missing("authorization");
-        then.status(200).body("jobs");
-    });
+    let tire = server.answer(&format!("GET {prefix}/tire/events; {bearer} => 200 tires"));
+    let jobs = "GET /job-management/v1/customer/12345/jobs; !authorization";
+    let spec = format!("{jobs}; x-connect-token: TOKEN {MCF_TOKEN} => 200 jobs");
+    let jobs = server.answer(&spec);
     let base = server.base_url();
     let mcf =
         format!("request --provider my-connected-fleet --base-url {base} --api-base-url {base}");
@@ -123,18 +105,38 @@ fn my_connected_fleet_request_with_each_apis_header() {
 }
 
 #[test]
+fn a_customer_id_and_its_placeholder_come_together() {
+    let (server, user) = start("request-customer-id");
+    let sent = server.any(200, json!({}));
+    let base = server.base_url();
+    let mcf = format!("request --provider my-connected-fleet --api tacho --base-url {base}");
+    let placeholder = "the path has {customerId}: give --customer-id";
+    let needs = "--customer-id needs {customerId} in the path";
+    let takes = "--customer-id takes letters, digits, '-', '_' and '.' only";
+    for (more, message) in [
+        ("/v1/{customerId}/x", placeholder),
+        ("--customer-id 7 /v1/x", needs),
+        ("--customer-id a+b /v1/{customerId}", takes),
+    ] {
+        let out = user.run(&format!("{mcf} {more}"));
+        let usage = format!("apiauth: {message} (see apiauth --help)\n");
+        assert_eq!((code(&out), stderr(&out)), (Some(2), usage));
+    }
+    sent.assert_calls(0);
+}
+
+#[test]
 fn a_non_2xx_answer_prints_its_body_and_exits_7() {
     let (server, user) = start("request-404");
     server.token("A", 3600);
     let missing = server.answer("* /v1/things/9 => 404 {\"error\":\"no such thing\"}");
     let base = server.base_url();
     let common = request(&server.token_url(), &base);
-    let out = user.run(&format!("{common} /v1/things/9"));
-    assert_eq!(code(&out), Some(7));
-    assert_eq!(out.stdout, b"{\"error\":\"no such thing\"}");
+    let out = outcome(&user.run(&format!("{common} /v1/things/9")));
     // The method and the URL that answered: a wrong path shows at once.
     let answered = format!("apiauth: the API answered 404 Not Found to GET {base}/v1/things/9\n");
-    assert_eq!(stderr(&out), answered);
+    let body = r#"{"error":"no such thing"}"#;
+    assert_eq!(out, (Some(7), body.into(), answered));
     missing.assert_calls(1);
 }
 
@@ -142,10 +144,7 @@ fn a_non_2xx_answer_prints_its_body_and_exits_7() {
 fn include_prints_the_status_line_and_headers_first() {
     let (server, user) = start("request-include");
     server.token("A", 3600);
-    server.mock(|when, then| {
-        when.path("/v1/ping");
-        then.status(200).header("x-request-id", "r-42").body("pong");
-    });
+    server.answer("* /v1/ping => 200 pong; x-request-id: r-42");
     // A full URL, with the generic provider's --api-base-url on the same origin.
     let common = request(&server.token_url(), &server.base_url());
     let out = user.ok(&format!("{common} --include {}", server.url("/v1/ping")));
@@ -167,7 +166,6 @@ fn refused_before_anything_is_sent() {
     let on_other_port = format!("{}/v1/x", base.replace(&server.port().to_string(), "1"));
     let common = argv(request(&server.token_url(), &base));
     let on_other = other.url("/v1/x");
-    // The words of each row's arguments are split at `|`.
     let table = format!(
         "-H|Host: other-tenant.example|/v1/x => refusing --header host
         -H|Authorization: Bearer hunter2|/v1/x => refusing --header authorization
@@ -196,11 +194,41 @@ fn refused_before_anything_is_sent() {
 }
 
 #[test]
+fn body_framing_headers_are_refused_before_anything_is_sent() {
+    let (server, user) = start("request-framing");
+    let sent = server.any(200, json!({}));
+    let common = argv(request(&server.token_url(), &server.base_url()));
+    for (header, name) in [
+        ("Content-Length: 1", "content-length"),
+        ("Transfer-Encoding: x", "transfer-encoding"),
+    ] {
+        let out = user.run(&[&common[..], &["-H", header, "-d", "x", "/v1/x"]].concat());
+        let refused = stderr(&out).starts_with(&format!("apiauth: refusing --header {name}: "));
+        assert_eq!((code(&out), refused), (Some(2), true));
+    }
+    sent.assert_calls(0);
+}
+
+#[test]
+fn data_from_a_file_is_sent_as_json_and_a_missing_file_is_a_usage_error() {
+    let (server, user) = start("request-data-file");
+    server.token("A", 3600);
+    let jobs =
+        server.answer(r#"POST /v1/jobs; content-type: application/json; body {"n":1} => 201 made"#);
+    fs::write(user.home.join("body.json"), r#"{"n":1}"#).unwrap();
+    let common = request(&server.token_url(), &server.base_url());
+    let data = |file: &str| format!("{common} -d @{}/{file} /v1/jobs", user.home.display());
+    assert_eq!(user.ok(&data("body.json")), "made");
+    let out = user.run(&data("missing"));
+    let unread = stderr(&out).starts_with("apiauth: --data: cannot read the body: ");
+    assert_eq!((code(&out), unread, jobs.calls()), (Some(2), true, 1));
+}
+
+#[test]
 fn my_connected_fleet_base_url_moves_the_apis_with_the_token_endpoint() {
-    let server = TokenServer::start();
-    let user = User::new("request-mcf-base", "clientId", "clientSecret");
+    let (server, user) = start_as("request-mcf-base", "clientId", "clientSecret");
     let token = mcf_mock(&server);
-    let api = format!("* /tacho/v1/x authorization: Bearer {MCF_TOKEN} => 200 here");
+    let api = format!("* /tacho/v1/x; authorization: Bearer {MCF_TOKEN} => 200 here");
     let api = server.answer(&api);
     let base = server.base_url();
     let args =
@@ -227,20 +255,17 @@ fn a_proxy_in_the_environment_never_carries_a_loopback_request() {
 
 #[test]
 fn a_401_to_basic_says_the_api_refused_the_credentials_and_exits_3() {
-    let server = TokenServer::start();
-    let user = User::new("request-core-401", "clientId", "clientSecret");
-    let core = format!("* /v1/core authorization: {MCF_BASIC} => 401 bad credentials");
+    let (server, user) = start_as("request-core-401", "clientId", "clientSecret");
+    let core = format!("* /v1/core; authorization: {MCF_BASIC} => 401 bad credentials");
     let core = server.answer(&core);
     let base = server.base_url();
     let mcf = "request --provider my-connected-fleet --api core";
-    let out = user.run(&format!("{mcf} --api-base-url {base} /v1/core?x=1"));
-    let answer = (code(&out), out.stdout.as_slice());
-    assert_eq!(answer, (Some(3), &b"bad credentials"[..]));
+    let out = outcome(&user.run(&format!("{mcf} --api-base-url {base} /v1/core?x=1")));
     let refused = format!(
         "apiauth: the API refused the credentials: 401 Unauthorized to GET {base}/v1/core; \
          check APIAUTH_CLIENT_ID and APIAUTH_CLIENT_SECRET\n"
     );
-    assert_eq!(stderr(&out), refused);
+    assert_eq!(out, (Some(3), "bad credentials".into(), refused));
     core.assert_calls(1);
 }
 
@@ -250,11 +275,10 @@ fn a_path_without_an_api_base_url_names_the_provider_in_use() {
     let sent = server.any(200, json!({}));
     let url = server.token_url();
     let motorweb = format!("request --provider motorweb --token-url {url} /v1/x");
-    let out = user.run(&motorweb);
-    assert_eq!(code(&out), Some(2));
+    let out = outcome(&user.run(&motorweb));
     let motorweb = "apiauth: a path needs --api-base-url (or --env or --base-url) with --provider \
                     motorweb (see apiauth --help)\n";
-    assert_eq!(stderr(&out), motorweb);
+    assert_eq!(out, (Some(2), String::new(), motorweb.into()));
     let message =
         "apiauth: a path needs --api-base-url with --provider generic (see apiauth --help)\n";
     let actual = stderr(&user.run(&format!("{} /v1/x", generic("request", &url))));
@@ -263,16 +287,29 @@ fn a_path_without_an_api_base_url_names_the_provider_in_use() {
 }
 
 #[test]
+fn timeout_bounds_each_phase_of_the_api_call_too() {
+    let (server, user) = start("request-api-timeout");
+    let token = server.token("A", 3600);
+    let silent = crate::fixture::silent();
+    let base = silent.url().trim_end_matches("/token").to_owned();
+    let common = request(&server.token_url(), &base);
+    let out = outcome(&user.run_within_20s(&format!("{common} --timeout 0.3 /v1/x")));
+    let timed_out =
+        format!("apiauth: could not reach the API for GET {base}/v1/x: timed out after 300ms\n");
+    assert_eq!(out, (Some(4), String::new(), timed_out));
+    token.assert_calls(1);
+}
+
+#[test]
 fn an_api_that_cannot_be_reached_is_named_with_the_method() {
     let (server, user) = start("request-unreachable");
     let token = server.token("A", 3600);
     let closed = closed_url("");
     let common = request(&server.token_url(), &closed);
-    let out = user.run(&format!("{common} -XDELETE /v1/x?key=Zq7PROBE"));
-    assert_eq!((code(&out), out.stdout.as_slice()), (Some(4), &b""[..]));
+    let out = outcome(&user.run(&format!("{common} -XDELETE /v1/x?key=Zq7PROBE")));
     let unreachable =
         format!("apiauth: could not reach the API for DELETE {closed}/v1/x: connection refused\n");
-    assert_eq!(stderr(&out), unreachable);
+    assert_eq!(out, (Some(4), String::new(), unreachable));
     token.assert_calls(1);
 }
 

@@ -63,10 +63,9 @@ fn cache_clear_lifts_a_one_hour_record_and_says_so() {
     assert!(list.starts_with(&shown), "{list}");
     let reason = format!("(token endpoint {url} returned 429: slow_down)\n");
     assert!(list.ends_with(&reason), "{list}");
-    let until = unix_seconds(&list[shown.len()..shown.len() + 20]).unwrap();
     let now = now_secs();
-    let an_hour = now + 3590..=now + 3600;
-    assert!(an_hour.contains(&until), "{until} vs {now}");
+    let until = &list[shown.len()..shown.len() + 20];
+    assert_rfc3339_in(until, now + 3590..=now + 3600);
     // cache clear removes it and says so; the next run asks once and succeeds.
     let cleared = "removed 0 entries, 1 failure or rejection record\n";
     assert_eq!(user.ok("cache clear"), cleared);
@@ -102,7 +101,6 @@ fn protocol_errors_are_recorded_like_any_failure() {
         b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 7\r\n\r\nhello",
     ];
     for (n, answer) in answers.into_iter().enumerate() {
-        // Every connection gets `answer`, then is closed.
         let endpoint =
             crate::fixture::Raw::start(move |_, mut stream, _| drop(stream.write_all(answer)));
         let user = User::new(&format!("protocol-{n}"), "id", "s3cr3t");
@@ -119,8 +117,7 @@ fn protocol_errors_are_recorded_like_any_failure() {
 
 #[test]
 fn a_cache_that_cannot_be_locked_is_reported_and_bypassed() {
-    let server = TokenServer::start();
-    let user = User::new("unlockable", "id", "s3cr3t");
+    let (server, user) = start_as("unlockable", "id", "s3cr3t");
     let mock = server.token("T", 3600);
     let args = generic("token", &server.token_url());
     assert_eq!(user.ok(&args), "T\n");
@@ -146,8 +143,7 @@ fn a_cache_that_cannot_be_locked_is_reported_and_bypassed() {
 
 #[test]
 fn writers_killed_mid_write_leave_nothing_after_cache_clear() {
-    let server = TokenServer::start();
-    let user = User::new("killed-writers", "id", "s3cr3t");
+    let (server, user) = start_as("killed-writers", "id", "s3cr3t");
     server.token("KILLED-WRITER-TOKEN", 3600);
     let args = generic("token", &server.token_url());
     // Writers killed between writing their temporary file and renaming it (kill -9).
@@ -176,6 +172,39 @@ fn writers_killed_mid_write_leave_nothing_after_cache_clear() {
 
 // `apiauth cache list` and `apiauth cache clear`.
 
+#[test]
+fn cache_list_says_when_an_entry_is_stale_or_expired() {
+    let (server, user) = start("list-states");
+    server.token("T", 3600);
+    let token = generic("token", &server.token_url());
+    user.ok(&format!("{token} --scope a --scope b"));
+    let entry = user.entries().remove(0);
+    for (age, state) in [(3500, "stale"), (3700, "expired")] {
+        let mut record: Value = serde_json::from_slice(&fs::read(&entry).unwrap()).unwrap();
+        record["token"]["issued_at_ms"] = json!((now_secs() - age) * 1000);
+        fs::write(&entry, record.to_string()).unwrap();
+        let list = user.ok("cache list");
+        let at = format!("{} id a,b ", server.token_url());
+        let shown = format!(" {state}\n");
+        assert!(list.starts_with(&at) && list.ends_with(&shown), "{list}");
+    }
+}
+
+#[test]
+fn cache_clear_for_a_provider_removes_its_entry_only() {
+    let server = TokenServer::start();
+    let (token, generic_token) = (mcf_mock(&server), server.token("G", 3600));
+    let user = User::new("clear-provider", "clientId", "clientSecret");
+    let base = server.base_url();
+    let mcf = format!("--provider my-connected-fleet --base-url {base}");
+    assert_eq!(user.ok(&format!("token {mcf}")), format!("{MCF_TOKEN}\n"));
+    assert_eq!(user.ok(&generic("token", &server.token_url())), "G\n");
+    assert_eq!(user.ok(&format!("cache clear {mcf}")), "removed 1 entry\n");
+    assert_eq!(user.entries().len(), 1);
+    assert_eq!(user.ok(&format!("token {mcf}")), format!("{MCF_TOKEN}\n"));
+    assert_eq!((token.calls(), generic_token.calls()), (2, 1));
+}
+
 /// The `cache list` lines with the timestamp (4th field) checked and replaced by `<at>`.
 fn listed(user: &User) -> String {
     let now = now_secs();
@@ -183,8 +212,7 @@ fn listed(user: &User) -> String {
     let lines = listing.lines().map(|line| {
         let mut fields: Vec<&str> = line.split(' ').collect();
         assert_eq!(fields.len(), 5, "{line}");
-        let at = unix_seconds(fields[3]).unwrap_or_else(|| panic!("{line}"));
-        assert!(at.abs_diff(now + 3600) <= 5, "{line}");
+        assert_rfc3339_in(fields[3], now + 3595..=now + 3605);
         fields[3] = "<at>";
         fields.join(" ") + "\n"
     });
@@ -196,10 +224,8 @@ fn cache_list_and_clear() {
     let server = TokenServer::start();
     let first = server.token("FIRST-TOKEN", 3600);
     // On the same origin, so that the listing's order (by token URL) is known.
-    let second = server.mock(|when, then| {
-        when.method(POST).path("/other-token");
-        then.status(200).json_body(rfc_token("SECOND-TOKEN", 3600));
-    });
+    let second = rfc_token("SECOND-TOKEN", 3600);
+    let second = server.answer(&format!("POST /other-token => 200 {second}"));
     let user = User::new("cache-list", "id-1", "secret");
     let (url1, url2) = (server.token_url(), server.url("/other-token"));
     let token = |url: &str, more: &str| {

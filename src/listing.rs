@@ -39,6 +39,8 @@ pub struct CacheEntry {
     failure: Option<(String, SystemTime)>,
     rejected_until: Option<SystemTime>,
     id: String,
+    /// Of this format version and where its settings put it (else only a removal sees it).
+    current: bool,
 }
 
 impl CacheEntry {
@@ -113,8 +115,9 @@ pub struct Removed {
     pub tokens: usize,
     /// Failure and rejection records.
     pub records: usize,
-    /// What a listing does not show: temporary files left by writers killed mid-write and
-    /// records it cannot read (they may hold a token), and anything but a regular file at a
+    /// What a listing does not show: temporary files left by writers killed mid-write,
+    /// records of another format version and records it cannot read (they may hold a
+    /// token), and anything but a regular file at a
     /// record or lock file's name (a directory, a FIFO, a symlink). Lock files hold nothing
     /// and are removed without being counted.
     pub stray: usize,
@@ -126,7 +129,7 @@ impl DiskCache {
     /// are files that cannot be read.
     pub fn entries(&self) -> Vec<CacheEntry> {
         let mut entries: Vec<CacheEntry> = (self.paths().iter())
-            .filter_map(|path| describe(record_name(path)?, &self.read_file(path).ok()??))
+            .filter_map(|path| describe(record_name(path)?, &self.read_file(path).ok()??, false))
             .collect();
         entries.sort_by_key(|e| (e.token_url.clone(), e.client_id.clone(), e.scopes.clone()));
         entries
@@ -139,14 +142,22 @@ impl DiskCache {
     /// a regular file (a directory there would fail every write). A process that needs a
     /// removed token fetches a new one.
     pub fn remove_entries(&self, mut select: impl FnMut(&CacheEntry) -> bool) -> Removed {
-        let (mut removed, entries) = (Removed::default(), self.entries());
-        let mut unselected = entries.len();
+        // Records of another format version are selected by their settings too (never
+        // listed): a filter must neither keep its own old token nor sweep another client's.
+        let entries: Vec<CacheEntry> = (self.paths().iter())
+            .filter_map(|path| describe(record_name(path)?, &self.read_file(path).ok()??, true))
+            .collect();
+        let (mut removed, mut unselected) = (Removed::default(), entries.len());
         for entry in entries.into_iter().filter(|entry| select(entry)) {
             unselected -= 1;
             let path = self.real.join(format!("{}.json", entry.id));
             if files::is_regular_of(&path, self.uid) && fs::remove_file(&path).is_ok() {
-                removed.tokens += usize::from(entry.token.is_some());
-                removed.records += usize::from(entry.token.is_none());
+                let counter = match (entry.current, &entry.token) {
+                    (false, _) => &mut removed.stray,
+                    (true, Some(_)) => &mut removed.tokens,
+                    (true, None) => &mut removed.records,
+                };
+                *counter += 1;
             }
             self.remove_unheld_lock(&self.real.join(format!("{}.lock", entry.id)));
         }
@@ -199,10 +210,13 @@ fn record_name(path: &Path) -> Option<String> {
 }
 
 /// The entry the record `bytes` in slot `id` describes, if it is of this version and lives
-/// where its settings put it.
-fn describe(id: String, bytes: &[u8]) -> Option<CacheEntry> {
+/// where its settings put it; with `any_version`, also one of another version (or elsewhere),
+/// described by its settings alone (not `current`).
+fn describe(id: String, bytes: &[u8], any_version: bool) -> Option<CacheEntry> {
     let (settings, key) = settings_of(bytes)?;
-    let record = Record::decode(bytes, None).filter(|_| key.id() == id)?;
+    let record = Record::decode(bytes, None).filter(|_| key.id() == id);
+    let current = record.is_some();
+    let record = record.or_else(|| any_version.then(Record::default))?;
     let text = |v: &Value| v.as_str().map(str::to_owned);
     let token = record.token.as_ref();
     let scopes = (settings["scopes"].as_array()).map(|s| s.iter().filter_map(text).collect());
@@ -214,5 +228,6 @@ fn describe(id: String, bytes: &[u8]) -> Option<CacheEntry> {
         failure: (record.failure).map(|(row, error)| (error.to_string(), row.until)),
         rejected_until: record.rejection.map(|(row, _)| row.until),
         id,
+        current,
     })
 }

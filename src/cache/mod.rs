@@ -522,9 +522,8 @@ impl TokenSource {
         let inner = &*self.inner;
         let slot = inner.slot.as_ref()?;
         let token = slot.restore(record.token.as_ref()?, &inner.config.clock)?;
-        if (inner.state().rejected.as_ref())
-            .is_some_and(|r| r.access_token() == token.access_token())
-        {
+        let same = |rejected: &Arc<Token>| rejected.access_token() == token.access_token();
+        if inner.state().rejected.as_ref().is_some_and(same) {
             return None;
         }
         let mut cached = inner.cached(Arc::new(token));

@@ -91,7 +91,9 @@ impl Binding {
 /// The key a record with these settings (their JSON text) and check lives under: a listing
 /// checks that a record is where its contents say it belongs.
 fn key_of(settings: &str, check: u16) -> StoreKey {
-    let hash = fnv1a_of(&[settings.as_bytes(), &check.to_be_bytes()]);
+    // The version too: binaries that write other versions keep out of each other's slots.
+    let version = VERSION.to_be_bytes();
+    let hash = fnv1a_of(&[settings.as_bytes(), &check.to_be_bytes(), &version]);
     StoreKey::new(format!("{hash:016x}"))
 }
 
@@ -272,6 +274,9 @@ mod tests {
         assert_ne!(one.key, other.key);
         assert_eq!(one.key, binding("s1").key);
         assert!(!one.key.id().contains("s1") && one.key.id().len() == 16);
+        // The format version is part of the name: binaries of two versions keep apart.
+        let unversioned = fnv1a_of(&[one.settings.as_bytes(), &one.check.to_be_bytes()]);
+        assert_ne!(one.key.id(), format!("{unversioned:016x}"));
         let check = |secret: &str| secret_check(secret, "https://a.example/t", "id");
         let distinct: std::collections::HashSet<u16> =
             (0..1000).map(|n| check(&format!("secret-{n}"))).collect();

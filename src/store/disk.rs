@@ -353,7 +353,8 @@ impl Store for DiskCache {
 struct DiskGuard<'a> {
     cache: &'a DiskCache,
     key: StoreKey,
-    /// Stopped before the lock file is closed (fields drop in order).
+    /// Its thread holds a copy of the lock file: the lock is free once both are closed,
+    /// when the guard drops (the heart's drop waits for its thread).
     heart: Option<Heart>,
     lock: File,
 }

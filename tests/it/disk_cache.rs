@@ -434,6 +434,37 @@ fn cache_clear_leaves_no_file_that_holds_a_token() {
 }
 
 #[test]
+fn a_filtered_clear_takes_its_clients_old_format_record_and_leaves_the_others() {
+    let (server, dir) = (TokenServer::start(), temp_dir("disk-clear-old-format"));
+    server.token("T", 3600);
+    let cache = DiskCache::open(dir.join("apiauth")).unwrap();
+    for id in ["a", "b"] {
+        let config = TokenConfig::new(server.token_url(), Credentials::new(id, "s").unwrap());
+        let source = config.with_disk_cache(cache.clone()).build().unwrap();
+        source.token().unwrap();
+    }
+    // What an older binary leaves: the same records in the format before this one.
+    let records = || {
+        let paths = fs::read_dir(cache.dir())
+            .unwrap()
+            .map(|e| e.unwrap().path());
+        paths.filter(|p| p.extension().is_some_and(|e| e == "json"))
+    };
+    for path in records() {
+        let text = fs::read_to_string(&path).unwrap();
+        fs::write(&path, text.replace("\"version\":5", "\"version\":4")).unwrap();
+    }
+    assert!(cache.entries().is_empty());
+    let removed = cache.remove_entries(|entry| entry.client_id() == "b");
+    assert_eq!((removed.tokens, removed.records, removed.stray), (0, 0, 1));
+    let left: Vec<String> = records().map(|p| fs::read_to_string(p).unwrap()).collect();
+    let [record] = &left[..] else {
+        panic!("{left:?}")
+    };
+    assert!(record.contains("\"client_id\":\"a\"") && record.contains("\"version\":4"));
+}
+
+#[test]
 fn reject_and_invalidate_do_not_wait_for_another_process_fetching() {
     let (server, dir) = (TokenServer::start(), temp_dir("disk-reject-busy"));
     let mock = server.token("T", 3600);

@@ -61,8 +61,8 @@ pub fn run(settings: &Settings) -> Result<String, Exit> {
         said += &format!(", {}", count(removed.records, what, &format!("{what}s")));
     }
     if removed.stray > 0 {
-        let stray = count(removed.stray, "temporary file", "temporary files");
-        said += &format!(", {stray} left by a killed writer");
+        let stray = count(removed.stray, "stray file", "stray files");
+        said += &format!(", {stray} (temporary, of another version or unreadable)");
     }
     Ok(said + "\n")
 }

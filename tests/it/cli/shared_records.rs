@@ -164,7 +164,7 @@ fn writers_killed_mid_write_leave_nothing_after_cache_clear() {
     assert_eq!(user.ok(&args), "KILLED-WRITER-TOKEN\n");
     assert!(!old.exists() && young.exists());
     // cache clear removes everything that holds the token.
-    let cleared = "removed 1 entry, 1 temporary file left by a killed writer\n";
+    let cleared = "removed 1 entry, 1 stray file (temporary, of another version or unreadable)\n";
     assert_eq!(user.ok("cache clear"), cleared);
     assert!(!any_file_holds(&dir, "KILLED-WRITER-TOKEN"));
     assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
@@ -262,7 +262,7 @@ fn cache_list_and_clear() {
     fs::remove_file(&entry).unwrap();
     std::os::unix::fs::symlink(&outside, &entry).unwrap();
     assert_eq!(user.ok("cache list"), "");
-    let cleared = "removed 0 entries, 1 temporary file left by a killed writer\n";
+    let cleared = "removed 0 entries, 1 stray file (temporary, of another version or unreadable)\n";
     assert_eq!(user.ok("cache clear"), cleared);
     assert!(outside.exists() && fs::symlink_metadata(&entry).is_err());
 }
